@@ -1,0 +1,108 @@
+"""The OpenAPI document served at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _path_id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
+COUNTS = {"type": "object", "properties": {k: {"type": "integer"} for k in ("pages_total", "pages_done", "pages_failed")}}
+FILE = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "name": {"type": "string"},
+    "status": {"type": "string", "enum": ["queued", "running", "done", "partial", "failed", "duplicate"]},
+    "error": {"type": "string", "nullable": True},
+    "document_ids": {"type": "array", "items": {"type": "integer"}}}}
+BATCH = {"type": "object", "properties": {
+    "id": {"type": "integer"},
+    "status": {"type": "string", "enum": ["queued", "running", "done", "partial", "failed"]},
+    "counts": COUNTS, "files": {"type": "array", "items": FILE}}}
+PAGE_STATUS = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "number": {"type": "integer"}, "status": {"type": "string"},
+    "error": {"type": "string", "nullable": True}}}
+DOCUMENT = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "title": {"type": "string"}, "media_type": {"type": "string"},
+    "sha256": {"type": "string"}, "customer_account": {"type": "string", "nullable": True},
+    "doc_type": {"type": "string", "nullable": True}, "page_count": {"type": "integer"},
+    "pages": {"type": "array", "items": PAGE_STATUS}}}
+PAGE = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "document_id": {"type": "integer"}, "number": {"type": "integer"},
+    "status": {"type": "string"}, "text": {"type": "string", "nullable": True},
+    "source": {"type": "string", "enum": ["text_layer", "ocr"], "nullable": True},
+    "confidence": {"type": "number", "nullable": True}, "rotation": {"type": "integer"},
+    "engine": {"type": "string", "nullable": True}, "engine_version": {"type": "string", "nullable": True}}}
+SEARCH = {"type": "object", "properties": {
+    "total": {"type": "integer", "description": "matching pages"},
+    "total_documents": {"type": "integer"},
+    "facets": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
+    "results": {"type": "array", "items": {"type": "object", "properties": {
+        "document_id": {"type": "integer"}, "score": {"type": "number"},
+        "pages": {"type": "array", "items": {"type": "object", "properties": {
+            "page_id": {"type": "integer"}, "page_number": {"type": "integer"},
+            "snippet": {"type": "string", "description": "HTML; hits inside <mark>…</mark>"},
+            "score": {"type": "number"}}}}}}}}}
+
+BINARY = {"description": "bytes", "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}}
+FAIL = {"401": _json(ERROR, "no or bad token"), "403": _json(ERROR, "not allowed"), "404": _json(ERROR, "not found")}
+
+
+def openapi_document() -> dict[str, Any]:
+    page_id = [_path_id("page_id")]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "docsvc API", "version": "1",
+                 "description": "Scanned customer files: upload, OCR progress, pages, search. "
+                                "Every call needs `Authorization: Bearer <token>` (`docsvc token create NAME`)."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/me": {"get": {"summary": "The token's user", "responses": {"200": _json({"type": "object"}), **FAIL}}},
+            "/api/v1/batches": {"post": {
+                "summary": "Upload files as a new batch",
+                "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "customer_account": {"type": "string"}, "doc_type": {"type": "string"}},
+                    "required": ["files"]}}}},
+                "responses": {"202": _json(BATCH, "accepted; poll GET /api/v1/batches/{id}"), "400": _json(ERROR), **FAIL}}},
+            "/api/v1/batches/{batch_id}": {"get": {
+                "summary": "Batch progress and per-file outcome", "parameters": [_path_id("batch_id")],
+                "responses": {"200": _json(BATCH), **FAIL}}},
+            "/api/v1/batches/{batch_id}/retry": {"post": {
+                "summary": "Retry every failed file and page of the batch", "parameters": [_path_id("batch_id")],
+                "responses": {"202": _json({"type": "object", "properties": {"queued": {"type": "integer"}}}), **FAIL}}},
+            "/api/v1/documents/{document_id}": {"get": {
+                "summary": "Document metadata and its pages", "parameters": [_path_id("document_id")],
+                "responses": {"200": _json(DOCUMENT), **FAIL}}},
+            "/api/v1/pages/{page_id}": {"get": {
+                "summary": "Page text, source, confidence, rotation", "parameters": page_id,
+                "responses": {"200": _json(PAGE), **FAIL}}},
+            "/api/v1/pages/{page_id}/retry": {"post": {
+                "summary": "Retry a failed page", "parameters": page_id,
+                "responses": {"202": _json(PAGE), "409": _json(ERROR, "page has not failed"), **FAIL}}},
+            "/api/v1/pages/{page_id}/image": {"get": {"summary": "Page image (upright, deskewed)",
+                                                      "parameters": page_id, "responses": {"200": BINARY, **FAIL}}},
+            "/api/v1/pages/{page_id}/thumbnail": {"get": {"summary": "Page thumbnail (JPEG)",
+                                                          "parameters": page_id, "responses": {"200": BINARY, **FAIL}}},
+            "/api/v1/pages/{page_id}/words": {"get": {
+                "summary": "Words with boxes in image pixels", "parameters": page_id,
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "width": {"type": "integer"}, "height": {"type": "integer"}, "source": {"type": "string"},
+                    "words": {"type": "array", "items": {"type": "object", "properties": {
+                        "text": {"type": "string"}, "box": {"type": "array", "items": {"type": "integer"}},
+                        "conf": {"type": "number"}}}}}}), **FAIL}}},
+            "/api/v1/search": {"get": {
+                "summary": "Full-text search over pages, grouped by document",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "default": 1}},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "default": 20, "maximum": 100}},
+                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "date"]}}],
+                "responses": {"200": _json(SEARCH), "400": _json(ERROR, "malformed query"), **FAIL}}},
+        },
+    }

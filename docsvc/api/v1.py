@@ -1,0 +1,100 @@
+"""REST API v1: thin routes over the same services as the web views."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from docsvc.access import Action, rule
+from docsvc.api.openapi import openapi_document
+from docsvc.search import QueryError
+from docsvc.services import batches as batch_service
+from docsvc.services.documents import document_json, get_document, get_page, page_json
+from docsvc.services.intake import Upload, receive
+from docsvc.web import db, runtime
+from docsvc.web import documents
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+MAX_PER_PAGE = 100
+
+
+def _error(message: str, status: int = 400) -> object:
+    return jsonify(error=message), status
+
+
+@bp.route("/openapi.json")
+@rule(Action.PUBLIC)
+def openapi() -> object:
+    return jsonify(openapi_document())
+
+
+@bp.route("/me")
+@rule(Action.AUTHENTICATED)
+def me() -> object:
+    return jsonify(id=g.user.id, username=g.user.username, roles=sorted(g.user.role_set))
+
+
+@bp.route("/batches", methods=["POST"])
+@rule(Action.UPLOAD)
+def create_batch() -> object:
+    files = [f for f in request.files.getlist("files") if f.filename]
+    if not files:
+        return _error("请求中没有文件：请用 multipart 字段 `files` 上传。 / No files: send them as multipart field `files`.")
+    batch = receive(
+        db(), runtime().store, runtime().jobs, (Upload(f.filename or "", f.stream) for f in files),
+        source="api", user_id=g.user.id,
+        customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
+    )
+    return jsonify(batch_service.batch_report(db(), batch.id).as_json()), 202
+
+
+@bp.route("/batches/<int:batch_id>")
+@rule(Action.VIEW_BATCH)
+def get_batch(batch_id: int) -> object:
+    return jsonify(batch_service.batch_report(db(), batch_id).as_json())
+
+
+@bp.route("/batches/<int:batch_id>/retry", methods=["POST"])
+@rule(Action.RETRY)
+def retry_batch(batch_id: int) -> object:
+    n = batch_service.retry_failed(db(), runtime().jobs, batch_id)
+    return jsonify(queued=n), 202
+
+
+@bp.route("/documents/<int:document_id>")
+@rule(Action.VIEW_METADATA)
+def get_document_json(document_id: int) -> object:
+    return jsonify(document_json(get_document(db(), document_id)))
+
+
+@bp.route("/pages/<int:page_id>")
+@rule(Action.VIEW_CONTENT)
+def get_page_json(page_id: int) -> object:
+    return jsonify(page_json(get_page(db(), page_id)))
+
+
+@bp.route("/pages/<int:page_id>/retry", methods=["POST"])
+@rule(Action.RETRY)
+def retry_page(page_id: int) -> object:
+    return jsonify(page_json(batch_service.retry_page(db(), runtime().jobs, page_id))), 202
+
+
+# Page bytes: the very views the web uses, so there is one access path to objects.
+bp.add_url_rule("/pages/<int:page_id>/image", view_func=documents.page_image)
+bp.add_url_rule("/pages/<int:page_id>/thumbnail", view_func=documents.page_thumbnail)
+bp.add_url_rule("/pages/<int:page_id>/words", view_func=documents.page_words_json)
+
+
+@bp.route("/search")
+@rule(Action.SEARCH)
+def search() -> object:
+    q = request.args.get("q", "").strip()
+    page = request.args.get("page", 1, type=int) or 1
+    per_page = min(MAX_PER_PAGE, max(1, request.args.get("per_page", 20, type=int) or 20))
+    sort = request.args.get("sort", "relevance")
+    if not q:
+        return _error("请提供检索词 q。 / Give a query in parameter q.")
+    try:
+        results = runtime().index.search(q, page=max(1, page), per_page=per_page, sort=sort)
+    except QueryError as exc:
+        return _error(str(exc))
+    return jsonify(results.as_json())

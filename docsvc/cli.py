@@ -1,0 +1,250 @@
+"""The `docsvc` command."""
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from docsvc import db
+from docsvc.config import Settings
+from docsvc.constants import FileState, Role
+from docsvc.runtime import Runtime, build_runtime, install
+
+
+def _runtime() -> Runtime:
+    rt = build_runtime(Settings.from_env())
+    install(rt)
+    return rt
+
+
+def _migrated_runtime() -> Runtime:
+    rt = _runtime()
+    try:
+        db.check_migrated(rt.engine)
+    except db.DatabaseNotMigrated as exc:
+        raise click.ClickException(str(exc)) from None
+    return rt
+
+
+@click.group()
+def main() -> None:
+    """docsvc — 客户档案扫描件管理 / document management for scanned customer files."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the web service (and, without Redis, the in-process workers)."""
+    from waitress import serve as waitress_serve
+
+    from docsvc import create_app
+
+    rt = _runtime()
+    try:
+        app = create_app(runtime=rt)
+    except db.DatabaseNotMigrated as exc:
+        raise click.ClickException(str(exc)) from None
+    mode = "内嵌模式（SQLite、本地文件夹、进程内任务） / embedded" if rt.settings.embedded_jobs else "full stack (Redis workers)"
+    click.echo(f"docsvc 已启动 / running: http://{host}:{port}/   [{mode}]")
+    click.echo(f"数据目录 / data: {rt.settings.data_dir}")
+    click.echo("登录 / log in: 用户 admin，密码见首次运行时打印的内容；也可用 `docsvc user create NAME --role admin` "
+               "新建账户。 / user admin with the password printed on first run, or create one with `docsvc user create`.")
+    waitress_serve(app, host=host, port=port, threads=threads, max_request_body_size=rt.settings.max_upload_mb * 2**20)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    rt = _runtime()
+    db.upgrade(rt.engine)
+    click.echo(f"数据库已是最新版本 / database at revision {db.current_revision(rt.engine)}")
+
+
+@main.command()
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run an RQ worker on QUEUES (default: ingest ocr). Run exactly one worker on `index`."""
+    from workers.main import run_worker
+
+    _runtime()
+    run_worker(list(queues) or ["ingest", "ocr"], burst=burst)
+
+
+def _collect(paths: tuple[str, ...]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise click.ClickException(f"找不到 {p}。 / {p} does not exist.")
+    return files
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--customer-account", default=None, help="户号 for every file")
+@click.option("--doc-type", default=None, help="document type code for every file")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until every page is processed.")
+def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str | None, wait: bool) -> None:
+    """Import files and folders (recursive) as one batch, with a progress bar."""
+    from docsvc.jobs import InProcessJobQueue
+    from docsvc.services.batches import batch_report
+    from docsvc.services.intake import Upload, receive
+
+    rt = _migrated_runtime()
+    files = _collect(paths)
+    if not files:
+        raise click.ClickException("没有可导入的文件。 / No files to import.")
+    bar = tqdm(files, desc="上传 / storing", unit="file")
+    with rt.sessions() as session:
+        streams = []
+        def uploads():  # type: ignore[no-untyped-def]
+            for f in bar:
+                stream = f.open("rb")
+                streams.append(stream)
+                yield Upload(f.name, stream)
+        try:
+            batch = receive(session, rt.store, rt.jobs, uploads(), source="cli",
+                            customer_account=customer_account, doc_type=doc_type)
+        finally:
+            for s in streams:
+                s.close()
+        click.echo(f"批次 / batch #{batch.id}: {len(files)} 个文件 / files")
+        if not wait:
+            return
+        if isinstance(rt.jobs, InProcessJobQueue):
+            rt.jobs.start()
+        report = _follow(session, batch.id, batch_report)
+    for f in report.files:
+        if f.status in (FileState.FAILED, FileState.PARTIAL, FileState.DUPLICATE):
+            click.echo(f"  {f.name}: {f.status} — {f.error}")
+    click.echo(f"完成 / finished: {report.status}; 页 / pages {report.pages_done}/{report.pages_total}, "
+               f"失败 / failed {report.pages_failed}")
+    rt.close()
+    if report.status in (FileState.FAILED, FileState.PARTIAL):
+        sys.exit(1)
+
+
+def _follow(session, batch_id, batch_report):  # type: ignore[no-untyped-def]
+    """Show page progress until the batch has finished."""
+    bar = tqdm(desc="识别 / processing", unit="page", total=0)
+    while True:
+        session.expire_all()
+        report = batch_report(session, batch_id)
+        bar.total = report.pages_total
+        bar.n = report.pages_done + report.pages_failed
+        bar.refresh()
+        if report.status not in (FileState.QUEUED, FileState.RUNNING):
+            bar.close()
+            return report
+        time.sleep(0.5)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--interval", type=float, default=None, help="Seconds between looks (default DOCSVC_HOT_FOLDER_POLL or 2).")
+@click.option("--once", is_flag=True, help="Look until the folder is empty and every file settled, then stop.")
+def watch(directory: Path, interval: float | None, once: bool) -> None:
+    """Watch a hot folder (polling; works on SMB/NFS shares): ingest complete files, move them to done/ or failed/."""
+    from docsvc.jobs import InProcessJobQueue
+    from docsvc.services.hotfolder import HotFolder
+
+    rt = _migrated_runtime()
+    if isinstance(rt.jobs, InProcessJobQueue):
+        rt.jobs.start()
+    folder = HotFolder(directory)
+    pause = interval if interval is not None else rt.settings.hot_folder_poll_s
+    click.echo(f"监视 / watching {directory.resolve()} (every {pause}s)")
+    quiet_looks = 0
+    with rt.sessions() as session:
+        while True:
+            for path in folder.poll(session, rt.store, rt.jobs):
+                click.echo(f"接收 / ingested {path.name}")
+            if once:
+                quiet_looks = quiet_looks + 1 if folder.pending() == 0 and not folder.has_candidates() else 0
+                if quiet_looks >= 2:
+                    break
+            time.sleep(pause)
+    rt.close()
+
+
+@main.group()
+def user() -> None:
+    """User accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice([r.value for r in Role]), help="May be given several times.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_create(username: str, roles: tuple[str, ...], password_stdin: bool) -> None:
+    """Create a user account."""
+    from docsvc.services.accounts import AccountError, create_user
+
+    rt = _migrated_runtime()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
+        "密码 / password", hide_input=True, confirmation_prompt=True)
+    with rt.sessions() as session:
+        try:
+            create_user(session, username, password, list(roles))
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"已创建用户 / created user {username} ({', '.join(roles)})")
+
+
+@user.command("ensure-admin")
+def user_ensure_admin() -> None:
+    """Create user `admin` with a random password, printed once, when no admin exists."""
+    from sqlalchemy import select
+
+    from docsvc.models import User
+    from docsvc.services.accounts import create_user
+
+    rt = _migrated_runtime()
+    with rt.sessions() as session:
+        admins = [u for u in session.scalars(select(User)) if Role.ADMIN in u.role_set]
+        if admins:
+            return
+        password = secrets.token_urlsafe(12)
+        create_user(session, "admin", password, [Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST])
+    click.echo("=" * 60)
+    click.echo(f"首个管理员账户 / first administrator:  admin / {password}")
+    click.echo("此密码只显示这一次，请妥善保存。 / This password is shown only once.")
+    click.echo("=" * 60)
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+def token_create(username: str, label: str) -> None:
+    """Create an API token for USERNAME; the token is printed on the last line, once."""
+    from docsvc.services.accounts import find_user, issue_token
+
+    rt = _migrated_runtime()
+    with rt.sessions() as session:
+        account = find_user(session, username)
+        if account is None:
+            raise click.ClickException(f"用户“{username}”不存在。 / No user {username!r}.")
+        value = issue_token(session, account, label)
+    click.echo("API 令牌只显示这一次 / the token is shown only once:")
+    click.echo(value)

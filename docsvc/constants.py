@@ -1,0 +1,77 @@
+"""Named constants: queues, states, roles, object keys, document types."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+OCR_ENGINES = ("rapidocr", "tesseract")
+
+
+class QueueName(StrEnum):
+    INGEST = "ingest"
+    OCR = "ocr"
+    INDEX = "index"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class FileState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+
+
+class TextSource(StrEnum):
+    TEXT_LAYER = "text_layer"
+    OCR = "ocr"
+
+
+class IndexState(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    DONE = "done"
+
+
+# A job is tried this many times in all when it fails for a reason that may pass (network, database).
+MAX_ATTEMPTS = 3
+RETRY_BACKOFF_S = (5, 30)
+
+# A "running" claim older than this is taken to be from a worker that died.
+STALE_CLAIM_S = 30 * 60
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    RECORDS_MANAGER = "records_manager"
+    ARCHIVIST = "archivist"
+    OPERATOR = "operator"
+    APPROVER = "approver"
+    SUPERVISOR = "supervisor"
+    VIEWER = "viewer"
+    AUDITOR = "auditor"
+
+
+def original_key(sha256: str) -> str:
+    return f"originals/{sha256}"
+
+
+def page_image_key(page_id: int, ext: str) -> str:
+    return f"pages/{page_id}/image.{ext}"
+
+
+def page_thumb_key(page_id: int) -> str:
+    return f"pages/{page_id}/thumb.jpg"
+
+
+def page_words_key(page_id: int) -> str:
+    return f"pages/{page_id}/words.json"
+
+
+THUMBNAIL_MAX_PX = 320

@@ -1,0 +1,180 @@
+"""TIFF, JPEG and PNG pages through Pillow.
+
+Pillow reads only the header when it opens a file, so the pixel count is
+checked before anything is decoded; Pillow's own decompression-bomb check
+(an error above about 179 megapixels) stays behind ours as a second guard.
+Each file is opened with the one Pillow plugin its sniffed type names, so a
+file can never reach a decoder we did not mean to run on it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from docsvc.formats.problems import TooLarge, damaged
+
+DEFAULT_DPI = 300
+# A resolution outside this range is a software default (72, 96) or nonsense,
+# not the scanner's: such an image is taken as DEFAULT_DPI.
+PLAUSIBLE_DPI = (100, 2400)
+
+PLUGINS = {"image/tiff": "TIFF", "image/jpeg": "JPEG", "image/png": "PNG"}
+# Pillow's plugins raise all of these on malformed data.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, KeyError, IndexError, ZeroDivisionError)
+
+# TIFF tags that locate the image data: strips (offsets, byte counts), tiles likewise.
+_DATA_TAGS = ((273, 279), (324, 325))
+
+
+@contextmanager
+def _opened(path: Path, media_type: str) -> Iterator[Image.Image]:
+    label = PLUGINS[media_type]
+    # Opened here, outside the decode guard: a missing file is the store's
+    # problem, not a damaged upload.
+    with path.open("rb") as stream:
+        try:
+            image = Image.open(stream, formats=[label])
+        except Image.DecompressionBombError as error:
+            raise _too_many_pixels(label, None, None) from error
+        except (Image.UnidentifiedImageError, *DECODE_ERRORS) as error:
+            raise damaged(label, "文件头无法识别", "header cannot be read") from error
+        with image:
+            yield image
+
+
+def page_count(path: Path, media_type: str, *, max_pixels: int, max_pages: int) -> int:
+    """Pages in the file, each checked for size and, in a TIFF, that its data
+    lies inside the file (a truncated upload loses the end of its data).
+    Only TIFF has pages; an animated PNG or a camera's multi-picture JPEG is
+    one page, its first picture."""
+    label = PLUGINS[media_type]
+    size = path.stat().st_size
+    with _opened(path, media_type) as image:
+        if media_type != "image/tiff":
+            _check_pixels(image, label, 1, max_pixels)
+            return 1
+        try:
+            count = image.n_frames  # walks the chain of page directories, decodes nothing
+        except DECODE_ERRORS as error:
+            raise damaged("TIFF", "页目录不完整", "page directories are incomplete") from error
+        if count > max_pages:
+            raise TooLarge(
+                f"TIFF 文件页数过多（{count} 页，上限 {max_pages} 页）。请拆分为多个文件后分别上传。"
+                f"/ The TIFF file has too many pages ({count}; the limit is {max_pages}). "
+                "Split it into several files and upload them separately."
+            )
+        for page in range(count):
+            try:
+                image.seek(page)
+            except DECODE_ERRORS as error:
+                raise damaged("TIFF", f"第 {page + 1} 页的目录无法读取", f"directory of page {page + 1} cannot be read") from error
+            _check_pixels(image, label, page + 1, max_pixels)
+            _check_tiff_data(image, size, page + 1)
+        return count
+
+
+def render(path: Path, media_type: str, index: int, *, max_pixels: int) -> Image.Image:
+    """Frame `index`, decoded, as "1", "L" or "RGB", upright, with info["dpi"]."""
+    label = PLUGINS[media_type]
+    with _opened(path, media_type) as image:
+        try:
+            frames = image.n_frames if media_type == "image/tiff" else 1
+        except DECODE_ERRORS as error:
+            raise damaged("TIFF", "页目录不完整", "page directories are incomplete") from error
+        if not 0 <= index < frames:
+            raise IndexError(f"page index {index} outside 0..{frames - 1}")
+        try:
+            image.seek(index)
+        except DECODE_ERRORS as error:
+            raise damaged(label, f"第 {index + 1} 页的目录无法读取", f"directory of page {index + 1} cannot be read") from error
+        _check_pixels(image, label, index + 1, max_pixels)
+        dpi = _dpi(image.info.get("dpi"))
+        try:
+            image.load()
+            page = _upright(image) if media_type == "image/jpeg" else image.copy()
+            if page.size != image.size:  # turned a quarter: the resolutions swap
+                dpi = (dpi[1], dpi[0])
+            page = _normal_mode(page)
+        except DECODE_ERRORS as error:
+            raise damaged(label, "数据不完整或已损坏", "data is incomplete or damaged") from error
+    page.info["dpi"] = dpi
+    return page
+
+
+def _check_pixels(image: Image.Image, label: str, page: int, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels or width <= 0 or height <= 0:
+        raise _too_many_pixels(label, (width, height), max_pixels, page)
+
+
+def _too_many_pixels(
+    label: str, size: tuple[int, int] | None, max_pixels: int | None, page: int = 1
+) -> TooLarge:
+    stated = f"（{size[0]}×{size[1]} 像素，上限 {max_pixels / 1e6:.0f} 百万像素）" if size and max_pixels else ""
+    stated_en = f" ({size[0]}×{size[1]} pixels; the limit is {max_pixels / 1e6:.0f} megapixels)" if size and max_pixels else ""
+    return TooLarge(
+        f"{label} 图像第 {page} 页像素过多{stated}，系统拒绝解码以保护服务。"
+        "请以 300 dpi 左右的常规分辨率重新扫描或导出后上传。"
+        f"/ Page {page} of the {label} image has too many pixels{stated_en}; it was refused unread "
+        "to protect the service. Re-scan or export it at a normal resolution (about 300 dpi) and upload it again."
+    )
+
+
+def _check_tiff_data(image: Image.Image, file_size: int, page: int) -> None:
+    tags = image.tag_v2
+    for offsets_tag, counts_tag in _DATA_TAGS:
+        offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
+        if offsets is None or counts is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        if any(o + c > file_size for o, c in zip(offsets, counts, strict=False)):
+            raise damaged("TIFF", f"数据不完整（第 {page} 页的图像数据超出文件末尾）", f"data is incomplete (page {page} runs past the end of the file)")
+
+
+def _dpi(value: object) -> tuple[int, int]:
+    try:
+        x, y = (round(float(v)) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return (DEFAULT_DPI, DEFAULT_DPI)
+    low, high = PLAUSIBLE_DPI
+    if not (low <= x <= high and low <= y <= high):
+        return (DEFAULT_DPI, DEFAULT_DPI)
+    return (x, y)
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation a phone records instead of turning its pixels.
+    Unreadable EXIF leaves the photo as stored rather than refusing it."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except DECODE_ERRORS:
+        return image.copy()
+
+
+def _normal_mode(image: Image.Image) -> Image.Image:
+    """"1", "L" or "RGB": transparency is laid on white paper, palettes and
+    CMYK become RGB, 16-bit grey is scaled (Pillow's own conversion clips)."""
+    mode = image.mode
+    if mode in ("1", "L", "RGB"):
+        return image
+    if mode.startswith("I") or mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        top = values.max() or 1.0
+        return Image.fromarray(np.clip(values * (255.0 / top), 0, 255).astype(np.uint8), "L")
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+        grey = image.mode.startswith("L")
+        background = Image.new("RGBA", image.size, "white")
+        background.alpha_composite(image.convert("RGBA"))
+        return background.convert("L" if grey else "RGB")
+    return image.convert("RGB")

@@ -1,0 +1,71 @@
+"""Interface language: Chinese first, English second. Messages live in one table."""
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "app_name": ("客户档案管理", "Customer Files"),
+    "upload": ("上传扫描件", "Upload scans"),
+    "batches": ("批次", "Batches"),
+    "search": ("检索", "Search"),
+    "search_placeholder": ("输入户号、合同号、户名或任意文字…", "Account no., contract no., name or any words…"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "bad_login": ("用户名或密码不正确。请重试；多次失败后账户会被暂时锁定。",
+                  "Wrong username or password. Try again; repeated failures lock the account for a while."),
+    "login_required": ("请先登录。", "Please log in first."),
+    "forbidden": ("您没有权限执行此操作。如确需访问，请联系档案管理员申请授权。",
+                  "You are not allowed to do this. Ask the records manager for access if you need it."),
+    "not_found": ("找不到该页面或对象，可能已被删除或链接有误。", "Not found: it may have been removed, or the link is wrong."),
+    "drop_here": ("把扫描文件拖到这里，或点击选择文件（PDF、TIFF、JPEG、PNG，可多选）",
+                  "Drop scanned files here, or click to choose (PDF, TIFF, JPEG, PNG; several at once)"),
+    "customer_account": ("户号（可选）", "Account no. (optional)"),
+    "doc_type": ("文档类型（可选）", "Document type (optional)"),
+    "start_upload": ("开始上传", "Upload"),
+    "uploading": ("正在上传…", "Uploading…"),
+    "upload_failed": ("上传失败：网络中断或文件过大。请检查网络后重新上传未完成的文件。",
+                      "Upload failed: the connection dropped or a file is too large. Check the network and upload the unfinished files again."),
+    "no_files": ("请至少选择一个文件。", "Choose at least one file."),
+    "batch": ("批次", "Batch"),
+    "progress": ("进度", "Progress"),
+    "pages_done": ("已完成页数", "Pages done"),
+    "pages_failed": ("失败页数", "Pages failed"),
+    "file": ("文件", "File"),
+    "status": ("状态", "Status"),
+    "message": ("说明", "Message"),
+    "documents": ("文档", "Documents"),
+    "retry": ("重试", "Retry"),
+    "retry_failed": ("重试所有失败项", "Retry everything that failed"),
+    "created": ("创建时间", "Created"),
+    "source": ("来源", "Source"),
+    "page": ("页", "Page"),
+    "pages": ("页数", "Pages"),
+    "text": ("识别文字", "Text"),
+    "confidence": ("置信度", "Confidence"),
+    "rotation": ("旋转", "Rotation"),
+    "engine": ("识别引擎", "OCR engine"),
+    "text_layer": ("PDF 文字层", "PDF text layer"),
+    "ocr": ("OCR 识别", "OCR"),
+    "prev": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+    "no_results": ("没有找到匹配的页面。请换个关键词，或检查户号、合同号是否正确。",
+                   "No pages match. Try other words, or check the account or contract number."),
+    "results_total": ("共找到 {pages} 页，分属 {docs} 份文档", "{pages} pages in {docs} documents"),
+    "status_queued": ("排队中", "Queued"),
+    "status_running": ("处理中", "Processing"),
+    "status_done": ("已完成", "Done"),
+    "status_failed": ("失败", "Failed"),
+    "status_partial": ("部分失败", "Partly failed"),
+    "status_duplicate": ("重复文件", "Duplicate"),
+    "language": ("English", "中文"),
+    "document": ("文档", "Document"),
+    "view_original": ("下载原件", "Download original"),
+}
+
+
+def translate(key: str, lang: str, **params: object) -> str:
+    zh, en = MESSAGES.get(key, (key, key))
+    text = en if lang == "en" else zh
+    return text.format(**params) if params else text

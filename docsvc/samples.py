@@ -1,0 +1,236 @@
+"""Synthetic scanned pages of customer-file forms, for tests, benchmarks and demo data.
+
+Real customer files hold personal data, so nothing real is ever committed: pages are rendered
+here from made-up but realistic form text (用电申请书, 供用电合同, 用电检查单) with the CJK font
+the servers already have, and degraded the way scanners degrade paper.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+BODY_POINTS = 11.5
+TITLE_POINTS = 18
+# The angle the "skewed" variant turns its text, counter-clockwise as PIL measures it.
+SKEW_DEGREES = 2.5
+VARIANTS = ("clean", "noisy", "skewed", "bitonal", "jpeg", "rot90", "rot180", "rot270")
+PAGE_SIZES_MM = {"A4": (210, 297), "A5": (148, 210)}
+
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+_GIVEN = ["建国", "海燕", "志强", "秀英", "卫东", "丽娟", "国平", "晓明", "春华", "永刚"]
+_COMPANIES = ["宏达机械制造有限公司", "华能纺织印染有限公司", "新城置业发展有限公司",
+              "绿源食品加工厂", "恒通物流仓储有限公司", "东方水泥建材有限公司"]
+_DISTRICTS = ["城东区", "城西区", "高新区", "经济开发区", "江北区", "滨湖新区"]
+_ROADS = ["人民路", "建设大道", "解放路", "工业园二路", "长江中路", "育才街"]
+_LINES = ["城东", "开发", "滨江", "工业", "红星", "南湖"]
+_CATEGORIES = ["大工业用电", "一般工商业用电", "非居民照明", "居民生活用电", "农业生产用电"]
+_CHECK_ITEMS = ["计量装置封印完好", "无违约用电行为", "无功补偿装置运行正常",
+                "受电设施接地可靠", "安全工器具齐全", "值班记录完整"]
+
+
+def form_text(seed: int) -> str:
+    """A made-up page of a supply-company form; the same seed always gives the same page."""
+    rng = random.Random(seed)
+    kind = rng.choice([_application, _contract, _inspection])
+    return "\n".join(kind(rng, _Customer(rng)))
+
+
+class _Customer:
+    def __init__(self, rng: random.Random) -> None:
+        self.account = f"{rng.randint(3, 9)}{rng.randrange(10**9):09d}"
+        self.person = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
+        self.name = rng.choice(_COMPANIES)
+        self.address = (f"{rng.choice(_DISTRICTS)}{rng.choice(_ROADS)}{rng.randint(1, 899)}号")
+        self.phone = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
+        self.high_voltage = rng.random() < 0.7
+        self.voltage = "10kV" if self.high_voltage else "0.4kV"
+        self.capacity = rng.choice([315, 400, 630, 800, 1250, 2000]) if self.high_voltage else rng.choice([50, 80, 100])
+        self.category = rng.choice(_CATEGORIES[:3] if self.high_voltage else _CATEGORIES[1:])
+        self.year = rng.randint(2008, 2023)
+        self.contract = f"GD-{self.year}-{rng.randrange(10**6):06d}"
+        self.meter = f"33{rng.randrange(10**11):011d}"
+        self.feeder = f"10kV{rng.choice(_LINES)}线{rng.randint(1, 48)}号杆"
+        self.ct_ratio = rng.choice(["50/5", "75/5", "100/5", "200/5"])
+
+    def date(self, rng: random.Random, years_after: int = 0) -> str:
+        return f"{self.year + years_after}年{rng.randint(1, 12):02d}月{rng.randint(1, 28):02d}日"
+
+
+def _application(rng: random.Random, c: _Customer) -> list[str]:
+    return [
+        "用电申请书",
+        f"申请编号：SQ{c.year}{rng.randrange(10**6):06d}　　申请日期：{c.date(rng)}",
+        f"户号：{c.account}　　户名：{c.name}",
+        f"法定代表人：{c.person}　　联系电话：{c.phone}",
+        f"用电地址：{c.address}",
+        f"申请类别：新装　　用电类别：{c.category}",
+        f"供电电压：{c.voltage}　　申请容量：{c.capacity}kVA",
+        f"电源接入：{c.feeder}",
+        f"产权分界点：{c.feeder}T接点，分界点电源侧产权属供电企业。",
+        f"计量方式：高供高计，电流互感器变比{c.ct_ratio}",
+        f"电能表号：{c.meter}",
+        "主要用电设备：生产线电机、空压机、照明及空调负荷",
+        f"预计年用电量：{rng.randint(20, 900)}万千瓦时",
+        "随附资料：营业执照复印件、土地证明、用电设备清单",
+        "申请人承诺以上所填内容真实有效，并遵守供用电有关规定。",
+        f"申请人（签章）：{c.person}",
+        f"受理人：{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}　　受理日期：{c.date(rng)}",
+        "业务环节：申请受理→现场勘查→供电方案答复→竣工验收→装表接电",
+        f"备注：合同编号待签订后填写（参照{c.contract}）",
+        "本申请书一式两份，供电企业与申请人各执一份。",
+    ]
+
+
+def _contract(rng: random.Random, c: _Customer) -> list[str]:
+    return [
+        "高压供用电合同" if c.high_voltage else "低压供用电合同",
+        f"合同编号：{c.contract}",
+        f"供电人：国网某市供电公司　　用电人：{c.name}",
+        f"户号：{c.account}",
+        f"用电地址：{c.address}",
+        "第一条　用电容量和用电性质",
+        f"用电人用电类别为{c.category}，合同约定容量{c.capacity}kVA，供电电压{c.voltage}。",
+        "第二条　供电方式",
+        f"供电人以{c.voltage}电压，经{c.feeder}向用电人供电。",
+        "第三条　产权分界点及责任划分",
+        f"产权分界点设在{c.feeder}出线刀闸处，分界点电源侧设施由供电人负责运行维护。",
+        "第四条　用电计量",
+        f"计量点设在产权分界点处，电能表号{c.meter}，互感器变比{c.ct_ratio}。",
+        "第五条　电价及电费结算",
+        "电费按月结算，用电人于每月15日前通过银行代扣方式交清当月电费。",
+        "第六条　合同有效期",
+        f"本合同自{c.date(rng)}起生效，有效期五年，期满双方无异议自动续延。",
+        f"供电人代表：{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}　　用电人代表：{c.person}",
+        f"签订日期：{c.date(rng)}",
+        "本合同一式四份，双方各执两份，具有同等法律效力。",
+    ]
+
+
+def _inspection(rng: random.Random, c: _Customer) -> list[str]:
+    items = rng.sample(_CHECK_ITEMS, 4)
+    return [
+        "用电检查工作单",
+        f"检查编号：JC{c.year + 3}{rng.randrange(10**5):05d}　　检查日期：{c.date(rng, 3)}",
+        f"户号：{c.account}　　户名：{c.name}",
+        f"用电地址：{c.address}",
+        f"电压等级：{c.voltage}　　合同容量：{c.capacity}kVA　　合同编号：{c.contract}",
+        f"供电线路：{c.feeder}",
+        f"产权分界点：{c.feeder}出线侧",
+        f"电能表号：{c.meter}　　互感器变比：{c.ct_ratio}",
+        "检查类别：定期检查",
+        "检查内容及结果：",
+        *(f"{i}．{item}：合格" for i, item in enumerate(items, 1)),
+        f"功率因数：0.{rng.randint(88, 98)}　　最大需量：{rng.randint(100, c.capacity)}kW",
+        "存在问题：配电室门窗防小动物措施不完善，已当场告知整改。",
+        f"整改期限：{c.date(rng, 3)}前完成",
+        f"检查人员：{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}、{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}",
+        f"客户签字：{c.person}　　联系电话：{c.phone}",
+        "本单一式两份，客户与供电企业各执一份。",
+    ]
+
+
+@lru_cache(maxsize=8)
+def _font(pixels: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(FONT_PATH, pixels)
+
+
+def render_page(text: str, *, dpi: int = 300, size: str = "A4", variant: str = "clean",
+                skew: float = SKEW_DEGREES, seed: int = 0) -> Image.Image:
+    """Render text as a scanned page: the first line as a centred title, the rest as body lines.
+
+    Variants: "clean" (RGB, white paper), "noisy" (grey paper, speckles, blur), "skewed" (turned
+    `skew` degrees counter-clockwise), "bitonal" (mode "1", as a G4 TIFF scan), "jpeg" (lossy
+    re-encoded), and "rot90"/"rot180"/"rot270": the page fed turned that many degrees
+    counter-clockwise, so it needs that many degrees clockwise to stand upright again.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown page variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    width_mm, height_mm = PAGE_SIZES_MM[size]
+    width, height = round(width_mm / 25.4 * dpi), round(height_mm / 25.4 * dpi)
+    page = Image.new("L", (width, height), 255)
+    _draw_text(page, text, dpi)
+    page = _degrade(page, variant, skew, random.Random(seed))
+    page.info["dpi"] = (dpi, dpi)
+    return page
+
+
+def _draw_text(page: Image.Image, text: str, dpi: int) -> None:
+    draw = ImageDraw.Draw(page)
+    margin = round(dpi * 0.9)  # about 23 mm, a typical form margin
+    title_font = _font(round(TITLE_POINTS / 72 * dpi))
+    body_font = _font(round(BODY_POINTS / 72 * dpi))
+    lines = text.split("\n")
+    y = margin
+    if lines and lines[0]:
+        title_width = draw.textlength(lines[0], font=title_font)
+        draw.text(((page.width - title_width) / 2, y), lines[0], font=title_font, fill=0)
+        y += round(title_font.size * 2.2)
+    line_height = round(body_font.size * 1.7)
+    for line in lines[1:]:
+        for part in _wrap(draw, line, body_font, page.width - 2 * margin):
+            if y + line_height > page.height - margin:
+                return
+            draw.text((margin, y), part, font=body_font, fill=0)
+            y += line_height
+
+
+def _wrap(draw: ImageDraw.ImageDraw, line: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    parts, current = [], ""
+    for char in line:
+        if current and draw.textlength(current + char, font=font) > width:
+            parts.append(current)
+            current = ""
+        current += char
+    return parts + [current]
+
+
+def _degrade(page: Image.Image, variant: str, skew: float, rng: random.Random) -> Image.Image:
+    if variant == "bitonal":
+        return page.point(lambda v: 255 if v > 140 else 0).convert("1", dither=Image.Dither.NONE)
+    if variant == "noisy":
+        return _noisy(page, rng).convert("RGB")
+    if variant == "skewed":
+        return page.rotate(skew, resample=Image.Resampling.BICUBIC, fillcolor=255).convert("RGB")
+    if variant == "jpeg":
+        buffer = io.BytesIO()
+        page.convert("RGB").save(buffer, "JPEG", quality=30)
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    if variant.startswith("rot"):
+        return page.rotate(int(variant[3:]), expand=True).convert("RGB")
+    return page.convert("RGB")
+
+
+def _noisy(page: Image.Image, rng: random.Random) -> Image.Image:
+    noise_rng = np.random.default_rng(rng.randrange(2**32))
+    pixels = np.asarray(page.filter(ImageFilter.GaussianBlur(1.2)), dtype=np.float32)
+    pixels = pixels * 0.8 + 30  # greyish recycled paper, faded toner
+    pixels += noise_rng.normal(0, 18, pixels.shape)
+    specks = noise_rng.random(pixels.shape) < 0.002
+    pixels[specks] = noise_rng.uniform(0, 120, int(specks.sum()))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
+
+
+def char_error_rate(reference: str, hypothesis: str) -> float:
+    """Character edit distance between two texts over the reference length.
+
+    Whitespace is ignored and both sides are NFKC-normalised, so reading a full-width colon as
+    ":" is not counted as an error: search normalises the same way.
+    """
+    ref = "".join(unicodedata.normalize("NFKC", reference).split())
+    hyp = "".join(unicodedata.normalize("NFKC", hypothesis).split())
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i]
+        for j, h in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1] / len(ref)

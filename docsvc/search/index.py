@@ -1,0 +1,395 @@
+"""SearchIndex: one index root, its live Whoosh directory, writes, rebuilds and searches.
+
+Layout of a root directory::
+
+    root/CURRENT             name of the live index directory (replaced atomically on swap)
+    root/index-<stamp>/      a Whoosh index + docsvc-index.json (schema version)
+    root/build.json          present while a rebuild runs: target dir, last page id committed
+    root/build-dirty.txt     page ids written to the live index while a rebuild runs
+
+Whoosh allows one writer per index directory (a file lock); every write here takes it for one
+commit only, so the caller batches (the `index` queue worker). Readers open a searcher per
+request on the newest committed generation and never wait for a writer: a commit writes new
+segment files and then renames the table of contents into place, so a crash mid-commit
+leaves the previous generation intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from whoosh import index as windex
+from whoosh import query as wq
+from whoosh import sorting
+from whoosh.index import LockError
+
+from .query import QueryError, compile_query
+from .records import DocumentHit, PageHit, PageRecord, SearchResults
+from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
+from .snippets import MASKED_SNIPPET, make_snippet
+
+CURRENT_FILE = "CURRENT"
+BUILD_STATE_FILE = "build.json"
+DIRTY_FILE = "build-dirty.txt"
+VERSION_FILE = "docsvc-index.json"
+PAGES_PER_DOCUMENT = 5          # matching pages listed per document hit
+MAX_PER_PAGE = 100
+
+RebuildSource = Callable[[int | None], Iterable[PageRecord]]
+Refetch = Callable[[list[int]], Iterable[PageRecord]]
+Progress = Callable[[int, int], None]          # (pages committed so far, last page id)
+
+
+class IndexBusyError(RuntimeError):
+    """Another writer held the index lock for longer than the timeout."""
+
+
+def access_restriction(
+    *,
+    allowed_types: Iterable[str] | None = None,
+    allowed_document_ids: Iterable[int] | None = None,
+    hidden_document_ids: Iterable[int] | None = None,
+) -> wq.Query | None:
+    """A restriction for SearchIndex.search built from what the access rule allows.
+
+    Restrictions are intersected with the query inside the matcher, so totals and facets only
+    ever count pages the user may see.
+    """
+    parts: list[wq.Query] = []
+    if allowed_types is not None:
+        terms = [wq.Term("doc_type", t.lower()) for t in allowed_types]
+        parts.append(wq.Or(terms) if terms else wq.NullQuery)
+    if allowed_document_ids is not None:
+        terms = [wq.Term("document_id", str(d)) for d in allowed_document_ids]
+        parts.append(wq.Or(terms) if terms else wq.NullQuery)
+    if hidden_document_ids is not None:
+        hidden = [wq.Term("document_id", str(d)) for d in hidden_document_ids]
+        if hidden:
+            parts.append(wq.Not(wq.Or(hidden)))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class SearchIndex:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        type_aliases: dict[str, str] | None = None,
+        writer_timeout: float = 60.0,
+        limitmb: int = 128,
+    ):
+        """type_aliases maps names typed after 类型: (合同) to the doc_type codes indexed (HT)."""
+        self.root = Path(root)
+        self.type_aliases = dict(type_aliases or {})
+        self.writer_timeout = writer_timeout
+        self.limitmb = limitmb
+        self._opened: dict[str, windex.Index] = {}
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self._current_name() is None:
+            self._create_initial()
+
+    # --- directories -------------------------------------------------------------------
+
+    def _current_name(self) -> str | None:
+        try:
+            name = (self.root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name if name and (self.root / name).is_dir() else None
+
+    def _new_index_dir(self) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        path = self.root / f"index-{stamp}-{uuid.uuid4().hex[:6]}"
+        path.mkdir()
+        windex.create_in(str(path), build_schema())
+        _write_atomic(path / VERSION_FILE, json.dumps({"schema_version": SCHEMA_VERSION}))
+        return path
+
+    def _create_initial(self) -> None:
+        path = self._new_index_dir()
+        tmp = self.root / f".CURRENT.{uuid.uuid4().hex}"
+        tmp.write_text(path.name, encoding="utf-8")
+        try:
+            os.link(tmp, self.root / CURRENT_FILE)  # fails if another process won the race
+        except FileExistsError:
+            shutil.rmtree(path)
+        finally:
+            tmp.unlink()
+
+    def _open(self, name: str | None = None) -> windex.Index:
+        name = name or self._current_name()
+        if name is None:
+            raise FileNotFoundError(f"搜索索引目录 {self.root} 中没有可用的索引，请运行 docsvc reindex / "
+                                    f"no live index under {self.root}: run `docsvc reindex`")
+        ix = self._opened.get(name)
+        if ix is None:
+            ix = self._opened[name] = windex.open_dir(str(self.root / name))
+        return ix
+
+    def current_directory(self) -> Path:
+        return self.root / (self._current_name() or "")
+
+    def needs_rebuild(self) -> bool:
+        """True when there is no live index or it was built with another schema version."""
+        name = self._current_name()
+        if name is None:
+            return True
+        try:
+            recorded = json.loads((self.root / name / VERSION_FILE).read_text(encoding="utf-8"))
+            return recorded.get("schema_version") != SCHEMA_VERSION
+        except (OSError, ValueError):
+            return True
+
+    # --- writes ------------------------------------------------------------------------
+
+    def _writer(self, ix: windex.Index):
+        try:
+            return ix.writer(limitmb=self.limitmb, procs=1, timeout=self.writer_timeout)
+        except LockError as exc:
+            raise IndexBusyError(
+                f"搜索索引 {ix.storage.folder} 正被另一个写入进程占用，{self.writer_timeout:.0f} 秒后仍未释放；"
+                f"请确认只有一个 index 队列的 worker 在运行后重试 / index is locked by another writer: "
+                f"make sure exactly one index worker runs, then retry") from exc
+
+    def add_pages(self, pages: Iterable[PageRecord]) -> int:
+        """Insert or replace pages (by page_id) in ONE commit; returns how many were written."""
+        pages = list(pages)
+        if not pages:
+            return 0
+        self._write_batch(self._open(), pages, upsert=True)
+        self._note_dirty(p.page_id for p in pages)
+        return len(pages)
+
+    def delete_pages(self, page_ids: Iterable[int]) -> int:
+        """Remove pages in one commit; returns how many index entries were deleted."""
+        ids = list(page_ids)
+        if not ids:
+            return 0
+        writer = self._writer(self._open())
+        try:
+            deleted = sum(writer.delete_by_term("page_id", str(pid)) for pid in ids)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        self._note_dirty(ids)
+        return deleted
+
+    def _write_batch(self, ix: windex.Index, pages: list[PageRecord], *, upsert: bool) -> None:
+        writer = self._writer(ix)
+        try:
+            put = writer.update_document if upsert else writer.add_document
+            for page in pages:
+                put(**page_fields(page))
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+
+    def _note_dirty(self, page_ids: Iterable[int]) -> None:
+        """While a rebuild runs, remember pages it may have read before they changed."""
+        if (self.root / BUILD_STATE_FILE).exists():
+            with open(self.root / DIRTY_FILE, "a", encoding="utf-8") as f:
+                f.write("".join(f"{pid}\n" for pid in page_ids))
+
+    def indexed_page_ids(self) -> Iterator[int]:
+        """Every page id in the live index (deleted entries excluded), in index order."""
+        with self._open().searcher() as searcher:
+            for reader, _ in searcher.reader().leaf_readers():
+                column = reader.column_reader("page_key")
+                for docnum in reader.all_doc_ids():
+                    yield column[docnum]
+
+    # --- rebuild -----------------------------------------------------------------------
+
+    def rebuild(
+        self,
+        source: RebuildSource,
+        *,
+        progress: Progress | None = None,
+        commit_every: int = 5000,
+        refetch: Refetch | None = None,
+    ) -> None:
+        """Build a fresh index beside the live one, then swap it in atomically.
+
+        `source(after_page_id)` must yield pages in ascending page_id, starting after the given
+        id (None = from the start). Each `commit_every` pages are committed and the last page id
+        recorded, so an interrupted rebuild resumes where it stopped when called again. Pages
+        written to the live index meanwhile are re-read with `refetch(ids)` before the swap
+        (ids it does not return are treated as deleted); without `refetch`, run the index
+        consistency check after the rebuild.
+        """
+        state = self._resume_state()
+        target = self.root / state["dir"]
+        ix = self._open(state["dir"])
+        batch: list[PageRecord] = []
+        # after a crash between a commit and the state update the first chunk may be present
+        # already; upserting it (slower) keeps the index free of duplicates
+        upsert = state["last_page_id"] is not None
+
+        def flush() -> None:
+            nonlocal upsert
+            self._write_batch(ix, batch, upsert=upsert)
+            upsert = False
+            state["pages"] += len(batch)
+            state["last_page_id"] = batch[-1].page_id
+            _write_atomic(self.root / BUILD_STATE_FILE, json.dumps(state))
+            if progress:
+                progress(state["pages"], state["last_page_id"])
+            batch.clear()
+
+        for page in source(state["last_page_id"]):
+            batch.append(page)
+            if len(batch) >= commit_every:
+                flush()
+        if batch:
+            flush()
+        if refetch is not None:
+            self._apply_dirty(ix, refetch)
+        self._swap(target)
+
+    def _resume_state(self) -> dict:
+        path = self.root / BUILD_STATE_FILE
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+            if state.get("schema_version") == SCHEMA_VERSION and (self.root / state["dir"]).is_dir():
+                return state
+        except (OSError, ValueError, KeyError):
+            pass
+        (self.root / DIRTY_FILE).unlink(missing_ok=True)
+        state = {"dir": self._new_index_dir().name, "schema_version": SCHEMA_VERSION,
+                 "last_page_id": None, "pages": 0, "started": time.time()}
+        _write_atomic(path, json.dumps(state))
+        return state
+
+    def _apply_dirty(self, ix: windex.Index, refetch: Refetch) -> None:
+        path = self.root / DIRTY_FILE
+        if not path.exists():
+            return
+        ids = sorted({int(line) for line in path.read_text(encoding="utf-8").split()})
+        pages = list(refetch(ids))
+        gone = set(ids) - {p.page_id for p in pages}
+        writer = self._writer(ix)
+        try:
+            for page in pages:
+                writer.update_document(**page_fields(page))
+            for pid in gone:
+                writer.delete_by_term("page_id", str(pid))
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+
+    def _swap(self, target: Path) -> None:
+        previous = self._current_name()
+        _write_atomic(self.root / CURRENT_FILE, target.name)
+        (self.root / BUILD_STATE_FILE).unlink(missing_ok=True)
+        (self.root / DIRTY_FILE).unlink(missing_ok=True)
+        # keep the directory just replaced: searchers opened a moment ago may still read it
+        for child in self.root.iterdir():
+            if child.is_dir() and child.name.startswith("index-") and child.name not in (target.name, previous):
+                shutil.rmtree(child, ignore_errors=True)
+                self._opened.pop(child.name, None)
+
+    # --- search ------------------------------------------------------------------------
+
+    def search(
+        self,
+        q: str,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+        sort: str = "relevance",
+        restrict: wq.Query | None = None,
+        mask_sensitive: bool = True,
+    ) -> SearchResults:
+        """Documents matching `q`, `per_page` documents per result page, with facets over all
+        matching pages. `restrict` (see access_restriction) limits everything, totals included.
+        Raises QueryError for a query or paging argument that cannot be used."""
+        if sort not in ("relevance", "date"):
+            raise QueryError(f"排序方式只能是 relevance 或 date，收到「{sort}」 / sort must be 'relevance' or 'date'")
+        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+            raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
+        compiled = compile_query(q, self.type_aliases)
+        query = compiled.query
+        if restrict is not None:
+            query = wq.And([query, wq.ConstantScoreQuery(restrict, 0.0)])
+
+        with self._open().searcher() as searcher:
+            counted = searcher.search(
+                query, limit=None, scored=False,
+                groupedby={"type": sorting.FieldFacet("doc_type"),
+                           "year": sorting.FieldFacet("year"),
+                           "document": sorting.FieldFacet("document_id")},
+                maptype=sorting.Count,
+            )
+            per_document = counted.groups("document")
+            facets = {
+                "type": {str(k): v for k, v in counted.groups("type").items() if k},
+                "year": {str(k): v for k, v in sorted(counted.groups("year").items(), key=lambda kv: str(kv[0]))
+                         if k is not None},
+            }
+            results = SearchResults(query=q, total_pages=len(counted),
+                                    total_documents=len(per_document), page=page, per_page=per_page,
+                                    facets=facets)
+            first = (page - 1) * per_page
+            if first >= results.total_documents:
+                return results
+            limit = page * per_page * PAGES_PER_DOCUMENT
+            options: dict = {"collapse": "document_id", "collapse_limit": PAGES_PER_DOCUMENT}
+            if sort == "date":
+                options["sortedby"] = [sorting.FieldFacet("date", reverse=True), sorting.FieldFacet("document_id")]
+            hits = searcher.search(query, limit=limit, **options)
+            grouped: dict[str, list] = {}
+            for hit in hits:
+                grouped.setdefault(hit["document_id"], []).append(hit)
+            for document_id in list(grouped)[first:first + per_page]:
+                results.documents.append(self._document_hit(
+                    grouped[document_id], per_document.get(document_id, 0), compiled.highlight,
+                    mask_sensitive, scored=(sort == "relevance")))
+        return results
+
+    @staticmethod
+    def _document_hit(hits, matching: int, pattern, mask_sensitive: bool, scored: bool) -> DocumentHit:
+        first = hits[0].fields()
+        pages = []
+        for hit in sorted(hits, key=lambda h: h["page_number"]):
+            stored = hit.fields()
+            masked = bool(stored.get("sensitive")) and mask_sensitive
+            if masked:
+                snippet, highlights = MASKED_SNIPPET, []
+            else:
+                snippet, highlights = make_snippet(stored.get("text", ""), pattern)
+            pages.append(PageHit(page_id=int(stored["page_id"]), page_number=stored["page_number"],
+                                 score=hit.score if scored else 0.0, snippet=snippet, highlights=highlights,
+                                 sensitive=bool(stored.get("sensitive")), masked=masked))
+        return DocumentHit(
+            document_id=int(first["document_id"]),
+            score=max(p.score for p in pages),
+            matching_pages=matching,
+            pages=pages,
+            title=first.get("title"),
+            customer_name=first.get("customer"),
+            customer_account=first.get("account"),
+            doc_type=first.get("doc_type"),
+            reference_code=first.get("refcode"),
+            doc_date=key_date(first["date"]) if first.get("date") else None,
+        )

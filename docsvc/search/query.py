@@ -1,0 +1,368 @@
+"""The archivists' query language, parsed by hand into Whoosh queries.
+
+Grammar (juxtaposition means AND; NOT binds tighter than AND, AND tighter than OR):
+
+    query   := or_expr
+    or_expr := and_expr (OR and_expr)*
+    and_expr:= unary ([AND] unary)*
+    unary   := (NOT | '-') unary | primary
+    primary := '(' or_expr ')' | FIELD ':' value | "phrase" | DATE? '..' DATE? | word
+
+Every word or phrase must appear contiguously on the page (or in the document's metadata);
+spaces inside a quoted phrase are ignored, so "产权分界点 10kV" matches 产权分界点10kV.
+We parse ourselves rather than use Whoosh's QueryParser because its syntax errors are silently
+turned into literal terms, and archivists need to be told what was wrong.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+
+from .analysis import (
+    is_cjk,
+    jieba_words,
+    literal_pieces,
+    normalize_query,
+    query_units,
+    _IDENT_SEPARATORS,
+)
+
+MAX_QUERY_LENGTH = 500
+
+# query field name → (internal kind, index field)
+FIELD_ALIASES: dict[str, str] = {
+    "户号": "account", "account": "account",
+    "类型": "type", "type": "type",
+    "档号": "refcode", "ref": "refcode",
+    "客户": "customer", "户名": "customer", "customer": "customer",
+    "标题": "title", "题名": "title", "title": "title",
+    "年": "date", "年份": "date", "年度": "date", "year": "date", "日期": "date", "date": "date",
+}
+_FIELD_HELP = "户号/account, 类型/type, 档号/ref, 客户/customer, 标题/title, 年/year/日期/date"
+
+_DATE = r"\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?"
+_RANGE = re.compile(rf"^(?P<lo>{_DATE})?\.\.(?P<hi>{_DATE})?$")
+_SINGLE_DATE = re.compile(rf"^{_DATE}$")
+_FIELD = re.compile(r"^([^\s:()\"]+):(.*)$", re.S)
+_OPERATORS = {"AND", "OR", "NOT"}
+
+
+class QueryError(ValueError):
+    """A query the archivist typed cannot be understood; the message says why and how to fix."""
+
+
+@dataclass
+class CompiledQuery:
+    query: wq.Query
+    highlight: re.Pattern | None          # positive text terms, for snippets and boxes
+    ranking_words: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Lexeme:
+    kind: str            # "word" | "phrase" | "field" | "op" | "(" | ")" | "-"
+    value: str = ""
+    name: str = ""       # field kind for "field"
+    quoted: bool = False
+
+
+def _fail(zh: str, en: str) -> QueryError:
+    return QueryError(f"{zh} / {en}")
+
+
+def _lex(text: str) -> list[_Lexeme]:
+    out: list[_Lexeme] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            out.append(_Lexeme(ch))
+            i += 1
+        elif ch == '"':
+            end = text.find('"', i + 1)
+            if end < 0:
+                raise _fail(f"引号没有闭合：{text[i:i + 20]}… 请补上另一个引号",
+                            "unclosed quote: add the closing \"")
+            out.append(_Lexeme("phrase", text[i + 1:end], quoted=True))
+            i = end + 1
+        elif ch == "-" and i + 1 < n and not text[i + 1].isspace() and (i == 0 or text[i - 1] in " \t\n("):
+            out.append(_Lexeme("-"))
+            i += 1
+        else:
+            j = i
+            while j < n and not text[j].isspace() and text[j] not in '()"':
+                j += 1
+            word = text[i:j]
+            # a field value may be quoted: 客户:"王 建国"
+            if word.endswith(":") and j < n and text[j] == '"':
+                end = text.find('"', j + 1)
+                if end < 0:
+                    raise _fail("引号没有闭合，请补上另一个引号", "unclosed quote: add the closing \"")
+                word += text[j + 1:end]
+                out.append(_field_lexeme(word, quoted=True))
+                i = end + 1
+                continue
+            out.append(_field_lexeme(word) if ":" in word else
+                       _Lexeme("op", word) if word in _OPERATORS else _Lexeme("word", word))
+            i = j
+    return out
+
+
+def _field_lexeme(word: str, quoted: bool = False) -> _Lexeme:
+    m = _FIELD.match(word)
+    name = m.group(1) if m else ""
+    kind = FIELD_ALIASES.get(name) or FIELD_ALIASES.get(name.lower())
+    if kind is None:
+        if name and not name.isdigit():
+            raise _fail(f"不认识的字段「{name}」。可用字段：{_FIELD_HELP}。如要搜索含冒号的文字，请加引号，例如 \"{word}\"",
+                        f"unknown field '{name}'; use one of the fields above, or quote text that contains a colon")
+        return _Lexeme("word", word)
+    value = m.group(2)
+    if not value.strip():
+        raise _fail(f"字段「{name}」后面缺少要查找的值，例如 {name}:2019",
+                    f"field '{name}:' needs a value after the colon")
+    return _Lexeme("field", value, name=kind, quoted=quoted)
+
+
+# --- AST -------------------------------------------------------------------------------
+
+@dataclass
+class _Text:
+    text: str
+    field: str | None = None       # None = page text or metadata
+
+
+@dataclass
+class _Type:
+    codes: list[str]
+
+
+@dataclass
+class _Dates:
+    lo: int
+    hi: int
+
+
+@dataclass
+class _Not:
+    node: object
+
+
+@dataclass
+class _Bool:
+    op: str
+    nodes: list
+
+
+class _Parser:
+    def __init__(self, lexemes: list[_Lexeme]):
+        self.lx = lexemes
+        self.i = 0
+
+    def peek(self) -> _Lexeme | None:
+        return self.lx[self.i] if self.i < len(self.lx) else None
+
+    def take(self) -> _Lexeme:
+        lex = self.lx[self.i]
+        self.i += 1
+        return lex
+
+    def parse(self):
+        node = self.or_expr()
+        if self.peek() is not None:
+            raise _fail("右括号多了一个，请删除或补上左括号", "unmatched ')': remove it or add '('")
+        return node
+
+    def or_expr(self):
+        nodes = [self.and_expr()]
+        while (lx := self.peek()) and lx.kind == "op" and lx.value == "OR":
+            self.take()
+            if self.peek() is None or self.peek().kind == ")":
+                raise _fail("OR 后面缺少搜索词", "OR needs a search term after it")
+            nodes.append(self.and_expr())
+        return nodes[0] if len(nodes) == 1 else _Bool("or", nodes)
+
+    def and_expr(self):
+        nodes = [self.unary()]
+        while (lx := self.peek()) and lx.kind != ")" and not (lx.kind == "op" and lx.value == "OR"):
+            if lx.kind == "op" and lx.value == "AND":
+                self.take()
+                if self.peek() is None or self.peek().kind == ")":
+                    raise _fail("AND 后面缺少搜索词", "AND needs a search term after it")
+            nodes.append(self.unary())
+        return nodes[0] if len(nodes) == 1 else _Bool("and", nodes)
+
+    def unary(self):
+        lx = self.peek()
+        if lx is None:
+            raise _fail("搜索内容不完整", "the query ends too early")
+        if lx.kind == "-" or (lx.kind == "op" and lx.value == "NOT"):
+            self.take()
+            if self.peek() is None or self.peek().kind == ")" or self.peek().kind == "op" and self.peek().value != "NOT":
+                raise _fail("NOT 或减号后面缺少要排除的词", "NOT / '-' needs a term to exclude")
+            return _Not(self.unary())
+        return self.primary()
+
+    def primary(self):
+        lx = self.take()
+        if lx.kind == "(":
+            if self.peek() is None or self.peek().kind == ")":
+                raise _fail("括号里没有内容", "empty parentheses")
+            node = self.or_expr()
+            if self.peek() is None or self.peek().kind != ")":
+                raise _fail("括号没有闭合，请补上右括号", "unclosed '(': add ')'")
+            self.take()
+            return node
+        if lx.kind == ")":
+            raise _fail("右括号多了一个，请删除或补上左括号", "unmatched ')': remove it or add '('")
+        if lx.kind == "op":
+            raise _fail(f"{lx.value} 前面缺少搜索词", f"{lx.value} needs a search term before it")
+        if lx.kind == "field":
+            return _field_node(lx)
+        if lx.kind == "word" and ".." in lx.value:
+            return _date_node(lx.value)
+        return _Text(lx.value)
+
+
+def _field_node(lx: _Lexeme):
+    if lx.name == "date":
+        return _date_node(lx.value)
+    if lx.name == "type":
+        return _Type([c for c in lx.value.split(",") if c])
+    return _Text(lx.value, field=lx.name)
+
+
+def _date_bounds(text: str, upper: bool) -> int:
+    parts = [int(p) for p in text.split("-")]
+    year = parts[0]
+    month = parts[1] if len(parts) > 1 else (12 if upper else 1)
+    if not 1 <= month <= 12:
+        raise _fail(f"日期「{text}」的月份不对", f"'{text}' has no such month")
+    last_day = calendar.monthrange(year, month)[1]
+    day = parts[2] if len(parts) > 2 else (last_day if upper else 1)
+    if not 1 <= day <= last_day:
+        raise _fail(f"日期「{text}」的日不对", f"'{text}' has no such day")
+    return year * 10000 + month * 100 + day
+
+
+def _date_node(value: str) -> _Dates:
+    m = _RANGE.match(value)
+    if m:
+        if not m.group("lo") and not m.group("hi"):
+            raise _fail("日期范围两端至少写一个，例如 2019..2021 或 2019..",
+                        "a date range needs at least one end, e.g. 2019..2021")
+        lo = _date_bounds(m.group("lo"), upper=False) if m.group("lo") else 0
+        hi = _date_bounds(m.group("hi"), upper=True) if m.group("hi") else 99991231
+    elif _SINGLE_DATE.match(value):
+        lo, hi = _date_bounds(value, upper=False), _date_bounds(value, upper=True)
+    else:
+        raise _fail(f"看不懂的日期「{value}」，请写成 2019、2019-03、2019-03-05 或 2019..2021",
+                    f"cannot read date '{value}'; write 2019, 2019-03, 2019-03-05 or 2019..2021")
+    if lo > hi:
+        raise _fail(f"日期范围「{value}」前后颠倒了，请把较早的日期写在前面",
+                    f"date range '{value}' is reversed: put the earlier date first")
+    return _Dates(lo, hi)
+
+
+# --- compile to Whoosh ---------------------------------------------------------------
+
+def _units_query(fieldname: str, units: list[str]) -> wq.Query:
+    if len(units) == 1:
+        return wq.Term(fieldname, units[0])
+    return wq.Phrase(fieldname, units)
+
+
+def _phrase_units(text: str) -> list[str]:
+    """query_units for a whole phrase, bridging CJK runs so positions stay consecutive.
+
+    A CJK run of n characters occupies n positions in the index but yields n-1 bigrams; when
+    another token follows, the run's last character is added as a unigram to fill the gap.
+    """
+    pieces = literal_pieces(text)
+    units: list[str] = []
+    for k, piece in enumerate(pieces):
+        piece_units = query_units(piece)
+        units.extend(piece_units)
+        if k < len(pieces) - 1 and len(piece) > 1 and is_cjk(piece[0]):
+            units.append(piece[-1])
+    return units
+
+
+class _Compiler:
+    def __init__(self, type_aliases: Mapping[str, str]):
+        self.type_aliases = {normalize_query(k).lower(): v for k, v in type_aliases.items()}
+        self.literals: list[str] = []
+        self.ranking: list[str] = []
+
+    def compile(self, node, positive: bool = True) -> wq.Query:
+        if isinstance(node, _Bool):
+            parts = [self.compile(n, positive) for n in node.nodes]
+            return wq.And(parts) if node.op == "and" else wq.Or(parts)
+        if isinstance(node, _Not):
+            return wq.Not(self.compile(node.node, positive=False))
+        if isinstance(node, _Dates):
+            return wq.NumericRange("date", node.lo, node.hi)
+        if isinstance(node, _Type):
+            codes = [self.type_aliases.get(c.lower(), c).lower() for c in node.codes]
+            return wq.Or([wq.Term("doc_type", c) for c in codes]) if len(codes) > 1 else wq.Term("doc_type", codes[0])
+        units = _phrase_units(node.text)
+        if not units:
+            raise _fail(f"「{node.text}」里没有可以搜索的文字或数字", f"'{node.text}' has no letters, digits or Chinese characters to search for")
+        if node.field is not None:
+            return _units_query(node.field, units)
+        if positive:
+            self.literals.append(node.text)
+            self.ranking.extend(jieba_words(node.text))
+        return wq.Or([_units_query("text", units), _units_query("meta", units)])
+
+
+def _highlight_pattern(literals: list[str]) -> re.Pattern | None:
+    """A regex finding each positive term in stored (normalised) page text."""
+    sep = f"[{re.escape(_IDENT_SEPARATORS)}]"
+    alternatives = []
+    for literal in literals:
+        pieces = []
+        for piece in literal_pieces(literal):
+            parts = re.split(sep, piece)
+            pieces.append(sep.join(re.escape(p) for p in parts if p))
+        if pieces:
+            alternatives.append(r"\s*".join(pieces))
+    if not alternatives:
+        return None
+    alternatives.sort(key=len, reverse=True)  # prefer the longest match at a position
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def compile_query(q: str, type_aliases: Mapping[str, str] | None = None) -> CompiledQuery:
+    """Parse an archivist's query; raises QueryError with a bilingual explanation."""
+    if q is None or not q.strip():
+        raise _fail("请输入要搜索的内容", "please type something to search for")
+    if len(q) > MAX_QUERY_LENGTH:
+        raise _fail(f"搜索内容太长（超过 {MAX_QUERY_LENGTH} 个字），请缩短", f"query longer than {MAX_QUERY_LENGTH} characters")
+    text = normalize_query(q).strip()
+    ast = _Parser(_lex(text)).parse()
+    compiler = _Compiler(type_aliases or {})
+    query = compiler.compile(ast)
+    if _only_negative(ast):
+        query = wq.And([wq.Every(), query])
+    ranking = list(dict.fromkeys(compiler.ranking))
+    if ranking:
+        query = wq.AndMaybe(query, wq.Or([wq.Term("words", w) for w in ranking]))
+    return CompiledQuery(query, _highlight_pattern(compiler.literals), ranking)
+
+
+def _only_negative(node) -> bool:
+    if isinstance(node, _Not):
+        return True
+    if isinstance(node, _Bool):
+        if node.op == "and":
+            return all(_only_negative(n) for n in node.nodes)
+        return any(_only_negative(n) for n in node.nodes)
+    return False

@@ -1,0 +1,1 @@
+"""Use cases: plain functions over a Session, shared by web views, the API, the CLI and job functions."""

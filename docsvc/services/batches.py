@@ -1,0 +1,142 @@
+"""What operators watch: a batch's progress, each file's outcome, and retrying what failed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from docsvc.constants import FileState, JobState
+from docsvc.errors import NotAllowedNow, NotFound
+from docsvc.jobs import JobQueue, enqueue_page, enqueue_split
+from docsvc.models import Batch, BatchFile, Document, Page
+
+
+
+
+@dataclass
+class FileReport:
+    id: int
+    name: str
+    status: str
+    error: str | None
+    document_ids: list[int]
+    pages_total: int = 0
+    pages_done: int = 0
+    pages_failed: int = 0
+
+
+@dataclass
+class BatchReport:
+    id: int
+    status: str
+    pages_total: int
+    pages_done: int
+    pages_failed: int
+    files: list[FileReport] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "counts": {"pages_total": self.pages_total, "pages_done": self.pages_done,
+                       "pages_failed": self.pages_failed},
+            "files": [{"id": f.id, "name": f.name, "status": f.status, "error": f.error,
+                       "document_ids": f.document_ids, "pages_total": f.pages_total,
+                       "pages_done": f.pages_done, "pages_failed": f.pages_failed} for f in self.files],
+        }
+
+
+def batch_report(session: Session, batch_id: int) -> BatchReport:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(f"批次 #{batch_id} 不存在。 / Batch #{batch_id} does not exist.")
+    counts: dict[int, dict[str, int]] = {}
+    rows = session.execute(
+        select(Document.batch_file_id, Page.status, func.count())
+        .join(Page, Page.document_id == Document.id)
+        .join(BatchFile, BatchFile.id == Document.batch_file_id)
+        .where(BatchFile.batch_id == batch_id)
+        .group_by(Document.batch_file_id, Page.status)
+    )
+    for file_id, status, n in rows:
+        counts.setdefault(file_id, {})[status] = n
+    docs: dict[int, list[int]] = {}
+    for doc_id, file_id in session.execute(
+        select(Document.id, Document.batch_file_id).join(BatchFile, BatchFile.id == Document.batch_file_id)
+        .where(BatchFile.batch_id == batch_id).order_by(Document.id)
+    ):
+        docs.setdefault(file_id, []).append(doc_id)
+    files = [_file_report(bf, counts.get(bf.id, {}), docs.get(bf.id, [])) for bf in batch.files]
+    report = BatchReport(
+        id=batch.id, status=_batch_status([f.status for f in files]),
+        pages_total=sum(f.pages_total for f in files),
+        pages_done=sum(f.pages_done for f in files),
+        pages_failed=sum(f.pages_failed for f in files), files=files,
+    )
+    return report
+
+
+def _file_report(bf: BatchFile, pages: dict[str, int], document_ids: list[int]) -> FileReport:
+    total = sum(pages.values())
+    done, failed = pages.get(JobState.DONE, 0), pages.get(JobState.FAILED, 0)
+    report = FileReport(bf.id, bf.filename, bf.status, bf.error, document_ids, total, done, failed)
+    if bf.status == FileState.DUPLICATE:
+        report.document_ids = [bf.duplicate_of_id] if bf.duplicate_of_id else []
+        report.pages_total = 0
+    elif bf.status == JobState.DONE:
+        if done + failed < total:
+            report.status = FileState.RUNNING
+        elif failed == 0:
+            report.status = FileState.DONE
+        else:
+            report.status = FileState.FAILED if done == 0 else FileState.PARTIAL
+            report.error = (f"{failed} 页未能识别，其余页面已完成。请打开批次查看原因并重试失败的页面。 / "
+                            f"{failed} page(s) failed; the rest are done. Open the batch to see why and retry them.")
+    return report
+
+
+def _batch_status(statuses: list[str]) -> str:
+    finished = {FileState.DONE, FileState.FAILED, FileState.PARTIAL, FileState.DUPLICATE}
+    if not statuses or all(s == FileState.QUEUED for s in statuses):
+        return FileState.QUEUED
+    if any(s not in finished for s in statuses):
+        return FileState.RUNNING
+    if all(s in (FileState.DONE, FileState.DUPLICATE) for s in statuses):
+        return FileState.DONE
+    if all(s == FileState.FAILED for s in statuses):
+        return FileState.FAILED
+    return FileState.PARTIAL
+
+
+def retry_page(session: Session, jobs: JobQueue, page_id: int) -> Page:
+    page = session.get(Page, page_id)
+    if page is None:
+        raise NotFound(f"页面 #{page_id} 不存在。 / Page #{page_id} does not exist.")
+    if page.status != JobState.FAILED:
+        raise NotAllowedNow(f"页面 #{page_id} 没有失败，无需重试。 / Page #{page_id} has not failed; nothing to retry.")
+    page.status, page.error, page.attempts = JobState.QUEUED, None, 0
+    session.commit()
+    enqueue_page(jobs, page.id)
+    return page
+
+
+def retry_failed(session: Session, jobs: JobQueue, batch_id: int) -> int:
+    """Queue every failed page and every file whose split failed for a fault that may have passed."""
+    report = batch_report(session, batch_id)
+    n = 0
+    for f in report.files:
+        if f.status == FileState.FAILED and not f.document_ids:
+            bf = session.get(BatchFile, f.id)
+            assert bf is not None
+            bf.status, bf.error, bf.attempts = JobState.QUEUED, None, 0
+            session.commit()
+            enqueue_split(jobs, bf.id)
+            n += 1
+    failed_pages = session.scalars(
+        select(Page.id).join(Document).join(BatchFile, BatchFile.id == Document.batch_file_id)
+        .where(BatchFile.batch_id == batch_id, Page.status == JobState.FAILED)
+    ).all()
+    for page_id in failed_pages:
+        retry_page(session, jobs, page_id)
+    return n + len(failed_pages)

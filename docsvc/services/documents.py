@@ -1,0 +1,56 @@
+"""Reading documents and pages."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.orm import Session
+
+from docsvc.errors import NotFound
+from docsvc.models import Document, Page
+from storage import ObjectStore
+
+
+def get_document(session: Session, document_id: int) -> Document:
+    document = session.get(Document, document_id)
+    if document is None:
+        raise NotFound(f"文档 #{document_id} 不存在。 / Document #{document_id} does not exist.")
+    return document
+
+
+def get_page(session: Session, page_id: int) -> Page:
+    page = session.get(Page, page_id)
+    if page is None:
+        raise NotFound(f"页面 #{page_id} 不存在。 / Page #{page_id} does not exist.")
+    return page
+
+
+def page_object_key(page: Page, kind: str) -> str:
+    """The stored object behind a page's image, thumbnail or words; NotFound while not yet made."""
+    key = {"image": page.image_key, "thumbnail": page.thumb_key, "words": page.words_key}[kind]
+    if key is None:
+        raise NotFound(f"第 {page.number} 页尚未处理完成，请稍后再看。 / "
+                       f"Page {page.number} is not processed yet ({kind}); look again shortly.")
+    return key
+
+
+def page_words(store: ObjectStore, page: Page) -> dict[str, object]:
+    return json.loads(store.read_bytes(page_object_key(page, "words")))
+
+
+def document_json(document: Document) -> dict[str, object]:
+    return {
+        "id": document.id, "title": document.title, "media_type": document.media_type,
+        "sha256": document.sha256, "customer_account": document.customer_account,
+        "doc_type": document.doc_type, "page_count": document.page_count,
+        "created_at": document.created_at.isoformat(),
+        "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": p.error} for p in document.pages],
+    }
+
+
+def page_json(page: Page) -> dict[str, object]:
+    return {
+        "id": page.id, "document_id": page.document_id, "number": page.number, "status": page.status,
+        "error": page.error, "text": page.text, "source": page.source, "confidence": page.confidence,
+        "rotation": page.rotation, "skew": page.skew, "engine": page.engine,
+        "engine_version": page.engine_version, "width": page.width, "height": page.height,
+    }

@@ -1,0 +1,41 @@
+"""The index job: the one writer takes every page waiting for the index and commits them together."""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+
+from docsvc.constants import IndexState
+from docsvc.models import Page
+from docsvc.search import PageRecord, SearchIndex
+
+# Pages per Whoosh commit: large enough to amortise the commit, small enough to show progress.
+INDEX_BATCH = 500
+
+
+def index_pending(session: Session, index: SearchIndex) -> int:
+    """Index waiting pages until none are left; returns how many were indexed."""
+    total = 0
+    while True:
+        pages = session.scalars(
+            select(Page).options(joinedload(Page.document))
+            .where(Page.index_state == IndexState.PENDING).order_by(Page.id).limit(INDEX_BATCH)
+        ).all()
+        if not pages:
+            return total
+        index.add_pages(page_record(p) for p in pages)
+        for p in pages:
+            # A page changed again while we indexed keeps its pending mark for the next round.
+            session.execute(
+                update(Page).where(Page.id == p.id, Page.updated_at == p.updated_at)
+                .values(index_state=IndexState.DONE, updated_at=p.updated_at)
+            )
+        session.commit()
+        total += len(pages)
+
+
+def page_record(page: Page) -> PageRecord:
+    doc = page.document
+    return PageRecord(
+        page_id=page.id, document_id=doc.id, page_number=page.number, text=page.text or "",
+        customer_account=doc.customer_account, doc_type=doc.doc_type, title=doc.title,
+    )

@@ -1,0 +1,91 @@
+"""How a job records its state on the row it serves — the one place for queued/running/done/failed rules."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, IndexState, JobState, QueueName
+from docsvc.formats import FileProblem
+from docsvc.jobs import INDEX_PENDING, PROCESS_PAGE, SPLIT_FILE, Job
+from docsvc.models import BatchFile, Page, utcnow
+
+log = logging.getLogger(__name__)
+
+Row = TypeVar("Row", BatchFile, Page)
+
+
+def claim(session: Session, model: type[Row], row_id: int) -> Row | None:
+    """Mark the row running for this worker; None when it is done, failed or another live worker holds it.
+
+    The conditional UPDATE makes a job safe to run twice: only one claim wins.
+    """
+    stale = utcnow() - timedelta(seconds=STALE_CLAIM_S)
+    result = session.execute(
+        update(model)
+        .where(model.id == row_id)
+        .where(or_(model.status == JobState.QUEUED,
+                   (model.status == JobState.RUNNING) & (model.claimed_at < stale)))
+        .values(status=JobState.RUNNING, attempts=model.attempts + 1, claimed_at=utcnow(), error=None)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(model, row_id, populate_existing=True)
+
+
+@contextmanager
+def running(session: Session, row: Row, what: str) -> Iterator[Row]:
+    """Run a job's body: a file problem fails at once; other faults retry, then fail with a message."""
+    try:
+        yield row
+    except FileProblem as problem:
+        session.rollback()
+        _finish(session, row, JobState.FAILED, problem.message)
+    except Exception as exc:
+        session.rollback()
+        session.refresh(row)
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        if row.attempts >= MAX_ATTEMPTS:
+            log.exception("%s failed for good after %d attempts", what, row.attempts)
+            _finish(session, row, JobState.FAILED,
+                    f"{what}处理失败（已尝试 {row.attempts} 次）：{detail}。请稍后在页面上点击“重试”；"
+                    f"如仍失败，请联系系统管理员。 / {what} failed after {row.attempts} attempts: {detail}. "
+                    "Retry it later; if it fails again, contact the administrator.")
+            return
+        _finish(session, row, JobState.QUEUED,
+                f"暂时性错误，系统将自动重试（第 {row.attempts} 次）：{detail} / "
+                f"Temporary fault, retrying automatically (attempt {row.attempts}): {detail}")
+        raise
+
+
+def _finish(session: Session, row: Row, state: JobState, message: str | None) -> None:
+    row.status = state
+    row.error = message
+    row.claimed_at = None
+    session.commit()
+
+
+def mark_done(session: Session, row: Row) -> None:
+    _finish(session, row, JobState.DONE, None)
+
+
+def queued_work(session: Session) -> Iterator[Job]:
+    """Jobs whose rows say queued (or whose claim went stale): how the embedded worker recovers work."""
+    stale = utcnow() - timedelta(seconds=STALE_CLAIM_S)
+    waiting = or_(BatchFile.status == JobState.QUEUED,
+                  (BatchFile.status == JobState.RUNNING) & (BatchFile.claimed_at < stale))
+    for fid in session.scalars(select(BatchFile.id).where(waiting).order_by(BatchFile.id)):
+        yield QueueName.INGEST.value, SPLIT_FILE, (fid,), f"split-{fid}"
+    waiting_pages = or_(Page.status == JobState.QUEUED,
+                        (Page.status == JobState.RUNNING) & (Page.claimed_at < stale))
+    for pid in session.scalars(select(Page.id).where(waiting_pages).order_by(Page.id)):
+        yield QueueName.OCR.value, PROCESS_PAGE, (pid,), f"page-{pid}"
+    if session.scalar(select(Page.id).where(Page.index_state == IndexState.PENDING).limit(1)) is not None:
+        yield QueueName.INDEX.value, INDEX_PENDING, (), "index-pending"
+

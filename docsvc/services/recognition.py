@@ -1,0 +1,110 @@
+"""The page job: a page's text (from the PDF text layer or by OCR), its image, thumbnail and word boxes."""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from docsvc import formats
+from docsvc.config import Settings
+from docsvc.constants import (
+    THUMBNAIL_MAX_PX,
+    IndexState,
+    TextSource,
+    page_image_key,
+    page_thumb_key,
+    page_words_key,
+)
+from docsvc.jobs import JobQueue, enqueue_index
+from docsvc.models import Page
+from docsvc.ocr import get_engine, normalise
+from docsvc.services import jobstate
+from sqlalchemy.orm import Session
+from storage import ObjectStore
+
+# Text-layer pages are only looked at, never OCRed: a lighter image is enough and much faster.
+VIEW_DPI_TEXT_LAYER = 150
+
+
+@dataclass(frozen=True)
+class PageText:
+    text: str
+    words: list[dict[str, object]]  # {"text", "box": [x0, y0, x1, y1] in image pixels, "conf"}
+    confidence: float | None
+    source: TextSource
+    rotation: int
+    skew: float | None
+    engine: str | None
+    engine_version: str | None
+
+
+def process_page(session: Session, settings: Settings, store: ObjectStore, jobs: JobQueue, page_id: int) -> None:
+    page = jobstate.claim(session, Page, page_id)
+    if page is None:
+        return
+    document = page.document
+    with jobstate.running(session, page, f"第 {page.number} 页（{document.title}）"):
+        with store.local_path(document.original_key) as path:
+            image, text = read_page(Path(path), document.media_type, page.source_index, settings)
+        _save(session, store, page, image, text)
+        jobstate.mark_done(session, page)
+        enqueue_index(jobs)
+
+
+def read_page(path: Path, media_type: str, index: int, settings: Settings) -> tuple[Image.Image, PageText]:
+    layer = formats.text_layer(path, index) if media_type == "application/pdf" else None
+    if layer is not None:
+        image = formats.render_page(path, media_type, index, dpi=VIEW_DPI_TEXT_LAYER)
+        w, h = image.size
+        words = [{"text": word.text,
+                  "box": [round(word.box[0] * w), round(word.box[1] * h),
+                          round(word.box[2] * w), round(word.box[3] * h)],
+                  "conf": 1.0} for word in layer.words]
+        return image, PageText(layer.text, words, None, TextSource.TEXT_LAYER, 0, None, None, None)
+    raw = formats.render_page(path, media_type, index, dpi=settings.ocr_dpi)
+    upright = normalise(raw)
+    engine = get_engine(settings.ocr_engine)
+    result = engine.recognise(upright.image)
+    words = [{"text": w.text, "box": list(w.box), "conf": round(w.confidence, 4)} for w in result.words]
+    return upright.image, PageText(result.text, words, result.confidence, TextSource.OCR,
+                                   upright.rotation, upright.skew, result.engine, result.engine_version)
+
+
+def _save(session: Session, store: ObjectStore, page: Page, image: Image.Image, text: PageText) -> None:
+    data, ext, content_type = encode_image(image)
+    page.image_key = store.put_bytes(page_image_key(page.id, ext), data, content_type).key
+    page.thumb_key = store.put_bytes(page_thumb_key(page.id), encode_thumbnail(image), "image/jpeg").key
+    words_doc = {"width": image.width, "height": image.height, "source": text.source.value, "words": text.words}
+    page.words_key = store.put_bytes(
+        page_words_key(page.id), json.dumps(words_doc, ensure_ascii=False).encode(), "application/json"
+    ).key
+    page.width, page.height = image.size
+    page.text = text.text
+    page.source = text.source
+    page.confidence = text.confidence
+    page.rotation = text.rotation
+    page.skew = text.skew
+    page.engine = text.engine
+    page.engine_version = text.engine_version
+    page.index_state = IndexState.PENDING
+
+
+def encode_image(image: Image.Image) -> tuple[bytes, str, str]:
+    """Bitonal scans stay lossless PNG (small and sharp); grey and colour go to JPEG."""
+    buf = io.BytesIO()
+    if image.mode == "1":
+        image.save(buf, "PNG", optimize=False)
+        return buf.getvalue(), "png", "image/png"
+    image.convert("L" if image.mode in ("L", "LA", "I", "I;16") else "RGB").save(buf, "JPEG", quality=85)
+    return buf.getvalue(), "jpg", "image/jpeg"
+
+
+def encode_thumbnail(image: Image.Image) -> bytes:
+    thumb = image.convert("L" if image.mode in ("1", "L") else "RGB")
+    thumb.thumbnail((THUMBNAIL_MAX_PX, THUMBNAIL_MAX_PX))
+    buf = io.BytesIO()
+    thumb.save(buf, "JPEG", quality=75)
+    return buf.getvalue()

@@ -1,0 +1,72 @@
+"""The split job: open an original, count its pages, create its document and page rows, fan out page jobs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from docsvc import formats
+from docsvc.constants import FileState, JobState
+from docsvc.jobs import JobQueue, enqueue_page
+from docsvc.models import BatchFile, Document, Page
+from docsvc.services import jobstate
+from storage import ObjectStore
+
+
+def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_id: int) -> None:
+    bf = jobstate.claim(session, BatchFile, batch_file_id)
+    if bf is None:
+        return
+    with jobstate.running(session, bf, f"文件“{bf.filename}”"):
+        assert bf.original_key is not None
+        duplicate = _other_document_with(session, bf)
+        if duplicate is not None:
+            bf.duplicate_of_id = duplicate.id
+            bf.page_count = duplicate.page_count
+            bf.media_type = duplicate.media_type
+            bf.status = FileState.DUPLICATE
+            bf.error = (f"与已有文档 #{duplicate.id} 内容完全相同，未重复保存。 / "
+                        f"Identical to existing document #{duplicate.id}; not stored again.")
+            session.commit()
+            return
+        with store.local_path(bf.original_key) as path:
+            info = formats.inspect(Path(path))
+        bf.media_type = info.media_type
+        bf.page_count = info.page_count
+        document = _document_for(session, bf)
+        existing = set(session.scalars(select(Page.source_index).where(Page.document_id == document.id)))
+        session.add_all(
+            Page(document_id=document.id, number=i + 1, source_index=i)
+            for i in range(info.page_count) if i not in existing
+        )
+        document.page_count = info.page_count
+        jobstate.mark_done(session, bf)
+        # Page jobs go out after the commit so a worker never looks for a row that is not there yet.
+        for page_id in session.scalars(
+            select(Page.id).where(Page.document_id == document.id, Page.status == JobState.QUEUED)
+            .order_by(Page.number)
+        ):
+            enqueue_page(jobs, page_id)
+
+
+def _document_for(session: Session, bf: BatchFile) -> Document:
+    """The file's document, created once: a re-run of the split finds the one it made before."""
+    document = session.scalars(select(Document).where(Document.batch_file_id == bf.id)).first()
+    if document is None:
+        assert bf.sha256 is not None and bf.original_key is not None and bf.media_type is not None
+        document = Document(
+            batch_file_id=bf.id, sha256=bf.sha256, original_key=bf.original_key,
+            media_type=bf.media_type, title=bf.filename,
+            customer_account=bf.batch.customer_account, doc_type=bf.batch.doc_type,
+        )
+        session.add(document)
+        session.flush()
+    return document
+
+
+def _other_document_with(session: Session, bf: BatchFile) -> Document | None:
+    return session.scalars(
+        select(Document).where(Document.sha256 == bf.sha256, Document.batch_file_id != bf.id)
+        .order_by(Document.id).limit(1)
+    ).first()

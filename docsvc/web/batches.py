@@ -1,0 +1,84 @@
+"""Upload page, batch list and the batch page with its live progress."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from docsvc.access import Action, rule
+from docsvc.errors import NotAllowedNow, NotFound
+from docsvc.models import Batch
+from docsvc.services import batches as batch_service
+from docsvc.services.intake import Upload, receive
+from docsvc.web import db, g, runtime, t
+
+bp = Blueprint("batches", __name__)
+
+
+@bp.route("/")
+@rule(Action.VIEW_BATCH)
+def index() -> object:
+    recent = db().scalars(select(Batch).order_by(Batch.id.desc()).limit(50)).all()
+    reports = [batch_service.batch_report(db(), b.id) for b in recent]
+    return render_template("batches/index.html", batches=zip(recent, reports))
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@rule(Action.UPLOAD)
+def upload() -> object:
+    if request.method == "GET":
+        return render_template("batches/upload.html")
+    files = [f for f in request.files.getlist("files") if f.filename]
+    if not files:
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=t("no_files")), 400
+        flash(t("no_files"))
+        return redirect(url_for("batches.upload"))
+    batch = receive(
+        db(), runtime().store, runtime().jobs,
+        (Upload(f.filename or "", f.stream) for f in files),
+        source="web", user_id=g.user.id,
+        customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
+    )
+    target = url_for("batches.show", batch_id=batch.id)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(batch_id=batch.id, url=target), 202
+    return redirect(target)
+
+
+@bp.route("/batches/<int:batch_id>")
+@rule(Action.VIEW_BATCH)
+def show(batch_id: int) -> object:
+    try:
+        report = batch_service.batch_report(db(), batch_id)
+    except NotFound:
+        abort(404)
+    return render_template("batches/show.html", report=report)
+
+
+@bp.route("/batches/<int:batch_id>/progress")
+@rule(Action.VIEW_BATCH)
+def progress(batch_id: int) -> object:
+    try:
+        return jsonify(batch_service.batch_report(db(), batch_id).as_json())
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/batches/<int:batch_id>/retry", methods=["POST"])
+@rule(Action.RETRY)
+def retry(batch_id: int) -> object:
+    batch_service.retry_failed(db(), runtime().jobs, batch_id)
+    return redirect(url_for("batches.show", batch_id=batch_id))
+
+
+@bp.route("/pages/<int:page_id>/retry", methods=["POST"])
+@rule(Action.RETRY)
+def retry_page(page_id: int) -> object:
+    try:
+        page = batch_service.retry_page(db(), runtime().jobs, page_id)
+    except NotFound:
+        abort(404)
+    except NotAllowedNow as exc:
+        flash(str(exc))
+        return redirect(request.referrer or url_for("batches.index"))
+    return redirect(url_for("documents.show", document_id=page.document_id))

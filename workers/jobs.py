@@ -1,0 +1,25 @@
+"""The job functions RQ (and the embedded worker) run. Thin: each opens a session and calls one service."""
+from __future__ import annotations
+
+from docsvc import runtime
+from docsvc.services.indexing import index_pending as index_pending_pages
+from docsvc.services.recognition import process_page as recognise_page
+from docsvc.services.splitting import split_file as split_batch_file
+
+
+def split_file(batch_file_id: int) -> None:
+    rt = runtime.current()
+    with rt.sessions() as session:
+        split_batch_file(session, rt.store, rt.jobs, batch_file_id)
+
+
+def process_page(page_id: int) -> None:
+    rt = runtime.current()
+    with rt.sessions() as session:
+        recognise_page(session, rt.settings, rt.store, rt.jobs, page_id)
+
+
+def index_pending() -> int:
+    rt = runtime.current()
+    with rt.sessions() as session:
+        return index_pending_pages(session, rt.index)

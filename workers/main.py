@@ -1,0 +1,30 @@
+"""`docsvc worker [QUEUE...]`: an RQ worker that keeps OCR models loaded between jobs."""
+from __future__ import annotations
+
+import logging
+import os
+
+from docsvc import db, runtime
+from docsvc.constants import QueueName
+from docsvc.ocr import get_engine
+
+
+def run_worker(queues: list[str], *, burst: bool = False) -> bool:
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    rt = runtime.current()
+    if not rt.settings.redis_url:
+        raise SystemExit("DOCSVC_REDIS_URL 未设置：嵌入模式下任务在服务进程内运行，无需单独的 worker。 / "
+                         "DOCSVC_REDIS_URL is not set: in the embedded mode jobs run inside `docsvc serve`.")
+    db.check_migrated(rt.engine)
+    # tesseract's OpenMP threads fight parallel workers; one thread per worker process is fastest.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    if QueueName.OCR.value in queues:
+        get_engine(rt.settings.ocr_engine)  # load the models once, before the first page
+    connection = Redis.from_url(rt.settings.redis_url)
+    # SimpleWorker runs jobs in this process: the loaded models stay loaded (a forking worker would
+    # load them again for every page).
+    worker = SimpleWorker([Queue(q, connection=connection) for q in queues], connection=connection)
+    logging.basicConfig(level=logging.INFO)
+    return worker.work(burst=burst, with_scheduler=True)
