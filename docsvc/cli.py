@@ -248,3 +248,7 @@ def token_create(username: str, label: str) -> None:
         value = issue_token(session, account, label)
     click.echo("API 令牌只显示这一次 / the token is shown only once:")
     click.echo(value)
+
+
+if __name__ == "__main__":
+    main()

@@ -181,7 +181,7 @@ def make_job_queue(settings: Settings) -> JobQueue:
 
 def _recover_from_db() -> Iterable[Job]:
     from docsvc import runtime
-    from docsvc.services.pipeline import queued_work
+    from docsvc.services.jobstate import queued_work
 
     rt = runtime.current()
     with rt.sessions() as session:

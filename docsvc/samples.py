@@ -127,7 +127,7 @@ def _inspection(rng: random.Random, c: _Customer) -> list[str]:
         "检查类别：定期检查",
         "检查内容及结果：",
         *(f"{i}．{item}：合格" for i, item in enumerate(items, 1)),
-        f"功率因数：0.{rng.randint(88, 98)}　　最大需量：{rng.randint(100, c.capacity)}kW",
+        f"功率因数：0.{rng.randint(88, 98)}　　最大需量：{rng.randint(min(80, c.capacity), max(100, c.capacity))}kW",
         "存在问题：配电室门窗防小动物措施不完善，已当场告知整改。",
         f"整改期限：{c.date(rng, 3)}前完成",
         f"检查人员：{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}、{rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}",

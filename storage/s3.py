@@ -15,7 +15,7 @@ from typing import BinaryIO, Iterator, cast
 import certifi
 import urllib3
 from minio import Minio
-from minio.commonconfig import ENABLED, CopySource
+from minio.commonconfig import ENABLED, REPLACE, CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from minio.versioningconfig import VersioningConfig
@@ -95,8 +95,15 @@ class S3Store:
             stored = StoredObject(original_key(reader.hexdigest()), reader.size, reader.hexdigest())
             if self.exists(stored.key):
                 return stored, False
-            # copy_object switches to a multipart server-side copy above 5 GiB by itself.
-            self._client.copy_object(self.bucket, stored.key, CopySource(self.bucket, incoming))
+            # copy_object switches to a multipart server-side copy above 5 GiB by itself; that
+            # path copies no metadata, hence the explicit content type.
+            self._client.copy_object(
+                self.bucket,
+                stored.key,
+                CopySource(self.bucket, incoming),
+                metadata={"Content-Type": content_type},
+                metadata_directive=REPLACE,
+            )
             return stored, True
         finally:
             self._remove_versions(incoming)

@@ -9,7 +9,6 @@ import resource
 import stat
 import tracemalloc
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from minio import Minio
@@ -264,13 +263,14 @@ def test_s3_large_original_streams_through_a_temporary_key(
 ) -> None:
     block = random.Random(5).randbytes(MiB)
 
-    stored, created = small_part_store.put_original(PatternStream(block, 12))  # type: ignore[arg-type]
+    stored, created = small_part_store.put_original(PatternStream(block, 12), "application/pdf")  # type: ignore[arg-type]
     again, created_again = small_part_store.put_original(PatternStream(block, 12))  # type: ignore[arg-type]
 
     assert (created, created_again) == (True, False)
     assert stored == again and stored.sha256 == sha256_of_pattern(block, 12) and stored.size == 12 * MiB
     # Only the original remains: the temporary upload is gone with all its versions.
     assert versions_on_server(s3_client, small_part_store.bucket) == [(stored.key, False)]
+    assert small_part_store.head(stored.key).content_type == "application/pdf"
     with small_part_store.open(stored.key) as stream:
         assert hashlib.sha256(stream.read()).hexdigest() == stored.sha256
 
@@ -333,17 +333,17 @@ def test_s3_cache_evicts_least_recently_used_but_not_files_in_use(
     for name in "abcd":
         store.put_bytes(f"pages/{name}/image.png", name.encode() * 1000)
 
-    with store.local_path("pages/a/image.png") as path_a:
+    with store.local_path("pages/a/image.png") as path_a:  # the oldest entry, but in use throughout
+        with store.local_path("pages/b/image.png") as path_b:
+            pass
+        with store.local_path("pages/c/image.png") as path_c:  # over the limit: b goes, a is in use
+            pass
+        assert path_a.exists() and not path_b.exists() and path_c.exists()
+    with store.local_path("pages/a/image.png"):  # a becomes the most recently used
         pass
-    with store.local_path("pages/b/image.png") as path_b:
+    with store.local_path("pages/d/image.png") as path_d:  # over the limit: c is least recently used
         pass
-    with store.local_path("pages/a/image.png"):  # a is now more recently used than b
-        pass
-    with store.local_path("pages/c/image.png") as path_c:
-        assert path_a.exists() and not path_b.exists()
-        with store.local_path("pages/d/image.png") as path_d:
-            # a is the oldest, but c and d are open: only a may go, over the limit or not.
-            assert not path_a.exists() and path_c.exists() and path_d.exists()
+    assert path_a.exists() and not path_c.exists() and path_d.exists()
 
 
 def test_s3_delete_also_removes_cached_copies(s3_store: S3Store) -> None:

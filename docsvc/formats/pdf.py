@@ -1,8 +1,12 @@
 """PDF pages through pdfium: count, render, read the text layer.
 
 pdfium loads a document lazily from its file (cross-reference table and page
-tree, not the pages), so counting the pages of a 5,000-page PDF or opening
-page 4,999 costs milliseconds.
+tree, not the pages), so counting the pages of a 5,000-page PDF costs
+milliseconds. Finding page n in a fresh document, though, walks the page tree
+up to n (60 ms for page 5,000 of a flat tree), so the last few documents stay
+open between calls: the page jobs of one upload then find their page at once.
+Only files up to KEEP_OPEN_BYTES stay open, because pdfium keeps what it has
+read of a document in memory while it is open.
 
 pdfium is not thread-safe, not even across different documents: two threads
 inside it at once can crash the process. Every pdfium call in docsvc must go
@@ -13,41 +17,63 @@ the garbage collector would call into pdfium without the lock).
 
 from __future__ import annotations
 
+import atexit
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from docsvc.formats.pdf_text import TextLayer, read_text_layer
-from docsvc.formats.problems import ENCRYPTED, CorruptFile, EncryptedFile, TooLarge, damaged
+from docsvc.formats.problems import ENCRYPTED, EncryptedFile, TooLarge, damaged
 
 POINTS_PER_INCH = 72
-# Channel spread (0-255) below which a rendered pixel counts as grey: anti-aliasing
-# leaves a little colour fringe on black text.
-GREY_TOLERANCE = 12
-# Every n-th pixel in each direction is enough to see a red seal or header.
-GREY_SAMPLE_STEP = 4
+# Colour is looked for at this resolution: a red seal or header is still tens
+# of pixels across, and a text page drawn this small costs a few ms.
+PROBE_DPI = 50
+# Channel spread (0-255) below which a pixel counts as grey: anti-aliasing
+# and JPEG leave a little colour fringe on black text.
+GREY_TOLERANCE = 24
+
+KEEP_OPEN_DOCUMENTS = 2
+KEEP_OPEN_BYTES = 64 * 1024 * 1024
 
 _lock = threading.Lock()
+# (path, inode, size, mtime) -> open document; a changed file gets a new key.
+_open: OrderedDict[tuple[str, int, int, int], pdfium.PdfDocument] = OrderedDict()
 
 
 @contextmanager
 def _document(path: Path) -> Iterator[pdfium.PdfDocument]:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     with _lock:
-        try:
-            document = pdfium.PdfDocument(path)
-        except pdfium.PdfiumError as error:
-            if error.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
-                raise EncryptedFile(ENCRYPTED) from error
-            raise damaged("PDF", "结构无法解析或没有任何页面", "structure cannot be parsed or has no pages") from error
+        document = _open.pop(key, None)
+        if document is None:
+            document = _load(path)
         try:
             yield document
         finally:
-            document.close()
+            if stat.st_size <= KEEP_OPEN_BYTES:
+                _open[key] = document
+                while len(_open) > KEEP_OPEN_DOCUMENTS:
+                    _open.popitem(last=False)[1].close()
+            else:
+                document.close()
+
+
+def _load(path: Path) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as error:
+        if error.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise EncryptedFile(ENCRYPTED) from error
+        raise damaged("PDF", "结构无法解析或没有任何页面", "structure cannot be parsed or has no pages") from error
 
 
 @contextmanager
@@ -91,13 +117,31 @@ def render(path: Path, index: int, *, dpi: int, max_pixels: int) -> Image.Image:
                 f"/ Page {index + 1} of the PDF is too large ({pixels / 1e6:.0f} megapixels at {dpi} dpi; "
                 f"the limit is {max_pixels / 1e6:.0f}). Export it at a normal paper size and upload it again."
             )
-        bitmap = page.render(scale=scale)
-        try:
-            image = bitmap.to_pil()  # a copy: pdfium's BGR buffer is converted to RGB
-        finally:
-            bitmap.close()
-    if _is_grey(image):
-        image = image.convert("L")
+        if _draws_pictures(page):
+            # A scan: decoding its picture is the dear part, so draw it once in
+            # colour and look for colour in what was drawn.
+            bitmap = page.render(scale=scale, rev_byteorder=True)
+            try:
+                grey = _is_grey(bitmap)
+                image = bitmap.to_pil()  # a copy: pdfium's RGB buffer is unpacked
+            finally:
+                bitmap.close()
+            if grey:
+                image = image.convert("L")
+        else:
+            # Text and lines: a small probe for colour, then a grey drawing,
+            # which pdfium makes in half the time of a colour one.
+            probe = page.render(scale=PROBE_DPI / POINTS_PER_INCH, rev_byteorder=True)
+            try:
+                grey = _is_grey(probe)
+            finally:
+                probe.close()
+            bitmap = page.render(scale=scale, grayscale=grey, rev_byteorder=True)
+            try:
+                # to_pil shares a grey bitmap's memory, which close() frees: copy it.
+                image = bitmap.to_pil().copy() if grey else bitmap.to_pil()
+            finally:
+                bitmap.close()
     image.info["dpi"] = (dpi, dpi)
     return image
 
@@ -111,9 +155,27 @@ def text_layer(path: Path, index: int) -> TextLayer | None:
             text_page.close()
 
 
-def _is_grey(image: Image.Image) -> bool:
-    import numpy as np
+def _draws_pictures(page: pdfium.PdfPage) -> bool:
+    kinds = (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM)
+    return any(
+        pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFPage_GetObject(page, i)) in kinds
+        for i in range(pdfium_c.FPDFPage_CountObjects(page))
+    )
 
-    sample = np.asarray(image)[::GREY_SAMPLE_STEP, ::GREY_SAMPLE_STEP]
+
+def _is_grey(bitmap: pdfium.PdfBitmap) -> bool:
+    pixels = bitmap.to_numpy()  # a view of pdfium's buffer: read it before closing
+    # Sample about PROBE_DPI pixels per inch of an A4 width (8.27 in).
+    step = max(1, round(min(pixels.shape[:2]) / (PROBE_DPI * 8.27)))
+    sample = pixels[::step, ::step]
     spread = sample.max(axis=2).astype(np.int16) - sample.min(axis=2)
     return bool(spread.max() <= GREY_TOLERANCE)
+
+
+def _close_open_documents() -> None:
+    with _lock:
+        while _open:
+            _open.popitem()[1].close()
+
+
+atexit.register(_close_open_documents)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from docsvc.formats.problems import TooLarge, damaged
+from docsvc.formats.problems import CorruptFile, TooLarge, damaged
 
 DEFAULT_DPI = 300
 # A resolution outside this range is a software default (72, 96) or nonsense,
@@ -26,7 +26,9 @@ PLAUSIBLE_DPI = (100, 2400)
 
 PLUGINS = {"image/tiff": "TIFF", "image/jpeg": "JPEG", "image/png": "PNG"}
 # Pillow's plugins raise all of these on malformed data.
-DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, KeyError, IndexError, ZeroDivisionError)
+DECODE_ERRORS = (
+    OSError, SyntaxError, ValueError, TypeError, EOFError, struct.error, KeyError, IndexError, ZeroDivisionError,
+)
 
 # TIFF tags that locate the image data: strips (offsets, byte counts), tiles likewise.
 _DATA_TAGS = ((273, 279), (324, 325))
@@ -73,7 +75,7 @@ def page_count(path: Path, media_type: str, *, max_pixels: int, max_pages: int) 
             try:
                 image.seek(page)
             except DECODE_ERRORS as error:
-                raise damaged("TIFF", f"第 {page + 1} 页的目录无法读取", f"directory of page {page + 1} cannot be read") from error
+                raise _unreadable_directory("TIFF", page) from error
             _check_pixels(image, label, page + 1, max_pixels)
             _check_tiff_data(image, size, page + 1)
         return count
@@ -92,7 +94,7 @@ def render(path: Path, media_type: str, index: int, *, max_pixels: int) -> Image
         try:
             image.seek(index)
         except DECODE_ERRORS as error:
-            raise damaged(label, f"第 {index + 1} 页的目录无法读取", f"directory of page {index + 1} cannot be read") from error
+            raise _unreadable_directory(label, index) from error
         _check_pixels(image, label, index + 1, max_pixels)
         dpi = _dpi(image.info.get("dpi"))
         try:
@@ -109,21 +111,27 @@ def render(path: Path, media_type: str, index: int, *, max_pixels: int) -> Image
 
 def _check_pixels(image: Image.Image, label: str, page: int, max_pixels: int) -> None:
     width, height = image.size
-    if width * height > max_pixels or width <= 0 or height <= 0:
+    if width * height > max_pixels:
         raise _too_many_pixels(label, (width, height), max_pixels, page)
 
 
 def _too_many_pixels(
     label: str, size: tuple[int, int] | None, max_pixels: int | None, page: int = 1
 ) -> TooLarge:
-    stated = f"（{size[0]}×{size[1]} 像素，上限 {max_pixels / 1e6:.0f} 百万像素）" if size and max_pixels else ""
-    stated_en = f" ({size[0]}×{size[1]} pixels; the limit is {max_pixels / 1e6:.0f} megapixels)" if size and max_pixels else ""
+    stated = stated_en = ""
+    if size and max_pixels:
+        stated = f"（{size[0]}×{size[1]} 像素，上限 {max_pixels / 1e6:.0f} 百万像素）"
+        stated_en = f" ({size[0]}×{size[1]} pixels; the limit is {max_pixels / 1e6:.0f} megapixels)"
     return TooLarge(
         f"{label} 图像第 {page} 页像素过多{stated}，系统拒绝解码以保护服务。"
         "请以 300 dpi 左右的常规分辨率重新扫描或导出后上传。"
         f"/ Page {page} of the {label} image has too many pixels{stated_en}; it was refused unread "
         "to protect the service. Re-scan or export it at a normal resolution (about 300 dpi) and upload it again."
     )
+
+
+def _unreadable_directory(label: str, index: int) -> CorruptFile:
+    return damaged(label, f"第 {index + 1} 页的目录无法读取", f"directory of page {index + 1} cannot be read")
 
 
 def _check_tiff_data(image: Image.Image, file_size: int, page: int) -> None:
@@ -135,7 +143,11 @@ def _check_tiff_data(image: Image.Image, file_size: int, page: int) -> None:
         offsets = offsets if isinstance(offsets, tuple) else (offsets,)
         counts = counts if isinstance(counts, tuple) else (counts,)
         if any(o + c > file_size for o, c in zip(offsets, counts, strict=False)):
-            raise damaged("TIFF", f"数据不完整（第 {page} 页的图像数据超出文件末尾）", f"data is incomplete (page {page} runs past the end of the file)")
+            raise damaged(
+                "TIFF",
+                f"数据不完整（第 {page} 页的图像数据超出文件末尾）",
+                f"data is incomplete (page {page} runs past the end of the file)",
+            )
 
 
 def _dpi(value: object) -> tuple[int, int]:

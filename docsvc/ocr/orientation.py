@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 from rapidocr_onnxruntime.ch_ppocr_cls import TextClassifier
@@ -37,13 +38,18 @@ _CLASSIFIED_LINES = 12
 
 @dataclass(frozen=True)
 class Normalised:
-    image: Image.Image  # greyscale ("L"), upright and straightened
+    # Upright and straightened, white-filled. Bitonal pages stay bitonal ("1") and colour pages
+    # stay colour ("RGB": red seals and headers matter to archivists); others become "L".
+    image: Image.Image
     rotation: int  # degrees turned clockwise to stand the page upright
     skew: float  # degrees of counter-clockwise skew that were removed
 
 
 def detect_rotation(image: Image.Image) -> int:
-    """Degrees (0, 90, 180, 270) to turn the page clockwise to make it upright; 0 when unclear."""
+    """Degrees (0, 90, 180, 270) to turn the page clockwise to make it upright; 0 when unclear.
+
+    This does the same work as normalise(); call that when the upright page is wanted too.
+    """
     return normalise(image).rotation
 
 
@@ -53,7 +59,7 @@ def deskew_angle(image: Image.Image) -> float:
     Rotating the page by minus this angle (PIL's `Image.rotate(-angle)`) straightens it.
     Returns 0.0 for pages without enough ink to measure.
     """
-    small, _ = _shrink(_grey(image))
+    small, _ = _shrink(_working_copy(image))
     ink = _ink_coordinates(small)
     if ink is None:
         return 0.0
@@ -61,12 +67,12 @@ def deskew_angle(image: Image.Image) -> float:
 
 
 def normalise(image: Image.Image) -> Normalised:
-    """Turn the page upright and straighten it; the result is greyscale, white-filled."""
-    grey = _grey(image)
-    small, factor = _shrink(grey)
+    """Turn the page upright and straighten it."""
+    page = _working_copy(image)
+    small, factor = _shrink(page)
     ink = _ink_coordinates(small)
     if ink is None:
-        return Normalised(grey, 0, 0.0)
+        return Normalised(_with_dpi(page, image), 0, 0.0)
     ys, xs = ink
     skew, across_score = _best_skew(ys, xs)
     turned_skew, along_score = _best_skew(xs, ys)
@@ -74,27 +80,50 @@ def normalise(image: Image.Image) -> Normalised:
     if along_score > across_score:
         # Lines run down the page: turn it a quarter clockwise so they run across.
         rotation = 90
-        grey = grey.transpose(Image.Transpose.ROTATE_270)
+        page = page.transpose(Image.Transpose.ROTATE_270)
         small = small.transpose(Image.Transpose.ROTATE_270)
         skew = -turned_skew
     if abs(skew) >= _MIN_CORRECTED_SKEW:
-        grey = grey.rotate(-skew, resample=Image.Resampling.BILINEAR, fillcolor=255)
+        page = _rotate_slightly(page, -skew)
         small = small.rotate(-skew, resample=Image.Resampling.BILINEAR, fillcolor=255)
     else:
         skew = 0.0
-    if _is_upside_down(grey, small, factor):
+    if _is_upside_down(page, small, factor):
         rotation += 180
-        grey = grey.transpose(Image.Transpose.ROTATE_180)
-    return Normalised(grey, rotation, round(skew, 2))
+        page = page.transpose(Image.Transpose.ROTATE_180)
+    return Normalised(_with_dpi(page, image), rotation, skew)
 
 
-def _grey(image: Image.Image) -> Image.Image:
-    return image if image.mode == "L" else image.convert("L")
+def _working_copy(image: Image.Image) -> Image.Image:
+    if image.mode in ("1", "L", "RGB"):
+        return image
+    return image.convert("RGB" if image.mode in ("P", "RGBA", "CMYK", "YCbCr", "LAB", "HSV") else "L")
 
 
-def _shrink(grey: Image.Image) -> tuple[Image.Image, int]:
-    factor = max(1, round(max(grey.size) / _ANALYSIS_LONG_SIDE))
-    return (grey.reduce(factor) if factor > 1 else grey), factor
+def _with_dpi(page: Image.Image, original: Image.Image) -> Image.Image:
+    # Engines size their models by resolution; transposed and rotated copies lose the info.
+    if "dpi" in original.info:
+        page.info["dpi"] = original.info["dpi"]
+    return page
+
+
+def _shrink(page: Image.Image) -> tuple[Image.Image, int]:
+    """A small greyscale copy for analysis, and the factor it was shrunk by."""
+    factor = max(1, round(max(page.size) / _ANALYSIS_LONG_SIDE))
+    source = page.convert("L") if page.mode == "1" else page
+    small = source.reduce(factor) if factor > 1 else source
+    return (small if small.mode == "L" else small.convert("L")), factor
+
+
+def _rotate_slightly(page: Image.Image, degrees: float) -> Image.Image:
+    """Rotate counter-clockwise about the centre, white-filled; OpenCV does it 5x faster than PIL."""
+    pixels = np.asarray(page.convert("L") if page.mode == "1" else page)
+    height, width = pixels.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    white = (255, 255, 255) if pixels.ndim == 3 else 255
+    turned = cv2.warpAffine(pixels, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=white)
+    result = Image.fromarray(turned)
+    return result.point(lambda v: 255 if v >= 128 else 0).convert("1") if page.mode == "1" else result
 
 
 def _ink_mask(small: Image.Image) -> np.ndarray:
@@ -141,11 +170,11 @@ def _best_skew(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
 
     coarse, _ = search(np.arange(-MAX_SKEW, MAX_SKEW + 1e-9, _COARSE_STEP))
     fine, score = search(np.arange(coarse - _COARSE_STEP, coarse + _COARSE_STEP + 1e-9, _FINE_STEP))
-    return round(fine, 2), score
+    return round(fine, 2) + 0.0, score  # + 0.0 turns -0.0 into 0.0
 
 
-def _is_upside_down(grey: Image.Image, small: Image.Image, factor: int) -> bool:
-    crops = _line_crops(grey, small, factor)
+def _is_upside_down(page: Image.Image, small: Image.Image, factor: int) -> bool:
+    crops = _line_crops(page, small, factor)
     if not crops:
         return False
     _, labels, _ = _direction_classifier()(crops)
@@ -153,7 +182,7 @@ def _is_upside_down(grey: Image.Image, small: Image.Image, factor: int) -> bool:
     return votes > 0
 
 
-def _line_crops(grey: Image.Image, small: Image.Image, factor: int) -> list[np.ndarray]:
+def _line_crops(page: Image.Image, small: Image.Image, factor: int) -> list[np.ndarray]:
     """Pieces of the page's text lines, about four line-heights wide, as the classifier expects."""
     mask = _ink_mask(small)
     rows = mask.sum(axis=1) > max(2, mask.shape[1] // 200)
@@ -164,7 +193,6 @@ def _line_crops(grey: Image.Image, small: Image.Image, factor: int) -> list[np.n
     typical = float(np.median(heights))
     bands = [b for b, h in zip(bands, heights) if typical * 0.5 <= h <= typical * 2 and h >= 4]
     step = max(1, len(bands) // _CLASSIFIED_LINES)
-    pixels = np.asarray(grey)
     crops = []
     for start, end in bands[::step][:_CLASSIFIED_LINES]:
         columns = np.nonzero(mask[start:end].any(axis=0))[0]
@@ -172,8 +200,8 @@ def _line_crops(grey: Image.Image, small: Image.Image, factor: int) -> list[np.n
         x1 = min(int(columns[-1]) + 1, x0 + 4 * (end - start))
         pad = max(1, (end - start) // 4)
         top, bottom = max(0, start - pad) * factor, min(mask.shape[0], end + pad) * factor
-        crop = pixels[top:bottom, x0 * factor:x1 * factor]
-        crops.append(np.repeat(crop[:, :, np.newaxis], 3, axis=2))
+        crop = page.crop((x0 * factor, top, x1 * factor, bottom)).convert("RGB")
+        crops.append(np.asarray(crop)[:, :, ::-1])  # the classifier was trained on BGR
     return crops
 
 

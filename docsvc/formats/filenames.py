@@ -1,0 +1,46 @@
+"""Display names for uploads: what the browser or scanner said the file was called.
+
+The name is only ever shown and stored as text; files are stored under their
+SHA-256, so the point here is a name that cannot smuggle a path, a control
+character or a right-to-left override into pages, logs and downloads.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_NAME_CHARS = 160
+MAX_SUFFIX_CHARS = 16
+UNNAMED = "unnamed"
+
+
+def safe_filename(name: str | bytes) -> str:
+    if isinstance(name, bytes):
+        name = _decode(name)
+    name = unicodedata.normalize("NFC", name)  # macOS sends decomposed names
+    # Both separators: uploads from Windows carry C:\scans\合同.pdf.
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    # Cc: NUL and the other controls; Cf: invisible format characters such as
+    # U+202E, which makes "合同\u202efdp.exe" display as "合同exe.pdf".
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf"))
+    name = " ".join(name.split()).strip(". ")
+    return _shorten(name) or UNNAMED
+
+
+def _decode(raw: bytes) -> str:
+    # Chinese Windows sends names in GBK (a subset of GB 18030).
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("utf-8", errors="replace")
+
+
+def _shorten(name: str) -> str:
+    if len(name) <= MAX_NAME_CHARS:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if dot and stem and len(suffix) <= MAX_SUFFIX_CHARS:
+        return stem[: MAX_NAME_CHARS - len(suffix) - 1].rstrip(". ") + "." + suffix
+    return name[:MAX_NAME_CHARS]

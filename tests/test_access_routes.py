@@ -1,0 +1,73 @@
+"""Every route declares its access rule; a route without one is a leak waiting to happen."""
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from docsvc.access import Action, declared_rule
+
+# The expected rule for each endpoint. A new route must be added here, with its rule, or this test fails.
+EXPECTED: dict[str, Action] = {
+    "healthz": Action.PUBLIC,
+    "auth.login": Action.PUBLIC,
+    "auth.logout": Action.AUTHENTICATED,
+    "auth.set_language": Action.PUBLIC,
+    "batches.index": Action.VIEW_BATCH,
+    "batches.upload": Action.UPLOAD,
+    "batches.show": Action.VIEW_BATCH,
+    "batches.progress": Action.VIEW_BATCH,
+    "batches.retry": Action.RETRY,
+    "batches.retry_page": Action.RETRY,
+    "documents.show": Action.VIEW_METADATA,
+    "documents.page": Action.VIEW_CONTENT,
+    "documents.page_image": Action.VIEW_CONTENT,
+    "documents.page_thumbnail": Action.VIEW_CONTENT,
+    "documents.page_words_json": Action.VIEW_CONTENT,
+    "documents.original": Action.VIEW_CONTENT,
+    "search.search": Action.SEARCH,
+    "api_v1.openapi": Action.PUBLIC,
+    "api_v1.me": Action.AUTHENTICATED,
+    "api_v1.create_batch": Action.UPLOAD,
+    "api_v1.get_batch": Action.VIEW_BATCH,
+    "api_v1.retry_batch": Action.RETRY,
+    "api_v1.get_document_json": Action.VIEW_METADATA,
+    "api_v1.get_page_json": Action.VIEW_CONTENT,
+    "api_v1.retry_page": Action.RETRY,
+    "api_v1.page_image": Action.VIEW_CONTENT,
+    "api_v1.page_thumbnail": Action.VIEW_CONTENT,
+    "api_v1.page_words_json": Action.VIEW_CONTENT,
+    "api_v1.search": Action.SEARCH,
+}
+
+
+def test_every_route_declares_the_expected_access_rule(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    declared = {e: declared_rule(app.view_functions[e]) for e in endpoints}
+    assert declared == EXPECTED
+
+
+def test_anonymous_requests_are_refused_everywhere_but_public_routes(app: Flask, client: FlaskClient) -> None:
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or EXPECTED[rule.endpoint] == Action.PUBLIC:
+            continue
+        url = rule.rule.replace("<int:batch_id>", "1").replace("<int:page_id>", "1").replace("<int:document_id>", "1")
+        method = "POST" if "POST" in rule.methods else "GET"
+        response = client.open(url, method=method)
+        if url.startswith("/api/"):
+            assert response.status_code == 401, url
+        elif method == "GET":
+            assert response.status_code == 302 and "/login" in response.headers["Location"], url
+        else:
+            assert response.status_code in (302, 400), url  # no session, or no CSRF token
+
+
+def test_viewer_without_content_rights_cannot_fetch_page_bytes(client: FlaskClient, users) -> None:  # type: ignore[no-untyped-def]
+    token = users.token("clerk", "viewer")
+    for path in ("/api/v1/pages/1", "/api/v1/pages/1/image", "/api/v1/pages/1/thumbnail", "/api/v1/pages/1/words"):
+        assert client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 403, path
+
+
+def test_a_bad_token_is_refused(client: FlaskClient) -> None:
+    response = client.get("/api/v1/me", headers={"Authorization": "Bearer dsv_nonsense"})
+    assert response.status_code == 401
+    assert "Bearer" in response.get_json()["error"]
