@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify, request
 
 from docsvc.access import Action, rule
 from docsvc.api.openapi import openapi_document
-from docsvc.search import QueryError
+from docsvc.search import QueryError, SearchResults
 from docsvc.services import batches as batch_service
 from docsvc.services.documents import document_json, get_document, get_page, page_json
 from docsvc.services.intake import Upload, receive
@@ -97,4 +97,17 @@ def search() -> object:
         results = runtime().index.search(q, page=max(1, page), per_page=per_page, sort=sort)
     except QueryError as exc:
         return _error(str(exc))
-    return jsonify(results.as_json())
+    return jsonify(search_json(results))
+
+
+def search_json(results: SearchResults) -> dict[str, object]:
+    return {
+        "query": results.query, "total": results.total_pages, "total_documents": results.total_documents,
+        "page": results.page, "per_page": results.per_page, "facets": results.facets,
+        "results": [{
+            "document_id": d.document_id, "score": d.score, "title": d.title,
+            "customer_account": d.customer_account, "doc_type": d.doc_type, "matching_pages": d.matching_pages,
+            "pages": [{"page_id": p.page_id, "page_number": p.page_number, "snippet": p.snippet,
+                       "score": p.score, "highlights": p.highlights} for p in d.pages],
+        } for d in results.documents],
+    }

@@ -1,7 +1,7 @@
 """Object bytes go out through here only: after the access check, streamed from the store."""
 from __future__ import annotations
 
-from flask import Response, stream_with_context
+from flask import Response
 
 from docsvc.web import runtime
 
@@ -21,7 +21,7 @@ def send_object(key: str, mimetype: str, download_name: str | None = None) -> Re
             while block := stream.read(CHUNK):
                 yield block
 
-    response = Response(stream_with_context(chunks()), mimetype=mimetype)
+    response = Response(chunks(), mimetype=mimetype)
     response.headers["Content-Length"] = str(info.size)
     response.headers["Cache-Control"] = "private, max-age=300"
     if download_name:
