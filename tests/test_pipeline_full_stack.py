@@ -93,8 +93,8 @@ def test_api_upload_is_split_ocred_and_indexed_by_rq_workers_over_s3(
         body = client.get(f"/api/v1/pages/{page['id']}", headers=api).get_json()
         assert body["engine"] == "tesseract"
         assert account_of(seed) in squash(body["text"])
-        assert not any("\u4e00" <= a <= "\u9fff" and "\u4e00" <= b <= "\u9fff"
-                       for a, b in zip(body["text"], body["text"][2:]) if body["text"][body["text"].index(a) + 1] == " ")
+        # tesseract spaces out Chinese characters unless told not to: stored text reads naturally.
+        assert "产权分界点" in body["text"] or "检查内容" in body["text"], body["text"]
     # Originals and derived files are in the S3 bucket, not on local disk.
     keys = set(stack.store.list(""))
     assert any(k.startswith("originals/") for k in keys)

@@ -3,11 +3,14 @@
 Whoosh's own analyzers make a whole unspaced Chinese run one token, so a phrase inside a
 longer run is unfindable. We index instead, at consecutive positions:
 
-* every CJK character (unigram, so a single character such as a surname 王 is searchable), and
-* every overlapping CJK bigram starting at that character,
+* every overlapping CJK bigram, and for the last character of a run the character followed by
+  RUN_END, so every character occurrence starts exactly one term.
 
-so a run of two or more characters typed by the user becomes a phrase query over its bigrams,
-which matches exactly when the characters appear contiguously and in order on the page.
+A run of two or more characters typed by the user becomes a phrase query over its bigrams, which
+matches exactly when the characters appear contiguously and in order on the page; a single
+character (a surname such as 王) is a prefix query over the terms it starts. Single-character
+terms are not indexed: they would add ~40% more postings, and Whoosh's writer is pure Python,
+so postings per page are what indexing speed is bounded by.
 
 Latin/digit runs become one token each, lowercased. Identifiers joined by ``- _ / . ·``
 (GD-2019-004512, J001-KH·2019-D30-YX-0123) are indexed whole plus every contiguous run of their
@@ -37,6 +40,7 @@ _SPLIT_IDENT = re.compile(rf"[{re.escape(_IDENT_SEPARATORS)}]")
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u300c": '"', "\u300d": '"',
                          "\u300e": '"', "\u300f": '"', "\u2018": "'", "\u2019": "'"})
 
+RUN_END = "\u2060"         # word joiner: NFKC-stable and never left in normalised page text
 MIN_DIGIT_TAIL = 4          # shortest trailing digit part that still finds an identifier
 DIGIT_TAIL_FROM = 7         # only digit runs this long (户号, meter numbers) get tails
 MAX_IDENT_PARTS = 8         # bounds the combinations a pathological identifier could emit
@@ -47,7 +51,7 @@ def normalize(text: str) -> str:
 
     Case is kept so stored snippets read like the page; terms are lowercased separately.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).replace(RUN_END, "")
     return _CJK_GAP.sub("", text)
 
 
@@ -88,12 +92,10 @@ def index_terms(text: str) -> dict[str, list[int]]:
     for m in _TOKEN.finditer(text.lower()):
         run = m.group("cjk")
         if run is not None:
-            last = len(run) - 1
-            for i, ch in enumerate(run):
-                positions[ch].append(pos + i)
-                if i < last:
-                    positions[run[i:i + 2]].append(pos + i)
-            pos += len(run)
+            run += RUN_END
+            for i in range(len(run) - 1):
+                positions[run[i:i + 2]].append(pos + i)
+            pos += len(run) - 1
         else:
             ident = m.group("ident")
             canonical = canonical_identifier(ident)
@@ -103,23 +105,30 @@ def index_terms(text: str) -> dict[str, list[int]]:
     return positions
 
 
-def query_units(text: str) -> list[str]:
-    """Tokens a query string must match at consecutive positions, one per position.
+def query_units(text: str) -> tuple[list[str], str | None]:
+    """Terms a query phrase must match at consecutive positions, plus an optional prefix.
 
-    A CJK run of one character is that character; a longer run is its bigrams. An identifier
-    is its canonical whole form (its parts and tails were indexed at the same position).
+    A CJK run of two or more characters contributes its bigrams, and when another token
+    follows, its last character + RUN_END (the run must end there for the next token to sit
+    at the next position). An identifier contributes its canonical whole form (its parts and
+    tails were indexed at the same position). A single character at the very end of the
+    phrase cannot be a positional term, so it is returned as a prefix the page must also
+    contain; a single character before another token is exactly "char + RUN_END".
     """
+    pieces = [(m.group("cjk"), m.group("ident")) for m in _TOKEN.finditer(text.lower())]
     units: list[str] = []
-    for m in _TOKEN.finditer(text.lower()):
-        run = m.group("cjk")
-        if run is not None:
-            if len(run) == 1:
-                units.append(run)
-            else:
-                units.extend(run[i:i + 2] for i in range(len(run) - 1))
+    prefix = None
+    for k, (run, ident) in enumerate(pieces):
+        last = k == len(pieces) - 1
+        if run is None:
+            units.append(canonical_identifier(ident))
+        elif len(run) == 1 and last:
+            prefix = run
         else:
-            units.append(canonical_identifier(m.group("ident")))
-    return units
+            units.extend(run[i:i + 2] for i in range(len(run) - 1))
+            if not last:
+                units.append(run[-1] + RUN_END)
+    return units, prefix
 
 
 def literal_pieces(text: str) -> list[str]:

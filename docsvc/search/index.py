@@ -95,12 +95,18 @@ class SearchIndex:
         type_aliases: dict[str, str] | None = None,
         writer_timeout: float = 60.0,
         limitmb: int = 128,
+        word_ranking: bool = False,
     ):
-        """type_aliases maps names typed after 类型: (合同) to the doc_type codes indexed (HT)."""
+        """type_aliases maps names typed after 类型: (合同) to the doc_type codes indexed (HT).
+
+        word_ranking also indexes jieba words and adds them to the score; it halves indexing
+        speed, so it is off unless the deployment can afford it (rebuild after changing it).
+        """
         self.root = Path(root)
         self.type_aliases = dict(type_aliases or {})
         self.writer_timeout = writer_timeout
         self.limitmb = limitmb
+        self.word_ranking = word_ranking
         self._opened: dict[str, windex.Index] = {}
         self.root.mkdir(parents=True, exist_ok=True)
         if self._current_name() is None:
@@ -198,7 +204,7 @@ class SearchIndex:
         try:
             put = writer.update_document if upsert else writer.add_document
             for page in pages:
-                put(**page_fields(page))
+                put(**page_fields(page, self.word_ranking))
         except BaseException:
             writer.cancel()
             raise
@@ -290,7 +296,7 @@ class SearchIndex:
         writer = self._writer(ix)
         try:
             for page in pages:
-                writer.update_document(**page_fields(page))
+                writer.update_document(**page_fields(page, self.word_ranking))
             for pid in gone:
                 writer.delete_by_term("page_id", str(pid))
         except BaseException:
@@ -328,58 +334,63 @@ class SearchIndex:
             raise QueryError(f"排序方式只能是 relevance 或 date，收到「{sort}」 / sort must be 'relevance' or 'date'")
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
-        compiled = compile_query(q, self.type_aliases)
+        compiled = compile_query(q, self.type_aliases, self.word_ranking)
         query = compiled.query
         if restrict is not None:
             query = wq.And([query, wq.ConstantScoreQuery(restrict, 0.0)])
 
+        # One pass over every matching page gives totals, facets and the ordering at once:
+        # evaluating phrase positions dominates search time, so it must not run twice.
+        facets = {"type": sorting.FieldFacet("doc_type"), "year": sorting.FieldFacet("year"),
+                  "document": sorting.FieldFacet("document_id")}
+        options: dict = {"limit": None, "groupedby": facets, "maptype": sorting.Count}
+        if sort == "date":
+            options["sortedby"] = [sorting.FieldFacet("date", reverse=True), sorting.FieldFacet("document_id")]
         with self._open().searcher() as searcher:
-            counted = searcher.search(
-                query, limit=None, scored=False,
-                groupedby={"type": sorting.FieldFacet("doc_type"),
-                           "year": sorting.FieldFacet("year"),
-                           "document": sorting.FieldFacet("document_id")},
-                maptype=sorting.Count,
+            hits = searcher.search(query, **options)
+            per_document = hits.groups("document")
+            results = SearchResults(
+                query=q, total_pages=len(hits), total_documents=len(per_document), page=page,
+                per_page=per_page,
+                facets={"type": {str(k): v for k, v in hits.groups("type").items() if k},
+                        "year": {str(k): v for k, v in sorted(hits.groups("year").items(), key=lambda kv: str(kv[0]))
+                                 if k is not None}},
             )
-            per_document = counted.groups("document")
-            facets = {
-                "type": {str(k): v for k, v in counted.groups("type").items() if k},
-                "year": {str(k): v for k, v in sorted(counted.groups("year").items(), key=lambda kv: str(kv[0]))
-                         if k is not None},
-            }
-            results = SearchResults(query=q, total_pages=len(counted),
-                                    total_documents=len(per_document), page=page, per_page=per_page,
-                                    facets=facets)
-            first = (page - 1) * per_page
+            first, stop = (page - 1) * per_page, page * per_page
             if first >= results.total_documents:
                 return results
-            limit = page * per_page * PAGES_PER_DOCUMENT
-            options: dict = {"collapse": "document_id", "collapse_limit": PAGES_PER_DOCUMENT}
-            if sort == "date":
-                options["sortedby"] = [sorting.FieldFacet("date", reverse=True), sorting.FieldFacet("document_id")]
-            hits = searcher.search(query, limit=limit, **options)
-            grouped: dict[str, list] = {}
-            for hit in hits:
-                grouped.setdefault(hit["document_id"], []).append(hit)
-            for document_id in list(grouped)[first:first + per_page]:
+            documents_column = searcher.reader().column_reader("document_id")
+            grouped: dict[str, list[tuple[int, float]]] = {}
+            for docnum, score in zip(hits.docs(), (hits.score(i) for i in range(len(hits)))):
+                document_id = documents_column[docnum]
+                pages = grouped.get(document_id)
+                if pages is None:
+                    if len(grouped) >= stop:
+                        break
+                    pages = grouped[document_id] = []
+                if len(pages) < PAGES_PER_DOCUMENT:
+                    pages.append((docnum, score or 0.0))
+            for document_id in list(grouped)[first:stop]:
                 results.documents.append(self._document_hit(
-                    grouped[document_id], per_document.get(document_id, 0), compiled.highlight,
+                    searcher, grouped[document_id], per_document.get(document_id, 0), compiled.highlight,
                     mask_sensitive, scored=(sort == "relevance")))
         return results
 
     @staticmethod
-    def _document_hit(hits, matching: int, pattern, mask_sensitive: bool, scored: bool) -> DocumentHit:
-        first = hits[0].fields()
+    def _document_hit(searcher, hits: list[tuple[int, float]], matching: int, pattern, mask_sensitive: bool,
+                      scored: bool) -> DocumentHit:
         pages = []
-        for hit in sorted(hits, key=lambda h: h["page_number"]):
-            stored = hit.fields()
+        stored_pages = sorted(((searcher.stored_fields(docnum), score) for docnum, score in hits),
+                              key=lambda item: item[0]["page_number"])
+        first = stored_pages[0][0]
+        for stored, score in stored_pages:
             masked = bool(stored.get("sensitive")) and mask_sensitive
             if masked:
                 snippet, highlights = MASKED_SNIPPET, []
             else:
                 snippet, highlights = make_snippet(stored.get("text", ""), pattern)
             pages.append(PageHit(page_id=int(stored["page_id"]), page_number=stored["page_number"],
-                                 score=hit.score if scored else 0.0, snippet=snippet, highlights=highlights,
+                                 score=score if scored else 0.0, snippet=snippet, highlights=highlights,
                                  sensitive=bool(stored.get("sensitive")), masked=masked))
         return DocumentHit(
             document_id=int(first["document_id"]),

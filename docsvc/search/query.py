@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from whoosh import query as wq
 
 from .analysis import (
-    is_cjk,
     jieba_words,
     literal_pieces,
     normalize_query,
@@ -43,6 +42,8 @@ FIELD_ALIASES: dict[str, str] = {
     "标题": "title", "题名": "title", "title": "title",
     "年": "date", "年份": "date", "年度": "date", "year": "date", "日期": "date", "date": "date",
 }
+# a bare word is looked for in the page text and in the document's descriptive metadata
+FREE_TEXT_FIELDS = ("text", "customer", "account", "refcode", "title")
 _FIELD_HELP = "户号/account, 类型/type, 档号/ref, 客户/customer, 标题/title, 年/year/日期/date"
 
 _DATE = r"\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?"
@@ -273,26 +274,18 @@ def _date_node(value: str) -> _Dates:
 
 # --- compile to Whoosh ---------------------------------------------------------------
 
-def _units_query(fieldname: str, units: list[str]) -> wq.Query:
+def _text_query(fieldname: str, text: str) -> wq.Query | None:
+    units, prefix = query_units(text)
+    parts: list[wq.Query] = []
     if len(units) == 1:
-        return wq.Term(fieldname, units[0])
-    return wq.Phrase(fieldname, units)
-
-
-def _phrase_units(text: str) -> list[str]:
-    """query_units for a whole phrase, bridging CJK runs so positions stay consecutive.
-
-    A CJK run of n characters occupies n positions in the index but yields n-1 bigrams; when
-    another token follows, the run's last character is added as a unigram to fill the gap.
-    """
-    pieces = literal_pieces(text)
-    units: list[str] = []
-    for k, piece in enumerate(pieces):
-        piece_units = query_units(piece)
-        units.extend(piece_units)
-        if k < len(pieces) - 1 and len(piece) > 1 and is_cjk(piece[0]):
-            units.append(piece[-1])
-    return units
+        parts.append(wq.Term(fieldname, units[0]))
+    elif units:
+        parts.append(wq.Phrase(fieldname, units))
+    if prefix is not None:
+        parts.append(wq.Prefix(fieldname, prefix))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
 
 
 class _Compiler:
@@ -312,15 +305,14 @@ class _Compiler:
         if isinstance(node, _Type):
             codes = [self.type_aliases.get(c.lower(), c).lower() for c in node.codes]
             return wq.Or([wq.Term("doc_type", c) for c in codes]) if len(codes) > 1 else wq.Term("doc_type", codes[0])
-        units = _phrase_units(node.text)
-        if not units:
+        fields = [node.field] if node.field is not None else list(FREE_TEXT_FIELDS)
+        queries = [_text_query(f, node.text) for f in fields]
+        if queries[0] is None:
             raise _fail(f"「{node.text}」里没有可以搜索的文字或数字", f"'{node.text}' has no letters, digits or Chinese characters to search for")
-        if node.field is not None:
-            return _units_query(node.field, units)
-        if positive:
+        if node.field is None and positive:
             self.literals.append(node.text)
             self.ranking.extend(jieba_words(node.text))
-        return wq.Or([_units_query("text", units), _units_query("meta", units)])
+        return queries[0] if len(queries) == 1 else wq.Or(queries)
 
 
 def _highlight_pattern(literals: list[str]) -> re.Pattern | None:
@@ -340,7 +332,8 @@ def _highlight_pattern(literals: list[str]) -> re.Pattern | None:
     return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
-def compile_query(q: str, type_aliases: Mapping[str, str] | None = None) -> CompiledQuery:
+def compile_query(q: str, type_aliases: Mapping[str, str] | None = None,
+                  word_ranking: bool = False) -> CompiledQuery:
     """Parse an archivist's query; raises QueryError with a bilingual explanation."""
     if q is None or not q.strip():
         raise _fail("请输入要搜索的内容", "please type something to search for")
@@ -353,7 +346,7 @@ def compile_query(q: str, type_aliases: Mapping[str, str] | None = None) -> Comp
     if _only_negative(ast):
         query = wq.And([wq.Every(), query])
     ranking = list(dict.fromkeys(compiler.ranking))
-    if ranking:
+    if ranking and word_ranking:
         query = wq.AndMaybe(query, wq.Or([wq.Term("words", w) for w in ranking]))
     return CompiledQuery(query, _highlight_pattern(compiler.literals), ranking)
 

@@ -65,7 +65,6 @@ def build_schema() -> fields.Schema:
         customer=ChineseText(stored=True),
         account=ChineseText(stored=True),
         refcode=ChineseText(stored=True),
-        meta=ChineseText(field_boost=0.5),  # everything above the page text, for free text
     )
 
 
@@ -77,8 +76,12 @@ def key_date(value: int) -> date:
     return date(value // 10000, value // 100 % 100, value % 100)
 
 
-def page_fields(page: PageRecord) -> dict:
-    """Whoosh field values for one page; text is stored normalised so snippets line up."""
+def page_fields(page: PageRecord, word_ranking: bool = False) -> dict:
+    """Whoosh field values for one page; text is stored normalised so snippets line up.
+
+    The jieba `words` field is filled only with word_ranking: it roughly doubles indexing
+    time (jieba itself plus one more posting list per word), see docs/search.md.
+    """
     text = normalize(page.text or "")
     meta_values = {
         "title": page.title,
@@ -93,14 +96,12 @@ def page_fields(page: PageRecord) -> dict:
         "page_number": page.page_number,
         "sensitive": bool(page.sensitive),
         "text": text,
-        "words": text,
     }
+    if word_ranking:
+        doc["words"] = text
     for name, value in meta_values.items():
         if value:
             doc[name] = normalize(value)
-    meta = "\n".join(doc[name] for name in meta_values if name in doc)
-    if meta:
-        doc["meta"] = meta
     if page.doc_type:
         doc["doc_type"] = page.doc_type.lower()
         doc["_stored_doc_type"] = page.doc_type  # facet keys keep the caller's code
