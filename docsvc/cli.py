@@ -182,6 +182,26 @@ def watch(directory: Path, interval: float | None, once: bool) -> None:
     rt.close()
 
 
+@main.command()
+@click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="One round, then stop.")
+def scheduler(interval: float, once: bool) -> None:
+    """Periodic upkeep for the full stack: re-queue work whose worker died mid-job."""
+    from docsvc.services.jobstate import queued_work
+
+    rt = _migrated_runtime()
+    while True:
+        with rt.sessions() as session:
+            jobs = list(queued_work(session, stale_only=True))
+        for queue_name, func, args, job_id in jobs:
+            rt.jobs.enqueue(queue_name, func, *args, job_id=job_id)
+        if jobs:
+            click.echo(f"重新排队 / re-queued {len(jobs)} job(s)")
+        if once:
+            return
+        time.sleep(interval)
+
+
 @main.group()
 def user() -> None:
     """User accounts."""

@@ -19,12 +19,11 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from whoosh import query as wq
 
 from .analysis import (
-    jieba_words,
     literal_pieces,
     normalize_query,
     query_units,
@@ -59,9 +58,8 @@ class QueryError(ValueError):
 
 @dataclass
 class CompiledQuery:
-    query: wq.Query
+    plan: object                          # TextLeaf | FilterLeaf | NotNode | BoolNode
     highlight: re.Pattern | None          # positive text terms, for snippets and boxes
-    ranking_words: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -272,51 +270,47 @@ def _date_node(value: str) -> _Dates:
     return _Dates(lo, hi)
 
 
-# --- compile to Whoosh ---------------------------------------------------------------
+# --- compile to a match plan ---------------------------------------------------------
 
-def _text_query(fieldname: str, text: str) -> wq.Query | None:
-    units, prefix = query_units(text)
-    parts: list[wq.Query] = []
-    if len(units) == 1:
-        parts.append(wq.Term(fieldname, units[0]))
-    elif units:
-        parts.append(wq.Phrase(fieldname, units))
-    if prefix is not None:
-        parts.append(wq.Prefix(fieldname, prefix))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else wq.And(parts)
+@dataclass
+class TextLeaf:
+    """A word or phrase: candidates must hold every term; the pattern then confirms order."""
 
+    literal: str
+    fields: tuple[str, ...]
+    terms: list[str]
+    prefix: str | None
+    pattern: re.Pattern
+    positive: bool
 
-class _Compiler:
-    def __init__(self, type_aliases: Mapping[str, str]):
-        self.type_aliases = {normalize_query(k).lower(): v for k, v in type_aliases.items()}
-        self.literals: list[str] = []
-        self.ranking: list[str] = []
-
-    def compile(self, node, positive: bool = True) -> wq.Query:
-        if isinstance(node, _Bool):
-            parts = [self.compile(n, positive) for n in node.nodes]
-            return wq.And(parts) if node.op == "and" else wq.Or(parts)
-        if isinstance(node, _Not):
-            return wq.Not(self.compile(node.node, positive=False))
-        if isinstance(node, _Dates):
-            return wq.NumericRange("date", node.lo, node.hi)
-        if isinstance(node, _Type):
-            codes = [self.type_aliases.get(c.lower(), c).lower() for c in node.codes]
-            return wq.Or([wq.Term("doc_type", c) for c in codes]) if len(codes) > 1 else wq.Term("doc_type", codes[0])
-        fields = [node.field] if node.field is not None else list(FREE_TEXT_FIELDS)
-        queries = [_text_query(f, node.text) for f in fields]
-        if queries[0] is None:
-            raise _fail(f"「{node.text}」里没有可以搜索的文字或数字", f"'{node.text}' has no letters, digits or Chinese characters to search for")
-        if node.field is None and positive:
-            self.literals.append(node.text)
-            self.ranking.extend(jieba_words(node.text))
-        return queries[0] if len(queries) == 1 else wq.Or(queries)
+    @property
+    def exact_by_terms(self) -> bool:
+        # one bigram, one identifier variant or one prefix is already contiguous
+        return len(self.terms) + (self.prefix is not None) == 1
 
 
-def _highlight_pattern(literals: list[str]) -> re.Pattern | None:
-    """A regex finding each positive term in stored (normalised) page text."""
+@dataclass
+class FilterLeaf:
+    query: wq.Query
+
+
+@dataclass
+class NotNode:
+    node: object
+
+
+@dataclass
+class BoolNode:
+    op: str
+    nodes: list
+
+
+def literal_pattern(literals: list[str]) -> re.Pattern | None:
+    """A regex finding the given terms in stored (normalised) text, case-insensitively.
+
+    Identifier separators are interchangeable and spaces between tokens are optional, the same
+    equivalences the index terms make.
+    """
     sep = f"[{re.escape(_IDENT_SEPARATORS)}]"
     alternatives = []
     for literal in literals:
@@ -332,30 +326,42 @@ def _highlight_pattern(literals: list[str]) -> re.Pattern | None:
     return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
-def compile_query(q: str, type_aliases: Mapping[str, str] | None = None,
-                  word_ranking: bool = False) -> CompiledQuery:
+class _Compiler:
+    def __init__(self, type_aliases: Mapping[str, str]):
+        self.type_aliases = {normalize_query(k).lower(): v for k, v in type_aliases.items()}
+        self.literals: list[str] = []
+
+    def compile(self, node, positive: bool = True):
+        if isinstance(node, _Bool):
+            return BoolNode(node.op, [self.compile(n, positive) for n in node.nodes])
+        if isinstance(node, _Not):
+            return NotNode(self.compile(node.node, positive=not positive))
+        if isinstance(node, _Dates):
+            return FilterLeaf(wq.NumericRange("date", node.lo, node.hi))
+        if isinstance(node, _Type):
+            codes = [self.type_aliases.get(c.lower(), c).lower() for c in node.codes]
+            return FilterLeaf(wq.Or([wq.Term("doc_type", c) for c in codes]))
+        terms, prefix = query_units(node.text)
+        if not terms and prefix is None:
+            raise _fail(f"「{node.text}」里没有可以搜索的文字或数字",
+                        f"'{node.text}' has no letters, digits or Chinese characters to search for")
+        if node.field is None and positive:
+            self.literals.append(node.text)
+        fields = (node.field,) if node.field is not None else FREE_TEXT_FIELDS
+        return TextLeaf(node.text, fields, list(dict.fromkeys(terms)), prefix,
+                        literal_pattern([node.text]), positive)
+
+
+def compile_query(q: str, type_aliases: Mapping[str, str] | None = None) -> CompiledQuery:
     """Parse an archivist's query; raises QueryError with a bilingual explanation."""
     if q is None or not q.strip():
         raise _fail("请输入要搜索的内容", "please type something to search for")
     if len(q) > MAX_QUERY_LENGTH:
-        raise _fail(f"搜索内容太长（超过 {MAX_QUERY_LENGTH} 个字），请缩短", f"query longer than {MAX_QUERY_LENGTH} characters")
-    text = normalize_query(q).strip()
-    ast = _Parser(_lex(text)).parse()
+        raise _fail(f"搜索内容太长（超过 {MAX_QUERY_LENGTH} 个字），请缩短",
+                    f"query longer than {MAX_QUERY_LENGTH} characters")
+    ast = _Parser(_lex(normalize_query(q).strip())).parse()
     compiler = _Compiler(type_aliases or {})
-    query = compiler.compile(ast)
-    if _only_negative(ast):
-        query = wq.And([wq.Every(), query])
-    ranking = list(dict.fromkeys(compiler.ranking))
-    if ranking and word_ranking:
-        query = wq.AndMaybe(query, wq.Or([wq.Term("words", w) for w in ranking]))
-    return CompiledQuery(query, _highlight_pattern(compiler.literals), ranking)
+    plan = compiler.compile(ast)
+    return CompiledQuery(plan, literal_pattern(compiler.literals))
 
 
-def _only_negative(node) -> bool:
-    if isinstance(node, _Not):
-        return True
-    if isinstance(node, _Bool):
-        if node.op == "and":
-            return all(_only_negative(n) for n in node.nodes)
-        return any(_only_negative(n) for n in node.nodes)
-    return False

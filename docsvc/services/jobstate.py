@@ -75,17 +75,26 @@ def mark_done(session: Session, row: Row) -> None:
     _finish(session, row, JobState.DONE, None)
 
 
-def queued_work(session: Session) -> Iterator[Job]:
-    """Jobs whose rows say queued (or whose claim went stale): how the embedded worker recovers work."""
+def queued_work(session: Session, *, stale_only: bool = False) -> Iterator[Job]:
+    """Jobs whose rows wait for a worker: how lost work is found again.
+
+    The embedded worker takes every queued row (its queue lives in memory and dies with the process).
+    With RQ the queue survives in Redis, so the scheduler only takes rows whose worker died mid-job
+    (`stale_only`): a stale claim.
+    """
     stale = utcnow() - timedelta(seconds=STALE_CLAIM_S)
-    waiting = or_(BatchFile.status == JobState.QUEUED,
-                  (BatchFile.status == JobState.RUNNING) & (BatchFile.claimed_at < stale))
-    for fid in session.scalars(select(BatchFile.id).where(waiting).order_by(BatchFile.id)):
-        yield QueueName.INGEST.value, SPLIT_FILE, (fid,), f"split-{fid}"
-    waiting_pages = or_(Page.status == JobState.QUEUED,
-                        (Page.status == JobState.RUNNING) & (Page.claimed_at < stale))
-    for pid in session.scalars(select(Page.id).where(waiting_pages).order_by(Page.id)):
-        yield QueueName.OCR.value, PROCESS_PAGE, (pid,), f"page-{pid}"
+    for model, queue, func, prefix in ((BatchFile, QueueName.INGEST, SPLIT_FILE, "split"),
+                                       (Page, QueueName.OCR, PROCESS_PAGE, "page")):
+        stale_claim = (model.status == JobState.RUNNING) & (model.claimed_at < stale)
+        waiting = stale_claim if stale_only else or_(model.status == JobState.QUEUED, stale_claim)
+        for row_id in session.scalars(select(model.id).where(waiting).order_by(model.id)):
+            if stale_only:
+                _requeue(session, model, row_id)
+            yield queue.value, func, (row_id,), f"{prefix}-{row_id}"
     if session.scalar(select(Page.id).where(Page.index_state == IndexState.PENDING).limit(1)) is not None:
         yield QueueName.INDEX.value, INDEX_PENDING, (), "index-pending"
 
+
+def _requeue(session: Session, model: type[Row], row_id: int) -> None:
+    session.execute(update(model).where(model.id == row_id).values(status=JobState.QUEUED, claimed_at=None))
+    session.commit()
