@@ -1,49 +1,187 @@
 """The one access rule: may this user do this action (on this object)?
 
 Every web view, API route and object download declares its action with `rule(...)`; the route table
-test fails for a route that declares none.
+test fails for a route that declares none. The web gate applies the role check to every request and,
+for routes naming a page or document, the object check below (loans, sensitive types) before the view
+runs, so a content route cannot forget it.
+
+Role-level `can(user, action)` answers "could this user ever": a viewer may VIEW_CONTENT in principle
+(under a loan). The object-level answer is `content_grant(...)`, which also says which loan allows it.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import TypeVar
 
-from docsvc.constants import Role
-from docsvc.models import User
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from docsvc.constants import SENSITIVE_DOC_TYPES, Grant, LoanState, Role
+from docsvc.models import Document, Loan, LoanItem, Page, User, utcnow
 
 
 class Action(StrEnum):
     PUBLIC = "public"              # login page, health check, static files
-    AUTHENTICATED = "authenticated"
+    AUTHENTICATED = "authenticated"  # own account: password, tokens, own loans
     UPLOAD = "upload"
     VIEW_BATCH = "batch.view"
     RETRY = "batch.retry"
     VIEW_METADATA = "document.metadata"
     VIEW_CONTENT = "page.content"  # page text, image, thumbnail, words
+    DOWNLOAD = "document.download"  # the original file
     SEARCH = "search"
+    MANAGE_ACCOUNTS = "accounts.manage"
+    LOAN_REQUEST = "loan.request"
+    LOAN_DECIDE = "loan.decide"
+    READ_AUDIT = "audit.read"
+    MANAGE_CUSTOMERS = "customers.manage"  # create, edit, import customers; document types
+    FILE = "document.file"  # inbox, page operations, linking, cover sheets
+    CORRECT_CODE = "document.correct_code"  # change a 档号 (an approved, audited act)
 
+
+STAFF = frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER,
+                   Role.VIEWER, Role.APPROVER, Role.SUPERVISOR})
+# Roles whose duty is the content itself: they read pages without a loan.
+CONTENT_ROLES = frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER})
 
 _GRANTS: dict[Action, frozenset[Role]] = {
     Action.UPLOAD: frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST}),
     Action.VIEW_BATCH: frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER}),
     Action.RETRY: frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST}),
-    Action.VIEW_METADATA: frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER,
-                                     Role.VIEWER, Role.APPROVER, Role.SUPERVISOR}),
-    Action.VIEW_CONTENT: frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER}),
-    Action.SEARCH: frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER,
-                              Role.VIEWER, Role.APPROVER, Role.SUPERVISOR}),
+    Action.VIEW_METADATA: STAFF,
+    # Viewers pass the role check; the object check then demands a loan (content_grant).
+    Action.VIEW_CONTENT: CONTENT_ROLES | {Role.VIEWER},
+    Action.DOWNLOAD: CONTENT_ROLES | {Role.VIEWER},
+    Action.SEARCH: STAFF,
+    Action.MANAGE_ACCOUNTS: frozenset({Role.ADMIN}),
+    Action.LOAN_REQUEST: STAFF,
+    Action.LOAN_DECIDE: frozenset({Role.APPROVER}),
+    # Separation of duties: the administrator is audited, so only the auditor reads the trail.
+    Action.READ_AUDIT: frozenset({Role.AUDITOR}),
+    Action.MANAGE_CUSTOMERS: frozenset({Role.ADMIN, Role.ARCHIVIST, Role.RECORDS_MANAGER}),
+    Action.FILE: frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST}),
+    Action.CORRECT_CODE: frozenset({Role.RECORDS_MANAGER}),
 }
 
+CONTENT_ACTIONS = frozenset({Action.VIEW_CONTENT, Action.DOWNLOAD})
 
-def can(user: User | None, action: Action, obj: object | None = None) -> bool:
+
+def can(user: User | None, action: Action, obj: object | None = None, *,
+        session: Session | None = None, now: datetime | None = None) -> bool:
+    """May `user` do `action` (on `obj`, a Page or Document, when given)?"""
     if action == Action.PUBLIC:
         return True
     if user is None or not user.active:
         return False
     if action == Action.AUTHENTICATED:
         return True
-    return bool(user.role_set & _GRANTS.get(action, frozenset()))
+    if not user.role_set & _GRANTS.get(action, frozenset()):
+        return False
+    if obj is not None and action in CONTENT_ACTIONS:
+        assert session is not None, "object checks read loans: pass the session"
+        return content_grant(session, user, obj, action, now) is not None
+    return True
+
+
+def may_see_sensitive(user: User | None) -> bool:
+    """Sensitive document types (ID copies) are for users granted `sensitive`, whatever their roles."""
+    return user is not None and user.active and Grant.SENSITIVE in user.grant_set
+
+
+def is_sensitive(document: Document) -> bool:
+    return (document.doc_type or "") in SENSITIVE_DOC_TYPES
+
+
+@dataclass(frozen=True)
+class ContentGrant:
+    """Why access is allowed: by duty (loan_id None) or under this loan."""
+    loan_id: int | None
+    allow_download: bool
+    allow_print: bool
+
+
+BY_DUTY = ContentGrant(loan_id=None, allow_download=True, allow_print=True)
+
+
+def content_grant(session: Session, user: User, obj: object, action: Action = Action.VIEW_CONTENT,
+                  now: datetime | None = None) -> ContentGrant | None:
+    """The grant under which `user` may see (or download) the content of `obj`, or None."""
+    document = obj.document if isinstance(obj, Page) else obj
+    if not isinstance(document, Document) or not user.active:
+        return None
+    if is_sensitive(document) and not may_see_sensitive(user):
+        return None
+    if user.role_set & CONTENT_ROLES:
+        return BY_DUTY
+    if Role.VIEWER not in user.role_set:
+        return None
+    for loan in active_loans(session, user, now, document=document):
+        if action == Action.DOWNLOAD and not loan.allow_download:
+            continue
+        return ContentGrant(loan_id=loan.id, allow_download=loan.allow_download, allow_print=loan.allow_print)
+    return None
+
+
+def loan_state(loan: Loan, now: datetime | None = None) -> LoanState:
+    """The loan's state at `now`: an approved loan past its due time has expired, with no job needed."""
+    if loan.status == LoanState.APPROVED and loan.due_at is not None and _utc(now) >= _as_utc(loan.due_at):
+        return LoanState.EXPIRED
+    return LoanState(loan.status)
+
+
+def active_loans(session: Session, user: User, now: datetime | None = None,
+                 document: Document | None = None) -> list[Loan]:
+    """Approved, unreturned loans of `user` in force at `now` (covering `document` when given)."""
+    moment = _utc(now)
+    query = select(Loan).where(Loan.requester_id == user.id, Loan.status == LoanState.APPROVED,
+                               Loan.starts_at <= moment, Loan.due_at > moment)
+    if document is not None:
+        covers = Loan.id.in_(select(LoanItem.loan_id).where(LoanItem.document_id == document.id))
+        if document.customer_account:
+            covers = or_(covers, Loan.customer_account == document.customer_account)
+        query = query.where(covers)
+    return list(session.scalars(query.order_by(Loan.id)))
+
+
+@dataclass(frozen=True)
+class ContentScope:
+    """Whose content a user may see: everything, or these documents and customer files."""
+    all: bool
+    document_ids: frozenset[int] = frozenset()
+    customer_accounts: frozenset[str] = frozenset()
+    sensitive: bool = False  # may sensitive document types appear at all
+
+    def covers(self, document_id: int, customer_account: str | None, doc_type: str | None) -> bool:
+        if (doc_type or "") in SENSITIVE_DOC_TYPES and not self.sensitive:
+            return False
+        return self.all or document_id in self.document_ids or (
+            customer_account is not None and customer_account in self.customer_accounts)
+
+
+def content_filter(session: Session, user: User | None, now: datetime | None = None) -> ContentScope:
+    """For search: which documents' text and snippets this user may see at `now`."""
+    if user is None or not user.active:
+        return ContentScope(all=False)
+    sensitive = may_see_sensitive(user)
+    if user.role_set & CONTENT_ROLES:
+        return ContentScope(all=True, sensitive=sensitive)
+    if Role.VIEWER not in user.role_set:
+        return ContentScope(all=False, sensitive=sensitive)
+    loans = active_loans(session, user, now)
+    ids = session.scalars(select(LoanItem.document_id).where(LoanItem.loan_id.in_([l.id for l in loans]))) if loans else []
+    return ContentScope(all=False, document_ids=frozenset(ids), sensitive=sensitive,
+                        customer_accounts=frozenset(l.customer_account for l in loans if l.customer_account))
+
+
+def _utc(now: datetime | None) -> datetime:
+    return _as_utc(now or utcnow())
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 F = TypeVar("F", bound=Callable[..., object])

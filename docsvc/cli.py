@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from docsvc import db
 from docsvc.config import Settings
-from docsvc.constants import FileState, Role
+from docsvc.constants import FileState, Grant, Role
 from docsvc.runtime import Runtime, build_runtime, install
 
 
@@ -212,7 +212,9 @@ def user() -> None:
 @click.option("--role", "roles", multiple=True, required=True,
               type=click.Choice([r.value for r in Role]), help="May be given several times.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_create(username: str, roles: tuple[str, ...], password_stdin: bool) -> None:
+@click.option("--grant", "grants", multiple=True, type=click.Choice([g.value for g in Grant]),
+              help="Extra right, e.g. `sensitive` (may see ID copies).")
+def user_create(username: str, roles: tuple[str, ...], password_stdin: bool, grants: tuple[str, ...]) -> None:
     """Create a user account."""
     from docsvc.services.accounts import AccountError, create_user
 
@@ -221,10 +223,67 @@ def user_create(username: str, roles: tuple[str, ...], password_stdin: bool) -> 
         "密码 / password", hide_input=True, confirmation_prompt=True)
     with rt.sessions() as session:
         try:
-            create_user(session, username, password, list(roles))
+            create_user(session, username, password, list(roles), grants=list(grants))
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"已创建用户 / created user {username} ({', '.join(roles)})")
+
+
+def _account(session, username: str):  # type: ignore[no-untyped-def]
+    from docsvc.services.accounts import find_user
+
+    account = find_user(session, username)
+    if account is None:
+        raise click.ClickException(f"用户“{username}”不存在。 / No user {username!r}.")
+    return account
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable an account: it can no longer log in or use its API tokens."""
+    from docsvc.services.accounts import set_active
+
+    with _migrated_runtime().sessions() as session:
+        set_active(session, None, _account(session, username), False)
+    click.echo(f"已停用 / disabled {username}")
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Enable an account again (also clears a lockout)."""
+    from docsvc.services.accounts import set_active
+
+    with _migrated_runtime().sessions() as session:
+        set_active(session, None, _account(session, username), True)
+    click.echo(f"已启用 / enabled {username}")
+
+
+@user.command("set-role")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice([r.value for r in Role]), help="The complete new set; may be given several times.")
+def user_set_role(username: str, roles: tuple[str, ...]) -> None:
+    """Replace the roles of an account."""
+    from docsvc.services.accounts import set_roles
+
+    with _migrated_runtime().sessions() as session:
+        set_roles(session, None, _account(session, username), list(roles))
+    click.echo(f"{username}: {', '.join(sorted(roles))}")
+
+
+@user.command("grant")
+@click.argument("username")
+@click.option("--grant", "grants", multiple=True, type=click.Choice([g.value for g in Grant]),
+              help="The complete new set of grants; give none to remove all.")
+def user_grant(username: str, grants: tuple[str, ...]) -> None:
+    """Set the extra grants of an account (e.g. `--grant sensitive`)."""
+    from docsvc.services.accounts import set_grants
+
+    with _migrated_runtime().sessions() as session:
+        set_grants(session, None, _account(session, username), list(grants))
+    click.echo(f"{username}: {', '.join(sorted(grants)) or '—'}")
 
 
 @user.command("ensure-admin")
@@ -268,6 +327,63 @@ def token_create(username: str, label: str) -> None:
         value = issue_token(session, account, label)
     click.echo("API 令牌只显示这一次 / the token is shown only once:")
     click.echo(value)
+
+
+@token.command("list")
+@click.argument("username")
+def token_list(username: str) -> None:
+    """List USERNAME's tokens (ids, names, state; never the tokens themselves)."""
+    from docsvc.services.accounts import list_tokens
+
+    with _migrated_runtime().sessions() as session:
+        for row in list_tokens(session, _account(session, username)):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            click.echo(f"{row.id}\t{row.name}\t{row.created_at:%Y-%m-%d}\t{state}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (see `docsvc token list`)."""
+    from docsvc.services.accounts import AccountError, revoke_token
+
+    with _migrated_runtime().sessions() as session:
+        try:
+            revoke_token(session, None, token_id)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"已吊销 / revoked token {token_id}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain and check the anchors; exit status 0 only when the trail is intact."""
+    from docsvc.services import audit
+
+    rt = _migrated_runtime()
+    started = time.monotonic()
+    with rt.sessions() as session:
+        report = audit.verify(session, audit.load_anchors(rt.store))
+    click.echo(f"{report.summary()} ({time.monotonic() - started:.1f}s)")
+    rt.close()
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit_group.command("anchor")
+def audit_anchor() -> None:
+    """Write today's anchor (latest seq and hash) to the object store; the scheduler runs this daily."""
+    from docsvc.services import audit
+
+    rt = _migrated_runtime()
+    with rt.sessions() as session:
+        anchor = audit.write_anchor(session, rt.store)
+    click.echo(f"锚点 / anchor {anchor.day}: #{anchor.seq} {anchor.hash}")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,46 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
-from docsvc.constants import OCR_ENGINES
+from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES
 
 
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class FilingSettings:
+    """Customer files: how 户号 look, how 档号 are built, when suggestions may file by themselves."""
+    account_pattern: str = r"^\d{10}$"
+    # DA/T 22-2015 item level: 全宗号-门类代码·年度-保管期限-机构代码-件号
+    archive_code_pattern: str = "{fonds}-{category}·{year}-{retention}-{org}-{seq:04d}"
+    fonds: str = "J001"
+    category: str = "KH"
+    org: str = "YX"
+    # A suggestion files a document by itself only at or above this confidence (1.0 = never).
+    autofile_confidence: float = 0.95
+    # Which separator sheets the split job honours: cover (QR cover sheets), patch_t, blank.
+    separators: tuple[str, ...] = ("cover",)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "FilingSettings":
+        default = cls()
+        separators = tuple(s.strip() for s in (env.get("DOCSVC_SEPARATORS") or "cover").split(",") if s.strip())
+        unknown = set(separators) - {"cover", "patch_t", "blank"}
+        if unknown:
+            raise ValueError(f"DOCSVC_SEPARATORS 含有未知的分隔页类型 / unknown separator kinds: {sorted(unknown)}; "
+                             "use cover, patch_t, blank")
+        return cls(
+            account_pattern=env.get("DOCSVC_ACCOUNT_PATTERN") or default.account_pattern,
+            archive_code_pattern=env.get("DOCSVC_ARCHIVE_CODE_PATTERN") or default.archive_code_pattern,
+            fonds=env.get("DOCSVC_FONDS") or default.fonds,
+            category=env.get("DOCSVC_ARCHIVE_CATEGORY") or default.category,
+            org=env.get("DOCSVC_ARCHIVE_ORG") or default.org,
+            autofile_confidence=float(env.get("DOCSVC_AUTOFILE_CONFIDENCE") or default.autofile_confidence),
+            separators=separators,
+        )
 
 
 @dataclass(frozen=True)
@@ -33,6 +66,9 @@ class Settings:
     max_upload_mb: int = 4096
     job_timeout_s: int = 900
     hot_folder_poll_s: float = 2.0
+    audit_retention_days: int = 3650
+    secure_cookies: bool = True
+    filing: FilingSettings = field(default_factory=FilingSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -65,6 +101,12 @@ class Settings:
                 f"DOCSVC_OCR_ENGINE={engine!r} 不是可用的识别引擎 / is not a known OCR engine; "
                 f"choose one of: {', '.join(OCR_ENGINES)}"
             )
+        retention = int(env.get("DOCSVC_AUDIT_RETENTION_DAYS") or 3650)
+        if retention < MIN_AUDIT_RETENTION_DAYS:
+            raise ValueError(
+                f"DOCSVC_AUDIT_RETENTION_DAYS={retention} 太短：审计日志至少保留 {MIN_AUDIT_RETENTION_DAYS} 天（6 个月）。 / "
+                f"is too short: the audit trail is kept at least {MIN_AUDIT_RETENTION_DAYS} days (6 months)."
+            )
         return cls(
             data_dir=data_dir,
             database_url=env.get("DOCSVC_DATABASE_URL") or f"sqlite:///{data_dir / 'docsvc.sqlite3'}",
@@ -81,6 +123,10 @@ class Settings:
             max_upload_mb=int(env.get("DOCSVC_MAX_UPLOAD_MB") or 4096),
             job_timeout_s=int(env.get("DOCSVC_JOB_TIMEOUT") or 900),
             hot_folder_poll_s=float(env.get("DOCSVC_HOT_FOLDER_POLL") or 2.0),
+            audit_retention_days=retention,
+            # Browsers send Secure cookies to http://localhost too; turn off only behind plain-HTTP proxies.
+            secure_cookies=_bool(env.get("DOCSVC_SECURE_COOKIES"), True),
+            filing=FilingSettings.from_env(env),
         )
 
 

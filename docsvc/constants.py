@@ -75,3 +75,34 @@ def page_words_key(page_id: int) -> str:
 
 
 THUMBNAIL_MAX_PX = 320
+
+
+class Grant(StrEnum):
+    """Extra rights given to a person on top of their roles (kept on the user, set by an admin)."""
+    SENSITIVE = "sensitive"  # may see sensitive document types (ID copies, PIPL art. 28)
+
+
+# Document types holding sensitive personal information; the customer-file issue makes this a table.
+SENSITIVE_DOC_TYPES = frozenset({"ZJ"})
+
+
+class LoanState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RETURNED = "returned"
+    EXPIRED = "expired"  # computed from the clock, never stored: access ends by itself
+
+
+MAX_LOAN_DAYS = 31
+
+# Failed logins in a row that lock an account, and for how long.
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_MINUTES = 15
+
+# The audit trail may be configured longer, never shorter than this (about six months).
+MIN_AUDIT_RETENTION_DAYS = 183
+
+
+def audit_anchor_key(day: str) -> str:
+    return f"audit/anchors/{day}.json"

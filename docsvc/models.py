@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 typed models. Schema changes go through Alembic (docsvc/migrations)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     BigInteger,
@@ -43,12 +43,18 @@ class User(UserMixin, Base):
     last_login_at: Mapped[datetime | None]
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
+    # Extra rights beyond the roles (see constants.Grant), space-separated like roles.
+    grants: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 
     @property
     def role_set(self) -> frozenset[str]:
         return frozenset(self.roles.split())
+
+    @property
+    def grant_set(self) -> frozenset[str]:
+        return frozenset(self.grants.split())
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -105,6 +111,8 @@ class BatchFile(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("documents.id", use_alter=True, name="fk_batch_files_duplicate_of")
     )
+    # Separator sheets found by the split (JSON list): dropped from documents, kept on the record.
+    separators: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -127,7 +135,21 @@ class Document(Base):
     doc_type: Mapped[str | None] = mapped_column(String(20))
     page_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Customer-file description (customer_account above mirrors customer.account for search and loans).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    doc_date: Mapped[date | None]  # the date the document was formed
+    contract_no: Mapped[str | None] = mapped_column(String(60), index=True)
+    business_ref: Mapped[str | None] = mapped_column(String(60))  # 工单号
+    reference_code: Mapped[str | None] = mapped_column(String(80), unique=True)  # 档号
+    location: Mapped[str | None] = mapped_column(String(120))
+    notes: Mapped[str | None] = mapped_column(Text)
+    filed_at: Mapped[datetime | None] = mapped_column(index=True)  # None: still in the unfiled inbox
+    inbox_note: Mapped[str | None] = mapped_column(Text)  # why the split could not file it
 
+    customer: Mapped["Customer | None"] = relationship()
+    # doc_type is a plain code (documents may predate the table); the row, when the code is known.
+    type_row: Mapped["DocumentType | None"] = relationship(
+        primaryjoin="foreign(Document.doc_type) == DocumentType.code", viewonly=True)
     batch_file: Mapped[BatchFile | None] = relationship(
         back_populates="documents", foreign_keys=[batch_file_id]
     )
@@ -164,5 +186,147 @@ class Page(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     index_state: Mapped[str] = mapped_column(String(10), default=IndexState.NONE)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Turn applied when showing the page (operator's choice); the stored objects are never changed.
+    view_rotation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when a page was deleted into the recoverable bin (its number is then -id, out of the way).
+    binned_at: Mapped[datetime | None]
+    # A page moved in from another scan keeps its own original; None means the document's.
+    original_key: Mapped[str | None] = mapped_column(String(200))
+    media_type: Mapped[str | None] = mapped_column(String(60))
 
     document: Mapped[Document] = relationship(back_populates="pages")
+
+    @property
+    def source_key(self) -> str:
+        return self.original_key or self.document.original_key
+
+    @property
+    def source_media_type(self) -> str:
+        return self.media_type or self.document.media_type
+
+
+class AuditEvent(Base):
+    """One entry of the append-only, hash-chained audit trail. Written only by services.audit.record."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_occurred_at", "occurred_at"),
+        Index("ix_audit_events_actor_name", "actor_name"),
+        Index("ix_audit_events_action", "action"),
+        Index("ix_audit_events_object", "object_type", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)  # gapless position in the chain
+    occurred_at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the trail outlives accounts
+    actor_name: Mapped[str | None] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(80))
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    purpose: Mapped[str | None] = mapped_column(String(500))
+    loan_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)  # canonical JSON, stored as hashed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The single row every writer locks before appending: keeps the chain linear under concurrency."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Loan(Base):
+    """A loan (借阅) of a customer file or of listed documents, for reading during its term."""
+
+    __tablename__ = "loans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_account: Mapped[str | None] = mapped_column(String(40), index=True)
+    purpose: Mapped[str] = mapped_column(String(500))
+    days: Mapped[int] = mapped_column(Integer)
+    want_download: Mapped[bool] = mapped_column(Boolean, default=False)
+    want_print: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # LoanState, never "expired"
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    allow_download: Mapped[bool] = mapped_column(Boolean, default=False)  # as approved
+    allow_print: Mapped[bool] = mapped_column(Boolean, default=False)
+    starts_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
+
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    items: Mapped[list["LoanItem"]] = relationship(back_populates="loan", order_by="LoanItem.document_id")
+
+
+class LoanItem(Base):
+    __tablename__ = "loan_items"
+    __table_args__ = (UniqueConstraint("loan_id", "document_id", name="uq_loan_items_loan_document"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+
+    loan: Mapped[Loan] = relationship(back_populates="items")
+
+
+class Customer(Base):
+    """An electricity account (户) and its paper file."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(40), unique=True)  # 户号
+    name: Mapped[str] = mapped_column(String(200), index=True)  # 户名
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    category: Mapped[str | None] = mapped_column(String(40))  # 用电类别
+    voltage: Mapped[str | None] = mapped_column(String(20))  # 电压等级
+    grade: Mapped[str | None] = mapped_column(String(10))  # 一级 / 二级 / 三级
+    region: Mapped[str | None] = mapped_column(String(80), index=True)
+    industry: Mapped[str | None] = mapped_column(String(80))
+    stage: Mapped[str | None] = mapped_column(String(20))  # business stage, for completeness
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active / closed
+    closed_on: Mapped[date | None]  # 销户 date: a retention trigger
+    tags: Mapped[str] = mapped_column(String(300), default="")  # space-separated
+    location: Mapped[str | None] = mapped_column(String(120))  # paper file: box / shelf
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DocumentType(Base):
+    """A configurable document type (seeded from DOMAIN.md)."""
+
+    __tablename__ = "document_types"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    retention: Mapped[str] = mapped_column(String(10))  # Y / D30 / D10
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    required_from: Mapped[str | None] = mapped_column(String(20))  # the stage from which it must be present
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FilingSequence(Base):
+    """The last 件号 given out per year and class; the row lock makes numbering safe under concurrency."""
+
+    __tablename__ = "filing_sequences"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+

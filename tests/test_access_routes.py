@@ -23,7 +23,7 @@ EXPECTED: dict[str, Action] = {
     "documents.page_image": Action.VIEW_CONTENT,
     "documents.page_thumbnail": Action.VIEW_CONTENT,
     "documents.page_words_json": Action.VIEW_CONTENT,
-    "documents.original": Action.VIEW_CONTENT,
+    "documents.original": Action.DOWNLOAD,
     "search.search": Action.SEARCH,
     "api_v1.openapi": Action.PUBLIC,
     "api_v1.me": Action.AUTHENTICATED,
@@ -37,6 +37,27 @@ EXPECTED: dict[str, Action] = {
     "api_v1.page_thumbnail": Action.VIEW_CONTENT,
     "api_v1.page_words_json": Action.VIEW_CONTENT,
     "api_v1.search": Action.SEARCH,
+    "auth.account": Action.AUTHENTICATED,
+    "auth.password": Action.AUTHENTICATED,
+    "auth.create_token": Action.AUTHENTICATED,
+    "auth.revoke": Action.AUTHENTICATED,
+    "admin.accounts": Action.MANAGE_ACCOUNTS,
+    "admin.create": Action.MANAGE_ACCOUNTS,
+    "admin.update": Action.MANAGE_ACCOUNTS,
+    "loans.index": Action.LOAN_REQUEST,
+    "loans.create": Action.LOAN_REQUEST,
+    "loans.decide": Action.LOAN_DECIDE,
+    "loans.give_back": Action.LOAN_REQUEST,
+    "loans.renew": Action.LOAN_REQUEST,
+    "audit.index": Action.READ_AUDIT,
+    "audit.export": Action.READ_AUDIT,
+    "audit.verify": Action.READ_AUDIT,
+    "api_loans_audit.create_loan": Action.LOAN_REQUEST,
+    "api_loans_audit.approve_loan": Action.LOAN_DECIDE,
+    "api_loans_audit.reject_loan": Action.LOAN_DECIDE,
+    "api_loans_audit.return_loan": Action.LOAN_REQUEST,
+    "api_loans_audit.list_loans": Action.LOAN_REQUEST,
+    "api_loans_audit.list_audit": Action.READ_AUDIT,
 }
 
 
@@ -50,7 +71,9 @@ def test_anonymous_requests_are_refused_everywhere_but_public_routes(app: Flask,
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or EXPECTED[rule.endpoint] == Action.PUBLIC:
             continue
-        url = rule.rule.replace("<int:batch_id>", "1").replace("<int:page_id>", "1").replace("<int:document_id>", "1")
+        url = rule.rule
+        for arg in rule.arguments:
+            url = url.replace(f"<int:{arg}>", "1")
         method = "POST" if "POST" in rule.methods else "GET"
         response = client.open(url, method=method)
         if url.startswith("/api/"):

@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from docsvc.ocr import ENGINES, OcrError, Word, deskew_angle, detect_rotation, get_engine, normalise
 from docsvc.ocr.layout import reading_text, split_word
@@ -127,6 +127,20 @@ def test_turned_and_skewed_page_is_both_righted_and_straightened():
     upright = normalise(page)
     assert upright.rotation == 270
     assert upright.skew == pytest.approx(-2.0, abs=0.3)
+
+
+@pytest.mark.parametrize("turned", [180, 270])
+def test_ruled_inspection_sheet_turned_and_skewed_is_righted(turned):
+    # Inspection sheets are tables: rules run across and down the page between the lines.
+    page = render_page(form_text(SEED)).convert("L")
+    draw = ImageDraw.Draw(page)
+    for y in range(400, 2200, 82):
+        draw.line((200, y, 2280, y), fill=0, width=4)
+    for x in (200, 700, 1400, 2280):
+        draw.line((x, 400, x, 2200), fill=0, width=4)
+    upright = normalise(page.rotate(2, fillcolor=255).rotate(turned, expand=True))
+    assert upright.rotation == turned
+    assert upright.skew == pytest.approx(2.0, abs=0.3)
 
 
 def test_blank_page_is_left_as_it_is():

@@ -10,7 +10,7 @@ from docsvc.services.splitting import split_file as split_batch_file
 def split_file(batch_file_id: int) -> None:
     rt = runtime.current()
     with rt.sessions() as session:
-        split_batch_file(session, rt.store, rt.jobs, batch_file_id)
+        split_batch_file(session, rt.store, rt.jobs, batch_file_id, rt.settings.filing)
 
 
 def process_page(page_id: int) -> None:

@@ -48,6 +48,25 @@ SEARCH = {"type": "object", "properties": {
             "snippet": {"type": "string", "description": "HTML; hits inside <mark>…</mark>"},
             "score": {"type": "number"}}}}}}}}}
 
+LOAN = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "requester": {"type": "string"},
+    "customer_account": {"type": "string", "nullable": True},
+    "document_ids": {"type": "array", "items": {"type": "integer"}}, "purpose": {"type": "string"},
+    "days": {"type": "integer"}, "state": {"type": "string", "enum": ["pending", "approved", "rejected", "returned", "expired"]},
+    "allow_download": {"type": "boolean"}, "allow_print": {"type": "boolean"},
+    "starts_at": {"type": "string", "format": "date-time", "nullable": True},
+    "due_at": {"type": "string", "format": "date-time", "nullable": True},
+    "renewal_of": {"type": "integer", "nullable": True}}}
+AUDIT_EVENT = {"type": "object", "properties": {
+    "seq": {"type": "integer"}, "occurred_at": {"type": "string", "format": "date-time"},
+    "actor": {"type": "string", "nullable": True}, "action": {"type": "string"},
+    "object_type": {"type": "string", "nullable": True}, "object_id": {"type": "string", "nullable": True},
+    "outcome": {"type": "string"}, "purpose": {"type": "string", "nullable": True},
+    "loan_id": {"type": "integer", "nullable": True}, "ip": {"type": "string", "nullable": True},
+    "detail": {"type": "object", "nullable": True}, "hash": {"type": "string"}}}
+DECISION = {"content": {"application/json": {"schema": {"type": "object", "properties": {
+    "note": {"type": "string"}, "allow_download": {"type": "boolean"}, "allow_print": {"type": "boolean"}}}}}}
+
 BINARY = {"description": "bytes", "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}}
 FAIL = {"401": _json(ERROR, "no or bad token"), "403": _json(ERROR, "not allowed"), "404": _json(ERROR, "not found")}
 
@@ -96,6 +115,40 @@ def openapi_document() -> dict[str, Any]:
                     "words": {"type": "array", "items": {"type": "object", "properties": {
                         "text": {"type": "string"}, "box": {"type": "array", "items": {"type": "integer"}},
                         "conf": {"type": "number"}}}}}}), **FAIL}}},
+            "/api/v1/loans": {
+                "post": {"summary": "Request a loan of a customer file or of documents",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "properties": {
+                                 "customer_account": {"type": "string"},
+                                 "document_ids": {"type": "array", "items": {"type": "integer"}},
+                                 "purpose": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 31},
+                                 "allow_download": {"type": "boolean"}, "allow_print": {"type": "boolean"}},
+                             "required": ["purpose", "days"]}}}},
+                         "responses": {"201": _json(LOAN), "400": _json(ERROR), **FAIL}},
+                "get": {"summary": "Loans: pending, open, overdue (expired, not returned), past; own loans unless approver/auditor",
+                        "parameters": [{"name": "state", "in": "query", "schema": {
+                            "type": "string", "enum": ["pending", "open", "overdue", "past"]}}],
+                        "responses": {"200": _json({"type": "object", "additionalProperties": {
+                            "type": "array", "items": LOAN}}), **FAIL}}},
+            **{f"/api/v1/loans/{{loan_id}}/{step}": {"post": {
+                "summary": summary, "parameters": [_path_id("loan_id")],
+                **({"requestBody": DECISION} if step != "return" else {}),
+                "responses": {"200": _json(LOAN), "409": _json(ERROR, "not in a state for this"), **FAIL}}}
+               for step, summary in (("approve", "Approve (approver other than the requester)"),
+                                     ("reject", "Reject"), ("return", "Return early (borrower or approver)"))},
+            "/api/v1/audit": {"get": {
+                "summary": "Audit trail (auditor only), newest first",
+                "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+                    ("actor", "username"), ("action", "prefix, e.g. page. or loan.approve"),
+                    ("object", "type:id, type, or id"), ("from", "YYYY-MM-DD or ISO time, UTC"),
+                    ("to", "YYYY-MM-DD (inclusive) or ISO time"))] + [
+                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "maximum": 1000}}],
+                "responses": {"200": {"description": "events", "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "events": {"type": "array", "items": AUDIT_EVENT}}}},
+                    "text/csv": {"schema": {"type": "string"}}}}, **FAIL}}},
             "/api/v1/search": {"get": {
                 "summary": "Full-text search over pages, grouped by document",
                 "parameters": [

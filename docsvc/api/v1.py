@@ -9,7 +9,7 @@ from docsvc.search import QueryError, SearchResults
 from docsvc.services import batches as batch_service
 from docsvc.services.documents import document_json, get_document, get_page, page_json
 from docsvc.services.intake import Upload, receive
-from docsvc.web import db, runtime
+from docsvc.web import audit_event, db, runtime
 from docsvc.web import documents
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -44,6 +44,8 @@ def create_batch() -> object:
         source="api", user_id=g.user.id,
         customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
     )
+    audit_event("upload", object_type="batch", object_id=batch.id, commit=True,
+                detail={"files": [f.filename for f in files], "customer_account": batch.customer_account})
     return jsonify(batch_service.batch_report(db(), batch.id).as_json()), 202
 
 
@@ -57,6 +59,7 @@ def get_batch(batch_id: int) -> object:
 @rule(Action.RETRY)
 def retry_batch(batch_id: int) -> object:
     n = batch_service.retry_failed(db(), runtime().jobs, batch_id)
+    audit_event("batch.retry", object_type="batch", object_id=batch_id, detail={"queued": n}, commit=True)
     return jsonify(queued=n), 202
 
 
@@ -75,7 +78,9 @@ def get_page_json(page_id: int) -> object:
 @bp.route("/pages/<int:page_id>/retry", methods=["POST"])
 @rule(Action.RETRY)
 def retry_page(page_id: int) -> object:
-    return jsonify(page_json(batch_service.retry_page(db(), runtime().jobs, page_id))), 202
+    page = batch_service.retry_page(db(), runtime().jobs, page_id)
+    audit_event("page.retry", object_type="page", object_id=page_id, commit=True)
+    return jsonify(page_json(page)), 202
 
 
 # Page bytes: the very views the web uses, so there is one access path to objects.

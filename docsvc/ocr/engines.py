@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from docsvc.ocr.orientation import load_models
 from docsvc.ocr.interface import OcrEngine
 from docsvc.ocr.rapid import RapidOcrEngine
 from docsvc.ocr.tesseract import TesseractEngine
@@ -20,7 +21,12 @@ _lock = threading.Lock()
 
 
 def get_engine(name: str) -> OcrEngine:
-    """The engine called `name`; every call in the process gets the same, thread-safe object."""
+    """The engine called `name`; every call in the process gets the same, thread-safe object.
+
+    The first call also loads the models (the engine's and the page-direction model every
+    OCR'd page goes through) for the calling thread, so a worker can load them before its
+    first page.
+    """
     if name not in _BUILDERS:
         raise ValueError(
             f"未知的识别引擎 {name!r}，可用：{', '.join(ENGINES)} / "
@@ -29,4 +35,5 @@ def get_engine(name: str) -> OcrEngine:
     with _lock:
         if name not in _engines:
             _engines[name] = _BUILDERS[name]()
+            load_models()
         return _engines[name]

@@ -7,8 +7,11 @@ So the work is split:
   projection-profile search on a shrunken ink mask: lines make the profile spiky only when
   projected along them.
 - Upright versus upside down comes from RapidOCR's text-line direction classifier (a small
-  model RapidOCR ships), run on a dozen line crops of the straightened page.
-Together that is a few tens of milliseconds per page.
+  model RapidOCR ships), run on a dozen line crops of the straightened page, table rules
+  taken out of the way first.
+Together that is 30-80 ms of one core per A4 page at 300 dpi, plus about 0.1 s when a skewed
+page has to be rotated. Pages written in vertical columns would be taken for turned pages;
+customer-file forms are written across.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from rapidocr_onnxruntime.utils import read_yaml, update_model_path
 # Long side of the shrunken copy the analysis runs on: text lines of a 300 dpi page stay
 # about 12 px high, enough to tell lines from gaps.
 _ANALYSIS_LONG_SIDE = 1000
-MAX_SKEW = 6.0
+_MAX_SKEW = 6.0
 _COARSE_STEP = 0.5
 _FINE_STEP = 0.1
 # Below this much skew, rotating a 300 dpi page would blur it for no gain.
@@ -168,7 +171,7 @@ def _best_skew(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
         best = int(np.argmax(scores))
         return float(angles[best]), scores[best]
 
-    coarse, _ = search(np.arange(-MAX_SKEW, MAX_SKEW + 1e-9, _COARSE_STEP))
+    coarse, _ = search(np.arange(-_MAX_SKEW, _MAX_SKEW + 1e-9, _COARSE_STEP))
     fine, score = search(np.arange(coarse - _COARSE_STEP, coarse + _COARSE_STEP + 1e-9, _FINE_STEP))
     return round(fine, 2) + 0.0, score  # + 0.0 turns -0.0 into 0.0
 
@@ -185,6 +188,7 @@ def _is_upside_down(page: Image.Image, small: Image.Image, factor: int) -> bool:
 def _line_crops(page: Image.Image, small: Image.Image, factor: int) -> list[np.ndarray]:
     """Pieces of the page's text lines, about four line-heights wide, as the classifier expects."""
     mask = _ink_mask(small)
+    mask &= ~_ruled_lines(mask)
     rows = mask.sum(axis=1) > max(2, mask.shape[1] // 200)
     bands = _runs(rows)
     if not bands:
@@ -205,12 +209,36 @@ def _line_crops(page: Image.Image, small: Image.Image, factor: int) -> list[np.n
     return crops
 
 
+def _ruled_lines(mask: np.ndarray) -> np.ndarray:
+    """Table rules and frames: ink runs far longer than any character, across or down the page.
+
+    A rule left slightly slanted steps between neighbouring pixel rows, so the mask is first
+    thickened across the rule's direction to make the steps one unbroken run.
+    """
+    ink = mask.astype(np.uint8)
+    length = max(15, min(mask.shape) // 15)
+    rules = np.zeros_like(ink)
+    for run, thicken in (((1, length), (3, 1)), ((length, 1), (1, 3))):
+        thick = cv2.dilate(ink, np.ones(thicken, np.uint8))
+        rules |= cv2.dilate(cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(run, np.uint8)),
+                            np.ones(thicken, np.uint8))
+    return rules.astype(bool)
+
+
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
     return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist()))
 
 
 _local = threading.local()
+
+
+def load_models() -> None:
+    """Load the direction model for this thread now instead of on the first page.
+
+    Workers that fork a process per job then hand it to every job already loaded.
+    """
+    _direction_classifier()
 
 
 def _direction_classifier() -> TextClassifier:

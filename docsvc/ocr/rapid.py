@@ -18,6 +18,7 @@ class RapidOcrEngine:
     def __init__(self) -> None:
         self.version = f"rapidocr_onnxruntime {version('rapidocr_onnxruntime')}"
         self._local = threading.local()
+        self._model()  # load now, in the thread that builds the engine (see get_engine)
 
     def recognise(self, image: Image.Image) -> OcrResult:
         if image.mode not in ("L", "RGB"):

@@ -14,7 +14,7 @@ import subprocess
 
 from PIL import Image
 
-from docsvc.ocr.interface import OcrError, OcrResult, Word
+from docsvc.ocr.interface import OcrError, OcrResult
 from docsvc.ocr.layout import reading_text, split_word
 
 DEFAULT_LANGUAGES = "chi_sim+eng"

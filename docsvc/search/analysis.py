@@ -1,31 +1,25 @@
 """Text analysis for Chinese OCR text: normalisation, index terms, query units.
 
 Whoosh's own analyzers make a whole unspaced Chinese run one token, so a phrase inside a
-longer run is unfindable. We index instead, at consecutive positions:
-
-* every overlapping CJK bigram, and for the last character of a run the character followed by
-  RUN_END, so every character occurrence starts exactly one term.
-
-A run of two or more characters typed by the user becomes a phrase query over its bigrams, which
-matches exactly when the characters appear contiguously and in order on the page; a single
-character (a surname such as 王) is a prefix query over the terms it starts. Single-character
-terms are not indexed: they would add ~40% more postings, and Whoosh's writer is pure Python,
-so postings per page are what indexing speed is bounded by.
+longer run is unfindable. We index instead every overlapping CJK bigram, and for the last
+character of a run that character followed by RUN_END, so every character occurrence starts
+exactly one term. A query of two or more characters needs all its bigrams on the page (found in
+the postings) and is then confirmed in order on the stored text (matching.py); a single
+character (a surname such as 王) is a prefix over the terms it starts. Single-character terms
+are not indexed: they would add ~40% more postings, and Whoosh's writer is pure Python, so
+postings per page bound indexing speed.
 
 Latin/digit runs become one token each, lowercased. Identifiers joined by ``- _ / . ·``
 (GD-2019-004512, J001-KH·2019-D30-YX-0123) are indexed whole plus every contiguous run of their
-parts at the same position, and digit runs of seven or more digits (户号, meter numbers) add
-their trailing 4+ digit suffixes, so "004512", "2019-004512" and "1234567" (tail of 3301234567)
-find the identifier while phrase queries around it still line up.
+parts, and digit runs of seven or more digits (户号, meter numbers) add their trailing 4+ digit
+suffixes, so "004512", "2019-004512" and "1234567" (tail of 3301234567) find the identifier.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterator
 
 _CJK_CLASS = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 # Tesseract's chi_sim output separates every character by a space, and line breaks fall
@@ -60,10 +54,6 @@ def normalize_query(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_QUOTES)
 
 
-def is_cjk(ch: str) -> bool:
-    return bool(re.match(rf"[{_CJK_CLASS}]", ch))
-
-
 def _identifier_variants(ident: str) -> set[str]:
     """The whole identifier, contiguous runs of its parts, and long-digit tails."""
     variants = {ident}
@@ -85,75 +75,40 @@ def canonical_identifier(ident: str) -> str:
     return "-".join(p for p in _SPLIT_IDENT.split(ident) if p)
 
 
-def index_terms(text: str) -> dict[str, list[int]]:
-    """Term → positions for already-normalised text (this is the hot indexing loop)."""
-    positions: dict[str, list[int]] = defaultdict(list)
-    pos = 0
+def index_terms(text: str) -> dict[str, int]:
+    """Term → occurrences for already-normalised text (this is the hot indexing loop)."""
+    counts: dict[str, int] = defaultdict(int)
     for m in _TOKEN.finditer(text.lower()):
         run = m.group("cjk")
         if run is not None:
             run += RUN_END
             for i in range(len(run) - 1):
-                positions[run[i:i + 2]].append(pos + i)
-            pos += len(run) - 1
+                counts[run[i:i + 2]] += 1
         else:
-            ident = m.group("ident")
-            canonical = canonical_identifier(ident)
-            for variant in _identifier_variants(canonical):
-                positions[variant].append(pos)
-            pos += 1
-    return positions
+            for variant in _identifier_variants(canonical_identifier(m.group("ident"))):
+                counts[variant] += 1
+    return counts
 
 
-def query_units(text: str) -> tuple[list[str], str | None]:
-    """Terms a query phrase must match at consecutive positions, plus an optional prefix.
+def query_terms(text: str) -> tuple[list[str], list[str]]:
+    """(terms every matching page holds, single characters it must hold as a prefix).
 
-    A CJK run of two or more characters contributes its bigrams, and when another token
-    follows, its last character + RUN_END (the run must end there for the next token to sit
-    at the next position). An identifier contributes its canonical whole form (its parts and
-    tails were indexed at the same position). A single character at the very end of the
-    phrase cannot be a positional term, so it is returned as a prefix the page must also
-    contain; a single character before another token is exactly "char + RUN_END".
+    A CJK run of two or more characters contributes its bigrams, a lone character a prefix,
+    an identifier its canonical whole form (its parts and tails were indexed as terms too).
     """
-    pieces = [(m.group("cjk"), m.group("ident")) for m in _TOKEN.finditer(text.lower())]
-    units: list[str] = []
-    prefix = None
-    for k, (run, ident) in enumerate(pieces):
-        last = k == len(pieces) - 1
+    terms: list[str] = []
+    prefixes: list[str] = []
+    for m in _TOKEN.finditer(text.lower()):
+        run = m.group("cjk")
         if run is None:
-            units.append(canonical_identifier(ident))
-        elif len(run) == 1 and last:
-            prefix = run
+            terms.append(canonical_identifier(m.group("ident")))
+        elif len(run) == 1:
+            prefixes.append(run)
         else:
-            units.extend(run[i:i + 2] for i in range(len(run) - 1))
-            if not last:
-                units.append(run[-1] + RUN_END)
-    return units, prefix
+            terms.extend(run[i:i + 2] for i in range(len(run) - 1))
+    return list(dict.fromkeys(terms)), list(dict.fromkeys(prefixes))
 
 
 def literal_pieces(text: str) -> list[str]:
     """The contiguous strings a query phrase stands for, for highlighting in page text."""
     return [m.group(0) for m in _TOKEN.finditer(text.lower())]
-
-
-_jieba_lock = threading.Lock()
-_jieba = None
-
-
-def _jieba_module():
-    global _jieba
-    with _jieba_lock:
-        if _jieba is None:
-            import jieba
-
-            jieba.setLogLevel(60)  # its dictionary-loading chatter is not our log
-            jieba.initialize()
-            _jieba = jieba
-    return _jieba
-
-
-def jieba_words(text: str) -> Iterator[str]:
-    """Dictionary words of two or more characters, lowercased, for word-level ranking."""
-    for word in _jieba_module().cut(text.lower(), HMM=False):
-        if len(word) >= 2 and not word.isspace() and _TOKEN.fullmatch(word):
-            yield word

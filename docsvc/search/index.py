@@ -27,9 +27,9 @@ from pathlib import Path
 
 from whoosh import index as windex
 from whoosh import query as wq
-from whoosh import sorting
 from whoosh.index import LockError
 
+from .matching import Column, evaluate
 from .query import QueryError, compile_query
 from .records import DocumentHit, PageHit, PageRecord, SearchResults
 from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
@@ -95,18 +95,12 @@ class SearchIndex:
         type_aliases: dict[str, str] | None = None,
         writer_timeout: float = 60.0,
         limitmb: int = 128,
-        word_ranking: bool = False,
     ):
-        """type_aliases maps names typed after 类型: (合同) to the doc_type codes indexed (HT).
-
-        word_ranking also indexes jieba words and adds them to the score; it halves indexing
-        speed, so it is off unless the deployment can afford it (rebuild after changing it).
-        """
+        """type_aliases maps names typed after 类型: (合同) to the doc_type codes indexed (HT)."""
         self.root = Path(root)
         self.type_aliases = dict(type_aliases or {})
         self.writer_timeout = writer_timeout
         self.limitmb = limitmb
-        self.word_ranking = word_ranking
         self._opened: dict[str, windex.Index] = {}
         self.root.mkdir(parents=True, exist_ok=True)
         if self._current_name() is None:
@@ -204,7 +198,7 @@ class SearchIndex:
         try:
             put = writer.update_document if upsert else writer.add_document
             for page in pages:
-                put(**page_fields(page, self.word_ranking))
+                put(**page_fields(page))
         except BaseException:
             writer.cancel()
             raise
@@ -296,7 +290,7 @@ class SearchIndex:
         writer = self._writer(ix)
         try:
             for page in pages:
-                writer.update_document(**page_fields(page, self.word_ranking))
+                writer.update_document(**page_fields(page))
             for pid in gone:
                 writer.delete_by_term("page_id", str(pid))
         except BaseException:
@@ -334,73 +328,78 @@ class SearchIndex:
             raise QueryError(f"排序方式只能是 relevance 或 date，收到「{sort}」 / sort must be 'relevance' or 'date'")
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
-        compiled = compile_query(q, self.type_aliases, self.word_ranking)
-        query = compiled.query
-        if restrict is not None:
-            query = wq.And([query, wq.ConstantScoreQuery(restrict, 0.0)])
-
-        # One pass over every matching page gives totals, facets and the ordering at once:
-        # evaluating phrase positions dominates search time, so it must not run twice.
-        facets = {"type": sorting.FieldFacet("doc_type"), "year": sorting.FieldFacet("year"),
-                  "document": sorting.FieldFacet("document_id")}
-        options: dict = {"limit": None, "groupedby": facets, "maptype": sorting.Count}
-        if sort == "date":
-            options["sortedby"] = [sorting.FieldFacet("date", reverse=True), sorting.FieldFacet("document_id")]
+        compiled = compile_query(q, self.type_aliases)
         with self._open().searcher() as searcher:
-            hits = searcher.search(query, **options)
-            per_document = hits.groups("document")
-            results = SearchResults(
-                query=q, total_pages=len(hits), total_documents=len(per_document), page=page,
-                per_page=per_page,
-                facets={"type": {str(k): v for k, v in hits.groups("type").items() if k},
-                        "year": {str(k): v for k, v in sorted(hits.groups("year").items(), key=lambda kv: str(kv[0]))
-                                 if k is not None}},
-            )
+            within = set(searcher.docs_for_query(restrict)) if restrict is not None else None
+            scores = evaluate(compiled.plan, searcher, within)
+            reader = searcher.reader()
+            documents = Column(reader, "document_id")
+            per_document: dict[str, int] = {}
+            type_facet: dict[str, int] = {}
+            year_facet: dict[str, int] = {}
+            types, years = Column(reader, "doc_type"), Column(reader, "year")
+            for docnum in scores:
+                key = documents[docnum]
+                per_document[key] = per_document.get(key, 0) + 1
+                if doc_type := types[docnum]:
+                    type_facet[doc_type] = type_facet.get(doc_type, 0) + 1
+                if year := years[docnum]:
+                    year_facet[str(year)] = year_facet.get(str(year), 0) + 1
+            results = SearchResults(query=q, total_pages=len(scores), total_documents=len(per_document),
+                                    page=page, per_page=per_page,
+                                    facets={"type": type_facet, "year": dict(sorted(year_facet.items()))})
             first, stop = (page - 1) * per_page, page * per_page
             if first >= results.total_documents:
                 return results
-            documents_column = searcher.reader().column_reader("document_id")
+            if sort == "date":
+                dates = Column(reader, "date")
+                ordered = sorted(scores, key=lambda d: (-(dates[d] or 0), documents[d], d))
+            else:
+                ordered = sorted(scores, key=lambda d: (-scores[d], d))
             grouped: dict[str, list[tuple[int, float]]] = {}
-            for docnum, score in zip(hits.docs(), (hits.score(i) for i in range(len(hits)))):
-                document_id = documents_column[docnum]
-                pages = grouped.get(document_id)
+            for docnum in ordered:
+                key = documents[docnum]
+                pages = grouped.get(key)
                 if pages is None:
                     if len(grouped) >= stop:
                         break
-                    pages = grouped[document_id] = []
+                    pages = grouped[key] = []
                 if len(pages) < PAGES_PER_DOCUMENT:
-                    pages.append((docnum, score or 0.0))
-            for document_id in list(grouped)[first:stop]:
+                    pages.append((docnum, scores[docnum]))
+            for key in list(grouped)[first:stop]:
                 results.documents.append(self._document_hit(
-                    searcher, grouped[document_id], per_document.get(document_id, 0), compiled.highlight,
-                    mask_sensitive, scored=(sort == "relevance")))
+                    searcher, grouped[key], per_document[key], compiled.highlight, mask_sensitive,
+                    scored=(sort == "relevance")))
         return results
 
     @staticmethod
     def _document_hit(searcher, hits: list[tuple[int, float]], matching: int, pattern, mask_sensitive: bool,
                       scored: bool) -> DocumentHit:
-        pages = []
-        stored_pages = sorted(((searcher.stored_fields(docnum), score) for docnum, score in hits),
+        reader = searcher.reader()
+        text = Column(reader, "text")
+        stored_pages = sorted(((searcher.stored_fields(docnum), docnum, score) for docnum, score in hits),
                               key=lambda item: item[0]["page_number"])
-        first = stored_pages[0][0]
-        for stored, score in stored_pages:
+        pages = []
+        for stored, docnum, score in stored_pages:
             masked = bool(stored.get("sensitive")) and mask_sensitive
             if masked:
                 snippet, highlights = MASKED_SNIPPET, []
             else:
-                snippet, highlights = make_snippet(stored.get("text", ""), pattern)
+                snippet, highlights = make_snippet(text[docnum] or "", pattern)
             pages.append(PageHit(page_id=int(stored["page_id"]), page_number=stored["page_number"],
                                  score=score if scored else 0.0, snippet=snippet, highlights=highlights,
                                  sensitive=bool(stored.get("sensitive")), masked=masked))
+        first_stored, first = stored_pages[0][0], stored_pages[0][1]
+        meta = {name: Column(reader, name)[first] or None for name in ("title", "customer", "account", "refcode")}
         return DocumentHit(
-            document_id=int(first["document_id"]),
+            document_id=int(first_stored["document_id"]),
             score=max(p.score for p in pages),
             matching_pages=matching,
             pages=pages,
-            title=first.get("title"),
-            customer_name=first.get("customer"),
-            customer_account=first.get("account"),
-            doc_type=first.get("doc_type"),
-            reference_code=first.get("refcode"),
-            doc_date=key_date(first["date"]) if first.get("date") else None,
+            title=meta["title"],
+            customer_name=meta["customer"],
+            customer_account=meta["account"],
+            doc_type=first_stored.get("doc_type"),
+            reference_code=meta["refcode"],
+            doc_date=key_date(first_stored["date"]) if first_stored.get("date") else None,
         )

@@ -1,4 +1,4 @@
-"""The archivists' query language, parsed by hand into Whoosh queries.
+"""The archivists' query language, parsed by hand into a match plan (see matching.py).
 
 Grammar (juxtaposition means AND; NOT binds tighter than AND, AND tighter than OR):
 
@@ -9,7 +9,8 @@ Grammar (juxtaposition means AND; NOT binds tighter than AND, AND tighter than O
     primary := '(' or_expr ')' | FIELD ':' value | "phrase" | DATE? '..' DATE? | word
 
 Every word or phrase must appear contiguously on the page (or in the document's metadata);
-spaces inside a quoted phrase are ignored, so "产权分界点 10kV" matches 产权分界点10kV.
+spaces and punctuation between the tokens of a quoted phrase are skipped, so "产权分界点 10kV"
+matches 产权分界点10kV and 产权分界点，10kV.
 We parse ourselves rather than use Whoosh's QueryParser because its syntax errors are silently
 turned into literal terms, and archivists need to be told what was wrong.
 """
@@ -26,7 +27,7 @@ from whoosh import query as wq
 from .analysis import (
     literal_pieces,
     normalize_query,
-    query_units,
+    query_terms,
     _IDENT_SEPARATORS,
 )
 
@@ -279,14 +280,14 @@ class TextLeaf:
     literal: str
     fields: tuple[str, ...]
     terms: list[str]
-    prefix: str | None
+    prefixes: list[str]
     pattern: re.Pattern
     positive: bool
 
     @property
     def exact_by_terms(self) -> bool:
-        # one bigram, one identifier variant or one prefix is already contiguous
-        return len(self.terms) + (self.prefix is not None) == 1
+        # one bigram, one identifier variant or one single character needs no confirming
+        return len(self.terms) + len(self.prefixes) == 1
 
 
 @dataclass
@@ -308,8 +309,8 @@ class BoolNode:
 def literal_pattern(literals: list[str]) -> re.Pattern | None:
     """A regex finding the given terms in stored (normalised) text, case-insensitively.
 
-    Identifier separators are interchangeable and spaces between tokens are optional, the same
-    equivalences the index terms make.
+    Identifier separators are interchangeable and spaces or punctuation between tokens are
+    skipped, the same equivalences the index terms make.
     """
     sep = f"[{re.escape(_IDENT_SEPARATORS)}]"
     alternatives = []
@@ -319,7 +320,7 @@ def literal_pattern(literals: list[str]) -> re.Pattern | None:
             parts = re.split(sep, piece)
             pieces.append(sep.join(re.escape(p) for p in parts if p))
         if pieces:
-            alternatives.append(r"\s*".join(pieces))
+            alternatives.append(r"\W*".join(pieces))
     if not alternatives:
         return None
     alternatives.sort(key=len, reverse=True)  # prefer the longest match at a position
@@ -341,15 +342,14 @@ class _Compiler:
         if isinstance(node, _Type):
             codes = [self.type_aliases.get(c.lower(), c).lower() for c in node.codes]
             return FilterLeaf(wq.Or([wq.Term("doc_type", c) for c in codes]))
-        terms, prefix = query_units(node.text)
-        if not terms and prefix is None:
+        terms, prefixes = query_terms(node.text)
+        if not terms and not prefixes:
             raise _fail(f"「{node.text}」里没有可以搜索的文字或数字",
                         f"'{node.text}' has no letters, digits or Chinese characters to search for")
         if node.field is None and positive:
             self.literals.append(node.text)
         fields = (node.field,) if node.field is not None else FREE_TEXT_FIELDS
-        return TextLeaf(node.text, fields, list(dict.fromkeys(terms)), prefix,
-                        literal_pattern([node.text]), positive)
+        return TextLeaf(node.text, fields, terms, prefixes, literal_pattern([node.text]), positive)
 
 
 def compile_query(q: str, type_aliases: Mapping[str, str] | None = None) -> CompiledQuery:

@@ -6,47 +6,37 @@ postings wrong; SearchIndex.needs_rebuild() compares it with the version recorde
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 
-from whoosh import fields
-from whoosh.formats import Frequency, Positions
+from whoosh import columns, fields
+from whoosh.formats import Frequency
 from whoosh.system import pack_uint
 
-from .analysis import index_terms, jieba_words, normalize
+from .analysis import index_terms, normalize
 from .records import PageRecord
 
 SCHEMA_VERSION = 1
 
 
 class ChineseText(fields.TEXT):
-    """Positions of CJK unigrams+bigrams and identifier variants (see analysis.py).
+    """Frequencies of CJK bigrams and identifier variants (see analysis.py).
 
-    Overrides index() instead of plugging an analyzer chain in: building the term→positions
-    map in one pass is several times faster than Whoosh's per-Token pipeline, and indexing
-    speed is what a million-page rebuild is bounded by.
+    Overrides index() instead of plugging an analyzer chain in: building the term→count map
+    in one pass is several times faster than Whoosh's per-Token pipeline, and indexing speed
+    is what a million-page rebuild is bounded by. No positions are kept: phrase order is
+    confirmed on the stored text (matching.py).
     """
 
-    def __init__(self, stored: bool = False, field_boost: float = 1.0):
-        super().__init__(stored=stored, phrase=True, field_boost=field_boost)
-
-    def index(self, value, **kwargs):
-        encode = self.format.encode
-        boost = self.format.field_boost
-        for term, positions in index_terms(value).items():
-            yield term.encode("utf-8"), len(positions), len(positions) * boost, encode(positions)
-
-
-class JiebaWords(fields.TEXT):
-    """jieba dictionary words with frequencies only: used to rank, never to decide a match."""
-
     def __init__(self):
-        super().__init__(phrase=False)
+        # the normalised value lives in an uncompressed column rather than in stored fields:
+        # confirming a phrase reads it for every candidate page, and Whoosh's zlib-compressed
+        # stored fields take ~200 µs per read against ~5 µs for a column
+        super().__init__(phrase=False, sortable=columns.VarBytesColumn())
         self.format = Frequency()
 
     def index(self, value, **kwargs):
-        for word, freq in Counter(jieba_words(value)).items():
-            yield word.encode("utf-8"), freq, float(freq), pack_uint(freq)
+        for term, count in index_terms(value).items():
+            yield term.encode("utf-8"), count, float(count), pack_uint(count)
 
 
 def build_schema() -> fields.Schema:
@@ -59,12 +49,11 @@ def build_schema() -> fields.Schema:
         doc_type=fields.ID(stored=True, sortable=True),
         date=fields.NUMERIC(int, 32, stored=True, sortable=True),  # yyyymmdd
         year=fields.NUMERIC(int, 32, sortable=True),
-        text=ChineseText(stored=True),
-        words=JiebaWords(),
-        title=ChineseText(stored=True),
-        customer=ChineseText(stored=True),
-        account=ChineseText(stored=True),
-        refcode=ChineseText(stored=True),
+        text=ChineseText(),
+        title=ChineseText(),
+        customer=ChineseText(),
+        account=ChineseText(),
+        refcode=ChineseText(),
     )
 
 
@@ -76,12 +65,8 @@ def key_date(value: int) -> date:
     return date(value // 10000, value // 100 % 100, value % 100)
 
 
-def page_fields(page: PageRecord, word_ranking: bool = False) -> dict:
-    """Whoosh field values for one page; text is stored normalised so snippets line up.
-
-    The jieba `words` field is filled only with word_ranking: it roughly doubles indexing
-    time (jieba itself plus one more posting list per word), see docs/search.md.
-    """
+def page_fields(page: PageRecord) -> dict:
+    """Whoosh field values for one page; text is stored normalised so snippets line up."""
     text = normalize(page.text or "")
     meta_values = {
         "title": page.title,
@@ -97,8 +82,6 @@ def page_fields(page: PageRecord, word_ranking: bool = False) -> dict:
         "sensitive": bool(page.sensitive),
         "text": text,
     }
-    if word_ranking:
-        doc["words"] = text
     for name, value in meta_values.items():
         if value:
             doc[name] = normalize(value)

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docsvc.constants import Role
+from docsvc.constants import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Grant, Role
 from docsvc.models import ApiToken, User, utcnow
+from docsvc.services import audit
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "dsv_"
@@ -32,7 +35,8 @@ def parse_roles(roles: str | list[str]) -> list[str]:
 
 
 def create_user(session: Session, username: str, password: str, roles: str | list[str],
-                display_name: str = "") -> User:
+                display_name: str = "", *, actor: User | None = None, ip: str | None = None,
+                grants: str | list[str] = "") -> User:
     username = username.strip()
     if not username:
         raise AccountError("用户名不能为空。 / The username must not be empty.")
@@ -40,8 +44,12 @@ def create_user(session: Session, username: str, password: str, roles: str | lis
         raise AccountError(f"用户名“{username}”已存在。 / The username {username!r} is taken.")
     check_password_strength(password)
     user = User(username=username, display_name=display_name or username,
-                password_hash=_hasher.hash(password), roles=" ".join(parse_roles(roles)))
+                password_hash=_hasher.hash(password), roles=" ".join(parse_roles(roles)),
+                grants=" ".join(parse_grants(grants)))
     session.add(user)
+    session.flush()
+    audit.record(session, actor, "account.create", object_type="user", object_id=user.id, ip=ip,
+                 detail={"username": user.username, "roles": sorted(user.role_set), "grants": sorted(user.grant_set)})
     session.commit()
     return user
 
@@ -66,7 +74,10 @@ def password_matches(user: User, password: str) -> bool:
 def issue_token(session: Session, user: User, name: str = "") -> str:
     """Create a token and return it; only its hash is kept, so this is the one time it is seen."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token)))
+    row = ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token))
+    session.add(row)
+    session.flush()
+    audit.record(session, user, "token.create", object_type="token", object_id=row.id, detail={"name": name})
     session.commit()
     return token
 
@@ -85,3 +96,115 @@ def user_for_token(session: Session, token: str) -> User | None:
 def _token_hash(token: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough (no dictionary to guard against).
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    message_key: str | None = None  # i18n key shown to the person when refused
+    locked_until: datetime | None = None
+
+
+def attempt_login(session: Session, username: str, password: str, *, ip: str | None = None,
+                  now: datetime | None = None) -> LoginResult:
+    """Check a password, count failures, lock after LOCKOUT_THRESHOLD in a row; audits every outcome."""
+    moment = now or utcnow()
+    user = find_user(session, username.strip())
+    if user is None:
+        audit.record(session, None, "login", outcome="failed", ip=ip, now=moment,
+                     detail={"username": username[:80], "reason": "unknown user"})
+        session.commit()
+        return LoginResult(None, "bad_login")
+    if user.locked_until is not None and _aware(user.locked_until) > moment:
+        audit.record(session, user, "login", outcome="locked", ip=ip, now=moment)
+        session.commit()
+        return LoginResult(None, "account_locked", locked_until=_aware(user.locked_until))
+    if not password_matches(user, password):
+        user.failed_logins += 1
+        audit.record(session, user, "login", outcome="failed", ip=ip, now=moment,
+                     detail={"failed_in_a_row": user.failed_logins})
+        if user.failed_logins >= LOCKOUT_THRESHOLD:
+            user.locked_until, user.failed_logins = moment + timedelta(minutes=LOCKOUT_MINUTES), 0
+            audit.record(session, user, "account.lock", object_type="user", object_id=user.id, ip=ip,
+                         now=moment, detail={"minutes": LOCKOUT_MINUTES})
+            session.commit()
+            return LoginResult(None, "account_locked", locked_until=user.locked_until)
+        session.commit()
+        return LoginResult(None, "bad_login")
+    if not user.active:
+        audit.record(session, user, "login", outcome="disabled", ip=ip, now=moment)
+        session.commit()
+        return LoginResult(None, "account_disabled")
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, moment
+    audit.record(session, user, "login", ip=ip, now=moment)
+    session.commit()
+    return LoginResult(user)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def change_password(session: Session, user: User, old: str, new: str, *, ip: str | None = None) -> None:
+    if not password_matches(user, old):
+        audit.record(session, user, "account.password", object_type="user", object_id=user.id,
+                     outcome="failed", ip=ip)
+        session.commit()
+        raise AccountError("当前密码不正确。 / The current password is wrong.")
+    check_password_strength(new)
+    user.password_hash = _hasher.hash(new)
+    audit.record(session, user, "account.password", object_type="user", object_id=user.id, ip=ip)
+    session.commit()
+
+
+def set_active(session: Session, actor: User | None, user: User, active: bool, *, ip: str | None = None) -> None:
+    user.active = active
+    if active:
+        user.locked_until, user.failed_logins = None, 0
+    audit.record(session, actor, "account.enable" if active else "account.disable", object_type="user",
+                 object_id=user.id, ip=ip, detail={"username": user.username})
+    session.commit()
+
+
+def set_roles(session: Session, actor: User | None, user: User, roles: str | list[str], *,
+              ip: str | None = None) -> None:
+    before = sorted(user.role_set)
+    user.roles = " ".join(parse_roles(roles))
+    audit.record(session, actor, "account.roles", object_type="user", object_id=user.id, ip=ip,
+                 detail={"username": user.username, "before": before, "after": sorted(user.role_set)})
+    session.commit()
+
+
+def parse_grants(grants: str | list[str]) -> list[str]:
+    names = grants.replace(",", " ").split() if isinstance(grants, str) else list(grants)
+    valid = {g.value for g in Grant}
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise AccountError(f"未知授权 / unknown grant: {', '.join(unknown)}; 可用 / valid: {', '.join(sorted(valid))}")
+    return sorted(set(names))
+
+
+def set_grants(session: Session, actor: User | None, user: User, grants: str | list[str], *,
+               ip: str | None = None) -> None:
+    before = sorted(user.grant_set)
+    user.grants = " ".join(parse_grants(grants))
+    audit.record(session, actor, "account.grants", object_type="user", object_id=user.id, ip=ip,
+                 detail={"username": user.username, "before": before, "after": sorted(user.grant_set)})
+    session.commit()
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, actor: User | None, token_id: int, *, ip: str | None = None) -> ApiToken:
+    """Owners revoke their own tokens; an admin may revoke anyone's."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (actor is not None and row.user_id != actor.id and Role.ADMIN not in actor.role_set):
+        raise AccountError(f"令牌 #{token_id} 不存在。 / Token #{token_id} does not exist.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    audit.record(session, actor, "token.revoke", object_type="token", object_id=row.id, ip=ip,
+                 detail={"owner": row.user.username, "name": row.name})
+    session.commit()
+    return row

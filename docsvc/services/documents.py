@@ -43,7 +43,12 @@ def document_json(document: Document) -> dict[str, object]:
         "sha256": document.sha256, "customer_account": document.customer_account,
         "doc_type": document.doc_type, "page_count": document.page_count,
         "created_at": document.created_at.isoformat(),
-        "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": p.error} for p in document.pages],
+        "document_date": document.doc_date.isoformat() if document.doc_date else None,
+        "contract_number": document.contract_no, "business_ref": document.business_ref,
+        "archive_code": document.reference_code, "location": document.location, "notes": document.notes,
+        "filed_at": document.filed_at.isoformat() if document.filed_at else None, "inbox_note": document.inbox_note,
+        "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": p.error,
+                   "view_rotation": p.view_rotation} for p in document.pages if p.binned_at is None],
     }
 
 

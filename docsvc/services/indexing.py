@@ -5,7 +5,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from docsvc.constants import IndexState
-from docsvc.models import Page
+from docsvc.models import Document, Page
 from docsvc.search import PageRecord, SearchIndex
 
 # Pages per Whoosh commit: large enough to amortise the commit, small enough to show progress.
@@ -17,12 +17,13 @@ def index_pending(session: Session, index: SearchIndex) -> int:
     total = 0
     while True:
         pages = session.scalars(
-            select(Page).options(joinedload(Page.document))
+            select(Page).options(joinedload(Page.document).joinedload(Document.customer))
             .where(Page.index_state == IndexState.PENDING).order_by(Page.id).limit(INDEX_BATCH)
         ).all()
         if not pages:
             return total
-        index.add_pages(page_record(p) for p in pages)
+        index.add_pages(page_record(p) for p in pages if p.binned_at is None)
+        index.delete_pages(p.id for p in pages if p.binned_at is not None)  # the bin is out of search
         for p in pages:
             # A page changed again while we indexed keeps its pending mark for the next round.
             session.execute(
@@ -35,7 +36,10 @@ def index_pending(session: Session, index: SearchIndex) -> int:
 
 def page_record(page: Page) -> PageRecord:
     doc = page.document
+    doc_type = doc.doc_type and doc.type_row
     return PageRecord(
         page_id=page.id, document_id=doc.id, page_number=page.number, text=page.text or "",
         customer_account=doc.customer_account, doc_type=doc.doc_type, title=doc.title,
+        customer_name=doc.customer.name if doc.customer else None, reference_code=doc.reference_code,
+        doc_date=doc.doc_date, sensitive=bool(doc_type and doc_type.sensitive),
     )

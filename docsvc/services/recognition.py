@@ -47,8 +47,9 @@ def process_page(session: Session, settings: Settings, store: ObjectStore, jobs:
         return
     document = page.document
     with jobstate.running(session, page, f"第 {page.number} 页（{document.title}）"):
-        with store.local_path(document.original_key) as path:
-            image, text = read_page(Path(path), document.media_type, page.source_index, settings)
+        # A page moved in from another scan reads from its own original.
+        with store.local_path(page.source_key) as path:
+            image, text = read_page(Path(path), page.source_media_type, page.source_index, settings)
         _save(session, store, page, image, text)
         jobstate.mark_done(session, page)
         enqueue_index(jobs)

@@ -7,14 +7,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docsvc import formats
+from docsvc.config import FilingSettings
 from docsvc.constants import FileState, JobState
 from docsvc.jobs import JobQueue, enqueue_page
 from docsvc.models import BatchFile, Document, Page
-from docsvc.services import jobstate
+from docsvc.services import coversheets, jobstate
 from storage import ObjectStore
 
 
-def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_id: int) -> None:
+def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_id: int,
+               filing: FilingSettings | None = None) -> None:
+    filing = filing or FilingSettings()
     bf = jobstate.claim(session, BatchFile, batch_file_id)
     if bf is None:
         return
@@ -32,8 +35,21 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
             return
         with store.local_path(bf.original_key) as path:
             info = formats.inspect(Path(path))
+            cut = (coversheets.plan(coversheets.scan(Path(path), info.media_type, info.page_count, filing.separators))
+                   if filing.separators and info.page_count > 1 else None)
         bf.media_type = info.media_type
         bf.page_count = info.page_count
+        if cut is not None and cut.split:
+            # Separator sheets cut the stack into documents; they are kept on the file record only.
+            documents = coversheets.create_documents(session, bf, cut, filing)
+            bf.separators = cut.record()
+            jobstate.mark_done(session, bf)
+            for page_id in session.scalars(
+                select(Page.id).where(Page.document_id.in_([d.id for d in documents]), Page.status == JobState.QUEUED)
+                .order_by(Page.document_id, Page.number)
+            ):
+                enqueue_page(jobs, page_id)
+            return
         document = _document_for(session, bf)
         existing = set(session.scalars(select(Page.source_index).where(Page.document_id == document.id)))
         session.add_all(
@@ -41,6 +57,7 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
             for i in range(info.page_count) if i not in existing
         )
         document.page_count = info.page_count
+        coversheets.file_if_known(session, document, filing, how="upload")
         jobstate.mark_done(session, bf)
         # Page jobs go out after the commit so a worker never looks for a row that is not there yet.
         for page_id in session.scalars(

@@ -1,16 +1,18 @@
 """Web layer: blueprints, login, CSRF, and the access gate every request passes."""
 from __future__ import annotations
 
-from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from datetime import date
+
+from flask import Flask, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from docsvc.access import Action, can, declared_rule
+from docsvc.access import CONTENT_ACTIONS, CONTENT_ROLES, Action, can, content_grant, declared_rule
 from docsvc.errors import DomainError
 from docsvc.i18n import LANGUAGES, translate
-from docsvc.models import User
+from docsvc.models import AuditEvent, Document, Page, User
 from docsvc.runtime import Runtime
 
 csrf = CSRFProtect()
@@ -44,22 +46,31 @@ def is_api() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    from docsvc.api import v1
-    from docsvc.web import auth, batches, documents, search
+    from docsvc.api import loans_audit, v1
+    from docsvc.api import customers as customers_api
+    from docsvc.web import customers, inbox
+    from docsvc.web import admin, audit as audit_views, auth, batches, documents, loans, search
 
+    app.config.update(SESSION_COOKIE_SECURE=runtime_of(app).settings.secure_cookies,
+                      REMEMBER_COOKIE_SECURE=runtime_of(app).settings.secure_cookies,
+                      REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax")
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(_load_user)
-    for bp in (auth.bp, batches.bp, documents.bp, search.bp):
+    login_manager.session_protection = "strong"
+    for bp in (auth.bp, batches.bp, documents.bp, search.bp, admin.bp, loans.bp, audit_views.bp, customers.bp, inbox.bp):
         app.register_blueprint(bp)
-    app.register_blueprint(v1.bp)
-    csrf.exempt(v1.bp)  # the API authenticates with bearer tokens, not cookies
+    for api_bp in (v1.bp, loans_audit.bp, customers_api.bp):
+        app.register_blueprint(api_bp)
+        csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.before_request(_gate)
+    app.after_request(audit_content_access)
+    app.after_request(_security_headers)
     app.teardown_appcontext(_close_db)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(DomainError, _domain_error)
-    app.jinja_env.globals.update(t=t, lang=lang)
+    app.jinja_env.globals.update(t=t, lang=lang, can=lambda user, action: can(user, Action(action)))
     app.add_url_rule("/healthz", "healthz", _healthz)
 
 
@@ -93,8 +104,130 @@ def _gate() -> object | None:
         flash(t("login_required"))
         return redirect(url_for("auth.login", next=request.full_path))
     if not can(user, action):
+        audit_event("access.denied", outcome="denied", commit=True,
+                    detail={"endpoint": request.endpoint, "method": request.method, "path": request.path})
         abort(403)
+    if action in CONTENT_ACTIONS:
+        _check_content(user, action)
     return None
+
+
+def _content_object(view_args: dict[str, object]) -> Page | Document | None:
+    if "page_id" in view_args:
+        return db().get(Page, view_args["page_id"])
+    if "document_id" in view_args:
+        return db().get(Document, view_args["document_id"])
+    return None
+
+
+def _check_content(user: User, action: Action) -> None:
+    """Object check for page and document bytes: by duty, or under a loan covering the file.
+
+    Refusals are audited (an IDOR attempt is an event), and the grant is kept so the view's audit
+    entry carries the loan id.
+    """
+    args = request.view_args or {}
+    obj = _content_object(args)
+    if obj is None:
+        named = {"page_id", "document_id"} & args.keys()
+        if not named:
+            g.grant = None  # a content route without an object: role-level only
+            return
+        if user.role_set & CONTENT_ROLES:
+            abort(404)
+        # Someone without duty rights learns nothing, not even whether the id exists.
+        kind = "page" if "page_id" in named else "document"
+        _deny(kind, args[f"{kind}_id"])
+    grant = content_grant(db(), user, obj, action)
+    if grant is None:
+        _deny(_kind(obj), obj.id)
+    g.grant = grant
+    g.content_object = obj
+
+
+def _deny(kind: str, ident: object) -> None:
+    audit_event(_CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=kind,
+                object_id=str(ident), outcome="denied", commit=True)
+    abort(403)
+
+
+def _kind(obj: object) -> str:
+    return "page" if isinstance(obj, Page) else "document"
+
+
+# What each content route's access is called in the audit trail.
+_CONTENT_EVENTS = {
+    "documents.page": "page.view", "documents.page_image": "page.image",
+    "documents.page_thumbnail": "page.thumbnail", "documents.page_words_json": "page.words",
+    "documents.original": "document.download", "api_v1.get_page_json": "page.text",
+    "api_v1.page_image": "page.image", "api_v1.page_thumbnail": "page.thumbnail",
+    "api_v1.page_words_json": "page.words",
+}
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def audit_event(action: str, *, object_type: str | None = None, object_id: str | int | None = None,
+                outcome: str = "ok", purpose: str | None = None, loan_id: int | None = None,
+                detail: dict | None = None, commit: bool = False) -> AuditEvent:
+    """Record an event for the current request (actor, IP and loan filled in); the caller commits
+    with its change, or passes commit=True when the request changes nothing else."""
+    from docsvc.services import audit
+
+    grant = g.get("grant")
+    event = audit.record(db(), g.get("user"), action, object_type=object_type, object_id=object_id,
+                         outcome=outcome, purpose=purpose, ip=client_ip(), detail=detail,
+                         loan_id=loan_id if loan_id is not None else (grant.loan_id if grant else None))
+    if commit:
+        db().commit()
+        _anchor_if_due()
+    return event
+
+
+def audit_content_access(response: Response) -> Response:
+    """Every successful read of page or document content is an audit event, loan id included."""
+    obj = g.get("content_object")
+    if obj is not None and response.status_code < 400:
+        audit_event(_CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=_kind(obj),
+                    object_id=obj.id, commit=True)
+    return response
+
+
+_anchored_on: dict[str, date] = {}
+
+
+def _anchor_if_due() -> None:
+    """Write the day's anchor with the first event of the day this process records."""
+    from docsvc.services import audit
+    from docsvc.models import utcnow
+
+    today = utcnow().date()
+    if _anchored_on.get("day") == today:
+        return
+    store = runtime().store
+    if audit.anchor_due(store, today):
+        audit.write_anchor(db(), store)
+    _anchored_on["day"] = today
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["docsvc"]
+
+
+# TODO(lead): batches/show, batches/upload and documents/page still carry inline <script>; once they
+# move to static files, drop 'unsafe-inline' from script-src.
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def _view(endpoint: str):  # type: ignore[no-untyped-def]

@@ -1,18 +1,46 @@
-"""Login and logout."""
+"""Login, logout, and the person's own account: password change and API tokens."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import threading
+import time
+from collections import deque
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session as cookie_session, url_for
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from docsvc.access import Action, rule
-from docsvc.models import utcnow
-from docsvc.services.accounts import find_user, password_matches
-from docsvc.web import db, t
+from docsvc.access import Action, can, rule
+from docsvc.models import User
+from docsvc.services.accounts import AccountError, attempt_login, change_password, issue_token, list_tokens, revoke_token
+from docsvc.web import audit_event, client_ip, db, t
 
 bp = Blueprint("auth", __name__)
+
+# Per client address, besides the per-account lockout: slows guessing across many usernames.
+LOGIN_ATTEMPTS_PER_MINUTE = 20
+
+
+class _RateLimit:
+    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            hits = self._seen.setdefault(key, deque())
+            while hits and now - hits[0] > self.window_s:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            return True
+
+
+_login_limit = _RateLimit(LOGIN_ATTEMPTS_PER_MINUTE)
 
 
 class LoginForm(FlaskForm):
@@ -20,27 +48,50 @@ class LoginForm(FlaskForm):
     password = PasswordField(validators=[DataRequired()])
 
 
+class PasswordForm(FlaskForm):
+    current = PasswordField(validators=[DataRequired()])
+    new = PasswordField(validators=[DataRequired()])
+
+
+class TokenForm(FlaskForm):
+    name = StringField()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @rule(Action.PUBLIC)
 def login() -> object:
     form = LoginForm()
     if form.validate_on_submit():
-        user = find_user(db(), form.username.data or "")
-        if user is not None and user.active and password_matches(user, form.password.data or ""):
-            user.last_login_at = utcnow()
-            db().commit()
-            login_user(user)
+        if not _login_limit.allow(client_ip() or "-"):
+            flash(t("too_many_logins"))
+            return render_template("auth/login.html", form=form), 429
+        result = attempt_login(db(), form.username.data or "", form.password.data or "", ip=client_ip())
+        if result.user is not None:
+            cookie_session.clear()  # a fresh session on login: nothing planted before it survives
+            login_user(result.user)
             target = request.args.get("next") or ""
             # Only same-site paths: an absolute URL here would be an open redirect.
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("batches.index"))
-        flash(t("bad_login"))
+            return redirect(target if target.startswith("/") and not target.startswith("//") else home_url(result.user))
+        until = result.locked_until.strftime("%H:%M UTC") if result.locked_until else ""
+        flash(t(result.message_key or "bad_login", until=until))
     return render_template("auth/login.html", form=form)
+
+
+def home_url(user: User) -> str:
+    """Where a person lands after login: the first area their roles open."""
+    for action, endpoint in ((Action.VIEW_BATCH, "batches.index"), (Action.SEARCH, "search.search"),
+                             (Action.READ_AUDIT, "audit.index")):
+        if can(user, action):
+            return url_for(endpoint)
+    return url_for("auth.account")
 
 
 @bp.route("/logout", methods=["POST"])
 @rule(Action.AUTHENTICATED)
 def logout() -> object:
+    audit_event("logout", commit=True)
     logout_user()
+    cookie_session.clear()
     return redirect(url_for("auth.login"))
 
 
@@ -51,3 +102,43 @@ def set_language(code: str) -> object:
     if code in ("zh", "en"):
         response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
     return response
+
+
+@bp.route("/account", methods=["GET"])
+@rule(Action.AUTHENTICATED)
+def account() -> object:
+    return render_template("auth/account.html", password_form=PasswordForm(), token_form=TokenForm(),
+                           tokens=list_tokens(db(), g.user), new_token=None)
+
+
+@bp.route("/account/password", methods=["POST"])
+@rule(Action.AUTHENTICATED)
+def password() -> object:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(db(), g.user, form.current.data or "", form.new.data or "", ip=client_ip())
+            flash(t("password_changed"))
+        except AccountError as exc:
+            flash(str(exc))
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/tokens", methods=["POST"])
+@rule(Action.AUTHENTICATED)
+def create_token() -> object:
+    form = TokenForm()
+    value = issue_token(db(), g.user, (form.name.data or "").strip()[:120]) if form.validate_on_submit() else None
+    # The token is shown in this response only: it is stored hashed.
+    return render_template("auth/account.html", password_form=PasswordForm(), token_form=TokenForm(),
+                           tokens=list_tokens(db(), g.user), new_token=value)
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@rule(Action.AUTHENTICATED)
+def revoke(token_id: int) -> object:
+    try:
+        revoke_token(db(), g.user, token_id, ip=client_ip())
+    except AccountError as exc:
+        flash(str(exc))
+    return redirect(url_for("auth.account"))

@@ -9,7 +9,7 @@ from docsvc.errors import NotAllowedNow, NotFound
 from docsvc.models import Batch
 from docsvc.services import batches as batch_service
 from docsvc.services.intake import Upload, receive
-from docsvc.web import db, g, runtime, t
+from docsvc.web import audit_event, db, g, runtime, t
 
 bp = Blueprint("batches", __name__)
 
@@ -39,6 +39,8 @@ def upload() -> object:
         source="web", user_id=g.user.id,
         customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
     )
+    audit_event("upload", object_type="batch", object_id=batch.id, commit=True,
+                detail={"files": [f.filename for f in files], "customer_account": batch.customer_account})
     target = url_for("batches.show", batch_id=batch.id)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(batch_id=batch.id, url=target), 202
@@ -67,7 +69,8 @@ def progress(batch_id: int) -> object:
 @bp.route("/batches/<int:batch_id>/retry", methods=["POST"])
 @rule(Action.RETRY)
 def retry(batch_id: int) -> object:
-    batch_service.retry_failed(db(), runtime().jobs, batch_id)
+    n = batch_service.retry_failed(db(), runtime().jobs, batch_id)
+    audit_event("batch.retry", object_type="batch", object_id=batch_id, detail={"queued": n}, commit=True)
     return redirect(url_for("batches.show", batch_id=batch_id))
 
 
@@ -76,6 +79,7 @@ def retry(batch_id: int) -> object:
 def retry_page(page_id: int) -> object:
     try:
         page = batch_service.retry_page(db(), runtime().jobs, page_id)
+        audit_event("page.retry", object_type="page", object_id=page_id, commit=True)
     except NotFound:
         abort(404)
     except NotAllowedNow as exc:

@@ -1,9 +1,9 @@
 """Document and page viewer, and the authorised routes for page images, thumbnails, words and originals."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, g, jsonify, render_template, request
 
-from docsvc.access import Action, rule
+from docsvc.access import Action, content_grant, is_sensitive, may_see_sensitive, rule
 from docsvc.services.documents import get_document, get_page, page_object_key, page_words
 from docsvc.web import db, runtime
 from docsvc.web.objects import send_object
@@ -16,7 +16,10 @@ IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 @bp.route("/documents/<int:document_id>")
 @rule(Action.VIEW_METADATA)
 def show(document_id: int) -> object:
-    return render_template("documents/show.html", document=get_document(db(), document_id))
+    document = get_document(db(), document_id)
+    return render_template("documents/show.html", document=document,
+                           grant=content_grant(db(), g.user, document),
+                           sensitive_hidden=is_sensitive(document) and not may_see_sensitive(g.user))
 
 
 @bp.route("/pages/<int:page_id>")
@@ -47,7 +50,7 @@ def page_words_json(page_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/original")
-@rule(Action.VIEW_CONTENT)
+@rule(Action.DOWNLOAD)
 def original(document_id: int) -> object:
     document = get_document(db(), document_id)
     return send_object(document.original_key, document.media_type, download_name=document.title)

@@ -1,0 +1,690 @@
+"""Ingest benchmark: OCR throughput against the bare engine, text-layer rate, upload memory, accuracy.
+
+    .venv/bin/python bench/ingest.py [--pages 14] [--text-pages 200] [--upload-mb 1024]
+                                     [--only a,b,c,d,p] [--engines rapidocr,tesseract]
+
+One run measures what docs/benchmarks.md ("Ingest") records:
+  a  end-to-end OCR pages/minute with 2 RQ SimpleWorkers (`docsvc worker ingest ocr`, subprocesses)
+     against real Redis (db 14, flushed), a PostgreSQL schema of its own in db `test` and the local
+     object store, per engine, beside its floor: the bare engine on the same image files with the
+     same parallelism (raw `tesseract PAGE out -l chi_sim+eng`, 2 at a time, OMP_THREAD_LIMIT=1;
+     RapidOCR in a loop in 2 processes, one onnxruntime thread each). Models are loaded before the
+     clock starts: workers are started, then warmed up on pages that are not counted.
+  b  text-layer PDF pages/second end to end (one N-page PDF from make_text_pdf, same stack).
+  c  peak RSS of `docsvc serve` (embedded mode, waitress) while a 1 GB multipart body streams in.
+  d  character error rate of the stored text against the rendered text, per engine and variant,
+     beside the bare engine on the same images (comes out of the runs of `a`).
+  p  where a page job's time goes: its stages timed one by one in this process.
+Benchmarks are not tests: nothing here asserts; the figures are printed for a human to judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from docsvc.samples import char_error_rate, form_text, render_page  # noqa: E402
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Tests use db 15; the benchmark flushes its own.
+REDIS_URL = "redis://127.0.0.1:6379/14"
+WORKERS = 2
+# Upright variants first: the rotated ones are compared with them.
+VARIANTS = ("clean", "noisy", "skewed", "bitonal", "jpeg", "rot90", "rot180")
+UPRIGHT = ("clean", "noisy", "skewed", "bitonal", "jpeg")
+TESSERACT_LANGS = "chi_sim+eng"
+WARM_UP_SEED = 90_000
+# Seeds of the text-layer PDF, away from the scanned pages' so nothing is a duplicate.
+TEXT_PDF_SEED = 50_000
+
+
+# -- the pages --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    variant: str
+    text: str
+
+
+def make_samples(count: int, folder: Path, first_seed: int = 0) -> list[Sample]:
+    """A4 300 dpi form pages, cycling through the variants, saved the way scanners save them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for i in range(count):
+        seed = first_seed + i
+        variant = VARIANTS[i % len(VARIANTS)]
+        text = form_text(seed)
+        image = render_page(text, variant=variant, seed=seed)
+        if variant == "bitonal":
+            path = folder / f"p{seed:05d}-{variant}.tif"
+            image.save(path, "TIFF", compression="group4", dpi=(300, 300))
+        elif variant == "jpeg":
+            path = folder / f"p{seed:05d}-{variant}.jpg"
+            image.save(path, "JPEG", quality=95, dpi=(300, 300))
+        else:
+            path = folder / f"p{seed:05d}-{variant}.png"
+            image.save(path, "PNG", dpi=(300, 300))
+        samples.append(Sample(path, variant, text))
+    return samples
+
+
+# -- floors: the bare engines -----------------------------------------------------------------
+
+def tesseract_floor(samples: list[Sample], out: Path) -> tuple[float, dict[Path, str]]:
+    """Seconds for raw `tesseract` on every page, WORKERS at a time, and the text it read."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+    def one(sample: Sample) -> tuple[Path, str]:
+        base = out / sample.path.stem
+        subprocess.run(["tesseract", str(sample.path), str(base), "-l", TESSERACT_LANGS],
+                       env=env, check=True, capture_output=True)
+        return sample.path, base.with_suffix(".txt").read_text()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        texts = dict(pool.map(one, samples))
+    return time.perf_counter() - started, texts
+
+
+def _rapid_floor_process(tasks: "multiprocessing.Queue[str | None]", results: "multiprocessing.Queue[tuple[str, str]]",
+                         ready: "multiprocessing.Queue[int]", start: "multiprocessing.synchronize.Event") -> None:
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+    engine(_blank_page())  # loads every model before the clock starts
+    ready.put(os.getpid())
+    start.wait()
+    while (path := tasks.get()) is not None:
+        segments, _ = engine(path)
+        results.put((path, "\n".join(s[1] for s in segments or [])))
+
+
+def _blank_page() -> np.ndarray:
+    page = np.full((600, 800, 3), 255, np.uint8)
+    cv2.putText(page, "warm up 123", (50, 300), cv2.FONT_HERSHEY_SIMPLEX, 2, (0, 0, 0), 4)
+    return page
+
+
+def rapidocr_floor(samples: list[Sample]) -> tuple[float, dict[Path, str]]:
+    """Seconds for RapidOCR on every page in WORKERS processes (models loaded first), and its text."""
+    context = multiprocessing.get_context("spawn")
+    tasks, results, ready = context.Queue(), context.Queue(), context.Queue()
+    start = context.Event()
+    processes = [context.Process(target=_rapid_floor_process, args=(tasks, results, ready, start))
+                 for _ in range(WORKERS)]
+    for p in processes:
+        p.start()
+    for _ in processes:
+        ready.get(timeout=300)
+    for s in samples:
+        tasks.put(str(s.path))
+    for _ in processes:
+        tasks.put(None)
+    started = time.perf_counter()
+    start.set()
+    texts = {}
+    for _ in samples:
+        path, text = results.get(timeout=600)
+        texts[Path(path)] = text
+    elapsed = time.perf_counter() - started
+    for p in processes:
+        p.join(timeout=30)
+    return elapsed, texts
+
+
+# -- the full stack: PostgreSQL schema, Redis, 2 RQ workers, local object store ----------------
+
+@dataclass
+class JobRecord:
+    func: str
+    worker: str
+    started: float
+    ended: float
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+
+@dataclass
+class RunResult:
+    seconds: float
+    pages: int
+    texts: dict[str, str]  # file name -> stored text
+    rotations: dict[str, int]
+    failed: dict[str, str]
+    jobs: list[JobRecord] = field(default_factory=list)
+
+
+class Stack:
+    """PostgreSQL schema + Redis db + local store + WORKERS `docsvc worker ingest ocr` subprocesses."""
+
+    def __init__(self, workdir: Path, engine: str) -> None:
+        import redis
+        from sqlalchemy import create_engine, text
+
+        self.schema = f"bench_{uuid.uuid4().hex[:10]}"
+        self.admin = create_engine(PG_URL)
+        with self.admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+        self.redis = redis.Redis.from_url(REDIS_URL)
+        self.redis.flushdb()
+        self.data_dir = workdir / f"var-{engine}-{self.schema}"
+        self.env = {
+            "DOCSVC_DATA_DIR": str(self.data_dir),
+            "DOCSVC_DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{self.schema}",
+            "DOCSVC_REDIS_URL": REDIS_URL,
+            "DOCSVC_SECRET_KEY": "bench",
+            "DOCSVC_OCR_ENGINE": engine,
+        }
+        from docsvc import db
+        from docsvc.config import Settings
+        from docsvc.runtime import build_runtime, install
+
+        self.rt = build_runtime(Settings.from_env(self.env))
+        db.upgrade(self.rt.engine)
+        install(self.rt)
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSVC_")} | self.env
+        self.logs = [(workdir / f"worker-{engine}-{i}.log").open("wb") for i in range(WORKERS)]
+        self.workers = [subprocess.Popen([sys.executable, "-m", "docsvc.cli", "worker", "ingest", "ocr"],
+                                         env=child_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                        for log in self.logs]
+        self._seen_jobs: set[str] = set()
+        self._wait_registered()
+
+    def _wait_registered(self) -> None:
+        from rq import Worker
+
+        deadline = time.monotonic() + 120
+        while len(Worker.all(connection=self.redis)) < WORKERS:
+            if time.monotonic() > deadline or any(w.poll() is not None for w in self.workers):
+                raise RuntimeError(f"workers did not start; see {self.logs[0].name}")
+            time.sleep(0.2)
+
+    def upload(self, paths: list[Path]) -> int:
+        from docsvc.services.intake import Upload, receive
+
+        with self.rt.sessions() as session:
+            streams = [p.open("rb") for p in paths]
+            try:
+                batch = receive(session, self.rt.store, self.rt.jobs,
+                                [Upload(p.name, s) for p, s in zip(paths, streams)], source="bench")
+            finally:
+                for s in streams:
+                    s.close()
+            return batch.id
+
+    def run(self, paths: list[Path], expected_pages: int, timeout_s: float = 1800) -> RunResult:
+        """Upload the files as one batch and wait for every page to be done; timed from upload start."""
+        from sqlalchemy import func, select
+
+        from docsvc.models import BatchFile, Document, Page
+
+        jobs: list[JobRecord] = []
+        started = time.perf_counter()
+        batch_id = self.upload(paths)
+        pages = (select(Page).join(Document).join(BatchFile, Document.batch_file_id == BatchFile.id)
+                 .where(BatchFile.batch_id == batch_id))
+        finished = pages.where(Page.status.in_(("done", "failed")))
+        last_jobs_look = 0.0
+        with self.rt.sessions() as session:
+            while True:
+                count = session.scalar(select(func.count()).select_from(finished.subquery()))
+                if count >= expected_pages:
+                    elapsed = time.perf_counter() - started
+                    break
+                if time.perf_counter() - started > timeout_s:
+                    raise RuntimeError(f"batch {batch_id}: only {count}/{expected_pages} pages after {timeout_s}s")
+                # Finished jobs expire from Redis a minute after they end: collect them as they come.
+                if time.perf_counter() - last_jobs_look > 2:
+                    jobs += self._new_jobs()
+                    last_jobs_look = time.perf_counter()
+                session.rollback()
+                time.sleep(0.1)
+            jobs += self._new_jobs()
+            texts, rotations, failed = {}, {}, {}
+            for page in session.scalars(pages):
+                name = page.document.title
+                texts[name] = page.text or ""
+                rotations[name] = page.rotation
+                if page.status == "failed":
+                    failed[name] = page.error or ""
+        return RunResult(elapsed, expected_pages, texts, rotations, failed, jobs)
+
+    def _new_jobs(self) -> list[JobRecord]:
+        from rq import Queue
+        from rq.job import Job
+
+        ids = []
+        for name in ("ingest", "ocr"):
+            ids += [i for i in Queue(name, connection=self.redis).finished_job_registry.get_job_ids()
+                    if i not in self._seen_jobs]
+        self._seen_jobs.update(ids)
+        return [JobRecord(job.func_name.rsplit(".", 1)[-1], job.worker_name or "?",
+                          job.started_at.timestamp(), job.ended_at.timestamp())
+                for job in Job.fetch_many(ids, connection=self.redis)
+                if job is not None and job.started_at and job.ended_at]
+
+    def warm_up(self, make_files: Callable[[int], tuple[list[Path], int]]) -> list[JobRecord]:
+        """Run uncounted pages until every worker has done a page job (models load on first use).
+
+        make_files(round) gives the files of one warm-up round and how many pages they hold.
+        """
+        warm: list[JobRecord] = []
+        for round_ in range(4):
+            files, pages = make_files(round_)
+            warm += self.run(files, pages, timeout_s=600).jobs
+            page_workers = {j.worker for j in warm if j.func == "process_page"}
+            if len(page_workers) >= WORKERS:
+                break
+        return warm
+
+    def close(self) -> None:
+        from sqlalchemy import text
+
+        for w in self.workers:
+            w.terminate()
+        for w in self.workers:
+            try:
+                w.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        for log in self.logs:
+            log.close()
+        self.rt.close()
+        with self.admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+        self.admin.dispose()
+        self.redis.flushdb()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def worker_idle_seconds(jobs: list[JobRecord], wall_start: float, wall_end: float) -> float:
+    """Seconds the workers spent outside job bodies during the run: RQ dequeue, bookkeeping, waiting."""
+    busy = sum(j.seconds for j in jobs if j.started >= wall_start - 1)
+    return WORKERS * (wall_end - wall_start) - busy
+
+
+# -- (a) + (d): OCR throughput and accuracy ---------------------------------------------------
+
+@dataclass
+class EngineFigures:
+    engine: str
+    pages: int
+    floor_s: float
+    e2e_s: float
+    floor_texts: dict[str, str]
+    stored: RunResult
+    warm_jobs: list[JobRecord]
+
+    @property
+    def floor_ppm(self) -> float:
+        return 60 * self.pages / self.floor_s
+
+    @property
+    def e2e_ppm(self) -> float:
+        return 60 * self.pages / self.e2e_s
+
+
+def measure_engine(engine: str, samples: list[Sample], workdir: Path) -> EngineFigures:
+    if engine == "tesseract":
+        floor_s, floor = tesseract_floor(samples, workdir / "tesseract-out")
+    else:
+        floor_s, floor = rapidocr_floor(samples)
+    print(f"  {engine} floor: {floor_s:.1f} s", flush=True)
+    stack = Stack(workdir, engine)
+    try:
+        warm_folder = workdir / f"warm-{engine}"
+        warm = stack.warm_up(lambda r: ([s.path for s in make_samples(
+            WORKERS, warm_folder / str(r), WARM_UP_SEED + 10 * r)], WORKERS))
+        stored = stack.run([s.path for s in samples], len(samples))
+    finally:
+        stack.close()
+    print(f"  {engine} end to end: {stored.seconds:.1f} s", flush=True)
+    return EngineFigures(engine, len(samples), floor_s, stored.seconds,
+                         {p.name: t for p, t in floor.items()}, stored, warm)
+
+
+def report_throughput(figures: list[EngineFigures]) -> None:
+    print("\n(a) OCR throughput, 2 workers, pages/minute (target: end to end ≥ 0.9 × floor)")
+    print("| engine | pages | floor (bare engine) | end to end | ratio | mean page job | worker time outside jobs |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for f in figures:
+        page_jobs = [j for j in f.stored.jobs if j.func == "process_page"]
+        split_jobs = [j for j in f.stored.jobs if j.func == "split_file"]
+        mean_job = statistics.mean(j.seconds for j in page_jobs) if page_jobs else float("nan")
+        busy = sum(j.seconds for j in page_jobs + split_jobs)
+        outside = WORKERS * f.e2e_s - busy
+        print(f"| {f.engine} | {f.pages} | {f.floor_ppm:.1f} | {f.e2e_ppm:.1f} | {f.e2e_ppm / f.floor_ppm:.2f} "
+              f"| {mean_job:.2f} s | {outside:.1f} s of {WORKERS * f.e2e_s:.1f} s "
+              f"(splits {sum(j.seconds for j in split_jobs):.1f} s) |")
+        by_worker: dict[str, list[JobRecord]] = {}
+        for j in sorted(f.warm_jobs, key=lambda j: j.started):
+            if j.func == "process_page":
+                by_worker.setdefault(j.worker, []).append(j)
+        firsts = [jobs[0].seconds for jobs in by_worker.values()]
+        if firsts and page_jobs:
+            print(f"    first page job per worker (warm-up, not counted): "
+                  f"{', '.join(f'{s:.2f}' for s in firsts)} s vs {mean_job:.2f} s steady")
+        if f.stored.failed:
+            print(f"    FAILED pages: {f.stored.failed}")
+
+
+def report_accuracy(figures: list[EngineFigures], samples: list[Sample]) -> None:
+    print("\n(d) character error rate, median per variant (stored text / bare engine); "
+          "target: default ≤ 3 %, rot90/rot180 as good as upright")
+    header = "| variant | " + " | ".join(f"{f.engine} stored | {f.engine} bare" for f in figures) + " |"
+    print(header)
+    print("|---|" + "---:|" * (2 * len(figures)))
+    rates: dict[tuple[str, str, str], list[float]] = {}
+    for f in figures:
+        for s in samples:
+            name = s.path.name
+            rates.setdefault((f.engine, "stored", s.variant), []).append(
+                char_error_rate(s.text, f.stored.texts.get(name, "")))
+            rates.setdefault((f.engine, "bare", s.variant), []).append(
+                char_error_rate(s.text, f.floor_texts.get(name, "")))
+
+    def cell(engine: str, kind: str, variants: tuple[str, ...]) -> str:
+        values = [r for v in variants for r in rates.get((engine, kind, v), [])]
+        return f"{100 * statistics.median(values):.1f} %" if values else "–"
+
+    groups = [(v, (v,)) for v in VARIANTS] + [("all upright", UPRIGHT), ("all", VARIANTS)]
+    for label, variants in groups:
+        print(f"| {label} | " + " | ".join(f"{cell(f.engine, 'stored', variants)} | {cell(f.engine, 'bare', variants)}"
+                                       for f in figures) + " |")
+    for f in figures:
+        allr = [r for v in VARIANTS for r in rates.get((f.engine, "stored", v), [])]
+        wrong = {n: r for n, r in f.stored.rotations.items()
+                 if r != {"rot90": 90, "rot180": 180}.get(n.split("-", 1)[1].split(".")[0], 0)}
+        print(f"    {f.engine}: mean CER stored {100 * statistics.mean(allr):.1f} %, "
+              f"max {100 * max(allr):.1f} %; pages turned wrongly: {wrong or 'none'}")
+
+
+# -- (b): text-layer PDF ----------------------------------------------------------------------
+
+def measure_text_layer(pages: int, workdir: Path) -> None:
+    from docsvc.testdata import make_text_pdf
+
+    folder = workdir / "textpdf"
+    folder.mkdir(parents=True, exist_ok=True)
+    pdf = folder / f"text-{pages}.pdf"
+    make_text_pdf([form_text(TEXT_PDF_SEED + i) for i in range(pages)], pdf)
+
+    def warm_files(r: int) -> tuple[list[Path], int]:
+        path = folder / f"warm-{r}.pdf"
+        make_text_pdf([form_text(TEXT_PDF_SEED + 10_000 + 10 * r + i) for i in range(4)], path)
+        return [path], 4
+
+    stack = Stack(workdir, "rapidocr")
+    try:
+        stack.warm_up(warm_files)
+        result = stack.run([pdf], pages)
+    finally:
+        stack.close()
+    page_jobs = [j for j in result.jobs if j.func == "process_page"]
+    split = [j for j in result.jobs if j.func == "split_file"]
+    print(f"\n(b) text-layer PDF, {pages} pages, 2 workers (target ≥ 20 pages/s)")
+    print("| pages | seconds | pages/s | mean page job | split job |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| {pages} | {result.seconds:.1f} | {pages / result.seconds:.1f} | "
+          f"{statistics.mean(j.seconds for j in page_jobs) * 1000:.0f} ms | "
+          f"{sum(j.seconds for j in split) * 1000:.0f} ms |")
+    if result.failed:
+        print(f"    FAILED pages: {len(result.failed)}: {next(iter(result.failed.values()))}")
+
+
+# -- (c): web process memory during a 1 GB upload ---------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _proc_status_kb(pid: int, field_name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise KeyError(field_name)
+
+
+def measure_upload(megabytes: int, workdir: Path) -> None:
+    import requests
+
+    data_dir = workdir / "serve-var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSVC_")} | {
+        "DOCSVC_DATA_DIR": str(data_dir), "DOCSVC_SECRET_KEY": "bench"}
+
+    def cli(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run([sys.executable, "-m", "docsvc.cli", *args], env=env, cwd=ROOT, input=stdin,
+                              capture_output=True, text=True, check=True)
+        return done.stdout
+
+    cli("db", "upgrade")
+    cli("user", "create", "bench", "--role", "operator", "--password-stdin", stdin="bench-password-1234\n")
+    token = cli("token", "create", "bench").strip().splitlines()[-1]
+    port = _free_port()
+    log = (workdir / "serve.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "serve", "--port", str(port)],
+                              env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/api/v1/me", headers=auth, timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("docsvc serve did not start; see serve.log")
+            time.sleep(0.3)
+        before_kb = _proc_status_kb(server.pid, "VmRSS")
+
+        samples: list[tuple[float, int]] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                try:
+                    samples.append((time.perf_counter(), _proc_status_kb(server.pid, "VmRSS")))
+                except (FileNotFoundError, ProcessLookupError):
+                    return
+                time.sleep(0.02)
+
+        boundary = uuid.uuid4().hex
+        block = os.urandom(2**20)
+
+        def body() -> Iterator[bytes]:
+            yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bin\"\r\n"
+                   "Content-Type: application/octet-stream\r\n\r\n").encode()
+            yield uuid.uuid4().bytes  # a fresh original each run
+            for _ in range(megabytes):
+                yield block
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.perf_counter()
+        response = requests.post(f"{base}/api/v1/batches", data=body(), timeout=3600,
+                                 headers={**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        answered = time.perf_counter()
+        elapsed = answered - started
+        time.sleep(3)  # the split job (in-process here) opens the file after the response
+        stop.set()
+        sampler.join()
+        hwm_kb = _proc_status_kb(server.pid, "VmHWM")
+        batch = response.json()
+        if response.status_code == 202:
+            time.sleep(1)
+            batch = requests.get(f"{base}/api/v1/batches/{batch['id']}", headers=auth, timeout=10).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"\n(c) web process (docsvc serve, waitress, embedded) during a {megabytes} MB chunked multipart upload "
+          "(target peak < 150 MB)")
+    during = max(kb for t, kb in samples if t <= answered)
+    after = max((kb for t, kb in samples if t > answered), default=0)
+    print("| body | upload time | MB/s | RSS before | peak RSS until the 202 | peak RSS in the 3 s after "
+          "(in-process split job) | VmHWM (whole life) | response |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    print(f"| {megabytes} MB | {elapsed:.1f} s | {megabytes / elapsed:.0f} | {before_kb / 1024:.0f} MB | "
+          f"{during / 1024:.0f} MB | {after / 1024:.0f} MB | {hwm_kb / 1024:.0f} MB | {response.status_code}, "
+          f"file status {batch.get('files', [{}])[0].get('status', '?')} |")
+
+
+# -- (p): profile of a page job ---------------------------------------------------------------
+
+def profile_page_jobs(engines: list[str], samples: list[Sample], text_pages: int, workdir: Path) -> None:
+    """Each stage of process_page, timed in this process on one thread (no DB, no queue)."""
+    import io
+
+    from docsvc import formats
+    from docsvc.config import Settings
+    from docsvc.ocr import get_engine, normalise
+    from docsvc.services.recognition import VIEW_DPI_TEXT_LAYER, encode_image, encode_thumbnail
+    from docsvc.testdata import make_text_pdf
+    from storage import LocalStore
+
+    store = LocalStore(workdir / "profile-store")
+    settings = Settings.from_env({"DOCSVC_DATA_DIR": str(workdir / "profile-var"), "DOCSVC_SECRET_KEY": "x"})
+    one_per_variant = {s.variant: s for s in samples}
+    print("\n(p) a page job's stages, one thread, mean ms per page "
+          f"({len(one_per_variant)} OCR pages, one per variant; 20 text-layer pages)")
+    print("| engine | render | orientation + deskew | recognise | encode image+thumb+words | store 3 objects | sum |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for engine_name in engines:
+        engine = get_engine(engine_name)
+        engine.recognise(render_page("预热", variant="clean"))  # models load outside the clock
+        stages: dict[str, list[float]] = {k: [] for k in ("render", "normalise", "recognise", "encode", "store")}
+        for n, s in enumerate(one_per_variant.values()):
+            t0 = time.perf_counter()
+            media = formats.sniff(s.path)
+            raw = formats.render_page(s.path, media, 0, dpi=settings.ocr_dpi)
+            t1 = time.perf_counter()
+            upright = normalise(raw)
+            t2 = time.perf_counter()
+            result = engine.recognise(upright.image)
+            t3 = time.perf_counter()
+            data, ext, ctype = encode_image(upright.image)
+            thumb = encode_thumbnail(upright.image)
+            words = json.dumps({"words": [{"text": w.text, "box": list(w.box), "conf": w.confidence}
+                                          for w in result.words]}, ensure_ascii=False).encode()
+            t4 = time.perf_counter()
+            store.put(f"pages/{n}/image.{ext}", io.BytesIO(data), ctype)
+            store.put(f"pages/{n}/thumb.jpg", io.BytesIO(thumb), "image/jpeg")
+            store.put(f"pages/{n}/words.json", io.BytesIO(words), "application/json")
+            t5 = time.perf_counter()
+            for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                stages[key].append(value * 1000)
+        means = {k: statistics.mean(v) for k, v in stages.items()}
+        print(f"| {engine_name} | " + " | ".join(f"{v:.0f}" for v in means.values())
+              + f" | {sum(means.values()):.0f} |")
+    pdf = workdir / "profile-text.pdf"
+    make_text_pdf([form_text(TEXT_PDF_SEED + 20_000 + i) for i in range(max(text_pages, 20))], pdf)
+    text_stages: dict[str, list[float]] = {k: [] for k in ("text layer", "render", "encode", "store")}
+    for i in range(20):
+        t0 = time.perf_counter()
+        layer = formats.text_layer(pdf, i)
+        t1 = time.perf_counter()
+        image = formats.render_page(pdf, "application/pdf", i, dpi=VIEW_DPI_TEXT_LAYER)
+        t2 = time.perf_counter()
+        data, ext, ctype = encode_image(image)
+        thumb = encode_thumbnail(image)
+        words = json.dumps({"words": [{"text": w.text, "box": list(w.box)} for w in layer.words]},
+                           ensure_ascii=False).encode() if layer else b"{}"
+        t3 = time.perf_counter()
+        store.put(f"text/{i}/image.{ext}", io.BytesIO(data), ctype)
+        store.put(f"text/{i}/thumb.jpg", io.BytesIO(thumb), "image/jpeg")
+        store.put(f"text/{i}/words.json", io.BytesIO(words), "application/json")
+        t4 = time.perf_counter()
+        for key, value in zip(text_stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            text_stages[key].append(value * 1000)
+    means = {k: statistics.mean(v) for k, v in text_stages.items()}
+    print(f"| text layer ({text_pages}-page PDF) | text layer {means['text layer']:.0f} + render "
+          f"{means['render']:.0f} | – | – | {means['encode']:.0f} | {means['store']:.0f} | {sum(means.values()):.0f} |")
+
+
+# -- main -------------------------------------------------------------------------------------
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_gb = _proc_status_kb_meminfo() / 2**20
+    return f"{os.cpu_count()} × {cpu}, {mem_gb:.0f} GB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def _proc_status_kb_meminfo() -> int:
+    return int(Path("/proc/meminfo").read_text().split()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=14, help="scanned pages per engine (cycles the 7 variants)")
+    parser.add_argument("--text-pages", type=int, default=200, help="pages of the text-layer PDF")
+    parser.add_argument("--upload-mb", type=int, default=1024, help="size of the upload body")
+    parser.add_argument("--only", default="a,b,c,d,p", help="subset of a,b,c,d,p")
+    parser.add_argument("--engines", default="rapidocr,tesseract")
+    parser.add_argument("--workdir", type=Path, default=None, help="kept when given; a temp dir otherwise")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    engines = args.engines.split(",")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="docsvc-bench-ingest-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    print(f"docsvc ingest benchmark, {date.today()}: {machine()}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", flush=True)
+    try:
+        samples = make_samples(args.pages, workdir / "pages") if only & {"a", "d", "p"} else []
+        figures = []
+        if only & {"a", "d"}:
+            for engine in engines:
+                figures.append(measure_engine(engine, samples, workdir))
+            if "a" in only:
+                report_throughput(figures)
+        if "b" in only:
+            measure_text_layer(args.text_pages, workdir)
+        if "c" in only:
+            measure_upload(args.upload_mb, workdir)
+        if "d" in only:
+            report_accuracy(figures, samples)
+        if "p" in only:
+            profile_page_jobs(engines, samples, args.text_pages, workdir)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\nload average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""REST API for customer files: customers, import, completeness, filing, page operations, cover sheets."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from docsvc.access import Action, rule
+from docsvc.errors import DomainError
+from docsvc.services import completeness, customer_import, filing, pageops
+from docsvc.services.customers import (
+    FIELDS, AccountRule, create_customer, customer_json, get_customer, search_customers, update_customer,
+)
+from docsvc.services.doctypes import all_types, type_json
+from docsvc.services.documents import document_json, get_document, get_page, page_json
+from docsvc.services.suggestions import suggest
+from docsvc.web import client_ip, db, runtime
+
+bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    return runtime().settings.filing
+
+
+def _rule() -> AccountRule:
+    return AccountRule(_settings().account_pattern)
+
+
+def _body() -> dict[str, object]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise DomainError("请求体应为 JSON 对象。 / The request body must be a JSON object.")
+    return data
+
+
+def _reindexed() -> None:
+    from docsvc.jobs import enqueue_index
+
+    enqueue_index(runtime().jobs)
+
+
+@bp.route("/customers")
+@rule(Action.VIEW_METADATA)
+def list_customers() -> object:
+    limit = min(200, max(1, request.args.get("per_page", 50, type=int) or 50))
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, total = search_customers(db(), request.args.get("q", ""), limit=limit, offset=(page - 1) * limit)
+    return jsonify(total=total, page=page, per_page=limit, customers=[customer_json(c) for c in rows])
+
+
+@bp.route("/customers", methods=["POST"])
+@rule(Action.MANAGE_CUSTOMERS)
+def create() -> object:
+    body = _body()
+    customer = create_customer(db(), g.user, _rule(), str(body.get("account") or ""),
+                               {k: body[k] for k in FIELDS if k in body}, ip=client_ip())
+    return jsonify(customer_json(customer)), 201
+
+
+@bp.route("/customers/<account>")
+@rule(Action.VIEW_METADATA)
+def show(account: str) -> object:
+    return jsonify(customer_json(get_customer(db(), account)))
+
+
+@bp.route("/customers/<account>", methods=["PATCH"])
+@rule(Action.MANAGE_CUSTOMERS)
+def update(account: str) -> object:
+    body = _body()
+    customer = update_customer(db(), g.user, account, {k: body[k] for k in FIELDS if k in body}, ip=client_ip())
+    _reindexed()
+    return jsonify(customer_json(customer))
+
+
+@bp.route("/customers/import", methods=["POST"])
+@rule(Action.MANAGE_CUSTOMERS)
+def import_customers() -> object:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return jsonify(error="请用 multipart 字段 `file` 上传 CSV 或 XLSX。 / Send the CSV or XLSX as multipart field `file`."), 400
+    table = customer_import.read_table(upload.read(), upload.filename)
+    mapping = customer_import.guess_mapping(table.headers)
+    for target in customer_import.TARGETS:  # explicit mapping: map_<field>=<header>
+        if request.form.get(f"map_{target}"):
+            mapping[target] = request.form[f"map_{target}"]
+    report = customer_import.run_import(
+        db(), g.user, table, mapping, _rule(), dry_run=request.form.get("dry_run", "false").lower() == "true",
+        skip_rejected=request.form.get("skip_rejected", "false").lower() == "true", ip=client_ip(),
+        source_name=upload.filename)
+    if request.args.get("format") == "csv" or request.accept_mimetypes.best == "text/csv":
+        return Response(report.errors_csv(), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=import-errors.csv"})
+    return jsonify(report.as_json() | {"mapping": mapping}), 200 if report.applied or report.dry_run else 422
+
+
+@bp.route("/customers/<account>/completeness")
+@rule(Action.VIEW_METADATA)
+def customer_completeness(account: str) -> object:
+    return jsonify(completeness.checklist(db(), get_customer(db(), account)).as_json())
+
+
+@bp.route("/completeness")
+@rule(Action.VIEW_METADATA)
+def completeness_report() -> object:
+    lists = completeness.incomplete(db(), region=request.args.get("region") or None,
+                                    grade=request.args.get("grade") or None)
+    fmt = request.args.get("format", "json")
+    if fmt == "csv":
+        return Response(completeness.report_csv(lists), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=incomplete-files.csv"})
+    if fmt == "xlsx":
+        return Response(completeness.report_xlsx(lists),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename=incomplete-files.xlsx"})
+    return jsonify(total=len(lists), files=[c.as_json() for c in lists])
+
+
+@bp.route("/document-types")
+@rule(Action.VIEW_METADATA)
+def document_types() -> object:
+    return jsonify(types=[type_json(t) for t in all_types(db(), active_only=False)])
+
+
+@bp.route("/documents/<int:document_id>", methods=["PATCH"])
+@rule(Action.FILE)
+def patch_document(document_id: int) -> object:
+    document = filing.update_document(db(), g.user, get_document(db(), document_id), _body(), _settings(),
+                                      ip=client_ip())
+    _reindexed()
+    return jsonify(document_json(document))
+
+
+@bp.route("/documents/<int:document_id>/reference-code", methods=["POST"])
+@rule(Action.CORRECT_CODE)
+def correct_reference_code(document_id: int) -> object:
+    body = _body()
+    document = filing.correct_code(db(), g.user, get_document(db(), document_id), str(body.get("reference_code") or ""),
+                                   str(body.get("reason") or ""), ip=client_ip())
+    _reindexed()
+    return jsonify(document_json(document))
+
+
+@bp.route("/documents/<int:document_id>/suggestions")
+@rule(Action.FILE)
+def suggestions(document_id: int) -> object:
+    return jsonify(suggestions=[s.__dict__ for s in suggest(db(), get_document(db(), document_id))],
+                   autofile_confidence=_settings().autofile_confidence)
+
+
+@bp.route("/documents/<int:document_id>/split", methods=["POST"])
+@rule(Action.FILE)
+def split(document_id: int) -> object:
+    new = pageops.split(db(), g.user, get_document(db(), document_id), int(_body().get("at_page") or 0), ip=client_ip())
+    _reindexed()
+    return jsonify(document_json(get_document(db(), document_id)) | {"new_document": document_json(new)})
+
+
+@bp.route("/documents/<int:document_id>/merge", methods=["POST"])
+@rule(Action.FILE)
+def merge(document_id: int) -> object:
+    source = get_document(db(), int(_body().get("source_document_id") or 0))
+    target = pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
+    _reindexed()
+    return jsonify(document_json(target))
+
+
+@bp.route("/documents/<int:document_id>/reorder", methods=["POST"])
+@rule(Action.FILE)
+def reorder(document_id: int) -> object:
+    ids = [int(i) for i in _body().get("page_ids") or []]  # type: ignore[union-attr]
+    document = pageops.reorder(db(), g.user, get_document(db(), document_id), ids, ip=client_ip())
+    _reindexed()
+    return jsonify(document_json(document))
+
+
+@bp.route("/inbox")
+@rule(Action.FILE)
+def inbox() -> object:
+    return jsonify(documents=[document_json(d) for d in filing.inbox(db())])
+
+
+@bp.route("/inbox/assign", methods=["POST"])
+@rule(Action.FILE)
+def assign() -> object:
+    """Bulk: link and file several documents to one customer and type, in one transaction."""
+    body = _body()
+    ids = [int(i) for i in body.get("document_ids") or []]  # type: ignore[union-attr]
+    values = {"customer_account": body.get("customer_account"), "doc_type": body.get("doc_type")}
+    docs = [get_document(db(), i) for i in ids]
+    for d in docs:
+        filing.update_document(db(), g.user, d, values, _settings(), ip=client_ip())
+    _reindexed()
+    return jsonify(documents=[document_json(d) for d in docs])
+
+
+def _page_op(page_id: int, op: str) -> object:
+    page = get_page(db(), page_id)
+    body = request.get_json(silent=True) or {}
+    if op == "move":
+        pageops.move_page(db(), g.user, page, get_document(db(), int(body.get("document_id") or 0)),
+                          body.get("position"), ip=client_ip())
+    elif op == "rotate":
+        pageops.rotate(db(), g.user, page, int(body.get("degrees") or 90), ip=client_ip())
+    elif op == "delete":
+        pageops.bin_page(db(), g.user, page, ip=client_ip())
+    elif op == "restore":
+        pageops.restore_page(db(), g.user, page, ip=client_ip())
+    _reindexed()
+    return jsonify(page_json(page) | {"document_id": page.document_id, "number": page.number,
+                                      "view_rotation": page.view_rotation,
+                                      "binned": page.binned_at is not None})
+
+
+@bp.route("/pages/<int:page_id>/move", methods=["POST"])
+@rule(Action.FILE)
+def move_page(page_id: int) -> object:
+    return _page_op(page_id, "move")
+
+
+@bp.route("/pages/<int:page_id>/rotate", methods=["POST"])
+@rule(Action.FILE)
+def rotate_page(page_id: int) -> object:
+    return _page_op(page_id, "rotate")
+
+
+@bp.route("/pages/<int:page_id>/delete", methods=["POST"])
+@rule(Action.FILE)
+def delete_page(page_id: int) -> object:
+    return _page_op(page_id, "delete")
+
+
+@bp.route("/pages/<int:page_id>/restore", methods=["POST"])
+@rule(Action.FILE)
+def restore_page(page_id: int) -> object:
+    return _page_op(page_id, "restore")
+
+
+@bp.route("/pages/<int:page_id>/purge", methods=["POST"])
+@rule(Action.FILE)
+def purge_page(page_id: int) -> object:
+    pageops.purge_page(db(), runtime().store, g.user, get_page(db(), page_id), ip=client_ip())
+    return jsonify(purged=page_id)
+
+
+@bp.route("/cover-sheets")
+@rule(Action.FILE)
+def cover_sheets() -> object:
+    from docsvc.services.coversheets import sheets_for
+
+    accounts, types = request.args.getlist("account"), request.args.getlist("type")
+    if not accounts or len(accounts) != len(types):
+        return jsonify(error="请成对给出 account 和 type 参数（可重复）。 / Give account and type in pairs "
+                             "(?account=…&type=…, repeatable)."), 400
+    return Response(sheets_for(db(), list(zip(accounts, types))), mimetype="application/pdf",
+                    headers={"Content-Disposition": "inline; filename=cover-sheets.pdf"})

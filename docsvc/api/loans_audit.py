@@ -1,0 +1,82 @@
+"""REST API for loans and the audit trail (bearer tokens; same services and rules as the web)."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from docsvc.access import Action, rule
+from docsvc.services import audit
+from docsvc.services import loans as loan_service
+from docsvc.web import client_ip, db
+from docsvc.web.audit import PAGE_SIZE, csv_response, filter_from
+
+bp = Blueprint("api_loans_audit", __name__, url_prefix="/api/v1")
+
+
+def _flag(body: dict, name: str) -> bool:
+    return body.get(name) in (True, "true", "1", 1)
+
+
+@bp.route("/loans", methods=["POST"])
+@rule(Action.LOAN_REQUEST)
+def create_loan() -> object:
+    body = request.get_json(silent=True) or request.form.to_dict()
+    ids = body.get("document_ids") or []
+    if isinstance(ids, str):
+        ids = ids.replace(",", " ").split()
+    try:
+        document_ids = tuple(int(i) for i in ids)
+        days = int(body.get("days") or 0)
+    except (TypeError, ValueError):
+        raise loan_service.LoanError("document_ids 与 days 须为整数。 / document_ids and days must be integers.") from None
+    loan = loan_service.request_loan(db(), g.user, loan_service.LoanRequest(
+        purpose=str(body.get("purpose") or ""), days=days, customer_account=body.get("customer_account") or None,
+        document_ids=document_ids, want_download=_flag(body, "allow_download"),
+        want_print=_flag(body, "allow_print")), ip=client_ip())
+    return jsonify(loan_service.loan_json(loan)), 201
+
+
+def _decide(loan_id: int, approve: bool) -> object:
+    body = request.get_json(silent=True) or {}
+    loan = loan_service.decide(db(), g.user, loan_id, approve, note=str(body.get("note") or ""),
+                               allow_download=body.get("allow_download"), allow_print=body.get("allow_print"),
+                               ip=client_ip())
+    return jsonify(loan_service.loan_json(loan))
+
+
+@bp.route("/loans/<int:loan_id>/approve", methods=["POST"])
+@rule(Action.LOAN_DECIDE)
+def approve_loan(loan_id: int) -> object:
+    return _decide(loan_id, True)
+
+
+@bp.route("/loans/<int:loan_id>/reject", methods=["POST"])
+@rule(Action.LOAN_DECIDE)
+def reject_loan(loan_id: int) -> object:
+    return _decide(loan_id, False)
+
+
+@bp.route("/loans/<int:loan_id>/return", methods=["POST"])
+@rule(Action.LOAN_REQUEST)
+def return_loan(loan_id: int) -> object:
+    return jsonify(loan_service.loan_json(loan_service.return_loan(db(), g.user, loan_id, ip=client_ip())))
+
+
+@bp.route("/loans")
+@rule(Action.LOAN_REQUEST)
+def list_loans() -> object:
+    groups = loan_service.group_loans(loan_service.visible_loans(db(), g.user))
+    wanted = request.args.get("state")
+    return jsonify({key: [loan_service.loan_json(l) for l in loans]
+                    for key, loans in groups.items() if not wanted or key == wanted})
+
+
+@bp.route("/audit")
+@rule(Action.READ_AUDIT)
+def list_audit() -> object:
+    f = filter_from(request.args)
+    if request.args.get("format") == "csv":
+        return csv_response(f)
+    per_page = min(1000, max(1, request.args.get("per_page", PAGE_SIZE, type=int) or PAGE_SIZE))
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    events = audit.find_events(db(), f, limit=per_page, offset=(page - 1) * per_page)
+    return jsonify(page=page, per_page=per_page, events=[audit.event_json(e) for e in events])

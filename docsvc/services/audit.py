@@ -1,0 +1,270 @@
+"""The audit trail: one function writes events; they are append-only and hash-chained.
+
+Each event stores SHA-256(previous hash + its own canonical content). Editing a row breaks its own
+hash, deleting one breaks the link of the next, and the daily anchor in the object store (the latest
+seq and hash) shows when the tail was cut off. Writers lock the single chain-head row first, so
+concurrent transactions append one after another and the chain stays linear.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from docsvc.constants import audit_anchor_key
+from docsvc.models import AuditChainHead, AuditEvent, User, utcnow
+from storage import ObjectStore
+
+GENESIS = "0" * 64
+ANCHOR_PREFIX = "audit/anchors/"
+HEAD_ID = 1
+
+# Column order of the canonical content; changing it invalidates every stored hash.
+_CANONICAL_COLUMNS = (
+    AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.actor_id, AuditEvent.actor_name, AuditEvent.action,
+    AuditEvent.object_type, AuditEvent.object_id, AuditEvent.outcome, AuditEvent.purpose, AuditEvent.loan_id,
+    AuditEvent.ip, AuditEvent.detail,
+)
+
+
+def record(session: Session, actor: User | None, action: str, *, object_type: str | None = None,
+           object_id: str | int | None = None, outcome: str = "ok", purpose: str | None = None,
+           loan_id: int | None = None, ip: str | None = None, detail: dict | None = None,
+           now: datetime | None = None) -> AuditEvent:
+    """Append an event in the caller's transaction; the caller commits (with the change it records).
+
+    Locks the chain head until that commit, so call it after the change, right before committing.
+    """
+    seq, prev_hash = _lock_head(session)
+    event = AuditEvent(
+        seq=seq, occurred_at=_utc(now or utcnow()), actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else None, action=action, object_type=object_type,
+        object_id=None if object_id is None else str(object_id), outcome=outcome,
+        purpose=purpose or None, loan_id=loan_id, ip=ip,
+        detail=None if detail is None else json.dumps(detail, ensure_ascii=False, sort_keys=True,
+                                                      separators=(",", ":"), default=str),
+        prev_hash=prev_hash,
+    )
+    event.hash = chain_hash(prev_hash, _canonical(tuple(getattr(event, c.key) for c in _CANONICAL_COLUMNS)))
+    session.add(event)
+    session.execute(update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(seq=seq, hash=event.hash))
+    return event
+
+
+def _lock_head(session: Session) -> tuple[int, str]:
+    """Take the chain head for this transaction: next seq and the hash to link to.
+
+    The UPDATE (a no-op) takes the row lock on PostgreSQL and the write lock on SQLite before the
+    read, so no other writer can read the same head in between.
+    """
+    session.execute(update(AuditChainHead).where(AuditChainHead.id == HEAD_ID)
+                    .values(seq=AuditChainHead.seq))
+    seq, last = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)
+                                .where(AuditChainHead.id == HEAD_ID)).one()
+    return seq + 1, last
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
+
+
+# One encoder, built once: json.dumps with options builds a new encoder per call, which dominates verify.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _canonical(values: tuple[object, ...]) -> bytes:
+    """The hashed form of an event: JSON of its columns, the time as exact UTC microseconds."""
+    seq, occurred_at, *rest = values
+    if occurred_at.tzinfo is None:  # type: ignore[attr-defined]
+        occurred_at = occurred_at.replace(tzinfo=timezone.utc)  # type: ignore[attr-defined]
+    return _encode([seq, (occurred_at - _EPOCH) // _MICROSECOND, *rest]).encode("utf-8")  # type: ignore[operator]
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored here is UTC.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _stamp(moment: datetime) -> str:
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class Anchor:
+    day: str
+    seq: int
+    hash: str
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    events: int
+    last_seq: int
+    last_hash: str
+    first_broken_seq: int | None = None
+    problem: str | None = None
+    anchors_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.ok:
+            return (f"审计日志完整：{self.events} 条记录，链尾 #{self.last_seq}，核对锚点 {self.anchors_checked} 个。 / "
+                    f"Audit trail intact: {self.events} events, last #{self.last_seq}, "
+                    f"{self.anchors_checked} anchors checked.")
+        return f"审计日志已被篡改 / AUDIT TRAIL BROKEN at #{self.first_broken_seq}: {self.problem}"
+
+
+def verify(session: Session, anchors: Iterable[Anchor] = (), batch: int = 20_000) -> VerifyReport:
+    """Walk the chain in seq order; report the first broken link, then check the anchors against it."""
+    expected_seq, prev, count = 1, GENESIS, 0
+    hashes_at: dict[int, str] = {}
+    wanted = {a.seq for a in anchors}
+    anchors = list(anchors)
+    for row in _rows(session, batch):
+        seq = row[0]
+        if seq != expected_seq:
+            return _broken(count, expected_seq - 1, prev, expected_seq,
+                           f"第 {expected_seq} 至 {seq - 1} 条记录缺失（被删除）。 / "
+                           f"events {expected_seq}..{seq - 1} are missing (deleted).")
+        stored_prev, stored_hash = row[-2], row[-1]
+        if stored_prev != prev:
+            return _broken(count, seq - 1, prev, seq,
+                           f"第 {seq} 条记录与前一条的链接不符（前一条被删除或改动）。 / "
+                           f"event {seq} does not link to the one before it (that one was removed or altered).")
+        if chain_hash(prev, _canonical(tuple(row[:-2]))) != stored_hash:
+            return _broken(count, seq - 1, prev, seq,
+                           f"第 {seq} 条记录的内容被改动。 / event {seq} was edited after it was written.")
+        if seq in wanted:
+            hashes_at[seq] = stored_hash
+        prev, expected_seq, count = stored_hash, seq + 1, count + 1
+    last_seq = expected_seq - 1
+    head_seq, _ = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)
+                                  .where(AuditChainHead.id == HEAD_ID)).one()
+    if head_seq > last_seq:
+        return _broken(count, last_seq, prev, last_seq + 1,
+                       f"链尾被截断：应有 {head_seq} 条，现只有 {last_seq} 条。 / "
+                       f"the tail was cut off: {head_seq} events were written, {last_seq} remain.")
+    for anchor in anchors:
+        if anchor.seq > last_seq:
+            return _broken(count, last_seq, prev, last_seq + 1,
+                           f"链尾被截断：{anchor.day} 的锚点记录到第 {anchor.seq} 条，现只有 {last_seq} 条。 / "
+                           f"the tail was cut off: the anchor of {anchor.day} reached event {anchor.seq}, "
+                           f"only {last_seq} remain.")
+        if hashes_at.get(anchor.seq) != anchor.hash:
+            return _broken(count, last_seq, prev, anchor.seq,
+                           f"第 {anchor.seq} 条记录与 {anchor.day} 的锚点不符（日志被重写）。 / "
+                           f"event {anchor.seq} differs from the anchor of {anchor.day} (the trail was rewritten).")
+    return VerifyReport(ok=True, events=count, last_seq=last_seq, last_hash=prev, anchors_checked=len(anchors))
+
+
+def _broken(count: int, last_seq: int, last_hash: str, seq: int, problem: str) -> VerifyReport:
+    return VerifyReport(ok=False, events=count, last_seq=last_seq, last_hash=last_hash,
+                        first_broken_seq=seq, problem=problem)
+
+
+def _rows(session: Session, batch: int) -> Iterator[tuple]:  # type: ignore[type-arg]
+    """Stream the chain in keyset pages: constant memory over millions of events on any database."""
+    after = 0
+    columns = (*_CANONICAL_COLUMNS, AuditEvent.prev_hash, AuditEvent.hash)
+    while True:
+        rows = session.execute(select(*columns).where(AuditEvent.seq > after)
+                               .order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1][0]
+
+
+def write_anchor(session: Session, store: ObjectStore, now: datetime | None = None) -> Anchor:
+    """Write today's anchor (latest seq and hash) to the object store, outside the database's reach."""
+    seq, last = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)
+                                .where(AuditChainHead.id == HEAD_ID)).one()
+    moment = _utc(now or utcnow())
+    anchor = Anchor(day=moment.date().isoformat(), seq=seq, hash=last)
+    body = {"day": anchor.day, "seq": seq, "hash": last, "written_at": _stamp(moment)}
+    store.put_bytes(audit_anchor_key(anchor.day), json.dumps(body).encode(), "application/json")
+    return anchor
+
+
+def anchor_due(store: ObjectStore, today: date) -> bool:
+    return not store.exists(audit_anchor_key(today.isoformat()))
+
+
+def load_anchors(store: ObjectStore) -> list[Anchor]:
+    anchors = []
+    for key in store.list(ANCHOR_PREFIX):
+        body = json.loads(store.read_bytes(key))
+        anchors.append(Anchor(day=body["day"], seq=int(body["seq"]), hash=body["hash"]))
+    return sorted(anchors, key=lambda a: a.seq)
+
+
+def retention_cutoff(retention_days: int, now: datetime | None = None) -> datetime:
+    """Events older than this may leave the database (archived with the archive); newer ones never."""
+    return _utc(now or utcnow()) - timedelta(days=retention_days)
+
+
+@dataclass
+class EventFilter:
+    actor: str | None = None
+    action: str | None = None
+    object: str | None = None  # "type:id", "type" or an id
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def find_events(session: Session, f: EventFilter, limit: int | None = 500, offset: int = 0) -> list[AuditEvent]:
+    query = select(AuditEvent)
+    if f.actor:
+        query = query.where(AuditEvent.actor_name == f.actor)
+    if f.action:
+        query = query.where(AuditEvent.action.startswith(f.action))
+    if f.object:
+        kind, _, ident = f.object.partition(":")
+        if ident:
+            query = query.where(AuditEvent.object_type == kind, AuditEvent.object_id == ident)
+        elif kind.isdigit():
+            query = query.where(AuditEvent.object_id == kind)
+        else:
+            query = query.where(AuditEvent.object_type == kind)
+    if f.since:
+        query = query.where(AuditEvent.occurred_at >= f.since)
+    if f.until:
+        query = query.where(AuditEvent.occurred_at < f.until)
+    query = query.order_by(AuditEvent.seq.desc()).offset(offset)
+    return list(session.scalars(query if limit is None else query.limit(limit)))
+
+
+CSV_COLUMNS = ("seq", "occurred_at", "actor_name", "action", "object_type", "object_id", "outcome",
+               "purpose", "loan_id", "ip", "detail", "hash")
+
+
+def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for e in events:
+        writer.writerow([_stamp(e.occurred_at) if c == "occurred_at" else getattr(e, c) for c in CSV_COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def event_json(e: AuditEvent) -> dict[str, object]:
+    return {"seq": e.seq, "occurred_at": _stamp(e.occurred_at), "actor": e.actor_name, "action": e.action,
+            "object_type": e.object_type, "object_id": e.object_id, "outcome": e.outcome, "purpose": e.purpose,
+            "loan_id": e.loan_id, "ip": e.ip, "detail": json.loads(e.detail) if e.detail else None,
+            "hash": e.hash}

@@ -1,0 +1,364 @@
+"""Separator sheets in a scanned stack: QR cover sheets printed here, Kodak patch T sheets, blank pages.
+
+A cover sheet (one A4 page per document) carries a QR code with 户号 and document type, the same in
+large print, and a thick black band at top and bottom. The split job looks at each page on a
+downscaled image: a readable QR starts a document for that customer and type; bands without a
+readable QR are a damaged cover, whose pages go to the inbox with a note rather than stopping the
+batch. Separator pages never become document pages; they are recorded on the batch file.
+"""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import segno
+import zxingcpp
+from PIL import Image, ImageDraw, ImageFont
+
+from docsvc import formats
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from docsvc.config import FilingSettings
+    from docsvc.models import BatchFile, Document
+
+PAYLOAD_PREFIX = "DOCSVC:COVER:1:"
+FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+SHEET_DPI = 150
+DETECT_DPI = 100  # enough for the QR (about 5 px a module) and fast
+A4_MM = (210, 297)
+
+
+class Kind:
+    CONTENT = "content"
+    COVER = "cover"
+    DAMAGED_COVER = "damaged_cover"
+    PATCH_T = "patch_t"
+    BLANK = "blank"
+
+
+@dataclass(frozen=True)
+class PageKind:
+    index: int
+    kind: str
+    account: str | None = None
+    doc_type: str | None = None
+
+    @property
+    def separator(self) -> bool:
+        return self.kind != Kind.CONTENT
+
+
+@dataclass
+class Segment:
+    """The pages of one document in the stack, and what its separator said about it."""
+    source_indices: list[int]
+    account: str | None = None
+    doc_type: str | None = None
+    note: str | None = None
+    separator: int | None = None  # source index of the sheet that started it
+
+
+@dataclass
+class Plan:
+    segments: list[Segment]
+    separators: list[PageKind] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def split(self) -> bool:
+        return bool(self.separators)
+
+    def record(self) -> str:
+        """What is kept on the batch file: every separator page and any problem with it."""
+        return json.dumps({"separators": [asdict(s) for s in self.separators], "notes": self.notes},
+                          ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- printing
+
+def payload(account: str, doc_type: str) -> str:
+    return f"{PAYLOAD_PREFIX}{account}:{doc_type}"
+
+
+def parse_payload(text: str) -> tuple[str, str] | None:
+    if not text.startswith(PAYLOAD_PREFIX):
+        return None
+    parts = text[len(PAYLOAD_PREFIX):].split(":")
+    return (parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
+
+
+@lru_cache(maxsize=8)
+def _font(pixels: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(FONT_PATH, pixels)
+
+
+def _mm(mm: float, dpi: int = SHEET_DPI) -> int:
+    return round(mm / 25.4 * dpi)
+
+
+def cover_image(account: str, doc_type: str, customer_name: str = "", type_name: str = "",
+                dpi: int = SHEET_DPI) -> Image.Image:
+    """One cover sheet as a greyscale A4 image."""
+    w, h = _mm(A4_MM[0], dpi), _mm(A4_MM[1], dpi)
+    page = Image.new("L", (w, h), 255)
+    draw = ImageDraw.Draw(page)
+    margin, band = _mm(15, dpi), _mm(10, dpi)
+    draw.rectangle([margin, margin, w - margin, margin + band], fill=0)
+    draw.rectangle([margin, h - margin - band, w - margin, h - margin], fill=0)
+    y = margin + band + _mm(12, dpi)
+    draw.text((margin, y), "档案封面  COVER SHEET", font=_font(_mm(9, dpi)), fill=0)
+    y += _mm(16, dpi)
+    qr = segno.make(payload(account, doc_type), error="m", micro=False)
+    buf = io.BytesIO()
+    qr.save(buf, kind="png", scale=max(1, _mm(60, dpi) // qr.symbol_size(border=4)[0]), border=4)
+    qr_img = Image.open(buf).convert("L")
+    page.paste(qr_img, (w - margin - qr_img.width, y))
+    draw.text((margin, y), "户号", font=_font(_mm(7, dpi)), fill=0)
+    draw.text((margin, y + _mm(10, dpi)), account, font=_font(_mm(14, dpi)), fill=0)
+    y = max(y + _mm(32, dpi), y + qr_img.height) + _mm(6, dpi)
+    draw.text((margin, y), f"类型  {doc_type}", font=_font(_mm(14, dpi)), fill=0)
+    y += _mm(20, dpi)
+    if type_name:
+        draw.text((margin, y), type_name[:18], font=_font(_mm(9, dpi)), fill=0)
+        y += _mm(14, dpi)
+    if customer_name:
+        draw.text((margin, y), f"户名  {customer_name[:16]}", font=_font(_mm(8, dpi)), fill=0)
+        y += _mm(14, dpi)
+    note = ("扫描时放在该文档第一页之前。本页不会进入档案。",
+            "Place before the first page of the document when scanning; this page is not filed.")
+    for line in note:
+        draw.text((margin, h - margin - band - _mm(22, dpi) + (note.index(line)) * _mm(8, dpi)), line,
+                  font=_font(_mm(4.5, dpi)), fill=0)
+    page.info["dpi"] = (dpi, dpi)
+    return page
+
+
+def cover_sheets_pdf(sheets: Iterable[tuple[str, str, str, str]]) -> bytes:
+    """A printable PDF, one A4 page per (account, type code, customer name, type name)."""
+    images = [cover_image(*s) for s in sheets]
+    if not images:
+        raise ValueError("no cover sheets requested")
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=SHEET_DPI)
+    return buf.getvalue()
+
+
+def patch_t_image(dpi: int = SHEET_DPI) -> Image.Image:
+    """A Kodak patch T sheet (bars narrow, wide, narrow, wide; 2.03 / 5.08 mm, narrow spaces)."""
+    w, h = _mm(A4_MM[0], dpi), _mm(A4_MM[1], dpi)
+    page = Image.new("L", (w, h), 255)
+    draw = ImageDraw.Draw(page)
+    x = _mm(60, dpi)
+    for bar in ("N", "W", "N", "W"):
+        width = _mm(5.08 if bar == "W" else 2.03, dpi)
+        draw.rectangle([x, _mm(20, dpi), x + width - 1, _mm(120, dpi)], fill=0)
+        x += width + _mm(2.03, dpi)
+    page.info["dpi"] = (dpi, dpi)
+    return page
+
+
+# ---------------------------------------------------------------- detecting
+
+def _small(image: Image.Image) -> np.ndarray:
+    dpi = image.info.get("dpi", (formats.DEFAULT_DPI,))[0] or formats.DEFAULT_DPI
+    factor = max(1, int(round(float(dpi) / DETECT_DPI)))
+    grey = image.convert("L")
+    if factor > 1:
+        grey = grey.reduce(factor)
+    return np.asarray(grey)
+
+
+def classify(image: Image.Image, index: int, separators: Iterable[str]) -> PageKind:
+    kinds = set(separators)
+    pixels = _small(image)
+    dark = pixels < 128
+    if Kind.BLANK in kinds and _blank(pixels):
+        return PageKind(index, Kind.BLANK)
+    if Kind.COVER in kinds and _has_bands(dark):
+        found = _read_cover(pixels)
+        if found is not None:
+            return PageKind(index, Kind.COVER, *found)
+        return PageKind(index, Kind.DAMAGED_COVER)
+    if Kind.PATCH_T in kinds and _has_patch_t(dark):
+        return PageKind(index, Kind.PATCH_T)
+    if Kind.COVER in kinds and dark.mean() < 0.2:
+        # A cover whose bands were lost (trimmed, faded) is still recognised by its QR.
+        found = _read_cover(pixels)
+        if found is not None:
+            return PageKind(index, Kind.COVER, *found)
+    return PageKind(index, Kind.CONTENT)
+
+
+def _read_cover(pixels: np.ndarray) -> tuple[str, str] | None:
+    for barcode in zxingcpp.read_barcodes(pixels, formats=zxingcpp.BarcodeFormat.QRCode):
+        parsed = parse_payload(barcode.text)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _has_bands(dark: np.ndarray) -> bool:
+    """Thick black bands near both ends (either axis, so a sideways or upside-down sheet counts)."""
+    for grid in (dark, dark.T):
+        rows = grid.mean(axis=1) > 0.7
+        n = len(rows)
+        edge, need = max(1, int(n * 0.15)), max(2, int(n * 0.02))
+        if rows[:edge].sum() >= need and rows[n - edge:].sum() >= need:
+            return True
+    return False
+
+
+def _blank(pixels: np.ndarray) -> bool:
+    h, w = pixels.shape
+    inner = pixels[h // 20: h - h // 20, w // 20: w - w // 20]  # scanner edges and shadows aside
+    return float((inner < 160).mean()) < 0.003
+
+
+# Patch T read in the feed direction is N W N W; a sheet fed upside down reads W N W N.
+_PATCH_T = ("NWNW", "WNWN")
+
+
+def _has_patch_t(dark: np.ndarray) -> bool:
+    for grid in (dark, dark.T):
+        # Patch bars are at least 50 mm long: without such long dark columns there is nothing to read.
+        if not (grid.mean(axis=0) > 0.12).any():
+            continue
+        px_per_mm = grid.shape[1] / A4_MM[0] if grid is dark else grid.shape[1] / A4_MM[1]
+        hits = 0
+        for row in grid[:: max(1, grid.shape[0] // 200)]:
+            if _row_has_patch(row, px_per_mm):
+                hits += 1
+                if hits >= 10:
+                    return True
+    return False
+
+
+def _row_has_patch(row: np.ndarray, px_per_mm: float) -> bool:
+    edges = np.flatnonzero(np.diff(row.astype(np.int8)))
+    if len(edges) < 8:
+        return False
+    runs = np.diff(edges)  # alternating bar / space lengths (parity depends on the row start)
+    start = 0 if row[edges[0] + 1] else 1
+    bars = runs[start::2]
+    spaces = runs[start + 1::2]
+    for i in range(len(bars) - 3):
+        widths = bars[i:i + 4] / px_per_mm
+        gaps = spaces[i:i + 3] / px_per_mm if i + 3 <= len(spaces) else None
+        if gaps is None or len(gaps) < 3 or not all(1.0 <= g <= 3.2 for g in gaps):
+            continue
+        code = "".join("N" if 1.0 <= b <= 3.2 else "W" if 4.0 <= b <= 6.2 else "?" for b in widths)
+        if code in _PATCH_T:
+            return True
+    return False
+
+
+def scan(path: Path, media_type: str, page_count: int, separators: Iterable[str]) -> list[PageKind]:
+    kinds = tuple(separators)
+    return [classify(formats.render_page(path, media_type, i, dpi=DETECT_DPI), i, kinds)
+            for i in range(page_count)]
+
+
+def plan(kinds: list[PageKind]) -> Plan:
+    """Cut the stack at its separators. Pages before the first separator form a document of their own."""
+    separators = [k for k in kinds if k.separator]
+    if not separators:
+        return Plan([Segment([k.index for k in kinds])])
+    result = Plan(segments=[], separators=separators)
+    current = Segment([])
+    for k in kinds:
+        if not k.separator:
+            current.source_indices.append(k.index)
+            continue
+        _close(result, current)
+        current = Segment([], separator=k.index)
+        if k.kind == Kind.COVER:
+            current.account, current.doc_type = k.account, k.doc_type
+        elif k.kind == Kind.DAMAGED_COVER:
+            current.note = (f"第 {k.index + 1} 页是封面，但二维码无法识别（破损或污损）：请核对后手工归档。 / "
+                            f"Page {k.index + 1} is a cover sheet whose QR code could not be read; file these pages by hand.")
+    _close(result, current)
+    return result
+
+
+def _close(result: Plan, segment: Segment) -> None:
+    if segment.source_indices:
+        result.segments.append(segment)
+    elif segment.separator is not None:
+        result.notes.append(f"第 {segment.separator + 1} 页分隔页之后没有页面。 / "
+                            f"The separator on page {segment.separator + 1} is followed by no pages.")
+
+
+# ---------------------------------------------------------------- filing the pieces
+
+def create_documents(session: Session, bf: BatchFile, cut: Plan, settings: FilingSettings) -> list[Document]:
+    """One document per segment, filed when its cover names a known customer and type; else to the inbox.
+
+    A re-run finds the documents it made before.
+    """
+    from sqlalchemy import select
+
+    from docsvc.models import Document, Page
+
+    existing = list(session.scalars(select(Document).where(Document.batch_file_id == bf.id).order_by(Document.id)))
+    if existing:
+        return existing
+    assert bf.sha256 is not None and bf.original_key is not None and bf.media_type is not None
+    documents = []
+    for n, segment in enumerate(cut.segments, start=1):
+        leading = segment.separator is None
+        document = Document(
+            batch_file_id=bf.id, sha256=bf.sha256, original_key=bf.original_key, media_type=bf.media_type,
+            title=f"{bf.filename} · {n}", inbox_note=segment.note,
+            customer_account=segment.account or (bf.batch.customer_account if leading else None),
+            doc_type=segment.doc_type or (bf.batch.doc_type if leading else None),
+        )
+        session.add(document)
+        session.flush()
+        session.add_all(Page(document_id=document.id, number=i, source_index=src)
+                        for i, src in enumerate(segment.source_indices, start=1))
+        document.page_count = len(segment.source_indices)
+        file_if_known(session, document, settings, how="cover_sheet" if segment.account else "upload")
+        documents.append(document)
+    return documents
+
+
+def file_if_known(session: Session, document: Document, settings: FilingSettings, *, how: str) -> None:
+    """File a document whose customer and type were given (cover sheet, upload form) when both exist."""
+    from docsvc.models import DocumentType
+    from docsvc.services.customers import find_customer
+    from docsvc.services.filing import file_document
+
+    if document.filed_at is not None or not document.customer_account:
+        return
+    customer = find_customer(session, document.customer_account)
+    doc_type = session.get(DocumentType, document.doc_type) if document.doc_type else None
+    if customer is not None and doc_type is not None and doc_type.active:
+        file_document(session, None, document, customer, doc_type, settings, how=how)
+    elif how == "cover_sheet":
+        missing = []
+        if customer is None:
+            missing.append(f"户号 {document.customer_account} 不在客户表中 / account {document.customer_account} is not "
+                           "in the customer list")
+        if doc_type is None:
+            missing.append(f"文档类型 {document.doc_type} 不存在 / unknown type {document.doc_type}")
+        document.inbox_note = "封面已识别，但" + "；".join(missing) + "。请导入客户或改正后归档。 / Import the customer or fix it, then file."
+
+
+def sheets_for(session: Session, pairs: list[tuple[str, str]]) -> bytes:
+    """The printable PDF for (户号, type code) pairs; unknown customers or types raise NotFound/DocTypeError."""
+    from docsvc.services.customers import get_customer
+    from docsvc.services.doctypes import get_type
+
+    sheets = []
+    for account, code in pairs:
+        customer, doc_type = get_customer(session, account), get_type(session, code)
+        sheets.append((customer.account, doc_type.code, customer.name, doc_type.name_zh))
+    return cover_sheets_pdf(sheets)

@@ -1,0 +1,238 @@
+"""Importing the customer list exported from the marketing system (CSV or XLSX).
+
+Steps: read the table (CSV in UTF-8 or GBK/GB18030, or the first XLSX sheet), map its columns to
+customer fields (guessed from the headers, adjustable), validate every row, then upsert by 户号
+in one transaction. An import is all or nothing: if any row is rejected nothing is written (unless
+the caller asks to skip rejected rows), and a fault half-way rolls everything back. A dry run does
+everything but the commit. Importing the same file twice changes nothing the second time.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from docsvc.errors import DomainError
+from docsvc.models import Customer, User, utcnow
+from docsvc.services import audit
+from docsvc.services.customers import FIELDS, AccountRule, CustomerError, check_closing, clean_fields
+
+TARGETS = ("account",) + FIELDS
+# Header spellings seen in marketing-system exports, matched after removing spaces and case.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "account": ("户号", "用户编号", "客户编号", "用户号", "account", "accountno", "户号account"),
+    "name": ("户名", "用户名称", "客户名称", "name", "customername"),
+    "address": ("用电地址", "地址", "address"),
+    "phone": ("联系电话", "电话", "手机", "phone", "tel"),
+    "category": ("用电类别", "category"),
+    "voltage": ("电压等级", "供电电压", "voltage"),
+    "grade": ("档案等级", "等级", "客户等级", "grade"),
+    "region": ("区域", "供电单位", "所属区域", "地区", "region"),
+    "industry": ("行业", "行业分类", "industry"),
+    "stage": ("业务环节", "stage"),
+    "status": ("状态", "用户状态", "status"),
+    "closed_on": ("销户日期", "销户时间", "closedon", "closingdate"),
+    "tags": ("标签", "tags"),
+    "location": ("档案位置", "存放位置", "实体档案位置", "location"),
+}
+MAX_ROWS = 200_000
+_CHUNK = 900  # stays under SQLite's bound-parameter limit
+
+
+class ImportError_(DomainError):
+    pass
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[object]]
+    encoding: str | None = None  # for CSV
+
+
+@dataclass
+class RowError:
+    row: int  # as the archivist sees it in the file (header is row 1)
+    account: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    dry_run: bool = False
+    applied: bool = False
+    encoding: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "rejected": self.rejected, "dry_run": self.dry_run, "applied": self.applied,
+                "encoding": self.encoding,
+                "errors": [{"row": e.row, "account": e.account, "message": e.message} for e in self.errors]}
+
+    def errors_csv(self) -> bytes:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["行号 row", "户号 account", "原因 reason"])
+        for e in self.errors:
+            writer.writerow([e.row, e.account, e.message])
+        return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8
+
+
+def read_table(data: bytes, filename: str = "") -> Table:
+    if data[:4] == b"PK\x03\x04":
+        return _read_xlsx(data)
+    if filename.lower().endswith((".xlsx", ".xls")):
+        raise ImportError_(f"文件“{filename}”不是有效的 XLSX 文件（旧版 .xls 请在 Excel 中另存为 .xlsx 或 CSV）。 / "
+                           f"{filename} is not a valid XLSX file; save it as .xlsx or CSV.")
+    return _read_csv(data)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    # Valid UTF-8 is almost never accidental for Chinese text; anything else is taken as GB18030 (⊃ GBK).
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding), "gbk" if encoding == "gb18030" else "utf-8"
+        except UnicodeDecodeError:
+            continue
+    raise ImportError_("无法识别文件编码（既不是 UTF-8 也不是 GBK）。请在 Excel 中另存为“CSV UTF-8”。 / "
+                       "The file is neither UTF-8 nor GBK; save it as 'CSV UTF-8'.")
+
+
+def _read_csv(data: bytes) -> Table:
+    text, encoding = _decode(data)
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.reader(io.StringIO(text), dialect))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise ImportError_("文件是空的。 / The file is empty.")
+    return Table(headers=[h.strip() for h in rows[0]], rows=rows[1:], encoding=encoding)  # type: ignore[arg-type]
+
+
+def _read_xlsx(data: bytes) -> Table:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:
+        raise ImportError_(f"无法读取 XLSX 文件：{exc}。请确认文件未损坏。 / Could not read the XLSX file: {exc}.") from exc
+    sheet = book.worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True) if any(c not in (None, "") for c in r)]
+    book.close()
+    if not rows:
+        raise ImportError_("工作表是空的。 / The worksheet is empty.")
+    return Table(headers=["" if h is None else str(h).strip() for h in rows[0]], rows=rows[1:])
+
+
+def guess_mapping(headers: list[str]) -> dict[str, str]:
+    """target field → source header, for headers we recognise."""
+    norm = {h.replace(" ", "").replace("_", "").lower(): h for h in headers}
+    mapping: dict[str, str] = {}
+    for target, names in SYNONYMS.items():
+        for name in names:
+            if name.lower() in norm:
+                mapping[target] = norm[name.lower()]
+                break
+    return mapping
+
+
+def _rows(table: Table, mapping: dict[str, str]) -> Iterator[tuple[int, dict[str, object]]]:
+    index = {target: table.headers.index(source) for target, source in mapping.items()
+             if source in table.headers and target in TARGETS}
+    for n, row in enumerate(table.rows, start=2):
+        yield n, {t: (row[i] if i < len(row) else None) for t, i in index.items()}
+
+
+def run_import(session: Session, actor: User | None, table: Table, mapping: dict[str, str], rule: AccountRule,
+               *, dry_run: bool, skip_rejected: bool = False, ip: str | None = None,
+               source_name: str = "") -> ImportReport:
+    if "account" not in mapping or "name" not in mapping:
+        raise ImportError_("请为“户号”和“户名”指定对应的列。 / Map the columns for account (户号) and name (户名).")
+    if len(table.rows) > MAX_ROWS:
+        raise ImportError_(f"一次最多导入 {MAX_ROWS} 行，请拆分文件。 / At most {MAX_ROWS} rows per import; split the file.")
+    report = ImportReport(dry_run=dry_run, encoding=table.encoding)
+    valid: dict[str, tuple[int, dict[str, object]]] = {}
+    for n, raw in _rows(table, mapping):
+        account = "" if raw.get("account") is None else _cell_text(raw["account"])
+        try:
+            account = rule.check(account)
+            if account in valid:
+                raise CustomerError(f"户号 {account} 在文件中重复（第 {valid[account][0]} 行已出现）。 / "
+                                    f"Account {account} appears twice (first on row {valid[account][0]}).")
+            fields = clean_fields({k: v for k, v in raw.items() if k != "account"})
+            if not fields.get("name"):
+                raise CustomerError("户名为空。 / The name is empty.")
+            check_closing(fields)
+        except CustomerError as exc:
+            report.errors.append(RowError(n, account, exc.message))
+            continue
+        valid[account] = (n, fields)
+    report.rejected = len(report.errors)
+    existing = _existing(session, list(valid))
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    now = utcnow()
+    for account, (_n, fields) in valid.items():
+        current = existing.get(account)
+        if current is None:
+            inserts.append({"account": account, "status": "active", "tags": "", "created_at": now,
+                            "updated_at": now, **fields})
+            continue
+        changed = {k: v for k, v in fields.items() if current[k] != v}
+        if changed:
+            updates.append({"id": current["id"], "updated_at": now, **changed})
+    report.created, report.updated = len(inserts), len(updates)
+    report.unchanged = len(valid) - len(inserts) - len(updates)
+    if dry_run or (report.rejected and not skip_rejected):
+        session.rollback()
+        return report
+    try:
+        for i in range(0, len(inserts), _CHUNK):
+            session.execute(insert(Customer), _fill(inserts[i:i + _CHUNK]))
+        for row in updates:
+            session.execute(update(Customer).where(Customer.id == row["id"])
+                            .values({k: v for k, v in row.items() if k != "id"}))
+        audit.record(session, actor, "customer.import", object_type="customer_import", object_id=source_name[:80],
+                     ip=ip, detail={"created": report.created, "updated": report.updated,
+                                    "unchanged": report.unchanged, "rejected": report.rejected})
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    report.applied = True
+    return report
+
+
+def _fill(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    # executemany needs the same keys in every row.
+    keys = {"account", "status", "tags", "created_at", "updated_at", *FIELDS}
+    return [{k: r.get(k, "" if k == "tags" else None) for k in keys} | {"status": r.get("status") or "active",
+                                                                          "tags": r.get("tags") or ""} for r in rows]
+
+
+def _existing(session: Session, accounts: list[str]) -> dict[str, dict[str, object]]:
+    found: dict[str, dict[str, object]] = {}
+    columns = [Customer.id, Customer.account, *(getattr(Customer, f) for f in FIELDS)]
+    for i in range(0, len(accounts), _CHUNK):
+        for row in session.execute(select(*columns).where(Customer.account.in_(accounts[i:i + _CHUNK]))):
+            found[row.account] = row._asdict()
+    return found
+
+
+def _cell_text(value: object) -> str:
+    # Excel keeps long digit strings as numbers: 3012345678.0 is the 户号 3012345678.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()

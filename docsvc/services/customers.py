@@ -1,0 +1,186 @@
+"""Customers (户): validation, create, update, look-up. The 户号 is the key archivists use."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from docsvc.errors import DomainError, NotFound
+from docsvc.models import Customer, User
+from docsvc.services import audit
+from docsvc.services.doctypes import STAGE_CODES
+
+GRADES = ("一级", "二级", "三级")
+STATUSES = ("active", "closed")
+# Fields a create/update may set, besides the account itself.
+FIELDS = ("name", "address", "phone", "category", "voltage", "grade", "region", "industry", "stage",
+          "status", "closed_on", "tags", "location")
+_LENGTHS = {"name": 200, "address": 300, "phone": 40, "category": 40, "voltage": 20, "region": 80,
+            "industry": 80, "tags": 300, "location": 120}
+
+
+class CustomerError(DomainError):
+    pass
+
+
+class DuplicateAccount(CustomerError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class AccountRule:
+    pattern: str
+
+    def check(self, account: str) -> str:
+        account = (account or "").strip()
+        if not re.fullmatch(self.pattern, account):
+            raise CustomerError(f"户号“{account}”格式不正确（应符合 {self.pattern}）。请核对户号。 / "
+                                f"Account number {account!r} does not match the pattern {self.pattern}.")
+        return account
+
+
+def clean_fields(values: dict[str, object]) -> dict[str, object]:
+    """Validate and normalise the customer fields present in `values`; raises CustomerError."""
+    out: dict[str, object] = {}
+    for key in FIELDS:
+        if key not in values:
+            continue
+        raw = values[key]
+        if key == "closed_on":
+            out[key] = parse_date(raw, "销户日期 closing date")
+            continue
+        text = "" if raw is None else str(raw).strip()
+        if key == "tags":
+            text = " ".join(text.replace(",", " ").replace("，", " ").split())
+        if len(text) > _LENGTHS.get(key, 20):
+            raise CustomerError(f"字段 {key} 太长（最多 {_LENGTHS.get(key, 20)} 字）。 / Field {key} is too long.")
+        out[key] = text if key == "tags" else (text or None)
+    if "name" in out and not out["name"]:
+        raise CustomerError("户名不能为空。 / The customer name (户名) is required.")
+    if out.get("grade") and out["grade"] not in GRADES:
+        raise CustomerError(f"档案等级“{out['grade']}”无效，应为一级、二级或三级。 / Grade must be 一级, 二级 or 三级.")
+    if "status" in out:
+        status = {"在用": "active", "正常": "active", "销户": "closed", "已销户": "closed"}.get(
+            str(out["status"] or ""), out["status"] or "active")
+        if status not in STATUSES:
+            raise CustomerError(f"状态“{out['status']}”无效，应为 active 或 closed。 / Status must be active or closed.")
+        out["status"] = status
+    if out.get("stage") and out["stage"] not in STAGE_CODES:
+        raise CustomerError(f"业务环节“{out['stage']}”无效，可用：{', '.join(STAGE_CODES)}。 / Unknown stage.")
+    return out
+
+
+def check_closing(fields: dict[str, object]) -> None:
+    if fields.get("status") == "closed" and not fields.get("closed_on"):
+        raise CustomerError("销户的客户必须填写销户日期（保管期限由此起算）。 / A closed account needs its closing date "
+                            "(retention counts from it).")
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
+
+
+def parse_date(raw: object, label: str) -> date | None:
+    """Dates as archivists type them, and as Excel stores them (serial day numbers)."""
+    from datetime import datetime, timedelta
+
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if 1 <= raw < 2958466:  # Excel's 1900 date system, counted from 1899-12-30
+            return date(1899, 12, 30) + timedelta(days=int(raw))
+    text = str(raw).strip()
+    if text.isdigit() and len(text) <= 5:
+        return parse_date(int(text), label)
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text.split(" ")[0].split("T")[0], fmt).date()
+        except ValueError:
+            continue
+    raise CustomerError(f"{label}“{text}”不是有效日期（如 2024-05-01）。 / {text!r} is not a date (e.g. 2024-05-01).")
+
+
+def get_customer(session: Session, account: str) -> Customer:
+    customer = session.scalars(select(Customer).where(Customer.account == (account or "").strip())).first()
+    if customer is None:
+        raise NotFound(f"户号 {account} 不在客户表中。请先导入或新建该客户。 / "
+                       f"No customer with account number {account}; import or create it first.")
+    return customer
+
+
+def find_customer(session: Session, account: str) -> Customer | None:
+    return session.scalars(select(Customer).where(Customer.account == (account or "").strip())).first()
+
+
+def search_customers(session: Session, q: str = "", *, limit: int = 50, offset: int = 0) -> tuple[list[Customer], int]:
+    query = select(Customer)
+    q = q.strip()
+    if q:
+        query = query.where(or_(Customer.account.startswith(q), Customer.name.contains(q)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Customer.account).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def create_customer(session: Session, actor: User | None, rule: AccountRule, account: str,
+                    values: dict[str, object], *, ip: str | None = None) -> Customer:
+    account = rule.check(account)
+    fields = clean_fields({"status": "active", **values})
+    if "name" not in fields:
+        raise CustomerError("户名不能为空。 / The customer name (户名) is required.")
+    check_closing(fields)
+    if find_customer(session, account) is not None:
+        raise DuplicateAccount(f"户号 {account} 已存在；如需修改请编辑该客户。 / Account {account} already exists; edit it instead.")
+    customer = Customer(account=account, **fields)
+    session.add(customer)
+    session.flush()
+    audit.record(session, actor, "customer.create", object_type="customer", object_id=account, ip=ip,
+                 detail=_loggable(fields))
+    session.commit()
+    return customer
+
+
+def update_customer(session: Session, actor: User | None, account: str, values: dict[str, object], *,
+                    ip: str | None = None) -> Customer:
+    customer = get_customer(session, account)
+    fields = clean_fields(values)
+    merged = {k: getattr(customer, k) for k in FIELDS} | fields
+    check_closing(merged)
+    changed = {k: v for k, v in fields.items() if getattr(customer, k) != v}
+    for key, value in changed.items():
+        setattr(customer, key, value)
+    if changed:
+        _reindex_customer(session, customer)
+        audit.record(session, actor, "customer.update", object_type="customer", object_id=customer.account,
+                     ip=ip, detail=_loggable(changed))
+    session.commit()
+    return customer
+
+
+def _reindex_customer(session: Session, customer: Customer) -> None:
+    """The customer's name is on every indexed page of its file."""
+    from docsvc.services.filing import mark_for_reindex
+    from docsvc.models import Document
+
+    ids = list(session.scalars(select(Document.id).where(Document.customer_id == customer.id)))
+    mark_for_reindex(session, ids)
+
+
+def _loggable(fields: dict[str, object]) -> dict[str, object]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in fields.items()}
+
+
+def customer_json(customer: Customer) -> dict[str, object]:
+    return {
+        "account": customer.account, "name": customer.name, "address": customer.address, "phone": customer.phone,
+        "category": customer.category, "voltage": customer.voltage, "grade": customer.grade,
+        "region": customer.region, "industry": customer.industry, "stage": customer.stage,
+        "status": customer.status, "closed_on": customer.closed_on.isoformat() if customer.closed_on else None,
+        "tags": customer.tags.split() if customer.tags else [], "location": customer.location,
+    }

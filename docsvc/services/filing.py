@@ -1,0 +1,199 @@
+"""Filing: linking a document to its customer and type, and its 档号 (reference code).
+
+The 档号 is built from a configurable pattern (default DA/T 22-2015 item level:
+全宗号-门类代码·年度-保管期限-机构代码-件号). 件号 counts per distinct prefix, i.e. per year and
+class; the counter row is locked by an UPDATE, so concurrent filings wait for each other, and the
+UNIQUE constraint on documents.reference_code is the last word. A 档号 never changes by itself:
+re-linking keeps it, and a correction is its own audited action with a reason.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from docsvc.config import FilingSettings
+from docsvc.constants import IndexState
+from docsvc.errors import DomainError, NotAllowedNow
+from docsvc.models import Customer, Document, DocumentType, FilingSequence, Page, User, utcnow
+from docsvc.services import audit
+
+_SEQ_FIELD = re.compile(r"\{seq(?::[^}]*)?\}")
+
+
+class FilingError(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class CodeParts:
+    fonds: str
+    category: str
+    year: int
+    retention: str
+    org: str
+
+
+def code_prefix(pattern: str, parts: CodeParts) -> str:
+    """The pattern with everything but the 件号 filled in: the scope its sequence counts in."""
+    return _SEQ_FIELD.sub("#", pattern).format(**parts.__dict__)
+
+
+def render_code(pattern: str, parts: CodeParts, seq: int) -> str:
+    return pattern.format(seq=seq, **parts.__dict__)
+
+
+def next_number(session: Session, scope: str) -> int:
+    """Take the next 件号 in `scope` inside the caller's transaction (row-locked until it commits)."""
+    for _ in range(3):
+        taken = session.execute(
+            update(FilingSequence).where(FilingSequence.scope == scope)
+            .values(last=FilingSequence.last + 1).returning(FilingSequence.last)
+        ).scalar()
+        if taken is not None:
+            return int(taken)
+        try:
+            with session.begin_nested():
+                session.add(FilingSequence(scope=scope, last=1))
+            return 1
+        except IntegrityError:
+            continue  # another filing created the row first: take a number from it
+    raise FilingError(f"无法取得件号（{scope}），请重试。 / Could not take the next item number in {scope}; retry.")
+
+
+def assign_code(session: Session, document: Document, doc_type: DocumentType, settings: FilingSettings,
+                today: date | None = None) -> str:
+    year = (document.doc_date or today or utcnow().date()).year
+    parts = CodeParts(settings.fonds, settings.category, year, doc_type.retention, settings.org)
+    scope = code_prefix(settings.archive_code_pattern, parts)
+    while True:
+        code = render_code(settings.archive_code_pattern, parts, next_number(session, scope))
+        # A number may already be taken by a corrected code; skip it rather than collide.
+        if session.scalar(select(Document.id).where(Document.reference_code == code)) is None:
+            document.reference_code = code
+            return code
+
+
+def mark_for_reindex(session: Session, document_ids: Iterable[int]) -> None:
+    """The search index re-reads these documents' pages (metadata changed); the caller enqueues the job."""
+    ids = list(document_ids)
+    if ids:
+        session.execute(update(Page).where(Page.document_id.in_(ids), Page.text.is_not(None))
+                        .values(index_state=IndexState.PENDING, updated_at=utcnow()))
+
+
+def file_document(session: Session, actor: User | None, document: Document, customer: Customer,
+                  doc_type: DocumentType, settings: FilingSettings, *, how: str = "manual",
+                  confidence: float | None = None, ip: str | None = None) -> Document:
+    """Link `document` to `customer` and `doc_type` and file it (档号 given on first filing).
+
+    Adds to the caller's transaction; the caller commits and enqueues the index job.
+    """
+    before = (document.customer_account, document.doc_type, document.reference_code)
+    first_filing = document.filed_at is None
+    document.customer_id, document.customer_account, document.doc_type = customer.id, customer.account, doc_type.code
+    if document.location is None and customer.location:
+        document.location = customer.location
+    if first_filing:
+        document.filed_at = utcnow()
+        document.inbox_note = None
+    if document.reference_code is None:
+        assign_code(session, document, doc_type, settings)
+    session.flush()
+    mark_for_reindex(session, [document.id])
+    audit.record(session, actor, "document.file" if first_filing else "document.relink",
+                 object_type="document", object_id=document.id, ip=ip, detail={
+                     "customer_account": customer.account, "doc_type": doc_type.code,
+                     "reference_code": document.reference_code, "how": how, "confidence": confidence,
+                     "before": {"customer_account": before[0], "doc_type": before[1], "reference_code": before[2]}})
+    return document
+
+
+def unfile_document(session: Session, actor: User | None, document: Document, *, reason: str,
+                    ip: str | None = None) -> None:
+    """Send a document back to the inbox: the customer link goes, the 档号 stays with the document."""
+    if not reason.strip():
+        raise FilingError("请说明撤回归档的原因。 / Give a reason for unfiling.")
+    before = (document.customer_account, document.doc_type)
+    document.customer_id, document.customer_account, document.filed_at = None, None, None
+    mark_for_reindex(session, [document.id])
+    audit.record(session, actor, "document.unlink", object_type="document", object_id=document.id, ip=ip,
+                 detail={"before": {"customer_account": before[0], "doc_type": before[1]}, "reason": reason.strip(),
+                         "reference_code": document.reference_code})
+
+
+def correct_code(session: Session, actor: User | None, document: Document, new_code: str, reason: str, *,
+                 ip: str | None = None) -> Document:
+    """Change a 档号: a separate, audited act with its reason. Commits."""
+    new_code, reason = new_code.strip(), reason.strip()
+    if not reason:
+        raise FilingError("更正档号必须填写原因。 / A reference-code correction needs a reason.")
+    if not new_code:
+        raise FilingError("新档号不能为空。 / The new reference code is empty.")
+    if document.reference_code is None:
+        raise NotAllowedNow(f"文档 #{document.id} 尚未归档，没有档号可更正。 / Document #{document.id} is not filed yet.")
+    other = session.scalar(select(Document.id).where(Document.reference_code == new_code, Document.id != document.id))
+    if other is not None:
+        raise FilingError(f"档号 {new_code} 已被文档 #{other} 使用，不能重复。 / Reference code {new_code} is already "
+                          f"used by document #{other}.")
+    old = document.reference_code
+    document.reference_code = new_code
+    mark_for_reindex(session, [document.id])
+    audit.record(session, actor, "document.reference_code.correct", object_type="document",
+                 object_id=document.id, ip=ip, detail={"old": old, "new": new_code, "reason": reason})
+    session.commit()
+    return document
+
+
+EDITABLE = ("title", "document_date", "contract_number", "business_ref", "location", "notes")
+_COLUMNS = {"title": "title", "document_date": "doc_date", "contract_number": "contract_no",
+            "business_ref": "business_ref", "location": "location", "notes": "notes"}
+
+
+def update_document(session: Session, actor: User | None, document: Document, values: dict[str, object],
+                    settings: FilingSettings, *, ip: str | None = None) -> Document:
+    """Set a document's description and, given customer_account and/or doc_type, link and file it. Commits."""
+    from docsvc.services.customers import get_customer, parse_date
+    from docsvc.services.doctypes import get_type
+
+    changes: dict[str, object] = {}
+    for key in EDITABLE:
+        if key not in values:
+            continue
+        raw = values[key]
+        if key == "document_date":
+            value: object = parse_date(raw, "文档日期 document date")
+        else:
+            value = (str(raw).strip() if raw is not None else "") or (None if key != "title" else "")
+            if key == "title" and len(str(value)) > 255:
+                raise FilingError("题名太长（最多 255 字）。 / The title is too long (255 characters at most).")
+        if getattr(document, _COLUMNS[key]) != value:
+            changes[key] = value
+            setattr(document, _COLUMNS[key], value)
+    account = values.get("customer_account")
+    code = values.get("doc_type")
+    if account is not None or code is not None:
+        customer = get_customer(session, str(account)) if account else document.customer
+        doc_type = get_type(session, str(code)) if code else document.type_row
+        if customer is None or doc_type is None:
+            raise FilingError("归档需要同时指定户号和文档类型。 / Filing needs both a customer account and a type.")
+        if customer.id != document.customer_id or doc_type.code != document.doc_type or document.filed_at is None:
+            file_document(session, actor, document, customer, doc_type, settings, ip=ip)
+    if changes:
+        mark_for_reindex(session, [document.id])
+        audit.record(session, actor, "document.update", object_type="document", object_id=document.id, ip=ip,
+                     detail={k: (v.isoformat() if isinstance(v, date) else v) for k, v in changes.items()})
+    session.commit()
+    return document
+
+
+def inbox(session: Session, limit: int = 200) -> list[Document]:
+    """Unfiled documents with pages, oldest first: what the operator works through."""
+    return list(session.scalars(
+        select(Document).where(Document.filed_at.is_(None), Document.page_count > 0)
+        .order_by(Document.id).limit(limit)))

@@ -1,0 +1,234 @@
+"""Page operations on documents: split, merge, move, reorder, rotate, delete to the bin, restore, purge.
+
+Every operation is audited, keeps `page_count` equal to the live pages, and marks the pages it
+touched for the search index (number and document change with them). Originals are never modified:
+a rotation is a view transform stored on the page, and a page moved in from another scan keeps a
+reference to its own original.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from docsvc.constants import IndexState
+from docsvc.errors import DomainError, NotAllowedNow
+from docsvc.models import BatchFile, Document, LoanItem, Page, User, utcnow
+from docsvc.services import audit
+from storage import ObjectStore
+
+
+class PageOpError(DomainError):
+    pass
+
+
+def live_pages(document: Document) -> list[Page]:
+    return sorted((p for p in document.pages if p.binned_at is None), key=lambda p: p.number)
+
+
+def _renumber(session: Session, document: Document, order: list[Page]) -> None:
+    """Give `order` the numbers 1..n in two steps, so the (document, number) constraint never trips."""
+    for p in order:
+        p.number = -p.id
+    session.flush()
+    for n, p in enumerate(order, start=1):
+        p.number = n
+    document.page_count = len(order)
+    session.flush()
+
+
+def _touch(pages: list[Page]) -> None:
+    for p in pages:
+        if p.text is not None or p.binned_at is not None:
+            p.index_state = IndexState.PENDING
+
+
+def _move(session: Session, page: Page, target: Document) -> None:
+    key, media = page.source_key, page.source_media_type
+    page.number = -page.id
+    session.flush()
+    page.original_key = None if key == target.original_key else key
+    page.media_type = None if key == target.original_key else media
+    page.document = target
+    session.flush()
+
+
+def split(session: Session, actor: User | None, document: Document, at_number: int, *,
+          ip: str | None = None) -> Document:
+    """Pages from `at_number` on become a new, unfiled document."""
+    pages = live_pages(document)
+    if not 2 <= at_number <= len(pages):
+        raise PageOpError(f"不能在第 {at_number} 页处拆分：文档共 {len(pages)} 页，拆分点应在第 2 页到最后一页之间。 / "
+                          f"Cannot split at page {at_number}: the document has {len(pages)} pages.")
+    new = Document(batch_file_id=document.batch_file_id, sha256=document.sha256, original_key=document.original_key,
+                   media_type=document.media_type, title=f"{document.title}（拆分）")
+    session.add(new)
+    session.flush()
+    moving = pages[at_number - 1:]
+    for p in moving:
+        _move(session, p, new)
+    session.refresh(document, ["pages"])
+    session.refresh(new, ["pages"])
+    _renumber(session, document, live_pages(document))
+    _renumber(session, new, moving)
+    _touch(pages)
+    audit.record(session, actor, "document.split", object_type="document", object_id=document.id, ip=ip,
+                 detail={"at_page": at_number, "new_document_id": new.id, "moved_pages": [p.id for p in moving]})
+    session.commit()
+    return new
+
+
+def merge(session: Session, actor: User | None, target: Document, source: Document, *,
+          ip: str | None = None) -> Document:
+    """Append `source`'s pages to `target`; `source` (unfiled) disappears once empty."""
+    if target.id == source.id:
+        raise PageOpError("不能把文档与自身合并。 / A document cannot be merged with itself.")
+    if source.filed_at is not None:
+        raise NotAllowedNow(f"文档 #{source.id} 已归档（档号 {source.reference_code}），不能并入其他文档；"
+                            f"请先撤回归档。 / Document #{source.id} is filed; unfile it before merging it away.")
+    moving = live_pages(source)
+    kept = live_pages(target)
+    for p in moving:
+        _move(session, p, target)
+    session.refresh(source, ["pages"])
+    session.refresh(target, ["pages"])
+    _renumber(session, target, kept + moving)
+    source.page_count = 0
+    _touch(kept + moving)
+    audit.record(session, actor, "document.merge", object_type="document", object_id=target.id, ip=ip,
+                 detail={"merged_document_id": source.id, "moved_pages": [p.id for p in moving]})
+    _drop_if_unused(session, source)
+    session.commit()
+    return target
+
+
+def _drop_if_unused(session: Session, document: Document) -> None:
+    if document.pages:  # binned pages stay recoverable with their document
+        return
+    referenced = session.scalar(select(func.count()).select_from(BatchFile).where(BatchFile.duplicate_of_id == document.id))
+    referenced = (referenced or 0) + (session.scalar(
+        select(func.count()).select_from(LoanItem).where(LoanItem.document_id == document.id)) or 0)
+    if not referenced:
+        session.delete(document)
+
+
+def move_page(session: Session, actor: User | None, page: Page, target: Document, position: int | None = None, *,
+              ip: str | None = None) -> Page:
+    source = page.document
+    if page.binned_at is not None:
+        raise NotAllowedNow(f"页面 #{page.id} 在回收站中，请先恢复。 / Page #{page.id} is in the bin; restore it first.")
+    if source.id == target.id:
+        return reorder_to(session, actor, page, position or page.number, ip=ip)
+    if source.filed_at is not None and len(live_pages(source)) == 1:
+        raise NotAllowedNow(f"文档 #{source.id} 已归档，不能移走它的最后一页。 / Document #{source.id} is filed; "
+                            "its last page cannot be moved away.")
+    kept, into = [p for p in live_pages(source) if p.id != page.id], live_pages(target)
+    old_number = page.number
+    _move(session, page, target)
+    session.refresh(source, ["pages"])
+    session.refresh(target, ["pages"])
+    at = len(into) if position is None else max(0, min(len(into), position - 1))
+    _renumber(session, source, kept)
+    _renumber(session, target, into[:at] + [page] + into[at:])
+    _touch(kept + into + [page])
+    audit.record(session, actor, "page.move", object_type="page", object_id=page.id, ip=ip,
+                 detail={"from_document_id": source.id, "from_number": old_number,
+                         "to_document_id": target.id, "to_number": page.number})
+    _drop_if_unused(session, source)
+    session.commit()
+    return page
+
+
+def reorder_to(session: Session, actor: User | None, page: Page, position: int, *, ip: str | None = None) -> Page:
+    pages = [p for p in live_pages(page.document) if p.id != page.id]
+    at = max(0, min(len(pages), position - 1))
+    return _apply_order(session, actor, page.document, pages[:at] + [page] + pages[at:], ip)
+
+
+def reorder(session: Session, actor: User | None, document: Document, page_ids: list[int], *,
+            ip: str | None = None) -> Document:
+    pages = live_pages(document)
+    by_id = {p.id: p for p in pages}
+    if sorted(page_ids) != sorted(by_id):
+        raise PageOpError(f"新顺序必须恰好包含文档 #{document.id} 的全部 {len(pages)} 页。 / The new order must list "
+                          f"each of the document's {len(pages)} pages exactly once.")
+    _apply_order(session, actor, document, [by_id[i] for i in page_ids], ip)
+    return document
+
+
+def _apply_order(session: Session, actor: User | None, document: Document, order: list[Page],
+                 ip: str | None) -> Page:
+    before = [p.id for p in live_pages(document)]
+    _renumber(session, document, order)
+    _touch(order)
+    audit.record(session, actor, "document.reorder", object_type="document", object_id=document.id, ip=ip,
+                 detail={"before": before, "after": [p.id for p in order]})
+    session.commit()
+    return order[0]
+
+
+def rotate(session: Session, actor: User | None, page: Page, degrees: int, *, ip: str | None = None) -> Page:
+    if degrees % 90:
+        raise PageOpError("只能按 90 度的倍数旋转。 / Rotate by multiples of 90 degrees.")
+    page.view_rotation = (page.view_rotation + degrees) % 360
+    audit.record(session, actor, "page.rotate", object_type="page", object_id=page.id, ip=ip,
+                 detail={"degrees": degrees, "view_rotation": page.view_rotation})
+    session.commit()
+    return page
+
+
+def bin_page(session: Session, actor: User | None, page: Page, *, ip: str | None = None) -> Page:
+    """Delete a page of a not-yet-filed document into the recoverable bin."""
+    document = page.document
+    if document.filed_at is not None:
+        raise NotAllowedNow(f"文档 #{document.id} 已归档（档号 {document.reference_code}），不能删除页面。 / "
+                            f"Document #{document.id} is filed; its pages cannot be deleted.")
+    if page.binned_at is not None:
+        return page
+    kept = [p for p in live_pages(document) if p.id != page.id]
+    old_number = page.number
+    page.binned_at = utcnow()
+    page.number = -page.id  # out of the live numbering, recoverable
+    _renumber(session, document, kept)
+    _touch(kept + [page])
+    audit.record(session, actor, "page.delete", object_type="page", object_id=page.id, ip=ip,
+                 detail={"document_id": document.id, "number": old_number})
+    session.commit()
+    return page
+
+
+def restore_page(session: Session, actor: User | None, page: Page, *, ip: str | None = None) -> Page:
+    if page.binned_at is None:
+        return page
+    document = page.document
+    page.binned_at = None
+    _renumber(session, document, [p for p in live_pages(document) if p.id != page.id] + [page])
+    _touch(live_pages(document))
+    audit.record(session, actor, "page.restore", object_type="page", object_id=page.id, ip=ip,
+                 detail={"document_id": document.id, "number": page.number})
+    session.commit()
+    return page
+
+
+def binned_pages(session: Session) -> list[Page]:
+    return list(session.scalars(select(Page).where(Page.binned_at.is_not(None)).order_by(Page.binned_at.desc())))
+
+
+def purge_page(session: Session, store: ObjectStore, actor: User | None, page: Page, *,
+               ip: str | None = None) -> None:
+    """Remove a binned page for good: its row and its derived objects (the original scan is shared)."""
+    if page.binned_at is None:
+        raise NotAllowedNow(f"页面 #{page.id} 不在回收站中。 / Page #{page.id} is not in the bin.")
+    if page.index_state == IndexState.PENDING:
+        raise NotAllowedNow("该页正在从检索索引中移除，请稍后再清除。 / The page is still being removed from the search "
+                            "index; purge it in a moment.")
+    document = page.document
+    for key in (page.image_key, page.thumb_key, page.words_key):
+        if key:
+            store.delete(key)
+    audit.record(session, actor, "page.purge", object_type="page", object_id=page.id, ip=ip,
+                 detail={"document_id": document.id})
+    session.delete(page)
+    session.flush()
+    session.refresh(document, ["pages"])
+    _drop_if_unused(session, document)
+    session.commit()

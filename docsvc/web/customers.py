@@ -1,0 +1,169 @@
+"""Customer pages: list and search, create and edit, import with column mapping, the customer file view,
+the completeness report and cover-sheet printing."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from docsvc.access import Action, can, rule
+from docsvc.models import AuditEvent, Document
+from docsvc.services import completeness, customer_import
+from docsvc.services.customers import (
+    FIELDS, GRADES, AccountRule, create_customer, get_customer, search_customers, update_customer,
+)
+from docsvc.services.doctypes import STAGES, all_types
+from docsvc.web import client_ip, db, runtime
+
+bp = Blueprint("customers", __name__)
+
+IMPORT_FIELDS = customer_import.TARGETS
+
+
+def _rule() -> AccountRule:
+    return AccountRule(runtime().settings.filing.account_pattern)
+
+
+def _form_values() -> dict[str, object]:
+    return {k: request.form.get(k, "") for k in FIELDS if k in request.form}
+
+
+@bp.route("/customers")
+@rule(Action.VIEW_METADATA)
+def index() -> object:
+    q = request.args.get("q", "")
+    rows, total = search_customers(db(), q, limit=100)
+    return render_template("customers/index.html", customers=rows, total=total, q=q,
+                           may_edit=can(g.user, Action.MANAGE_CUSTOMERS))
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+@rule(Action.MANAGE_CUSTOMERS)
+def new() -> object:
+    if request.method == "POST":
+        customer = create_customer(db(), g.user, _rule(), request.form.get("account", ""), _form_values(),
+                                   ip=client_ip())
+        return redirect(url_for("customers.show", account=customer.account))
+    return render_template("customers/edit.html", customer=None, grades=GRADES, stages=STAGES)
+
+
+@bp.route("/customers/<account>/edit", methods=["GET", "POST"])
+@rule(Action.MANAGE_CUSTOMERS)
+def edit(account: str) -> object:
+    customer = get_customer(db(), account)
+    if request.method == "POST":
+        update_customer(db(), g.user, account, _form_values(), ip=client_ip())
+        from docsvc.jobs import enqueue_index
+
+        enqueue_index(runtime().jobs)
+        return redirect(url_for("customers.show", account=account))
+    return render_template("customers/edit.html", customer=customer, grades=GRADES, stages=STAGES)
+
+
+@bp.route("/customers/<account>")
+@rule(Action.VIEW_METADATA)
+def show(account: str) -> object:
+    customer = get_customer(db(), account)
+    documents = list(db().scalars(select(Document).where(Document.customer_id == customer.id)
+                                  .order_by(Document.doc_type, Document.reference_code)))
+    by_type: dict[str, list[Document]] = {}
+    for d in documents:
+        by_type.setdefault(d.doc_type or "", []).append(d)
+    ids = [str(d.id) for d in documents]
+    events = list(db().scalars(
+        select(AuditEvent).where(((AuditEvent.object_type == "document") & AuditEvent.object_id.in_(ids))
+                                 | ((AuditEvent.object_type == "customer") & (AuditEvent.object_id == account)))
+        .where(AuditEvent.action.not_in(("page.view", "page.image", "page.thumbnail", "page.words")))
+        .order_by(AuditEvent.seq.desc()).limit(100))) if can(g.user, Action.VIEW_METADATA) else []
+    return render_template("customers/show.html", customer=customer, by_type=by_type,
+                           types={t.code: t for t in all_types(db(), active_only=False)},
+                           checklist=completeness.checklist(db(), customer), events=events,
+                           may_edit=can(g.user, Action.MANAGE_CUSTOMERS))
+
+
+def _stash_dir() -> Path:
+    path = runtime().settings.cache_dir / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@bp.route("/customers/import", methods=["GET", "POST"])
+@rule(Action.MANAGE_CUSTOMERS)
+def import_customers() -> object:
+    """Step 1 uploads and shows the column mapping; step 2 (with a token) runs the dry run or the import."""
+    if request.method == "GET":
+        return render_template("customers/import.html", step="upload")
+    token = request.form.get("token", "")
+    if not token:
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("请选择要导入的 CSV 或 XLSX 文件。 / Choose a CSV or XLSX file to import.")
+            return redirect(url_for("customers.import_customers"))
+        data = upload.read()
+        table = customer_import.read_table(data, upload.filename)
+        token = secrets.token_hex(16)
+        (_stash_dir() / token).write_bytes(data)
+        (_stash_dir() / f"{token}.name").write_text(upload.filename)
+        return render_template("customers/import.html", step="map", token=token, headers=table.headers,
+                               mapping=customer_import.guess_mapping(table.headers), fields=IMPORT_FIELDS,
+                               sample=table.rows[:5], encoding=table.encoding, rows=len(table.rows))
+    if not token.isalnum() or not (_stash_dir() / token).exists():
+        abort(404)
+    data, name = (_stash_dir() / token).read_bytes(), (_stash_dir() / f"{token}.name").read_text()
+    table = customer_import.read_table(data, name)
+    mapping = {f: request.form[f"map_{f}"] for f in IMPORT_FIELDS if request.form.get(f"map_{f}")}
+    report = customer_import.run_import(db(), g.user, table, mapping, _rule(),
+                                        dry_run=request.form.get("action") != "import",
+                                        skip_rejected=request.form.get("skip_rejected") == "1",
+                                        ip=client_ip(), source_name=name)
+    (_stash_dir() / f"{token}.errors.csv").write_bytes(report.errors_csv())
+    return render_template("customers/import.html", step="report", token=token, report=report,
+                           headers=table.headers, mapping=mapping, fields=IMPORT_FIELDS)
+
+
+@bp.route("/customers/import/<token>/errors.csv")
+@rule(Action.MANAGE_CUSTOMERS)
+def import_errors(token: str) -> object:
+    path = _stash_dir() / f"{token}.errors.csv"
+    if not token.isalnum() or not path.exists():
+        abort(404)
+    return Response(path.read_bytes(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=import-errors.csv"})
+
+
+@bp.route("/completeness")
+@rule(Action.VIEW_METADATA)
+def completeness_report() -> object:
+    region, grade = request.args.get("region") or None, request.args.get("grade") or None
+    lists = completeness.incomplete(db(), region=region, grade=grade)
+    fmt = request.args.get("format")
+    if fmt == "csv":
+        return Response(completeness.report_csv(lists), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=incomplete-files.csv"})
+    if fmt == "xlsx":
+        return Response(completeness.report_xlsx(lists),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename=incomplete-files.xlsx"})
+    return render_template("customers/completeness.html", lists=lists[:500], total=len(lists), region=region or "",
+                           grade=grade or "", grades=GRADES)
+
+
+@bp.route("/cover-sheets")
+@rule(Action.FILE)
+def cover_sheets() -> object:
+    return render_template("customers/cover_sheets.html", types=all_types(db()),
+                           account=request.args.get("account", ""))
+
+
+@bp.route("/cover-sheets.pdf")
+@rule(Action.FILE)
+def cover_sheets_pdf() -> object:
+    from docsvc.services.coversheets import sheets_for
+
+    pairs = list(zip(request.args.getlist("account"), request.args.getlist("type")))
+    if not pairs:
+        abort(400, description="请至少填写一行“户号 类型”。 / Give at least one 'account type' line.")
+    return Response(sheets_for(db(), pairs), mimetype="application/pdf",
+                    headers={"Content-Disposition": "inline; filename=cover-sheets.pdf"})

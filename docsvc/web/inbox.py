@@ -1,0 +1,86 @@
+"""The unfiled inbox: keyboard-driven filing and page operations for scanning-room operators."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from docsvc.access import Action, rule
+from docsvc.jobs import enqueue_index
+from docsvc.services import filing, pageops
+from docsvc.services.doctypes import all_types
+from docsvc.services.documents import get_document, get_page
+from docsvc.services.suggestions import suggest
+from docsvc.web import client_ip, db, runtime
+
+bp = Blueprint("inbox", __name__)
+
+
+@bp.route("/inbox")
+@rule(Action.FILE)
+def index() -> object:
+    documents = filing.inbox(db())
+    current = get_document(db(), request.args.get("document", type=int)) if request.args.get("document") else (
+        documents[0] if documents else None)
+    return render_template("inbox/index.html", documents=documents, current=current,
+                           pages=pageops.live_pages(current) if current else [],
+                           suggestions=suggest(db(), current) if current else [], types=all_types(db()),
+                           threshold=runtime().settings.filing.autofile_confidence)
+
+
+def _next(after_id: int | None = None) -> object:
+    remaining = [d for d in filing.inbox(db()) if d.id != after_id]
+    return redirect(url_for("inbox.index", document=remaining[0].id) if remaining else url_for("inbox.index"))
+
+
+@bp.route("/inbox/<int:document_id>/file", methods=["POST"])
+@rule(Action.FILE)
+def file(document_id: int) -> object:
+    document = get_document(db(), document_id)
+    values = {"customer_account": request.form.get("customer_account", "").strip(),
+              "doc_type": request.form.get("doc_type", "").strip()}
+    for key in ("title", "document_date", "contract_number"):
+        if request.form.get(key):
+            values[key] = request.form[key]
+    filing.update_document(db(), g.user, document, values, runtime().settings.filing, ip=client_ip())
+    enqueue_index(runtime().jobs)
+    flash(f"已归档：文档 #{document.id}，档号 {document.reference_code}。 / Filed as {document.reference_code}.")
+    return _next(document.id)
+
+
+@bp.route("/inbox/<int:document_id>/split", methods=["POST"])
+@rule(Action.FILE)
+def split(document_id: int) -> object:
+    pageops.split(db(), g.user, get_document(db(), document_id), request.form.get("at_page", 0, type=int) or 0,
+                  ip=client_ip())
+    enqueue_index(runtime().jobs)
+    return redirect(url_for("inbox.index", document=document_id))
+
+
+@bp.route("/inbox/<int:document_id>/merge", methods=["POST"])
+@rule(Action.FILE)
+def merge(document_id: int) -> object:
+    source = get_document(db(), request.form.get("source_document_id", 0, type=int) or 0)
+    pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
+    enqueue_index(runtime().jobs)
+    return redirect(url_for("inbox.index", document=document_id))
+
+
+@bp.route("/inbox/pages/<int:page_id>/<op>", methods=["POST"])
+@rule(Action.FILE)
+def page_op(page_id: int, op: str) -> object:
+    page = get_page(db(), page_id)
+    document_id = page.document_id
+    if op == "rotate":
+        pageops.rotate(db(), g.user, page, request.form.get("degrees", 90, type=int) or 90, ip=client_ip())
+    elif op == "delete":
+        pageops.bin_page(db(), g.user, page, ip=client_ip())
+    elif op == "up":
+        pageops.reorder_to(db(), g.user, page, max(1, page.number - 1), ip=client_ip())
+    elif op == "down":
+        pageops.reorder_to(db(), g.user, page, page.number + 1, ip=client_ip())
+    elif op == "move":
+        target = get_document(db(), request.form.get("document_id", 0, type=int) or 0)
+        pageops.move_page(db(), g.user, page, target, ip=client_ip())
+    else:
+        flash("未知的页面操作。 / Unknown page operation.")
+    enqueue_index(runtime().jobs)
+    return redirect(url_for("inbox.index", document=document_id))

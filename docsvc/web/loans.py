@@ -1,0 +1,68 @@
+"""Loans (借阅) in the browser: request, my loans and the approver's queue, decide, return, renew."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from docsvc.access import Action, can, loan_state, rule
+from docsvc.constants import MAX_LOAN_DAYS
+from docsvc.services import loans as loan_service
+from docsvc.web import client_ip, db, t
+
+bp = Blueprint("loans", __name__, url_prefix="/loans")
+
+
+def parse_document_ids(raw: str) -> tuple[int, ...]:
+    parts = raw.replace("，", ",").replace(",", " ").split()
+    if not all(p.isdigit() for p in parts):
+        raise loan_service.LoanError("文档编号应为数字，用逗号或空格分隔。 / Document ids are numbers separated by commas or spaces.")
+    return tuple(int(p) for p in parts)
+
+
+@bp.route("/")
+@rule(Action.LOAN_REQUEST)
+def index() -> object:
+    groups = loan_service.group_loans(loan_service.visible_loans(db(), g.user))
+    return render_template("loans/index.html", groups=groups, state=loan_state,
+                           may_decide=can(g.user, Action.LOAN_DECIDE), max_days=MAX_LOAN_DAYS,
+                           prefill=request.args)
+
+
+@bp.route("/", methods=["POST"])
+@rule(Action.LOAN_REQUEST)
+def create() -> object:
+    form = request.form
+    loan = loan_service.request_loan(db(), g.user, loan_service.LoanRequest(
+        purpose=form.get("purpose", ""), days=form.get("days", 0, type=int) or 0,
+        customer_account=form.get("customer_account") or None,
+        document_ids=parse_document_ids(form.get("document_ids", "")),
+        want_download=form.get("want_download") == "1", want_print=form.get("want_print") == "1"),
+        ip=client_ip())
+    flash(t("loan_requested", id=loan.id))
+    return redirect(url_for("loans.index"))
+
+
+@bp.route("/<int:loan_id>/decide", methods=["POST"])
+@rule(Action.LOAN_DECIDE)
+def decide(loan_id: int) -> object:
+    approve = request.form.get("decision") == "approve"
+    loan_service.decide(db(), g.user, loan_id, approve, note=request.form.get("note", ""),
+                        allow_download=request.form.get("allow_download") == "1",
+                        allow_print=request.form.get("allow_print") == "1", ip=client_ip())
+    flash(t("loan_approved" if approve else "loan_rejected", id=loan_id))
+    return redirect(url_for("loans.index"))
+
+
+@bp.route("/<int:loan_id>/return", methods=["POST"])
+@rule(Action.LOAN_REQUEST)
+def give_back(loan_id: int) -> object:
+    loan_service.return_loan(db(), g.user, loan_id, ip=client_ip())
+    flash(t("loan_returned", id=loan_id))
+    return redirect(url_for("loans.index"))
+
+
+@bp.route("/<int:loan_id>/renew", methods=["POST"])
+@rule(Action.LOAN_REQUEST)
+def renew(loan_id: int) -> object:
+    loan = loan_service.renew(db(), g.user, loan_id, request.form.get("days", 7, type=int) or 7, ip=client_ip())
+    flash(t("loan_requested", id=loan.id))
+    return redirect(url_for("loans.index"))

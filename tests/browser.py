@@ -1,0 +1,111 @@
+"""A real server and a real browser: `docsvc serve` in a subprocess on the embedded default, and
+Debian's chromium driven by Playwright (never a downloaded browser)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.conftest import PASSWORD, ROOT
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SERVER_START_S = 30.0
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    data_dir: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(data_dir: Path) -> dict[str, str]:
+    """This machine's environment without any DOCSVC_ setting, so the server runs embedded in `data_dir`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSVC_")}
+    return {**env, "DOCSVC_DATA_DIR": str(data_dir), "DOCSVC_OCR_ENGINE": "rapidocr", "DOCSVC_WORKERS": "2"}
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
+    done = subprocess.run([sys.executable, "-m", "docsvc.cli", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"docsvc serve exited with {process.returncode}: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise AssertionError(f"docsvc serve did not answer at {url} within {SERVER_START_S}s")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Server]:
+    """`docsvc db upgrade`, `docsvc user create operator`, then `docsvc serve` on a free port."""
+    data_dir = tmp_path / "var"
+    env = server_env(data_dir)
+    cli(env, "db", "upgrade")
+    cli(env, "user", "create", "operator", "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    log = log_path.open("wb")
+    # The log goes to a file, not a pipe: a pipe nobody reads would stall the server once full.
+    process = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "serve", "--port", str(port)],
+                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(process, url, log_path)
+        yield Server(url, data_dir)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Page]:
+    """A fresh chromium page, 1280×900, Chinese locale."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no chromium at {CHROMIUM} (apt install chromium); browser tests need it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
