@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import shutil
 import socket
 import statistics
@@ -94,8 +95,14 @@ def make_samples(count: int, folder: Path, first_seed: int = 0) -> list[Sample]:
 
 # -- floors: the bare engines -----------------------------------------------------------------
 
-def tesseract_floor(samples: list[Sample], out: Path) -> tuple[float, dict[Path, str]]:
-    """Seconds for raw `tesseract` on every page, WORKERS at a time, and the text it read."""
+@dataclass(frozen=True)
+class Timing:
+    wall_s: float
+    cpu_s: float  # CPU seconds of the processes doing the work: a cross-check less moved by other load
+
+
+def tesseract_floor(samples: list[Sample], out: Path) -> tuple[Timing, dict[Path, str]]:
+    """Raw `tesseract` on every page, WORKERS at a time, and the text it read."""
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
@@ -105,23 +112,31 @@ def tesseract_floor(samples: list[Sample], out: Path) -> tuple[float, dict[Path,
                        env=env, check=True, capture_output=True)
         return sample.path, base.with_suffix(".txt").read_text()
 
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     with ThreadPoolExecutor(WORKERS) as pool:
         texts = dict(pool.map(one, samples))
-    return time.perf_counter() - started, texts
+    return Timing(time.perf_counter() - started, _children_cpu() - cpu_before), texts
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rapid_floor_process(tasks: "multiprocessing.Queue[str | None]", results: "multiprocessing.Queue[tuple[str, str]]",
-                         ready: "multiprocessing.Queue[int]", start: "multiprocessing.synchronize.Event") -> None:
+                         ready: "multiprocessing.Queue[float]", start: "multiprocessing.synchronize.Event") -> None:
     from rapidocr_onnxruntime import RapidOCR
 
     engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
     engine(_blank_page())  # loads every model before the clock starts
-    ready.put(os.getpid())
+    start_cpu = time.process_time()
+    ready.put(0.0)
     start.wait()
     while (path := tasks.get()) is not None:
         segments, _ = engine(path)
         results.put((path, "\n".join(s[1] for s in segments or [])))
+    ready.put(time.process_time() - start_cpu)
 
 
 def _blank_page() -> np.ndarray:
@@ -130,8 +145,8 @@ def _blank_page() -> np.ndarray:
     return page
 
 
-def rapidocr_floor(samples: list[Sample]) -> tuple[float, dict[Path, str]]:
-    """Seconds for RapidOCR on every page in WORKERS processes (models loaded first), and its text."""
+def rapidocr_floor(samples: list[Sample]) -> tuple[Timing, dict[Path, str]]:
+    """RapidOCR on every page in WORKERS processes (models loaded first), and the text it read."""
     context = multiprocessing.get_context("spawn")
     tasks, results, ready = context.Queue(), context.Queue(), context.Queue()
     start = context.Event()
@@ -152,9 +167,10 @@ def rapidocr_floor(samples: list[Sample]) -> tuple[float, dict[Path, str]]:
         path, text = results.get(timeout=600)
         texts[Path(path)] = text
     elapsed = time.perf_counter() - started
+    cpu = sum(ready.get(timeout=60) for _ in processes)
     for p in processes:
         p.join(timeout=30)
-    return elapsed, texts
+    return Timing(elapsed, cpu), texts
 
 
 # -- the full stack: PostgreSQL schema, Redis, 2 RQ workers, local object store ----------------
@@ -174,6 +190,7 @@ class JobRecord:
 @dataclass
 class RunResult:
     seconds: float
+    cpu_s: float  # worker processes and their children (tesseract), during the run
     pages: int
     texts: dict[str, str]  # file name -> stored text
     rotations: dict[str, int]
@@ -246,6 +263,8 @@ class Stack:
         from docsvc.models import BatchFile, Document, Page
 
         jobs: list[JobRecord] = []
+        cpu_before = self.workers_cpu()
+        started_epoch = time.time()  # RQ stamps jobs with wall-clock time
         started = time.perf_counter()
         batch_id = self.upload(paths)
         pages = (select(Page).join(Document).join(BatchFile, Document.batch_file_id == BatchFile.id)
@@ -257,6 +276,7 @@ class Stack:
                 count = session.scalar(select(func.count()).select_from(finished.subquery()))
                 if count >= expected_pages:
                     elapsed = time.perf_counter() - started
+                    cpu = self.workers_cpu() - cpu_before
                     break
                 if time.perf_counter() - started > timeout_s:
                     raise RuntimeError(f"batch {batch_id}: only {count}/{expected_pages} pages after {timeout_s}s")
@@ -266,7 +286,10 @@ class Stack:
                     last_jobs_look = time.perf_counter()
                 session.rollback()
                 time.sleep(0.1)
+            # RQ marks the last job finished just after its page row says done.
+            time.sleep(0.5)
             jobs += self._new_jobs()
+            jobs = [j for j in jobs if j.started >= started_epoch]
             texts, rotations, failed = {}, {}, {}
             for page in session.scalars(pages):
                 name = page.document.title
@@ -274,7 +297,16 @@ class Stack:
                 rotations[name] = page.rotation
                 if page.status == "failed":
                     failed[name] = page.error or ""
-        return RunResult(elapsed, expected_pages, texts, rotations, failed, jobs)
+        return RunResult(elapsed, cpu, expected_pages, texts, rotations, failed, jobs)
+
+    def workers_cpu(self) -> float:
+        """utime + stime + waited-for children's (tesseract runs) of the worker processes, seconds."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for w in self.workers:
+            fields = Path(f"/proc/{w.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        return total / ticks
 
     def _new_jobs(self) -> list[JobRecord]:
         from rq import Queue
@@ -324,27 +356,24 @@ class Stack:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def worker_idle_seconds(jobs: list[JobRecord], wall_start: float, wall_end: float) -> float:
-    """Seconds the workers spent outside job bodies during the run: RQ dequeue, bookkeeping, waiting."""
-    busy = sum(j.seconds for j in jobs if j.started >= wall_start - 1)
-    return WORKERS * (wall_end - wall_start) - busy
-
-
 # -- (a) + (d): OCR throughput and accuracy ---------------------------------------------------
 
 @dataclass
 class EngineFigures:
     engine: str
     pages: int
-    floor_s: float
-    e2e_s: float
+    floor: Timing
     floor_texts: dict[str, str]
     stored: RunResult
     warm_jobs: list[JobRecord]
 
     @property
+    def e2e_s(self) -> float:
+        return self.stored.seconds
+
+    @property
     def floor_ppm(self) -> float:
-        return 60 * self.pages / self.floor_s
+        return 60 * self.pages / self.floor.wall_s
 
     @property
     def e2e_ppm(self) -> float:
@@ -353,10 +382,10 @@ class EngineFigures:
 
 def measure_engine(engine: str, samples: list[Sample], workdir: Path) -> EngineFigures:
     if engine == "tesseract":
-        floor_s, floor = tesseract_floor(samples, workdir / "tesseract-out")
+        floor_timing, floor = tesseract_floor(samples, workdir / "tesseract-out")
     else:
-        floor_s, floor = rapidocr_floor(samples)
-    print(f"  {engine} floor: {floor_s:.1f} s", flush=True)
+        floor_timing, floor = rapidocr_floor(samples)
+    print(f"  {engine} floor: {floor_timing.wall_s:.1f} s, load {os.getloadavg()[0]:.2f}", flush=True)
     stack = Stack(workdir, engine)
     try:
         warm_folder = workdir / f"warm-{engine}"
@@ -365,23 +394,24 @@ def measure_engine(engine: str, samples: list[Sample], workdir: Path) -> EngineF
         stored = stack.run([s.path for s in samples], len(samples))
     finally:
         stack.close()
-    print(f"  {engine} end to end: {stored.seconds:.1f} s", flush=True)
-    return EngineFigures(engine, len(samples), floor_s, stored.seconds,
-                         {p.name: t for p, t in floor.items()}, stored, warm)
+    print(f"  {engine} end to end: {stored.seconds:.1f} s, load {os.getloadavg()[0]:.2f}", flush=True)
+    return EngineFigures(engine, len(samples), floor_timing, {p.name: t for p, t in floor.items()}, stored, warm)
 
 
 def report_throughput(figures: list[EngineFigures]) -> None:
     print("\n(a) OCR throughput, 2 workers, pages/minute (target: end to end ≥ 0.9 × floor)")
-    print("| engine | pages | floor (bare engine) | end to end | ratio | mean page job | worker time outside jobs |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| engine | pages | floor (bare engine) | end to end | ratio | CPU s/page floor → e2e (ratio) "
+          "| mean page job | worker time outside jobs |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for f in figures:
         page_jobs = [j for j in f.stored.jobs if j.func == "process_page"]
         split_jobs = [j for j in f.stored.jobs if j.func == "split_file"]
         mean_job = statistics.mean(j.seconds for j in page_jobs) if page_jobs else float("nan")
         busy = sum(j.seconds for j in page_jobs + split_jobs)
         outside = WORKERS * f.e2e_s - busy
+        floor_cpu, e2e_cpu = f.floor.cpu_s / f.pages, f.stored.cpu_s / f.pages
         print(f"| {f.engine} | {f.pages} | {f.floor_ppm:.1f} | {f.e2e_ppm:.1f} | {f.e2e_ppm / f.floor_ppm:.2f} "
-              f"| {mean_job:.2f} s | {outside:.1f} s of {WORKERS * f.e2e_s:.1f} s "
+              f"| {floor_cpu:.2f} → {e2e_cpu:.2f} ({floor_cpu / e2e_cpu:.2f}) | {mean_job:.2f} s | {outside:.1f} s of {WORKERS * f.e2e_s:.1f} s "
               f"(splits {sum(j.seconds for j in split_jobs):.1f} s) |")
         by_worker: dict[str, list[JobRecord]] = {}
         for j in sorted(f.warm_jobs, key=lambda j: j.started):
@@ -475,11 +505,26 @@ def _proc_status_kb(pid: int, field_name: str) -> int:
 
 
 def measure_upload(megabytes: int, workdir: Path) -> None:
+    print(f"\n(c) web process (`docsvc serve`, waitress) during a {megabytes} MB chunked multipart upload "
+          "(target peak < 150 MB)")
+    print("| mode | upload time | MB/s | RSS before | peak RSS until the 202 | peak RSS in the 3 s after "
+          "| VmHWM (whole life) | response |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    upload_once(megabytes, workdir, web_only=False)
+    upload_once(megabytes, workdir, web_only=True)
+
+
+def upload_once(megabytes: int, workdir: Path, *, web_only: bool) -> None:
+    """One upload; web_only sets a Redis URL so jobs wait in Redis (db 14) as with a gunicorn web role."""
+    import redis
     import requests
 
     data_dir = workdir / "serve-var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSVC_")} | {
         "DOCSVC_DATA_DIR": str(data_dir), "DOCSVC_SECRET_KEY": "bench"}
+    if web_only:
+        env["DOCSVC_REDIS_URL"] = REDIS_URL
+        redis.Redis.from_url(REDIS_URL).flushdb()
 
     def cli(*args: str, stdin: str | None = None) -> str:
         done = subprocess.run([sys.executable, "-m", "docsvc.cli", *args], env=env, cwd=ROOT, input=stdin,
@@ -550,14 +595,12 @@ def measure_upload(megabytes: int, workdir: Path) -> None:
         server.wait(timeout=30)
         log.close()
         shutil.rmtree(data_dir, ignore_errors=True)
-    print(f"\n(c) web process (docsvc serve, waitress, embedded) during a {megabytes} MB chunked multipart upload "
-          "(target peak < 150 MB)")
+        if web_only:
+            redis.Redis.from_url(REDIS_URL).flushdb()
     during = max(kb for t, kb in samples if t <= answered)
     after = max((kb for t, kb in samples if t > answered), default=0)
-    print("| body | upload time | MB/s | RSS before | peak RSS until the 202 | peak RSS in the 3 s after "
-          "(in-process split job) | VmHWM (whole life) | response |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---|")
-    print(f"| {megabytes} MB | {elapsed:.1f} s | {megabytes / elapsed:.0f} | {before_kb / 1024:.0f} MB | "
+    mode = "web only (Redis set, no job in process)" if web_only else "embedded (jobs in process)"
+    print(f"| {mode} | {elapsed:.1f} s | {megabytes / elapsed:.0f} | {before_kb / 1024:.0f} MB | "
           f"{during / 1024:.0f} MB | {after / 1024:.0f} MB | {hwm_kb / 1024:.0f} MB | {response.status_code}, "
           f"file status {batch.get('files', [{}])[0].get('status', '?')} |")
 

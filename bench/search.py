@@ -214,12 +214,13 @@ def _recall(corpus_pages: list[PageRecord], queries: list[str], workdir: Path) -
 
 def _our_recall(ix: SearchIndex, q: str, truth: set[int]) -> float:
     """Recall of our index for q over every matching page (not just the first result page)."""
-    from docsvc.search.matching import Column, evaluate
+    from docsvc.search.matching import ColumnCache, evaluate
     from docsvc.search.query import compile_query
 
     with ix._open().searcher() as s:
-        page_ids = Column(s.reader(), "page_key")
-        got = {page_ids[d] for d in evaluate(compile_query(q).plan, s)}
+        columns = ColumnCache()
+        page_ids = columns.column(s.reader(), "page_key")
+        got = {page_ids[d] for d in evaluate(compile_query(q).plan, s, columns)}
     return len(truth & got) / len(truth)
 
 

@@ -186,13 +186,19 @@ def watch(directory: Path, interval: float | None, once: bool) -> None:
 @click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between rounds.")
 @click.option("--once", is_flag=True, help="One round, then stop.")
 def scheduler(interval: float, once: bool) -> None:
-    """Periodic upkeep for the full stack: re-queue work whose worker died mid-job."""
+    """Periodic upkeep for the full stack: re-queue work whose worker died mid-job; anchor the audit trail daily."""
+    from docsvc.services import audit
     from docsvc.services.jobstate import queued_work
 
     rt = _migrated_runtime()
+    anchored_on = None
     while True:
         with rt.sessions() as session:
             jobs = list(queued_work(session, stale_only=True))
+            today = time.strftime("%Y-%m-%d", time.gmtime())
+            if anchored_on != today:
+                audit.write_anchor(session, rt.store)
+                anchored_on = today
         for queue_name, func, args, job_id in jobs:
             rt.jobs.enqueue(queue_name, func, *args, job_id=job_id)
         if jobs:

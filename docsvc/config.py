@@ -67,7 +67,7 @@ class Settings:
     job_timeout_s: int = 900
     hot_folder_poll_s: float = 2.0
     audit_retention_days: int = 3650
-    secure_cookies: bool = True
+    secure_cookies: bool = False
     filing: FilingSettings = field(default_factory=FilingSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -125,7 +125,8 @@ class Settings:
             hot_folder_poll_s=float(env.get("DOCSVC_HOT_FOLDER_POLL") or 2.0),
             audit_retention_days=retention,
             # Browsers send Secure cookies to http://localhost too; turn off only behind plain-HTTP proxies.
-            secure_cookies=_bool(env.get("DOCSVC_SECURE_COOKIES"), True),
+            # Off by default: the embedded service is reached over plain HTTP on the office network.
+            secure_cookies=_bool(env.get("DOCSVC_SECURE_COOKIES"), False),
             filing=FilingSettings.from_env(env),
         )
 

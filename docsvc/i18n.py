@@ -15,6 +15,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "bad_login": ("用户名或密码不正确。请重试；多次失败后账户会被暂时锁定。",
                   "Wrong username or password. Try again; repeated failures lock the account for a while."),
+    "login_incomplete": ("请填写用户名和密码；如页面停留过久，请刷新后再登录。",
+                         "Fill in both username and password; if the page was open a long time, reload it and log in again."),
     "login_required": ("请先登录。", "Please log in first."),
     "forbidden": ("您没有权限执行此操作。如确需访问，请联系档案管理员申请授权。",
                   "You are not allowed to do this. Ask the records manager for access if you need it."),

@@ -22,7 +22,7 @@ def account_of(seed: int) -> str:
 
 
 def test_operator_uploads_in_the_browser_and_reads_the_page(
-        served: Server, browser_page: Page, tmp_path: Path) -> None:
+        browser_page: Page, served: Server, tmp_path: Path) -> None:
     page = browser_page
     good, broken = tmp_path / "扫描件.tif", tmp_path / "broken.tif"
     good.write_bytes(tiff_bytes([61]))

@@ -226,3 +226,16 @@ def test_char_error_rate_ignores_whitespace_and_width_forms():
     assert char_error_rate("产权分界点：10kV", "产 权 分界点:10kV") == 0.0
     assert char_error_rate("户号", "户名") == 0.5
     assert char_error_rate("", "") == 0.0
+
+
+@pytest.mark.parametrize("variant,expected", [("rot90", 90), ("rot180", 180), ("rot270", 270)])
+def test_tesseract_osd_second_opinion_reads_turned_pages(variant: str, expected: int) -> None:
+    from docsvc.ocr.orientation import osd_rotation
+
+    assert osd_rotation(render_page(form_text(7), dpi=200, variant=variant)) == expected
+
+
+def test_tesseract_osd_gives_no_verdict_on_a_blank_page() -> None:
+    from docsvc.ocr.orientation import osd_rotation
+
+    assert osd_rotation(Image.new("L", (1654, 2339), 255)) is None

@@ -45,6 +45,7 @@ def test_a_page_claimed_by_a_dead_worker_is_requeued(pg_schema: str, tmp_path: P
     assert result.returncode == 0, result.stderr
     jobs = Queue("ocr", connection=connection).get_jobs()
     assert [j.args for j in jobs] == [(dead_id,)]
+    assert any(k.startswith("audit/anchors/") for k in rt.store.list("audit/"))
     with rt.sessions() as session:
         assert session.get(Page, dead_id).status == "queued"
         assert session.get(Page, busy_id).status == "running"

@@ -11,6 +11,7 @@ from docsvc.services.documents import document_json, get_document, get_page, pag
 from docsvc.services.intake import Upload, receive
 from docsvc.web import audit_event, db, runtime
 from docsvc.web import documents
+from docsvc.web.uploads import uploaded_files
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -36,9 +37,7 @@ def me() -> object:
 @bp.route("/batches", methods=["POST"])
 @rule(Action.UPLOAD)
 def create_batch() -> object:
-    files = [f for f in request.files.getlist("files") if f.filename]
-    if not files:
-        return _error("请求中没有文件：请用 multipart 字段 `files` 上传。 / No files: send them as multipart field `files`.")
+    files = uploaded_files()
     batch = receive(
         db(), runtime().store, runtime().jobs, (Upload(f.filename or "", f.stream) for f in files),
         source="api", user_id=g.user.id,

@@ -17,6 +17,10 @@ UNNAMED = "unnamed"
 def safe_filename(name: str | bytes) -> str:
     if isinstance(name, bytes):
         name = _decode(name)
+    elif any("\udc80" <= c <= "\udcff" for c in name):
+        # A name from the file system in a non-UTF-8 encoding (a GBK share) arrives with its
+        # undecodable bytes escaped as surrogates: get the bytes back and decode them properly.
+        name = _decode(name.encode("utf-8", "surrogateescape"))
     name = unicodedata.normalize("NFC", name)  # macOS sends decomposed names
     # Both separators: uploads from Windows carry C:\scans\合同.pdf.
     name = name.replace("\\", "/").rsplit("/", 1)[-1]

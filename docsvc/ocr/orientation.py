@@ -2,7 +2,8 @@
 
 Tesseract's OSD (`--psm 0`) was measured at 0.8-1 s per A4 page even on a page shrunk to a
 third, mostly spent classifying characters; that alone would cost a fifth of a RapidOCR page.
-So the work is split:
+So the everyday work is split, and OSD is kept for the pages where the two cheap signals
+below are unsure:
 - Which way the text lines run (0/180 versus 90/270) and their small skew come from one
   projection-profile search on a shrunken ink mask: lines make the profile spiky only when
   projected along them.
@@ -16,11 +17,13 @@ customer-file forms are written across.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import pytesseract
 from PIL import Image
 from rapidocr_onnxruntime.ch_ppocr_cls import TextClassifier
 from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
@@ -37,6 +40,13 @@ _MIN_CORRECTED_SKEW = 0.1
 _MIN_INK_PIXELS = 500
 _MAX_INK_PIXELS = 120_000
 _CLASSIFIED_LINES = 12
+# Doubt thresholds: line profiles this close both ways, or a direction vote this split, ask OSD.
+_AXIS_DOUBT = 0.9
+_VOTE_DOUBT = 0.3
+_OSD_LONG_SIDE = 1750
+_OSD_MIN_CONFIDENCE = 2.0
+_OSD_TIMEOUT_S = 60
+_CLOCKWISE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,11 @@ def deskew_angle(image: Image.Image) -> float:
 
 
 def normalise(image: Image.Image) -> Normalised:
-    """Turn the page upright and straighten it."""
+    """Turn the page upright and straighten it.
+
+    When the cheap signals are unsure — lines about as strong both ways, or the direction
+    classifier split — tesseract's OSD (through pytesseract) gives the second opinion.
+    """
     page = _working_copy(image)
     small, factor = _shrink(page)
     ink = _ink_coordinates(small)
@@ -86,15 +100,58 @@ def normalise(image: Image.Image) -> Normalised:
         page = page.transpose(Image.Transpose.ROTATE_270)
         small = small.transpose(Image.Transpose.ROTATE_270)
         skew = -turned_skew
-    if abs(skew) >= _MIN_CORRECTED_SKEW:
-        page = _rotate_slightly(page, -skew)
-        small = small.rotate(-skew, resample=Image.Resampling.BILINEAR, fillcolor=255)
-    else:
-        skew = 0.0
-    if _is_upside_down(page, small, factor):
+    page, small, skew = _straighten(page, small, skew)
+    vote = _upside_down_vote(page, small, factor)
+    if vote > 0:
         rotation += 180
         page = page.transpose(Image.Transpose.ROTATE_180)
+    axis_doubt = min(across_score, along_score) / max(across_score, along_score) > _AXIS_DOUBT
+    if axis_doubt or abs(vote) < _VOTE_DOUBT:
+        second = osd_rotation(image)
+        if second is not None and second != rotation:
+            return _turned_by(image, second)
     return Normalised(_with_dpi(page, image), rotation, skew)
+
+
+def _straighten(page: Image.Image, small: Image.Image, skew: float) -> tuple[Image.Image, Image.Image, float]:
+    if abs(skew) < _MIN_CORRECTED_SKEW:
+        return page, small, 0.0
+    return (_rotate_slightly(page, -skew),
+            small.rotate(-skew, resample=Image.Resampling.BILINEAR, fillcolor=255), skew)
+
+
+def _turned_by(image: Image.Image, rotation: int) -> Normalised:
+    """The page turned `rotation` degrees clockwise, then straightened."""
+    page = _working_copy(image)
+    if rotation:
+        page = page.transpose(_CLOCKWISE[rotation])
+    small, _ = _shrink(page)
+    ink = _ink_coordinates(small)
+    skew = _best_skew(*ink)[0] if ink is not None else 0.0
+    page, _, skew = _straighten(page, small, skew)
+    return Normalised(_with_dpi(page, image), rotation, skew)
+
+
+def osd_rotation(image: Image.Image) -> int | None:
+    """Tesseract OSD's verdict (degrees clockwise to upright), or None when it cannot tell.
+
+    About a second of CPU per page, so only asked when the cheap signals disagree.
+    """
+    small = _working_copy(image).convert("L")
+    factor = max(1, round(max(small.size) / _OSD_LONG_SIDE))
+    small = small.reduce(factor) if factor > 1 else small
+    dpi = round(image.info.get("dpi", (300,))[0] / factor) or 150
+    with tempfile.NamedTemporaryFile(suffix=".bmp") as file:
+        small.save(file, "BMP")
+        file.flush()
+        try:
+            osd = pytesseract.image_to_osd(file.name, config=f"--psm 0 --dpi {dpi}",
+                                           output_type=pytesseract.Output.DICT, timeout=_OSD_TIMEOUT_S)
+        except (pytesseract.TesseractError, RuntimeError):
+            return None  # too little text for OSD: keep the cheap verdict
+    if float(osd.get("orientation_conf", 0)) < _OSD_MIN_CONFIDENCE:
+        return None
+    return int(osd["rotate"]) % 360
 
 
 def _working_copy(image: Image.Image) -> Image.Image:
@@ -176,13 +233,14 @@ def _best_skew(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
     return round(fine, 2) + 0.0, score  # + 0.0 turns -0.0 into 0.0
 
 
-def _is_upside_down(page: Image.Image, small: Image.Image, factor: int) -> bool:
+def _upside_down_vote(page: Image.Image, small: Image.Image, factor: int) -> float:
+    """Above 0: upside down; the size says how sure (−1 … 1); 0 when there are no lines to judge."""
     crops = _line_crops(page, small, factor)
     if not crops:
-        return False
+        return 0.0
     _, labels, _ = _direction_classifier()(crops)
     votes = sum(score if label == "180" else -score for label, score in labels)
-    return votes > 0
+    return votes / len(labels)
 
 
 def _line_crops(page: Image.Image, small: Image.Image, factor: int) -> list[np.ndarray]:

@@ -1,17 +1,16 @@
-"""Tesseract (chi_sim+eng), the selectable second engine.
+"""Tesseract (chi_sim+eng) through pytesseract, the selectable second engine.
 
-The tesseract program is run directly rather than through pytesseract: that way each run gets
-OMP_THREAD_LIMIT=1 in its own environment (tesseract's OpenMP threads fighting parallel
-workers made it five times slower) and the page is piped in as an uncompressed BMP, with no
-temporary files and no PNG compression.
+The page goes to tesseract as an uncompressed BMP file (pytesseract would otherwise write a PNG,
+which costs more to compress than to read), and tesseract runs with OMP_THREAD_LIMIT=1: its
+OpenMP threads fighting parallel workers made it five times slower.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import subprocess
+import os
+import tempfile
 
+import pytesseract
 from PIL import Image
 
 from docsvc.ocr.interface import OcrError, OcrResult
@@ -21,18 +20,22 @@ DEFAULT_LANGUAGES = "chi_sim+eng"
 DEFAULT_DPI = 300
 # A page that takes longer than this is a stuck process, not a slow page.
 TIMEOUT_SECONDS = 300
-# `env` sets the variable for the one child process without touching this process's environment.
-_SINGLE_THREADED = ("env", "OMP_THREAD_LIMIT=1")
 
 
 class TesseractEngine:
     name = "tesseract"
 
-    def __init__(self, languages: str = DEFAULT_LANGUAGES, command: str = "tesseract") -> None:
+    def __init__(self, languages: str = DEFAULT_LANGUAGES) -> None:
+        # pytesseract's child processes inherit this process's environment; one thread each.
+        os.environ["OMP_THREAD_LIMIT"] = "1"
         self._languages = languages
-        self._command = command
-        self.version = f"{self._program_version()} {languages}"
-        missing = set(languages.split("+")) - set(self._installed_languages())
+        try:
+            self.version = f"tesseract {pytesseract.get_tesseract_version()} {languages}"
+            installed = set(pytesseract.get_languages(config=""))
+        except pytesseract.TesseractNotFoundError as exc:
+            raise OcrError("找不到 tesseract 程序；请安装 tesseract-ocr 后重试。 / "
+                           "The tesseract program is not installed; install tesseract-ocr and retry.") from exc
+        missing = set(languages.split("+")) - installed
         if missing:
             raise OcrError(
                 f"tesseract 缺少语言包 {', '.join(sorted(missing))}，无法识别页面；请安装对应的 "
@@ -42,45 +45,30 @@ class TesseractEngine:
 
     def recognise(self, image: Image.Image) -> OcrResult:
         grey = image if image.mode == "L" else image.convert("L")
-        bitmap = io.BytesIO()
-        grey.save(bitmap, "BMP")
         dpi = round(image.info.get("dpi", (DEFAULT_DPI,))[0]) or DEFAULT_DPI
-        tsv = self._run(["stdin", "stdout", "-l", self._languages, "--dpi", str(dpi), "tsv"],
-                        bitmap.getvalue())
+        with tempfile.NamedTemporaryFile(suffix=".bmp") as file:
+            grey.save(file, "BMP")
+            file.flush()
+            try:
+                data = pytesseract.image_to_data(
+                    file.name, lang=self._languages, output_type=pytesseract.Output.DICT,
+                    config=f"--dpi {dpi} -c preserve_interword_spaces=1", timeout=TIMEOUT_SECONDS)
+            except RuntimeError as exc:  # pytesseract's time-out
+                raise OcrError(
+                    f"tesseract 识别超过 {TIMEOUT_SECONDS} 秒未完成，已中止；请重试该页，若仍失败请检查扫描图像。 / "
+                    f"tesseract took over {TIMEOUT_SECONDS} s and was stopped; retry the page.") from exc
+            except pytesseract.TesseractError as exc:
+                raise OcrError(
+                    f"tesseract 运行失败：{exc.message}；请确认已安装 tesseract-ocr 及中文语言包后重试。 / "
+                    f"tesseract failed: {exc.message}; check the tesseract-ocr installation and retry.") from exc
         pieces = []
-        for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
-            text = (row["text"] or "").strip()
-            if row["level"] != "5" or not text or float(row["conf"]) < 0:
+        for level, text, conf, left, top, width, height in zip(
+                data["level"], data["text"], data["conf"], data["left"], data["top"], data["width"], data["height"]):
+            text = str(text).strip()
+            if int(level) != 5 or not text or float(conf) < 0:
                 continue
-            left, top = int(row["left"]), int(row["top"])
-            box = (left, top, left + int(row["width"]), top + int(row["height"]))
-            pieces.append(split_word(text, box, min(1.0, float(row["conf"]) / 100)))
+            box = (int(left), int(top), int(left) + int(width), int(top) + int(height))
+            pieces.append(split_word(text, box, min(1.0, float(conf) / 100)))
         text, words = reading_text(pieces)
         confidence = sum(w.confidence for w in words) / len(words) if words else None
         return OcrResult(text, words, confidence, self.name, self.version)
-
-    def _program_version(self) -> str:
-        # First line of `tesseract --version`, e.g. "tesseract 5.3.0".
-        return self._run(["--version"]).splitlines()[0].strip()
-
-    def _installed_languages(self) -> list[str]:
-        # `--list-langs` prints a header line, then one language per line.
-        return [line.strip() for line in self._run(["--list-langs"]).splitlines()[1:]]
-
-    def _run(self, arguments: list[str], stdin: bytes = b"") -> str:
-        try:
-            done = subprocess.run([*_SINGLE_THREADED, self._command, *arguments], input=stdin,
-                                  capture_output=True, timeout=TIMEOUT_SECONDS, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise OcrError(
-                f"tesseract 识别超过 {TIMEOUT_SECONDS} 秒未完成，已中止；请重试该页，若仍失败请检查扫描图像。 / "
-                f"tesseract took over {TIMEOUT_SECONDS} s and was stopped; retry the page."
-            ) from exc
-        if done.returncode != 0:
-            detail = done.stderr.decode(errors="replace").strip()[-300:]
-            raise OcrError(
-                f"tesseract 运行失败（退出码 {done.returncode}）：{detail}；请确认已安装 tesseract-ocr "
-                f"及中文语言包后重试。 / tesseract failed (exit {done.returncode}): {detail}; check the "
-                f"tesseract-ocr installation and retry."
-            )
-        return done.stdout.decode("utf-8", errors="replace")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +30,7 @@ from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.index import LockError
 
-from .matching import Column, evaluate
+from .matching import ColumnCache, evaluate
 from .query import QueryError, compile_query
 from .records import DocumentHit, PageHit, PageRecord, SearchResults
 from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
@@ -102,6 +103,7 @@ class SearchIndex:
         self.writer_timeout = writer_timeout
         self.limitmb = limitmb
         self._opened: dict[str, windex.Index] = {}
+        self._local = threading.local()  # Whoosh readers are not shared between threads
         self.root.mkdir(parents=True, exist_ok=True)
         if self._current_name() is None:
             self._create_initial()
@@ -311,6 +313,23 @@ class SearchIndex:
 
     # --- search ------------------------------------------------------------------------
 
+    def _searcher(self):
+        """This thread's searcher on the newest commit of the live directory, and its columns.
+
+        A new searcher is opened when a commit happened (Whoosh's Searcher.refresh() reuses
+        segment readers with stale deletions, so it is not used); the old one is not closed
+        because cached columns of unchanged segments still read its files.
+        """
+        local = self._local
+        name = self._current_name()
+        searcher = getattr(local, "searcher", None)
+        if searcher is None or local.name != name:
+            local.searcher, local.name, local.columns = self._open(name).searcher(), name, ColumnCache()
+        elif not searcher.up_to_date():
+            local.searcher = self._open(name).searcher()
+            local.columns.forget_except(local.searcher.reader())
+        return local.searcher, local.columns
+
     def search(
         self,
         q: str,
@@ -329,54 +348,54 @@ class SearchIndex:
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
         compiled = compile_query(q, self.type_aliases)
-        with self._open().searcher() as searcher:
-            within = set(searcher.docs_for_query(restrict)) if restrict is not None else None
-            scores = evaluate(compiled.plan, searcher, within)
-            reader = searcher.reader()
-            documents = Column(reader, "document_id")
-            per_document: dict[str, int] = {}
-            type_facet: dict[str, int] = {}
-            year_facet: dict[str, int] = {}
-            types, years = Column(reader, "doc_type"), Column(reader, "year")
-            for docnum in scores:
-                key = documents[docnum]
-                per_document[key] = per_document.get(key, 0) + 1
-                if doc_type := types[docnum]:
-                    type_facet[doc_type] = type_facet.get(doc_type, 0) + 1
-                if year := years[docnum]:
-                    year_facet[str(year)] = year_facet.get(str(year), 0) + 1
-            results = SearchResults(query=q, total_pages=len(scores), total_documents=len(per_document),
-                                    page=page, per_page=per_page,
-                                    facets={"type": type_facet, "year": dict(sorted(year_facet.items()))})
-            first, stop = (page - 1) * per_page, page * per_page
-            if first >= results.total_documents:
-                return results
-            if sort == "date":
-                dates = Column(reader, "date")
-                ordered = sorted(scores, key=lambda d: (-(dates[d] or 0), documents[d], d))
-            else:
-                ordered = sorted(scores, key=lambda d: (-scores[d], d))
-            grouped: dict[str, list[tuple[int, float]]] = {}
-            for docnum in ordered:
-                key = documents[docnum]
-                pages = grouped.get(key)
-                if pages is None:
-                    if len(grouped) >= stop:
-                        break
-                    pages = grouped[key] = []
-                if len(pages) < PAGES_PER_DOCUMENT:
-                    pages.append((docnum, scores[docnum]))
-            for key in list(grouped)[first:stop]:
-                results.documents.append(self._document_hit(
-                    searcher, grouped[key], per_document[key], compiled.highlight, mask_sensitive,
-                    scored=(sort == "relevance")))
+        searcher, columns = self._searcher()
+        within = set(searcher.docs_for_query(restrict)) if restrict is not None else None
+        scores = evaluate(compiled.plan, searcher, columns, within)
+        reader = searcher.reader()
+        documents = columns.column(reader, "document_id")
+        per_document: dict[str, int] = {}
+        type_facet: dict[str, int] = {}
+        year_facet: dict[str, int] = {}
+        types, years = columns.column(reader, "doc_type"), columns.column(reader, "year")
+        for docnum in scores:
+            key = documents[docnum]
+            per_document[key] = per_document.get(key, 0) + 1
+            if doc_type := types[docnum]:
+                type_facet[doc_type] = type_facet.get(doc_type, 0) + 1
+            if year := years[docnum]:
+                year_facet[str(year)] = year_facet.get(str(year), 0) + 1
+        results = SearchResults(query=q, total_pages=len(scores), total_documents=len(per_document),
+                                page=page, per_page=per_page,
+                                facets={"type": type_facet, "year": dict(sorted(year_facet.items()))})
+        first, stop = (page - 1) * per_page, page * per_page
+        if first >= results.total_documents:
+            return results
+        if sort == "date":
+            dates = columns.column(reader, "date")
+            ordered = sorted(scores, key=lambda d: (-(dates[d] or 0), documents[d], d))
+        else:
+            ordered = sorted(scores, key=lambda d: (-scores[d], d))
+        grouped: dict[str, list[tuple[int, float]]] = {}
+        for docnum in ordered:
+            key = documents[docnum]
+            pages = grouped.get(key)
+            if pages is None:
+                if len(grouped) >= stop:
+                    break
+                pages = grouped[key] = []
+            if len(pages) < PAGES_PER_DOCUMENT:
+                pages.append((docnum, scores[docnum]))
+        for key in list(grouped)[first:stop]:
+            results.documents.append(self._document_hit(
+                searcher, columns, grouped[key], per_document[key], compiled.highlight, mask_sensitive,
+                scored=(sort == "relevance")))
         return results
 
     @staticmethod
-    def _document_hit(searcher, hits: list[tuple[int, float]], matching: int, pattern, mask_sensitive: bool,
-                      scored: bool) -> DocumentHit:
+    def _document_hit(searcher, columns: ColumnCache, hits: list[tuple[int, float]], matching: int, pattern,
+                      mask_sensitive: bool, scored: bool) -> DocumentHit:
         reader = searcher.reader()
-        text = Column(reader, "text")
+        text = columns.column(reader, "text")
         stored_pages = sorted(((searcher.stored_fields(docnum), docnum, score) for docnum, score in hits),
                               key=lambda item: item[0]["page_number"])
         pages = []
@@ -390,7 +409,7 @@ class SearchIndex:
                                  score=score if scored else 0.0, snippet=snippet, highlights=highlights,
                                  sensitive=bool(stored.get("sensitive")), masked=masked))
         first_stored, first = stored_pages[0][0], stored_pages[0][1]
-        meta = {name: Column(reader, name)[first] or None for name in ("title", "customer", "account", "refcode")}
+        meta = {name: columns.column(reader, name)[first] or None for name in ("title", "customer", "account", "refcode")}
         return DocumentHit(
             document_id=int(first_stored["document_id"]),
             score=max(p.score for p in pages),

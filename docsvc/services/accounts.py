@@ -17,6 +17,7 @@ from docsvc.services import audit
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "dsv_"
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -88,9 +89,18 @@ def user_for_token(session: Session, token: str) -> User | None:
     )
     if row is None or not row.user.active:
         return None
-    row.last_used_at = utcnow()
-    session.commit()
+    now = utcnow()
+    # "Last used" is for reviewing stale tokens: minute precision is plenty, and skipping the
+    # write on most calls keeps a commit off every API request.
+    if row.last_used_at is None or now - _aware(row.last_used_at) > TOKEN_TOUCH_INTERVAL:
+        row.last_used_at = now
+        session.commit()
     return row.user
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _token_hash(token: str) -> str:

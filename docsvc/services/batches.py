@@ -47,6 +47,25 @@ class BatchReport:
         }
 
 
+# The batch page shows this many page tiles per file; a 5,000-page file links to its document instead.
+PAGE_TILES_PER_FILE = 120
+
+
+def page_tiles(session: Session, batch_id: int) -> dict[int, list[dict[str, object]]]:
+    """Per file: its first pages' id, number, status and error, for the batch page's thumbnails."""
+    tiles: dict[int, list[dict[str, object]]] = {}
+    rows = session.execute(
+        select(Document.batch_file_id, Page.id, Page.number, Page.status, Page.error)
+        .join(Document, Document.id == Page.document_id)
+        .join(BatchFile, BatchFile.id == Document.batch_file_id)
+        .where(BatchFile.batch_id == batch_id, Page.number <= PAGE_TILES_PER_FILE)
+        .order_by(Document.batch_file_id, Document.id, Page.number)
+    )
+    for file_id, page_id, number, status, error in rows:
+        tiles.setdefault(file_id, []).append({"id": page_id, "number": number, "status": status, "error": error})
+    return tiles
+
+
 def batch_report(session: Session, batch_id: int) -> BatchReport:
     batch = session.get(Batch, batch_id)
     if batch is None:

@@ -96,7 +96,8 @@ def file_document(session: Session, actor: User | None, document: Document, cust
     """
     before = (document.customer_account, document.doc_type, document.reference_code)
     first_filing = document.filed_at is None
-    document.customer_id, document.customer_account, document.doc_type = customer.id, customer.account, doc_type.code
+    document.customer, document.customer_account, document.doc_type = customer, customer.account, doc_type.code
+    session.expire(document, ["type_row"])  # a view-only link: reload it for the new code
     if document.location is None and customer.location:
         document.location = customer.location
     if first_filing:
@@ -120,7 +121,7 @@ def unfile_document(session: Session, actor: User | None, document: Document, *,
     if not reason.strip():
         raise FilingError("请说明撤回归档的原因。 / Give a reason for unfiling.")
     before = (document.customer_account, document.doc_type)
-    document.customer_id, document.customer_account, document.filed_at = None, None, None
+    document.customer, document.customer_account, document.filed_at = None, None, None
     mark_for_reindex(session, [document.id])
     audit.record(session, actor, "document.unlink", object_type="document", object_id=document.id, ip=ip,
                  detail={"before": {"customer_account": before[0], "doc_type": before[1]}, "reason": reason.strip(),

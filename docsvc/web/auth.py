@@ -74,6 +74,8 @@ def login() -> object:
             return redirect(target if target.startswith("/") and not target.startswith("//") else home_url(result.user))
         until = result.locked_until.strftime("%H:%M UTC") if result.locked_until else ""
         flash(t(result.message_key or "bad_login", until=until))
+    elif request.method == "POST":
+        flash(t("login_incomplete"))
     return render_template("auth/login.html", form=form)
 
 

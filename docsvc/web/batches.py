@@ -27,11 +27,12 @@ def index() -> object:
 def upload() -> object:
     if request.method == "GET":
         return render_template("batches/upload.html")
-    files = [f for f in request.files.getlist("files") if f.filename]
-    if not files:
+    try:
+        files = uploaded_files()
+    except UnreadableUpload as exc:
         if request.accept_mimetypes.best == "application/json":
-            return jsonify(error=t("no_files")), 400
-        flash(t("no_files"))
+            return jsonify(error=exc.message), 400
+        flash(exc.message)
         return redirect(url_for("batches.upload"))
     batch = receive(
         db(), runtime().store, runtime().jobs,
@@ -61,7 +62,9 @@ def show(batch_id: int) -> object:
 @rule(Action.VIEW_BATCH)
 def progress(batch_id: int) -> object:
     try:
-        return jsonify(batch_service.batch_report(db(), batch_id).as_json())
+        report = batch_service.batch_report(db(), batch_id).as_json()
+        report["tiles"] = batch_service.page_tiles(db(), batch_id)
+        return jsonify(report)
     except NotFound:
         abort(404)
 
