@@ -199,9 +199,12 @@ class RunResult:
 
 
 class Stack:
-    """PostgreSQL schema + Redis db + local store + WORKERS `docsvc worker ingest ocr` subprocesses."""
+    """PostgreSQL schema + Redis db + local store + `docsvc worker ingest ocr` subprocesses.
 
-    def __init__(self, workdir: Path, engine: str) -> None:
+    With workers=0 the job functions are for this process to call (the profile does).
+    """
+
+    def __init__(self, workdir: Path, engine: str, workers: int = WORKERS) -> None:
         import redis
         from sqlalchemy import create_engine, text
 
@@ -227,18 +230,18 @@ class Stack:
         db.upgrade(self.rt.engine)
         install(self.rt)
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSVC_")} | self.env
-        self.logs = [(workdir / f"worker-{engine}-{i}.log").open("wb") for i in range(WORKERS)]
+        self.logs = [(workdir / f"worker-{engine}-{i}.log").open("wb") for i in range(workers)]
         self.workers = [subprocess.Popen([sys.executable, "-m", "docsvc.cli", "worker", "ingest", "ocr"],
                                          env=child_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
                         for log in self.logs]
         self._seen_jobs: set[str] = set()
-        self._wait_registered()
+        self._wait_registered(workers)
 
-    def _wait_registered(self) -> None:
+    def _wait_registered(self, workers: int) -> None:
         from rq import Worker
 
         deadline = time.monotonic() + 120
-        while len(Worker.all(connection=self.redis)) < WORKERS:
+        while len(Worker.all(connection=self.redis)) < workers:
             if time.monotonic() > deadline or any(w.poll() is not None for w in self.workers):
                 raise RuntimeError(f"workers did not start; see {self.logs[0].name}")
             time.sleep(0.2)
@@ -675,6 +678,87 @@ def profile_page_jobs(engines: list[str], samples: list[Sample], text_pages: int
     means = {k: statistics.mean(v) for k, v in text_stages.items()}
     print(f"| text layer ({text_pages}-page PDF) | text layer {means['text layer']:.0f} + render "
           f"{means['render']:.0f} | – | – | {means['encode']:.0f} | {means['store']:.0f} | {sum(means.values()):.0f} |")
+    profile_text_layer_jobs(text_pages, workdir)
+
+
+# Where a whole job's time goes, by the functions it calls (cumulative time under cProfile).
+_JOB_PARTS = {
+    "claim (UPDATE, commit, SELECT)": ("services/jobstate.py", "claim"),
+    "text layer (pdfium text page)": ("formats/__init__.py", "text_layer"),
+    "render 150 dpi": ("formats/__init__.py", "render_page"),
+    "encode image + thumbnail": ("services/recognition.py", ("encode_image", "encode_thumbnail")),
+    "store 3 objects": ("storage/local.py", "put"),
+    "mark done (commit)": ("services/jobstate.py", "mark_done"),
+    "enqueue index job (Redis)": ("docsvc/jobs.py", "enqueue_index"),
+}
+_SPLIT_PARTS = {
+    "inspect (page count)": ("formats/__init__.py", "inspect"),
+    "cover/separator sheet scan (renders every page)": ("services/coversheets.py", "scan"),
+    "enqueue page jobs (Redis)": ("docsvc/jobs.py", "enqueue_page"),
+    "session commits (PostgreSQL)": ("sqlalchemy/orm/session.py", "commit"),
+}
+
+
+def _cumulative(stats: "pstats.Stats", parts: dict[str, tuple[str, object]]) -> dict[str, float]:
+    found = {}
+    for label, (file_end, names) in parts.items():
+        names = names if isinstance(names, tuple) else (names,)
+        found[label] = sum(value[3] for (path, _, name), value in stats.stats.items()  # type: ignore[attr-defined]
+                           if path.endswith(file_end) and name in names)
+    return found
+
+
+def profile_text_layer_jobs(text_pages: int, workdir: Path) -> None:
+    """The split job and text-layer page jobs run here, one after the other, against PostgreSQL and Redis."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import select
+
+    from docsvc.models import BatchFile, Document, Page
+    from docsvc.testdata import make_text_pdf
+    from workers import jobs
+
+    pdf = workdir / "profile-jobs.pdf"
+    make_text_pdf([form_text(TEXT_PDF_SEED + 30_000 + i) for i in range(text_pages)], pdf)
+    stack = Stack(workdir, "rapidocr", workers=0)
+    try:
+        batch_id = stack.upload([pdf])
+        with stack.rt.sessions() as session:
+            file_id = session.scalar(select(BatchFile.id).where(BatchFile.batch_id == batch_id))
+        split_profile = cProfile.Profile()
+        started = time.perf_counter()
+        split_profile.runcall(jobs.split_file, file_id)
+        split_s = time.perf_counter() - started
+        with stack.rt.sessions() as session:
+            page_ids = list(session.scalars(select(Page.id).join(Document)
+                                            .where(Document.batch_file_id == file_id).order_by(Page.number)))
+        half = len(page_ids) // 2
+        started = time.perf_counter()
+        for page_id in page_ids[:half]:
+            jobs.process_page(page_id)
+        per_page_ms = (time.perf_counter() - started) / half * 1000
+        job_profile = cProfile.Profile()
+        for page_id in page_ids[half:]:
+            job_profile.runcall(jobs.process_page, page_id)
+    finally:
+        stack.close()
+    split_stats = pstats.Stats(split_profile)
+    job_stats = pstats.Stats(job_profile)
+    split_total = split_stats.total_tt  # type: ignore[attr-defined]
+    job_total = job_stats.total_tt  # type: ignore[attr-defined]
+    print(f"\n(p) text-layer jobs run in this process against PostgreSQL + Redis: split of a {text_pages}-page PDF "
+          f"{split_s * 1000:.0f} ms ({split_s / text_pages * 1000:.1f} ms a page); page job {per_page_ms:.0f} ms "
+          "without profiler. Shares under cProfile:")
+    print("| job | part | share |")
+    print("|---|---|---:|")
+    for label, seconds in _cumulative(split_stats, _SPLIT_PARTS).items():
+        print(f"| split | {label} | {100 * seconds / split_total:.0f} % |")
+    parts = _cumulative(job_stats, _JOB_PARTS)
+    for label, seconds in parts.items():
+        print(f"| page | {label} | {100 * seconds / job_total:.0f} % |")
+    print(f"| page | the rest (document load, row updates, RQ-free overhead) | "
+          f"{100 * (1 - sum(parts.values()) / job_total):.0f} % |")
 
 
 # -- main -------------------------------------------------------------------------------------
