@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from docsvc.access import Action, can, content_filter, content_grant, loan_state
 from docsvc.constants import LOCKOUT_THRESHOLD, page_image_key, page_thumb_key, page_words_key
-from docsvc.models import AuditEvent, Document, Page, User, utcnow
+from docsvc.models import AuditEvent, Document, Page, User
 from docsvc.runtime import Runtime
 from docsvc.services import audit, loans
 from docsvc.services.accounts import find_user

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from docsvc.runtime import Runtime, build_runtime
 from docsvc.services.accounts import create_user
-from tests.browser import Server, browser_page, served  # noqa: F401  (fixtures)
+from tests.browser import Server
 from tests.conftest import PASSWORD, settings_for
 from tests.test_access_audit import ACCOUNT_A, make_document
 

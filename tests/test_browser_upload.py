@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from docsvc.samples import form_text
-from tests.browser import Server, browser_page, served  # noqa: F401  (fixtures)
+from tests.browser import Server
 from tests.conftest import PASSWORD
 from tests.scans import tiff_bytes, truncated
 

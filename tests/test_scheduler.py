@@ -6,7 +6,7 @@ from pathlib import Path
 
 import redis
 from rq import Queue
-from sqlalchemy import update
+
 
 from docsvc import db
 from docsvc.models import Batch, BatchFile, Document, Page, utcnow

@@ -15,7 +15,7 @@ from whoosh.system import pack_uint
 from .analysis import index_terms, normalize
 from .records import PageRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: account_key (exact 户号 for loan scopes), sensitive searchable
 
 
 class ChineseText(fields.TEXT):
@@ -45,7 +45,8 @@ def build_schema() -> fields.Schema:
         page_key=fields.NUMERIC(int, 64, sortable=True),  # page_id as a column, for id scans
         document_id=fields.ID(stored=True, sortable=True),
         page_number=fields.STORED(),
-        sensitive=fields.STORED(),
+        sensitive=fields.BOOLEAN(stored=True),  # searchable: access scopes exclude sensitive pages
+        account_key=fields.ID(),  # the exact 户号 (the account text field also holds its tails)
         doc_type=fields.ID(stored=True, sortable=True),
         date=fields.NUMERIC(int, 32, stored=True, sortable=True),  # yyyymmdd
         year=fields.NUMERIC(int, 32, sortable=True),
@@ -85,6 +86,8 @@ def page_fields(page: PageRecord) -> dict:
     for name, value in meta_values.items():
         if value:
             doc[name] = normalize(value)
+    if page.customer_account:
+        doc["account_key"] = normalize(page.customer_account)
     if page.doc_type:
         doc["doc_type"] = page.doc_type.lower()
         doc["_stored_doc_type"] = page.doc_type  # facet keys keep the caller's code

@@ -151,10 +151,6 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
     return LoginResult(user)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
 def change_password(session: Session, user: User, old: str, new: str, *, ip: str | None = None) -> None:
     if not password_matches(user, old):
         audit.record(session, user, "account.password", object_type="user", object_id=user.id,

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docsvc.constants import FileState, JobState
-from docsvc.errors import NotAllowedNow, NotFound
+from docsvc.errors import NotAllowedNow, require_found
 from docsvc.jobs import JobQueue, enqueue_page, enqueue_split
 from docsvc.models import Batch, BatchFile, Document, Page
 
@@ -67,9 +67,7 @@ def page_tiles(session: Session, batch_id: int) -> dict[int, list[dict[str, obje
 
 
 def batch_report(session: Session, batch_id: int) -> BatchReport:
-    batch = session.get(Batch, batch_id)
-    if batch is None:
-        raise NotFound(f"批次 #{batch_id} 不存在。 / Batch #{batch_id} does not exist.")
+    batch = require_found(session.get(Batch, batch_id), "批次", "Batch", batch_id)
     counts: dict[int, dict[str, int]] = {}
     rows = session.execute(
         select(Document.batch_file_id, Page.status, func.count())
@@ -129,9 +127,7 @@ def _batch_status(statuses: list[str]) -> str:
 
 
 def retry_page(session: Session, jobs: JobQueue, page_id: int) -> Page:
-    page = session.get(Page, page_id)
-    if page is None:
-        raise NotFound(f"页面 #{page_id} 不存在。 / Page #{page_id} does not exist.")
+    page = require_found(session.get(Page, page_id), "页面", "Page", page_id)
     if page.status != JobState.FAILED:
         raise NotAllowedNow(f"页面 #{page_id} 没有失败，无需重试。 / Page #{page_id} has not failed; nothing to retry.")
     page.status, page.error, page.attempts = JobState.QUEUED, None, 0

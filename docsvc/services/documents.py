@@ -5,23 +5,17 @@ import json
 
 from sqlalchemy.orm import Session
 
-from docsvc.errors import NotFound
+from docsvc.errors import NotFound, require_found
 from docsvc.models import Document, Page
 from storage import ObjectStore
 
 
 def get_document(session: Session, document_id: int) -> Document:
-    document = session.get(Document, document_id)
-    if document is None:
-        raise NotFound(f"文档 #{document_id} 不存在。 / Document #{document_id} does not exist.")
-    return document
+    return require_found(session.get(Document, document_id), "文档", "Document", document_id)
 
 
 def get_page(session: Session, page_id: int) -> Page:
-    page = session.get(Page, page_id)
-    if page is None:
-        raise NotFound(f"页面 #{page_id} 不存在。 / Page #{page_id} does not exist.")
-    return page
+    return require_found(session.get(Page, page_id), "页面", "Page", page_id)
 
 
 def page_object_key(page: Page, kind: str) -> str:

@@ -47,12 +47,7 @@ def receive(
                        size=stored.size, sha256=stored.sha256, original_key=stored.key)
         existing = _filed_document(session, stored.sha256)
         if existing is not None:
-            bf.status = FileState.DUPLICATE
-            bf.duplicate_of_id = existing.id
-            bf.page_count = existing.page_count
-            bf.media_type = existing.media_type
-            bf.error = (f"与已有文档 #{existing.id}（{existing.title}）内容完全相同，未重复保存。 / "
-                        f"Identical to existing document #{existing.id} ({existing.title}); not stored again.")
+            mark_duplicate(bf, existing)
         else:
             to_split.append(bf)
         session.add(bf)
@@ -61,6 +56,16 @@ def receive(
     for bf in to_split:
         enqueue_split(jobs, bf.id)
     return batch
+
+
+def mark_duplicate(bf: BatchFile, existing: Document) -> None:
+    """Record a file whose content is already stored as `existing`: nothing is stored or read twice."""
+    bf.status = FileState.DUPLICATE
+    bf.duplicate_of_id = existing.id
+    bf.page_count = existing.page_count
+    bf.media_type = existing.media_type
+    bf.error = (f"与已有文档 #{existing.id}（{existing.title}）内容完全相同，未重复保存。 / "
+                f"Identical to existing document #{existing.id} ({existing.title}); not stored again.")
 
 
 def _filed_document(session: Session, sha256: str) -> Document | None:

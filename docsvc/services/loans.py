@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.access import Action, can, is_sensitive, loan_state, may_see_sensitive
 from docsvc.constants import MAX_LOAN_DAYS, LoanState, Role
-from docsvc.errors import DomainError, NotAllowedNow, NotFound
+from docsvc.errors import DomainError, NotAllowedNow, require_found
 from docsvc.models import Document, Loan, LoanItem, User, utcnow
 from docsvc.services import audit
 
@@ -67,10 +67,7 @@ def request_loan(session: Session, user: User, req: LoanRequest, *, ip: str | No
 
 
 def get_loan(session: Session, loan_id: int) -> Loan:
-    loan = session.get(Loan, loan_id)
-    if loan is None:
-        raise NotFound(f"借阅申请 #{loan_id} 不存在。 / Loan #{loan_id} does not exist.")
-    return loan
+    return require_found(session.get(Loan, loan_id), "借阅申请", "Loan", loan_id)
 
 
 def covers_sensitive(session: Session, loan: Loan) -> bool:

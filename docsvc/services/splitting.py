@@ -8,10 +8,11 @@ from sqlalchemy.orm import Session
 
 from docsvc import formats
 from docsvc.config import FilingSettings
-from docsvc.constants import FileState, JobState
+from docsvc.constants import JobState
 from docsvc.jobs import JobQueue, enqueue_page
 from docsvc.models import BatchFile, Document, Page
 from docsvc.services import coversheets, jobstate
+from docsvc.services.intake import mark_duplicate
 from storage import ObjectStore
 
 
@@ -25,12 +26,7 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
         assert bf.original_key is not None
         duplicate = _other_document_with(session, bf)
         if duplicate is not None:
-            bf.duplicate_of_id = duplicate.id
-            bf.page_count = duplicate.page_count
-            bf.media_type = duplicate.media_type
-            bf.status = FileState.DUPLICATE
-            bf.error = (f"与已有文档 #{duplicate.id} 内容完全相同，未重复保存。 / "
-                        f"Identical to existing document #{duplicate.id}; not stored again.")
+            mark_duplicate(bf, duplicate)
             session.commit()
             return
         with store.local_path(bf.original_key) as path:

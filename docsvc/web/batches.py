@@ -9,7 +9,7 @@ from docsvc.errors import NotAllowedNow, NotFound
 from docsvc.models import Batch
 from docsvc.services import batches as batch_service
 from docsvc.services.intake import Upload, receive
-from docsvc.web import audit_event, db, g, runtime, t
+from docsvc.web import audit_event, db, g, runtime
 from docsvc.web.uploads import UnreadableUpload, uploaded_files
 
 bp = Blueprint("batches", __name__)
