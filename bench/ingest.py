@@ -124,19 +124,17 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _rapid_floor_process(tasks: "multiprocessing.Queue[str | None]", results: "multiprocessing.Queue[tuple[str, str]]",
-                         ready: "multiprocessing.Queue[float]", start: "multiprocessing.synchronize.Event") -> None:
+def _rapid_floor_process(tasks: "multiprocessing.Queue[str | None]",
+                         results: "multiprocessing.Queue[tuple[str, str, int, float]]") -> None:
+    """Read pages until None; each answer carries this process's CPU seconds so far."""
     from rapidocr_onnxruntime import RapidOCR
 
     engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
     engine(_blank_page())  # loads every model before the clock starts
-    start_cpu = time.process_time()
-    ready.put(0.0)
-    start.wait()
+    results.put(("", "", os.getpid(), time.process_time()))
     while (path := tasks.get()) is not None:
         segments, _ = engine(path)
-        results.put((path, "\n".join(s[1] for s in segments or [])))
-    ready.put(time.process_time() - start_cpu)
+        results.put((path, "\n".join(s[1] for s in segments or []), os.getpid(), time.process_time()))
 
 
 def _blank_page() -> np.ndarray:
@@ -145,32 +143,39 @@ def _blank_page() -> np.ndarray:
     return page
 
 
-def rapidocr_floor(samples: list[Sample]) -> tuple[Timing, dict[Path, str]]:
-    """RapidOCR on every page in WORKERS processes (models loaded first), and the text it read."""
-    context = multiprocessing.get_context("spawn")
-    tasks, results, ready = context.Queue(), context.Queue(), context.Queue()
-    start = context.Event()
-    processes = [context.Process(target=_rapid_floor_process, args=(tasks, results, ready, start))
-                 for _ in range(WORKERS)]
-    for p in processes:
-        p.start()
-    for _ in processes:
-        ready.get(timeout=300)
-    for s in samples:
-        tasks.put(str(s.path))
-    for _ in processes:
-        tasks.put(None)
-    started = time.perf_counter()
-    start.set()
-    texts = {}
-    for _ in samples:
-        path, text = results.get(timeout=600)
-        texts[Path(path)] = text
-    elapsed = time.perf_counter() - started
-    cpu = sum(ready.get(timeout=60) for _ in processes)
-    for p in processes:
-        p.join(timeout=30)
-    return Timing(elapsed, cpu), texts
+class RapidOcrFloor:
+    """WORKERS processes with RapidOCR loaded (one onnxruntime thread each), fed one round at a time."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.tasks, self.results = context.Queue(), context.Queue()
+        self.processes = [context.Process(target=_rapid_floor_process, args=(self.tasks, self.results))
+                          for _ in range(WORKERS)]
+        for p in self.processes:
+            p.start()
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds at its last answer
+        for _ in self.processes:
+            _, _, pid, cpu = self.results.get(timeout=300)  # models loaded
+            self.cpu[pid] = cpu
+
+    def run(self, samples: list[Sample]) -> tuple[Timing, dict[Path, str]]:
+        cpu_before = sum(self.cpu.values())
+        started = time.perf_counter()
+        for sample in samples:
+            self.tasks.put(str(sample.path))
+        texts = {}
+        for _ in samples:
+            path, text, pid, cpu = self.results.get(timeout=600)
+            texts[Path(path)] = text
+            self.cpu[pid] = cpu
+        elapsed = time.perf_counter() - started
+        return Timing(elapsed, sum(self.cpu.values()) - cpu_before), texts
+
+    def close(self) -> None:
+        for _ in self.processes:
+            self.tasks.put(None)
+        for p in self.processes:
+            p.join(timeout=30)
 
 
 # -- the full stack: PostgreSQL schema, Redis, 2 RQ workers, local object store ----------------
@@ -383,22 +388,45 @@ class EngineFigures:
         return 60 * self.pages / self.e2e_s
 
 
-def measure_engine(engine: str, samples: list[Sample], workdir: Path) -> EngineFigures:
-    if engine == "tesseract":
-        floor_timing, floor = tesseract_floor(samples, workdir / "tesseract-out")
-    else:
-        floor_timing, floor = rapidocr_floor(samples)
-    print(f"  {engine} floor: {floor_timing.wall_s:.1f} s, load {os.getloadavg()[0]:.2f}", flush=True)
+def measure_engine(engine: str, samples: list[Sample], workdir: Path, round_pages: int) -> EngineFigures:
+    """Floor and end to end in alternating rounds, so that both meet the same background load."""
+    rapid = RapidOcrFloor() if engine == "rapidocr" else None
     stack = Stack(workdir, engine)
+    floor_wall = floor_cpu = 0.0
+    floor_texts: dict[str, str] = {}
+    rounds: list[RunResult] = []
     try:
         warm_folder = workdir / f"warm-{engine}"
         warm = stack.warm_up(lambda r: ([s.path for s in make_samples(
             WORKERS, warm_folder / str(r), WARM_UP_SEED + 10 * r)], WORKERS))
-        stored = stack.run([s.path for s in samples], len(samples))
+        for number, first in enumerate(range(0, len(samples), round_pages)):
+            chunk = samples[first:first + round_pages]
+
+            def floor_round() -> None:
+                nonlocal floor_wall, floor_cpu
+                timing, texts = (rapid.run(chunk) if rapid is not None
+                                 else tesseract_floor(chunk, workdir / "tesseract-out"))
+                floor_wall += timing.wall_s
+                floor_cpu += timing.cpu_s
+                floor_texts.update({p.name: t for p, t in texts.items()})
+
+            def e2e_round() -> None:
+                rounds.append(stack.run([s.path for s in chunk], len(chunk)))
+
+            for step in ((floor_round, e2e_round) if number % 2 == 0 else (e2e_round, floor_round)):
+                step()
+            print(f"  {engine} round {number + 1}: floor {floor_wall:.1f} s, end to end "
+                  f"{sum(r.seconds for r in rounds):.1f} s so far; load {os.getloadavg()[0]:.2f}", flush=True)
     finally:
         stack.close()
-    print(f"  {engine} end to end: {stored.seconds:.1f} s, load {os.getloadavg()[0]:.2f}", flush=True)
-    return EngineFigures(engine, len(samples), floor_timing, {p.name: t for p, t in floor.items()}, stored, warm)
+        if rapid is not None:
+            rapid.close()
+    stored = RunResult(sum(r.seconds for r in rounds), sum(r.cpu_s for r in rounds), len(samples),
+                       {k: v for r in rounds for k, v in r.texts.items()},
+                       {k: v for r in rounds for k, v in r.rotations.items()},
+                       {k: v for r in rounds for k, v in r.failed.items()},
+                       [j for r in rounds for j in r.jobs])
+    return EngineFigures(engine, len(samples), Timing(floor_wall, floor_cpu), floor_texts, stored, warm)
 
 
 def report_throughput(figures: list[EngineFigures]) -> None:
@@ -776,7 +804,9 @@ def _proc_status_kb_meminfo() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pages", type=int, default=14, help="scanned pages per engine (cycles the 7 variants)")
+    parser.add_argument("--pages", type=int, default=28, help="scanned pages per engine (cycles the 7 variants)")
+    parser.add_argument("--round-pages", type=int, default=4,
+                        help="pages per alternating floor / end-to-end round (keep it a multiple of 2)")
     parser.add_argument("--text-pages", type=int, default=200, help="pages of the text-layer PDF")
     parser.add_argument("--upload-mb", type=int, default=1024, help="size of the upload body")
     parser.add_argument("--only", default="a,b,c,d,p", help="subset of a,b,c,d,p")
@@ -796,7 +826,7 @@ def main() -> None:
         figures = []
         if only & {"a", "d"}:
             for engine in engines:
-                figures.append(measure_engine(engine, samples, workdir))
+                figures.append(measure_engine(engine, samples, workdir, args.round_pages))
             if "a" in only:
                 report_throughput(figures)
         if "b" in only:

@@ -50,6 +50,7 @@ def serve(host: str, port: int, threads: int) -> None:
         app = create_app(runtime=rt)
     except db.DatabaseNotMigrated as exc:
         raise click.ClickException(str(exc)) from None
+    _announce_schema_rebuild(rt)
     mode = "内嵌模式（SQLite、本地文件夹、进程内任务） / embedded" if rt.settings.embedded_jobs else "full stack (Redis workers)"
     click.echo(f"docsvc 已启动 / running: http://{host}:{port}/   [{mode}]")
     click.echo(f"数据目录 / data: {rt.settings.data_dir}")
@@ -78,8 +79,77 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker on QUEUES (default: ingest ocr). Run exactly one worker on `index`."""
     from workers.main import run_worker
 
-    _runtime()
+    rt = _runtime()
+    if "index" in queues:
+        _announce_schema_rebuild(rt)
     run_worker(list(queues) or ["ingest", "ocr"], burst=burst)
+
+
+def _announce_schema_rebuild(rt: Runtime) -> None:
+    """An index of an older schema is rebuilt by the index worker (the one writer) before it writes."""
+    from docsvc.jobs import enqueue_index
+
+    if rt.index.needs_rebuild():
+        click.echo("搜索索引的结构版本已变更，index 队列的 worker 正在后台重建索引；重建完成前旧索引继续提供检索，"
+                   "新页面在重建后才能搜到。也可停止服务后运行 `docsvc reindex`。 / The search index schema changed: "
+                   "the index worker rebuilds it now (the old index serves searches meanwhile).")
+        enqueue_index(rt.jobs)
+
+
+@main.command()
+@click.option("--commit-every", default=5000, show_default=True, type=int, help="Pages per commit (resume point).")
+def reindex(commit_every: int) -> None:
+    """Rebuild the search index from the database; resumes after an interruption, swaps in when complete."""
+    from docsvc.services import reindex as reindex_service
+
+    rt = _migrated_runtime()
+    with rt.sessions() as session:
+        total = reindex_service.count_indexable(session)
+    bar = tqdm(total=total, desc="重建索引 / reindexing", unit="page")
+
+    def progress(done: int, _last_page_id: int) -> None:
+        bar.n = min(done, total)
+        bar.refresh()
+
+    reindex_service.rebuild(rt.sessions, rt.index, progress=progress, commit_every=commit_every)
+    bar.n = total
+    bar.close()
+    click.echo(f"索引已重建并启用 / index rebuilt and live: {rt.index.current_directory()}")
+    rt.close()
+
+
+@main.group("index")
+def index_group() -> None:
+    """The search index."""
+
+
+@index_group.command("check")
+@click.option("--repair", is_flag=True, help="Index the missing pages and delete the stale entries.")
+def index_check(repair: bool) -> None:
+    """Compare the search index with the database; exit status 0 only when they agree (or were repaired)."""
+    from docsvc.services import reindex as reindex_service
+
+    rt = _migrated_runtime()
+    found = reindex_service.check(rt.sessions, rt.index)
+
+    def sample(ids: list[int]) -> str:
+        return ", ".join(map(str, ids[:20])) + (" …" if len(ids) > 20 else "")
+
+    click.echo(f"索引中缺少的页 / pages missing from the index: {len(found.missing)}  {sample(found.missing)}")
+    click.echo(f"已不存在的页的索引条目 / entries whose page is gone: {len(found.stale)}  {sample(found.stale)}")
+    if found.duplicated:
+        click.echo(f"重复的索引条目 / duplicated entries: {len(found.duplicated)}  {sample(found.duplicated)}")
+    click.echo(f"等待 index worker 写入的页 / pages waiting for the index worker: {found.pending}")
+    if found.ok:
+        click.echo("索引与数据库一致 / index and database agree")
+    elif repair:
+        reindex_service.repair(rt.sessions, rt.index, found)
+        click.echo("已修复 / repaired")
+    else:
+        click.echo("运行 `docsvc index check --repair` 修复 / run `docsvc index check --repair` to fix")
+    rt.close()
+    if not found.ok and not repair:
+        sys.exit(1)
 
 
 def _collect(paths: tuple[str, ...]) -> list[Path]:

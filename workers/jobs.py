@@ -4,6 +4,7 @@ from __future__ import annotations
 from docsvc import runtime
 from docsvc.services.indexing import index_pending as index_pending_pages
 from docsvc.services.recognition import process_page as recognise_page
+from docsvc.services.reindex import ensure_current_schema
 from docsvc.services.splitting import split_file as split_batch_file
 
 
@@ -21,5 +22,6 @@ def process_page(page_id: int) -> None:
 
 def index_pending() -> int:
     rt = runtime.current()
+    ensure_current_schema(rt.sessions, rt.index)
     with rt.sessions() as session:
         return index_pending_pages(session, rt.index)

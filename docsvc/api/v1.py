@@ -9,6 +9,7 @@ from docsvc.search import QueryError, SearchResults
 from docsvc.services import batches as batch_service
 from docsvc.services.documents import document_json, get_document, get_page, page_json
 from docsvc.services.intake import Upload, receive
+from docsvc.services.searching import search_for_user
 from docsvc.web import audit_event, db, runtime
 from docsvc.web import documents
 from docsvc.web.uploads import uploaded_files
@@ -98,20 +99,25 @@ def search() -> object:
     if not q:
         return _error("请提供检索词 q。 / Give a query in parameter q.")
     try:
-        results = runtime().index.search(q, page=max(1, page), per_page=per_page, sort=sort)
+        results = search_for_user(db(), runtime().index, g.user, q, page=max(1, page), per_page=per_page, sort=sort)
     except QueryError as exc:
+        audit_event("search", outcome="invalid", commit=True, detail={"q": q, "error": str(exc)})
         return _error(str(exc))
+    audit_event("search", commit=True, detail={"q": q, "page": results.page, "sort": sort, "total": results.total_pages})
     return jsonify(search_json(results))
 
 
 def search_json(results: SearchResults) -> dict[str, object]:
     return {
         "query": results.query, "total": results.total_pages, "total_documents": results.total_documents,
-        "page": results.page, "per_page": results.per_page, "facets": results.facets,
+        "page": results.page, "per_page": results.per_page, "page_count": results.page_count,
+        "facets": results.facets,
         "results": [{
             "document_id": d.document_id, "score": d.score, "title": d.title,
-            "customer_account": d.customer_account, "doc_type": d.doc_type, "matching_pages": d.matching_pages,
+            "customer_account": d.customer_account, "customer_name": d.customer_name,
+            "doc_type": d.doc_type, "reference_code": d.reference_code,
+            "doc_date": d.doc_date.isoformat() if d.doc_date else None, "matching_pages": d.matching_pages,
             "pages": [{"page_id": p.page_id, "page_number": p.page_number, "snippet": p.snippet,
-                       "score": p.score, "highlights": p.highlights} for p in d.pages],
+                       "score": p.score, "highlights": p.highlights, "masked": p.masked} for p in d.pages],
         } for d in results.documents],
     }

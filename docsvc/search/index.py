@@ -22,7 +22,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,7 +34,8 @@ from .matching import ColumnCache, evaluate
 from .query import QueryError, compile_query
 from .records import DocumentHit, PageHit, PageRecord, SearchResults
 from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
-from .snippets import MASKED_SNIPPET, make_snippet
+from .analysis import normalize
+from .snippets import MASKED_SNIPPET, MASKED_TITLE, make_snippet
 
 CURRENT_FILE = "CURRENT"
 BUILD_STATE_FILE = "build.json"
@@ -56,24 +57,31 @@ def access_restriction(
     *,
     allowed_types: Iterable[str] | None = None,
     allowed_document_ids: Iterable[int] | None = None,
+    allowed_accounts: Iterable[str] | None = None,
     hidden_document_ids: Iterable[int] | None = None,
+    exclude_sensitive: bool = False,
 ) -> wq.Query | None:
     """A restriction for SearchIndex.search built from what the access rule allows.
 
-    Restrictions are intersected with the query inside the matcher, so totals and facets only
-    ever count pages the user may see.
+    Each argument given narrows the pages, except that allowed_document_ids and
+    allowed_accounts together admit a page in either (a loan names documents or whole customer
+    files). Restrictions are intersected with the query inside the matcher, so totals and
+    facets only ever count pages the user may see.
     """
     parts: list[wq.Query] = []
     if allowed_types is not None:
         terms = [wq.Term("doc_type", t.lower()) for t in allowed_types]
         parts.append(wq.Or(terms) if terms else wq.NullQuery)
-    if allowed_document_ids is not None:
-        terms = [wq.Term("document_id", str(d)) for d in allowed_document_ids]
+    if allowed_document_ids is not None or allowed_accounts is not None:
+        terms = [wq.Term("document_id", str(d)) for d in allowed_document_ids or ()]
+        terms += [wq.Term("account_key", normalize(a)) for a in allowed_accounts or ()]
         parts.append(wq.Or(terms) if terms else wq.NullQuery)
     if hidden_document_ids is not None:
         hidden = [wq.Term("document_id", str(d)) for d in hidden_document_ids]
         if hidden:
             parts.append(wq.Not(wq.Or(hidden)))
+    if exclude_sensitive:
+        parts.append(wq.Not(wq.Term("sensitive", True)))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else wq.And(parts)
@@ -338,19 +346,34 @@ class SearchIndex:
         per_page: int = 20,
         sort: str = "relevance",
         restrict: wq.Query | None = None,
+        content_within: wq.Query | None = None,
         mask_sensitive: bool = True,
+        type_aliases: Mapping[str, str] | None = None,
     ) -> SearchResults:
         """Documents matching `q`, `per_page` documents per result page, with facets over all
         matching pages. `restrict` (see access_restriction) limits everything, totals included.
+
+        `content_within` (also an access_restriction) names the pages whose text the caller may
+        read: other pages are found by their catalogue fields only (customer, account, 档号,
+        title, type, date) and their snippets are masked. `mask_sensitive` masks sensitive
+        pages' snippets and titles and stops their titles from matching. `type_aliases`
+        replaces the constructor's names for 类型: for this search (they live in the database).
         Raises QueryError for a query or paging argument that cannot be used."""
         if sort not in ("relevance", "date"):
             raise QueryError(f"排序方式只能是 relevance 或 date，收到「{sort}」 / sort must be 'relevance' or 'date'")
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
-        compiled = compile_query(q, self.type_aliases)
+        compiled = compile_query(q, self.type_aliases if type_aliases is None else type_aliases)
         searcher, columns = self._searcher()
         within = set(searcher.docs_for_query(restrict)) if restrict is not None else None
-        scores = evaluate(compiled.plan, searcher, columns, within)
+        gates: dict[str, Callable[[int], bool]] = {}
+        if content_within is not None:
+            gates["text"] = set(searcher.docs_for_query(content_within)).__contains__
+        if mask_sensitive:
+            sensitive = self._sensitive_docnums(searcher)
+            if sensitive:
+                gates["title"] = lambda d: d not in sensitive
+        scores = evaluate(compiled.plan, searcher, columns, within, gates)
         reader = searcher.reader()
         documents = columns.column(reader, "document_id")
         per_document: dict[str, int] = {}
@@ -388,19 +411,27 @@ class SearchIndex:
         for key in list(grouped)[first:stop]:
             results.documents.append(self._document_hit(
                 searcher, columns, grouped[key], per_document[key], compiled.highlight, mask_sensitive,
-                scored=(sort == "relevance")))
+                gates.get("text"), scored=(sort == "relevance")))
         return results
+
+    def _sensitive_docnums(self, searcher) -> frozenset[int]:
+        """Sensitive pages of this searcher's generation (cached: asked on most searches)."""
+        local = self._local
+        cached = getattr(local, "sensitive", None)
+        if cached is None or cached[0] is not searcher:
+            local.sensitive = cached = (searcher, frozenset(searcher.docs_for_query(wq.Term("sensitive", True))))
+        return cached[1]
 
     @staticmethod
     def _document_hit(searcher, columns: ColumnCache, hits: list[tuple[int, float]], matching: int, pattern,
-                      mask_sensitive: bool, scored: bool) -> DocumentHit:
+                      mask_sensitive: bool, readable, scored: bool) -> DocumentHit:
         reader = searcher.reader()
         text = columns.column(reader, "text")
         stored_pages = sorted(((searcher.stored_fields(docnum), docnum, score) for docnum, score in hits),
                               key=lambda item: item[0]["page_number"])
         pages = []
         for stored, docnum, score in stored_pages:
-            masked = bool(stored.get("sensitive")) and mask_sensitive
+            masked = (bool(stored.get("sensitive")) and mask_sensitive) or (readable is not None and not readable(docnum))
             if masked:
                 snippet, highlights = MASKED_SNIPPET, []
             else:
@@ -410,6 +441,8 @@ class SearchIndex:
                                  sensitive=bool(stored.get("sensitive")), masked=masked))
         first_stored, first = stored_pages[0][0], stored_pages[0][1]
         meta = {name: columns.column(reader, name)[first] or None for name in ("title", "customer", "account", "refcode")}
+        if mask_sensitive and first_stored.get("sensitive") and meta["title"]:
+            meta["title"] = MASKED_TITLE
         return DocumentHit(
             document_id=int(first_stored["document_id"]),
             score=max(p.score for p in pages),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable, Mapping
 
 from whoosh import query as wq
 from whoosh.reading import TermNotFound
@@ -26,6 +27,8 @@ FIELD_WEIGHTS = {"text": 1.0}
 METADATA_WEIGHT = 0.5
 
 Scores = dict[int, float]
+# field → may this docnum be matched on that field? (access: text only where content may be read)
+Gates = Mapping[str, Callable[[int], bool]]
 
 
 class ColumnCache:
@@ -73,21 +76,27 @@ class Column:
         return self.readers[i][docnum - self.offsets[i]]
 
 
-def evaluate(plan, searcher, columns: ColumnCache, within: set[int] | None = None) -> Scores:
-    """docnum → score for every live page matching `plan` (restricted to `within` if given)."""
+def evaluate(plan, searcher, columns: ColumnCache, within: set[int] | None = None,
+             gates: Gates | None = None) -> Scores:
+    """docnum → score for every live page matching `plan` (restricted to `within` if given).
+
+    A field with a gate is only matched on pages the gate admits; this holds inside NOT too,
+    so excluding a word never reveals which hidden pages contain it.
+    """
+    gates = gates or {}
     if isinstance(plan, TextLeaf):
-        return _text(plan, searcher, columns, within)
+        return _text(plan, searcher, columns, within, gates)
     if isinstance(plan, FilterLeaf):
         return {d: 0.0 for d in searcher.docs_for_query(plan.query) if within is None or d in within}
     if isinstance(plan, NotNode):
         universe = within if within is not None else set(searcher.reader().all_doc_ids())
-        excluded = evaluate(plan.node, searcher, columns, universe)
+        excluded = evaluate(plan.node, searcher, columns, universe, gates)
         return {d: 0.0 for d in universe if d not in excluded}
     if isinstance(plan, BoolNode):
         if plan.op == "or":
             total: Scores = {}
             for node in plan.nodes:
-                for d, s in evaluate(node, searcher, columns, within).items():
+                for d, s in evaluate(node, searcher, columns, within, gates).items():
                     total[d] = total.get(d, 0.0) + s
             return total
         # cheap exact filters first, negations last, so text is confirmed on few candidates
@@ -95,7 +104,7 @@ def evaluate(plan, searcher, columns: ColumnCache, within: set[int] | None = Non
         total = None
         scope = within
         for node in order:
-            found = evaluate(node, searcher, columns, scope)
+            found = evaluate(node, searcher, columns, scope, gates)
             total = found if total is None else {d: total[d] + s for d, s in found.items() if d in total}
             scope = set(total)
             if not scope:
@@ -104,11 +113,14 @@ def evaluate(plan, searcher, columns: ColumnCache, within: set[int] | None = Non
     raise TypeError(f"unknown plan node {plan!r}")
 
 
-def _text(leaf: TextLeaf, searcher, columns: ColumnCache, within: set[int] | None) -> Scores:
+def _text(leaf: TextLeaf, searcher, columns: ColumnCache, within: set[int] | None, gates: Gates) -> Scores:
     counts: dict[int, float] = {}
     for field in leaf.fields:
         weight = FIELD_WEIGHTS.get(field, METADATA_WEIGHT)
+        gate = gates.get(field)
         for docnum, count in _field_counts(leaf, field, searcher, columns, within):
+            if gate is not None and not gate(docnum):
+                continue
             tf = count * (K1 + 1) / (count + K1) * weight
             counts[docnum] = max(counts.get(docnum, 0.0), tf)
     if not counts:

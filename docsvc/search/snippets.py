@@ -7,7 +7,8 @@ import re
 
 SNIPPET_CHARS = 120
 LEAD_CHARS = 30            # context kept before the first hit
-MASKED_SNIPPET = "（敏感页面，内容已隐藏 / sensitive page, text hidden）"
+MASKED_SNIPPET = "（内容已隐藏：敏感页面或无借阅权限 / text hidden: sensitive page or no loan）"
+MASKED_TITLE = "（敏感文件 / sensitive document）"
 _WS = re.compile(r"\s+")
 
 

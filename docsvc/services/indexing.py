@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
+from docsvc.access import is_sensitive
 from docsvc.constants import IndexState
 from docsvc.models import Document, Page
 from docsvc.search import PageRecord, SearchIndex
@@ -13,19 +14,24 @@ INDEX_BATCH = 500
 
 
 def index_pending(session: Session, index: SearchIndex) -> int:
-    """Index waiting pages until none are left; returns how many were indexed."""
-    total = 0
+    """Index the waiting pages, in id order, each once; returns how many were indexed.
+
+    A page changed while it was being indexed keeps its pending mark; the job its change queued
+    takes it next time (the cursor keeps this call from going round in circles).
+    """
+    total, after = 0, 0
     while True:
         pages = session.scalars(
             select(Page).options(joinedload(Page.document).joinedload(Document.customer))
-            .where(Page.index_state == IndexState.PENDING).order_by(Page.id).limit(INDEX_BATCH)
-        ).all()
+            .where(Page.index_state == IndexState.PENDING, Page.id > after).order_by(Page.id)
+            .limit(INDEX_BATCH).execution_options(populate_existing=True)
+        ).unique().all()
         if not pages:
             return total
+        after = pages[-1].id
         index.add_pages(page_record(p) for p in pages if p.binned_at is None)
         index.delete_pages(p.id for p in pages if p.binned_at is not None)  # the bin is out of search
         for p in pages:
-            # A page changed again while we indexed keeps its pending mark for the next round.
             session.execute(
                 update(Page).where(Page.id == p.id, Page.updated_at == p.updated_at)
                 .values(index_state=IndexState.DONE, updated_at=p.updated_at)
@@ -41,5 +47,5 @@ def page_record(page: Page) -> PageRecord:
         page_id=page.id, document_id=doc.id, page_number=page.number, text=page.text or "",
         customer_account=doc.customer_account, doc_type=doc.doc_type, title=doc.title,
         customer_name=doc.customer.name if doc.customer else None, reference_code=doc.reference_code,
-        doc_date=doc.doc_date, sensitive=bool(doc_type and doc_type.sensitive),
+        doc_date=doc.doc_date, sensitive=is_sensitive(doc) or bool(doc_type and doc_type.sensitive),
     )

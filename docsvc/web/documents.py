@@ -26,8 +26,9 @@ def show(document_id: int) -> object:
 @rule(Action.VIEW_CONTENT)
 def page(page_id: int) -> object:
     p = get_page(db(), page_id)
+    # hl: the strings the search matched on this page (from the results); q: the query itself
     return render_template("documents/page.html", page=p, document=p.document,
-                           highlight=request.args.get("q", ""))
+                           highlight=request.args.get("q", ""), highlights=request.args.getlist("hl"))
 
 
 @bp.route("/pages/<int:page_id>/image")

@@ -1,24 +1,32 @@
-"""Search page."""
+"""Search page: the same access-aware search as the API, with facets, paging and sort."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, g, render_template, request
 
 from docsvc.access import Action, rule
 from docsvc.search import QueryError
-from docsvc.web import runtime
+from docsvc.services.searching import SORTS, search_for_user
+from docsvc.web import audit_event, db, runtime
 
 bp = Blueprint("search", __name__)
+
+PER_PAGE = 20
 
 
 @bp.route("/search")
 @rule(Action.SEARCH)
 def search() -> object:
     q = request.args.get("q", "").strip()
-    page = request.args.get("page", 1, type=int) or 1
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    sort = request.args.get("sort", "relevance")
+    sort = sort if sort in SORTS else "relevance"
     results, error = None, None
     if q:
         try:
-            results = runtime().index.search(q, page=max(1, page), per_page=20)
+            results = search_for_user(db(), runtime().index, g.user, q, page=page, per_page=PER_PAGE, sort=sort)
         except QueryError as exc:
             error = str(exc)
-    return render_template("search/results.html", q=q, results=results, error=error, page=page)
+        audit_event("search", outcome="invalid" if error else "ok", commit=True,
+                    detail={"q": q, "page": page, "sort": sort,
+                            **({"error": error} if error else {"total": results.total_pages})})
+    return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort)

@@ -1,0 +1,51 @@
+"""Search as a user sees it: the engine's results passed through the access rule.
+
+The rule (docsvc.access.content_filter) decides two things per page:
+- whether its *text* may be searched and shown: content roles read everything, viewers only the
+  documents and customer files of their active loans, and sensitive types only with the
+  `sensitive` grant;
+- nothing more: every staff member may search the *catalogue* (customer, 户号, 档号, title, type,
+  date) of every document, as they may open its metadata page. A page whose text the user may
+  not read is therefore found only by those fields, counts in totals and facets only then, and
+  shows a masked snippet; a sensitive page's title is masked too. NOT never looks into text the
+  user may not read, so excluding a word reveals nothing either.
+Pages in the bin are deleted from the index by the index job; destroyed documents will be too.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from docsvc.access import content_filter, may_see_sensitive
+from docsvc.models import DocumentType, User
+from docsvc.search import SearchIndex, SearchResults, access_restriction
+
+SORTS = ("relevance", "date")
+
+
+def type_aliases(session: Session) -> dict[str, str]:
+    """Names an archivist may type after 类型: (合同, 供用电合同, contract) → the type code."""
+    aliases: dict[str, str] = {}
+    for row in session.scalars(select(DocumentType)):
+        for name in (row.name_zh, row.name_en):
+            # "身份证明 / 营业执照 / 土地证明": each part is a name of its own
+            for part in (name or "").split("/"):
+                if part.strip():
+                    aliases[part.strip()] = row.code
+    return aliases
+
+
+def search_for_user(session: Session, index: SearchIndex, user: User, q: str, *, page: int = 1,
+                    per_page: int = 20, sort: str = "relevance", now: datetime | None = None) -> SearchResults:
+    """`q` as `user` may see it; raises docsvc.search.QueryError for a query that cannot be used."""
+    scope = content_filter(session, user, now)
+    if scope.all:
+        readable = None if scope.sensitive else access_restriction(exclude_sensitive=True)
+    else:
+        readable = access_restriction(allowed_document_ids=scope.document_ids,
+                                      allowed_accounts=scope.customer_accounts,
+                                      exclude_sensitive=not scope.sensitive)
+    return index.search(q, page=page, per_page=per_page, sort=sort, content_within=readable,
+                        mask_sensitive=not may_see_sensitive(user), type_aliases=type_aliases(session))
