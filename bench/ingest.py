@@ -1,7 +1,7 @@
 """Ingest benchmark: OCR throughput against the bare engine, text-layer rate, upload memory, accuracy.
 
-    .venv/bin/python bench/ingest.py [--pages 14] [--text-pages 200] [--upload-mb 1024]
-                                     [--only a,b,c,d,p] [--engines rapidocr,tesseract]
+    .venv/bin/python bench/ingest.py [--pages 28] [--round-pages 4] [--text-pages 200] [--upload-mb 1024]
+                                     [--only a,b,c,d,p] [--engines rapidocr,tesseract] [--workdir DIR]
 
 One run measures what docs/benchmarks.md ("Ingest") records:
   a  end-to-end OCR pages/minute with 2 RQ SimpleWorkers (`docsvc worker ingest ocr`, subprocesses)
@@ -9,9 +9,11 @@ One run measures what docs/benchmarks.md ("Ingest") records:
      object store, per engine, beside its floor: the bare engine on the same image files with the
      same parallelism (raw `tesseract PAGE out -l chi_sim+eng`, 2 at a time, OMP_THREAD_LIMIT=1;
      RapidOCR in a loop in 2 processes, one onnxruntime thread each). Models are loaded before the
-     clock starts: workers are started, then warmed up on pages that are not counted.
+     clock starts: workers are started, then warmed up on pages that are not counted. Floor and
+     end to end alternate in rounds of --round-pages, so both meet the same background load.
   b  text-layer PDF pages/second end to end (one N-page PDF from make_text_pdf, same stack).
-  c  peak RSS of `docsvc serve` (embedded mode, waitress) while a 1 GB multipart body streams in.
+  c  peak RSS of `docsvc serve` (waitress) while a 1 GB multipart body streams in: embedded mode,
+     and as the web role (Redis set, so no job runs in the web process).
   d  character error rate of the stored text against the rendered text, per engine and variant,
      beside the bare engine on the same images (comes out of the runs of `a`).
   p  where a page job's time goes: its stages timed one by one in this process.

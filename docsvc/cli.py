@@ -98,7 +98,9 @@ def _announce_schema_rebuild(rt: Runtime) -> None:
 
 @main.command()
 @click.option("--commit-every", default=5000, show_default=True, type=int, help="Pages per commit (resume point).")
-def reindex(commit_every: int) -> None:
+@click.option("--procs", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Indexing processes (about one per core).")
+def reindex(commit_every: int, procs: int) -> None:
     """Rebuild the search index from the database; resumes after an interruption, swaps in when complete."""
     from docsvc.services import reindex as reindex_service
 
@@ -111,7 +113,7 @@ def reindex(commit_every: int) -> None:
         bar.n = min(done, total)
         bar.refresh()
 
-    reindex_service.rebuild(rt.sessions, rt.index, progress=progress, commit_every=commit_every)
+    reindex_service.rebuild(rt.sessions, rt.index, progress=progress, commit_every=commit_every, procs=procs)
     bar.n = total
     bar.close()
     click.echo(f"索引已重建并启用 / index rebuilt and live: {rt.index.current_directory()}")

@@ -49,7 +49,7 @@ def test_killed_reindex_resumes_and_leaves_a_complete_index_without_duplicates(e
     rt.index.add_pages([PageRecord(999_999, 999, 1, "旧索引里的页面")])  # the old index, still serving
     state_file = rt.settings.index_dir / BUILD_STATE_FILE
     proc = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "reindex", "--commit-every", "50"],
-                            env={**os.environ, **env_of(rt)}, cwd=ROOT,
+                            env={**os.environ, **env_of(rt)}, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -60,7 +60,7 @@ def test_killed_reindex_resumes_and_leaves_a_complete_index_without_duplicates(e
             except (OSError, ValueError, KeyError):
                 pass
             time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its indexing processes, as a crash would
     finally:
         proc.wait()
     assert 300 <= committed < len(ids), "reindex must be killed half-way"

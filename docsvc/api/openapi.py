@@ -38,14 +38,27 @@ PAGE = {"type": "object", "properties": {
     "confidence": {"type": "number", "nullable": True}, "rotation": {"type": "integer"},
     "engine": {"type": "string", "nullable": True}, "engine_version": {"type": "string", "nullable": True}}}
 SEARCH = {"type": "object", "properties": {
-    "total": {"type": "integer", "description": "matching pages"},
+    "query": {"type": "string"},
+    "total": {"type": "integer", "description": "matching pages the caller may see"},
     "total_documents": {"type": "integer"},
-    "facets": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
+    "page": {"type": "integer"}, "per_page": {"type": "integer", "description": "documents per page"},
+    "page_count": {"type": "integer"},
+    "facets": {"type": "object", "description": "'type' and 'year' → matching pages per value",
+               "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
     "results": {"type": "array", "items": {"type": "object", "properties": {
         "document_id": {"type": "integer"}, "score": {"type": "number"},
+        "title": {"type": "string", "nullable": True}, "doc_type": {"type": "string", "nullable": True},
+        "customer_account": {"type": "string", "nullable": True},
+        "customer_name": {"type": "string", "nullable": True},
+        "reference_code": {"type": "string", "nullable": True},
+        "doc_date": {"type": "string", "format": "date", "nullable": True},
+        "matching_pages": {"type": "integer"},
         "pages": {"type": "array", "items": {"type": "object", "properties": {
             "page_id": {"type": "integer"}, "page_number": {"type": "integer"},
             "snippet": {"type": "string", "description": "HTML; hits inside <mark>…</mark>"},
+            "highlights": {"type": "array", "items": {"type": "string"},
+                           "description": "matched strings as they read on the page (for boxing)"},
+            "masked": {"type": "boolean", "description": "text hidden: sensitive page or no loan"},
             "score": {"type": "number"}}}}}}}}}
 
 LOAN = {"type": "object", "properties": {
@@ -73,7 +86,7 @@ FAIL = {"401": _json(ERROR, "no or bad token"), "403": _json(ERROR, "not allowed
 
 def openapi_document() -> dict[str, Any]:
     page_id = [_path_id("page_id")]
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "docsvc API", "version": "1",
                  "description": "Scanned customer files: upload, OCR progress, pages, search. "
@@ -159,3 +172,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json(SEARCH), "400": _json(ERROR, "malformed query"), **FAIL}}},
         },
     }
+    from docsvc.api.customers_openapi import add_paths  # customer files, kept in their own module
+
+    add_paths(document["paths"])
+    return document

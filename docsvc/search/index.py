@@ -170,8 +170,13 @@ class SearchIndex:
 
     # --- writes ------------------------------------------------------------------------
 
-    def _writer(self, ix: windex.Index):
+    def _writer(self, ix: windex.Index, procs: int = 1):
         try:
+            if procs > 1:
+                # each sub-process builds its own segment from its share of the batch (term
+                # generation and posting sort in parallel); the pool memory is split between them
+                return ix.writer(limitmb=max(32, self.limitmb // procs), procs=procs, multisegment=True,
+                                 timeout=self.writer_timeout)
             return ix.writer(limitmb=self.limitmb, procs=1, timeout=self.writer_timeout)
         except LockError as exc:
             raise IndexBusyError(
@@ -203,8 +208,8 @@ class SearchIndex:
         self._note_dirty(ids)
         return deleted
 
-    def _write_batch(self, ix: windex.Index, pages: list[PageRecord], *, upsert: bool) -> None:
-        writer = self._writer(ix)
+    def _write_batch(self, ix: windex.Index, pages: list[PageRecord], *, upsert: bool, procs: int = 1) -> None:
+        writer = self._writer(ix, 1 if upsert else procs)  # deletions need the single-process writer
         try:
             put = writer.update_document if upsert else writer.add_document
             for page in pages:
@@ -237,6 +242,7 @@ class SearchIndex:
         progress: Progress | None = None,
         commit_every: int = 5000,
         refetch: Refetch | None = None,
+        procs: int = 1,
     ) -> None:
         """Build a fresh index beside the live one, then swap it in atomically.
 
@@ -246,6 +252,10 @@ class SearchIndex:
         written to the live index meanwhile are re-read with `refetch(ids)` before the swap
         (ids it does not return are treated as deleted); without `refetch`, run the index
         consistency check after the rebuild.
+
+        `procs` > 1 writes each chunk with that many processes (Whoosh's multiprocessing writer,
+        one segment each, small segments merged by later commits): about twice the pages per
+        second on two cores. Only for a process that may fork (the CLI), not a threaded server.
         """
         state = self._resume_state()
         target = self.root / state["dir"]
@@ -257,7 +267,7 @@ class SearchIndex:
 
         def flush() -> None:
             nonlocal upsert
-            self._write_batch(ix, batch, upsert=upsert)
+            self._write_batch(ix, batch, upsert=upsert, procs=procs)
             upsert = False
             state["pages"] += len(batch)
             state["last_page_id"] = batch[-1].page_id
@@ -375,11 +385,11 @@ class SearchIndex:
                 gates["title"] = lambda d: d not in sensitive
         scores = evaluate(compiled.plan, searcher, columns, within, gates)
         reader = searcher.reader()
-        documents = columns.column(reader, "document_id")
+        documents = columns.dense(reader, "document_id")
         per_document: dict[str, int] = {}
         type_facet: dict[str, int] = {}
         year_facet: dict[str, int] = {}
-        types, years = columns.column(reader, "doc_type"), columns.column(reader, "year")
+        types, years = columns.dense(reader, "doc_type"), columns.dense(reader, "year")
         for docnum in scores:
             key = documents[docnum]
             per_document[key] = per_document.get(key, 0) + 1
@@ -394,7 +404,7 @@ class SearchIndex:
         if first >= results.total_documents:
             return results
         if sort == "date":
-            dates = columns.column(reader, "date")
+            dates = columns.dense(reader, "date")
             ordered = sorted(scores, key=lambda d: (-(dates[d] or 0), documents[d], d))
         else:
             ordered = sorted(scores, key=lambda d: (-scores[d], d))

@@ -56,14 +56,16 @@ def records_for(sessions: sessionmaker[Session], page_ids: Iterable[int]) -> lis
 
 
 def rebuild(sessions: sessionmaker[Session], index: SearchIndex, *,
-            progress: Callable[[int, int], None] | None = None, commit_every: int = 5000) -> None:
+            progress: Callable[[int, int], None] | None = None, commit_every: int = 5000,
+            procs: int = 1) -> None:
     """Build a new index from the database beside the live one and swap it in.
 
     Resumes an interrupted rebuild (the engine records the last committed page id); pages the
-    index worker writes meanwhile are re-read from the database before the swap.
+    index worker writes meanwhile are re-read from the database before the swap. `procs` > 1
+    indexes with that many processes (the CLI; a threaded server must not fork).
     """
     index.rebuild(lambda after: page_records(sessions, after), progress=progress,
-                  commit_every=commit_every, refetch=lambda ids: records_for(sessions, ids))
+                  commit_every=commit_every, refetch=lambda ids: records_for(sessions, ids), procs=procs)
 
 
 def count_indexable(session: Session) -> int:

@@ -1,0 +1,115 @@
+"""The customer-file API and pages, as a client and an operator use them."""
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+
+from docsvc.constants import IndexState, JobState
+from docsvc.models import Document, Page
+
+
+def _h(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _inbox_document(rt, text: str = "户号：3000000001 用电申请书") -> int:  # type: ignore[no-untyped-def]
+    with rt.sessions() as s:
+        d = Document(sha256="a" * 64, original_key="originals/a", media_type="image/tiff", title="scan.tif")
+        s.add(d)
+        s.flush()
+        s.add_all([Page(document_id=d.id, number=1, source_index=0, text=text, status=JobState.DONE,
+                        index_state=IndexState.DONE),
+                   Page(document_id=d.id, number=2, source_index=1, text="第二页", status=JobState.DONE)])
+        d.page_count = 2
+        s.commit()
+        return d.id
+
+
+def test_customer_crud_import_completeness_and_filing_through_the_api(client, users, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    archivist = _h(users.token("arch", "archivist"))
+    viewer = _h(users.token("clerk", "viewer"))
+    r = client.post("/api/v1/customers", json={"account": "3000000001", "name": "宏达机械", "stage": "contract",
+                                               "region": "城东", "grade": "一级"}, headers=archivist)
+    assert r.status_code == 201, r.get_json()
+    assert client.post("/api/v1/customers", json={"account": "3000000001", "name": "x"}, headers=archivist).status_code == 409
+    assert client.post("/api/v1/customers", json={"account": "12", "name": "x"}, headers=archivist).status_code == 400
+    assert client.post("/api/v1/customers", json={"account": "3000000009", "name": "x"}, headers=viewer).status_code == 403
+    r = client.patch("/api/v1/customers/3000000001", json={"location": "3号库 A-12"}, headers=archivist)
+    assert r.get_json()["location"] == "3号库 A-12"
+    csv = "户号,户名\n3000000002,绿源食品\n3000000003,东方水泥\n".encode("gbk")
+    r = client.post("/api/v1/customers/import", data={"file": (io.BytesIO(csv), "list.csv"), "dry_run": "true"},
+                    headers=archivist)
+    assert r.get_json()["created"] == 2 and not r.get_json()["applied"]
+    r = client.post("/api/v1/customers/import", data={"file": (io.BytesIO(csv), "list.csv")}, headers=archivist)
+    assert r.get_json()["applied"] and r.get_json()["encoding"] == "gbk"
+    found = client.get("/api/v1/customers?q=绿源", headers=viewer).get_json()
+    assert [c["account"] for c in found["customers"]] == ["3000000002"]
+
+    completeness = client.get("/api/v1/customers/3000000001/completeness", headers=viewer).get_json()
+    assert not completeness["complete"] and "HT" in completeness["missing"]
+
+    doc_id = _inbox_document(embedded_runtime)
+    r = client.get(f"/api/v1/documents/{doc_id}/suggestions", headers=archivist).get_json()
+    assert r["suggestions"][0]["account"] == "3000000001"
+    r = client.patch(f"/api/v1/documents/{doc_id}", json={"customer_account": "3000000001", "doc_type": "HT",
+                                                          "title": "供用电合同", "document_date": "2019-05-01",
+                                                          "contract_number": "GD-2019-004512"}, headers=archivist)
+    body = r.get_json()
+    assert r.status_code == 200, body
+    assert body["archive_code"] == "J001-KH·2019-Y-YX-0001" and body["contract_number"] == "GD-2019-004512"
+    assert body["location"] == "3号库 A-12"
+    assert client.get(f"/api/v1/documents/{doc_id}", headers=viewer).get_json()["archive_code"] == body["archive_code"]
+    # Only the records manager corrects a 档号, and only with a reason.
+    fix = {"reference_code": "J001-KH·2019-Y-YX-0007", "reason": "与纸质装订号一致"}
+    assert client.post(f"/api/v1/documents/{doc_id}/reference-code", json=fix, headers=archivist).status_code == 403
+    manager = _h(users.token("boss", "records_manager"))
+    assert client.post(f"/api/v1/documents/{doc_id}/reference-code", json={**fix, "reason": ""},
+                       headers=manager).status_code == 400
+    assert client.post(f"/api/v1/documents/{doc_id}/reference-code", json=fix, headers=manager).get_json()[
+        "archive_code"] == "J001-KH·2019-Y-YX-0007"
+
+    report = client.get("/api/v1/completeness?region=城东", headers=viewer).get_json()
+    assert [f["account"] for f in report["files"]] == ["3000000001"]
+    xlsx = client.get("/api/v1/completeness?format=xlsx", headers=viewer)
+    rows = list(load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True))
+    assert rows[1][0] == "3000000001"
+
+
+def test_page_operations_and_cover_sheets_through_the_api(client, users, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    operator = _h(users.token("op", "operator"))
+    doc_id = _inbox_document(embedded_runtime)
+    pages = client.get(f"/api/v1/documents/{doc_id}", headers=operator).get_json()["pages"]
+    r = client.post(f"/api/v1/pages/{pages[1]['id']}/rotate", json={"degrees": 90}, headers=operator)
+    assert r.get_json()["view_rotation"] == 90
+    r = client.post(f"/api/v1/documents/{doc_id}/split", json={"at_page": 2}, headers=operator).get_json()
+    new_id = r["new_document"]["id"]
+    assert r["page_count"] == 1 and r["new_document"]["page_count"] == 1
+    r = client.post(f"/api/v1/documents/{doc_id}/merge", json={"source_document_id": new_id}, headers=operator)
+    assert r.get_json()["page_count"] == 2
+    r = client.post(f"/api/v1/pages/{pages[0]['id']}/delete", headers=operator).get_json()
+    assert r["binned"] and client.get(f"/api/v1/documents/{doc_id}", headers=operator).get_json()["page_count"] == 1
+    client.post(f"/api/v1/pages/{pages[0]['id']}/restore", headers=operator)
+    assert [d["id"] for d in client.get("/api/v1/inbox", headers=operator).get_json()["documents"]] == [doc_id]
+
+    client.post("/api/v1/customers", json={"account": "3000000001", "name": "宏达机械"},
+                headers=_h(users.token("arch", "archivist")))
+    pdf = client.get("/api/v1/cover-sheets?account=3000000001&type=HT&account=3000000001&type=JC", headers=operator)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.count(b"/Type /Page\n") + \
+        pdf.data.count(b"/Type /Page\r") + pdf.data.count(b"/Type /Page ") >= 2
+    assert client.get("/api/v1/cover-sheets?account=3999999999&type=HT", headers=operator).status_code == 404
+
+
+def test_an_operator_files_an_inbox_document_in_the_browser_form(client, auth, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    auth.login("archie", "archivist")
+    token = auth.csrf("/customers/new")
+    r = client.post("/customers/new", data={"csrf_token": token, "account": "3000000001", "name": "宏达机械"})
+    assert r.status_code == 302
+    doc_id = _inbox_document(embedded_runtime)
+    page = client.get("/inbox").get_data(as_text=True)
+    assert "3000000001" in page and "宏达机械" in page  # the suggestion
+    r = client.post(f"/inbox/{doc_id}/file", data={"csrf_token": auth.csrf("/inbox"), "customer_account": "3000000001",
+                                                   "doc_type": "SQ"})
+    assert r.status_code == 302
+    shown = client.get("/customers/3000000001").get_data(as_text=True)
+    assert "J001-KH·" in shown and "SQ" in shown
