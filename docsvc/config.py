@@ -33,7 +33,9 @@ class FilingSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "FilingSettings":
         default = cls()
-        separators = tuple(s.strip() for s in (env.get("DOCSVC_SEPARATORS") or "cover").split(",") if s.strip())
+        # Unset means cover sheets; set but empty ("" or "none") turns separator detection off.
+        raw = env.get("DOCSVC_SEPARATORS", "cover")
+        separators = () if raw.strip().lower() == "none" else tuple(s.strip() for s in raw.split(",") if s.strip())
         unknown = set(separators) - {"cover", "patch_t", "blank"}
         if unknown:
             raise ValueError(f"DOCSVC_SEPARATORS 含有未知的分隔页类型 / unknown separator kinds: {sorted(unknown)}; "

@@ -32,7 +32,7 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
         with store.local_path(bf.original_key) as path:
             info = formats.inspect(Path(path))
             cut = (coversheets.plan(coversheets.scan(Path(path), info.media_type, info.page_count, filing.separators))
-                   if filing.separators and info.page_count > 1 else None)
+                   if filing.separators and _may_hold_separators(Path(path), info) else None)
         bf.media_type = info.media_type
         bf.page_count = info.page_count
         if cut is not None and cut.split:
@@ -83,3 +83,13 @@ def _other_document_with(session: Session, bf: BatchFile) -> Document | None:
         select(Document).where(Document.sha256 == bf.sha256, Document.batch_file_id != bf.id)
         .order_by(Document.id).limit(1)
     ).first()
+
+
+def _may_hold_separators(path: Path, info: formats.FileInfo) -> bool:
+    """Separator sheets come through the scanner: a PDF exported with a text layer holds none.
+
+    Looking for them renders every page, so files that cannot hold them skip that cost.
+    """
+    if info.page_count < 2:
+        return False
+    return info.media_type != "application/pdf" or formats.text_layer(path, 0) is None
