@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -281,7 +280,7 @@ def test_search_page_shows_facets_paging_help_and_a_message_for_a_bad_query(arch
         html = client.get("/search", query_string={"q": "产权分界点"}).get_data(as_text=True)
         assert "<mark>产权分界点</mark>" in html and 'class="facet"' in html and "search-help" in html
         assert "%E7%B1%BB%E5%9E%8B:HT" in html                           # facet link adds 类型:HT
-        assert f"hl=%E4%BA%A7" in html                                  # page links carry the hit strings
+        assert "hl=%E4%BA%A7" in html                                  # page links carry the hit strings
         bad = client.get("/search", query_string={"q": '"产权'})
         assert bad.status_code == 200 and 'id="query-error"' in bad.get_data(as_text=True)
         filtered = client.get("/search", query_string={"q": "产权分界点 类型:HT"}).get_data(as_text=True)

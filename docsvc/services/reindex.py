@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from docsvc.constants import IndexState
 from docsvc.models import Document, Page
 from docsvc.search import PageRecord, SearchIndex
 from docsvc.services.indexing import page_record
@@ -69,8 +70,6 @@ def rebuild(sessions: sessionmaker[Session], index: SearchIndex, *,
 
 
 def count_indexable(session: Session) -> int:
-    from sqlalchemy import func
-
     return session.scalar(select(func.count()).select_from(_indexable().subquery())) or 0
 
 
@@ -93,8 +92,6 @@ def check(sessions: sessionmaker[Session], index: SearchIndex) -> IndexCheck:
     Holds the set of indexed page ids (one int each: ~70 MB at a million pages) and walks the
     database in id order.
     """
-    from docsvc.constants import IndexState
-
     indexed: set[int] = set()
     result = IndexCheck()
     for page_id in index.indexed_page_ids():
