@@ -67,6 +67,7 @@ EXPECTED: dict[str, Action] = {
     "customers.completeness_report": Action.VIEW_METADATA,
     "customers.cover_sheets": Action.FILE,
     "customers.cover_sheets_pdf": Action.FILE,
+    "customers.originals_zip": Action.DOWNLOAD,
     "inbox.index": Action.FILE,
     "inbox.file": Action.FILE,
     "inbox.split": Action.FILE,

@@ -113,3 +113,30 @@ def test_an_operator_files_an_inbox_document_in_the_browser_form(client, auth, e
     assert r.status_code == 302
     shown = client.get("/customers/3000000001").get_data(as_text=True)
     assert "J001-KH·" in shown and "SQ" in shown
+
+
+def test_the_customer_file_downloads_as_a_zip_of_its_originals(client, auth, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    from docsvc.config import FilingSettings
+    from docsvc.jobs import InProcessJobQueue
+    from docsvc.services.customers import AccountRule, create_customer
+    from docsvc.services.intake import Upload, receive
+    from docsvc.services.splitting import split_file
+    from tests import filing_stack
+
+    rt = embedded_runtime
+    data = filing_stack.tiff([filing_stack.cover("3000000001", "HT"), filing_stack.content(1)])
+    with rt.sessions() as s:
+        create_customer(s, None, AccountRule(r"^\d{10}$"), "3000000001", {"name": "宏达机械"})
+        batch = receive(s, rt.store, InProcessJobQueue(1), [Upload("stack.tif", io.BytesIO(data))], source="web")
+        file_id = batch.files[0].id
+    idle = InProcessJobQueue(1)  # never started: this test needs the filing, not the OCR
+    with rt.sessions() as s:
+        split_file(s, rt.store, idle, file_id, FilingSettings())
+    auth.login("archie", "archivist")
+    r = client.get("/customers/3000000001/originals.zip")
+    assert r.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(r.data)).namelist()
+    assert len(names) == 1 and names[0].startswith("HT_J001-KH_") and names[0].endswith(".tif")
+    assert zipfile.ZipFile(io.BytesIO(r.data)).read(names[0]) == data

@@ -48,7 +48,7 @@ def test_killed_reindex_resumes_and_leaves_a_complete_index_without_duplicates(e
     ids = add_pages(rt, documents=300, pages_each=4)
     rt.index.add_pages([PageRecord(999_999, 999, 1, "旧索引里的页面")])  # the old index, still serving
     state_file = rt.settings.index_dir / BUILD_STATE_FILE
-    proc = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "reindex", "--commit-every", "50"],
+    proc = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "reindex", "--commit-every", "50", "--procs", "2"],
                             env={**os.environ, **env_of(rt)}, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

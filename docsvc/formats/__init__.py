@@ -9,6 +9,7 @@ more pixels than the limit allows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ __all__ = [
     "UnsupportedFormat",
     "inspect",
     "render_page",
+    "render_pages",
     "safe_filename",
     "sniff",
     "text_layer",
@@ -122,6 +124,17 @@ def render_page(
     if media_type in raster.PLUGINS:
         return raster.render(path, media_type, index, max_pixels=max_pixels)
     raise UnsupportedFormat(_unsupported_message(media_type))
+
+
+def render_pages(
+    path: Path, media_type: str, *, dpi: int = DEFAULT_DPI, max_pixels: int = MAX_PIXELS
+) -> Iterator[Image.Image]:
+    """Every page in order, as render_page gives them; a multi-page TIFF is walked once."""
+    if media_type in raster.PLUGINS:
+        yield from raster.render_all(path, media_type, max_pixels=max_pixels)
+        return
+    for index in range(inspect(path).page_count):
+        yield render_page(path, media_type, index, dpi=dpi, max_pixels=max_pixels)
 
 
 def text_layer(path: Path, index: int) -> TextLayer | None:

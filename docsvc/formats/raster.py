@@ -85,26 +85,42 @@ def render(path: Path, media_type: str, index: int, *, max_pixels: int) -> Image
     """Frame `index`, decoded, as "1", "L" or "RGB", upright, with info["dpi"]."""
     label = PLUGINS[media_type]
     with _opened(path, media_type) as image:
-        try:
-            frames = image.n_frames if media_type == "image/tiff" else 1
-        except DECODE_ERRORS as error:
-            raise damaged("TIFF", "页目录不完整", "page directories are incomplete") from error
+        frames = _frame_count(image, media_type)
         if not 0 <= index < frames:
             raise IndexError(f"page index {index} outside 0..{frames - 1}")
-        try:
-            image.seek(index)
-        except DECODE_ERRORS as error:
-            raise _unreadable_directory(label, index) from error
-        _check_pixels(image, label, index + 1, max_pixels)
-        dpi = _dpi(image.info.get("dpi"))
-        try:
-            image.load()
-            page = _upright(image) if media_type == "image/jpeg" else image.copy()
-            if page.size != image.size:  # turned a quarter: the resolutions swap
-                dpi = (dpi[1], dpi[0])
-            page = _normal_mode(page)
-        except DECODE_ERRORS as error:
-            raise damaged(label, "数据不完整或已损坏", "data is incomplete or damaged") from error
+        return _frame(image, label, media_type, index, max_pixels)
+
+
+def render_all(path: Path, media_type: str, *, max_pixels: int) -> Iterator[Image.Image]:
+    """Every frame in order, from one open file: walking a long TIFF once, not once per page."""
+    label = PLUGINS[media_type]
+    with _opened(path, media_type) as image:
+        for index in range(_frame_count(image, media_type)):
+            yield _frame(image, label, media_type, index, max_pixels)
+
+
+def _frame_count(image: Image.Image, media_type: str) -> int:
+    try:
+        return image.n_frames if media_type == "image/tiff" else 1
+    except DECODE_ERRORS as error:
+        raise damaged("TIFF", "页目录不完整", "page directories are incomplete") from error
+
+
+def _frame(image: Image.Image, label: str, media_type: str, index: int, max_pixels: int) -> Image.Image:
+    try:
+        image.seek(index)
+    except DECODE_ERRORS as error:
+        raise _unreadable_directory(label, index) from error
+    _check_pixels(image, label, index + 1, max_pixels)
+    dpi = _dpi(image.info.get("dpi"))
+    try:
+        image.load()
+        page = _upright(image) if media_type == "image/jpeg" else image.copy()
+        if page.size != image.size:  # turned a quarter: the resolutions swap
+            dpi = (dpi[1], dpi[0])
+        page = _normal_mode(page)
+    except DECODE_ERRORS as error:
+        raise damaged(label, "数据不完整或已损坏", "data is incomplete or damaged") from error
     page.info["dpi"] = dpi
     return page
 

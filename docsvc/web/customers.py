@@ -167,3 +167,36 @@ def cover_sheets_pdf() -> object:
         abort(400, description="请至少填写一行“户号 类型”。 / Give at least one 'account type' line.")
     return Response(sheets_for(db(), pairs), mimetype="application/pdf",
                     headers={"Content-Disposition": "inline; filename=cover-sheets.pdf"})
+
+
+@bp.route("/customers/<account>/originals.zip")
+@rule(Action.DOWNLOAD)
+def originals_zip(account: str) -> object:
+    """Every original scan of the customer's file that this user may download, in one ZIP."""
+    import io
+    import zipfile
+
+    from docsvc.access import content_grant
+    from docsvc.web import audit_event
+
+    customer = get_customer(db(), account)
+    documents = db().scalars(select(Document).where(Document.customer_id == customer.id).order_by(Document.id)).all()
+    allowed = [d for d in documents if content_grant(db(), g.user, d, Action.DOWNLOAD) is not None]
+    if not allowed:
+        abort(403)
+    buf = io.BytesIO()
+    store = runtime().store
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:  # scans are compressed already
+        seen: set[str] = set()
+        for d in allowed:
+            for key, media in {(p.source_key, p.source_media_type) for p in d.pages if p.binned_at is None}:
+                if key in seen:
+                    continue
+                seen.add(key)
+                ext = {"application/pdf": "pdf", "image/tiff": "tif", "image/jpeg": "jpg", "image/png": "png"}.get(media, "bin")
+                name = f"{d.doc_type or 'XX'}_{(d.reference_code or f'doc{d.id}').replace('·', '_')}_{key.rsplit('/', 1)[-1][:12]}.{ext}"
+                archive.writestr(name, store.read_bytes(key))
+    audit_event("customer.download_originals", object_type="customer", object_id=account, commit=True,
+                detail={"document_ids": [d.id for d in allowed], "withheld": len(documents) - len(allowed)})
+    return Response(buf.getvalue(), mimetype="application/zip",
+                    headers={"Content-Disposition": f"attachment; filename={account}-originals.zip"})
