@@ -98,6 +98,9 @@ def test_batch_page_shows_progress_and_file_rows(client: FlaskClient, auth: Auth
     auth.login("operator", "operator")
     batch_id = upload(client, auth, {"one.pdf": image_pdf_bytes([9]), "junk.docx": b"PK\x03\x04 not a scan"})
     wait_for_batch(lambda: client.get(f"/batches/{batch_id}/progress").get_json())
+    progress = client.get(f"/batches/{batch_id}/progress").get_json()
+    one = next(f for f in progress["files"] if f["name"] == "one.pdf")
+    assert [(t["number"], t["status"]) for t in progress["tiles"][str(one["id"])]] == [(1, "done")]
     html = client.get(f"/batches/{batch_id}").get_data(as_text=True)
     assert "<progress" in html and "one.pdf" in html and "junk.docx" in html
     assert "PDF" in html and "TIFF" in html  # the refusal names the accepted types
