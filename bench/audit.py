@@ -116,7 +116,7 @@ def main() -> None:
             db.upgrade(rt.engine)
             with_audit, without = page_view_overhead(rt, args.requests)
             slower = (without - with_audit) / without * 100
-            print(f"page view (GET /api/v1/pages/<id>/image, viewer under a loan, PostgreSQL):")
+            print("page view (GET /api/v1/pages/<id>/image, viewer under a loan, PostgreSQL):")
             print(f"  without audit {without:8.0f} req/s   with audit {with_audit:8.0f} req/s   "
                   f"slower by {slower:.1f} %  (target ≤ 15 %)")
             with rt.engine.begin() as conn:  # a clean chain for the verify run

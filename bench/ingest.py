@@ -27,6 +27,7 @@ import json
 import multiprocessing
 import os
 import platform
+import pstats
 import resource
 import shutil
 import socket
@@ -741,7 +742,6 @@ def _cumulative(stats: "pstats.Stats", parts: dict[str, tuple[str, object]]) -> 
 def profile_text_layer_jobs(text_pages: int, workdir: Path) -> None:
     """The split job and text-layer page jobs run here, one after the other, against PostgreSQL and Redis."""
     import cProfile
-    import pstats
 
     from sqlalchemy import select
 

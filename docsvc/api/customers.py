@@ -13,6 +13,7 @@ from docsvc.services.doctypes import all_types, type_json
 from docsvc.services.documents import document_json, get_document, get_page, page_json
 from docsvc.services.suggestions import suggest
 from docsvc.web import client_ip, db, runtime
+from docsvc.web.customers import completeness_export
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 
@@ -103,14 +104,9 @@ def customer_completeness(account: str) -> object:
 def completeness_report() -> object:
     lists = completeness.incomplete(db(), region=request.args.get("region") or None,
                                     grade=request.args.get("grade") or None)
-    fmt = request.args.get("format", "json")
-    if fmt == "csv":
-        return Response(completeness.report_csv(lists), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=incomplete-files.csv"})
-    if fmt == "xlsx":
-        return Response(completeness.report_xlsx(lists),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": "attachment; filename=incomplete-files.xlsx"})
+    export = completeness_export(lists, request.args.get("format"))
+    if export is not None:
+        return export
     return jsonify(total=len(lists), files=[c.as_json() for c in lists])
 
 

@@ -138,14 +138,9 @@ def import_errors(token: str) -> object:
 def completeness_report() -> object:
     region, grade = request.args.get("region") or None, request.args.get("grade") or None
     lists = completeness.incomplete(db(), region=region, grade=grade)
-    fmt = request.args.get("format")
-    if fmt == "csv":
-        return Response(completeness.report_csv(lists), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=incomplete-files.csv"})
-    if fmt == "xlsx":
-        return Response(completeness.report_xlsx(lists),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": "attachment; filename=incomplete-files.xlsx"})
+    export = completeness_export(lists, request.args.get("format"))
+    if export is not None:
+        return export
     return render_template("customers/completeness.html", lists=lists[:500], total=len(lists), region=region or "",
                            grade=grade or "", grades=GRADES)
 
@@ -200,3 +195,15 @@ def originals_zip(account: str) -> object:
                 detail={"document_ids": [d.id for d in allowed], "withheld": len(documents) - len(allowed)})
     return Response(buf.getvalue(), mimetype="application/zip",
                     headers={"Content-Disposition": f"attachment; filename={account}-originals.zip"})
+
+
+def completeness_export(lists: list[completeness.Checklist], fmt: str | None) -> Response | None:
+    """The incomplete-files report as a CSV or XLSX download, or None for other formats."""
+    if fmt == "csv":
+        return Response(completeness.report_csv(lists), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=incomplete-files.csv"})
+    if fmt == "xlsx":
+        return Response(completeness.report_xlsx(lists),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename=incomplete-files.xlsx"})
+    return None
