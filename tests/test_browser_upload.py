@@ -65,3 +65,29 @@ def test_operator_uploads_in_the_browser_and_reads_the_page(
     text = re.sub(r"\s+", "", page.locator("#page-text").inner_text())
     assert account_of(61) in text, text
     page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
+
+
+def test_files_dropped_on_the_upload_page_are_uploaded(
+        browser_page: Page, served: Server, tmp_path: Path) -> None:
+    page = browser_page
+    page.goto(f"{served.url}/login")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r"/$|/batches"))
+    page.goto(f"{served.url}/upload")
+    scan = tiff_bytes([63])
+
+    # What a file manager hands the page on a drop: a DataTransfer holding the files.
+    page.evaluate("""([name, bytes]) => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], name, {type: 'image/tiff'}));
+        document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true}));
+    }""", ["拖入.tif", list(scan)])
+    expect(page.locator("#chosen li")).to_have_text([re.compile(r"^拖入\.tif")])
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/batches/\d+$"))
+
+    expect(page.locator("#batch-status")).to_have_class(re.compile(r"status-done"), timeout=BATCH_FINISHES_MS)
+    expect(page.locator("#files tr", has_text="拖入.tif")).to_contain_text("已完成")
+    expect(page.locator("#files .tile img")).to_have_count(1)

@@ -104,3 +104,51 @@ def test_batch_page_shows_progress_and_file_rows(client: FlaskClient, auth: Auth
     html = client.get(f"/batches/{batch_id}").get_data(as_text=True)
     assert "<progress" in html and "one.pdf" in html and "junk.docx" in html
     assert "PDF" in html and "TIFF" in html  # the refusal names the accepted types
+
+
+def test_operator_retries_a_failed_page_from_the_document_page(
+        client: FlaskClient, auth: AuthActions, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from docsvc.models import Page
+
+    auth.login("operator", "operator")
+    batch_id = upload(client, auth, {"one.pdf": image_pdf_bytes([10])})
+    report = wait_for_batch(lambda: client.get(f"/batches/{batch_id}/progress").get_json())
+    document_id = report["files"][0]["document_ids"][0]
+    page_id = report["tiles"][str(report["files"][0]["id"])][0]["id"]
+    # The page failed earlier (say the store was unreachable): its row is all a retry needs.
+    with embedded_runtime.sessions() as session:
+        session.execute(update(Page).where(Page.id == page_id).values(status="failed", text=None, error="store down"))
+        session.commit()
+    html = client.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "store down" in html and f"/pages/{page_id}/retry" in html
+
+    response = client.post(f"/pages/{page_id}/retry", data={"csrf_token": auth.csrf()})
+
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/documents/{document_id}")
+    report = wait_for_batch(lambda: client.get(f"/batches/{batch_id}/progress").get_json())
+    assert report["status"] == "done"
+    text = client.get(f"/pages/{page_id}").get_data(as_text=True)
+    assert account_of(10) in squash(text)
+
+
+def test_operator_retries_everything_that_failed_in_a_batch(
+        client: FlaskClient, auth: AuthActions, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from docsvc.models import Page
+
+    auth.login("operator", "operator")
+    batch_id = upload(client, auth, {"two.tif": tiff_bytes([16, 17])})
+    report = wait_for_batch(lambda: client.get(f"/batches/{batch_id}/progress").get_json())
+    with embedded_runtime.sessions() as session:
+        session.execute(update(Page).values(status="failed", error="engine crashed"))
+        session.commit()
+    assert client.get(f"/batches/{batch_id}/progress").get_json()["status"] == "failed"
+
+    response = client.post(f"/batches/{batch_id}/retry", data={"csrf_token": auth.csrf()})
+
+    assert response.status_code == 302
+    report = wait_for_batch(lambda: client.get(f"/batches/{batch_id}/progress").get_json())
+    assert report["status"] == "done" and report["counts"]["pages_done"] == 2
