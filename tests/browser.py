@@ -3,6 +3,7 @@ Debian's chromium driven by Playwright (never a downloaded browser)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.conftest import PASSWORD, ROOT
+from tests.processes import stop
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -83,12 +85,7 @@ def served(tmp_path: Path) -> Iterator[Server]:
         _wait_until_up(process, url, log_path)
         yield Server(url, data_dir)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 
@@ -109,3 +106,16 @@ def browser_page() -> Iterator[Page]:
         finally:
             context.close()
             browser.close()
+
+
+def log_in(page: Page, url: str, username: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u)
+
+
+def log_out(page: Page) -> None:
+    page.click("header form[action='/logout'] button")
+    page.wait_for_url(re.compile(r"/login"))

@@ -22,6 +22,7 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 
 from storage import S3Store
+from tests.processes import stop
 
 ACCESS_KEY = "docsvc-test"
 SECRET_KEY = "docsvc-test-secret"
@@ -42,12 +43,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         _wait_until_ready(process, port, log_path)
         yield {"endpoint": f"127.0.0.1:{port}", "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """An operator files an inbox document in a real browser with the keyboard only."""
 from __future__ import annotations
 
-import re
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -10,8 +9,7 @@ from docsvc.constants import IndexState, JobState
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.models import Document, Page as PageRow
 from docsvc.services.customers import AccountRule, create_customer
-from tests.browser import Server
-from tests.conftest import PASSWORD
+from tests.browser import Server, log_in
 
 
 def _seed(server: Server) -> int:
@@ -35,11 +33,7 @@ def _seed(server: Server) -> int:
 def test_operator_files_an_inbox_document_with_the_keyboard(browser_page: Page, served: Server) -> None:
     doc_id = _seed(served)
     page = browser_page
-    page.goto(f"{served.url}/login")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$|/batches"))
+    log_in(page, served.url, "operator")
 
     page.goto(f"{served.url}/inbox")
     expect(page.locator("#current")).to_have_attribute("data-id", str(doc_id))

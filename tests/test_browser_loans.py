@@ -2,7 +2,6 @@
 page, and the auditor finds that view, with its loan, in the audit trail."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from docsvc.runtime import Runtime, build_runtime
 from docsvc.services.accounts import create_user
-from tests.browser import Server
+from tests.browser import Server, log_in, log_out
 from tests.conftest import PASSWORD, settings_for
 from tests.test_access_audit import ACCOUNT_A, make_document
 
@@ -21,19 +20,6 @@ def server_runtime(served: Server) -> Iterator[Runtime]:  # noqa: F811
     rt = build_runtime(settings_for(served.data_dir))
     yield rt
     rt.close()
-
-
-def log_in(page: Page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(lambda u: "/login" not in u)
-
-
-def log_out(page: Page) -> None:
-    page.click("header form[action='/logout'] button")
-    page.wait_for_url(re.compile(r"/login"))
 
 
 def test_loan_requested_approved_used_and_seen_by_the_auditor(

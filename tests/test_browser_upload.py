@@ -8,8 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from docsvc.samples import form_text
-from tests.browser import Server
-from tests.conftest import PASSWORD
+from tests.browser import Server, log_in
 from tests.scans import tiff_bytes, truncated
 
 BATCH_FINISHES_MS = 45_000
@@ -28,11 +27,7 @@ def test_operator_uploads_in_the_browser_and_reads_the_page(
     good.write_bytes(tiff_bytes([61]))
     broken.write_bytes(truncated(tiff_bytes([62], compression="tiff_lzw", variant="clean")))
 
-    page.goto(f"{served.url}/login")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$|/batches"))
+    log_in(page, served.url, "operator")
 
     page.goto(f"{served.url}/upload")
     page.set_input_files("#files", [good, broken])
@@ -70,11 +65,7 @@ def test_operator_uploads_in_the_browser_and_reads_the_page(
 def test_files_dropped_on_the_upload_page_are_uploaded(
         browser_page: Page, served: Server, tmp_path: Path) -> None:
     page = browser_page
-    page.goto(f"{served.url}/login")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$|/batches"))
+    log_in(page, served.url, "operator")
     page.goto(f"{served.url}/upload")
     scan = tiff_bytes([63])
 

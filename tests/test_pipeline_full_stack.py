@@ -20,6 +20,7 @@ from docsvc.models import Page
 from docsvc.runtime import Runtime, build_runtime, install
 from docsvc.samples import form_text
 from tests.conftest import REDIS_URL, ROOT, Users, wait_for_batch
+from tests.processes import stop
 from tests.scans import text_pdf_bytes, tiff_bytes
 from tests.test_pipeline_embedded import account_of, squash
 
@@ -52,12 +53,9 @@ def stack(stack_env: dict[str, str]) -> Iterator[Runtime]:
     ] + [subprocess.Popen([sys.executable, "-m", "docsvc.cli", "worker", "index"], env=env, cwd=ROOT)]
     yield rt
     for w in workers:
-        w.terminate()
+        w.terminate()  # all at once: each finishes its job while the others do too
     for w in workers:
-        try:
-            w.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            w.kill()
+        stop(w, timeout_s=20)
     rt.close()
 
 
