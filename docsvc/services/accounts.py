@@ -26,13 +26,7 @@ class AccountError(ValueError):
 
 
 def parse_roles(roles: str | list[str]) -> list[str]:
-    names = roles.replace(",", " ").split() if isinstance(roles, str) else list(roles)
-    valid = {r.value for r in Role}
-    unknown = [n for n in names if n not in valid]
-    if unknown:
-        raise AccountError(f"未知角色 / unknown role: {', '.join(unknown)}; "
-                           f"可用角色 / valid roles: {', '.join(sorted(valid))}")
-    return sorted(set(names))
+    return _parse_names(roles, {r.value for r in Role}, "角色", "role")
 
 
 def create_user(session: Session, username: str, password: str, roles: str | list[str],
@@ -182,12 +176,17 @@ def set_roles(session: Session, actor: User | None, user: User, roles: str | lis
 
 
 def parse_grants(grants: str | list[str]) -> list[str]:
-    names = grants.replace(",", " ").split() if isinstance(grants, str) else list(grants)
-    valid = {g.value for g in Grant}
-    unknown = [n for n in names if n not in valid]
+    return _parse_names(grants, {g.value for g in Grant}, "授权", "grant")
+
+
+def _parse_names(names: str | list[str], valid: set[str], what_zh: str, what_en: str) -> list[str]:
+    """Names given as "a b", "a,b" or a list, checked against `valid`; sorted, without repeats."""
+    given = names.replace(",", " ").split() if isinstance(names, str) else list(names)
+    unknown = [n for n in given if n not in valid]
     if unknown:
-        raise AccountError(f"未知授权 / unknown grant: {', '.join(unknown)}; 可用 / valid: {', '.join(sorted(valid))}")
-    return sorted(set(names))
+        raise AccountError(f"未知{what_zh} / unknown {what_en}: {', '.join(unknown)}; "
+                           f"可用{what_zh} / valid {what_en}s: {', '.join(sorted(valid))}")
+    return sorted(set(given))
 
 
 def set_grants(session: Session, actor: User | None, user: User, grants: str | list[str], *,
