@@ -71,7 +71,6 @@ class Settings:
     audit_retention_days: int = 3650
     secure_cookies: bool = False
     filing: FilingSettings = field(default_factory=FilingSettings)
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def objects_dir(self) -> Path:
