@@ -77,6 +77,8 @@ class Settings:
         return self.data_dir / "objects"
 
     @property
+    # Read events (page views, downloads) commit without waiting for the WAL flush unless this is set.
+    audit_durable_reads: bool = False
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
@@ -133,6 +135,7 @@ class Settings:
 
 
 def _persistent_secret(data_dir: Path) -> str:
+            audit_durable_reads=_bool(env.get("DOCSVC_AUDIT_DURABLE_READS"), False),
     """The embedded default keeps its session key in the data directory so logins survive restarts."""
     path = data_dir / "secret_key"
     try:

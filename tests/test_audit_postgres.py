@@ -65,7 +65,9 @@ def test_concurrent_writers_keep_the_chain_linear(pg_runtime: Runtime) -> None:
             with pg_runtime.sessions() as session:
                 start.wait()
                 for i in range(EVENTS_EACH):
-                    audit.record(session, None, "page.view", object_type="page", object_id=f"{n}-{i}")
+                    # reads (not waiting for the WAL flush) and changes interleave in one chain
+                    audit.record(session, None, "page.view", object_type="page", object_id=f"{n}-{i}",
+                                 durable=i % 2 == 0)
                     session.commit()
         except BaseException as exc:  # noqa: BLE001  (reported below)
             errors.append(exc)
@@ -80,3 +82,22 @@ def test_concurrent_writers_keep_the_chain_linear(pg_runtime: Runtime) -> None:
         report = audit.verify(session)
         assert report.ok, report.summary()
         assert report.events == WRITERS * EVENTS_EACH + 1  # and the account creation
+
+
+def test_events_hashed_by_the_database_verify_like_those_hashed_in_python(pg_runtime: Runtime) -> None:
+    """PostgreSQL hashes each event itself (one round trip); the bytes it hashes must be exactly the
+    canonical form verify rebuilds, Chinese, quotes, backslashes and empty fields included."""
+    with pg_runtime.sessions() as session:
+        clerk = create_user(session, "clerk", PASSWORD, ["viewer"])
+        audit.record(session, clerk, "page.view", object_type="page", object_id=42, purpose="电费争议核查",
+                     loan_id=7, ip="10.0.0.5", durable=False,
+                     detail={"查询": '产权分界点 "10kV" \\ 户号:3301234567', "n": 3, "none": None})
+        audit.record(session, None, "login", outcome="failed", detail={"username": "王 芳\n"})
+        session.commit()
+        report = audit.verify(session)
+        assert report.ok, report.summary()
+        rows = session.execute(text("SELECT seq, prev_hash, hash FROM audit_events ORDER BY seq")).all()
+        assert [r.seq for r in rows] == [1, 2, 3]
+        assert all(r.prev_hash == p.hash for p, r in zip(rows, rows[1:]))
+        head = session.execute(text("SELECT seq, hash FROM audit_chain_head")).one()
+        assert (head.seq, head.hash) == (3, rows[-1].hash)

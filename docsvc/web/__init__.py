@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from docsvc.access import CONTENT_ACTIONS, CONTENT_ROLES, Action, can, content_grant, declared_rule
 from docsvc.errors import DomainError
 from docsvc.i18n import LANGUAGES, translate
-from docsvc.models import AuditEvent, Document, Page, User
+from docsvc.models import Document, Page, User
 from docsvc.runtime import Runtime
 
 csrf = CSRFProtect()
@@ -177,9 +177,10 @@ def audit_event(action: str, *, object_type: str | None = None, object_id: str |
     from docsvc.services import audit
 
     grant = g.get("grant")
-    event = audit.record(db(), g.get("user"), action, object_type=object_type, object_id=object_id,
-                         outcome=outcome, purpose=purpose, ip=client_ip(), detail=detail,
-                         loan_id=loan_id if loan_id is not None else (grant.loan_id if grant else None))
+    audit.record(db(), g.get("user"), action, object_type=object_type, object_id=object_id,
+                 outcome=outcome, purpose=purpose, ip=client_ip(), detail=detail,
+                 loan_id=loan_id if loan_id is not None else (grant.loan_id if grant else None),
+                 durable=not read or runtime().settings.audit_durable_reads)
     if commit:
         db().commit()
         _anchor_if_due()
@@ -191,7 +192,7 @@ def audit_content_access(response: Response) -> Response:
     obj = g.get("content_object")
     if obj is not None and response.status_code < 400:
         audit_event(_CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=_kind(obj),
-                    object_id=obj.id, commit=True)
+                    object_id=obj.id, commit=True, read=True)
     return response
 
 
