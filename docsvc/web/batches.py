@@ -19,7 +19,7 @@ bp = Blueprint("batches", __name__)
 @rule(Action.VIEW_BATCH)
 def index() -> object:
     recent = db().scalars(select(Batch).order_by(Batch.id.desc()).limit(50)).all()
-    reports = [batch_service.batch_report(db(), b.id) for b in recent]
+    reports = batch_service.batch_reports(db(), list(recent))
     return render_template("batches/index.html", batches=zip(recent, reports))
 
 
