@@ -27,8 +27,9 @@ COPY docsvc ./docsvc
 COPY workers ./workers
 COPY storage ./storage
 COPY templates ./templates
-# Editable, so the package is imported from /app where templates/ sits beside it; a plain
-# wheel install would leave the templates behind.
+COPY static ./static
+# Editable, so the package is imported from /app where templates/ and static/ sit beside it; a
+# plain wheel install would leave them behind.
 RUN pip install --no-deps --editable .
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/docsvc --no-create-home docsvc \

@@ -9,6 +9,8 @@ from docsvc.config import Settings
 from docsvc.runtime import Runtime
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+# Scripts and styles live in files, never inline, so the Content-Security-Policy can forbid inline code.
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
@@ -21,7 +23,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     db.check_migrated(rt.engine)
     runtime_mod.install(rt)
 
-    app = Flask(__name__, template_folder=str(TEMPLATES_DIR))
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
     app.config.update(
         SECRET_KEY=rt.settings.secret_key,
         MAX_CONTENT_LENGTH=rt.settings.max_upload_mb * 1024 * 1024,

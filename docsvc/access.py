@@ -19,8 +19,8 @@ from typing import TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from docsvc.constants import SENSITIVE_DOC_TYPES, Grant, LoanState, Role
-from docsvc.models import Document, Loan, LoanItem, Page, User, utcnow
+from docsvc.constants import Grant, LoanState, Role
+from docsvc.models import Document, DocumentType, Loan, LoanItem, Page, User, utcnow
 
 
 class Action(StrEnum):
@@ -32,6 +32,7 @@ class Action(StrEnum):
     VIEW_METADATA = "document.metadata"
     VIEW_CONTENT = "page.content"  # page text, image, thumbnail, words
     DOWNLOAD = "document.download"  # the original file
+    PRINT = "document.print"  # the print-ready page of a document's page images
     SEARCH = "search"
     MANAGE_ACCOUNTS = "accounts.manage"
     LOAN_REQUEST = "loan.request"
@@ -55,6 +56,7 @@ _GRANTS: dict[Action, frozenset[Role]] = {
     # Viewers pass the role check; the object check then demands a loan (content_grant).
     Action.VIEW_CONTENT: CONTENT_ROLES | {Role.VIEWER},
     Action.DOWNLOAD: CONTENT_ROLES | {Role.VIEWER},
+    Action.PRINT: CONTENT_ROLES | {Role.VIEWER},
     Action.SEARCH: STAFF,
     Action.MANAGE_ACCOUNTS: frozenset({Role.ADMIN}),
     Action.LOAN_REQUEST: STAFF,
@@ -66,7 +68,7 @@ _GRANTS: dict[Action, frozenset[Role]] = {
     Action.CORRECT_CODE: frozenset({Role.RECORDS_MANAGER}),
 }
 
-CONTENT_ACTIONS = frozenset({Action.VIEW_CONTENT, Action.DOWNLOAD})
+CONTENT_ACTIONS = frozenset({Action.VIEW_CONTENT, Action.DOWNLOAD, Action.PRINT})
 
 
 def can(user: User | None, action: Action, obj: object | None = None, *,
@@ -92,7 +94,22 @@ def may_see_sensitive(user: User | None) -> bool:
 
 
 def is_sensitive(document: Document) -> bool:
-    return (document.doc_type or "") in SENSITIVE_DOC_TYPES
+    """The document's type is flagged sensitive in the document-type table (the one source).
+
+    A code missing from the table is not sensitive. Loading `type_row` costs one query per type per
+    session (a many-to-one by primary key); loops over many documents eager-load it.
+    """
+    return document.type_row is not None and document.type_row.sensitive
+
+
+def hides_identity(user: User | None, document: Document) -> bool:
+    """Whether `document` appears to `user` only under a placeholder (no title, contract number …)."""
+    return is_sensitive(document) and not may_see_sensitive(user)
+
+
+def sensitive_types(session: Session) -> frozenset[str]:
+    """The codes of the types flagged sensitive: for checks over many rows (search), read once."""
+    return frozenset(session.scalars(select(DocumentType.code).where(DocumentType.sensitive.is_(True))))
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,7 @@ BY_DUTY = ContentGrant(loan_id=None, allow_download=True, allow_print=True)
 
 def content_grant(session: Session, user: User, obj: object, action: Action = Action.VIEW_CONTENT,
                   now: datetime | None = None) -> ContentGrant | None:
-    """The grant under which `user` may see (or download) the content of `obj`, or None."""
+    """The grant under which `user` may see (or download, or print) the content of `obj`, or None."""
     document = obj.document if isinstance(obj, Page) else obj
     if not isinstance(document, Document) or not user.active:
         return None
@@ -120,6 +137,8 @@ def content_grant(session: Session, user: User, obj: object, action: Action = Ac
         return None
     for loan in active_loans(session, user, now, document=document):
         if action == Action.DOWNLOAD and not loan.allow_download:
+            continue
+        if action == Action.PRINT and not loan.allow_print:
             continue
         return ContentGrant(loan_id=loan.id, allow_download=loan.allow_download, allow_print=loan.allow_print)
     return None
@@ -153,9 +172,10 @@ class ContentScope:
     document_ids: frozenset[int] = frozenset()
     customer_accounts: frozenset[str] = frozenset()
     sensitive: bool = False  # may sensitive document types appear at all
+    sensitive_types: frozenset[str] = frozenset()  # codes flagged sensitive when the scope was read
 
     def covers(self, document_id: int, customer_account: str | None, doc_type: str | None) -> bool:
-        if (doc_type or "") in SENSITIVE_DOC_TYPES and not self.sensitive:
+        if (doc_type or "") in self.sensitive_types and not self.sensitive:
             return False
         return self.all or document_id in self.document_ids or (
             customer_account is not None and customer_account in self.customer_accounts)
@@ -163,17 +183,19 @@ class ContentScope:
 
 def content_filter(session: Session, user: User | None, now: datetime | None = None) -> ContentScope:
     """For search: which documents' text and snippets this user may see at `now`."""
+    codes = sensitive_types(session)
     if user is None or not user.active:
-        return ContentScope(all=False)
+        return ContentScope(all=False, sensitive_types=codes)
     sensitive = may_see_sensitive(user)
     if user.role_set & CONTENT_ROLES:
-        return ContentScope(all=True, sensitive=sensitive)
+        return ContentScope(all=True, sensitive=sensitive, sensitive_types=codes)
     if Role.VIEWER not in user.role_set:
-        return ContentScope(all=False, sensitive=sensitive)
+        return ContentScope(all=False, sensitive=sensitive, sensitive_types=codes)
     loans = active_loans(session, user, now)
     ids = session.scalars(select(LoanItem.document_id).where(LoanItem.loan_id.in_([l.id for l in loans]))) if loans else []
     return ContentScope(all=False, document_ids=frozenset(ids), sensitive=sensitive,
-                        customer_accounts=frozenset(l.customer_account for l in loans if l.customer_account))
+                        customer_accounts=frozenset(l.customer_account for l in loans if l.customer_account),
+                        sensitive_types=codes)
 
 
 def _utc(now: datetime | None) -> datetime:

@@ -25,7 +25,9 @@ class FilingSettings:
     fonds: str = "J001"
     category: str = "KH"
     org: str = "YX"
-    # A suggestion files a document by itself only at or above this confidence (1.0 = never).
+    # When a document's last page is read, its best suggestion files it by itself (see suggestions.py),
+    # only at or above this confidence; `autofile` off leaves every document to the operator.
+    autofile: bool = True
     autofile_confidence: float = 0.95
     # Which separator sheets the split job honours: cover (QR cover sheets), patch_t, blank.
     separators: tuple[str, ...] = ("cover",)
@@ -40,13 +42,19 @@ class FilingSettings:
         if unknown:
             raise ValueError(f"DOCSVC_SEPARATORS 含有未知的分隔页类型 / unknown separator kinds: {sorted(unknown)}; "
                              "use cover, patch_t, blank")
+        confidence = float(env.get("DOCSVC_AUTOFILE_CONFIDENCE") or default.autofile_confidence)
+        if not 0 < confidence <= 1:
+            raise ValueError(f"DOCSVC_AUTOFILE_CONFIDENCE={confidence} 应在 0 与 1 之间（如 0.95）；要关闭自动归档请设 "
+                             "DOCSVC_AUTOFILE=0。 / must be above 0 and at most 1 (e.g. 0.95); to turn automatic "
+                             "filing off set DOCSVC_AUTOFILE=0.")
         return cls(
             account_pattern=env.get("DOCSVC_ACCOUNT_PATTERN") or default.account_pattern,
             archive_code_pattern=env.get("DOCSVC_ARCHIVE_CODE_PATTERN") or default.archive_code_pattern,
             fonds=env.get("DOCSVC_FONDS") or default.fonds,
             category=env.get("DOCSVC_ARCHIVE_CATEGORY") or default.category,
             org=env.get("DOCSVC_ARCHIVE_ORG") or default.org,
-            autofile_confidence=float(env.get("DOCSVC_AUTOFILE_CONFIDENCE") or default.autofile_confidence),
+            autofile=_bool(env.get("DOCSVC_AUTOFILE"), default.autofile),
+            autofile_confidence=confidence,
             separators=separators,
         )
 
@@ -69,6 +77,8 @@ class Settings:
     job_timeout_s: int = 900
     hot_folder_poll_s: float = 2.0
     audit_retention_days: int = 3650
+    # Read events (page views, downloads) commit without waiting for the WAL flush unless this is set.
+    audit_durable_reads: bool = False
     secure_cookies: bool = False
     filing: FilingSettings = field(default_factory=FilingSettings)
 
@@ -77,8 +87,6 @@ class Settings:
         return self.data_dir / "objects"
 
     @property
-    # Read events (page views, downloads) commit without waiting for the WAL flush unless this is set.
-    audit_durable_reads: bool = False
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
@@ -127,6 +135,7 @@ class Settings:
             job_timeout_s=int(env.get("DOCSVC_JOB_TIMEOUT") or 900),
             hot_folder_poll_s=float(env.get("DOCSVC_HOT_FOLDER_POLL") or 2.0),
             audit_retention_days=retention,
+            audit_durable_reads=_bool(env.get("DOCSVC_AUDIT_DURABLE_READS"), False),
             # Browsers send Secure cookies to http://localhost too; turn off only behind plain-HTTP proxies.
             # Off by default: the embedded service is reached over plain HTTP on the office network.
             secure_cookies=_bool(env.get("DOCSVC_SECURE_COOKIES"), False),
@@ -135,7 +144,6 @@ class Settings:
 
 
 def _persistent_secret(data_dir: Path) -> str:
-            audit_durable_reads=_bool(env.get("DOCSVC_AUDIT_DURABLE_READS"), False),
     """The embedded default keeps its session key in the data directory so logins survive restarts."""
     path = data_dir / "secret_key"
     try:

@@ -39,6 +39,9 @@ class IndexState(StrEnum):
     DONE = "done"
 
 
+# The audit "how" of a filing made by the system from a confident suggestion (suggestions.autofile).
+AUTOFILE_HOW = "autofile"
+
 # A job is tried this many times in all when it fails for a reason that may pass (network, database).
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_S = (5, 30)
@@ -75,15 +78,13 @@ def page_words_key(page_id: int) -> str:
 
 
 THUMBNAIL_MAX_PX = 320
+# Text-layer pages are only looked at, never OCRed: a lighter page image is enough and much faster.
+VIEW_DPI_TEXT_LAYER = 150
 
 
 class Grant(StrEnum):
     """Extra rights given to a person on top of their roles (kept on the user, set by an admin)."""
     SENSITIVE = "sensitive"  # may see sensitive document types (ID copies, PIPL art. 28)
-
-
-# Document types holding sensitive personal information; the customer-file issue makes this a table.
-SENSITIVE_DOC_TYPES = frozenset({"ZJ"})
 
 
 class LoanState(StrEnum):

@@ -1,6 +1,7 @@
 """SQLAlchemy 2.0 typed models. Schema changes go through Alembic (docsvc/migrations)."""
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (
@@ -59,6 +60,12 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What the session cookie names: the user and their current password, so that changing the
+        password ends every session opened before (the cookie is signed, not secret; the hash it
+        digests carries a random salt, so this reveals nothing to test guesses against)."""
+        return f"{self.id}:{hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]}"
 
 
 class ApiToken(Base):

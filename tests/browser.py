@@ -21,7 +21,7 @@ from tests.conftest import PASSWORD, ROOT
 from tests.processes import stop
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import ConsoleMessage, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -90,8 +90,16 @@ def served(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def browser_page() -> Iterator[Page]:
-    """A fresh chromium page, 1280×900, Chinese locale."""
+def csp_violations() -> list[str]:
+    """What the browser refused under the Content-Security-Policy while the test ran (console
+    messages); `browser_page` fails the test when any is left at its end."""
+    return []
+
+
+@pytest.fixture
+def browser_page(csp_violations: list[str]) -> Iterator[Page]:
+    """A fresh chromium page, 1280×900, Chinese locale. Any Content-Security-Policy violation
+    (an inline script, handler or style the policy blocked) fails the test: the UI would be broken."""
     if not CHROMIUM.exists():
         pytest.skip(f"no chromium at {CHROMIUM} (apt install chromium); browser tests need it")
     from playwright.sync_api import sync_playwright
@@ -99,10 +107,19 @@ def browser_page() -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text:  # how Chromium words every refusal
+                csp_violations.append(f"{message.location.get('url', '')}: {message.text}")
+
+        context.on("console", on_console)  # every page of the context, pop-ups included
         page = context.new_page()
         page.set_default_timeout(20_000)
         try:
             yield page
+            if not page.is_closed():
+                page.evaluate("0")  # a round trip, so console messages still in flight arrive
+            assert not csp_violations, "blocked by the Content-Security-Policy:\n" + "\n".join(csp_violations)
         finally:
             context.close()
             browser.close()

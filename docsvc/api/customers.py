@@ -9,11 +9,11 @@ from docsvc.services import completeness, customer_import, filing, pageops
 from docsvc.services.customers import (
     FIELDS, AccountRule, create_customer, customer_json, get_customer, search_customers, update_customer,
 )
-from docsvc.services.doctypes import all_types, type_json
+from docsvc.services.doctypes import all_types, create_type, find_type, type_json, update_type
 from docsvc.services.documents import document_json, get_document, get_page, page_json
 from docsvc.services.suggestions import suggest
 from docsvc.web import client_ip, db, runtime
-from docsvc.web.customers import completeness_export
+from docsvc.web.customers import completeness_export, file_pdf_response
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 
@@ -99,6 +99,12 @@ def customer_completeness(account: str) -> object:
     return jsonify(completeness.checklist(db(), get_customer(db(), account)).as_json())
 
 
+@bp.route("/customers/<account>/file.pdf")
+@rule(Action.DOWNLOAD)
+def file_pdf(account: str) -> object:
+    return file_pdf_response(account)
+
+
 @bp.route("/completeness")
 @rule(Action.VIEW_METADATA)
 def completeness_report() -> object:
@@ -116,13 +122,37 @@ def document_types() -> object:
     return jsonify(types=[type_json(t) for t in all_types(db(), active_only=False)])
 
 
+@bp.route("/document-types", methods=["POST"])
+@rule(Action.MANAGE_CUSTOMERS)
+def create_document_type() -> object:
+    body = _body()
+    doc_type = create_type(db(), g.user, str(body.get("code") or ""), {k: v for k, v in body.items() if k != "code"},
+                           ip=client_ip())
+    _reindexed()
+    return jsonify(type_json(doc_type)), 201
+
+
+@bp.route("/document-types/<code>")
+@rule(Action.VIEW_METADATA)
+def document_type(code: str) -> object:
+    return jsonify(type_json(find_type(db(), code)))
+
+
+@bp.route("/document-types/<code>", methods=["PATCH"])
+@rule(Action.MANAGE_CUSTOMERS)
+def update_document_type(code: str) -> object:
+    doc_type = update_type(db(), g.user, code, _body(), ip=client_ip())
+    _reindexed()
+    return jsonify(type_json(doc_type))
+
+
 @bp.route("/documents/<int:document_id>", methods=["PATCH"])
 @rule(Action.FILE)
 def patch_document(document_id: int) -> object:
     document = filing.update_document(db(), g.user, get_document(db(), document_id), _body(), _settings(),
                                       ip=client_ip())
     _reindexed()
-    return jsonify(document_json(document))
+    return jsonify(document_json(document, g.user))
 
 
 @bp.route("/documents/<int:document_id>/reference-code", methods=["POST"])
@@ -132,7 +162,7 @@ def correct_reference_code(document_id: int) -> object:
     document = filing.correct_code(db(), g.user, get_document(db(), document_id), str(body.get("reference_code") or ""),
                                    str(body.get("reason") or ""), ip=client_ip())
     _reindexed()
-    return jsonify(document_json(document))
+    return jsonify(document_json(document, g.user))
 
 
 @bp.route("/documents/<int:document_id>/suggestions")
@@ -147,7 +177,7 @@ def suggestions(document_id: int) -> object:
 def split(document_id: int) -> object:
     new = pageops.split(db(), g.user, get_document(db(), document_id), int(_body().get("at_page") or 0), ip=client_ip())
     _reindexed()
-    return jsonify(document_json(get_document(db(), document_id)) | {"new_document": document_json(new)})
+    return jsonify(document_json(get_document(db(), document_id), g.user) | {"new_document": document_json(new, g.user)})
 
 
 @bp.route("/documents/<int:document_id>/merge", methods=["POST"])
@@ -156,7 +186,7 @@ def merge(document_id: int) -> object:
     source = get_document(db(), int(_body().get("source_document_id") or 0))
     target = pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
     _reindexed()
-    return jsonify(document_json(target))
+    return jsonify(document_json(target, g.user))
 
 
 @bp.route("/documents/<int:document_id>/reorder", methods=["POST"])
@@ -165,13 +195,13 @@ def reorder(document_id: int) -> object:
     ids = [int(i) for i in _body().get("page_ids") or []]  # type: ignore[union-attr]
     document = pageops.reorder(db(), g.user, get_document(db(), document_id), ids, ip=client_ip())
     _reindexed()
-    return jsonify(document_json(document))
+    return jsonify(document_json(document, g.user))
 
 
 @bp.route("/inbox")
 @rule(Action.FILE)
 def inbox() -> object:
-    return jsonify(documents=[document_json(d) for d in filing.inbox(db())])
+    return jsonify(documents=[document_json(d, g.user) for d in filing.inbox(db())])
 
 
 @bp.route("/inbox/assign", methods=["POST"])
@@ -185,7 +215,7 @@ def assign() -> object:
     for d in docs:
         filing.update_document(db(), g.user, d, values, _settings(), ip=client_ip())
     _reindexed()
-    return jsonify(documents=[document_json(d) for d in docs])
+    return jsonify(documents=[document_json(d, g.user) for d in docs])
 
 
 def _page_op(page_id: int, op: str) -> object:

@@ -34,7 +34,23 @@ FILED_DOCUMENT = {"type": "object", "properties": {
     "contract_number": {"type": "string", "nullable": True}, "business_ref": {"type": "string", "nullable": True},
     "archive_code": {"type": "string", "nullable": True, "description": "档号"},
     "location": {"type": "string", "nullable": True}, "notes": {"type": "string", "nullable": True},
-    "filed_at": {"type": "string", "format": "date-time", "nullable": True}, "page_count": {"type": "integer"}}}
+    "filed_at": {"type": "string", "format": "date-time", "nullable": True}, "page_count": {"type": "integer"},
+    "masked": {"type": "boolean", "description": "sensitive type and no `sensitive` grant: placeholder title, "
+                                                 "contract_number, business_ref, notes and inbox_note withheld"}}}
+DOCUMENT_TYPE_FIELDS = {
+    "name_zh": {"type": "string", "maxLength": 100, "description": "中文名称 (required on create)"},
+    "name_en": {"type": "string", "maxLength": 100},
+    "retention": {"type": "string", "enum": ["Y", "D30", "D10"],
+                  "description": "default retention class (保管期限) stamped into new 档号; required on create"},
+    "sensitive": {"type": "boolean", "description": "content only for users granted `sensitive`; clearing it "
+                                                    "needs that grant; a change re-indexes the type's pages"},
+    "required_from": {"type": "string", "nullable": True, "enum": [
+        "apply", "design", "acceptance", "contract", "operation", "change", "closed", None],
+        "description": "business stage from which a customer file must hold this type"},
+    "position": {"type": "integer", "minimum": 0, "maximum": 9999, "description": "order in lists and pickers"},
+    "active": {"type": "boolean", "description": "false hides the type from pickers; its documents stay valid"}}
+DOCUMENT_TYPE = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z0-9]{1,20}$"},
+                                                  **DOCUMENT_TYPE_FIELDS}}
 PAGE_STATE = {"type": "object", "properties": {
     "id": {"type": "integer"}, "document_id": {"type": "integer"}, "number": {"type": "integer"},
     "view_rotation": {"type": "integer"}, "binned": {"type": "boolean"}}}
@@ -91,14 +107,39 @@ def add_paths(paths: dict[str, Any]) -> None:
     paths["/api/v1/customers/{account}/completeness"] = {"get": {
         "summary": "Checklist of required document types for the customer's stage", "parameters": [ACCOUNT],
         "responses": {"200": _json(CHECKLIST), **FAIL}}}
+    paths["/api/v1/customers/{account}/file.pdf"] = {"get": {
+        "summary": "The customer file as one PDF: contents pages (户号, 户名; per document type, title, 档号, date, "
+                   "pages and start page), then every page image with its text as an invisible, searchable layer. "
+                   "Documents the caller may not download (sensitive types without the grant; for viewers, any "
+                   "not under an approved loan allowing download) are left out and listed as withheld. Audited.",
+        "parameters": [ACCOUNT],
+        "responses": {"200": {"description": "PDF (Content-Disposition: attachment)", "content": {"application/pdf": {
+            "schema": {"type": "string", "format": "binary"}}}},
+            **FAIL, "403": _json(ERROR, "nothing in the file may be downloaded by the caller")}}}
     paths["/api/v1/completeness"] = {"get": {
         "summary": "All incomplete customer files", "parameters": [
             {"name": "region", "in": "query", "schema": STR}, {"name": "grade", "in": "query", "schema": STR},
             {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]}}],
         "responses": {"200": _json({"type": "object", "properties": {
             "total": {"type": "integer"}, "files": {"type": "array", "items": CHECKLIST}}}), **FAIL}}}
-    paths["/api/v1/document-types"] = {"get": {"summary": "The document-type table",
-                                               "responses": {"200": _json({"type": "object"}), **FAIL}}}
+    paths["/api/v1/document-types"] = {
+        "get": {"summary": "The document-type table (inactive types included)",
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "types": {"type": "array", "items": DOCUMENT_TYPE}}}), **FAIL}},
+        "post": {"summary": "Add a document type (audited as doctype.create)",
+                 "requestBody": _body(DOCUMENT_TYPE["properties"], ["code", "name_zh", "retention"]),
+                 "responses": {"201": _json(DOCUMENT_TYPE), "400": _json(ERROR),
+                               "409": _json(ERROR, "the code exists"), **FAIL}}}
+    type_code = {"name": "code", "in": "path", "required": True, "schema": STR}
+    paths["/api/v1/document-types/{code}"] = {
+        "get": {"summary": "One document type", "parameters": [type_code],
+                "responses": {"200": _json(DOCUMENT_TYPE), **FAIL}},
+        "patch": {"summary": "Change a document type's fields (audited as doctype.update with old and new values); "
+                             "the code itself cannot change",
+                  "parameters": [type_code], "requestBody": _body(DOCUMENT_TYPE_FIELDS),
+                  "responses": {"200": _json(DOCUMENT_TYPE), "400": _json(ERROR), **FAIL,
+                                "403": _json(ERROR, "not allowed; clearing the sensitive flag needs the "
+                                                    "`sensitive` grant")}}}
     document = paths.setdefault("/api/v1/documents/{document_id}", {})
     document["patch"] = {
         "summary": "Describe a document; with customer_account and doc_type it is linked and filed (档号 assigned)",

@@ -30,7 +30,9 @@ DOCUMENT = {"type": "object", "properties": {
     "id": {"type": "integer"}, "title": {"type": "string"}, "media_type": {"type": "string"},
     "sha256": {"type": "string"}, "customer_account": {"type": "string", "nullable": True},
     "doc_type": {"type": "string", "nullable": True}, "page_count": {"type": "integer"},
-    "pages": {"type": "array", "items": PAGE_STATUS}}}
+    "pages": {"type": "array", "items": PAGE_STATUS},
+    "masked": {"type": "boolean", "description": "sensitive type and no `sensitive` grant: placeholder title, "
+                                                 "contract_number, business_ref, notes and inbox_note withheld"}}}
 PAGE = {"type": "object", "properties": {
     "id": {"type": "integer"}, "document_id": {"type": "integer"}, "number": {"type": "integer"},
     "status": {"type": "string"}, "text": {"type": "string", "nullable": True},
@@ -66,7 +68,10 @@ LOAN = {"type": "object", "properties": {
     "customer_account": {"type": "string", "nullable": True},
     "document_ids": {"type": "array", "items": {"type": "integer"}}, "purpose": {"type": "string"},
     "days": {"type": "integer"}, "state": {"type": "string", "enum": ["pending", "approved", "rejected", "returned", "expired"]},
-    "allow_download": {"type": "boolean"}, "allow_print": {"type": "boolean"},
+    "want_download": {"type": "boolean", "description": "asked for in the request"},
+    "want_print": {"type": "boolean", "description": "asked for in the request"},
+    "allow_download": {"type": "boolean", "description": "granted by the approver"},
+    "allow_print": {"type": "boolean", "description": "granted by the approver: GET /documents/{id}/print"},
     "starts_at": {"type": "string", "format": "date-time", "nullable": True},
     "due_at": {"type": "string", "format": "date-time", "nullable": True},
     "renewal_of": {"type": "integer", "nullable": True}}}
@@ -135,7 +140,8 @@ def openapi_document() -> dict[str, Any]:
                                  "customer_account": {"type": "string"},
                                  "document_ids": {"type": "array", "items": {"type": "integer"}},
                                  "purpose": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 31},
-                                 "allow_download": {"type": "boolean"}, "allow_print": {"type": "boolean"}},
+                                 "allow_download": {"type": "boolean", "description": "ask to download originals"},
+                                 "allow_print": {"type": "boolean", "description": "ask to print page images"}},
                              "required": ["purpose", "days"]}}}},
                          "responses": {"201": _json(LOAN), "400": _json(ERROR), **FAIL}},
                 "get": {"summary": "Loans: pending, open, overdue (expired, not returned), past; own loans unless approver/auditor",

@@ -10,7 +10,7 @@ from docsvc.services import batches as batch_service
 from docsvc.services.documents import document_json, get_document, get_page, page_json
 from docsvc.services.intake import Upload, receive
 from docsvc.services.searching import search_for_user
-from docsvc.web import audit_event, db, runtime
+from docsvc.web import audit_event, client_ip, db, runtime
 from docsvc.web import documents
 from docsvc.web.uploads import uploaded_files
 
@@ -41,11 +41,9 @@ def create_batch() -> object:
     files = uploaded_files()
     batch = receive(
         db(), runtime().store, runtime().jobs, (Upload(f.filename or "", f.stream) for f in files),
-        source="api", user_id=g.user.id,
+        source="api", user_id=g.user.id, ip=client_ip(),
         customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
     )
-    audit_event("upload", object_type="batch", object_id=batch.id, commit=True,
-                detail={"files": [f.filename for f in files], "customer_account": batch.customer_account})
     return jsonify(batch_service.batch_report(db(), batch.id).as_json()), 202
 
 
@@ -58,15 +56,14 @@ def get_batch(batch_id: int) -> object:
 @bp.route("/batches/<int:batch_id>/retry", methods=["POST"])
 @rule(Action.RETRY)
 def retry_batch(batch_id: int) -> object:
-    n = batch_service.retry_failed(db(), runtime().jobs, batch_id)
-    audit_event("batch.retry", object_type="batch", object_id=batch_id, detail={"queued": n}, commit=True)
+    n = batch_service.retry_failed(db(), runtime().jobs, batch_id, actor=g.user, ip=client_ip())
     return jsonify(queued=n), 202
 
 
 @bp.route("/documents/<int:document_id>")
 @rule(Action.VIEW_METADATA)
 def get_document_json(document_id: int) -> object:
-    return jsonify(document_json(get_document(db(), document_id)))
+    return jsonify(document_json(get_document(db(), document_id), g.user))
 
 
 @bp.route("/pages/<int:page_id>")
@@ -78,8 +75,7 @@ def get_page_json(page_id: int) -> object:
 @bp.route("/pages/<int:page_id>/retry", methods=["POST"])
 @rule(Action.RETRY)
 def retry_page(page_id: int) -> object:
-    page = batch_service.retry_page(db(), runtime().jobs, page_id)
-    audit_event("page.retry", object_type="page", object_id=page_id, commit=True)
+    page = batch_service.retry_page(db(), runtime().jobs, page_id, actor=g.user, ip=client_ip())
     return jsonify(page_json(page)), 202
 
 

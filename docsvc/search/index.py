@@ -26,11 +26,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.index import LockError
 
-from .matching import ColumnCache, evaluate
+from .arrays import IndexView, TextColumns
+from .collect import collect
+from .matching import Context, build
 from .query import QueryError, compile_query
 from .records import DocumentHit, PageHit, PageRecord, SearchResults
 from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
@@ -41,7 +44,6 @@ CURRENT_FILE = "CURRENT"
 BUILD_STATE_FILE = "build.json"
 DIRTY_FILE = "build-dirty.txt"
 VERSION_FILE = "docsvc-index.json"
-PAGES_PER_DOCUMENT = 5          # matching pages listed per document hit
 MAX_PER_PAGE = 100
 
 RebuildSource = Callable[[int | None], Iterable[PageRecord]]
@@ -60,13 +62,16 @@ def access_restriction(
     allowed_accounts: Iterable[str] | None = None,
     hidden_document_ids: Iterable[int] | None = None,
     exclude_sensitive: bool = False,
+    sensitive_types: Iterable[str] = (),
 ) -> wq.Query | None:
     """A restriction for SearchIndex.search built from what the access rule allows.
 
     Each argument given narrows the pages, except that allowed_document_ids and
     allowed_accounts together admit a page in either (a loan names documents or whole customer
-    files). Restrictions are intersected with the query inside the matcher, so totals and
-    facets only ever count pages the user may see.
+    files). exclude_sensitive leaves out pages flagged sensitive when indexed and pages of
+    `sensitive_types` (the types flagged now, ahead of their re-indexing). Restrictions are
+    intersected with the query inside the matcher, so totals and facets only ever count pages
+    the user may see.
     """
     parts: list[wq.Query] = []
     if allowed_types is not None:
@@ -81,10 +86,17 @@ def access_restriction(
         if hidden:
             parts.append(wq.Not(wq.Or(hidden)))
     if exclude_sensitive:
-        parts.append(wq.Not(wq.Term("sensitive", True)))
+        parts.append(wq.Not(_sensitive_query(sensitive_types)))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def _sensitive_query(sensitive_types: Iterable[str] = ()) -> wq.Query:
+    """Pages flagged sensitive in the index, or of a type flagged sensitive since they were indexed."""
+    terms = [wq.Term("doc_type", t.lower()) for t in sensitive_types]
+    flagged = wq.Term("sensitive", True)
+    return wq.Or([flagged, *terms]) if terms else flagged
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -331,8 +343,8 @@ class SearchIndex:
 
     # --- search ------------------------------------------------------------------------
 
-    def _searcher(self):
-        """This thread's searcher on the newest commit of the live directory, and its columns.
+    def _view(self) -> IndexView:
+        """This thread's view of the newest commit of the live directory.
 
         A new searcher is opened when a commit happened (Whoosh's Searcher.refresh() reuses
         segment readers with stale deletions, so it is not used); the old one is not closed
@@ -340,13 +352,15 @@ class SearchIndex:
         """
         local = self._local
         name = self._current_name()
-        searcher = getattr(local, "searcher", None)
-        if searcher is None or local.name != name:
-            local.searcher, local.name, local.columns = self._open(name).searcher(), name, ColumnCache()
-        elif not searcher.up_to_date():
-            local.searcher = self._open(name).searcher()
-            local.columns.forget_except(local.searcher.reader())
-        return local.searcher, local.columns
+        view = getattr(local, "view", None)
+        if view is None or local.name != name:
+            local.name, local.columns = name, TextColumns()
+            local.view = IndexView(self._open(name).searcher(), local.columns)
+        elif not view.searcher.up_to_date():
+            searcher = self._open(name).searcher()
+            local.columns.forget_except(searcher.reader())
+            local.view = IndexView(searcher, local.columns)
+        return local.view
 
     def search(
         self,
@@ -358,6 +372,7 @@ class SearchIndex:
         restrict: wq.Query | None = None,
         content_within: wq.Query | None = None,
         mask_sensitive: bool = True,
+        sensitive_types: Iterable[str] = (),
         type_aliases: Mapping[str, str] | None = None,
     ) -> SearchResults:
         """Documents matching `q`, `per_page` documents per result page, with facets over all
@@ -366,92 +381,59 @@ class SearchIndex:
         `content_within` (also an access_restriction) names the pages whose text the caller may
         read: other pages are found by their catalogue fields only (customer, account, 档号,
         title, type, date) and their snippets are masked. `mask_sensitive` masks sensitive
-        pages' snippets and titles and stops their titles from matching. `type_aliases`
+        pages' snippets and titles and stops their titles from matching; pages of
+        `sensitive_types` count as sensitive too (a type flagged after its pages were indexed).
+        `type_aliases`
         replaces the constructor's names for 类型: for this search (they live in the database).
+        Totals and facets are exact unless `approximate` is set on the result (collect.py).
         Raises QueryError for a query or paging argument that cannot be used."""
         if sort not in ("relevance", "date"):
             raise QueryError(f"排序方式只能是 relevance 或 date，收到「{sort}」 / sort must be 'relevance' or 'date'")
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
         compiled = compile_query(q, self.type_aliases if type_aliases is None else type_aliases)
-        searcher, columns = self._searcher()
-        within = set(searcher.docs_for_query(restrict)) if restrict is not None else None
-        gates: dict[str, Callable[[int], bool]] = {}
+        view = self._view()
+        scope = view.alive if restrict is None else view.mask(restrict)
+        gates: dict[str, np.ndarray] = {}
         if content_within is not None:
-            gates["text"] = set(searcher.docs_for_query(content_within)).__contains__
-        if mask_sensitive:
-            sensitive = self._sensitive_docnums(searcher)
-            if sensitive:
-                gates["title"] = lambda d: d not in sensitive
-        scores = evaluate(compiled.plan, searcher, columns, within, gates)
-        reader = searcher.reader()
-        documents = columns.dense(reader, "document_id")
-        per_document: dict[str, int] = {}
-        type_facet: dict[str, int] = {}
-        year_facet: dict[str, int] = {}
-        types, years = columns.dense(reader, "doc_type"), columns.dense(reader, "year")
-        for docnum in scores:
-            key = documents[docnum]
-            per_document[key] = per_document.get(key, 0) + 1
-            if doc_type := types[docnum]:
-                type_facet[doc_type] = type_facet.get(doc_type, 0) + 1
-            if year := years[docnum]:
-                year_facet[str(year)] = year_facet.get(str(year), 0) + 1
-        results = SearchResults(query=q, total_pages=len(scores), total_documents=len(per_document),
-                                page=page, per_page=per_page,
-                                facets={"type": type_facet, "year": dict(sorted(year_facet.items()))})
+            gates["text"] = view.mask(content_within)
+        sensitive = view.mask(_sensitive_query(sensitive_types)) if mask_sensitive else None
+        if sensitive is not None:
+            gates["title"] = ~sensitive
+        root = build(compiled.plan, Context(view, scope, gates))
         first, stop = (page - 1) * per_page, page * per_page
-        if first >= results.total_documents:
-            return results
-        if sort == "date":
-            dates = columns.dense(reader, "date")
-            ordered = sorted(scores, key=lambda d: (-(dates[d] or 0), documents[d], d))
-        else:
-            ordered = sorted(scores, key=lambda d: (-scores[d], d))
-        grouped: dict[str, list[tuple[int, float]]] = {}
-        for docnum in ordered:
-            key = documents[docnum]
-            pages = grouped.get(key)
-            if pages is None:
-                if len(grouped) >= stop:
-                    break
-                pages = grouped[key] = []
-            if len(pages) < PAGES_PER_DOCUMENT:
-                pages.append((docnum, scores[docnum]))
-        for key in list(grouped)[first:stop]:
+        found = collect(root, view, sort=sort, first=first, stop=stop)
+        results = SearchResults(query=q, total_pages=found.total_pages, total_documents=found.total_documents,
+                                page=page, per_page=per_page, facets=found.facets, approximate=found.approximate)
+        readable = gates.get("text")
+        for _, matching, hits in found.documents:
             results.documents.append(self._document_hit(
-                searcher, columns, grouped[key], per_document[key], compiled.highlight, mask_sensitive,
-                gates.get("text"), scored=(sort == "relevance")))
+                view, hits, matching, compiled.highlight, sensitive, readable, scored=(sort == "relevance")))
         return results
 
-    def _sensitive_docnums(self, searcher) -> frozenset[int]:
-        """Sensitive pages of this searcher's generation (cached: asked on most searches)."""
-        local = self._local
-        cached = getattr(local, "sensitive", None)
-        if cached is None or cached[0] is not searcher:
-            local.sensitive = cached = (searcher, frozenset(searcher.docs_for_query(wq.Term("sensitive", True))))
-        return cached[1]
-
     @staticmethod
-    def _document_hit(searcher, columns: ColumnCache, hits: list[tuple[int, float]], matching: int, pattern,
-                      mask_sensitive: bool, readable, scored: bool) -> DocumentHit:
-        reader = searcher.reader()
-        text = columns.column(reader, "text")
+    def _document_hit(view: IndexView, hits: list[tuple[int, float]], matching: int, pattern,
+                      masked_sensitive: np.ndarray | None, readable: np.ndarray | None, scored: bool) -> DocumentHit:
+        """One document of the result page; `masked_sensitive` marks the pages to mask as sensitive."""
+        searcher = view.searcher
+        text = view.text("text")
         stored_pages = sorted(((searcher.stored_fields(docnum), docnum, score) for docnum, score in hits),
                               key=lambda item: item[0]["page_number"])
         pages = []
         for stored, docnum, score in stored_pages:
-            masked = (bool(stored.get("sensitive")) and mask_sensitive) or (readable is not None and not readable(docnum))
+            hidden = masked_sensitive is not None and bool(masked_sensitive[docnum])
+            masked = hidden or (readable is not None and not readable[docnum])
             if masked:
                 snippet, highlights = MASKED_SNIPPET, []
             else:
                 snippet, highlights = make_snippet(text[docnum] or "", pattern)
             pages.append(PageHit(page_id=int(stored["page_id"]), page_number=stored["page_number"],
                                  score=score if scored else 0.0, snippet=snippet, highlights=highlights,
-                                 sensitive=bool(stored.get("sensitive")), masked=masked))
+                                 sensitive=bool(stored.get("sensitive")) or hidden,
+                                 masked=masked))
         first_stored, first = stored_pages[0][0], stored_pages[0][1]
-        meta = {name: columns.column(reader, name)[first] or None for name in ("title", "customer", "account", "refcode")}
-        if mask_sensitive and first_stored.get("sensitive") and meta["title"]:
+        meta = {name: view.text(name)[first] or None for name in ("title", "customer", "account", "refcode")}
+        if masked_sensitive is not None and masked_sensitive[first] and meta["title"]:
             meta["title"] = MASKED_TITLE
         return DocumentHit(
             document_id=int(first_stored["document_id"]),

@@ -1,226 +1,255 @@
-"""Evaluate a compiled query plan against a Whoosh searcher: exact matches plus scores.
+"""Evaluate a compiled query plan over the index as arrays: bounds first, confirmation on demand.
 
-Whoosh finds candidates from its postings (every bigram / identifier term of a phrase present
-on the page); the order of the characters is then confirmed on the normalised text (kept in an
-uncompressed column) with a regular expression, which also counts occurrences for the score.
-Confirming on the text is several times cheaper than Whoosh's span-based Phrase matcher (measured ~0.2 ms per candidate
-page), lets the index keep term frequencies only (no positions: smaller, faster to write), and
-a single-term word needs no confirmation at all.
+A word or phrase finds its candidates in the postings (the pages holding its two rarest terms);
+whether the characters stand in that order is confirmed on the page text kept in the index
+with a regular expression, which also counts occurrences for the score. Confirming on the
+text is several times cheaper than Whoosh's span-based Phrase matcher (~0.2 ms per candidate
+page), and lets the index keep term frequencies only (no positions: smaller, faster to write).
+A word of one bigram, one identifier or one character needs no confirmation at all.
 
-Scores are BM25-like: per word, idf × saturated occurrence count, page text weighted above
-metadata; a page's score is the sum over the positive words it matches.
+Confirmation is the expensive step (~10 µs a page), so it is not done eagerly: every plan node
+first yields, over all N pages, as boolean masks and arrays (see arrays.IndexView)
+
+- ``lo``: pages that certainly match, ``hi``: pages that may match (lo ⊆ matches ⊆ hi),
+- ``known``: pages whose membership *and* score are already exact,
+- ``score``: the exact score where known, an upper bound elsewhere (from the postings' term
+  frequencies: a phrase cannot occur more often than its rarest bigram),
+
+and ``decide(docnums)`` then settles any pages exactly, confirming only what those pages need.
+The caller (collect.py) chooses which pages to decide. Scores are BM25-like: per positive word,
+idf × saturated occurrence count (k1 = 1.2), page text weighted 1 and metadata 0.5, the best
+field counting; a page's score is the sum over its words. A word's idf is taken from its
+candidate count over the index, so it does not depend on the order of evaluation.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-from whoosh import query as wq
-from whoosh.reading import TermNotFound
+import numpy as np
 
+from .arrays import IndexView
 from .query import BoolNode, FilterLeaf, NotNode, TextLeaf
 
 K1 = 1.2
 FIELD_WEIGHTS = {"text": 1.0}
 METADATA_WEIGHT = 0.5
+CANDIDATE_TERMS = 2   # rarest terms whose postings are intersected; the pattern confirms the rest
+_UNBOUNDED_TF = 1e6   # a candidate found by prefixes only: its count is not known before confirming
 
-Scores = dict[int, float]
-# field → may this docnum be matched on that field? (access: text only where content may be read)
-Gates = Mapping[str, Callable[[int], bool]]
-
-
-class ColumnCache:
-    """Column readers per segment, reused across searches and commits.
-
-    Opening an uncompressed column decodes its offsets for the whole segment (~1 ms per 20k
-    pages), far more than a search should pay per field. A segment's columns never change
-    (deletions live beside them), so they are cached by segment id and survive a new commit;
-    each cached reader keeps its segment's files open until the segment is merged away.
-    """
-
-    def __init__(self):
-        self._readers: dict[tuple[str, str], object] = {}
-        self._dense: dict[str, tuple[tuple, list]] = {}
-
-    def dense(self, reader, fieldname: str) -> list:
-        """A whole small column (document id, type, year, date) as a list indexed by docnum.
-
-        Facets and grouping read these for every matching page; a list index costs ~50 ns
-        against ~10–40 µs for a Whoosh column read. Segments never change, so each segment's
-        values are decoded once per process (shared by all threads) and a new commit only
-        decodes its new segments.
-        """
-        leaves = reader.leaf_readers()
-        layout = tuple((leaf.segment().segment_id(), offset) for leaf, offset in leaves)
-        cached = self._dense.get(fieldname)
-        if cached is not None and cached[0] == layout:
-            return cached[1]
-        values: list = []
-        for leaf, offset in leaves:
-            values.extend(_segment_values(leaf, fieldname))
-        self._dense[fieldname] = (layout, values)
-        return values
-
-    def column(self, reader, fieldname: str) -> "Column":
-        leaves = reader.leaf_readers()
-        readers = []
-        for leaf, _ in leaves:
-            key = (leaf.segment().segment_id(), fieldname)
-            column = self._readers.get(key)
-            if column is None:
-                column = self._readers[key] = leaf.column_reader(fieldname)
-            readers.append(column)
-        return Column([offset for _, offset in leaves], readers)
-
-    def forget_except(self, reader) -> None:
-        """Drop columns of segments the reader no longer uses (merged away)."""
-        live = {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers()}
-        self._readers = {k: v for k, v in self._readers.items() if k[0] in live}
-        forget_segments(live)
+# field → pages that may be matched on that field (access: text only where content may be read)
+Gates = Mapping[str, np.ndarray]
 
 
-_SEGMENT_VALUES: dict[tuple[str, str], list] = {}
-_SEGMENT_LOCK = threading.Lock()
+def saturate(tf: np.ndarray) -> np.ndarray:
+    return tf * (K1 + 1) / (tf + K1)
 
 
-def _segment_values(leaf, fieldname: str) -> list:
-    key = (leaf.segment().segment_id(), fieldname)
-    with _SEGMENT_LOCK:
-        values = _SEGMENT_VALUES.get(key)
-    if values is None:
-        if leaf.has_column(fieldname):
-            interned: dict = {}
-            values = [interned.setdefault(v, v) for v in leaf.column_reader(fieldname)]
-        else:
-            values = [None] * leaf.doc_count_all()
-        with _SEGMENT_LOCK:
-            _SEGMENT_VALUES[key] = values
-    return values
+class Context:
+    """What every node of one search shares: the view, the scope, the gates, fetched text."""
+
+    def __init__(self, view: IndexView, scope: np.ndarray, gates: Gates):
+        self.view = view
+        self.scope = scope
+        self.gates = gates
+        self._values: dict[str, dict[int, str]] = {}   # field → docnum → text already read
+
+    def values(self, field: str, docnums: np.ndarray) -> list[str]:
+        """Field text of these pages, each read from its column at most once per search."""
+        seen = self._values.setdefault(field, {})
+        missing = [d for d in docnums.tolist() if d not in seen]
+        if missing:
+            for d, value in self.view.text(field).values(missing):
+                seen[d] = value or ""
+        return [seen[d] for d in docnums.tolist()]
 
 
-def forget_segments(live_segment_ids: set[str]) -> None:
-    """Drop decoded values of segments merged away (called when a searcher is renewed)."""
-    with _SEGMENT_LOCK:
-        for key in [k for k in _SEGMENT_VALUES if k[0] not in live_segment_ids]:
-            del _SEGMENT_VALUES[key]
+class Node:
+    lo: np.ndarray
+    hi: np.ndarray
+    known: np.ndarray
+    score: np.ndarray
+
+    def decide(self, docnums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(matches, exact scores) for these pages (scores are 0 where they do not match)."""
+        raise NotImplementedError
 
 
-class Column:
-    """Column values by global docnum across segments.
-
-    Whoosh's own MultiColumnReader drops segments that lack the column (a batch where no page
-    had a document type) and then misaligns every later segment, so we keep the offsets here.
-    """
-
-    def __init__(self, offsets: list[int], readers: list):
-        self.offsets = offsets
-        self.readers = readers
-
-    def __getitem__(self, docnum: int):
-        i = bisect.bisect_right(self.offsets, docnum) - 1
-        return self.readers[i][docnum - self.offsets[i]]
-
-
-def evaluate(plan, searcher, columns: ColumnCache, within: set[int] | None = None,
-             gates: Gates | None = None) -> Scores:
-    """docnum → score for every live page matching `plan` (restricted to `within` if given).
-
-    A field with a gate is only matched on pages the gate admits; this holds inside NOT too,
-    so excluding a word never reveals which hidden pages contain it.
-    """
-    gates = gates or {}
+def build(plan, ctx: Context) -> Node:
     if isinstance(plan, TextLeaf):
-        return _text(plan, searcher, columns, within, gates)
+        return _Leaf(plan, ctx)
     if isinstance(plan, FilterLeaf):
-        return {d: 0.0 for d in searcher.docs_for_query(plan.query) if within is None or d in within}
+        return _Filter(plan, ctx)
     if isinstance(plan, NotNode):
-        universe = within if within is not None else set(searcher.reader().all_doc_ids())
-        excluded = evaluate(plan.node, searcher, columns, universe, gates)
-        return {d: 0.0 for d in universe if d not in excluded}
+        return _Not(build(plan.node, ctx), ctx)
     if isinstance(plan, BoolNode):
-        if plan.op == "or":
-            total: Scores = {}
-            for node in plan.nodes:
-                for d, s in evaluate(node, searcher, columns, within, gates).items():
-                    total[d] = total.get(d, 0.0) + s
-            return total
-        # cheap exact filters first, negations last, so text is confirmed on few candidates
-        order = sorted(plan.nodes, key=lambda n: 0 if isinstance(n, FilterLeaf) else 2 if isinstance(n, NotNode) else 1)
-        total = None
-        scope = within
-        for node in order:
-            found = evaluate(node, searcher, columns, scope, gates)
-            total = found if total is None else {d: total[d] + s for d, s in found.items() if d in total}
-            scope = set(total)
-            if not scope:
-                break
-        return total or {}
+        children = [build(n, ctx) for n in plan.nodes]
+        return _And(children) if plan.op == "and" else _Or(children)
     raise TypeError(f"unknown plan node {plan!r}")
 
 
-def _text(leaf: TextLeaf, searcher, columns: ColumnCache, within: set[int] | None, gates: Gates) -> Scores:
-    counts: dict[int, float] = {}
-    for field in leaf.fields:
-        weight = FIELD_WEIGHTS.get(field, METADATA_WEIGHT)
-        gate = gates.get(field)
-        for docnum, count in _field_counts(leaf, field, searcher, columns, within):
-            if gate is not None and not gate(docnum):
+class _Filter(Node):
+    def __init__(self, leaf: FilterLeaf, ctx: Context):
+        self.lo = self.hi = ctx.view.mask(leaf.query) & ctx.scope
+        self.known = np.ones(ctx.view.n, dtype=bool)
+        self.score = np.zeros(ctx.view.n, dtype=np.float32)
+
+    def decide(self, docnums):
+        return self.hi[docnums], np.zeros(len(docnums), dtype=np.float32)
+
+
+class _Leaf(Node):
+    """A word or phrase over its fields; fields needing confirmation keep their candidates."""
+
+    def __init__(self, leaf: TextLeaf, ctx: Context):
+        self.leaf, self.ctx = leaf, ctx
+        view = ctx.view
+        self.exact: list[tuple[str, np.ndarray, np.ndarray, float]] = []    # field, mask, tf, weight
+        self.pending: list[tuple[str, np.ndarray, np.ndarray, float]] = []  # field, candidates, tf bound, weight
+        for field in leaf.fields:
+            gate = ctx.gates.get(field)
+            allowed = ctx.scope if gate is None else ctx.scope & gate
+            weight = FIELD_WEIGHTS.get(field, METADATA_WEIGHT)
+            if leaf.exact_by_terms and leaf.terms:
+                ids, tf = view.postings(field, leaf.terms[0])
+                mask, tfs = np.zeros(view.n, dtype=bool), np.zeros(view.n, dtype=np.float32)
+                mask[ids], tfs[ids] = True, tf
+                self.exact.append((field, mask & allowed, tfs, weight))
+            elif leaf.exact_by_terms:    # a lone single character: present means matched
+                mask = view.prefix_mask(field, leaf.prefixes[0]) & allowed
+                self.exact.append((field, mask, mask.astype(np.float32), weight))
+            else:
+                mask, bound = self._candidates(field, view)
+                self.pending.append((field, mask & allowed, bound, weight))
+        union = np.zeros(view.n, dtype=bool)
+        for _, mask, _, _ in self.exact + self.pending:
+            union |= mask
+        matched = int(union.sum())
+        self.idf = math.log(1 + view.live_count / matched) if leaf.positive and matched else 0.0
+        self.hi = union
+        self.lo = np.zeros(view.n, dtype=bool)
+        for _, mask, _, _ in self.exact:
+            self.lo |= mask
+        self.known = np.ones(view.n, dtype=bool)
+        for _, mask, _, _ in self.pending:
+            self.known &= ~mask
+        self.score = np.zeros(view.n, dtype=np.float32)
+        for _, mask, tf, weight in self.exact + self.pending:
+            np.maximum(self.score, np.where(mask, saturate(tf) * (self.idf * weight), 0), out=self.score)
+        self._counts: dict[str, dict[int, int]] = {}
+
+    def _candidates(self, field: str, view: IndexView) -> tuple[np.ndarray, np.ndarray]:
+        """Pages holding the leaf's rarest terms (a superset of its matches) and a bound on the
+        occurrences: common bigrams (用电, 电费) are on most pages and add nothing but time."""
+        leaf = self.leaf
+        mask = np.ones(view.n, dtype=bool)
+        if leaf.terms:
+            bound = np.full(view.n, np.inf, dtype=np.float32)
+            for term in sorted(leaf.terms, key=lambda t: view.doc_frequency(field, t))[:CANDIDATE_TERMS]:
+                ids, tf = view.postings(field, term)
+                term_mask, term_tf = np.zeros(view.n, dtype=bool), np.zeros(view.n, dtype=np.float32)
+                term_mask[ids], term_tf[ids] = True, tf
+                mask &= term_mask
+                np.minimum(bound, term_tf, out=bound)
+            return mask, np.where(mask, bound, 0).astype(np.float32)
+        for prefix in leaf.prefixes:
+            mask &= view.prefix_mask(field, prefix)
+        return mask, np.where(mask, _UNBOUNDED_TF, 0).astype(np.float32)
+
+    def _confirmed(self, field: str, docnums: np.ndarray) -> np.ndarray:
+        counts = self._counts.setdefault(field, {})
+        todo = np.array([d for d in docnums.tolist() if d not in counts], dtype=np.int64)
+        if len(todo):
+            findall = self.leaf.pattern.findall
+            for d, value in zip(todo.tolist(), self.ctx.values(field, todo)):
+                counts[d] = len(findall(value)) if value else 0
+        return np.array([counts[d] for d in docnums.tolist()], dtype=np.float32)
+
+    def decide(self, docnums):
+        match = np.zeros(len(docnums), dtype=bool)
+        score = np.zeros(len(docnums), dtype=np.float32)
+        for _, mask, tf, weight in self.exact:
+            hit = mask[docnums]
+            match |= hit
+            np.maximum(score, np.where(hit, saturate(tf[docnums]) * (self.idf * weight), 0), out=score)
+        for field, candidates, _, weight in self.pending:
+            where = np.flatnonzero(candidates[docnums])
+            if not len(where):
                 continue
-            tf = count * (K1 + 1) / (count + K1) * weight
-            counts[docnum] = max(counts.get(docnum, 0.0), tf)
-    if not counts:
-        return counts
-    idf = math.log(1 + searcher.doc_count() / len(counts)) if leaf.positive else 0.0
-    return {d: tf * idf for d, tf in counts.items()}
+            counts = self._confirmed(field, docnums[where])
+            hit = counts > 0
+            match[where[hit]] = True
+            field_score = saturate(counts[hit]) * (self.idf * weight)
+            score[where[hit]] = np.maximum(score[where[hit]], field_score)
+        return match, score
 
 
-def _field_counts(leaf: TextLeaf, field: str, searcher, columns: ColumnCache, within: set[int] | None):
-    """(docnum, occurrences) of the leaf in one field."""
-    if leaf.exact_by_terms and leaf.terms:
-        try:
-            matcher = searcher.postings(field, leaf.terms[0])
-        except TermNotFound:
-            return
-        while matcher.is_active():
-            docnum = matcher.id()
-            if within is None or docnum in within:
-                yield docnum, matcher.weight()
-            matcher.next()
-        return
-    candidates = searcher.docs_for_query(_candidate_query(leaf, field, searcher.reader()))
-    if leaf.exact_by_terms:  # a lone prefix (single character): present means matched
-        for docnum in candidates:
-            if within is None or docnum in within:
-                yield docnum, 1
-        return
-    values = columns.column(searcher.reader(), field)  # ~5 µs a read; stored fields ~200 µs
-    for docnum in candidates:
-        if within is not None and docnum not in within:
-            continue
-        value = values[docnum]
-        if value:
-            count = len(leaf.pattern.findall(value))
-            if count:
-                yield docnum, count
+class _Not(Node):
+    """NOT only looks where its word may be looked for (gates), so it reveals no hidden text."""
+
+    def __init__(self, inner: Node, ctx: Context):
+        self.inner, self.scope = inner, ctx.scope
+        self.lo = ctx.scope & ~inner.hi
+        self.hi = ctx.scope & ~inner.lo
+        self.known = self.lo | ~self.hi
+        self.score = np.zeros(ctx.view.n, dtype=np.float32)
+
+    def decide(self, docnums):
+        matched, _ = self.inner.decide(docnums)
+        return self.scope[docnums] & ~matched, np.zeros(len(docnums), dtype=np.float32)
 
 
-CANDIDATE_TERMS = 2   # rarest terms whose postings are intersected; the pattern confirms the rest
+def _cost(node: Node) -> int:
+    """Order for deciding an AND: exact nodes first, then the fewest pages left to confirm."""
+    return int((node.hi & ~node.known).sum())
 
 
-def _candidate_query(leaf: TextLeaf, field: str, reader) -> wq.Query:
-    """Pages holding the leaf's rarest terms: a superset of the matches, confirmed afterwards.
+class _And(Node):
+    def __init__(self, children: list[Node]):
+        self.children = sorted(children, key=_cost)
+        self.lo, self.hi = children[0].lo.copy(), children[0].hi.copy()
+        known = children[0].known.copy()
+        self.score = children[0].score.copy()
+        for child in children[1:]:
+            self.lo &= child.lo
+            self.hi &= child.hi
+            known &= child.known
+            self.score += child.score
+        self.known = known | ~self.hi
 
-    Every candidate is confirmed on its text anyway, so intersecting the postings of all the
-    bigrams of a long phrase only costs time: common bigrams (用电, 电费) have postings on most
-    pages and Whoosh reads them in pure Python. The two rarest terms already leave few
-    candidates; a single character's prefix is only used when there is no other term.
-    """
-    if leaf.terms:
-        by_rarity = sorted(leaf.terms, key=lambda t: reader.doc_frequency(field, t))
-        parts: list[wq.Query] = [wq.Term(field, t) for t in by_rarity[:CANDIDATE_TERMS]]
-    else:
-        parts = [wq.Prefix(field, p) for p in leaf.prefixes]
-    return parts[0] if len(parts) == 1 else wq.And(parts)
+    def decide(self, docnums):
+        match = np.ones(len(docnums), dtype=bool)
+        score = np.zeros(len(docnums), dtype=np.float32)
+        alive = np.arange(len(docnums))
+        for child in self.children:      # each child only decides the pages still matching
+            child_match, child_score = child.decide(docnums[alive])
+            score[alive] += child_score
+            match[alive[~child_match]] = False
+            alive = alive[child_match]
+            if not len(alive):
+                break
+        return match, np.where(match, score, 0).astype(np.float32)
+
+
+class _Or(Node):
+    def __init__(self, children: list[Node]):
+        self.children = children
+        self.lo, self.hi = children[0].lo.copy(), children[0].hi.copy()
+        known = children[0].known.copy()
+        self.score = children[0].score.copy()
+        for child in children[1:]:
+            self.lo |= child.lo
+            self.hi |= child.hi
+            known &= child.known
+            self.score += child.score
+        self.known = known | ~self.hi
+
+    def decide(self, docnums):
+        match = np.zeros(len(docnums), dtype=bool)
+        score = np.zeros(len(docnums), dtype=np.float32)
+        for child in self.children:
+            child_match, child_score = child.decide(docnums)
+            match |= child_match
+            score += child_score
+        return match, score

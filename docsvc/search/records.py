@@ -51,12 +51,13 @@ class DocumentHit:
 @dataclass
 class SearchResults:
     query: str
-    total_pages: int                  # matching pages the caller may see
+    total_pages: int                  # matching pages the caller may see (an estimate if approximate)
     total_documents: int
     page: int
     per_page: int                     # documents per result page
     facets: dict[str, dict[str, int]] = field(default_factory=dict)  # "type", "year" → counts
     documents: list[DocumentHit] = field(default_factory=list)
+    approximate: bool = False         # totals and facets estimated: too many candidates to confirm
 
     @property
     def page_count(self) -> int:

@@ -66,13 +66,13 @@ def password_matches(user: User, password: str) -> bool:
         return False
 
 
-def issue_token(session: Session, user: User, name: str = "") -> str:
+def issue_token(session: Session, user: User, name: str = "", *, ip: str | None = None) -> str:
     """Create a token and return it; only its hash is kept, so this is the one time it is seen."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token))
     session.add(row)
     session.flush()
-    audit.record(session, user, "token.create", object_type="token", object_id=row.id, detail={"name": name})
+    audit.record(session, user, "token.create", object_type="token", object_id=row.id, ip=ip, detail={"name": name})
     session.commit()
     return token
 

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from docsvc.constants import FileState, JobState
 from docsvc.errors import NotAllowedNow, require_found
 from docsvc.jobs import JobQueue, enqueue_page, enqueue_split
-from docsvc.models import Batch, BatchFile, Document, Page
+from docsvc.models import Batch, BatchFile, Document, Page, User
+from docsvc.services import audit
 
 
 
@@ -68,36 +69,40 @@ def page_tiles(session: Session, batch_id: int) -> dict[int, list[dict[str, obje
 
 def batch_report(session: Session, batch_id: int) -> BatchReport:
     batch = require_found(session.get(Batch, batch_id), "批次", "Batch", batch_id)
-    counts: dict[int, dict[str, int]] = {}
     return batch_reports(session, [batch])[0]
 
 
 def batch_reports(session: Session, batches: list[Batch]) -> list[BatchReport]:
     """Reports of many batches in three queries, whatever their number (the batch list shows 50)."""
     ids = [b.id for b in batches]
-    rows = session.execute(
+    counts: dict[int, dict[str, int]] = {}
+    for file_id, status, n in session.execute(
         select(Document.batch_file_id, Page.status, func.count())
         .join(Page, Page.document_id == Document.id)
         .join(BatchFile, BatchFile.id == Document.batch_file_id)
-        .where(BatchFile.batch_id == batch_id)
+        .where(BatchFile.batch_id.in_(ids))
         .group_by(Document.batch_file_id, Page.status)
-    )
-    for file_id, status, n in rows:
+    ):
         counts.setdefault(file_id, {})[status] = n
     docs: dict[int, list[int]] = {}
     for doc_id, file_id in session.execute(
         select(Document.id, Document.batch_file_id).join(BatchFile, BatchFile.id == Document.batch_file_id)
-        .where(BatchFile.batch_id == batch_id).order_by(Document.id)
+        .where(BatchFile.batch_id.in_(ids)).order_by(Document.id)
     ):
         docs.setdefault(file_id, []).append(doc_id)
-    files = [_file_report(bf, counts.get(bf.id, {}), docs.get(bf.id, [])) for bf in batch.files]
-    report = BatchReport(
-        id=batch.id, status=_batch_status([f.status for f in files]),
-        pages_total=sum(f.pages_total for f in files),
-        pages_done=sum(f.pages_done for f in files),
-        pages_failed=sum(f.pages_failed for f in files), files=files,
-    )
-    return report
+    files_of: dict[int, list[BatchFile]] = {}
+    for bf in session.scalars(select(BatchFile).where(BatchFile.batch_id.in_(ids)).order_by(BatchFile.position)):
+        files_of.setdefault(bf.batch_id, []).append(bf)
+    reports = []
+    for batch in batches:
+        files = [_file_report(bf, counts.get(bf.id, {}), docs.get(bf.id, [])) for bf in files_of.get(batch.id, [])]
+        reports.append(BatchReport(
+            id=batch.id, status=_batch_status([f.status for f in files]),
+            pages_total=sum(f.pages_total for f in files),
+            pages_done=sum(f.pages_done for f in files),
+            pages_failed=sum(f.pages_failed for f in files), files=files,
+        ))
+    return reports
 
 
 def _file_report(bf: BatchFile, pages: dict[str, int], document_ids: list[int]) -> FileReport:
@@ -132,32 +137,44 @@ def _batch_status(statuses: list[str]) -> str:
     return FileState.PARTIAL
 
 
-def retry_page(session: Session, jobs: JobQueue, page_id: int) -> Page:
+def retry_page(session: Session, jobs: JobQueue, page_id: int, *, actor: User | None = None,
+               ip: str | None = None) -> Page:
+    """Reset a failed page and queue it again; the reset and its audit event commit together."""
     page = require_found(session.get(Page, page_id), "页面", "Page", page_id)
     if page.status != JobState.FAILED:
         raise NotAllowedNow(f"页面 #{page_id} 没有失败，无需重试。 / Page #{page_id} has not failed; nothing to retry.")
-    page.status, page.error, page.attempts = JobState.QUEUED, None, 0
+    _reset(page)
+    audit.record(session, actor, "page.retry", object_type="page", object_id=page.id, ip=ip)
     session.commit()
     enqueue_page(jobs, page.id)
     return page
 
 
-def retry_failed(session: Session, jobs: JobQueue, batch_id: int) -> int:
-    """Queue every failed page and every file whose split failed for a fault that may have passed."""
+def retry_failed(session: Session, jobs: JobQueue, batch_id: int, *, actor: User | None = None,
+                 ip: str | None = None) -> int:
+    """Queue every failed page and every file whose split failed for a fault that may have passed.
+
+    All resets commit in one transaction with the `batch.retry` event; jobs are queued after it.
+    """
     report = batch_report(session, batch_id)
-    n = 0
-    for f in report.files:
-        if f.status == FileState.FAILED and not f.document_ids:
-            bf = session.get(BatchFile, f.id)
-            assert bf is not None
-            bf.status, bf.error, bf.attempts = JobState.QUEUED, None, 0
-            session.commit()
-            enqueue_split(jobs, bf.id)
-            n += 1
-    failed_pages = session.scalars(
-        select(Page.id).join(Document).join(BatchFile, BatchFile.id == Document.batch_file_id)
-        .where(BatchFile.batch_id == batch_id, Page.status == JobState.FAILED)
+    files = [require_found(session.get(BatchFile, f.id), "文件", "File", f.id)
+             for f in report.files if f.status == FileState.FAILED and not f.document_ids]
+    pages = session.scalars(
+        select(Page).join(Document).join(BatchFile, BatchFile.id == Document.batch_file_id)
+        .where(BatchFile.batch_id == batch_id, Page.status == JobState.FAILED).order_by(Page.id)
     ).all()
-    for page_id in failed_pages:
-        retry_page(session, jobs, page_id)
-    return n + len(failed_pages)
+    for row in (*files, *pages):
+        _reset(row)
+    queued = len(files) + len(pages)
+    audit.record(session, actor, "batch.retry", object_type="batch", object_id=batch_id, ip=ip,
+                 detail={"queued": queued, "files": [f.id for f in files], "pages": [p.id for p in pages]})
+    session.commit()
+    for bf in files:
+        enqueue_split(jobs, bf.id)
+    for page in pages:
+        enqueue_page(jobs, page.id)
+    return queued
+
+
+def _reset(row: BatchFile | Page) -> None:
+    row.status, row.error, row.attempts = JobState.QUEUED, None, 0

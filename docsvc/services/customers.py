@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from docsvc.errors import DomainError, NotFound
-from docsvc.models import Customer, User
+from docsvc.models import Customer, Document, User
 from docsvc.services import audit
 from docsvc.services.doctypes import STAGE_CODES
 
@@ -116,6 +116,13 @@ def get_customer(session: Session, account: str) -> Customer:
 
 def find_customer(session: Session, account: str) -> Customer | None:
     return session.scalars(select(Customer).where(Customer.account == (account or "").strip())).first()
+
+
+def file_documents(session: Session, customer: Customer) -> list[Document]:
+    """The documents of a customer's file, by type and 档号: the order of the file view and its PDF."""
+    return list(session.scalars(select(Document).where(Document.customer_id == customer.id)
+                                .options(selectinload(Document.pages), selectinload(Document.type_row))
+                                .order_by(Document.doc_type, Document.reference_code)))
 
 
 def search_customers(session: Session, q: str = "", *, limit: int = 50, offset: int = 0) -> tuple[list[Customer], int]:

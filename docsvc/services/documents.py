@@ -5,8 +5,10 @@ import json
 
 from sqlalchemy.orm import Session
 
+from docsvc.access import hides_identity
 from docsvc.errors import NotFound, require_found
-from docsvc.models import Document, Page
+from docsvc.models import Document, Page, User
+from docsvc.search.snippets import MASKED_TITLE
 from storage import ObjectStore
 
 
@@ -31,7 +33,21 @@ def page_words(store: ObjectStore, page: Page) -> dict[str, object]:
     return json.loads(store.read_bytes(page_object_key(page, "words")))
 
 
-def document_json(document: Document) -> dict[str, object]:
+# What names the person or the paper behind a document; for a sensitive document (an ID copy) these
+# are withheld from anyone not granted `sensitive`, as the web pages and search results do.
+IDENTIFYING_FIELDS = ("contract_number", "business_ref", "notes", "inbox_note")
+
+
+def document_json(document: Document, viewer: User | None) -> dict[str, object]:
+    """A document's metadata as `viewer` may see it: a sensitive one under a placeholder title."""
+    data = _document_fields(document)
+    masked = hides_identity(viewer, document)
+    if masked:
+        data |= {"title": MASKED_TITLE, **dict.fromkeys(IDENTIFYING_FIELDS)}
+    return data | {"masked": masked}
+
+
+def _document_fields(document: Document) -> dict[str, object]:
     return {
         "id": document.id, "title": document.title, "media_type": document.media_type,
         "sha256": document.sha256, "customer_account": document.customer_account,

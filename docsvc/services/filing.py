@@ -89,9 +89,11 @@ def mark_for_reindex(session: Session, document_ids: Iterable[int]) -> None:
 
 def file_document(session: Session, actor: User | None, document: Document, customer: Customer,
                   doc_type: DocumentType, settings: FilingSettings, *, how: str = "manual",
-                  confidence: float | None = None, ip: str | None = None) -> Document:
+                  confidence: float | None = None, basis: dict[str, object] | None = None,
+                  ip: str | None = None) -> Document:
     """Link `document` to `customer` and `doc_type` and file it (档号 given on first filing).
 
+    `basis` is what an automatic decision rested on (threshold, evidence), kept in the audit event.
     Adds to the caller's transaction; the caller commits and enqueues the index job.
     """
     before = (document.customer_account, document.doc_type, document.reference_code)
@@ -107,11 +109,14 @@ def file_document(session: Session, actor: User | None, document: Document, cust
         assign_code(session, document, doc_type, settings)
     session.flush()
     mark_for_reindex(session, [document.id])
+    detail: dict[str, object] = {
+        "customer_account": customer.account, "doc_type": doc_type.code,
+        "reference_code": document.reference_code, "how": how, "confidence": confidence,
+        "before": {"customer_account": before[0], "doc_type": before[1], "reference_code": before[2]}}
+    if basis is not None:
+        detail["basis"] = basis
     audit.record(session, actor, "document.file" if first_filing else "document.relink",
-                 object_type="document", object_id=document.id, ip=ip, detail={
-                     "customer_account": customer.account, "doc_type": doc_type.code,
-                     "reference_code": document.reference_code, "how": how, "confidence": confidence,
-                     "before": {"customer_account": before[0], "doc_type": before[1], "reference_code": before[2]}})
+                 object_type="document", object_id=document.id, ip=ip, detail=detail)
     return document
 
 

@@ -22,7 +22,10 @@ def index_pending(session: Session, index: SearchIndex) -> int:
     total, after = 0, 0
     while True:
         pages = session.scalars(
-            select(Page).options(joinedload(Page.document).joinedload(Document.customer))
+            # populate_existing refreshes the type rows too: a sensitive flag changed between two
+            # batches of this run must not be indexed from the first batch's copy.
+            select(Page).options(joinedload(Page.document).joinedload(Document.customer),
+                                 joinedload(Page.document).joinedload(Document.type_row))
             .where(Page.index_state == IndexState.PENDING, Page.id > after).order_by(Page.id)
             .limit(INDEX_BATCH).execution_options(populate_existing=True)
         ).unique().all()
@@ -42,10 +45,9 @@ def index_pending(session: Session, index: SearchIndex) -> int:
 
 def page_record(page: Page) -> PageRecord:
     doc = page.document
-    doc_type = doc.doc_type and doc.type_row
     return PageRecord(
         page_id=page.id, document_id=doc.id, page_number=page.number, text=page.text or "",
         customer_account=doc.customer_account, doc_type=doc.doc_type, title=doc.title,
         customer_name=doc.customer.name if doc.customer else None, reference_code=doc.reference_code,
-        doc_date=doc.doc_date, sensitive=is_sensitive(doc) or bool(doc_type and doc_type.sensitive),
+        doc_date=doc.doc_date, sensitive=is_sensitive(doc),
     )

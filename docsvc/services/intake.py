@@ -8,10 +8,12 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from docsvc.access import is_sensitive
 from docsvc.constants import FileState
 from docsvc.formats import safe_filename
 from docsvc.jobs import JobQueue, enqueue_split
-from docsvc.models import Batch, BatchFile, Document
+from docsvc.models import Batch, BatchFile, Document, User
+from docsvc.services import audit
 from storage import ObjectStore
 
 
@@ -31,17 +33,24 @@ def receive(
     user_id: int | None = None,
     customer_account: str | None = None,
     doc_type: str | None = None,
+    ip: str | None = None,
 ) -> Batch:
     """Store each file's original (content-addressed), record it in a new batch and queue its split.
 
     A file whose content is already filed is recorded as a duplicate of that document and stored once.
+    Each file is committed with its `upload` audit event, the first one with the batch row too: a long
+    upload shows its progress, a later fault keeps what arrived (each file with its event), and a
+    fault before the first file is stored leaves neither batch nor event.
     """
     batch = Batch(source=source, created_by_id=user_id,
                   customer_account=customer_account or None, doc_type=doc_type or None)
     session.add(batch)
     session.flush()
+    actor = session.get(User, user_id) if user_id is not None else None
     to_split: list[BatchFile] = []
     for position, upload in enumerate(uploads, start=1):
+        # The original goes to the store before the audit event takes the chain lock: a large file
+        # must not hold up every other audited request while it is copied.
         stored, _created = store.put_original(upload.stream)
         bf = BatchFile(batch_id=batch.id, position=position, filename=safe_filename(upload.filename),
                        size=stored.size, sha256=stored.sha256, original_key=stored.key)
@@ -51,7 +60,10 @@ def receive(
         else:
             to_split.append(bf)
         session.add(bf)
-        # Commit per file: a long upload shows its progress, and a later fault keeps what arrived.
+        audit.record(session, actor, "upload", object_type="batch", object_id=batch.id, ip=ip, detail={
+            "source": source, "file": bf.filename, "position": position, "sha256": bf.sha256, "size": bf.size,
+            "duplicate_of": bf.duplicate_of_id, "customer_account": batch.customer_account,
+            "doc_type": batch.doc_type})
         session.commit()
     for bf in to_split:
         enqueue_split(jobs, bf.id)
@@ -64,8 +76,11 @@ def mark_duplicate(bf: BatchFile, existing: Document) -> None:
     bf.duplicate_of_id = existing.id
     bf.page_count = existing.page_count
     bf.media_type = existing.media_type
-    bf.error = (f"与已有文档 #{existing.id}（{existing.title}）内容完全相同，未重复保存。 / "
-                f"Identical to existing document #{existing.id} ({existing.title}); not stored again.")
+    # The message is stored and shown to everyone who sees the batch: a sensitive title stays out.
+    hidden = is_sensitive(existing)
+    zh, en = ("", "") if hidden else (f"（{existing.title}）", f" ({existing.title})")
+    bf.error = (f"与已有文档 #{existing.id}{zh}内容完全相同，未重复保存。 / "
+                f"Identical to existing document #{existing.id}{en}; not stored again.")
 
 
 def _filed_document(session: Session, sha256: str) -> Document | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from docsvc.access import Action, can, is_sensitive, loan_state, may_see_sensitive
 from docsvc.constants import MAX_LOAN_DAYS, LoanState, Role
@@ -71,11 +71,12 @@ def get_loan(session: Session, loan_id: int) -> Loan:
 
 
 def covers_sensitive(session: Session, loan: Loan) -> bool:
+    query = select(Document).options(joinedload(Document.type_row))
     if loan.customer_account:
-        docs = session.scalars(select(Document).where(Document.customer_account == loan.customer_account))
+        query = query.where(Document.customer_account == loan.customer_account)
     else:
-        docs = (session.get(Document, i.document_id) for i in loan.items)
-    return any(d is not None and is_sensitive(d) for d in docs)
+        query = query.where(Document.id.in_([i.document_id for i in loan.items]))
+    return any(is_sensitive(d) for d in session.scalars(query))
 
 
 def decide(session: Session, approver: User, loan_id: int, approve: bool, *, note: str = "",

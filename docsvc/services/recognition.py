@@ -12,7 +12,9 @@ from docsvc import formats
 from docsvc.config import Settings
 from docsvc.constants import (
     THUMBNAIL_MAX_PX,
+    VIEW_DPI_TEXT_LAYER,
     IndexState,
+    JobState,
     TextSource,
     page_image_key,
     page_thumb_key,
@@ -21,12 +23,9 @@ from docsvc.constants import (
 from docsvc.jobs import JobQueue, enqueue_index
 from docsvc.models import Page
 from docsvc.ocr import get_engine, normalise
-from docsvc.services import jobstate
+from docsvc.services import jobstate, suggestions
 from sqlalchemy.orm import Session
 from storage import ObjectStore
-
-# Text-layer pages are only looked at, never OCRed: a lighter image is enough and much faster.
-VIEW_DPI_TEXT_LAYER = 150
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,12 @@ def process_page(session: Session, settings: Settings, store: ObjectStore, jobs:
             image, text = read_page(Path(path), page.source_media_type, page.source_index, settings)
         _save(session, store, page, image, text)
         jobstate.mark_done(session, page)
+    if page.status != JobState.DONE:
+        return
+    # After the job body: the page stays read whatever happens here; a fault leaves the document in the inbox.
+    try:
+        suggestions.file_when_read(session, page.document_id, settings.filing)
+    finally:
         enqueue_index(jobs)
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docsvc.access import content_filter, may_see_sensitive
+from docsvc.access import content_filter
 from docsvc.models import DocumentType, User
 from docsvc.search import SearchIndex, SearchResults, access_restriction
 
@@ -41,11 +41,14 @@ def search_for_user(session: Session, index: SearchIndex, user: User, q: str, *,
                     per_page: int = 20, sort: str = "relevance", now: datetime | None = None) -> SearchResults:
     """`q` as `user` may see it; raises docsvc.search.QueryError for a query that cannot be used."""
     scope = content_filter(session, user, now)
+    # The index's per-page flag may lag a type just flagged sensitive: the table's codes count too.
     if scope.all:
-        readable = None if scope.sensitive else access_restriction(exclude_sensitive=True)
+        readable = None if scope.sensitive else access_restriction(exclude_sensitive=True,
+                                                                   sensitive_types=scope.sensitive_types)
     else:
         readable = access_restriction(allowed_document_ids=scope.document_ids,
                                       allowed_accounts=scope.customer_accounts,
-                                      exclude_sensitive=not scope.sensitive)
+                                      exclude_sensitive=not scope.sensitive, sensitive_types=scope.sensitive_types)
     return index.search(q, page=page, per_page=per_page, sort=sort, content_within=readable,
-                        mask_sensitive=not may_see_sensitive(user), type_aliases=type_aliases(session))
+                        mask_sensitive=not scope.sensitive, sensitive_types=scope.sensitive_types,
+                        type_aliases=type_aliases(session))

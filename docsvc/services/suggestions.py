@@ -1,20 +1,26 @@
 """Who a scanned document belongs to, proposed from its OCR text: 户号, contract numbers, customer names.
 
 Each proposal carries a confidence; only proposals at or above the configured threshold may file a
-document by themselves (`autofile`), everything else waits for the operator in the inbox.
+document by themselves (`autofile`, run by `file_when_read` once the document's last page is read),
+everything else waits for the operator in the inbox. A document uploaded without a type takes the
+type guessed from its first page (typeguess) when that guess reaches the same threshold too.
 """
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from docsvc.config import FilingSettings
-from docsvc.models import Customer, Document, User
+from docsvc.constants import AUTOFILE_HOW, JobState
+from docsvc.models import AuditEvent, Customer, Document, DocumentType, Page, User
 from docsvc.services.filing import file_document
+from docsvc.services.typeguess import TypeGuess, guess_document_type
 
 # Digits of 户号 length stand alone (not inside a longer number such as a meter number).
 _ACCOUNT = re.compile(r"(?<!\d)(\d{10})(?!\d)")
@@ -72,13 +78,129 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
 
 
 def autofile(session: Session, document: Document, settings: FilingSettings, actor: User | None = None) -> bool:
-    """File an unfiled document with a known type by its best suggestion, if confident enough. No commit."""
-    if document.filed_at is not None or document.type_row is None:
+    """File an unfiled document by its best suggestion, if confident and unambiguous. No commit.
+
+    Its type is the one given (upload form, cover sheet) or, when none was, the type guessed from its
+    first page if that guess is as confident and unambiguous as the customer must be."""
+    if not settings.autofile or document.filed_at is not None:
         return False
-    best = next(iter(suggest(session, document, limit=1)), None)
-    if best is None or best.confidence < settings.autofile_confidence:
+    ranked = suggest(session, document, limit=2)
+    if not ranked or ranked[0].confidence < settings.autofile_confidence:
         return False
+    best = ranked[0]
+    if len(ranked) > 1 and ranked[1].confidence >= best.confidence:
+        return False  # two customers equally likely, whatever the threshold: the operator chooses
+    guess: TypeGuess | None = None
+    doc_type = document.type_row
+    if document.doc_type is None:
+        guess = guess_document_type(session, document)
+        if guess is None or not guess.reaches(settings.autofile_confidence):
+            return False
+        doc_type = session.get(DocumentType, guess.code)
+    if doc_type is None or not doc_type.active:
+        return False
+    basis: dict[str, object] = {"threshold": settings.autofile_confidence, "evidence": best.reasons}
+    if guess is not None:
+        basis["type_guess"] = {"code": guess.code, "name_zh": guess.name_zh, "confidence": guess.confidence,
+                               "evidence": guess.reasons}
     customer = session.scalars(select(Customer).where(Customer.account == best.account)).one()
-    file_document(session, actor, document, customer, document.type_row, settings, how="suggestion",
-                  confidence=best.confidence)
+    file_document(session, actor, document, customer, doc_type, settings, how=AUTOFILE_HOW,
+                  confidence=best.confidence, basis=basis)
     return True
+
+
+def file_when_read(session: Session, document_id: int, settings: FilingSettings) -> bool:
+    """The recognition hook: once every live page of a never-filed document is read, try `autofile`. Commits.
+
+    Runs after each page job and may run more than once for a document (retries, two workers reading
+    its last two pages at once). Each run first locks the document row and then reads, so the runs
+    queue one behind the other and the second finds the document already filed. A document someone
+    unfiled keeps its 档号 and is never filed again by the system; nor is one whose upload or cover
+    sheet named a customer (that account is not in the customer list yet: the operator decides).
+    """
+    if not settings.autofile:
+        return False
+    # A no-op UPDATE: the row lock on PostgreSQL, the write lock on SQLite, taken before anything is read.
+    locked = session.execute(update(Document).where(Document.id == document_id).values(id=Document.id))
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False  # merged away meanwhile
+    document = session.get(Document, document_id, populate_existing=True)
+    assert document is not None
+    unread = session.scalar(select(Page.id).where(Page.document_id == document_id, Page.binned_at.is_(None),
+                                                  Page.status != JobState.DONE).limit(1))
+    never_filed = document.filed_at is None and document.reference_code is None and document.customer_account is None
+    if unread is None and never_filed:
+        session.refresh(document, ["pages"])
+        if autofile(session, document, settings):
+            session.commit()
+            return True
+    session.rollback()
+    return False
+
+
+@dataclass(frozen=True)
+class AutoFiling:
+    """One automatic filing as the audit trail recorded it."""
+    document_id: int
+    document: Document | None  # None once merged away
+    customer_account: str
+    reference_code: str
+    confidence: float
+    evidence: list[str]
+    occurred_at: datetime
+    type_guess: dict[str, object] | None = None  # the basis's type_guess when the type was guessed too
+
+    @property
+    def note(self) -> str:
+        return _note(self.confidence, self.evidence, self.type_guess)
+
+
+def _note(confidence: float, evidence: list[str], type_guess: dict[str, object] | None) -> str:
+    zh = f"系统自动归档（置信度 {confidence:.2f}，依据：{'，'.join(evidence)}"
+    en = f"filed automatically (confidence {confidence:.2f}; evidence: {', '.join(evidence)}"
+    if type_guess:
+        raw = type_guess.get("evidence")
+        cues = [str(e) for e in raw] if isinstance(raw, list) else []
+        type_confidence = float(str(type_guess["confidence"]))
+        zh += f"；类型由系统推测：{type_guess['name_zh']}，置信度 {type_confidence:.2f}，依据：{'，'.join(cues)}"
+        en += f"; type guessed: {type_guess['code']}, confidence {type_confidence:.2f}, from {', '.join(cues)}"
+    return f"{zh}） / {en})"
+
+
+def _autofile_detail(event: AuditEvent) -> dict[str, object] | None:
+    if event.action != "document.file" or event.actor_id is not None or not event.detail:
+        return None
+    detail = json.loads(event.detail)
+    return detail if detail.get("how") == AUTOFILE_HOW else None
+
+
+def _evidence(detail: dict[str, object]) -> list[str]:
+    basis = detail.get("basis")
+    return [str(e) for e in basis.get("evidence", [])] if isinstance(basis, dict) else []
+
+
+def _type_guess(detail: dict[str, object]) -> dict[str, object] | None:
+    basis = detail.get("basis")
+    guess = basis.get("type_guess") if isinstance(basis, dict) else None
+    return guess if isinstance(guess, dict) else None
+
+
+def autofile_note(event: AuditEvent) -> str | None:
+    """How a timeline shows an automatic filing; None for every other event."""
+    detail = _autofile_detail(event)
+    return None if detail is None else _note(float(str(detail["confidence"])), _evidence(detail), _type_guess(detail))
+
+
+def recent_autofilings(session: Session, limit: int = 10) -> list[AutoFiling]:
+    """The latest documents the system filed by itself, newest first, for the operator to look over."""
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "document.file", AuditEvent.actor_id.is_(None),
+                                 AuditEvent.object_type == "document",
+                                 AuditEvent.detail.contains(f'"how":"{AUTOFILE_HOW}"'))
+        .order_by(AuditEvent.seq.desc()).limit(limit)).all()
+    found = [(int(e.object_id or 0), e, d) for e in events if (d := _autofile_detail(e)) is not None]
+    documents = {d.id: d for d in session.scalars(select(Document).where(Document.id.in_([i for i, _, _ in found])))}
+    return [AutoFiling(doc_id, documents.get(doc_id), str(d["customer_account"]), str(d["reference_code"]),
+                       float(str(d["confidence"])), _evidence(d), e.occurred_at, _type_guess(d))
+            for doc_id, e, d in found]

@@ -5,7 +5,8 @@ import threading
 import time
 from collections import deque
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session as cookie_session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session as cookie_session, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -18,29 +19,49 @@ from docsvc.web import audit_event, client_ip, db, t
 
 bp = Blueprint("auth", __name__)
 
-# Per client address, besides the per-account lockout: slows guessing across many usernames.
-LOGIN_ATTEMPTS_PER_MINUTE = 20
+# Per client address, besides the per-account lockout: slows guessing across many usernames. Only
+# failures count, so an office behind one address can still log everyone in at nine o'clock.
+LOGIN_FAILURES_PER_MINUTE = 20
+LOGIN_LIMIT_WINDOW_S = 60
+TOO_MANY_LOGINS = ("来自此网络地址的登录失败次数过多，请一分钟后再试；如忘记密码，请联系管理员。 / "
+                   "Too many failed logins from this network address: wait a minute and try again; "
+                   "if you forgot the password, ask an administrator.")
 
 
 class _RateLimit:
-    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+    """Failures per key in a sliding window, in this process (each web worker keeps its own)."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
         self.limit, self.window_s = limit, window_s
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
+    def exceeded(self, key: str) -> bool:
         with self._lock:
-            hits = self._seen.setdefault(key, deque())
-            while hits and now - hits[0] > self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            return True
+            recent = self._recent(key)
+            if not recent:
+                del self._seen[key]  # addresses that went quiet are forgotten
+            return len(recent) >= self.limit
+
+    def hit(self, key: str) -> None:
+        with self._lock:
+            self._recent(key).append(time.monotonic())
+
+    def _recent(self, key: str) -> deque[float]:
+        hits = self._seen.setdefault(key, deque())
+        while hits and time.monotonic() - hits[0] > self.window_s:
+            hits.popleft()
+        return hits
 
 
-_login_limit = _RateLimit(LOGIN_ATTEMPTS_PER_MINUTE)
+@bp.record_once
+def _give_app_its_login_limit(state: BlueprintSetupState) -> None:
+    # One limiter per app, not per module: two apps in one process (tests) do not share counts.
+    state.app.extensions["docsvc.login_limit"] = _RateLimit(LOGIN_FAILURES_PER_MINUTE, LOGIN_LIMIT_WINDOW_S)
+
+
+def _login_limit() -> _RateLimit:
+    return current_app.extensions["docsvc.login_limit"]
 
 
 class LoginForm(FlaskForm):
@@ -62,9 +83,12 @@ class TokenForm(FlaskForm):
 def login() -> object:
     form = LoginForm()
     if form.validate_on_submit():
-        if not _login_limit.allow(client_ip() or "-"):
-            flash(t("too_many_logins"))
-            return render_template("auth/login.html", form=form), 429
+        address = client_ip() or "-"
+        if _login_limit().exceeded(address):
+            audit_event("login", outcome="rate_limited", commit=True,
+                        detail={"username": (form.username.data or "")[:80]})
+            flash(TOO_MANY_LOGINS)
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(LOGIN_LIMIT_WINDOW_S)}
         result = attempt_login(db(), form.username.data or "", form.password.data or "", ip=client_ip())
         if result.user is not None:
             cookie_session.clear()  # a fresh session on login: nothing planted before it survives
@@ -72,6 +96,7 @@ def login() -> object:
             target = request.args.get("next") or ""
             # Only same-site paths: an absolute URL here would be an open redirect.
             return redirect(target if target.startswith("/") and not target.startswith("//") else home_url(result.user))
+        _login_limit().hit(address)
         until = result.locked_until.strftime("%H:%M UTC") if result.locked_until else ""
         flash(t(result.message_key or "bad_login", until=until))
     elif request.method == "POST":
@@ -117,12 +142,18 @@ def account() -> object:
 @rule(Action.AUTHENTICATED)
 def password() -> object:
     form = PasswordForm()
-    if form.validate_on_submit():
-        try:
-            change_password(db(), g.user, form.current.data or "", form.new.data or "", ip=client_ip())
-            flash(t("password_changed"))
-        except AccountError as exc:
-            flash(str(exc))
+    if not form.validate_on_submit():
+        flash(t("password_form_incomplete"))
+        return redirect(url_for("auth.account"))
+    try:
+        change_password(db(), g.user, form.current.data or "", form.new.data or "", ip=client_ip())
+    except AccountError as exc:
+        flash(str(exc))
+        return redirect(url_for("auth.account"))
+    # A fresh session for this browser; every other session named the old password and has ended.
+    cookie_session.clear()
+    login_user(g.user)
+    flash(t("password_changed"))
     return redirect(url_for("auth.account"))
 
 
@@ -130,10 +161,12 @@ def password() -> object:
 @rule(Action.AUTHENTICATED)
 def create_token() -> object:
     form = TokenForm()
-    value = issue_token(db(), g.user, (form.name.data or "").strip()[:120]) if form.validate_on_submit() else None
-    # The token is shown in this response only: it is stored hashed.
-    return render_template("auth/account.html", password_form=PasswordForm(), token_form=TokenForm(),
+    value = (issue_token(db(), g.user, (form.name.data or "").strip()[:120], ip=client_ip())
+             if form.validate_on_submit() else None)
+    # The token is shown in this response only (it is stored hashed), and no cache may keep it.
+    page = render_template("auth/account.html", password_form=PasswordForm(), token_form=TokenForm(),
                            tokens=list_tokens(db(), g.user), new_token=value)
+    return page, {"Cache-Control": "no-store"}
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -9,7 +9,7 @@ from docsvc.errors import NotAllowedNow, NotFound
 from docsvc.models import Batch
 from docsvc.services import batches as batch_service
 from docsvc.services.intake import Upload, receive
-from docsvc.web import audit_event, db, g, runtime
+from docsvc.web import client_ip, db, g, runtime
 from docsvc.web.uploads import UnreadableUpload, uploaded_files
 
 bp = Blueprint("batches", __name__)
@@ -38,11 +38,9 @@ def upload() -> object:
     batch = receive(
         db(), runtime().store, runtime().jobs,
         (Upload(f.filename or "", f.stream) for f in files),
-        source="web", user_id=g.user.id,
+        source="web", user_id=g.user.id, ip=client_ip(),
         customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
     )
-    audit_event("upload", object_type="batch", object_id=batch.id, commit=True,
-                detail={"files": [f.filename for f in files], "customer_account": batch.customer_account})
     target = url_for("batches.show", batch_id=batch.id)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(batch_id=batch.id, url=target), 202
@@ -73,8 +71,7 @@ def progress(batch_id: int) -> object:
 @bp.route("/batches/<int:batch_id>/retry", methods=["POST"])
 @rule(Action.RETRY)
 def retry(batch_id: int) -> object:
-    n = batch_service.retry_failed(db(), runtime().jobs, batch_id)
-    audit_event("batch.retry", object_type="batch", object_id=batch_id, detail={"queued": n}, commit=True)
+    batch_service.retry_failed(db(), runtime().jobs, batch_id, actor=g.user, ip=client_ip())
     return redirect(url_for("batches.show", batch_id=batch_id))
 
 
@@ -82,8 +79,7 @@ def retry(batch_id: int) -> object:
 @rule(Action.RETRY)
 def retry_page(page_id: int) -> object:
     try:
-        page = batch_service.retry_page(db(), runtime().jobs, page_id)
-        audit_event("page.retry", object_type="page", object_id=page_id, commit=True)
+        page = batch_service.retry_page(db(), runtime().jobs, page_id, actor=g.user, ip=client_ip())
     except NotFound:
         abort(404)
     except NotAllowedNow as exc:

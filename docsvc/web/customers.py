@@ -8,13 +8,14 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from docsvc.access import Action, can, rule
+from docsvc.access import Action, can, hides_identity, rule
 from docsvc.models import AuditEvent, Document
 from docsvc.services import completeness, customer_import
 from docsvc.services.customers import (
-    FIELDS, GRADES, AccountRule, create_customer, get_customer, search_customers, update_customer,
+    FIELDS, GRADES, AccountRule, create_customer, file_documents, get_customer, search_customers, update_customer,
 )
 from docsvc.services.doctypes import STAGES, all_types
+from docsvc.services.suggestions import autofile_note
 from docsvc.web import client_ip, db, runtime
 
 bp = Blueprint("customers", __name__)
@@ -66,8 +67,7 @@ def edit(account: str) -> object:
 @rule(Action.VIEW_METADATA)
 def show(account: str) -> object:
     customer = get_customer(db(), account)
-    documents = list(db().scalars(select(Document).where(Document.customer_id == customer.id)
-                                  .order_by(Document.doc_type, Document.reference_code)))
+    documents = file_documents(db(), customer)
     by_type: dict[str, list[Document]] = {}
     for d in documents:
         by_type.setdefault(d.doc_type or "", []).append(d)
@@ -80,6 +80,8 @@ def show(account: str) -> object:
     return render_template("customers/show.html", customer=customer, by_type=by_type,
                            types={t.code: t for t in all_types(db(), active_only=False)},
                            checklist=completeness.checklist(db(), customer), events=events,
+                           notes={e.id: note for e in events if (note := autofile_note(e))},
+                           hidden={d.id for d in documents if hides_identity(g.user, d)},
                            may_edit=can(g.user, Action.MANAGE_CUSTOMERS))
 
 
@@ -195,6 +197,62 @@ def originals_zip(account: str) -> object:
                 detail={"document_ids": [d.id for d in allowed], "withheld": len(documents) - len(allowed)})
     return Response(buf.getvalue(), mimetype="application/zip",
                     headers={"Content-Disposition": f"attachment; filename={account}-originals.zip"})
+
+
+@bp.route("/customers/<account>/file.pdf")
+@rule(Action.DOWNLOAD)
+def file_pdf(account: str) -> object:
+    return file_pdf_response(account)
+
+
+def file_pdf_response(account: str) -> Response:
+    """The customer file as one PDF (docsvc.services.filepdf), for the web page and the API.
+
+    Built in a temporary file before the export is audited, then streamed from it: the event names the
+    documents given and withheld and the loan(s) allowing them. Nothing downloadable: refused, audited.
+    """
+    import tempfile
+
+    from docsvc.formats import safe_filename
+    from docsvc.services import filepdf
+    from docsvc.web import audit_event
+    from docsvc.web.objects import CHUNK, attachment
+
+    customer = get_customer(db(), account)
+    export = filepdf.plan_export(db(), g.user, customer)
+    withheld = [e.document.id for e in export.withheld]
+    if not export.included:
+        audit_event(filepdf.AUDIT_ACTION, object_type="customer", object_id=customer.account, outcome="denied",
+                    commit=True, detail={"withheld": withheld})
+        abort(403)
+    cache = runtime().settings.cache_dir
+    cache.mkdir(parents=True, exist_ok=True)
+    out = tempfile.TemporaryFile(dir=cache)  # no name: gone when closed, whatever happens
+    try:
+        pages = filepdf.write_pdf(export, runtime().store, out, exported_by=g.user.username,
+                                  ocr_dpi=runtime().settings.ocr_dpi)
+        loans = export.loan_ids
+        audit_event(filepdf.AUDIT_ACTION, object_type="customer", object_id=customer.account, commit=True,
+                    loan_id=loans[0] if loans else None,
+                    detail={"document_ids": [e.document.id for e in export.included], "withheld": withheld,
+                            "pages": pages, "loan_ids": loans})
+        size = out.tell()
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+
+    def chunks():  # type: ignore[no-untyped-def]
+        with out:
+            while block := out.read(CHUNK):
+                yield block
+
+    response = Response(chunks(), mimetype="application/pdf")
+    response.call_on_close(out.close)
+    response.headers["Content-Length"] = str(size)
+    response.headers["Content-Disposition"] = attachment(filepdf.download_name(customer),
+                                                         safe_filename(f"{customer.account}-file.pdf"))
+    return response
 
 
 def completeness_export(lists: list[completeness.Checklist], fmt: str | None) -> Response | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request
 
-from docsvc.access import Action, content_grant, is_sensitive, may_see_sensitive, rule
+from docsvc.access import Action, can, content_grant, hides_identity, rule
 from docsvc.services.documents import get_document, get_page, page_object_key, page_words
 from docsvc.web import db, runtime
 from docsvc.web.objects import send_object
@@ -19,7 +19,8 @@ def show(document_id: int) -> object:
     document = get_document(db(), document_id)
     return render_template("documents/show.html", document=document,
                            grant=content_grant(db(), g.user, document),
-                           sensitive_hidden=is_sensitive(document) and not may_see_sensitive(g.user))
+                           may_print=can(g.user, Action.PRINT, document, session=db()),
+                           sensitive_hidden=hides_identity(g.user, document))
 
 
 @bp.route("/pages/<int:page_id>")
@@ -55,3 +56,13 @@ def page_words_json(page_id: int) -> object:
 def original(document_id: int) -> object:
     document = get_document(db(), document_id)
     return send_object(document.original_key, document.media_type, download_name=document.title)
+
+
+@bp.route("/documents/<int:document_id>/print")
+@rule(Action.PRINT)
+def print_document(document_id: int) -> object:
+    """The document's page images, one per sheet; opening it is the print (audited as document.print
+    by the gate, with the loan), and a static script opens the browser's print dialog."""
+    document = get_document(db(), document_id)
+    pages = [p for p in document.pages if p.binned_at is None]
+    return render_template("documents/print.html", document=document, pages=pages)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from docsvc.access import Action, rule
+from docsvc.access import Action, hides_identity, rule
 from docsvc.jobs import enqueue_index
 from docsvc.services import filing, pageops
 from docsvc.services.doctypes import all_types
 from docsvc.services.documents import get_document, get_page
-from docsvc.services.suggestions import suggest
+from docsvc.services.suggestions import recent_autofilings, suggest
+from docsvc.services.typeguess import guess_document_type
 from docsvc.web import client_ip, db, runtime
 
 bp = Blueprint("inbox", __name__)
@@ -20,10 +21,14 @@ def index() -> object:
     documents = filing.inbox(db())
     current = get_document(db(), request.args.get("document", type=int)) if request.args.get("document") else (
         documents[0] if documents else None)
+    autofiled = recent_autofilings(db())
     return render_template("inbox/index.html", documents=documents, current=current,
                            pages=pageops.live_pages(current) if current else [],
                            suggestions=suggest(db(), current) if current else [], types=all_types(db()),
-                           threshold=runtime().settings.filing.autofile_confidence)
+                           # only a document without a type needs one guessed (and pre-selected)
+                           type_guess=guess_document_type(db(), current) if current and not current.doc_type else None,
+                           filing=runtime().settings.filing, autofiled=autofiled,
+                           hidden={a.document_id for a in autofiled if a.document and hides_identity(g.user, a.document)})
 
 
 def _next(after_id: int | None = None) -> object:

@@ -25,11 +25,14 @@ def send_object(key: str, mimetype: str, download_name: str | None = None) -> Re
     response.headers["Content-Length"] = str(info.size)
     response.headers["Cache-Control"] = "private, max-age=300"
     if download_name:
-        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(download_name)}"
+        response.headers["Content-Disposition"] = attachment(download_name)
     return response
 
 
-def _quote(name: str) -> str:
+def attachment(name: str, ascii_name: str | None = None) -> str:
+    """Content-Disposition for a download named `name` (RFC 6266: UTF-8 for Chinese names), with a
+    plain ASCII name first for clients that read only that."""
     from urllib.parse import quote
 
-    return quote(name, safe="")
+    plain = f'filename="{ascii_name}"; ' if ascii_name and ascii_name.isascii() and '"' not in ascii_name else ""
+    return f"attachment; {plain}filename*=UTF-8''{quote(name, safe='')}"

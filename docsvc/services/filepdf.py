@@ -1,0 +1,263 @@
+"""A customer file (客户档案) as one PDF: contents pages, then every page image with its words laid
+under it as invisible text, so the PDF is searchable and selectable in any reader.
+
+Which documents go in is the download rule, applied per document as for the ZIP of originals
+(`access.content_grant(..., Action.DOWNLOAD)`): sensitive types only for users granted `sensitive`,
+viewers only under an approved loan that allows download. A document left out is still listed on
+the contents page, marked 未包含 / withheld, so whoever reads the PDF knows it is not the whole
+paper file; one the reader may not identify (a sensitive type without the grant) is listed under
+the placeholder title, as the customer page shows it.
+
+Documents are grouped by type in the order of the customer file view; pages in the bin never
+appear, and a page without an image yet (still being read, or failed) appears as a sheet saying so,
+so that page numbers in the contents hold. Each page is the stored page image (upright and deskewed
+by the page job) turned by the page's view rotation, as the viewer shows it. The PDF is written
+page by page to a stream: memory holds one page image at a time.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import BinaryIO
+
+from PIL import Image, ImageDraw, ImageFont
+from sqlalchemy.orm import Session
+
+from docsvc.access import Action, ContentGrant, content_grant, hides_identity
+from docsvc.constants import VIEW_DPI_TEXT_LAYER, TextSource
+from docsvc.formats import safe_filename
+from docsvc.formats.image_pdf import ImagePdfWriter, Word
+from docsvc.models import Customer, Document, Page, User
+from docsvc.search.snippets import MASKED_TITLE
+from docsvc.services.coversheets import A4_MM, FONT_PATH
+from docsvc.services.customers import file_documents
+from docsvc.services.pageops import live_pages
+from storage import ObjectStore
+
+AUDIT_ACTION = "customer.download_file_pdf"
+CONTENTS_DPI = 200  # crisp print of 10 pt text; a bitonal-looking grey page of ~100 KB
+NOTE_DPI = 100  # the sheet standing in for a page without an image
+WITHHELD = "未包含"
+WITHHELD_NOTE = ("未包含：您无权下载的文档（敏感类型须有“敏感材料”权限；借阅须经批准并允许下载）。",
+                 "Withheld (未包含): documents you may not download. Sensitive types need the sensitive grant; "
+                 "a loan must be approved and allow download.")
+
+# Contents layout, in millimetres on A4.
+MARGIN = 15.0
+ROW = 7.0
+TEXT = 3.5
+FIRST_ROWS_AT, NEXT_ROWS_AT, ROWS_END = 44.0, 24.0, 254.0
+# (heading, x, width) of each column; widths add up to the 180 mm between the margins.
+COLUMNS = (("序号 No.", 0, 12), ("档号 Ref.", 12, 50), ("题名 Title", 62, 58), ("日期 Date", 120, 22),
+           ("页数 Pages", 142, 16), ("起始页 Start", 158, 22))
+
+
+@dataclass
+class Entry:
+    """One document of the file: included (with the grant allowing it) or withheld."""
+    number: int  # 序号 on the contents page
+    document: Document
+    pages: list[Page]
+    grant: ContentGrant | None
+    masked: bool
+    start: int | None = None  # page of the PDF where it starts, once laid out
+
+    @property
+    def included(self) -> bool:
+        return self.grant is not None
+
+
+@dataclass
+class FileExport:
+    customer: Customer
+    entries: list[Entry]
+    type_names: dict[str, str]
+    contents_pages: int = 0
+    pages: int = 0  # of the whole PDF, once laid out
+    layout: list[list[tuple[str, object]]] = field(default_factory=list)
+
+    @property
+    def included(self) -> list[Entry]:
+        return [e for e in self.entries if e.included]
+
+    @property
+    def withheld(self) -> list[Entry]:
+        return [e for e in self.entries if not e.included]
+
+    @property
+    def loan_ids(self) -> list[int]:
+        return sorted({e.grant.loan_id for e in self.included if e.grant and e.grant.loan_id is not None})
+
+
+def plan_export(session: Session, user: User, customer: Customer, now: datetime | None = None) -> FileExport:
+    """What `user` gets in the PDF of `customer`'s file, and where each document starts."""
+    entries = []
+    for number, d in enumerate(file_documents(session, customer), start=1):
+        grant = content_grant(session, user, d, Action.DOWNLOAD, now)
+        entries.append(Entry(number, d, live_pages(d), grant, hides_identity(user, d)))
+    names = {d.doc_type: d.type_row.name_zh for d in (e.document for e in entries) if d.doc_type and d.type_row}
+    export = FileExport(customer, entries, names)
+    _lay_out(export)
+    return export
+
+
+def download_name(customer: Customer) -> str:
+    return safe_filename(f"{customer.account}_{customer.name}_整卷.pdf")
+
+
+def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported_by: str, ocr_dpi: int,
+              now: datetime | None = None) -> int:
+    """Write the PDF to `out`; returns its page count."""
+    moment = now or datetime.now(timezone.utc)
+    writer = ImagePdfWriter(out, title=f"客户档案 {export.customer.account} {export.customer.name}", now=moment)
+    for number, rows in enumerate(export.layout, start=1):
+        sheet = _contents_sheet(export, rows, number, exported_by, moment)
+        writer.add_page(sheet.image, dpi=CONTENTS_DPI, words=sheet.words)
+    for entry in export.included:
+        for page in entry.pages:
+            _add_page(writer, store, entry.document, page, ocr_dpi)
+    writer.close()
+    assert writer.page_count == export.pages, "the contents promised other page numbers"
+    return writer.page_count
+
+
+def _add_page(writer: ImagePdfWriter, store: ObjectStore, document: Document, page: Page, ocr_dpi: int) -> None:
+    if page.image_key is None:
+        sheet = _Sheet(NOTE_DPI)
+        sheet.text(0, 20, f"{document.reference_code or document.title} · 第 {page.number} 页", 5)
+        sheet.text(0, 30, f"此页尚无页面图像（状态：{page.status}）。处理完成后重新下载即可看到。", TEXT)
+        sheet.text(0, 36, f"Page {page.number} has no page image yet (status: {page.status}); "
+                          "download again once it is processed.", TEXT)
+        writer.add_page(sheet.image, dpi=NOTE_DPI, words=sheet.words)
+        return
+    words: list[Word] = []
+    if page.words_key is not None:
+        data = json.loads(store.read_bytes(page.words_key))
+        words = [Word(str(w["text"]), tuple(w["box"])) for w in data.get("words", [])]  # type: ignore[arg-type]
+    # The page job renders text-layer pages lighter than OCR pages; the size on paper stays right.
+    dpi = VIEW_DPI_TEXT_LAYER if page.source == TextSource.TEXT_LAYER else ocr_dpi
+    writer.add_page(store.read_bytes(page.image_key), dpi=dpi, words=words, rotate=page.view_rotation)
+
+
+# ---------------------------------------------------------------- the contents
+
+
+def _lay_out(export: FileExport) -> None:
+    """Share the contents rows out over pages, then number the pages each document starts on."""
+    rows: list[tuple[str, object]] = []
+    current_type: str | None = None
+    for entry in export.entries:
+        code = entry.document.doc_type or ""
+        if code != current_type:
+            rows.append(("type", code))
+            current_type = code
+        rows.append(("document", entry))
+    pages: list[list[tuple[str, object]]] = [[]]
+    for kind, value in rows:
+        room = _rows_per_page(len(pages) == 1) - len(pages[-1])
+        if room == 0 or (kind == "type" and room == 1):  # a type heading never ends a page
+            pages.append([])
+        pages[-1].append((kind, value))
+    export.layout = pages
+    export.contents_pages = len(pages)
+    at = export.contents_pages + 1
+    for entry in export.included:
+        entry.start = at if entry.pages else None
+        at += len(entry.pages)
+    export.pages = at - 1
+
+
+def _rows_per_page(first: bool) -> int:
+    return math.floor((ROWS_END - (FIRST_ROWS_AT if first else NEXT_ROWS_AT)) / ROW)
+
+
+def _contents_sheet(export: FileExport, rows: list[tuple[str, object]], number: int, exported_by: str,
+                    moment: datetime) -> _Sheet:
+    customer = export.customer
+    sheet = _Sheet(CONTENTS_DPI)
+    if number == 1:
+        sheet.text(0, 0, "客户档案 整卷目录 / Customer file contents", 7)
+        sheet.text(0, 12, f"户号 {customer.account}    户名 {customer.name}", 4.5, width=180)
+        sheet.text(0, 20, f"导出 exported {moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC · {exported_by}", TEXT)
+        included, withheld = export.included, export.withheld
+        summary = (f"{len(included)} 份文档 documents, {sum(len(e.pages) for e in included)} 页 pages"
+                   + (f"; {len(withheld)} 份未包含 withheld" if withheld else ""))
+        sheet.text(0, 26, summary, TEXT)
+        top = FIRST_ROWS_AT - ROW
+    else:
+        sheet.text(0, 0, f"户号 {customer.account} {customer.name} · 目录（续）/ contents (continued)", 4,
+                   width=180)
+        top = NEXT_ROWS_AT - ROW
+    for heading, x, width in COLUMNS:
+        sheet.text(x, top, heading, 2.8, width=width - 1)
+    sheet.line(top + ROW - 1.5)
+    y = top + ROW
+    for kind, value in rows:
+        if kind == "type":
+            code = str(value)
+            sheet.text(0, y + 0.5, f"{code or '—'} {export.type_names.get(code, '')}", 4, width=180)
+        else:
+            assert isinstance(value, Entry)
+            _document_row(sheet, value, y)
+        y += ROW
+    if number == export.contents_pages and export.withheld:
+        for line, text in enumerate(WITHHELD_NOTE):
+            sheet.text(0, ROWS_END + 2 + 4 * line, text, 2.8, width=180)
+    sheet.text(0, A4_MM[1] - 2 * MARGIN - 3, f"目录 第 {number} / {export.contents_pages} 页 · "
+                                             f"contents page {number} of {export.contents_pages}", 3)
+    return sheet
+
+
+def _document_row(sheet: _Sheet, entry: Entry, y: float) -> None:
+    d = entry.document
+    start = WITHHELD if not entry.included else (str(entry.start) if entry.start else "—")
+    cells = (str(entry.number), d.reference_code or "—", MASKED_TITLE if entry.masked else d.title,
+             d.doc_date.isoformat() if d.doc_date else "", str(len(entry.pages)), start)
+    for (_, x, width), value in zip(COLUMNS, cells):
+        if value:
+            sheet.text(x, y, value, TEXT, width=width - 1)
+
+
+@lru_cache(maxsize=8)
+def _font(pixels: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(FONT_PATH, pixels)
+
+
+class _Sheet:
+    """An A4 sheet drawn with the CJK font (as the cover sheets are), remembering where each piece
+    of text went so it can be laid under the image as text."""
+
+    def __init__(self, dpi: int) -> None:
+        self.dpi = dpi
+        self.image = Image.new("L", (self._px(A4_MM[0]), self._px(A4_MM[1])), 255)
+        self._draw = ImageDraw.Draw(self.image)
+        self.words: list[Word] = []
+
+    def text(self, x: float, y: float, text: str, size: float, *, width: float | None = None) -> None:
+        """Text at (x, y) mm inside the margins, `size` mm high, cut with … to fit `width` mm."""
+        font = _font(self._px(size))
+        if width is not None:
+            text = _fit(text, font, self._px(width))
+        at = (self._px(MARGIN + x), self._px(MARGIN + y))
+        self._draw.text(at, text, font=font, fill=0)
+        x0, y0, x1, y1 = self._draw.textbbox(at, text, font=font)
+        self.words.append(Word(text, (x0, y0, x1, y1)))
+
+    def line(self, y: float) -> None:
+        top = self._px(MARGIN + y)
+        self._draw.line([(self._px(MARGIN), top), (self._px(A4_MM[0] - MARGIN), top)], fill=0,
+                        width=max(1, self.dpi // 100))
+
+    def _px(self, mm: float) -> int:
+        return round(mm / 25.4 * self.dpi)
+
+
+def _fit(text: str, font: ImageFont.FreeTypeFont, pixels: int) -> str:
+    if font.getlength(text) <= pixels:
+        return text
+    while text and font.getlength(text + "…") > pixels:
+        text = text[:-1]
+    return text + "…"

@@ -1,0 +1,124 @@
+"""A person's own account: changing the password, API tokens, and the login limit per address."""
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from docsvc.runtime import Runtime
+from docsvc.web.auth import LOGIN_FAILURES_PER_MINUTE
+from tests.conftest import PASSWORD, AuthActions, _csrf_from
+from tests.test_access_audit import events
+
+NEW_PASSWORD = "a much longer passphrase"
+
+
+def _log_in(client: FlaskClient, username: str, password: str, ip: str = "127.0.0.1"):  # type: ignore[no-untyped-def]
+    token = _csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def _session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_wrong_current_password_is_refused_with_a_clear_message_and_audited(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    auth.login("clerk", "viewer")
+    answer = client.post("/account/password", data={"current": "not my password", "new": NEW_PASSWORD,
+                                                    "csrf_token": auth.csrf("/account")}, follow_redirects=True)
+    assert "当前密码不正确" in answer.get_data(as_text=True)
+    short = client.post("/account/password", data={"current": PASSWORD, "new": "short",
+                                                   "csrf_token": auth.csrf("/account")}, follow_redirects=True)
+    assert "至少需要 8 个字符" in short.get_data(as_text=True)
+    empty = client.post("/account/password", data={"current": PASSWORD, "csrf_token": auth.csrf("/account")},
+                        follow_redirects=True)
+    assert "请填写当前密码和新密码" in empty.get_data(as_text=True)
+    assert [(e.outcome, e.actor_name) for e in events(embedded_runtime, "account.password")] == [("failed", "clerk")]
+    client.post("/logout", data={"csrf_token": auth.csrf("/account")})
+    assert _log_in(client, "clerk", PASSWORD).status_code == 302  # unchanged
+
+
+def test_a_new_password_replaces_the_old_one_rotates_the_session_and_ends_the_others(
+        app: Flask, client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    auth.login("clerk", "viewer")
+    other_browser = app.test_client()
+    assert _log_in(other_browser, "clerk", PASSWORD).status_code == 302
+    before = _session_cookie(client)
+
+    changed = client.post("/account/password", data={"current": PASSWORD, "new": NEW_PASSWORD,
+                                                     "csrf_token": auth.csrf("/account")}, follow_redirects=True)
+    assert changed.status_code == 200 and "密码已修改" in changed.get_data(as_text=True)
+    assert _session_cookie(client) != before and client.get("/account").status_code == 200
+    assert other_browser.get("/account").status_code == 302  # signed in with the old password: ended
+    replayed = app.test_client()
+    replayed.set_cookie("session", before)  # a copy of the old cookie is worth nothing either
+    assert replayed.get("/account").status_code == 302
+
+    (event,) = events(embedded_runtime, "account.password")
+    assert (event.actor_name, event.outcome, event.ip) == ("clerk", "ok", "127.0.0.1")
+    fresh = app.test_client()
+    assert _log_in(fresh, "clerk", PASSWORD).status_code == 200  # the old password: refused
+    assert _log_in(fresh, "clerk", NEW_PASSWORD).status_code == 302
+
+
+def test_an_api_token_is_shown_once_listed_by_name_and_dead_once_revoked(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    auth.login("clerk", "viewer")
+    created = client.post("/account/tokens", data={"name": "报表脚本", "csrf_token": auth.csrf("/account")})
+    html = created.get_data(as_text=True)
+    token = html.split('<code id="new-token">')[1].split("</code>")[0]
+    assert token.startswith("dsv_") and "只显示这一次" in html
+    assert created.headers["Cache-Control"] == "no-store"
+
+    listing = client.get("/account").get_data(as_text=True)
+    assert "报表脚本" in listing and token not in listing and token[:12] not in listing
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=bearer).get_json()["username"] == "clerk"
+
+    (made,) = events(embedded_runtime, "token.create")
+    assert (made.actor_name, made.ip) == ("clerk", "127.0.0.1")
+    client.post(f"/account/tokens/{made.object_id}/revoke", data={"csrf_token": auth.csrf("/account")})
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
+    (revoked,) = events(embedded_runtime, "token.revoke")
+    assert (revoked.actor_name, revoked.object_id, revoked.ip) == ("clerk", made.object_id, "127.0.0.1")
+
+
+def test_someone_else_cannot_revoke_my_token(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime, users) -> None:  # type: ignore[no-untyped-def]
+    token = users.token("clerk", "viewer")
+    (made,) = events(embedded_runtime, "token.create")
+    auth.login("other", "viewer")
+    refused = client.post(f"/account/tokens/{made.object_id}/revoke", data={"csrf_token": auth.csrf("/account")},
+                          follow_redirects=True)
+    assert "不存在" in refused.get_data(as_text=True)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_many_failed_logins_from_one_address_are_slowed_whatever_the_usernames(
+        app: Flask, client: FlaskClient, embedded_runtime: Runtime, users) -> None:  # type: ignore[no-untyped-def]
+    users.make("clerk", "viewer")
+    guesser = "10.9.8.7"
+    for n in range(LOGIN_FAILURES_PER_MINUTE):
+        assert _log_in(client, f"user{n}", "guess", ip=guesser).status_code == 200
+    limited = _log_in(client, "someone-else", "guess", ip=guesser)
+    text = limited.get_data(as_text=True)
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "60"
+    assert "登录失败次数过多" in text and "Too many failed logins" in text
+    assert _log_in(client, "clerk", PASSWORD, ip=guesser).status_code == 429  # even the right password waits
+
+    colleague = app.test_client()
+    assert _log_in(colleague, "clerk", "typo", ip="10.9.8.8").status_code == 200
+    assert _log_in(colleague, "clerk", PASSWORD, ip="10.9.8.8").status_code == 302
+    outcomes = [e.outcome for e in events(embedded_runtime, "login") if e.ip == guesser]
+    assert outcomes.count("failed") == LOGIN_FAILURES_PER_MINUTE and outcomes.count("rate_limited") == 2
+
+
+def test_successful_logins_from_one_address_do_not_count_towards_the_limit(
+        app: Flask, embedded_runtime: Runtime, users) -> None:  # type: ignore[no-untyped-def]
+    users.make("clerk", "viewer")
+    office = "10.9.8.9"
+    for _ in range(LOGIN_FAILURES_PER_MINUTE + 1):
+        assert _log_in(app.test_client(), "clerk", PASSWORD, ip=office).status_code == 302
