@@ -13,30 +13,35 @@ the reader may lack, and the text layer needs no subset of a 17 MB CJK font.
 
 from __future__ import annotations
 
-import base64
 import io
 import struct
+import subprocess
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image
 
-# tesseract's GlyphLessFont (tessdata/pdf.ttf, Apache-2.0): a TrueType font of one empty glyph,
-# 2048 units per em, advance 1024 (half an em, hence /DW 500 below).
-GLYPHLESS_FONT = base64.b64decode(
-    "AAEAAAAKAIAAAwAgT1MvMlbeyJQAAAEoAAAAYGNtYXAACgA0AAABkAAAAB5nbHlmFSJBJAAAAbgAAAAYaGVhZAt48WUAAACs"
-    "AAAANmhoZWEMAgQCAAAA5AAAACRobXR4BAAAAAAAAYgAAAAIbG9jYQAMAAAAAAGwAAAABm1heHAABAAFAAABCAAAACBuYW1l"
-    "8usW2gAAAdAAAABLcG9zdAABAAEAAAIcAAAAIAABAAAAAQAAsJRxEF8PPPUEBwgAAAAAAM+a/G4AAAAA1MOn8gAAAAAEAAgA"
-    "AAAAEAACAAAAAAAAAAEAAAgA//8AAAQAAAAAAAQAAAEAAAAAAAAAAAAAAAAAAAACAAEAAAACAAQAAQAAAAAAAQAAAAAAAAAA"
-    "AAAAAAAAAAAAAwAAAZAABQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAUAAQABAAAAAAAAAAAAAAAAAAAAAAAAAAAAR09PRwBA"
-    "AAAAAAAB//8AAAABAAGAAAAAAAAAAAAAAAAAAAABAAAAAAAABAAAAAAAAAIAAQAAAAAAFAADAAAAAAAUAAYACgAAAAAAAAAA"
-    "AAAAAAAMAAAAAQAAAAAEAAgAAAMAADEhESEEAPwACAAAAAADACoAAAADAAAABQAWAAAAAQAAAAAABQALABYAAwABBAkABQAW"
-    "AAAAVgBlAHIAcwBpAG8AbgAgADEALgAwVmVyc2lvbiAxLjAAAAEAAAAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAA="
-)
+
+@lru_cache(maxsize=1)
+def glyphless_font() -> bytes:
+    """tesseract's GlyphLessFont (tessdata/pdf.ttf, installed with tesseract, which docsvc requires):
+    a TrueType font of one empty glyph, 2048 units per em, advance 1024 (half an em, hence /DW 500)."""
+    try:
+        listing = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, check=True).stdout
+        tessdata = Path(listing.split('"')[1])
+        return (tessdata / "pdf.ttf").read_bytes()
+    except (OSError, IndexError, subprocess.CalledProcessError) as exc:
+        raise RuntimeError(
+            "找不到 tesseract 的 pdf.ttf 字体，无法生成带文字层的 PDF。请安装 tesseract-ocr（scripts/bootstrap 会安装）。 / "
+            "tesseract's pdf.ttf was not found, so no PDF with a text layer can be written; install tesseract-ocr "
+            "(scripts/bootstrap does).") from exc
+
+
 GLYPH_WIDTH = 0.5  # of the font size, every character
 _SURROGATES = range(0xD800, 0xE000)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -129,7 +134,8 @@ class ImagePdfWriter:
         return bytes(out)
 
     def _write_font(self) -> None:
-        font_file = self._stream(b"/Length1 %d" % len(GLYPHLESS_FONT), GLYPHLESS_FONT)
+        font = glyphless_font()
+        font_file = self._stream(b"/Length1 %d" % len(font), font)
         descriptor = self._object(
             b"<< /Type /FontDescriptor /FontName /GlyphLessFont /Flags 5 /FontBBox [0 0 500 1000] "
             b"/ItalicAngle 0 /Ascent 1000 /Descent 0 /CapHeight 1000 /StemV 80 /FontFile2 %d 0 R >>" % font_file)

@@ -38,7 +38,7 @@ from docsvc.services.pageops import live_pages
 from storage import ObjectStore
 
 AUDIT_ACTION = "customer.download_file_pdf"
-CONTENTS_DPI = 200  # crisp print of 10 pt text; a bitonal-looking grey page of ~100 KB
+CONTENTS_DPI = 200  # 10 pt text prints crisp
 NOTE_DPI = 100  # the sheet standing in for a page without an image
 WITHHELD = "未包含"
 WITHHELD_NOTE = ("未包含：您无权下载的文档（敏感类型须有“敏感材料”权限；借阅须经批准并允许下载）。",
