@@ -50,9 +50,10 @@ def add_customers(rt: Runtime) -> None:
         create_customer(s, None, RULE, "3100000002", {"name": "绿源食品加工厂"})
 
 
-def upload_and_read(client: FlaskClient, auth: AuthActions, rt: Runtime, name: str, text: str) -> int:
-    """Upload one scan as 用电申请书 with no customer named, wait until it is read; its document id."""
-    response = client.post("/upload", data={"files": [(io.BytesIO(scan(text)), name)], "doc_type": "SQ",
+def upload_and_read(client: FlaskClient, auth: AuthActions, rt: Runtime, name: str, text: str,
+                    doc_type: str = "SQ") -> int:
+    """Upload one scan as `doc_type` ("" for none) with no customer named, wait until it is read; its document id."""
+    response = client.post("/upload", data={"files": [(io.BytesIO(scan(text)), name)], "doc_type": doc_type,
                                             "csrf_token": auth.csrf()},
                            content_type="multipart/form-data", headers={"Accept": "application/json"})
     assert response.status_code == 202, response.get_data(as_text=True)
@@ -194,3 +195,66 @@ def test_two_workers_reading_the_last_pages_together_file_the_document_once_on_p
     engine.dispose()
     assert len(events) == 1 and len(codes) == 1 and codes[0] is not None
     assert pending == [IndexState.PENDING, IndexState.PENDING]  # the index job re-reads the pages
+
+
+# A contract scanned and uploaded with no type: its title says what it is.
+CONTRACT = "高压供用电合同\n合同编号：GD-2019-004512\n户号：3100012345\n用电人：宏达机械制造有限公司"
+
+
+def test_a_contract_uploaded_without_a_type_files_itself_under_the_guessed_type(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    add_customers(embedded_runtime)
+    auth.login("archivist", "archivist")
+    doc_id = upload_and_read(client, auth, embedded_runtime, "contract.tif", CONTRACT, doc_type="")
+
+    with embedded_runtime.sessions() as s:
+        document = s.get(Document, doc_id)
+        assert document is not None and document.customer is not None
+        assert (document.customer.account, document.doc_type) == ("3100012345", "HT")
+        code = f"J001-KH·{date.today().year}-Y-YX-0001"  # HT is kept permanently (Y)
+        assert document.reference_code == code and document.filed_at is not None
+    [event] = file_events(embedded_runtime, doc_id)
+    detail = json.loads(event.detail or "{}")
+    assert detail["how"] == "autofile" and detail["doc_type"] == "HT"
+    guess = detail["basis"]["type_guess"]
+    assert guess["code"] == "HT" and guess["confidence"] >= 0.95
+    assert any("供用电合同" in reason for reason in guess["evidence"]), guess
+
+    timeline = client.get("/customers/3100012345").get_data(as_text=True)
+    assert "类型由系统推测：供用电合同及协议" in timeline and "type guessed: HT" in timeline
+
+
+def _unfiled(rt: Runtime, text: str) -> int:
+    """A read, untyped, never-filed document with this first page (as OCR left it)."""
+    with rt.sessions() as s:
+        document = Document(sha256=f"{abs(hash(text)):064d}"[-64:], original_key="originals/x",
+                            media_type="image/tiff", title="scan.tif", page_count=1)
+        s.add(document)
+        s.flush()
+        s.add(Page(document_id=document.id, number=1, source_index=0, status=JobState.DONE, text=text,
+                   index_state=IndexState.DONE))
+        s.commit()
+        return document.id
+
+
+def test_an_untyped_scan_waits_in_the_inbox_when_its_type_is_unclear_or_not_confident_enough(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    add_customers(embedded_runtime)
+    customer = "户号：3100012345\n户名：宏达机械制造有限公司"
+    two_titles = _unfiled(embedded_runtime, f"用电申请书\n用电检查单\n{customer}")
+    misread = _unfiled(embedded_runtime, f"供用电合问\n{customer}")  # one character misread: 0.82
+    no_title = _unfiled(embedded_runtime, f"{customer}\n第二条 供电方式")
+    for doc_id in (two_titles, misread, no_title):
+        with embedded_runtime.sessions() as s:
+            assert suggestions.file_when_read(s, doc_id, FilingSettings()) is False
+        assert file_events(embedded_runtime, doc_id) == []
+    # A lower threshold takes the misread title; two titles stay the operator's choice whatever the threshold.
+    lenient = FilingSettings(autofile_confidence=0.8)
+    with embedded_runtime.sessions() as s:
+        assert suggestions.file_when_read(s, two_titles, lenient) is False
+        assert suggestions.file_when_read(s, misread, lenient) is True
+        assert s.get(Document, misread).doc_type == "HT"  # type: ignore[union-attr]
+
+    auth.login("operator", "operator")
+    page = client.get(f"/inbox?document={two_titles}").get_data(as_text=True)
+    assert "推测类型不确定：用电申请书 或 用电检查单" in page and 'selected>' not in page

@@ -7,10 +7,11 @@ plus EXTRA_CUES where the paper says something else than the type's name (装表
 变更用电申请表 for BG). Fragments shorter than MIN_PHRASE_CHARS ("协议", "其他") say nothing on
 their own and are dropped, so the catch-all QT is never guessed.
 
-Forms carry their title at the top; further down a page names other papers in passing ("营业执照复印件"
-on an application, "无违约用电行为" on an inspection sheet). So a match in the first TITLE_LINES
-lines weighs TITLE_WEIGHT, one below BODY_WEIGHT, and once some type has a title the other types
-compete with their titles only. An ID card copy has no title line: ANYWHERE_CUES (公民身份号码, or
+Forms carry their title at the top, on a line of its own; elsewhere a page names other papers in
+passing ("营业执照复印件" on an application, "第四条 违约用电与窃电的处理" in a contract). So a match
+that is at least TITLE_SHARE of a line's Chinese characters, in the first TITLE_LINES lines, is a
+title and weighs TITLE_WEIGHT; any other match weighs BODY_WEIGHT; and once some type has a title
+the other types compete with their titles only. An ID card copy has no title line: ANYWHERE_CUES (公民身份号码, or
 the card's field labels together) count as a title wherever they are.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from docsvc.search.analysis import normalize
 from docsvc.services.doctypes import all_types
 
 TITLE_LINES = 4  # a letterhead line, the title, a number/date line: the title is among the first four
+TITLE_SHARE = 0.5  # 高压供用电合同 is a title of 供用电合同; 第四条违约用电与窃电的处理 is not one of 违约用电
 TITLE_WEIGHT = 0.97
 BODY_WEIGHT = 0.4
 ANYWHERE_WEIGHT = 0.9
@@ -35,9 +37,12 @@ NEAR_MATCH_MIN_CHARS = 5
 MIN_PHRASE_CHARS = 3
 # A rival scoring at least this share of the best makes the guess ambiguous: never pre-selected or used.
 AMBIGUOUS_RATIO = 0.75
+# The inbox pre-selects a guess resting on a title (even one misread character); a mere mention is only shown.
+PRESELECT_CONFIDENCE = 0.5
 
 _NAME_SEPARATORS = re.compile(r"[/、，,;；()（）\s]+|及|与")
 _WORDLESS = re.compile(r"\W")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 # What the paper says besides the type's name, by type code (codes missing from the table are ignored).
 EXTRA_CUES: dict[str, tuple[str, ...]] = {
@@ -76,11 +81,15 @@ class TypeGuess:
     def reaches(self, threshold: float) -> bool:
         return not self.ambiguous and self.confidence >= threshold
 
+    @property
+    def preselect(self) -> bool:
+        return self.reaches(PRESELECT_CONFIDENCE)
+
 
 @dataclass(frozen=True)
 class _Match:
     code: str
-    line: int  # 0-based among the page's lines with words
+    title: bool  # the page's title (or a cue that counts as one), not a mention further down
     start: int
     end: int
     weight: float
@@ -108,7 +117,7 @@ def guess_type(text: str, types: list[DocumentType]) -> TypeGuess | None:
     reasons: dict[str, list[str]] = {}
     for m in matches:
         scores[m.code] = _add(scores.get(m.code, 0.0), m.weight)
-        if m.weight > BODY_WEIGHT:
+        if m.title:
             titles[m.code] = _add(titles.get(m.code, 0.0), m.weight)
         reasons.setdefault(m.code, []).append(m.reason)
     best = max(scores, key=lambda c: (scores[c], -by_code[c].position))
@@ -144,19 +153,21 @@ def _title_and_body_matches(lines: list[str], types: dict[str, DocumentType]) ->
     table = [(code, p) for code, t in types.items() for p in phrases(t)]
     found: list[_Match] = []
     for number, line in enumerate(lines):
-        title = number < TITLE_LINES
-        weight = TITLE_WEIGHT if title else BODY_WEIGHT
+        top = number < TITLE_LINES
+        chinese = len(_CJK.findall(line))
         where = f"第 {number + 1} 行"
         candidates: list[tuple[int, bool, _Match]] = []
         for code, phrase in table:
+            title = top and len(phrase) >= TITLE_SHARE * chinese
+            weight = TITLE_WEIGHT if title else BODY_WEIGHT
             for start in _find_all(line, phrase):
-                candidates.append((len(phrase), True, _Match(code, number, start, start + len(phrase), weight,
+                candidates.append((len(phrase), True, _Match(code, title, start, start + len(phrase), weight,
                                                              f"{where}“{phrase}”")))
             if title and len(phrase) >= NEAR_MATCH_MIN_CHARS:
                 for start in _near(line, phrase):
                     seen = line[start:start + len(phrase)]
                     candidates.append((len(phrase), False, _Match(
-                        code, number, start, start + len(phrase), weight * NEAR_MATCH_FACTOR,
+                        code, title, start, start + len(phrase), weight * NEAR_MATCH_FACTOR,
                         f"{where}“{seen}”≈“{phrase}”")))
         # Where phrases overlap, the longest (then an exact one) is what the paper says: 变更用电申请表
         # is BG, not SQ's 用电申请表 inside it.
@@ -170,7 +181,7 @@ def _title_and_body_matches(lines: list[str], types: dict[str, DocumentType]) ->
 
 def _anywhere_matches(lines: list[str], types: dict[str, DocumentType]) -> list[_Match]:
     page = "".join(lines)
-    return [_Match(code, -1, 0, 0, ANYWHERE_WEIGHT, f"“{'、'.join(words)}”")
+    return [_Match(code, True, 0, 0, ANYWHERE_WEIGHT, f"“{'、'.join(words)}”")
             for code, cues in ANYWHERE_CUES.items() if code in types
             for words in cues if all(_clean(w) in page for w in words)]
 
