@@ -37,10 +37,10 @@ def test_the_print_button_opens_the_page_images_and_the_print_dialog(
     with page.context.expect_page() as opened:
         page.click("#print-document")
     sheet = opened.value
-    sheet.wait_for_function("window.__printed === 1")
+    sheet.wait_for_function("() => window.__printed === 1")
     assert sheet.evaluate("document.querySelector('.sheet img').naturalWidth") == 120
     sheet.click("#print-again")
-    sheet.wait_for_function("window.__printed === 2")
+    sheet.wait_for_function("() => window.__printed === 2")
     assert sheet.evaluate("window.__blocked || []") == []
     assert [(e.actor_name, e.object_id) for e in events(server_runtime, "document.print")] == [
         ("operator", str(doc_id))]

@@ -1,6 +1,8 @@
 """REST API for customer files: customers, import, completeness, filing, page operations, cover sheets."""
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Blueprint, Response, g, jsonify, request
 
 from docsvc.access import Action, rule
@@ -12,6 +14,7 @@ from docsvc.services.customers import (
 from docsvc.services.doctypes import all_types, create_type, find_type, type_json, update_type
 from docsvc.services.documents import document_json, get_document, get_page, page_json
 from docsvc.services.suggestions import suggest
+from docsvc.services.typeguess import guess_document_type
 from docsvc.web import client_ip, db, runtime
 from docsvc.web.customers import completeness_export, file_pdf_response
 
@@ -168,7 +171,10 @@ def correct_reference_code(document_id: int) -> object:
 @bp.route("/documents/<int:document_id>/suggestions")
 @rule(Action.FILE)
 def suggestions(document_id: int) -> object:
-    return jsonify(suggestions=[s.__dict__ for s in suggest(db(), get_document(db(), document_id))],
+    document = get_document(db(), document_id)
+    guess = guess_document_type(db(), document)
+    return jsonify(suggestions=[s.__dict__ for s in suggest(db(), document)],
+                   type_guess=dataclasses.asdict(guess) if guess else None,
                    autofile_confidence=_settings().autofile_confidence)
 
 

@@ -51,6 +51,19 @@ DOCUMENT_TYPE_FIELDS = {
     "active": {"type": "boolean", "description": "false hides the type from pickers; its documents stay valid"}}
 DOCUMENT_TYPE = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z0-9]{1,20}$"},
                                                   **DOCUMENT_TYPE_FIELDS}}
+_REASONS = {"type": "array", "items": {"type": "string"}}
+SUGGESTIONS = {"type": "object", "properties": {
+    "suggestions": {"type": "array", "items": {"type": "object", "properties": {
+        "account": {"type": "string"}, "name": {"type": "string"}, "confidence": {"type": "number"},
+        "reasons": _REASONS}}},
+    "type_guess": {"type": "object", "nullable": True, "description": "the type the first page's title shows "
+                   "(null when no type's phrase is on it)", "properties": {
+        "code": {"type": "string"}, "name_zh": {"type": "string"}, "confidence": {"type": "number"},
+        "ambiguous": {"type": "boolean", "description": "a second type came close: the operator chooses"},
+        "reasons": _REASONS,
+        "runner_up": {"type": "object", "nullable": True, "properties": {
+            "code": {"type": "string"}, "name_zh": {"type": "string"}, "score": {"type": "number"}}}}},
+    "autofile_confidence": {"type": "number"}}}
 PAGE_STATE = {"type": "object", "properties": {
     "id": {"type": "integer"}, "document_id": {"type": "integer"}, "number": {"type": "integer"},
     "view_rotation": {"type": "integer"}, "binned": {"type": "boolean"}}}
@@ -153,8 +166,9 @@ def add_paths(paths: dict[str, Any]) -> None:
         "Correct a 档号 (records manager; reason required; audited)",
         _body({"reference_code": STR, "reason": STR}, ["reference_code", "reason"]), FILED_DOCUMENT, doc_id)
     paths["/api/v1/documents/{document_id}/suggestions"] = {"get": {
-        "summary": "Customers proposed from the OCR text, with confidence", "parameters": [doc_id],
-        "responses": {"200": _json({"type": "object"}), **FAIL}}}
+        "summary": "Customers proposed from the OCR text, and the document type guessed from the first page, "
+                   "each with a confidence", "parameters": [doc_id],
+        "responses": {"200": _json(SUGGESTIONS), **FAIL}}}
     paths["/api/v1/documents/{document_id}/split"] = _post(
         "Split: pages from at_page on become a new unfiled document", _body({"at_page": {"type": "integer"}}, ["at_page"]),
         FILED_DOCUMENT, doc_id)

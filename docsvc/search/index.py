@@ -34,6 +34,7 @@ from whoosh.index import LockError
 from .arrays import IndexView, TextColumns
 from .collect import collect
 from .matching import Context, build
+from .merging import merge_all
 from .query import QueryError, compile_query
 from .records import DocumentHit, PageHit, PageRecord, SearchResults
 from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
@@ -220,7 +221,9 @@ class SearchIndex:
         self._note_dirty(ids)
         return deleted
 
-    def _write_batch(self, ix: windex.Index, pages: list[PageRecord], *, upsert: bool, procs: int = 1) -> None:
+    def _write_batch(self, ix: windex.Index, pages: list[PageRecord], *, upsert: bool, procs: int = 1,
+                     merge: bool = True) -> None:
+        """One commit; `merge=False` leaves earlier segments alone (a rebuild merges once at the end)."""
         writer = self._writer(ix, 1 if upsert else procs)  # deletions need the single-process writer
         try:
             put = writer.update_document if upsert else writer.add_document
@@ -229,7 +232,7 @@ class SearchIndex:
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
+        writer.commit(merge=merge)
 
     def _note_dirty(self, page_ids: Iterable[int]) -> None:
         """While a rebuild runs, remember pages it may have read before they changed."""
@@ -266,8 +269,13 @@ class SearchIndex:
         consistency check after the rebuild.
 
         `procs` > 1 writes each chunk with that many processes (Whoosh's multiprocessing writer,
-        one segment each, small segments merged by later commits): about twice the pages per
-        second on two cores. Only for a process that may fork (the CLI), not a threaded server.
+        one segment each): about twice the pages per second on two cores. Only for a process
+        that may fork (the CLI), not a threaded server.
+
+        Chunks are committed without merging earlier segments (each commit costs the same), and
+        before the swap all segments are merged into one by streaming (merging.py), so the
+        live index starts with one segment and its first commit has nothing big to merge. An
+        interruption during that merge leaves the chunks committed; the rerun merges again.
         """
         state = self._resume_state()
         target = self.root / state["dir"]
@@ -279,7 +287,7 @@ class SearchIndex:
 
         def flush() -> None:
             nonlocal upsert
-            self._write_batch(ix, batch, upsert=upsert, procs=procs)
+            self._write_batch(ix, batch, upsert=upsert, procs=procs, merge=False)
             upsert = False
             state["pages"] += len(batch)
             state["last_page_id"] = batch[-1].page_id
@@ -296,6 +304,7 @@ class SearchIndex:
             flush()
         if refetch is not None:
             self._apply_dirty(ix, refetch)
+        self._merge_segments(ix)
         self._swap(target)
 
     def _resume_state(self) -> dict:
@@ -328,7 +337,20 @@ class SearchIndex:
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
+        writer.commit(merge=False)
+
+    def _merge_segments(self, ix: windex.Index) -> None:
+        """All segments of the rebuilt index into one (or none left deleted) before it goes live."""
+        segments = ix._segments()
+        if len(segments) < 2 and not any(s.has_deletions() for s in segments):
+            return
+        writer = self._writer(ix)
+        try:
+            writer.commit(mergetype=merge_all)
+        except BaseException:
+            if not writer.is_closed:
+                writer.cancel()
+            raise
 
     def _swap(self, target: Path) -> None:
         previous = self._current_name()
