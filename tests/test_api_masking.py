@@ -93,3 +93,15 @@ def test_the_customer_page_lists_a_sensitive_document_under_a_placeholder(
     assert SECRET_TITLE not in page and "敏感材料" in page
     _grant_sensitive(rt, "keeper")
     assert SECRET_TITLE in client.get(f"/customers/{ACCOUNT_A}").get_data(as_text=True)
+
+
+def test_the_inbox_lists_an_unfiled_sensitive_document_under_a_placeholder(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    rt = embedded_runtime
+    doc_id = _id_copy(rt)
+    auth.login("scanner", "operator")
+    for page in (client.get("/inbox"), client.get(f"/inbox?document={doc_id}")):
+        html = page.get_data(as_text=True)
+        assert f"#{doc_id}" in html and SECRET_TITLE not in html and "敏感材料" in html
+    _grant_sensitive(rt, "scanner")
+    assert SECRET_TITLE in client.get(f"/inbox?document={doc_id}").get_data(as_text=True)

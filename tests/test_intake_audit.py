@@ -72,12 +72,15 @@ def test_an_intake_failing_on_its_first_file_leaves_neither_batch_nor_event(embe
 
 
 def test_a_later_file_failing_keeps_what_arrived_each_file_with_its_event(embedded_runtime: Runtime) -> None:
-    """Files commit one by one so a long upload shows progress: what arrived stays, and is audited."""
+    """Files commit one by one so a long upload shows progress: what arrived stays, is audited, and is
+    queued for splitting (the queue is not started here, so the job waits in it)."""
     rt = embedded_runtime
+    jobs = InProcessJobQueue(1)
     with rt.sessions() as session:
         with pytest.raises(OSError):
-            receive(session, rt.store, InProcessJobQueue(1),
+            receive(session, rt.store, jobs,
                     [Upload("ok.pdf", io.BytesIO(b"%PDF fine")), Upload("lost.pdf", BrokenStream())], source="cli")
+    assert not jobs.idle()
     with rt.sessions() as session:
         (kept,) = session.scalars(select(BatchFile)).all()
     (event,) = events(rt, "upload")

@@ -47,7 +47,6 @@ def receive(
     session.add(batch)
     session.flush()
     actor = session.get(User, user_id) if user_id is not None else None
-    to_split: list[BatchFile] = []
     for position, upload in enumerate(uploads, start=1):
         # The original goes to the store before the audit event takes the chain lock: a large file
         # must not hold up every other audited request while it is copied.
@@ -57,16 +56,16 @@ def receive(
         existing = _filed_document(session, stored.sha256)
         if existing is not None:
             mark_duplicate(bf, existing)
-        else:
-            to_split.append(bf)
         session.add(bf)
         audit.record(session, actor, "upload", object_type="batch", object_id=batch.id, ip=ip, detail={
             "source": source, "file": bf.filename, "position": position, "sha256": bf.sha256, "size": bf.size,
             "duplicate_of": bf.duplicate_of_id, "customer_account": batch.customer_account,
             "doc_type": batch.doc_type})
         session.commit()
-    for bf in to_split:
-        enqueue_split(jobs, bf.id)
+        # Queued as soon as it is committed: splitting starts while the rest still arrives, and a
+        # fault in a later file cannot leave this one recorded as queued with no job behind it.
+        if existing is None:
+            enqueue_split(jobs, bf.id)
     return batch
 
 

@@ -28,7 +28,9 @@ def index() -> object:
                            # only a document without a type needs one guessed (and pre-selected)
                            type_guess=guess_document_type(db(), current) if current and not current.doc_type else None,
                            filing=runtime().settings.filing, autofiled=autofiled,
-                           hidden={a.document_id for a in autofiled if a.document and hides_identity(g.user, a.document)})
+                           # sensitive documents (ID copies) appear under a placeholder without the grant
+                           hidden={d.id for d in [*documents, *(a.document for a in autofiled if a.document)]
+                                   if hides_identity(g.user, d)})
 
 
 def _next(after_id: int | None = None) -> object:
