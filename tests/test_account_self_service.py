@@ -122,3 +122,24 @@ def test_successful_logins_from_one_address_do_not_count_towards_the_limit(
     office = "10.9.8.9"
     for _ in range(LOGIN_FAILURES_PER_MINUTE + 1):
         assert _log_in(app.test_client(), "clerk", PASSWORD, ip=office).status_code == 302
+
+
+def test_the_login_limit_holds_across_web_processes_and_lapses_after_a_minute(
+        app: Flask, embedded_runtime: Runtime) -> None:
+    """Counted in the audit trail, so a second web process (here: a second app on the same database)
+    refuses the same address, and a minute later the address may try again."""
+    from datetime import timedelta
+
+    from docsvc import create_app
+    from docsvc.services.accounts import failed_logins_from
+    from docsvc.web.auth import LOGIN_LIMIT_WINDOW
+
+    guesser = "10.9.7.1"
+    for n in range(LOGIN_FAILURES_PER_MINUTE):
+        assert _log_in(app.test_client(), f"user{n}", "guess", ip=guesser).status_code == 200
+    other_process = create_app(runtime=embedded_runtime, start_workers=False)
+    assert _log_in(other_process.test_client(), "anyone", "guess", ip=guesser).status_code == 429
+    with embedded_runtime.sessions() as session:
+        assert failed_logins_from(session, guesser, LOGIN_LIMIT_WINDOW) == LOGIN_FAILURES_PER_MINUTE
+        later = events(embedded_runtime, "login")[-1].occurred_at + LOGIN_LIMIT_WINDOW + timedelta(seconds=1)
+        assert failed_logins_from(session, guesser, LOGIN_LIMIT_WINDOW, now=later) == 0

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docsvc.constants import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Grant, Role
-from docsvc.models import ApiToken, User, utcnow
+from docsvc.models import ApiToken, AuditEvent, User, utcnow
 from docsvc.services import audit
 
 _hasher = PasswordHasher()
@@ -213,3 +213,16 @@ def revoke_token(session: Session, actor: User | None, token_id: int, *, ip: str
                  detail={"owner": row.user.username, "name": row.name})
     session.commit()
     return row
+
+
+# What counts as a failed login in the audit trail (a refused attempt by the rate limit does not).
+FAILED_LOGIN_OUTCOMES = ("failed", "locked", "disabled")
+
+
+def failed_logins_from(session: Session, ip: str, window: timedelta, now: datetime | None = None) -> int:
+    """Failed logins from `ip` in the last `window`, counted in the audit trail: every web process and
+    host sees the same count, with no state of its own to keep or lose."""
+    since = (now or utcnow()) - window
+    return session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.occurred_at >= since, AuditEvent.action == "login", AuditEvent.ip == ip,
+        AuditEvent.outcome.in_(FAILED_LOGIN_OUTCOMES))) or 0

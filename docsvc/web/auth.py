@@ -1,12 +1,9 @@
 """Login, logout, and the person's own account: password change and API tokens."""
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
+from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session as cookie_session, url_for
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, flash, g, redirect, render_template, request, session as cookie_session, url_for
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -14,7 +11,8 @@ from wtforms.validators import DataRequired
 
 from docsvc.access import Action, can, rule
 from docsvc.models import User
-from docsvc.services.accounts import AccountError, attempt_login, change_password, issue_token, list_tokens, revoke_token
+from docsvc.services.accounts import (AccountError, attempt_login, change_password, failed_logins_from, issue_token,
+                                     list_tokens, revoke_token)
 from docsvc.web import audit_event, client_ip, db, t
 
 bp = Blueprint("auth", __name__)
@@ -22,46 +20,10 @@ bp = Blueprint("auth", __name__)
 # Per client address, besides the per-account lockout: slows guessing across many usernames. Only
 # failures count, so an office behind one address can still log everyone in at nine o'clock.
 LOGIN_FAILURES_PER_MINUTE = 20
-LOGIN_LIMIT_WINDOW_S = 60
+LOGIN_LIMIT_WINDOW = timedelta(seconds=60)
 TOO_MANY_LOGINS = ("来自此网络地址的登录失败次数过多，请一分钟后再试；如忘记密码，请联系管理员。 / "
                    "Too many failed logins from this network address: wait a minute and try again; "
                    "if you forgot the password, ask an administrator.")
-
-
-class _RateLimit:
-    """Failures per key in a sliding window, in this process (each web worker keeps its own)."""
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def exceeded(self, key: str) -> bool:
-        with self._lock:
-            recent = self._recent(key)
-            if not recent:
-                del self._seen[key]  # addresses that went quiet are forgotten
-            return len(recent) >= self.limit
-
-    def hit(self, key: str) -> None:
-        with self._lock:
-            self._recent(key).append(time.monotonic())
-
-    def _recent(self, key: str) -> deque[float]:
-        hits = self._seen.setdefault(key, deque())
-        while hits and time.monotonic() - hits[0] > self.window_s:
-            hits.popleft()
-        return hits
-
-
-@bp.record_once
-def _give_app_its_login_limit(state: BlueprintSetupState) -> None:
-    # One limiter per app, not per module: two apps in one process (tests) do not share counts.
-    state.app.extensions["docsvc.login_limit"] = _RateLimit(LOGIN_FAILURES_PER_MINUTE, LOGIN_LIMIT_WINDOW_S)
-
-
-def _login_limit() -> _RateLimit:
-    return current_app.extensions["docsvc.login_limit"]
 
 
 class LoginForm(FlaskForm):
@@ -83,12 +45,12 @@ class TokenForm(FlaskForm):
 def login() -> object:
     form = LoginForm()
     if form.validate_on_submit():
-        address = client_ip() or "-"
-        if _login_limit().exceeded(address):
+        address = client_ip()
+        if address and failed_logins_from(db(), address, LOGIN_LIMIT_WINDOW) >= LOGIN_FAILURES_PER_MINUTE:
             audit_event("login", outcome="rate_limited", commit=True,
                         detail={"username": (form.username.data or "")[:80]})
             flash(TOO_MANY_LOGINS)
-            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(LOGIN_LIMIT_WINDOW_S)}
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(int(LOGIN_LIMIT_WINDOW.total_seconds()))}
         result = attempt_login(db(), form.username.data or "", form.password.data or "", ip=client_ip())
         if result.user is not None:
             cookie_session.clear()  # a fresh session on login: nothing planted before it survives
@@ -96,7 +58,6 @@ def login() -> object:
             target = request.args.get("next") or ""
             # Only same-site paths: an absolute URL here would be an open redirect.
             return redirect(target if target.startswith("/") and not target.startswith("//") else home_url(result.user))
-        _login_limit().hit(address)
         until = result.locked_until.strftime("%H:%M UTC") if result.locked_until else ""
         flash(t(result.message_key or "bad_login", until=until))
     elif request.method == "POST":
