@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -158,29 +159,115 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
 def run_rebuild(args) -> None:
-    """Child process: rebuild the index from the corpus; prints JSON timing and peak RSS."""
+    """Child process: rebuild (or resume) the index from the corpus; prints JSON timing and peak RSS."""
     corpus = Corpus(args.pages, args.seed)
-    ix = SearchIndex(Path(args.workdir) / "ours")
+    ix = SearchIndex(Path(args.index_dir))
     started = time.perf_counter()
-    last = [started]
+    last = [started, 0]
 
     def progress(done: int, last_id: int) -> None:
         now = time.perf_counter()
-        print(f"  {done:>9} pages  {args.commit_every / (now - last[0]):7.0f} pages/s  rss {_rss_mb():.0f} MB",
-              file=sys.stderr, flush=True)
-        last[0] = now
+        print(f"  {done:>9} pages  {(done - last[1]) / (now - last[0]):7.0f} pages/s  rss {_rss_mb():.0f} MB"
+              f"  load {_load()}", file=sys.stderr, flush=True)
+        last[0], last[1] = now, done
 
+    load_start = _load()
     ix.rebuild(corpus.pages, progress=progress, commit_every=args.commit_every, procs=args.procs)
+    ended = time.perf_counter()
     # with procs > 1 the indexing sub-processes hold memory too: the largest one is reported
     # (ru_maxrss of children is the maximum over them, not the sum)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss_mb": _rss_mb(),
-                      "child_peak_rss_mb": children, "procs": args.procs}))
+    print(json.dumps({"seconds": ended - started, "merge_and_swap_seconds": ended - last[0],
+                      "peak_rss_mb": _rss_mb(), "child_peak_rss_mb": children, "procs": args.procs,
+                      "load": [load_start, _load()]}))
 
 
 def _dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def _matching_page_ids(ix: SearchIndex, q: str) -> set[int]:
+    """Every page matching q, all candidates confirmed (the engine's internals, for recall)."""
+    import numpy as np
+
+    from docsvc.search.matching import Context, build
+    from docsvc.search.query import compile_query
+
+    view = ix._view()
+    root = build(compile_query(q).plan, Context(view, view.alive, {}))
+    undecided = np.flatnonzero(root.hi & ~root.known)
+    matched, _ = root.decide(undecided)
+    docnums = np.concatenate([np.flatnonzero(root.lo & root.known), undecided[matched]])
+    page_key = view.reader.column_reader("page_key")
+    return {page_key[int(d)] for d in docnums}
+
+
+def _stock_schema():
+    """What an application would write with Whoosh out of the box for the same pages."""
+    from whoosh import fields
+    from whoosh.analysis import StandardAnalyzer
+
+    text = lambda **kw: fields.TEXT(analyzer=StandardAnalyzer(), **kw)  # noqa: E731
+    return fields.Schema(page_id=fields.ID(stored=True, unique=True), document_id=fields.ID(stored=True),
+                         page_number=fields.STORED(), doc_type=fields.ID(stored=True),
+                         date=fields.NUMERIC(int, 32, stored=True), sensitive=fields.BOOLEAN(stored=True),
+                         text=text(stored=True), title=text(stored=True), customer=text(stored=True),
+                         account=text(stored=True), refcode=text(stored=True))
+
+
+def _stock_fields(p: PageRecord) -> dict:
+    doc = {"page_id": str(p.page_id), "document_id": str(p.document_id), "page_number": p.page_number,
+           "sensitive": p.sensitive, "text": p.text}
+    for name, value in (("doc_type", p.doc_type), ("title", p.title), ("customer", p.customer_name),
+                        ("account", p.customer_account), ("refcode", p.reference_code)):
+        if value:
+            doc[name] = value
+    if p.doc_date:
+        doc["date"] = p.doc_date.year * 10000 + p.doc_date.month * 100 + p.doc_date.day
+    return doc
+
+
+def _indexing_rounds(pages: list[PageRecord], round_pages: int, procs: int, workdir: Path) -> dict:
+    """Ours vs stock Whoosh indexing the same pages into fresh indexes, alternating per round."""
+    from whoosh import index as windex
+
+    ours_rates, stock_rates, loads = [], [], []
+    for n, start in enumerate(range(0, len(pages) - round_pages + 1, round_pages)):
+        chunk = pages[start:start + round_pages]
+        loads.append(_load())
+
+        def ours() -> float:
+            ix = SearchIndex(workdir / f"rate-ours-{procs}-{n}")
+            t = time.perf_counter()
+            ix.rebuild(lambda after: iter(chunk), commit_every=round_pages, procs=procs)
+            return round_pages / (time.perf_counter() - t)
+
+        def stock() -> float:
+            path = workdir / f"rate-stock-{procs}-{n}"
+            path.mkdir(parents=True)
+            ix = windex.create_in(str(path), _stock_schema())
+            t = time.perf_counter()
+            writer = ix.writer(procs=procs, limitmb=max(32, 128 // procs))
+            for page in chunk:
+                writer.add_document(**_stock_fields(page))
+            writer.commit()
+            return round_pages / (time.perf_counter() - t)
+
+        runs = (ours, stock) if n % 2 == 0 else (stock, ours)
+        rates = {f.__name__: f() for f in runs}
+        ours_rates.append(rates["ours"])
+        stock_rates.append(rates["stock"])
+    loads.append(_load())
+    ratios = [o / s for o, s in zip(ours_rates, stock_rates)]
+    return {"procs": procs, "round_pages": round_pages, "rounds": len(ratios),
+            "ours_pages_per_s": round(statistics.median(ours_rates), 1),
+            "stock_pages_per_s": round(statistics.median(stock_rates), 1),
+            "ratio_ours_to_stock": round(statistics.median(ratios), 2), "load": [min(loads), max(loads)]}
 
 
 def _recall(corpus_pages: list[PageRecord], queries: list[str], workdir: Path) -> dict:
@@ -210,94 +297,128 @@ def _recall(corpus_pages: list[PageRecord], queries: list[str], workdir: Path) -
             if not truth:
                 continue
             got_std = {int(h["pid"]) for h in s.search(parser.parse(q), limit=None)}
-            rows.append((q, len(truth), len(truth & got_std) / len(truth), _our_recall(ours, q, truth)))
+            got_ours = _matching_page_ids(ours, q)
+            rows.append((q, len(truth), len(truth & got_std) / len(truth), len(truth & got_ours) / len(truth)))
     return {"queries": len(rows),
             "ours": statistics.mean(r[3] for r in rows), "standard": statistics.mean(r[2] for r in rows),
             "rows": rows}
 
 
-def _our_recall(ix: SearchIndex, q: str, truth: set[int]) -> float:
-    """Recall of our index for q over every matching page (not just the first result page)."""
-    from docsvc.search.matching import ColumnCache, evaluate
-    from docsvc.search.query import compile_query
+def _index_complete(index_dir: Path, pages: int) -> bool:
+    """A live index holding the corpus and no rebuild in progress."""
+    from docsvc.search.index import BUILD_STATE_FILE
 
-    with ix._open().searcher() as s:
-        columns = ColumnCache()
-        page_ids = columns.column(s.reader(), "page_key")
-        got = {page_ids[d] for d in evaluate(compile_query(q).plan, s, columns)}
-    return len(truth & got) / len(truth)
+    if not (index_dir / "CURRENT").exists() or (index_dir / BUILD_STATE_FILE).exists():
+        return False
+    ix = SearchIndex(index_dir)
+    return not ix.needs_rebuild() and ix._open().doc_count() >= pages
+
+
+def _queries(ix: SearchIndex, queries: list[str]) -> dict:
+    for q in queries:  # warm the OS page cache and the dense columns, as a running web process would be
+        ix.search(q)
+    load_start = _load()
+    latencies, totals, approximate = [], [], []
+    for q in queries:
+        t = time.perf_counter()
+        res = ix.search(q)
+        latencies.append((time.perf_counter() - t) * 1000)
+        totals.append(res.total_pages)
+        approximate.append(res.approximate)
+    ordered = sorted(latencies)
+    slowest = sorted(zip(latencies, queries, totals, approximate), reverse=True)[:5]
+    return {"p50_ms": round(statistics.median(latencies), 1),
+            "p95_ms": round(ordered[int(round(0.95 * (len(latencies) - 1)))], 1),
+            "max_ms": round(ordered[-1], 1), "approximate": sum(approximate),
+            "segments": len(ix._open()._segments()),
+            "slowest": [(round(ms, 1), q, n, "about" if a else "exact") for ms, q, n, a in slowest],
+            "load": [load_start, _load()]}
+
+
+def _incremental(ix: SearchIndex, args) -> dict:
+    """2,000 new pages in batches of 500 on top of the built index, then removed again so a kept
+    index stays the corpus."""
+    extra = Corpus(args.pages + 2000, args.seed + 1)
+    batch = [p for p in extra.pages(after=args.pages)]
+    load_start = _load()
+    t = time.perf_counter()
+    for i in range(0, len(batch), 500):
+        ix.add_pages(batch[i:i + 500])
+    rate = len(batch) / (time.perf_counter() - t)
+    load_end = _load()
+    ix.delete_pages(p.page_id for p in batch)
+    return {"pages_per_s": round(rate, 1), "load": [load_start, load_end]}
+
+
+PHASES = ("rebuild", "queries", "incremental", "indexing", "recall")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--commit-every", type=int, default=10_000)
-    ap.add_argument("--workdir", default="/tmp/docsvc-search-bench")
-    ap.add_argument("--keep", action="store_true", help="reuse an index already built in workdir")
+    ap.add_argument("--commit-every", type=int, default=20_000)
+    ap.add_argument("--workdir", default="/tmp/docsvc-search-bench", help="scratch space (wiped each run)")
+    ap.add_argument("--index-dir", help="the benchmark index (default: WORKDIR/ours)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use a complete index in --index-dir as it is, resume an interrupted one")
     ap.add_argument("--procs", type=int, default=2, help="indexing processes for the rebuild")
+    ap.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
+    ap.add_argument("--rate-pages", type=int, default=10_000, help="pages per round of the indexing comparison")
+    ap.add_argument("--rate-rounds", type=int, default=2, help="rounds of the indexing comparison")
     ap.add_argument("--phase", choices=["all", "rebuild"], default="all", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    workdir = Path(args.workdir)
+    args.index_dir = args.index_dir or str(workdir / "ours")
     if args.phase == "rebuild":
         run_rebuild(args)
         return
 
-    workdir = Path(args.workdir)
+    phases = [p for p in args.phases.split(",") if p]
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        ap.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    index_dir = Path(args.index_dir)
+    shutil.rmtree(workdir / "scratch", ignore_errors=True)
+    (workdir / "scratch").mkdir(parents=True)
     corpus = Corpus(args.pages, args.seed)
-    if not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
-        print(f"rebuilding {args.pages} pages …", file=sys.stderr)
-        child = subprocess.run([sys.executable, __file__, "--phase", "rebuild", "--pages", str(args.pages),
-                                "--seed", str(args.seed), "--commit-every", str(args.commit_every), "--procs", str(args.procs),
-                                "--workdir", str(workdir)], check=True, capture_output=False,
-                               stdout=subprocess.PIPE, text=True)
-        rebuild = json.loads(child.stdout.strip().splitlines()[-1])
-    else:
-        rebuild = {"seconds": float("nan"), "peak_rss_mb": float("nan")}
-    ix = SearchIndex(workdir / "ours")
-    size_mb = _dir_mb(ix.current_directory())
+    report: dict = {"pages": args.pages, "index_dir": str(index_dir)}
+
+    if "rebuild" in phases:
+        if args.reuse and _index_complete(index_dir, args.pages):
+            report["rebuild"] = "reused"
+        else:
+            if not args.reuse:
+                shutil.rmtree(index_dir, ignore_errors=True)
+            print(f"rebuilding {args.pages} pages into {index_dir} …", file=sys.stderr)
+            child = subprocess.run([sys.executable, __file__, "--phase", "rebuild", "--pages", str(args.pages),
+                                    "--seed", str(args.seed), "--commit-every", str(args.commit_every),
+                                    "--procs", str(args.procs), "--workdir", str(workdir),
+                                    "--index-dir", str(index_dir)],
+                                   check=True, stdout=subprocess.PIPE, text=True)
+            rebuild = json.loads(child.stdout.strip().splitlines()[-1])
+            report["rebuild"] = {**{k: round(v, 1) if isinstance(v, float) else v for k, v in rebuild.items()},
+                                 "pages_per_s": round(args.pages / rebuild["seconds"], 1),
+                                 "index_mb": round(_dir_mb(SearchIndex(index_dir).current_directory()), 1)}
 
     queries = query_table(corpus)
-    for q in queries:  # warm the OS page cache and jieba, as a running web process would be
-        ix.search(q)
-    latencies, totals = [], []
-    for q in queries:
-        t = time.perf_counter()
-        res = ix.search(q)
-        latencies.append((time.perf_counter() - t) * 1000)
-        totals.append(res.total_pages)
-    latencies_sorted = sorted(latencies)
-    p50 = statistics.median(latencies)
-    p95 = latencies_sorted[int(round(0.95 * (len(latencies) - 1)))]
-
-    extra = Corpus(args.pages + 2000, args.seed + 1)
-    batch = [p for p in extra.pages(after=args.pages)]
-    t = time.perf_counter()
-    for i in range(0, len(batch), 500):
-        ix.add_pages(batch[i:i + 500])
-    incremental = len(batch) / (time.perf_counter() - t)
-
-    small = [p for _, p in zip(range(3000), Corpus(3000, args.seed).pages())]
-    recall = _recall(small, queries, workdir)
-
-    slowest = sorted(zip(latencies, queries, totals), reverse=True)[:5]
-    report = {
-        "pages": args.pages,
-        "rebuild_seconds": round(rebuild["seconds"], 1),
-        "rebuild_pages_per_s": round(args.pages / rebuild["seconds"], 1),
-        "rebuild_peak_rss_mb": round(rebuild["peak_rss_mb"], 1),
-        "rebuild_child_peak_rss_mb": round(rebuild.get("child_peak_rss_mb", float("nan")), 1),
-        "rebuild_procs": rebuild.get("procs"),
-        "incremental_pages_per_s": round(incremental, 1),
-        "index_mb": round(size_mb, 1),
-        "query_p50_ms": round(p50, 1),
-        "query_p95_ms": round(p95, 1),
-        "slowest": [(round(ms, 1), q, n) for ms, q, n in slowest],
-        "recall_queries": recall["queries"],
-        "recall_ours": round(recall["ours"], 3),
-        "recall_whoosh_standard": round(recall["standard"], 3),
-    }
+    if "queries" in phases or "incremental" in phases:
+        ix = SearchIndex(index_dir)
+        report["index_mb"] = round(_dir_mb(ix.current_directory()), 1)
+        if "queries" in phases:
+            report["queries"] = _queries(ix, queries)
+        if "incremental" in phases:
+            report["incremental"] = _incremental(ix, args)
+    if "indexing" in phases:
+        sample = [p for _, p in zip(range(args.rate_pages * args.rate_rounds), corpus.pages())]
+        report["indexing"] = [_indexing_rounds(sample, args.rate_pages, procs, workdir / "scratch")
+                              for procs in sorted({1, args.procs})]
+    if "recall" in phases:
+        small = [p for _, p in zip(range(3000), Corpus(3000, args.seed).pages())]
+        recall = _recall(small, queries, workdir / "scratch")
+        report["recall"] = {"queries": recall["queries"], "ours": round(recall["ours"], 3),
+                            "whoosh_standard": round(recall["standard"], 3)}
+    shutil.rmtree(workdir / "scratch", ignore_errors=True)
     print(json.dumps(report, ensure_ascii=False, indent=2))
 
 

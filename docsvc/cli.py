@@ -97,9 +97,10 @@ def _announce_schema_rebuild(rt: Runtime) -> None:
 
 
 @main.command()
-@click.option("--commit-every", default=5000, show_default=True, type=int, help="Pages per commit (resume point).")
-@click.option("--procs", default=1, show_default=True, type=click.IntRange(1, 16),
-              help="Indexing processes; 2 is ~2x faster on two cores but leaves segments the next commit merges (docs/search.md).")
+@click.option("--commit-every", default=20000, show_default=True, type=int,
+              help="Pages per commit (resume point); each process writes a segment of its share.")
+@click.option("--procs", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Indexing processes (one per core is fastest; the rebuild merges their segments before the swap).")
 def reindex(commit_every: int, procs: int) -> None:
     """Rebuild the search index from the database; resumes after an interruption, swaps in when complete."""
     from docsvc.services import reindex as reindex_service

@@ -55,6 +55,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_results": ("没有找到匹配的页面。请换个关键词，或检查户号、合同号是否正确。",
                    "No pages match. Try other words, or check the account or contract number."),
     "results_total": ("共找到 {pages} 页，分属 {docs} 份文档", "{pages} pages in {docs} documents"),
+    "results_total_about": ("共找到约 {pages} 页，分属约 {docs} 份文档（命中太多，数目为估计）",
+                            "about {pages} pages in about {docs} documents (too many hits to count exactly)"),
     "status_queued": ("排队中", "Queued"),
     "status_running": ("处理中", "Processing"),
     "status_done": ("已完成", "Done"),

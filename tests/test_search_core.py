@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from docsvc.search import PageRecord, QueryError, SearchIndex, access_restriction
+from docsvc.search.collect import Limits
 from docsvc.search.index import VERSION_FILE
 
 WANG = dict(customer_name="王建国", customer_account="3301234567")
@@ -299,3 +300,61 @@ def test_schema_version_change_requires_rebuild(tmp_path):
     ix.rebuild(_source(_pages()))
     assert not ix.needs_rebuild()
     assert SearchIndex(Path(tmp_path)).search("产权分界点").total_pages == 3
+
+
+def _phrase_and_decoy_pages() -> list[PageRecord]:
+    """60 documents of two pages: odd pages hold 产权分界点, even ones all its bigrams out of
+    order (candidates that fail confirmation). Documents 1–10 are HT, the rest JC; newer ids
+    have later dates."""
+    pages = []
+    for page_id in range(1, 121):
+        doc = (page_id + 1) // 2
+        text = f"本合同产权分界点位于城东线第{page_id}号杆。" if page_id % 2 else f"分界点与产权、权分不清，第{page_id}号。"
+        pages.append(PageRecord(page_id, doc, 2 - page_id % 2, text, doc_type="HT" if doc <= 10 else "JC",
+                                doc_date=date(2000 + doc // 12, 1 + doc % 12, 1)))
+    return pages
+
+
+MATCHING = set(range(1, 121, 2))
+
+
+def test_too_many_candidates_give_an_estimate_and_exact_shown_documents(tmp_path):
+    few = SearchIndex(tmp_path / "few", count_limits=Limits(exact=10, confirm_best=6, chunk=4, sample=20, settle=8))
+    few.add_pages(_phrase_and_decoy_pages())
+    exact = SearchIndex(tmp_path / "all")
+    exact.add_pages(_phrase_and_decoy_pages())
+
+    counted = exact.search("产权分界点")
+    assert not counted.approximate and counted.total_pages == 60 and counted.total_documents == 60
+    estimated = few.search("产权分界点", per_page=3)
+    assert estimated.approximate and estimated.total_pages != 120           # decoys are not counted
+    assert 45 <= estimated.total_pages <= 75 and 45 <= estimated.total_documents <= 75
+    assert sum(estimated.facets["type"].values()) == pytest.approx(estimated.total_pages, abs=2)
+    for document in estimated.documents:                                     # what is shown is exact
+        assert {p.page_id for p in document.pages} <= MATCHING and document.matching_pages == 1
+    for page in (1, 2, 7):
+        newest = few.search("产权分界点", sort="date", per_page=3, page=page)
+        assert [d.document_id for d in newest.documents] == \
+            [d.document_id for d in exact.search("产权分界点", sort="date", per_page=3, page=page).documents]
+
+
+def test_estimate_counts_only_pages_the_user_may_read(tmp_path):
+    ix = SearchIndex(tmp_path, count_limits=Limits(exact=4, confirm_best=2, chunk=2, sample=4, settle=4))
+    ix.add_pages(_phrase_and_decoy_pages())
+    readable = access_restriction(allowed_document_ids=range(1, 11))        # the HT documents
+    res = ix.search("产权分界点", content_within=readable, per_page=2)
+    assert res.approximate
+    assert set(res.facets["type"]) == {"HT"} and res.total_pages <= 20      # JC pages never counted
+    assert {p.page_id for d in res.documents for p in d.pages} <= {p for p in MATCHING if p <= 20}
+
+
+def test_small_commits_are_merged_without_losing_or_duplicating_pages(tmp_path):
+    ix = SearchIndex(tmp_path)
+    pages = _phrase_and_decoy_pages()
+    for start in range(0, 120, 10):
+        ix.add_pages(pages[start:start + 10])
+        ix.add_pages(pages[max(0, start - 5):start + 2])       # replaced pages sit in older segments
+    segments = ix._open()._segments()
+    assert len(segments) < 10                                   # merged once ten small ones piled up
+    assert sorted(ix.indexed_page_ids()) == list(range(1, 121))
+    assert _page_ids(ix, "产权分界点") == MATCHING

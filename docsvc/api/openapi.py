@@ -41,7 +41,12 @@ PAGE = {"type": "object", "properties": {
     "engine": {"type": "string", "nullable": True}, "engine_version": {"type": "string", "nullable": True}}}
 SEARCH = {"type": "object", "properties": {
     "query": {"type": "string"},
-    "total": {"type": "integer", "description": "matching pages the caller may see"},
+    "total": {"type": "integer", "description": "matching pages the caller may see (an estimate when approximate)"},
+    "approximate": {"type": "boolean", "description":
+                    "true when the query had more candidate pages than are confirmed per search: total, "
+                    "total_documents and facet counts are then estimates (shown as 约 N / about N) from the "
+                    "confirmed pages, and only ever count pages the caller may find; the listed documents, "
+                    "their pages and matching_pages are exact"},
     "total_documents": {"type": "integer"},
     "page": {"type": "integer"}, "per_page": {"type": "integer", "description": "documents per page"},
     "page_count": {"type": "integer"},

@@ -106,6 +106,7 @@ def search() -> object:
 def search_json(results: SearchResults) -> dict[str, object]:
     return {
         "query": results.query, "total": results.total_pages, "total_documents": results.total_documents,
+        "approximate": results.approximate,
         "page": results.page, "per_page": results.per_page, "page_count": results.page_count,
         "facets": results.facets,
         "results": [{

@@ -16,7 +16,7 @@ commit only decodes the segments it added.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from whoosh import query as wq
@@ -236,7 +236,8 @@ class TextColumns:
             key = (leaf.segment().segment_id(), fieldname)
             column = self._readers.get(key)
             if column is None:
-                column = self._readers[key] = leaf.column_reader(fieldname)
+                # raw bytes: Whoosh's translating reader decodes through three Python calls a value
+                column = self._readers[key] = leaf.column_reader(fieldname, translate=False)
             readers.append(column)
         return TextColumn(view.offsets, readers)
 
@@ -258,20 +259,20 @@ class TextColumn:
         self.offsets = offsets
         self.readers = readers
 
-    def __getitem__(self, docnum: int):
+    def __getitem__(self, docnum: int) -> str:
         i = int(np.searchsorted(self.offsets, docnum, side="right")) - 1
-        return self.readers[i][docnum - int(self.offsets[i])]
+        return self.readers[i][docnum - int(self.offsets[i])].decode("utf-8")
 
-    def values(self, docnums: Iterable[int]):
+    def values(self, docnums: Iterable[int]) -> Iterator[tuple[int, str]]:
         """(docnum, value) for many docnums, cheaper than indexing one at a time."""
         docnums = np.asarray(docnums, dtype=np.int64)
         if len(self.readers) == 1:
             reader = self.readers[0]
             for d in docnums.tolist():
-                yield d, reader[d]
+                yield d, reader[d].decode("utf-8")
             return
         segs = (np.searchsorted(self.offsets, docnums, side="right") - 1).tolist()
         offsets = self.offsets.tolist()
         readers = self.readers
         for d, s in zip(docnums.tolist(), segs):
-            yield d, readers[s][d - offsets[s]]
+            yield d, readers[s][d - offsets[s]].decode("utf-8")

@@ -32,12 +32,12 @@ from whoosh import query as wq
 from whoosh.index import LockError
 
 from .arrays import IndexView, TextColumns
-from .collect import collect
+from .collect import Limits, collect
 from .matching import Context, build
-from .merging import merge_all
+from .merging import merge_rebuilt, merge_small, rebuild_group
 from .query import QueryError, compile_query
 from .records import DocumentHit, PageHit, PageRecord, SearchResults
-from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
+from .schema import SCHEMA_VERSION, IndexCodec, build_schema, key_date, page_fields
 from .analysis import normalize
 from .snippets import MASKED_SNIPPET, MASKED_TITLE, make_snippet
 
@@ -117,9 +117,12 @@ class SearchIndex:
         type_aliases: dict[str, str] | None = None,
         writer_timeout: float = 60.0,
         limitmb: int = 128,
+        count_limits: Limits = Limits(),
     ):
-        """type_aliases maps names typed after 类型: (合同) to the doc_type codes indexed (HT)."""
+        """type_aliases maps names typed after 类型: (合同) to the doc_type codes indexed (HT);
+        count_limits says how many candidates a search confirms before it estimates (collect.py)."""
         self.root = Path(root)
+        self.count_limits = count_limits
         self.type_aliases = dict(type_aliases or {})
         self.writer_timeout = writer_timeout
         self.limitmb = limitmb
@@ -189,8 +192,8 @@ class SearchIndex:
                 # each sub-process builds its own segment from its share of the batch (term
                 # generation and posting sort in parallel); the pool memory is split between them
                 return ix.writer(limitmb=max(32, self.limitmb // procs), procs=procs, multisegment=True,
-                                 timeout=self.writer_timeout)
-            return ix.writer(limitmb=self.limitmb, procs=1, timeout=self.writer_timeout)
+                                 timeout=self.writer_timeout, codec=IndexCodec())
+            return ix.writer(limitmb=self.limitmb, procs=1, timeout=self.writer_timeout, codec=IndexCodec())
         except LockError as exc:
             raise IndexBusyError(
                 f"搜索索引 {ix.storage.folder} 正被另一个写入进程占用，{self.writer_timeout:.0f} 秒后仍未释放；"
@@ -217,13 +220,14 @@ class SearchIndex:
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
+        writer.commit(mergetype=merge_small)
         self._note_dirty(ids)
         return deleted
 
     def _write_batch(self, ix: windex.Index, pages: list[PageRecord], *, upsert: bool, procs: int = 1,
                      merge: bool = True) -> None:
-        """One commit; `merge=False` leaves earlier segments alone (a rebuild merges once at the end)."""
+        """One commit, merging small segments (merging.py); `merge=False` leaves all segments
+        alone (a rebuild merges its chunks at the end)."""
         writer = self._writer(ix, 1 if upsert else procs)  # deletions need the single-process writer
         try:
             put = writer.update_document if upsert else writer.add_document
@@ -232,7 +236,10 @@ class SearchIndex:
         except BaseException:
             writer.cancel()
             raise
-        writer.commit(merge=merge)
+        if merge:
+            writer.commit(mergetype=merge_small)
+        else:
+            writer.commit(merge=False)
 
     def _note_dirty(self, page_ids: Iterable[int]) -> None:
         """While a rebuild runs, remember pages it may have read before they changed."""
@@ -272,10 +279,10 @@ class SearchIndex:
         one segment each): about twice the pages per second on two cores. Only for a process
         that may fork (the CLI), not a threaded server.
 
-        Chunks are committed without merging earlier segments (each commit costs the same), and
-        before the swap all segments are merged into one by streaming (merging.py), so the
-        live index starts with one segment and its first commit has nothing big to merge. An
-        interruption during that merge leaves the chunks committed; the rerun merges again.
+        Chunks are committed without merging earlier segments (each commit costs the same);
+        before the swap the small chunk segments are merged by streaming into segments of up
+        to merging.MERGE_PAGES pages, so the live index starts with few segments and its
+        commits have nothing big to merge. An interrupted merge resumes with the groups left.
         """
         state = self._resume_state()
         target = self.root / state["dir"]
@@ -340,17 +347,16 @@ class SearchIndex:
         writer.commit(merge=False)
 
     def _merge_segments(self, ix: windex.Index) -> None:
-        """All segments of the rebuilt index into one (or none left deleted) before it goes live."""
-        segments = ix._segments()
-        if len(segments) < 2 and not any(s.has_deletions() for s in segments):
-            return
-        writer = self._writer(ix)
-        try:
-            writer.commit(mergetype=merge_all)
-        except BaseException:
-            if not writer.is_closed:
-                writer.cancel()
-            raise
+        """Merge the rebuilt index's small chunk segments (merging.py), one commit per group, so
+        an interrupted merge keeps the groups already merged."""
+        while rebuild_group(ix._segments()):
+            writer = self._writer(ix)
+            try:
+                writer.commit(mergetype=merge_rebuilt)
+            except BaseException:
+                if not writer.is_closed:
+                    writer.cancel()
+                raise
 
     def _swap(self, target: Path) -> None:
         previous = self._current_name()
@@ -424,7 +430,7 @@ class SearchIndex:
             gates["title"] = ~sensitive
         root = build(compiled.plan, Context(view, scope, gates))
         first, stop = (page - 1) * per_page, page * per_page
-        found = collect(root, view, sort=sort, first=first, stop=stop)
+        found = collect(root, view, sort=sort, first=first, stop=stop, limits=self.count_limits)
         results = SearchResults(query=q, total_pages=found.total_pages, total_documents=found.total_documents,
                                 page=page, per_page=per_page, facets=found.facets, approximate=found.approximate)
         readable = gates.get("text")
