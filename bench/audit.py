@@ -17,13 +17,12 @@ import io
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from docsvc import create_app, db  # noqa: E402
 from docsvc.config import Settings  # noqa: E402
@@ -33,6 +32,7 @@ from docsvc.runtime import build_runtime  # noqa: E402
 from docsvc.services import audit, loans  # noqa: E402
 from docsvc.services.accounts import create_user, issue_token  # noqa: E402
 from docsvc.web import audit_content_access  # noqa: E402
+from scratch import scratch_schema  # noqa: E402
 
 PASSWORD = "bench password"
 
@@ -108,12 +108,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    schema = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.database)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{args.database}{'&' if '?' in args.database else '?'}options=-csearch_path%3D{schema}"
-    try:
+    with scratch_schema(args.database, "bench_audit") as url:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings.from_env({"DOCSVC_DATA_DIR": tmp, "DOCSVC_DATABASE_URL": url,
                                           "DOCSVC_SECRET_KEY": "bench", "DOCSVC_SECURE_COOKIES": "0"})
@@ -141,10 +136,6 @@ def main() -> None:
             print(f"audit verify over {args.events:,} events: {took:.1f} s "
                   f"({args.events / took:,.0f} events/s; target < 60 s); generating and loading took {loaded:.1f} s")
             rt.close()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

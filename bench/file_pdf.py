@@ -19,12 +19,13 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from docsvc import db as dbmod  # noqa: E402
 from docsvc.config import FilingSettings, Settings  # noqa: E402
@@ -33,6 +34,7 @@ from docsvc.models import Document, DocumentType, Page  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
 from docsvc.services.customers import AccountRule, create_customer  # noqa: E402
 from docsvc.services.filing import file_document  # noqa: E402
+from scratch import scratch_schema  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DPI = 300
@@ -125,38 +127,28 @@ def main() -> None:
     parser.add_argument("--pages-per-document", type=int, default=4)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as scratch:
         data_dir = Path(tmp) / "var"
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        url = f"sqlite:///{data_dir / 'docsvc.db'}"
-        if args.db == "postgresql":
-            with create_engine(PG).begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            url = f"{PG}?options=-csearch_path%3D{schema}"
-        try:
-            data_dir.mkdir(parents=True)
-            rt = build_runtime(settings(data_dir, url))
-            dbmod.upgrade(rt.engine)
-            t0 = time.perf_counter()
-            objects = page_objects()
-            small = max(1, args.pages // 4)
-            make_file(rt, "3000000001", args.pages, args.pages_per_document, objects)
-            make_file(rt, "3000000002", small, args.pages_per_document, objects)
-            rt.close()
-            sizes = sorted(len(image) for image, _ in objects)
-            print(f"setup {time.perf_counter() - t0:.1f} s; stored page images {sizes[0] // 1000}–{sizes[-1] // 1000} KB")
-            spawn = multiprocessing.get_context("spawn")
-            for account, pages in (("3000000002", small), ("3000000001", args.pages)):
-                with spawn.Pool(1) as pool:
-                    r = pool.apply(build, (str(data_dir), url, account))
-                print(f"{pages:5d} pages → {r['pages']:.0f} PDF pages, {r['mb']:.1f} MB: {r['seconds']:.2f} s "
-                      f"({r['pages'] / r['seconds']:.0f} pages/s, CPU {r['cpu']:.2f} s); peak RSS "
-                      f"{r['rss_peak_mb']:.0f} MB (RSS before the build {r['rss_before_mb']:.0f} MB)")
-        finally:
-            if args.db == "postgresql":
-                with create_engine(PG).begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
+        url = (scratch.enter_context(scratch_schema(PG)) if args.db == "postgresql"
+               else f"sqlite:///{data_dir / 'docsvc.db'}")
+        data_dir.mkdir(parents=True)
+        rt = build_runtime(settings(data_dir, url))
+        dbmod.upgrade(rt.engine)
+        t0 = time.perf_counter()
+        objects = page_objects()
+        small = max(1, args.pages // 4)
+        make_file(rt, "3000000001", args.pages, args.pages_per_document, objects)
+        make_file(rt, "3000000002", small, args.pages_per_document, objects)
+        rt.close()
+        sizes = sorted(len(image) for image, _ in objects)
+        print(f"setup {time.perf_counter() - t0:.1f} s; stored page images {sizes[0] // 1000}–{sizes[-1] // 1000} KB")
+        spawn = multiprocessing.get_context("spawn")
+        for account, pages in (("3000000002", small), ("3000000001", args.pages)):
+            with spawn.Pool(1) as pool:
+                r = pool.apply(build, (str(data_dir), url, account))
+            print(f"{pages:5d} pages → {r['pages']:.0f} PDF pages, {r['mb']:.1f} MB: {r['seconds']:.2f} s "
+                  f"({r['pages'] / r['seconds']:.0f} pages/s, CPU {r['cpu']:.2f} s); peak RSS "
+                  f"{r['rss_peak_mb']:.0f} MB (RSS before the build {r['rss_before_mb']:.0f} MB)")
 
 if __name__ == "__main__":
     main()

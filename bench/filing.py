@@ -19,14 +19,13 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from docsvc import db as dbmod  # noqa: E402
 from docsvc.config import Settings  # noqa: E402
@@ -37,6 +36,7 @@ from docsvc.services.coversheets import cover_image  # noqa: E402
 from docsvc.services.customers import AccountRule  # noqa: E402
 from docsvc.services.intake import Upload, receive  # noqa: E402
 from docsvc.services.splitting import split_file  # noqa: E402
+from scratch import scratch_schema  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DPI = 200
@@ -124,16 +124,8 @@ def main() -> None:
             if kind == "sqlite":
                 run(f"sqlite:///{tmp}/bench.sqlite3", Path(tmp) / "var", args.customers, args.pages)
                 continue
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(PG)
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            try:
-                run(f"{PG}?options=-csearch_path%3D{schema}", Path(tmp) / "var", args.customers, args.pages)
-            finally:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
+            with scratch_schema(PG) as url:
+                run(url, Path(tmp) / "var", args.customers, args.pages)
 
 
 if __name__ == "__main__":
