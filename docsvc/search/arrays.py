@@ -24,6 +24,9 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 
+# Restriction masks a view keeps: the view lives until the next commit, each mask is N bytes,
+# and loan scopes and date filters differ per user and query, so the cache is bounded.
+MASK_CACHE = 64
 MISSING = 0           # dense int columns: value of a page without one (Whoosh stores 2**31 - 1)
 _WHOOSH_NUMERIC_NONE = 2**31 - 1
 
@@ -183,6 +186,8 @@ class IndexView:
         key = repr(query)
         cached = self._masks.get(key)
         if cached is None:
+            if len(self._masks) >= MASK_CACHE:
+                self._masks.clear()
             cached = self._masks[key] = self._mask(query)
             cached.flags.writeable = False
         return cached

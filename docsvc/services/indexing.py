@@ -11,6 +11,9 @@ from docsvc.search import PageRecord, SearchIndex
 
 # Pages per Whoosh commit: large enough to amortise the commit, small enough to show progress.
 INDEX_BATCH = 500
+# What page_record reads besides the page: its document, customer and type row (is_sensitive).
+WITH_DOCUMENT = (joinedload(Page.document).joinedload(Document.customer),
+                 joinedload(Page.document).joinedload(Document.type_row))
 
 
 def index_pending(session: Session, index: SearchIndex) -> int:
@@ -24,8 +27,7 @@ def index_pending(session: Session, index: SearchIndex) -> int:
         pages = session.scalars(
             # populate_existing refreshes the type rows too: a sensitive flag changed between two
             # batches of this run must not be indexed from the first batch's copy.
-            select(Page).options(joinedload(Page.document).joinedload(Document.customer),
-                                 joinedload(Page.document).joinedload(Document.type_row))
+            select(Page).options(*WITH_DOCUMENT)
             .where(Page.index_state == IndexState.PENDING, Page.id > after).order_by(Page.id)
             .limit(INDEX_BATCH).execution_options(populate_existing=True)
         ).unique().all()

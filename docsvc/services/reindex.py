@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from docsvc.constants import IndexState
-from docsvc.models import Document, Page
+from docsvc.models import Page
 from docsvc.search import PageRecord, SearchIndex
-from docsvc.services.indexing import page_record
+from docsvc.services.indexing import WITH_DOCUMENT, page_record
 
 CHUNK = 1000  # pages read per query while rebuilding or checking
 
@@ -31,8 +31,7 @@ def page_records(sessions: sessionmaker[Session], after_page_id: int | None = No
     while True:
         with sessions() as session:
             pages = session.scalars(
-                _indexable().options(joinedload(Page.document).joinedload(Document.customer),
-                                     joinedload(Page.document).joinedload(Document.type_row))
+                _indexable().options(*WITH_DOCUMENT)
                 .where(Page.id > last).order_by(Page.id).limit(chunk)
             ).unique().all()
             records = [page_record(p) for p in pages]
@@ -49,7 +48,7 @@ def records_for(sessions: sessionmaker[Session], page_ids: Iterable[int]) -> lis
     for start in range(0, len(ids), CHUNK):
         with sessions() as session:
             pages = session.scalars(
-                _indexable().options(joinedload(Page.document).joinedload(Document.customer))
+                _indexable().options(*WITH_DOCUMENT)
                 .where(Page.id.in_(ids[start:start + CHUNK]))
             ).unique().all()
             out.extend(page_record(p) for p in pages)

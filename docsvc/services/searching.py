@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docsvc.access import content_filter
-from docsvc.models import DocumentType, User
+from docsvc.models import User
 from docsvc.search import SearchIndex, SearchResults, access_restriction
+from docsvc.services.doctypes import all_types
 
 SORTS = ("relevance", "date")
 
@@ -28,7 +28,7 @@ SORTS = ("relevance", "date")
 def type_aliases(session: Session) -> dict[str, str]:
     """Names an archivist may type after 类型: (合同, 供用电合同, contract) → the type code."""
     aliases: dict[str, str] = {}
-    for row in session.scalars(select(DocumentType)):
+    for row in all_types(session, active_only=False):  # old documents keep inactive types
         for name in (row.name_zh, row.name_en):
             # "身份证明 / 营业执照 / 土地证明": each part is a name of its own
             for part in (name or "").split("/"):
