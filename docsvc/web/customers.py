@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from docsvc.access import Action, can, hides_identity, rule
+from docsvc.access import Action, can, content_grant, hides_identity, rule
 from docsvc.models import AuditEvent, Document
 from docsvc.services import completeness, customer_import
 from docsvc.services.customers import (
@@ -16,7 +16,7 @@ from docsvc.services.customers import (
 )
 from docsvc.services.doctypes import STAGES, all_types
 from docsvc.services.suggestions import autofile_note
-from docsvc.web import client_ip, db, runtime
+from docsvc.web import audit_event, client_ip, db, runtime
 
 bp = Blueprint("customers", __name__)
 
@@ -173,11 +173,8 @@ def originals_zip(account: str) -> object:
     import io
     import zipfile
 
-    from docsvc.access import content_grant
-    from docsvc.web import audit_event
-
     customer = get_customer(db(), account)
-    documents = db().scalars(select(Document).where(Document.customer_id == customer.id).order_by(Document.id)).all()
+    documents = file_documents(db(), customer)
     allowed = [d for d in documents if content_grant(db(), g.user, d, Action.DOWNLOAD) is not None]
     if not allowed:
         abort(403)
@@ -215,7 +212,6 @@ def file_pdf_response(account: str) -> Response:
 
     from docsvc.formats import safe_filename
     from docsvc.services import filepdf
-    from docsvc.web import audit_event
     from docsvc.web.objects import CHUNK, attachment
 
     customer = get_customer(db(), account)
