@@ -7,14 +7,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docsvc.access import may_see_sensitive
-from docsvc.constants import IndexState
 from docsvc.errors import DomainError, NotFound
-from docsvc.models import Document, DocumentType, Page, User, utcnow
+from docsvc.models import Document, DocumentType, User
 from docsvc.services import audit
+from docsvc.services.filing import mark_for_reindex
 
 # Business stages of a supply relationship, in order (DOMAIN.md: 申请 → 设计/施工 → 验收送电 → 合同签订
 # → 运行中检查 → 变更 → 销户). A type required from a stage is required at every later stage too.
@@ -146,7 +146,8 @@ def _apply(session: Session, actor: User | None, doc_type: DocumentType, fields:
         return doc_type
     session.flush()
     if was_sensitive != doc_type.sensitive:
-        _mark_pages_for_reindex(session, doc_type.code)
+        # Every indexed page carries its type's sensitive flag.
+        mark_for_reindex(session, select(Document.id).where(Document.doc_type == doc_type.code))
     audit.record(session, actor, action, object_type="document_type", object_id=doc_type.code, ip=ip, detail={
         "changes": changes,
         # what an auditor looks for: the class that will stamp new 档号, and who may see the type
@@ -155,14 +156,6 @@ def _apply(session: Session, actor: User | None, doc_type: DocumentType, fields:
     })
     session.commit()
     return doc_type
-
-
-def _mark_pages_for_reindex(session: Session, code: str) -> None:
-    """Every indexed page carries its type's sensitive flag; one statement however many documents
-    (filing.mark_for_reindex takes a list of ids, too long for a whole type)."""
-    of_type = select(Document.id).where(Document.doc_type == code)
-    session.execute(update(Page).where(Page.document_id.in_(of_type), Page.text.is_not(None))
-                    .values(index_state=IndexState.PENDING, updated_at=utcnow()))
 
 
 def _code(raw: str) -> str:

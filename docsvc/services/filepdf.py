@@ -16,7 +16,6 @@ page by page to a stream: memory holds one page image at a time.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,6 +33,7 @@ from docsvc.models import Customer, Document, Page, User
 from docsvc.search.snippets import MASKED_TITLE
 from docsvc.services.coversheets import A4_MM, FONT_PATH
 from docsvc.services.customers import file_documents
+from docsvc.services.documents import page_words
 from docsvc.services.pageops import live_pages
 from storage import ObjectStore
 
@@ -135,8 +135,8 @@ def _add_page(writer: ImagePdfWriter, store: ObjectStore, document: Document, pa
         return
     words: list[Word] = []
     if page.words_key is not None:
-        data = json.loads(store.read_bytes(page.words_key))
-        words = [Word(str(w["text"]), tuple(w["box"])) for w in data.get("words", [])]  # type: ignore[arg-type]
+        listed: list[dict] = page_words(store, page).get("words", [])  # type: ignore[assignment]
+        words = [Word(str(w["text"]), tuple(w["box"])) for w in listed]  # type: ignore[arg-type]
     # The page job renders text-layer pages lighter than OCR pages; the size on paper stays right.
     dpi = VIEW_DPI_TEXT_LAYER if page.source == TextSource.TEXT_LAYER else ocr_dpi
     writer.add_page(store.read_bytes(page.image_key), dpi=dpi, words=words, rotate=page.view_rotation)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -79,12 +79,16 @@ def assign_code(session: Session, document: Document, doc_type: DocumentType, se
             return code
 
 
-def mark_for_reindex(session: Session, document_ids: Iterable[int]) -> None:
-    """The search index re-reads these documents' pages (metadata changed); the caller enqueues the job."""
-    ids = list(document_ids)
-    if ids:
-        session.execute(update(Page).where(Page.document_id.in_(ids), Page.text.is_not(None))
-                        .values(index_state=IndexState.PENDING, updated_at=utcnow()))
+def mark_for_reindex(session: Session, document_ids: Iterable[int] | Select[tuple[int]]) -> None:
+    """The search index re-reads these documents' pages (metadata changed); the caller enqueues the job.
+
+    `document_ids` may be a query selecting them: one statement however many (a whole type's documents)."""
+    if not isinstance(document_ids, Select):
+        document_ids = list(document_ids)
+        if not document_ids:
+            return
+    session.execute(update(Page).where(Page.document_id.in_(document_ids), Page.text.is_not(None))
+                    .values(index_state=IndexState.PENDING, updated_at=utcnow()))
 
 
 def file_document(session: Session, actor: User | None, document: Document, customer: Customer,

@@ -120,6 +120,13 @@ def file_when_read(session: Session, document_id: int, settings: FilingSettings)
     """
     if not settings.autofile:
         return False
+    # Each page job commits its page read before coming here, so the job of the last page sees none
+    # unread: the jobs of the other pages stop here, without taking the lock below. The lock then
+    # starts a transaction of its own (on SQLite a transaction that has read may not take it).
+    unread = _has_unread_page(session, document_id)
+    session.rollback()
+    if unread:
+        return False
     # A no-op UPDATE: the row lock on PostgreSQL, the write lock on SQLite, taken before anything is read.
     locked = session.execute(update(Document).where(Document.id == document_id).values(id=Document.id))
     if locked.rowcount != 1:  # type: ignore[attr-defined]
@@ -127,16 +134,19 @@ def file_when_read(session: Session, document_id: int, settings: FilingSettings)
         return False  # merged away meanwhile
     document = session.get(Document, document_id, populate_existing=True)
     assert document is not None
-    unread = session.scalar(select(Page.id).where(Page.document_id == document_id, Page.binned_at.is_(None),
-                                                  Page.status != JobState.DONE).limit(1))
     never_filed = document.filed_at is None and document.reference_code is None and document.customer_account is None
-    if unread is None and never_filed:
+    if never_filed and not _has_unread_page(session, document_id):
         session.refresh(document, ["pages"])
         if autofile(session, document, settings):
             session.commit()
             return True
     session.rollback()
     return False
+
+
+def _has_unread_page(session: Session, document_id: int) -> bool:
+    return session.scalar(select(Page.id).where(Page.document_id == document_id, Page.binned_at.is_(None),
+                                                Page.status != JobState.DONE).limit(1)) is not None
 
 
 @dataclass(frozen=True)
