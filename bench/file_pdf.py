@@ -32,8 +32,8 @@ from docsvc.config import FilingSettings, Settings  # noqa: E402
 from docsvc.constants import JobState, TextSource, page_image_key, page_words_key  # noqa: E402
 from docsvc.models import Document, DocumentType, Page  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
-from docsvc.services.customers import AccountRule, create_customer  # noqa: E402
-from docsvc.services.filing import file_document  # noqa: E402
+from docsvc.files.customers import AccountRule, create_customer  # noqa: E402
+from docsvc.files.filing import file_document  # noqa: E402
 from scratch import scratch_schema  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -52,7 +52,7 @@ def page_objects() -> list[tuple[bytes, bytes]]:
     # Imported here, not at the top: the child processes that build the PDF should load what the
     # web process loads, not the OCR stack behind the page job.
     from docsvc.samples import form_text, render_page
-    from docsvc.services.recognition import encode_image
+    from docsvc.pipeline.recognition import encode_image
 
     made = []
     for seed in range(DISTINCT_PAGES):
@@ -95,8 +95,8 @@ def make_file(rt, account: str, pages: int, per_document: int, objects: list[tup
 def build(data_dir: str, database_url: str, account: str) -> dict[str, float]:
     """In a child process: the export as the route runs it, timed; peak RSS of this process."""
     from docsvc.models import User
-    from docsvc.services import filepdf
-    from docsvc.services.customers import get_customer
+    from docsvc.files import filepdf
+    from docsvc.files.customers import get_customer
 
     rt = build_runtime(settings(Path(data_dir), database_url))
     rss_before = _vm("VmRSS")

@@ -31,11 +31,11 @@ from docsvc import db as dbmod  # noqa: E402
 from docsvc.config import Settings  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
 from docsvc.samples import form_text, render_page  # noqa: E402
-from docsvc.services import customer_import  # noqa: E402
-from docsvc.services.coversheets import cover_image  # noqa: E402
-from docsvc.services.customers import AccountRule  # noqa: E402
-from docsvc.services.intake import Upload, receive  # noqa: E402
-from docsvc.services.splitting import split_file  # noqa: E402
+from docsvc.files import customer_import  # noqa: E402
+from docsvc.pipeline.coversheets import cover_image  # noqa: E402
+from docsvc.files.customers import AccountRule  # noqa: E402
+from docsvc.pipeline.intake import Upload, receive  # noqa: E402
+from docsvc.pipeline.splitting import split_file  # noqa: E402
 from scratch import scratch_schema  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -255,7 +255,7 @@ class Stack:
             time.sleep(0.2)
 
     def upload(self, paths: list[Path]) -> int:
-        from docsvc.services.intake import Upload, receive
+        from docsvc.pipeline.intake import Upload, receive
 
         with self.rt.sessions() as session:
             streams = [p.open("rb") for p in paths]
@@ -648,7 +648,7 @@ def profile_page_jobs(engines: list[str], samples: list[Sample], text_pages: int
     from docsvc import formats
     from docsvc.config import Settings
     from docsvc.ocr import get_engine, normalise
-    from docsvc.services.recognition import VIEW_DPI_TEXT_LAYER, encode_image, encode_thumbnail
+    from docsvc.pipeline.recognition import VIEW_DPI_TEXT_LAYER, encode_image, encode_thumbnail
     from docsvc.testdata import make_text_pdf
     from storage import LocalStore
 

@@ -103,7 +103,7 @@ def _announce_schema_rebuild(rt: Runtime) -> None:
               help="Indexing processes (one per core is fastest; the rebuild merges their segments before the swap).")
 def reindex(commit_every: int, procs: int) -> None:
     """Rebuild the search index from the database; resumes after an interruption, swaps in when complete."""
-    from docsvc.services import reindex as reindex_service
+    from docsvc.pipeline import reindex as reindex_service
 
     rt = _migrated_runtime()
     with rt.sessions() as session:
@@ -130,7 +130,7 @@ def index_group() -> None:
 @click.option("--repair", is_flag=True, help="Index the missing pages and delete the stale entries.")
 def index_check(repair: bool) -> None:
     """Compare the search index with the database; exit status 0 only when they agree (or were repaired)."""
-    from docsvc.services import reindex as reindex_service
+    from docsvc.pipeline import reindex as reindex_service
 
     rt = _migrated_runtime()
     found = reindex_service.check(rt.sessions, rt.index)
@@ -175,8 +175,8 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
 def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str | None, wait: bool) -> None:
     """Import files and folders (recursive) as one batch, with a progress bar."""
     from docsvc.jobs import InProcessJobQueue
-    from docsvc.services.batches import batch_report
-    from docsvc.services.intake import Upload, receive
+    from docsvc.pipeline.batches import batch_report
+    from docsvc.pipeline.intake import Upload, receive
 
     rt = _migrated_runtime()
     files = _collect(paths)
@@ -234,7 +234,7 @@ def _follow(session, batch_id, batch_report):  # type: ignore[no-untyped-def]
 def watch(directory: Path, interval: float | None, once: bool) -> None:
     """Watch a hot folder (polling; works on SMB/NFS shares): ingest complete files, move them to done/ or failed/."""
     from docsvc.jobs import InProcessJobQueue
-    from docsvc.services.hotfolder import HotFolder
+    from docsvc.pipeline.hotfolder import HotFolder
 
     rt = _migrated_runtime()
     if isinstance(rt.jobs, InProcessJobQueue):
@@ -260,8 +260,8 @@ def watch(directory: Path, interval: float | None, once: bool) -> None:
 @click.option("--once", is_flag=True, help="One round, then stop.")
 def scheduler(interval: float, once: bool) -> None:
     """Periodic upkeep for the full stack: re-queue work whose worker died mid-job; anchor the audit trail daily."""
-    from docsvc.services import audit
-    from docsvc.services.jobstate import queued_work
+    from docsvc.governance import audit
+    from docsvc.pipeline.jobstate import queued_work
 
     rt = _migrated_runtime()
     anchored_on = None
@@ -295,7 +295,7 @@ def user() -> None:
               help="Extra right, e.g. `sensitive` (may see ID copies).")
 def user_create(username: str, roles: tuple[str, ...], password_stdin: bool, grants: tuple[str, ...]) -> None:
     """Create a user account."""
-    from docsvc.services.accounts import AccountError, create_user
+    from docsvc.governance.accounts import AccountError, create_user
 
     rt = _migrated_runtime()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
@@ -309,7 +309,7 @@ def user_create(username: str, roles: tuple[str, ...], password_stdin: bool, gra
 
 
 def _account(session, username: str):  # type: ignore[no-untyped-def]
-    from docsvc.services.accounts import find_user
+    from docsvc.governance.accounts import find_user
 
     account = find_user(session, username)
     if account is None:
@@ -321,7 +321,7 @@ def _account(session, username: str):  # type: ignore[no-untyped-def]
 @click.argument("username")
 def user_disable(username: str) -> None:
     """Disable an account: it can no longer log in or use its API tokens."""
-    from docsvc.services.accounts import set_active
+    from docsvc.governance.accounts import set_active
 
     with _migrated_runtime().sessions() as session:
         set_active(session, None, _account(session, username), False)
@@ -332,7 +332,7 @@ def user_disable(username: str) -> None:
 @click.argument("username")
 def user_enable(username: str) -> None:
     """Enable an account again (also clears a lockout)."""
-    from docsvc.services.accounts import set_active
+    from docsvc.governance.accounts import set_active
 
     with _migrated_runtime().sessions() as session:
         set_active(session, None, _account(session, username), True)
@@ -345,7 +345,7 @@ def user_enable(username: str) -> None:
               type=click.Choice([r.value for r in Role]), help="The complete new set; may be given several times.")
 def user_set_role(username: str, roles: tuple[str, ...]) -> None:
     """Replace the roles of an account."""
-    from docsvc.services.accounts import set_roles
+    from docsvc.governance.accounts import set_roles
 
     with _migrated_runtime().sessions() as session:
         set_roles(session, None, _account(session, username), list(roles))
@@ -358,7 +358,7 @@ def user_set_role(username: str, roles: tuple[str, ...]) -> None:
               help="The complete new set of grants; give none to remove all.")
 def user_grant(username: str, grants: tuple[str, ...]) -> None:
     """Set the extra grants of an account (e.g. `--grant sensitive`)."""
-    from docsvc.services.accounts import set_grants
+    from docsvc.governance.accounts import set_grants
 
     with _migrated_runtime().sessions() as session:
         set_grants(session, None, _account(session, username), list(grants))
@@ -371,7 +371,7 @@ def user_ensure_admin() -> None:
     from sqlalchemy import select
 
     from docsvc.models import User
-    from docsvc.services.accounts import create_user
+    from docsvc.governance.accounts import create_user
 
     rt = _migrated_runtime()
     with rt.sessions() as session:
@@ -396,7 +396,7 @@ def token() -> None:
 @click.option("--label", default="", help="What the token is for.")
 def token_create(username: str, label: str) -> None:
     """Create an API token for USERNAME; the token is printed on the last line, once."""
-    from docsvc.services.accounts import find_user, issue_token
+    from docsvc.governance.accounts import find_user, issue_token
 
     rt = _migrated_runtime()
     with rt.sessions() as session:
@@ -412,7 +412,7 @@ def token_create(username: str, label: str) -> None:
 @click.argument("username")
 def token_list(username: str) -> None:
     """List USERNAME's tokens (ids, names, state; never the tokens themselves)."""
-    from docsvc.services.accounts import list_tokens
+    from docsvc.governance.accounts import list_tokens
 
     with _migrated_runtime().sessions() as session:
         for row in list_tokens(session, _account(session, username)):
@@ -424,7 +424,7 @@ def token_list(username: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID (see `docsvc token list`)."""
-    from docsvc.services.accounts import AccountError, revoke_token
+    from docsvc.governance.accounts import AccountError, revoke_token
 
     with _migrated_runtime().sessions() as session:
         try:
@@ -442,7 +442,7 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain and check the anchors; exit status 0 only when the trail is intact."""
-    from docsvc.services import audit
+    from docsvc.governance import audit
 
     rt = _migrated_runtime()
     started = time.monotonic()
@@ -457,7 +457,7 @@ def audit_verify() -> None:
 @audit_group.command("anchor")
 def audit_anchor() -> None:
     """Write today's anchor (latest seq and hash) to the object store; the scheduler runs this daily."""
-    from docsvc.services import audit
+    from docsvc.governance import audit
 
     rt = _migrated_runtime()
     with rt.sessions() as session:

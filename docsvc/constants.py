@@ -107,3 +107,52 @@ MIN_AUDIT_RETENTION_DAYS = 183
 
 def audit_anchor_key(day: str) -> str:
     return f"audit/anchors/{day}.json"
+
+
+class RetentionTrigger(StrEnum):
+    """What a retention period counts from."""
+    DOCUMENT_DATE = "document_date"  # 1 January of the year after the document was formed
+    ACCOUNT_CLOSED = "account_closed"  # the customer's 销户 date
+    CONTRACT_END = "contract_end"  # the document's contract end date
+    EVENT = "event"  # a named event recorded on the document or its customer (e.g. 窃电案件结案)
+
+
+class RetentionStatus(StrEnum):
+    """Where a document stands in its retention (stored on the document, recomputed on change)."""
+    PERMANENT = "permanent"  # 永久, or kept permanently by an appraisal: never eligible
+    UNKNOWN = "unknown"  # the trigger date is not known (or no rule): cannot compute, never due
+    RUNNING = "running"  # the period runs; due_on says when it ends
+    DUE = "due"  # expired: waiting for appraisal (expiry is not destruction)
+    DESTROYED = "destroyed"  # erased by an executed destruction list; the row is the stub
+
+
+class ListState(StrEnum):
+    """A destruction list's way; `cancelled` is possible until execution starts."""
+    DRAFT = "draft"
+    APPRAISAL = "appraisal"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"  # waiting period runs until wait_until
+    REJECTED = "rejected"  # back to the compiler, with a reason
+    SUPERVISED = "supervised"  # both supervisors confirmed
+    EXECUTING = "executing"
+    EXECUTED = "executed"
+    CANCELLED = "cancelled"
+
+
+class Decision(StrEnum):
+    """An appraisal's decision on one item."""
+    DESTROY = "destroy"
+    EXTEND = "extend"  # with a new due date and a reason
+    KEEP = "keep"  # keep permanently, with a reason
+
+
+class ItemResult(StrEnum):
+    """What execution did to one item."""
+    DESTROYED = "destroyed"  # every removal done and verified
+    HELD = "held_at_execution"  # a hold placed after approval stopped it
+    INELIGIBLE = "ineligible"  # no longer due (dates or rule changed), left untouched
+    FAILED = "failed"  # a fault: untouched or resumable, retry by executing again
+
+
+def register_key(list_id: int, ext: str) -> str:
+    return f"registers/destruction-{list_id}.{ext}"

@@ -2,7 +2,7 @@
 
 Both run the very same job functions (workers/jobs.py), named by dotted path. Retries are the same
 too: a job that raises is tried again after a back-off, MAX_ATTEMPTS times in all; the job functions
-decide what is worth retrying (see docsvc.services.jobstate).
+decide what is worth retrying (see docsvc.pipeline.jobstate).
 """
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def make_job_queue(settings: Settings) -> JobQueue:
 
 def _recover_from_db() -> Iterable[Job]:
     from docsvc import runtime
-    from docsvc.services.jobstate import queued_work
+    from docsvc.pipeline.jobstate import queued_work
 
     rt = runtime.current()
     with rt.sessions() as session:

@@ -152,6 +152,24 @@ class Document(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     filed_at: Mapped[datetime | None] = mapped_column(index=True)  # None: still in the unfiled inbox
     inbox_note: Mapped[str | None] = mapped_column(Text)  # why the split could not file it
+    # Retention (governance.retention computes these; stored so due lists are index look-ups).
+    contract_end: Mapped[date | None]  # trigger `contract_end`
+    retention: Mapped[str | None] = mapped_column(String(10))  # class in force: Y / D30 / D10 / D<n>
+    retention_status: Mapped[str] = mapped_column(  # constants.RetentionStatus
+        String(16), default="unknown", server_default="unknown", index=True)
+    due_on: Mapped[date | None] = mapped_column(index=True)  # first day destruction may be considered
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("retention_schedules.id", use_alter=True,
+                                                               name="fk_documents_schedule"))
+    # An appraisal's outcome overrides the schedule: extended to a date, or kept permanently.
+    extended_until: Mapped[date | None]
+    keep_permanently: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Storage-only (限制处理, PIPL): kept, retention runs on, content hidden but from records managers.
+    storage_only_at: Mapped[datetime | None]
+    storage_only_reason: Mapped[str | None] = mapped_column(String(500))
+    # Destroyed: the row stays as the stub (档号, type, year, pages, class, list, date, method).
+    destroyed_at: Mapped[datetime | None] = mapped_column(index=True)
+    destruction_list_id: Mapped[int | None] = mapped_column(
+        ForeignKey("destruction_lists.id", use_alter=True, name="fk_documents_destruction_list"))
 
     customer: Mapped["Customer | None"] = relationship()
     # doc_type is a plain code (documents may predate the table); the row, when the code is known.
@@ -213,7 +231,7 @@ class Page(Base):
 
 
 class AuditEvent(Base):
-    """One entry of the append-only, hash-chained audit trail. Written only by services.audit.record."""
+    """One entry of the append-only, hash-chained audit trail. Written only by governance.audit.record."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -308,6 +326,8 @@ class Customer(Base):
     stage: Mapped[str | None] = mapped_column(String(20))  # business stage, for completeness
     status: Mapped[str] = mapped_column(String(10), default="active")  # active / closed
     closed_on: Mapped[date | None]  # 销户 date: a retention trigger
+    storage_only_at: Mapped[datetime | None]  # the whole file is storage-only (限制处理)
+    storage_only_reason: Mapped[str | None] = mapped_column(String(500))
     tags: Mapped[str] = mapped_column(String(300), default="")  # space-separated
     location: Mapped[str | None] = mapped_column(String(120))  # paper file: box / shelf
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -337,3 +357,171 @@ class FilingSequence(Base):
     scope: Mapped[str] = mapped_column(String(80), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
 
+
+
+class RetentionSchedule(Base):
+    """One version of a document type's retention rule (a row of the 保管期限表).
+
+    Versions are never edited: a change adds a version and ends the previous one (`superseded_at`),
+    so every due date can say which rule, with which authority, produced it.
+    """
+
+    __tablename__ = "retention_schedules"
+    __table_args__ = (UniqueConstraint("doc_type", "version", name="uq_retention_schedules_type_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doc_type: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    retention: Mapped[str] = mapped_column(String(10))  # Y / D30 / D10 / D<n>
+    trigger: Mapped[str] = mapped_column(String(20))  # constants.RetentionTrigger
+    event_name: Mapped[str | None] = mapped_column(String(60))  # trigger `event`: e.g. 窃电案件结案
+    authority: Mapped[str] = mapped_column(String(300))  # table and clause
+    # The parent rule's class (national or group minimum); this rule may lengthen it, never shorten it.
+    parent_retention: Mapped[str | None] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(500))  # why a period was shortened
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    superseded_at: Mapped[datetime | None]
+
+
+class RetentionEvent(Base):
+    """A named event that starts a retention period (trigger `event`), on a document or a customer."""
+
+    __tablename__ = "retention_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), index=True)  # e.g. 窃电案件结案
+    occurred_on: Mapped[date]
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Hold(Base):
+    """A hold (冻结): while it is not released, nothing it covers can be listed for or destroyed."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(1000))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A saved search: every document it finds when a list is built or executed is held.
+    query: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(index=True)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    release_reason: Mapped[str | None] = mapped_column(String(1000))
+
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    targets: Mapped[list["HoldTarget"]] = relationship(back_populates="hold", order_by="HoldTarget.id")
+
+
+class HoldTarget(Base):
+    """What a hold covers: a customer's whole file (documents filed later too) or one document."""
+
+    __tablename__ = "hold_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hold_id: Mapped[int] = mapped_column(ForeignKey("holds.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+
+    hold: Mapped[Hold] = relationship(back_populates="targets")
+
+
+class DestructionList(Base):
+    """A destruction list (销毁清册) and its way from draft to executed (constants.ListState)."""
+
+    __tablename__ = "destruction_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    compiler_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    appraisal_report: Mapped[str | None] = mapped_column(Text)  # 鉴定报告: the group's conclusion
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    rejection_reason: Mapped[str | None] = mapped_column(String(1000))
+    wait_until: Mapped[datetime | None]  # the waiting period after approval
+    method: Mapped[str | None] = mapped_column(String(200))  # e.g. 电子文件彻底删除
+    execution_started_at: Mapped[datetime | None]
+    executed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(1000))
+    # The register, frozen once executed: its objects and their SHA-256 (also in the audit trail).
+    register_pdf_key: Mapped[str | None] = mapped_column(String(200))
+    register_pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    register_csv_key: Mapped[str | None] = mapped_column(String(200))
+    register_csv_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    compiler: Mapped[User] = relationship(foreign_keys=[compiler_id])
+    approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
+    items: Mapped[list["DestructionItem"]] = relationship(back_populates="list", order_by="DestructionItem.position")
+    signoffs: Mapped[list["DestructionSignoff"]] = relationship(back_populates="list", order_by="DestructionSignoff.id")
+
+
+class DestructionItem(Base):
+    """One document on a list: the appraisal decision and, after execution, the per-item result.
+
+    The register columns are copied in when the list is submitted, so the register does not depend
+    on the document row (whose description is reduced to a stub by the destruction).
+    """
+
+    __tablename__ = "destruction_items"
+    __table_args__ = (UniqueConstraint("list_id", "document_id", name="uq_destruction_items_list_document"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("destruction_lists.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 序号
+    decision: Mapped[str | None] = mapped_column(String(10))  # constants.Decision; None: not yet appraised
+    until: Mapped[date | None]  # decision `extend`: the new due date
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    # Register snapshot.
+    reference_code: Mapped[str | None] = mapped_column(String(80))
+    title: Mapped[str | None] = mapped_column(String(255))
+    year: Mapped[int | None] = mapped_column(Integer)
+    retention: Mapped[str | None] = mapped_column(String(10))
+    kept_years: Mapped[int | None] = mapped_column(Integer)  # 已保管期限
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    # Execution.
+    result: Mapped[str | None] = mapped_column(String(20))  # constants.ItemResult
+    result_detail: Mapped[str | None] = mapped_column(Text)  # JSON: what was removed and verified
+    executed_at: Mapped[datetime | None]
+
+    list: Mapped[DestructionList] = relationship(back_populates="items")
+    document: Mapped[Document] = relationship()
+
+
+class DestructionSignoff(Base):
+    """A signature on a list: the approver's decision or a supervisor's (监销人) confirmation."""
+
+    __tablename__ = "destruction_signoffs"
+    __table_args__ = (UniqueConstraint("list_id", "user_id", "role", name="uq_destruction_signoffs_list_user_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("destruction_lists.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(16))  # approver / supervisor
+    signed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    list: Mapped[DestructionList] = relationship(back_populates="signoffs")
+    user: Mapped[User] = relationship()
+
+
+class DestroyedOriginal(Base):
+    """The SHA-256 of every original erased by a destruction: a re-upload of it is noticed."""
+
+    __tablename__ = "destroyed_originals"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("destruction_lists.id"))
+    destroyed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from docsvc import create_app, db
 from docsvc.config import Settings
 from docsvc.runtime import Runtime, build_runtime, install
-from docsvc.services.accounts import create_user, issue_token
+from docsvc.governance.accounts import create_user, issue_token
 
 pytest_plugins = ["tests.s3server", "tests.browser"]
 
@@ -91,7 +91,7 @@ class Users:
 
     def token(self, username: str, *roles: str) -> str:
         with self.runtime.sessions() as session:
-            from docsvc.services.accounts import find_user
+            from docsvc.governance.accounts import find_user
 
             user = find_user(session, username) or create_user(session, username, PASSWORD, list(roles))
             return issue_token(session, user, "test")
@@ -102,7 +102,7 @@ class AuthActions:
         self.client, self.users = client, users
 
     def login(self, username: str = "operator", *roles: str) -> None:
-        from docsvc.services.accounts import find_user
+        from docsvc.governance.accounts import find_user
 
         with self.users.runtime.sessions() as session:
             if find_user(session, username) is None:

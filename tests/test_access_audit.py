@@ -9,12 +9,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from docsvc.access import Action, can, content_filter, content_grant, loan_state
+from docsvc.governance.access import Action, can, content_filter, content_grant, loan_state
 from docsvc.constants import LOCKOUT_THRESHOLD, page_image_key, page_thumb_key, page_words_key
 from docsvc.models import AuditEvent, Document, Page, User
 from docsvc.runtime import Runtime
-from docsvc.services import audit, loans
-from docsvc.services.accounts import find_user
+from docsvc.governance import audit, loans
+from docsvc.governance.accounts import find_user
 from tests.conftest import PASSWORD, AuthActions, docsvc_cli
 
 ACCOUNT_A, ACCOUNT_B = "3100012345", "3100099999"
@@ -132,7 +132,7 @@ def test_sensitive_documents_are_hidden_from_those_not_granted_sensitive(
     shown = client.get(f"/documents/{doc_id}").get_data(as_text=True)
     assert "张三身份证" not in shown and "敏感材料" in shown
     with rt.sessions() as session:
-        from docsvc.services.accounts import set_grants
+        from docsvc.governance.accounts import set_grants
 
         set_grants(session, None, find_user(session, "archivist"), ["sensitive"])  # type: ignore[arg-type]
     assert client.get(f"/pages/{page_id}/image").status_code == 200
@@ -156,7 +156,7 @@ def test_repeated_wrong_passwords_lock_the_account_with_a_clear_message(
     assert outcomes.count("failed") == LOCKOUT_THRESHOLD and "locked" in outcomes
     assert events(embedded_runtime, "account.lock")
     with embedded_runtime.sessions() as session:
-        from docsvc.services.accounts import set_active
+        from docsvc.governance.accounts import set_active
 
         set_active(session, None, find_user(session, "clerk"), True)  # type: ignore[arg-type]  # an admin unlocks
     assert client.post("/login", data={"username": "clerk", "password": PASSWORD, "csrf_token": token}).status_code == 302

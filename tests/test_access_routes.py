@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from docsvc.access import Action, declared_rule
+from docsvc.governance.access import Action, declared_rule
 
 # The expected rule for each endpoint. A new route must be added here, with its rule, or this test fails.
 EXPECTED: dict[str, Action] = {

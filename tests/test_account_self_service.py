@@ -131,7 +131,7 @@ def test_the_login_limit_holds_across_web_processes_and_lapses_after_a_minute(
     from datetime import timedelta
 
     from docsvc import create_app
-    from docsvc.services.accounts import failed_logins_from
+    from docsvc.governance.accounts import failed_logins_from
     from docsvc.web.auth import LOGIN_LIMIT_WINDOW
 
     guesser = "10.9.7.1"

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from docsvc.models import Customer, Document
 from docsvc.runtime import Runtime
-from docsvc.services.accounts import find_user, set_grants
+from docsvc.governance.accounts import find_user, set_grants
 from tests.conftest import AuthActions
 from tests.test_access_audit import ACCOUNT_A, make_document
 

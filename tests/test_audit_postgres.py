@@ -12,8 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from docsvc import db
 from docsvc.runtime import Runtime, build_runtime
-from docsvc.services import audit
-from docsvc.services.accounts import create_user
+from docsvc.governance import audit
+from docsvc.governance.accounts import create_user
 from tests.conftest import PASSWORD, settings_for
 
 WRITERS, EVENTS_EACH = 8, 25

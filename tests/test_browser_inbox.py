@@ -8,7 +8,7 @@ from sqlalchemy import select
 from docsvc.constants import IndexState, JobState
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.models import Document, Page as PageRow
-from docsvc.services.customers import AccountRule, create_customer
+from docsvc.files.customers import AccountRule, create_customer
 from tests.browser import Server, log_in
 
 

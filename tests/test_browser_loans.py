@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from docsvc.runtime import Runtime, build_runtime
-from docsvc.services.accounts import create_user
+from docsvc.governance.accounts import create_user
 from tests.browser import Server, log_in, log_out
 from tests.conftest import PASSWORD, settings_for
 from tests.test_access_audit import ACCOUNT_A, make_document

@@ -120,9 +120,9 @@ def test_the_customer_file_downloads_as_a_zip_of_its_originals(client, auth, emb
 
     from docsvc.config import FilingSettings
     from docsvc.jobs import InProcessJobQueue
-    from docsvc.services.customers import AccountRule, create_customer
-    from docsvc.services.intake import Upload, receive
-    from docsvc.services.splitting import split_file
+    from docsvc.files.customers import AccountRule, create_customer
+    from docsvc.pipeline.intake import Upload, receive
+    from docsvc.pipeline.splitting import split_file
     from tests import filing_stack
 
     rt = embedded_runtime

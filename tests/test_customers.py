@@ -9,9 +9,9 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from docsvc.models import AuditEvent, Customer, DocumentType
-from docsvc.services import customer_import as imp
-from docsvc.services.customers import AccountRule, CustomerError, DuplicateAccount, create_customer, update_customer
-from docsvc.services.doctypes import required_types
+from docsvc.files import customer_import as imp
+from docsvc.files.customers import AccountRule, CustomerError, DuplicateAccount, create_customer, update_customer
+from docsvc.files.doctypes import required_types
 
 RULE = AccountRule(r"^\d{10}$")
 HEADER = "户号,户名,用电地址,电压等级,档案等级,区域,状态,销户日期\n"

@@ -11,9 +11,9 @@ from docsvc.constants import IndexState, JobState, page_image_key
 from docsvc.jobs import enqueue_index
 from docsvc.models import AuditEvent, Document, DocumentType, Page
 from docsvc.runtime import Runtime
-from docsvc.services.accounts import create_user, issue_token
-from docsvc.services.doctypes import update_type
-from docsvc.services.reindex import reindex_documents
+from docsvc.governance.accounts import create_user, issue_token
+from docsvc.files.doctypes import update_type
+from docsvc.pipeline.reindex import reindex_documents
 from tests.conftest import PASSWORD, AuthActions
 
 ACCOUNT = "3300000042"

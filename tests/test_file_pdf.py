@@ -19,13 +19,14 @@ from docsvc.jobs import InProcessJobQueue
 from docsvc.models import AuditEvent, Document, DocumentType, Page
 from docsvc.runtime import Runtime
 from docsvc.search.snippets import MASKED_TITLE
-from docsvc.services import filing, loans, pageops
-from docsvc.services.accounts import create_user, find_user
-from docsvc.services.coversheets import FONT_PATH
-from docsvc.services.customers import AccountRule, create_customer
-from docsvc.services.intake import Upload, receive
-from docsvc.services.recognition import process_page
-from docsvc.services.splitting import split_file
+from docsvc.files import filing, pageops
+from docsvc.governance import loans
+from docsvc.governance.accounts import create_user, find_user
+from docsvc.pipeline.coversheets import FONT_PATH
+from docsvc.files.customers import AccountRule, create_customer
+from docsvc.pipeline.intake import Upload, receive
+from docsvc.pipeline.recognition import process_page
+from docsvc.pipeline.splitting import split_file
 from docsvc.testdata import make_text_pdf
 from tests import scans
 from tests.conftest import PASSWORD

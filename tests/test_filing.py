@@ -13,10 +13,10 @@ from docsvc import db as dbmod
 from docsvc.config import FilingSettings
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.models import AuditEvent, BatchFile, Document, DocumentType, Page
-from docsvc.services import filing
-from docsvc.services.customers import AccountRule, create_customer
-from docsvc.services.intake import Upload, receive
-from docsvc.services.splitting import split_file
+from docsvc.files import filing
+from docsvc.files.customers import AccountRule, create_customer
+from docsvc.pipeline.intake import Upload, receive
+from docsvc.pipeline.splitting import split_file
 from tests import filing_stack
 
 RULE = AccountRule(r"^\d{10}$")
@@ -97,7 +97,7 @@ def test_codes_count_per_year_and_class_and_follow_a_configured_pattern(embedded
     settings = FilingSettings()
     with embedded_runtime.sessions() as s:
         _customers(s)
-        from docsvc.services.customers import get_customer
+        from docsvc.files.customers import get_customer
 
         c = get_customer(s, "3000000001")
         ht, jc = s.get(DocumentType, "HT"), s.get(DocumentType, "JC")
@@ -115,7 +115,7 @@ def test_codes_count_per_year_and_class_and_follow_a_configured_pattern(embedded
 def test_a_code_is_corrected_only_with_a_reason_and_the_change_is_audited(embedded_runtime) -> None:  # type: ignore[no-untyped-def]
     with embedded_runtime.sessions() as s:
         _customers(s)
-        from docsvc.services.customers import get_customer
+        from docsvc.files.customers import get_customer
 
         c = get_customer(s, "3000000001")
         d = filing.file_document(s, None, _doc(s, 1, date(2019, 5, 1)), c, s.get(DocumentType, "HT"), FilingSettings())
@@ -151,7 +151,7 @@ def test_concurrent_filing_on_postgresql_gives_unique_consecutive_codes(pg_schem
             barrier.wait()
             for doc_id in chunk:
                 with sessions() as s:
-                    from docsvc.services.customers import get_customer
+                    from docsvc.files.customers import get_customer
 
                     filing.file_document(s, None, s.get(Document, doc_id), get_customer(s, "3000000001"),
                                          s.get(DocumentType, "HT"), FilingSettings())

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from docsvc.runtime import Runtime
-from docsvc.services.hotfolder import HotFolder
+from docsvc.pipeline.hotfolder import HotFolder
 from tests.scans import image_pdf_bytes
 
 

@@ -12,9 +12,9 @@ from docsvc.constants import JobState
 from docsvc.jobs import InProcessJobQueue
 from docsvc.models import AuditEvent, Batch, BatchFile, Document, Page
 from docsvc.runtime import Runtime
-from docsvc.services import batches
-from docsvc.services.accounts import find_user
-from docsvc.services.intake import Upload, receive
+from docsvc.pipeline import batches
+from docsvc.governance.accounts import find_user
+from docsvc.pipeline.intake import Upload, receive
 from tests.conftest import AuthActions
 from tests.test_access_audit import events
 

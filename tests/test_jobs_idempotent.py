@@ -20,8 +20,8 @@ from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, FileState, JobState
 from docsvc.models import BatchFile, Document, Page, utcnow
 from docsvc.runtime import Runtime
 from docsvc.samples import form_text
-from docsvc.services.batches import batch_report, retry_page
-from docsvc.services.intake import Upload, receive
+from docsvc.pipeline.batches import batch_report, retry_page
+from docsvc.pipeline.intake import Upload, receive
 from storage import ObjectNotFound
 from tests.scans import page_image, text_pdf_bytes
 from workers import jobs as job_functions

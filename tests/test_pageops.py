@@ -8,9 +8,9 @@ from docsvc.config import FilingSettings
 from docsvc.constants import IndexState, JobState
 from docsvc.errors import NotAllowedNow
 from docsvc.models import AuditEvent, Document, DocumentType, Page
-from docsvc.services import filing, pageops, suggestions
-from docsvc.services.customers import AccountRule, create_customer, get_customer
-from docsvc.services.indexing import index_pending
+from docsvc.files import filing, pageops, suggestions
+from docsvc.files.customers import AccountRule, create_customer, get_customer
+from docsvc.pipeline.indexing import index_pending
 
 TEXTS = ["户号：3000000001 户名：宏达机械制造有限公司 用电申请书", "合同编号：GD-2019-004512 第二页",
          "第三页 产权分界点", "第四页 计量装置"]

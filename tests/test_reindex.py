@@ -16,7 +16,7 @@ from docsvc.models import Document, Page
 from docsvc.runtime import Runtime
 from docsvc.search import PageRecord, SearchIndex
 from docsvc.search.index import BUILD_STATE_FILE, VERSION_FILE
-from docsvc.services.indexing import index_pending
+from docsvc.pipeline.indexing import index_pending
 from tests.conftest import ROOT, docsvc_cli
 
 PLACES = "城东线 江北线 滨海线 南湖支线 工业一线".split()
@@ -111,7 +111,7 @@ def test_index_worker_rebuilds_an_index_of_an_older_schema_before_writing(embedd
 
 
 def test_relinked_document_is_found_under_its_new_customer(embedded_runtime: Runtime) -> None:
-    from docsvc.services.reindex import reindex_documents
+    from docsvc.pipeline.reindex import reindex_documents
 
     rt = embedded_runtime
     add_pages(rt, documents=1, pages_each=2)

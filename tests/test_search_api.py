@@ -20,8 +20,8 @@ from docsvc import create_app, db as dbmod
 from docsvc.constants import LoanState
 from docsvc.models import AuditEvent, Customer, Document, Loan, LoanItem, Page
 from docsvc.runtime import Runtime, build_runtime, install
-from docsvc.services.accounts import create_user, find_user, issue_token
-from docsvc.services.reindex import reindex_documents
+from docsvc.governance.accounts import create_user, find_user, issue_token
+from docsvc.pipeline.reindex import reindex_documents
 from docsvc.testdata import make_text_pdf
 from tests.conftest import PASSWORD, settings_for, wait_for_batch
 

@@ -7,8 +7,8 @@ from flask.testing import FlaskClient
 from docsvc.constants import IndexState, JobState
 from docsvc.models import Document, Page
 from docsvc.runtime import Runtime
-from docsvc.services.doctypes import all_types, create_type, update_type
-from docsvc.services.typeguess import guess_type
+from docsvc.files.doctypes import all_types, create_type, update_type
+from docsvc.files.typeguess import guess_type
 from tests.conftest import AuthActions, Users
 
 THRESHOLD = 0.95  # the default DOCSVC_AUTOFILE_CONFIDENCE

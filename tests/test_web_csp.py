@@ -18,10 +18,10 @@ from playwright.sync_api import Page as BrowserPage, expect
 from docsvc.constants import IndexState, page_image_key, page_thumb_key, page_words_key
 from docsvc.models import Batch, BatchFile, Document, Page, utcnow
 from docsvc.runtime import Runtime, build_runtime
-from docsvc.services import loans
-from docsvc.services.accounts import create_user, find_user
-from docsvc.services.customers import AccountRule, create_customer
-from docsvc.services.indexing import index_pending
+from docsvc.governance import loans
+from docsvc.governance.accounts import create_user, find_user
+from docsvc.files.customers import AccountRule, create_customer
+from docsvc.pipeline.indexing import index_pending
 from tests.browser import Server, log_in
 from tests.conftest import PASSWORD, AuthActions, settings_for
 

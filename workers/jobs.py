@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from docsvc import runtime
-from docsvc.services.indexing import index_pending as index_pending_pages
-from docsvc.services.recognition import process_page as recognise_page
-from docsvc.services.reindex import ensure_current_schema
-from docsvc.services.splitting import split_file as split_batch_file
+from docsvc.pipeline.indexing import index_pending as index_pending_pages
+from docsvc.pipeline.recognition import process_page as recognise_page
+from docsvc.pipeline.reindex import ensure_current_schema
+from docsvc.pipeline.splitting import split_file as split_batch_file
 
 
 def split_file(batch_file_id: int) -> None:

@@ -5,16 +5,16 @@ import dataclasses
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from docsvc.access import Action, rule
+from docsvc.governance.access import Action, rule
 from docsvc.errors import DomainError
-from docsvc.services import completeness, customer_import, filing, pageops
-from docsvc.services.customers import (
+from docsvc.files import completeness, customer_import, filing, pageops
+from docsvc.files.customers import (
     FIELDS, AccountRule, create_customer, customer_json, get_customer, search_customers, update_customer,
 )
-from docsvc.services.doctypes import all_types, create_type, find_type, type_json, update_type
-from docsvc.services.documents import document_json, get_document, get_page, page_json
-from docsvc.services.suggestions import suggest
-from docsvc.services.typeguess import guess_document_type
+from docsvc.files.doctypes import all_types, create_type, find_type, type_json, update_type
+from docsvc.files.documents import document_json, get_document, get_page, page_json
+from docsvc.files.suggestions import suggest
+from docsvc.files.typeguess import guess_document_type
 from docsvc.web import client_ip, db, runtime
 from docsvc.web.customers import completeness_export, file_pdf_response
 
@@ -276,7 +276,7 @@ def purge_page(page_id: int) -> object:
 @bp.route("/cover-sheets")
 @rule(Action.FILE)
 def cover_sheets() -> object:
-    from docsvc.services.coversheets import sheets_for
+    from docsvc.pipeline.coversheets import sheets_for
 
     accounts, types = request.args.getlist("account"), request.args.getlist("type")
     if not accounts or len(accounts) != len(types):

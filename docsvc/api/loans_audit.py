@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from docsvc.access import Action, rule
-from docsvc.services import audit
-from docsvc.services import loans as loan_service
+from docsvc.governance.access import Action, rule
+from docsvc.governance import audit
+from docsvc.governance import loans as loan_service
 from docsvc.web import client_ip, db
 from docsvc.web.audit import PAGE_SIZE, csv_response, filter_from
 

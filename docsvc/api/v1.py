@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from docsvc.access import Action, rule
+from docsvc.governance.access import Action, rule
 from docsvc.api.openapi import openapi_document
 from docsvc.search import QueryError, SearchResults
-from docsvc.services import batches as batch_service
-from docsvc.services.documents import document_json, get_document, get_page, page_json
-from docsvc.services.intake import Upload, receive
-from docsvc.services.searching import search_for_user
+from docsvc.pipeline import batches as batch_service
+from docsvc.files.documents import document_json, get_document, get_page, page_json
+from docsvc.pipeline.intake import Upload, receive
+from docsvc.files.searching import search_for_user
 from docsvc.web import audit_event, client_ip, db, runtime
 from docsvc.web import documents
 from docsvc.web.uploads import uploaded_files

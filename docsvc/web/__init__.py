@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from docsvc.access import CONTENT_ACTIONS, CONTENT_ROLES, Action, can, content_grant, declared_rule
+from docsvc.governance.access import CONTENT_ACTIONS, CONTENT_ROLES, Action, can, content_grant, declared_rule
 from docsvc.errors import DomainError
 from docsvc.i18n import LANGUAGES, translate
 from docsvc.models import Document, Page, User
@@ -180,7 +180,7 @@ def audit_event(action: str, *, object_type: str | None = None, object_id: str |
     """Record an event for the current request (actor, IP and loan filled in); the caller commits
     with its change, or passes commit=True when the request changes nothing else. `read` marks an
     event recording a read of content, whose commit need not wait for the disk (unless configured)."""
-    from docsvc.services import audit
+    from docsvc.governance import audit
 
     grant = g.get("grant")
     audit.record(db(), g.get("user"), action, object_type=object_type, object_id=object_id,
@@ -206,7 +206,7 @@ _anchored_on: dict[str, date] = {}
 
 def _anchor_if_due() -> None:
     """Write the day's anchor with the first event of the day this process records."""
-    from docsvc.services import audit
+    from docsvc.governance import audit
     from docsvc.models import utcnow
 
     today = utcnow().date()
@@ -245,7 +245,7 @@ def _view(endpoint: str):  # type: ignore[no-untyped-def]
 
 
 def _actor() -> User | None:
-    from docsvc.services.accounts import user_for_token
+    from docsvc.governance.accounts import user_for_token
 
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):

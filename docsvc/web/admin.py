@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from docsvc.access import Action, rule
+from docsvc.governance.access import Action, rule
 from docsvc.constants import Grant, Role
 from docsvc.models import User
-from docsvc.services.accounts import AccountError, create_user, set_active, set_grants, set_roles
+from docsvc.governance.accounts import AccountError, create_user, set_active, set_grants, set_roles
 from docsvc.web import client_ip, db, t
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

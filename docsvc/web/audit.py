@@ -6,9 +6,9 @@ from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
 
-from docsvc.access import Action, rule
+from docsvc.governance.access import Action, rule
 from docsvc.errors import DomainError
-from docsvc.services import audit
+from docsvc.governance import audit
 from docsvc.web import audit_event, db, runtime
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")

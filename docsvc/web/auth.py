@@ -9,9 +9,9 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from docsvc.access import Action, can, rule
+from docsvc.governance.access import Action, can, rule
 from docsvc.models import User
-from docsvc.services.accounts import (AccountError, attempt_login, change_password, failed_logins_from, issue_token,
+from docsvc.governance.accounts import (AccountError, attempt_login, change_password, failed_logins_from, issue_token,
                                      list_tokens, revoke_token)
 from docsvc.web import audit_event, client_ip, db, t
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from docsvc.access import Action, rule
+from docsvc.governance.access import Action, rule
 from docsvc.errors import NotAllowedNow, NotFound
 from docsvc.models import Batch
-from docsvc.services import batches as batch_service
-from docsvc.services.intake import Upload, receive
+from docsvc.pipeline import batches as batch_service
+from docsvc.pipeline.intake import Upload, receive
 from docsvc.web import client_ip, db, g, runtime
 from docsvc.web.uploads import UnreadableUpload, uploaded_files
 

@@ -8,14 +8,14 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from docsvc.access import Action, can, content_grant, hides_identity, rule
+from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
 from docsvc.models import AuditEvent, Document
-from docsvc.services import completeness, customer_import
-from docsvc.services.customers import (
+from docsvc.files import completeness, customer_import
+from docsvc.files.customers import (
     FIELDS, GRADES, AccountRule, create_customer, file_documents, get_customer, search_customers, update_customer,
 )
-from docsvc.services.doctypes import STAGES, all_types
-from docsvc.services.suggestions import autofile_note
+from docsvc.files.doctypes import STAGES, all_types
+from docsvc.files.suggestions import autofile_note
 from docsvc.web import audit_event, client_ip, db, runtime
 
 bp = Blueprint("customers", __name__)
@@ -157,7 +157,7 @@ def cover_sheets() -> object:
 @bp.route("/cover-sheets.pdf")
 @rule(Action.FILE)
 def cover_sheets_pdf() -> object:
-    from docsvc.services.coversheets import sheets_for
+    from docsvc.pipeline.coversheets import sheets_for
 
     pairs = list(zip(request.args.getlist("account"), request.args.getlist("type")))
     if not pairs:
@@ -203,7 +203,7 @@ def file_pdf(account: str) -> object:
 
 
 def file_pdf_response(account: str) -> Response:
-    """The customer file as one PDF (docsvc.services.filepdf), for the web page and the API.
+    """The customer file as one PDF (docsvc.files.filepdf), for the web page and the API.
 
     Built in a temporary file before the export is audited, then streamed from it: the event names the
     documents given and withheld and the loan(s) allowing them. Nothing downloadable: refused, audited.
@@ -211,7 +211,7 @@ def file_pdf_response(account: str) -> Response:
     import tempfile
 
     from docsvc.formats import safe_filename
-    from docsvc.services import filepdf
+    from docsvc.files import filepdf
     from docsvc.web.objects import CHUNK, attachment
 
     customer = get_customer(db(), account)

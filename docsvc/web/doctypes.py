@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from docsvc.access import Action, rule
+from docsvc.governance.access import Action, rule
 from docsvc.jobs import enqueue_index
 from docsvc.models import DocumentType
-from docsvc.services.doctypes import (
+from docsvc.files.doctypes import (
     RETENTION_LABELS, STAGES, DocTypeError, all_types, create_type, find_type, stage_label, update_type,
 )
 from docsvc.web import client_ip, db, runtime

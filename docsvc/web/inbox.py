@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from docsvc.access import Action, hides_identity, rule
+from docsvc.governance.access import Action, hides_identity, rule
 from docsvc.jobs import enqueue_index
-from docsvc.services import filing, pageops
-from docsvc.services.doctypes import all_types
-from docsvc.services.documents import get_document, get_page
-from docsvc.services.suggestions import recent_autofilings, suggest
-from docsvc.services.typeguess import guess_document_type
+from docsvc.files import filing, pageops
+from docsvc.files.doctypes import all_types
+from docsvc.files.documents import get_document, get_page
+from docsvc.files.suggestions import recent_autofilings, suggest
+from docsvc.files.typeguess import guess_document_type
 from docsvc.web import client_ip, db, runtime
 
 bp = Blueprint("inbox", __name__)

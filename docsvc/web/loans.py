@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from docsvc.access import Action, can, loan_state, rule
+from docsvc.governance.access import Action, can, loan_state, rule
 from docsvc.constants import MAX_LOAN_DAYS
-from docsvc.services import loans as loan_service
+from docsvc.governance import loans as loan_service
 from docsvc.web import client_ip, db, t
 
 bp = Blueprint("loans", __name__, url_prefix="/loans")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template, request
 
-from docsvc.access import Action, rule
+from docsvc.governance.access import Action, rule
 from docsvc.search import QueryError
-from docsvc.services.searching import SORTS, search_for_user
+from docsvc.files.searching import SORTS, search_for_user
 from docsvc.web import audit_event, db, runtime
 
 bp = Blueprint("search", __name__)

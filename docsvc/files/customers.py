@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from docsvc.errors import DomainError, NotFound
 from docsvc.models import Customer, Document, User
-from docsvc.services import audit
-from docsvc.services.doctypes import STAGE_CODES
+from docsvc.governance import audit
+from docsvc.files.doctypes import STAGE_CODES
 
 GRADES = ("一级", "二级", "三级")
 STATUSES = ("active", "closed")
@@ -172,7 +172,7 @@ def update_customer(session: Session, actor: User | None, account: str, values: 
 
 def _reindex_customer(session: Session, customer: Customer) -> None:
     """The customer's name is on every indexed page of its file."""
-    from docsvc.services.filing import mark_for_reindex
+    from docsvc.files.filing import mark_for_reindex
     from docsvc.models import Document
 
     ids = list(session.scalars(select(Document.id).where(Document.customer_id == customer.id)))

@@ -335,8 +335,8 @@ def create_documents(session: Session, bf: BatchFile, cut: Plan, settings: Filin
 def file_if_known(session: Session, document: Document, settings: FilingSettings, *, how: str) -> None:
     """File a document whose customer and type were given (cover sheet, upload form) when both exist."""
     from docsvc.models import DocumentType
-    from docsvc.services.customers import find_customer
-    from docsvc.services.filing import file_document
+    from docsvc.files.customers import find_customer
+    from docsvc.files.filing import file_document
 
     if document.filed_at is not None or not document.customer_account:
         return
@@ -356,8 +356,8 @@ def file_if_known(session: Session, document: Document, settings: FilingSettings
 
 def sheets_for(session: Session, pairs: list[tuple[str, str]]) -> bytes:
     """The printable PDF for (户号, type code) pairs; unknown customers or types raise NotFound/DocTypeError."""
-    from docsvc.services.customers import get_customer
-    from docsvc.services.doctypes import get_type
+    from docsvc.files.customers import get_customer
+    from docsvc.files.doctypes import get_type
 
     sheets = []
     for account, code in pairs:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.models import Document, DocumentType
 from docsvc.search.analysis import normalize
-from docsvc.services.doctypes import all_types
+from docsvc.files.doctypes import all_types
 
 TITLE_LINES = 4  # a letterhead line, the title, a number/date line: the title is among the first four
 TITLE_SHARE = 0.5  # 高压供用电合同 is a title of 供用电合同; 第四条违约用电与窃电的处理 is not one of 违约用电

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from docsvc.constants import FileState, JobState
 from docsvc.jobs import JobQueue
 from docsvc.models import BatchFile
-from docsvc.services.intake import Upload, receive
+from docsvc.pipeline.intake import Upload, receive
 from storage import ObjectStore
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from docsvc.constants import IndexState
 from docsvc.models import Page
 from docsvc.search import PageRecord, SearchIndex
-from docsvc.services.indexing import WITH_DOCUMENT, page_record
+from docsvc.pipeline.indexing import WITH_DOCUMENT, page_record
 
 CHUNK = 1000  # pages read per query while rebuilding or checking
 
@@ -138,7 +138,7 @@ def reindex_documents(session: Session, jobs, document_ids: Iterable[int]) -> No
     so the one index worker rewrites them.
     """
     from docsvc.jobs import enqueue_index
-    from docsvc.services.filing import mark_for_reindex
+    from docsvc.files.filing import mark_for_reindex
 
     mark_for_reindex(session, document_ids)
     session.commit()

@@ -41,6 +41,13 @@ class Action(StrEnum):
     MANAGE_CUSTOMERS = "customers.manage"  # create, edit, import customers; document types
     FILE = "document.file"  # inbox, page operations, linking, cover sheets
     CORRECT_CODE = "document.correct_code"  # change a 档号 (an approved, audited act)
+    VIEW_RETENTION = "retention.view"  # schedules, due dates, the dashboard, holds, lists (metadata)
+    MANAGE_RETENTION = "retention.manage"  # schedules, events, holds, storage-only, compiling lists
+    APPRAISE = "destruction.appraise"  # the appraisal group's per-item decisions (鉴定)
+    APPROVE_DESTRUCTION = "destruction.approve"  # the responsible leader; never the list's compiler
+    SUPERVISE_DESTRUCTION = "destruction.supervise"  # 监销人: two distinct people, neither the compiler
+    EXECUTE_DESTRUCTION = "destruction.execute"  # start the erasure of a supervised list
+    READ_REGISTER = "destruction.register"  # the destruction register (PDF, CSV)
 
 
 STAFF = frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER,
@@ -66,6 +73,14 @@ _GRANTS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_CUSTOMERS: frozenset({Role.ADMIN, Role.ARCHIVIST, Role.RECORDS_MANAGER}),
     Action.FILE: frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST}),
     Action.CORRECT_CODE: frozenset({Role.RECORDS_MANAGER}),
+    Action.VIEW_RETENTION: frozenset({Role.RECORDS_MANAGER, Role.ARCHIVIST, Role.APPROVER, Role.SUPERVISOR,
+                                      Role.AUDITOR}),
+    Action.MANAGE_RETENTION: frozenset({Role.RECORDS_MANAGER}),
+    Action.APPRAISE: frozenset({Role.RECORDS_MANAGER, Role.ARCHIVIST}),
+    Action.APPROVE_DESTRUCTION: frozenset({Role.APPROVER}),
+    Action.SUPERVISE_DESTRUCTION: frozenset({Role.SUPERVISOR}),
+    Action.EXECUTE_DESTRUCTION: frozenset({Role.RECORDS_MANAGER}),
+    Action.READ_REGISTER: frozenset({Role.RECORDS_MANAGER, Role.APPROVER, Role.SUPERVISOR, Role.AUDITOR}),
 }
 
 CONTENT_ACTIONS = frozenset({Action.VIEW_CONTENT, Action.DOWNLOAD, Action.PRINT})

@@ -1,6 +1,6 @@
 """Search as a user sees it: the engine's results passed through the access rule.
 
-The rule (docsvc.access.content_filter) decides two things per page:
+The rule (docsvc.governance.access.content_filter) decides two things per page:
 - whether its *text* may be searched and shown: content roles read everything, viewers only the
   documents and customer files of their active loans, and sensitive types only with the
   `sensitive` grant;
@@ -17,10 +17,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from docsvc.access import content_filter
+from docsvc.governance.access import content_filter
 from docsvc.models import User
 from docsvc.search import SearchIndex, SearchResults, access_restriction
-from docsvc.services.doctypes import all_types
+from docsvc.files.doctypes import all_types
 
 SORTS = ("relevance", "date")
 

@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy.orm import Session
 
-from docsvc.access import hides_identity
+from docsvc.governance.access import hides_identity
 from docsvc.errors import NotFound, require_found
 from docsvc.models import Document, Page, User
 from docsvc.search.snippets import MASKED_TITLE

@@ -8,12 +8,12 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docsvc.access import is_sensitive
+from docsvc.governance.access import is_sensitive
 from docsvc.constants import FileState
 from docsvc.formats import safe_filename
 from docsvc.jobs import JobQueue, enqueue_split
 from docsvc.models import Batch, BatchFile, Document, User
-from docsvc.services import audit
+from docsvc.governance import audit
 from storage import ObjectStore
 
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from docsvc.config import FilingSettings
 from docsvc.constants import AUTOFILE_HOW, JobState
 from docsvc.models import AuditEvent, Customer, Document, DocumentType, Page, User
-from docsvc.services.filing import file_document
-from docsvc.services.typeguess import TypeGuess, guess_document_type
+from docsvc.files.filing import file_document
+from docsvc.files.typeguess import TypeGuess, guess_document_type
 
 # Digits of 户号 length stand alone (not inside a longer number such as a meter number).
 _ACCOUNT = re.compile(r"(?<!\d)(\d{10})(?!\d)")

@@ -25,16 +25,16 @@ from typing import BinaryIO
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.orm import Session
 
-from docsvc.access import Action, ContentGrant, content_grant, hides_identity
+from docsvc.governance.access import Action, ContentGrant, content_grant, hides_identity
 from docsvc.constants import VIEW_DPI_TEXT_LAYER, TextSource
 from docsvc.formats import safe_filename
 from docsvc.formats.image_pdf import ImagePdfWriter, Word
 from docsvc.models import Customer, Document, Page, User
 from docsvc.search.snippets import MASKED_TITLE
-from docsvc.services.coversheets import A4_MM, FONT_PATH
-from docsvc.services.customers import file_documents
-from docsvc.services.documents import page_words
-from docsvc.services.pageops import live_pages
+from docsvc.pipeline.coversheets import A4_MM, FONT_PATH
+from docsvc.files.customers import file_documents
+from docsvc.files.documents import page_words
+from docsvc.files.pageops import live_pages
 from storage import ObjectStore
 
 AUDIT_ACTION = "customer.download_file_pdf"

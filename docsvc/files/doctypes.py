@@ -1,6 +1,6 @@
 """Document types (a configurable table) and the business stages that make them required.
 
-The table is the one source of which types are sensitive (docsvc.access.is_sensitive reads it).
+The table is the one source of which types are sensitive (docsvc.governance.access.is_sensitive reads it).
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from docsvc.access import may_see_sensitive
+from docsvc.governance.access import may_see_sensitive
 from docsvc.errors import DomainError, NotFound
 from docsvc.models import Document, DocumentType, User
-from docsvc.services import audit
-from docsvc.services.filing import mark_for_reindex
+from docsvc.governance import audit
+from docsvc.files.filing import mark_for_reindex
 
 # Business stages of a supply relationship, in order (DOMAIN.md: 申请 → 设计/施工 → 验收送电 → 合同签订
 # → 运行中检查 → 变更 → 销户). A type required from a stage is required at every later stage too.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from docsvc.access import is_sensitive
+from docsvc.governance.access import is_sensitive
 from docsvc.constants import IndexState
 from docsvc.models import Document, Page
 from docsvc.search import PageRecord, SearchIndex

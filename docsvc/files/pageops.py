@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from docsvc.constants import IndexState
 from docsvc.errors import DomainError, NotAllowedNow
 from docsvc.models import BatchFile, Document, LoanItem, Page, User, utcnow
-from docsvc.services import audit
+from docsvc.governance import audit
 from storage import ObjectStore
 
 

@@ -10,7 +10,7 @@ from docsvc.constants import FileState, JobState
 from docsvc.errors import NotAllowedNow, require_found
 from docsvc.jobs import JobQueue, enqueue_page, enqueue_split
 from docsvc.models import Batch, BatchFile, Document, Page, User
-from docsvc.services import audit
+from docsvc.governance import audit
 
 
 

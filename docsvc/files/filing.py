@@ -21,7 +21,7 @@ from docsvc.config import FilingSettings
 from docsvc.constants import IndexState
 from docsvc.errors import DomainError, NotAllowedNow
 from docsvc.models import Customer, Document, DocumentType, FilingSequence, Page, User, utcnow
-from docsvc.services import audit
+from docsvc.governance import audit
 
 _SEQ_FIELD = re.compile(r"\{seq(?::[^}]*)?\}")
 
@@ -168,8 +168,8 @@ _COLUMNS = {"title": "title", "document_date": "doc_date", "contract_number": "c
 def update_document(session: Session, actor: User | None, document: Document, values: dict[str, object],
                     settings: FilingSettings, *, ip: str | None = None) -> Document:
     """Set a document's description and, given customer_account and/or doc_type, link and file it. Commits."""
-    from docsvc.services.customers import get_customer, parse_date
-    from docsvc.services.doctypes import get_type
+    from docsvc.files.customers import get_customer, parse_date
+    from docsvc.files.doctypes import get_type
 
     changes: dict[str, object] = {}
     for key in EDITABLE:

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from docsvc.access import Action, can, is_sensitive, loan_state, may_see_sensitive
+from docsvc.governance.access import Action, can, is_sensitive, loan_state, may_see_sensitive
 from docsvc.constants import MAX_LOAN_DAYS, LoanState, Role
 from docsvc.errors import DomainError, NotAllowedNow, require_found
 from docsvc.models import Document, Loan, LoanItem, User, utcnow
-from docsvc.services import audit
+from docsvc.governance import audit
 
 
 class LoanError(DomainError):

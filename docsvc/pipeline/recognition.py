@@ -23,7 +23,8 @@ from docsvc.constants import (
 from docsvc.jobs import JobQueue, enqueue_index
 from docsvc.models import Page
 from docsvc.ocr import get_engine, normalise
-from docsvc.services import jobstate, suggestions
+from docsvc.pipeline import jobstate
+from docsvc.files import suggestions
 from sqlalchemy.orm import Session
 from storage import ObjectStore
 

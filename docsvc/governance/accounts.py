@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Grant, Role
 from docsvc.models import ApiToken, AuditEvent, User, utcnow
-from docsvc.services import audit
+from docsvc.governance import audit
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "dsv_"

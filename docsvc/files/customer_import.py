@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from docsvc.errors import DomainError
 from docsvc.models import Customer, User, utcnow
-from docsvc.services import audit
-from docsvc.services.customers import FIELDS, AccountRule, CustomerError, check_closing, clean_fields
+from docsvc.governance import audit
+from docsvc.files.customers import FIELDS, AccountRule, CustomerError, check_closing, clean_fields
 
 TARGETS = ("account",) + FIELDS
 # Header spellings seen in marketing-system exports, matched after removing spaces and case.

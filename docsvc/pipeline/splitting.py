@@ -11,8 +11,8 @@ from docsvc.config import FilingSettings
 from docsvc.constants import JobState
 from docsvc.jobs import JobQueue, enqueue_page
 from docsvc.models import BatchFile, Document, Page
-from docsvc.services import coversheets, jobstate
-from docsvc.services.intake import mark_duplicate
+from docsvc.pipeline import coversheets, jobstate
+from docsvc.pipeline.intake import mark_duplicate
 from storage import ObjectStore
 
 

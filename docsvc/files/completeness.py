@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docsvc.models import Customer, Document, DocumentType
-from docsvc.services.doctypes import required_types, stage_label
+from docsvc.files.doctypes import required_types, stage_label
 
 
 @dataclass

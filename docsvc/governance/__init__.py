@@ -1,0 +1,1 @@
+"""Governance: access, accounts, loans, the audit trail, retention, holds and destruction."""
