@@ -9,7 +9,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from docsvc.access import CONTENT_ACTIONS, CONTENT_ROLES, Action, can, content_grant, declared_rule
+from docsvc.access import (CONTENT_ACTIONS, CONTENT_ROLES, HANDLING_ACTIONS, SENSITIVE_REFUSAL, Action, SensitiveRefused,
+                           can, content_grant, declared_rule)
 from docsvc.errors import DomainError
 from docsvc.i18n import LANGUAGES, translate
 from docsvc.models import Document, Page, User
@@ -113,7 +114,19 @@ def _gate() -> object | None:
         abort(403)
     if action in CONTENT_ACTIONS:
         _check_content(user, action)
+    elif action in HANDLING_ACTIONS:
+        _check_handling(user, action)
     return None
+
+
+def _check_handling(user: User, action: Action) -> None:
+    """Object check for routes changing a named page or document: a sensitive one needs the grant.
+    A missing id is left to the view (404): these roles may see which documents exist."""
+    obj = _content_object(request.view_args or {})
+    if obj is not None and not can(user, action, obj):
+        audit_event("access.denied", object_type=_kind(obj), object_id=obj.id, outcome="denied", commit=True,
+                    detail={"endpoint": request.endpoint, "method": request.method, "reason": "sensitive"})
+        raise SensitiveRefused(SENSITIVE_REFUSAL)
 
 
 def _content_object(view_args: dict[str, object]) -> Page | Document | None:

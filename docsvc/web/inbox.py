@@ -11,6 +11,7 @@ from docsvc.services.documents import get_document, get_page
 from docsvc.services.suggestions import recent_autofilings, suggest
 from docsvc.services.typeguess import guess_document_type
 from docsvc.web import client_ip, db, runtime
+from docsvc.web.params import as_int, int_field
 
 bp = Blueprint("inbox", __name__)
 
@@ -19,7 +20,7 @@ bp = Blueprint("inbox", __name__)
 @rule(Action.FILE)
 def index() -> object:
     documents = filing.inbox(db())
-    current = get_document(db(), request.args.get("document", type=int)) if request.args.get("document") else (
+    current = get_document(db(), as_int(request.args["document"], "document", minimum=1)) if request.args.get("document") else (
         documents[0] if documents else None)
     autofiled = recent_autofilings(db())
     return render_template("inbox/index.html", documents=documents, current=current,
@@ -56,8 +57,7 @@ def file(document_id: int) -> object:
 @bp.route("/inbox/<int:document_id>/split", methods=["POST"])
 @rule(Action.FILE)
 def split(document_id: int) -> object:
-    pageops.split(db(), g.user, get_document(db(), document_id), request.form.get("at_page", 0, type=int) or 0,
-                  ip=client_ip())
+    pageops.split(db(), g.user, get_document(db(), document_id), int_field(request.form, "at_page"), ip=client_ip())
     enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))
 
@@ -65,7 +65,7 @@ def split(document_id: int) -> object:
 @bp.route("/inbox/<int:document_id>/merge", methods=["POST"])
 @rule(Action.FILE)
 def merge(document_id: int) -> object:
-    source = get_document(db(), request.form.get("source_document_id", 0, type=int) or 0)
+    source = get_document(db(), int_field(request.form, "source_document_id", minimum=1))
     pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
     enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))
@@ -77,7 +77,8 @@ def page_op(page_id: int, op: str) -> object:
     page = get_page(db(), page_id)
     document_id = page.document_id
     if op == "rotate":
-        pageops.rotate(db(), g.user, page, request.form.get("degrees", 90, type=int) or 90, ip=client_ip())
+        pageops.rotate(db(), g.user, page, int_field(request.form, "degrees", 90, minimum=-3600, maximum=3600),
+                       ip=client_ip())
     elif op == "delete":
         pageops.bin_page(db(), g.user, page, ip=client_ip())
     elif op == "up":
@@ -85,7 +86,7 @@ def page_op(page_id: int, op: str) -> object:
     elif op == "down":
         pageops.reorder_to(db(), g.user, page, page.number + 1, ip=client_ip())
     elif op == "move":
-        target = get_document(db(), request.form.get("document_id", 0, type=int) or 0)
+        target = get_document(db(), int_field(request.form, "document_id", minimum=1))
         pageops.move_page(db(), g.user, page, target, ip=client_ip())
     else:
         flash("未知的页面操作。 / Unknown page operation.")
