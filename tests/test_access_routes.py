@@ -92,6 +92,8 @@ EXPECTED: dict[str, Action] = {
     "doctypes.edit": Action.MANAGE_CUSTOMERS,
     "api_customers.patch_document": Action.FILE,
     "api_customers.correct_reference_code": Action.CORRECT_CODE,
+    "api_customers.unfile": Action.UNFILE,
+    "documents.unfile": Action.UNFILE,
     "api_customers.suggestions": Action.FILE,
     "api_customers.split": Action.FILE,
     "api_customers.merge": Action.FILE,

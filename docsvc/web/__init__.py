@@ -1,10 +1,12 @@
 """Web layer: blueprints, login, CSRF, and the access gate every request passes."""
 from __future__ import annotations
 
-from datetime import date
+import time
+from datetime import date, timedelta
 
 from flask import Flask, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
-from flask_login import LoginManager, current_user
+from flask import session as cookie_session
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -12,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from docsvc.access import (CONTENT_ACTIONS, CONTENT_ROLES, HANDLING_ACTIONS, SENSITIVE_REFUSAL, Action, SensitiveRefused,
                            can, content_grant, declared_rule)
 from docsvc.errors import DomainError
+from docsvc.services.accounts import TOKEN_FAILURE, failed_logins_from, user_for_token
 from docsvc.i18n import LANGUAGES, translate
 from docsvc.models import Document, Page, User
 from docsvc.runtime import Runtime
@@ -258,14 +261,70 @@ def _view(endpoint: str):  # type: ignore[no-untyped-def]
 
 
 def _actor() -> User | None:
-    from docsvc.services.accounts import user_for_token
-
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return user_for_token(db(), header.removeprefix("Bearer ").strip())
+        return _token_user(header.removeprefix("Bearer ").strip())
     if is_api():
         return None  # the API never rides on a browser session: no CSRF exposure
-    return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
+    if not current_user.is_authenticated:
+        return None
+    if not _session_current():
+        logout_user()
+        cookie_session.clear()
+        flash(t("session_ended"))
+        return None
+    return current_user  # type: ignore[return-value]
+
+
+# Refused API tokens per client address and minute before the address must wait (like failed logins).
+TOKEN_FAILURES_PER_MINUTE = 20
+TOKEN_LIMIT_WINDOW = timedelta(seconds=60)
+
+
+class TooManyTokenFailures(DomainError):
+    status = 429
+
+
+def _token_user(token: str) -> User | None:
+    """The token's user; a refused token is audited, and an address refused too often waits a minute."""
+    address = client_ip()
+    if address and failed_logins_from(db(), address, TOKEN_LIMIT_WINDOW, action=TOKEN_FAILURE) >= TOKEN_FAILURES_PER_MINUTE:
+        raise TooManyTokenFailures("来自此网络地址的无效 API 令牌过多，请一分钟后再试，并检查令牌是否已撤销。 / Too many "
+                                   "invalid API tokens from this network address: wait a minute, and check that "
+                                   "the token has not been revoked.")
+    user = user_for_token(db(), token)
+    if user is None:
+        # Never the token itself: a near-miss of a real token must not land in the trail.
+        audit_event(TOKEN_FAILURE, outcome="failed", commit=True,
+                    detail={"path": request.path, "method": request.method})
+    return user
+
+
+def start_session(user: User) -> None:
+    """A fresh session for `user` (nothing planted before it survives), stamped for the idle and age limits."""
+    cookie_session.clear()
+    login_user(user)
+    now = int(time.time())
+    cookie_session["auth_at"], cookie_session["seen_at"] = now, now
+
+
+# The last-seen stamp is rewritten at most this often, so not every request sends a new cookie.
+_SEEN_RESOLUTION_S = 60
+
+
+def _session_current() -> bool:
+    """Whether the browser session is within its idle timeout and maximum age (settings); the generation
+    check (logout ends every session) is in _load_user."""
+    settings = runtime().settings
+    now = int(time.time())
+    started, seen = cookie_session.get("auth_at"), cookie_session.get("seen_at")
+    if not isinstance(started, int) or not isinstance(seen, int):
+        return False
+    if now - started > settings.session_max_hours * 3600 or now - seen > settings.session_idle_minutes * 60:
+        return False
+    if now - seen >= _SEEN_RESOLUTION_S:
+        cookie_session["seen_at"] = now
+    return True
 
 
 def _healthz() -> object:
