@@ -166,7 +166,7 @@ def _check_content(user: User, action: Action) -> None:
 
 
 def _deny(kind: str, ident: object) -> None:
-    audit_event(_CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=kind,
+    audit_event(CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=kind,
                 object_id=str(ident), outcome="denied", commit=True)
     abort(403)
 
@@ -176,7 +176,7 @@ def _kind(obj: object) -> str:
 
 
 # What each content route's access is called in the audit trail.
-_CONTENT_EVENTS = {
+CONTENT_EVENTS = {
     "documents.page": "page.view", "documents.page_image": "page.image",
     "documents.page_thumbnail": "page.thumbnail", "documents.page_words_json": "page.words",
     "documents.original": "document.download", "documents.print_document": "document.print",
@@ -212,7 +212,7 @@ def audit_content_access(response: Response) -> Response:
     """Every successful read of page or document content is an audit event, loan id included."""
     obj = g.get("content_object")
     if obj is not None and response.status_code < 400:
-        audit_event(_CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=_kind(obj),
+        audit_event(CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=_kind(obj),
                     object_id=obj.id, commit=True, read=True)
     return response
 
