@@ -86,6 +86,9 @@ class Settings:
     # A browser session ends after this long without a request, and in any case this long after login.
     session_idle_minutes: int = 60
     session_max_hours: int = 12
+    # Reverse proxies in front (the TLS proxy of docs/deployment.md): their X-Forwarded-For/-Proto name the
+    # client, so per-address login and token limits count people, not the proxy. 0: trust no header.
+    proxy_hops: int = 0
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -155,6 +158,7 @@ class Settings:
             secure_cookies=_bool(env.get("DOCSVC_SECURE_COOKIES"), False),
             session_idle_minutes=_positive(env, "DOCSVC_SESSION_IDLE_MINUTES", 60),
             session_max_hours=_positive(env, "DOCSVC_SESSION_MAX_HOURS", 12),
+            proxy_hops=int(env.get("DOCSVC_PROXY_HOPS") or 0),
             filing=FilingSettings.from_env(env),
         )
 

@@ -228,11 +228,11 @@ def purge_page(session: Session, store: ObjectStore, actor: User | None, page: P
     """Remove a binned page for good: its row and its derived objects (the original scan is shared)."""
     if page.binned_at is None:
         raise NotAllowedNow(f"页面 #{page.id} 不在回收站中。 / Page #{page.id} is not in the bin.")
+    refuse_if_filed(page.document, "清除它的页面", "its pages cannot be purged")
     if page.index_state == IndexState.PENDING:
         raise NotAllowedNow("该页正在从检索索引中移除，请稍后再清除。 / The page is still being removed from the search "
                             "index; purge it in a moment.")
     document = page.document
-    refuse_if_filed(document, "清除它的页面", "its pages cannot be purged")
     for key in (page.image_key, page.thumb_key, page.words_key):
         if key:
             store.delete(key)
