@@ -18,7 +18,10 @@ class BadInput(DomainError):
 
 def json_object() -> dict[str, object]:
     """The JSON body, which must be an object."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: the JSON parser gives up before `silent` can help
+        data = None
     if not isinstance(data, dict):
         raise BadInput("请求体应为 JSON 对象，例如 {\"at_page\": 2}。 / The request body must be a JSON object, "
                        "e.g. {\"at_page\": 2}.")
@@ -100,7 +103,7 @@ def scalar_values(body: Mapping[str, object], names: tuple[str, ...]) -> dict[st
             value = body[name]
             if isinstance(value, (list, dict)):
                 raise BadInput(f"参数 {name} 应为文字、数字或 null。 / {name} must be a string, a number or null.")
-            if isinstance(value, float) and not -1e15 < value < 1e15:
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not -1e15 < value < 1e15:
                 raise BadInput(f"参数 {name} 的数值超出范围。 / {name} is out of range.")
             out[name] = value
     return out
