@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from docsvc.access import Action, hides_identity, rule
+from docsvc.access import Action, hides_identity, may_handle, rule
 from docsvc.jobs import enqueue_index
 from docsvc.services import filing, pageops
 from docsvc.services.doctypes import all_types
@@ -23,14 +23,16 @@ def index() -> object:
     current = get_document(db(), as_int(request.args["document"], "document", minimum=1)) if request.args.get("document") else (
         documents[0] if documents else None)
     autofiled = recent_autofilings(db())
+    # Suggestions and the type guess are read from the pages' text: not for a sensitive one without the grant.
+    readable = current is not None and may_handle(g.user, current)
     return render_template("inbox/index.html", documents=documents, current=current,
                            pages=pageops.live_pages(current) if current else [],
-                           suggestions=suggest(db(), current) if current else [], types=all_types(db()),
+                           suggestions=suggest(db(), current) if readable else [], types=all_types(db()),
                            # only a document without a type needs one guessed (and pre-selected)
-                           type_guess=guess_document_type(db(), current) if current and not current.doc_type else None,
+                           type_guess=guess_document_type(db(), current) if readable and not current.doc_type else None,
                            filing=runtime().settings.filing, autofiled=autofiled,
                            # sensitive documents (ID copies) appear under a placeholder without the grant
-                           hidden={d.id for d in [*documents, *(a.document for a in autofiled if a.document)]
+                           hidden={d.id for d in [*documents, *([current] if current else []), *(a.document for a in autofiled if a.document)]
                                    if hides_identity(g.user, d)})
 
 
