@@ -117,7 +117,6 @@ def _token_hash(token: str) -> str:
 class LoginResult:
     user: User | None
     message_key: str | None = None  # i18n key shown to the person when refused
-    locked_until: datetime | None = None
 
 
 def backoff(failed_in_a_row: int) -> timedelta:
@@ -151,7 +150,7 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
         audit.record(session, user, "login", outcome="locked", ip=ip, now=moment,
                      detail={"known_device": known_device_user_id == user.id})
         session.commit()
-        return LoginResult(None, "bad_login", locked_until=_aware(user.locked_until))
+        return LoginResult(None, "bad_login")
     if not matches:
         user.failed_logins += 1
         audit.record(session, user, "login", outcome="failed", ip=ip, now=moment,

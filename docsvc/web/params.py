@@ -83,13 +83,13 @@ def text_field(body: Mapping[str, object], name: str, default: str = "") -> str:
 
 
 def flag(body: Mapping[str, object], name: str) -> bool | None:
-    """A yes/no field: true/false (or "true"/"1"/"false"/"0" from a form); None when absent."""
+    """A yes/no field: true/false (or "true"/"1"/"on", "false"/"0"/"off" from a form); None when absent."""
     value = body.get(name)
     if value is None:
         return None
-    if value in (True, "true", "1", 1):
+    if value is True or value in ("true", "1", "on", "yes") or (type(value) is int and value == 1):
         return True
-    if value in (False, "false", "0", 0, ""):
+    if value is False or value in ("false", "0", "off", "no", "") or (type(value) is int and value == 0):
         return False
     raise BadInput(f"参数 {name} 应为 true 或 false。 / {name} must be true or false.")
 
