@@ -32,6 +32,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["docsvc"] = rt
+    if rt.settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=rt.settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=rt.settings.proxy_hops)
     web.init_app(app)
     if start_workers and isinstance(rt.jobs, InProcessJobQueue):
         rt.jobs.start()

@@ -9,6 +9,9 @@ from typing import Mapping
 
 from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES
 
+# The placeholder in .env.example: a deployment that kept it signs sessions with a published key.
+EXAMPLE_SECRET_KEY = "change-me-session-key"
+
 
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
@@ -80,6 +83,12 @@ class Settings:
     # Read events (page views, downloads) commit without waiting for the WAL flush unless this is set.
     audit_durable_reads: bool = False
     secure_cookies: bool = False
+    # A browser session ends after this long without a request, and in any case this long after login.
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    # Reverse proxies in front (the TLS proxy of docs/deployment.md): their X-Forwarded-For/-Proto name the
+    # client, so per-address login and token limits count people, not the proxy. 0: trust no header.
+    proxy_hops: int = 0
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -118,6 +127,14 @@ class Settings:
                 f"DOCSVC_AUDIT_RETENTION_DAYS={retention} 太短：审计日志至少保留 {MIN_AUDIT_RETENTION_DAYS} 天（6 个月）。 / "
                 f"is too short: the audit trail is kept at least {MIN_AUDIT_RETENTION_DAYS} days (6 months)."
             )
+        secret_key = env.get("DOCSVC_SECRET_KEY") or _persistent_secret(data_dir)
+        if secret_key == EXAMPLE_SECRET_KEY:
+            raise ValueError(
+                f"DOCSVC_SECRET_KEY 仍是 .env.example 中的示例值“{EXAMPLE_SECRET_KEY}”：任何人都能用它伪造登录。请在 .env 中"
+                "换成随机值（python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"）后再启动。 / "
+                f"DOCSVC_SECRET_KEY is still the example value {EXAMPLE_SECRET_KEY!r} from .env.example, with which "
+                "anyone can forge a login. Set a random value in .env (python3 -c \"import secrets; "
+                "print(secrets.token_urlsafe(32))\") and start again.")
         return cls(
             data_dir=data_dir,
             database_url=env.get("DOCSVC_DATABASE_URL") or f"sqlite:///{data_dir / 'docsvc.sqlite3'}",
@@ -128,7 +145,7 @@ class Settings:
             s3_bucket=env.get("DOCSVC_S3_BUCKET") or "docsvc",
             s3_secure=_bool(env.get("DOCSVC_S3_SECURE"), False),
             ocr_engine=engine,
-            secret_key=env.get("DOCSVC_SECRET_KEY") or _persistent_secret(data_dir),
+            secret_key=secret_key,
             inprocess_workers=int(env.get("DOCSVC_WORKERS") or 2),
             ocr_dpi=int(env.get("DOCSVC_OCR_DPI") or 300),
             max_upload_mb=int(env.get("DOCSVC_MAX_UPLOAD_MB") or 4096),
@@ -139,8 +156,18 @@ class Settings:
             # Browsers send Secure cookies to http://localhost too; turn off only behind plain-HTTP proxies.
             # Off by default: the embedded service is reached over plain HTTP on the office network.
             secure_cookies=_bool(env.get("DOCSVC_SECURE_COOKIES"), False),
+            session_idle_minutes=_positive(env, "DOCSVC_SESSION_IDLE_MINUTES", 60),
+            session_max_hours=_positive(env, "DOCSVC_SESSION_MAX_HOURS", 12),
+            proxy_hops=int(env.get("DOCSVC_PROXY_HOPS") or 0),
             filing=FilingSettings.from_env(env),
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"{name}={raw!r} 应为正整数。 / {name} must be a whole number above 0.")
+    return int(raw)
 
 
 def _persistent_secret(data_dir: Path) -> str:

@@ -97,7 +97,8 @@ class LoanState(StrEnum):
 
 MAX_LOAN_DAYS = 31
 
-# Failed logins in a row that lock an account, and for how long.
+# Failed logins in a row before an account backs off, and the longest back-off: the first lasts one
+# minute and each further failure doubles it up to this (see accounts.attempt_login).
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
 

@@ -13,11 +13,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "logout": ("退出", "Log out"),
     "username": ("用户名", "Username"),
     "password": ("密码", "Password"),
-    "bad_login": ("用户名或密码不正确。请重试；多次失败后账户会被暂时锁定。",
-                  "Wrong username or password. Try again; repeated failures lock the account for a while."),
+    "bad_login": ("用户名或密码不正确，或该账户因连续登录失败已暂时锁定（最长 15 分钟）。请核对后重试；在以前成功登录过的"
+                  "这台电脑上，正确的密码仍可登录；也可请管理员解锁。",
+                  "Wrong username or password, or the account is briefly locked after repeated failures (15 minutes "
+                  "at most). Check and try again; on a computer you logged in from before, the right password "
+                  "still works; an administrator can also unlock the account."),
     "login_incomplete": ("请填写用户名和密码；如页面停留过久，请刷新后再登录。",
                          "Fill in both username and password; if the page was open a long time, reload it and log in again."),
     "login_required": ("请先登录。", "Please log in first."),
+    "session_ended": ("登录已过期（长时间未操作或已超过最长登录时间），请重新登录。",
+                      "Your session ended (idle too long, or open longer than allowed): log in again."),
     "forbidden": ("您没有权限执行此操作。如确需访问，请联系档案管理员申请授权。",
                   "You are not allowed to do this. Ask the records manager for access if you need it."),
     "not_found": ("找不到该页面或对象，可能已被删除或链接有误。", "Not found: it may have been removed, or the link is wrong."),
@@ -70,8 +75,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "print_page_missing": ("第 {number} 页尚未处理完成，未打印；请稍后重新打印。",
                            "Page {number} is not processed yet and is not printed; print again later."),
     # accounts, loans, audit
-    "account_locked": ("连续登录失败次数过多，账户已锁定至 {until}。请稍后再试，或请管理员解锁。",
-                       "Too many failed logins: the account is locked until {until}. Try later or ask an administrator."),
     "account_disabled": ("该账户已停用。如需使用，请联系管理员。", "This account is disabled. Ask an administrator."),
     "my_account": ("我的账户", "My account"),
     "change_password": ("修改密码", "Change password"),

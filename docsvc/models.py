@@ -46,6 +46,9 @@ class User(UserMixin, Base):
     locked_until: Mapped[datetime | None]
     # Extra rights beyond the roles (see constants.Grant), space-separated like roles.
     grants: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    # Bumped on logout: every session opened before names an older generation and is refused (a copied
+    # cookie dies with the logout, not 31 days later).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 
@@ -62,10 +65,12 @@ class User(UserMixin, Base):
         return self.active
 
     def get_id(self) -> str:
-        """What the session cookie names: the user and their current password, so that changing the
-        password ends every session opened before (the cookie is signed, not secret; the hash it
-        digests carries a random salt, so this reveals nothing to test guesses against)."""
-        return f"{self.id}:{hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]}"
+        """What the session cookie names: the user, their current password and session generation, so
+        that changing the password or logging out ends every session opened before (the cookie is signed,
+        not secret; the hash it digests carries a random salt, so this reveals nothing to test guesses
+        against)."""
+        digest = hashlib.sha256(f"{self.password_hash}:{self.session_generation or 0}".encode()).hexdigest()
+        return f"{self.id}:{digest[:16]}"
 
 
 class ApiToken(Base):

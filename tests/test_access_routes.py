@@ -92,6 +92,8 @@ EXPECTED: dict[str, Action] = {
     "doctypes.edit": Action.MANAGE_CUSTOMERS,
     "api_customers.patch_document": Action.FILE,
     "api_customers.correct_reference_code": Action.CORRECT_CODE,
+    "api_customers.unfile": Action.UNFILE,
+    "documents.unfile": Action.UNFILE,
     "api_customers.suggestions": Action.FILE,
     "api_customers.split": Action.FILE,
     "api_customers.merge": Action.FILE,
@@ -140,3 +142,109 @@ def test_a_bad_token_is_refused(client: FlaskClient) -> None:
     response = client.get("/api/v1/me", headers={"Authorization": "Bearer dsv_nonsense"})
     assert response.status_code == 401
     assert "Bearer" in response.get_json()["error"]
+
+
+# ---- Filing operations on a sensitive document (an ID copy): the `sensitive` grant, like reading ----
+
+SENSITIVE_TITLE = "张三身份证 330102197001011234"
+
+
+def _two_page_document(rt, doc_type: str, title: str, account: str | None = None) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
+    """An unfiled two-page document with its page objects in the store: (document id, page ids)."""
+    import io
+
+    from docsvc.constants import page_image_key, page_thumb_key, page_words_key
+    from docsvc.models import Document, Page
+
+    stored, _ = rt.store.put_original(io.BytesIO(f"%PDF {doc_type} {title}".encode()))
+    with rt.sessions() as session:
+        doc = Document(sha256=stored.sha256, original_key=stored.key, media_type="application/pdf", title=title,
+                       doc_type=doc_type, customer_account=account, page_count=2)
+        session.add(doc)
+        session.flush()
+        pages = []
+        for n in (1, 2):
+            page = Page(document_id=doc.id, number=n, source_index=n - 1, status="done", text=f"公民身份号码 第{n}页")
+            session.add(page)
+            session.flush()
+            page.image_key, page.thumb_key, page.words_key = (page_image_key(page.id, "png"), page_thumb_key(page.id),
+                                                              page_words_key(page.id))
+            for key in (page.image_key, page.thumb_key, page.words_key):
+                rt.store.put_bytes(key, b'{"width":1,"height":1,"words":[]}')
+            pages.append(page.id)
+        session.commit()
+        return doc.id, pages
+
+
+def _filing_requests(doc_id: int, pages: list[int], plain_id: int, plain_pages: list[int]) -> dict[str, tuple[str, str, dict | None]]:
+    """Every API route that changes a sensitive document or answers about its pages: method, path, body."""
+    return {
+        "retype (PATCH)": ("PATCH", f"/api/v1/documents/{doc_id}", {"doc_type": "QT"}),
+        "describe (PATCH)": ("PATCH", f"/api/v1/documents/{doc_id}", {"location": "3号库"}),
+        "suggestions": ("GET", f"/api/v1/documents/{doc_id}/suggestions", None),
+        "split": ("POST", f"/api/v1/documents/{doc_id}/split", {"at_page": 2}),
+        "merge into it": ("POST", f"/api/v1/documents/{doc_id}/merge", {"source_document_id": plain_id}),
+        "merge it away": ("POST", f"/api/v1/documents/{plain_id}/merge", {"source_document_id": doc_id}),
+        "reorder": ("POST", f"/api/v1/documents/{doc_id}/reorder", {"page_ids": pages[::-1]}),
+        "rotate": ("POST", f"/api/v1/pages/{pages[0]}/rotate", {"degrees": 360}),
+        "move a page out": ("POST", f"/api/v1/pages/{pages[0]}/move", {"document_id": plain_id}),
+        "move a page in": ("POST", f"/api/v1/pages/{plain_pages[0]}/move", {"document_id": doc_id}),
+        "bin": ("POST", f"/api/v1/pages/{pages[0]}/delete", None),
+        "restore": ("POST", f"/api/v1/pages/{pages[0]}/restore", None),
+        "purge": ("POST", f"/api/v1/pages/{pages[0]}/purge", None),
+        "retry page": ("POST", f"/api/v1/pages/{pages[0]}/retry", None),
+        "inbox assign": ("POST", "/api/v1/inbox/assign", {"document_ids": [doc_id], "doc_type": "QT",
+                                                          "customer_account": "3100012345"}),
+        "correct 档号": ("POST", f"/api/v1/documents/{doc_id}/reference-code",
+                        {"reference_code": "J001-KH·2019-D30-YX-0999", "reason": "更正"}),
+        "unfile": ("POST", f"/api/v1/documents/{doc_id}/unfile", {"reason": "更正"}),
+    }
+
+
+def test_filing_operations_on_a_sensitive_document_need_the_sensitive_grant_for_every_role(
+        client: FlaskClient, embedded_runtime, users) -> None:  # type: ignore[no-untyped-def]
+    """Role × route: without the grant every filing route on an ID copy answers 403 (audited) and leaves
+    it unchanged; the same routes reach the service for someone holding the grant."""
+    import json
+
+    from docsvc.models import AuditEvent, Document, Page
+    from docsvc.governance.accounts import find_user, set_grants
+    from sqlalchemy import select
+
+    rt = embedded_runtime
+    doc_id, pages = _two_page_document(rt, "ZJ", SENSITIVE_TITLE)
+    plain_id, plain_pages = _two_page_document(rt, "HT", "供用电合同")
+    for role in ("admin", "operator", "archivist", "records_manager"):
+        token = users.token(f"{role}-no-grant", role)
+        for name, (method, path, body) in _filing_requests(doc_id, pages, plain_id, plain_pages).items():
+            response = client.open(path, method=method, json=body, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 403, (role, name, response.status_code, response.get_data(as_text=True))
+            assert SENSITIVE_TITLE not in response.get_data(as_text=True) and "公民身份号码" not in response.get_data(as_text=True)
+    with rt.sessions() as session:
+        doc = session.get(Document, doc_id)
+        assert (doc.doc_type, doc.page_count, doc.location) == ("ZJ", 2, None)
+        assert [p.view_rotation for p in doc.pages] == [0, 0] and all(p.binned_at is None for p in doc.pages)
+        assert session.get(Page, plain_pages[0]).document_id == plain_id
+        denied = session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied",
+                                                          AuditEvent.object_id.in_([str(doc_id), str(pages[0])]))).all()
+        assert denied and all(json.loads(e.detail)["reason"] == "sensitive" for e in denied)
+
+    keeper = users.token("keeper", "archivist")
+    with rt.sessions() as session:
+        set_grants(session, None, find_user(session, "keeper"), ["sensitive"])  # type: ignore[arg-type]
+    bearer = {"Authorization": f"Bearer {keeper}"}
+    rotated = client.post(f"/api/v1/pages/{pages[0]}/rotate", json={"degrees": 90}, headers=bearer)
+    assert rotated.status_code == 200 and rotated.get_json()["view_rotation"] == 90
+    assert "text" not in rotated.get_json()  # a page operation is not a read: it never answers with the text
+    assert client.post(f"/api/v1/documents/{doc_id}/split", json={"at_page": 2}, headers=bearer).status_code == 200
+
+
+def test_web_inbox_page_operations_on_a_sensitive_document_need_the_grant(
+        client: FlaskClient, auth, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    doc_id, pages = _two_page_document(embedded_runtime, "ZJ", SENSITIVE_TITLE)
+    auth.login("op", "operator")
+    token = auth.csrf("/inbox")
+    for path, data in ((f"/inbox/{doc_id}/split", {"at_page": "2"}), (f"/inbox/pages/{pages[0]}/rotate", {}),
+                       (f"/inbox/pages/{pages[0]}/delete", {}), (f"/inbox/{doc_id}/file", {"doc_type": "QT"})):
+        response = client.post(path, data={**data, "csrf_token": token})
+        assert response.status_code == 403, (path, response.status_code)

@@ -122,11 +122,11 @@ def test_a_code_is_corrected_only_with_a_reason_and_the_change_is_audited(embedd
         other = filing.file_document(s, None, _doc(s, 2, date(2019, 5, 1)), c, s.get(DocumentType, "HT"), FilingSettings())
         s.commit()
         with pytest.raises(filing.FilingError, match="原因"):
-            filing.correct_code(s, None, d, "J001-KH·2019-Y-YX-0099", "  ")
+            filing.correct_code(s, None, d, "J001-KH·2019-Y-YX-0099", "  ", FilingSettings())
         with pytest.raises(filing.FilingError, match="已被文档"):
-            filing.correct_code(s, None, d, other.reference_code, "录入错误")
+            filing.correct_code(s, None, d, other.reference_code, "录入错误", FilingSettings())
         s.rollback()
-        filing.correct_code(s, None, d, "J001-KH·2019-Y-YX-0099", "纸质档案已按此号装订")
+        filing.correct_code(s, None, d, "J001-KH·2019-Y-YX-0099", "纸质档案已按此号装订", FilingSettings())
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "document.reference_code.correct")).one()
         assert json.loads(event.detail) == {"new": "J001-KH·2019-Y-YX-0099", "old": "J001-KH·2019-Y-YX-0001",
                                             "reason": "纸质档案已按此号装订"}

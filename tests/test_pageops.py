@@ -85,6 +85,8 @@ def test_relinking_and_page_operations_update_the_search_index(embedded_runtime)
         hit = rt.index.search("产权分界点").documents[0]
         assert (hit.customer_account, hit.doc_type, hit.reference_code) == ("3000000001", "SQ", a.reference_code)
         assert hit.customer_name == "宏达机械制造有限公司"
+        filing.unfile_document(s, None, a, reason="拆分更正")  # a filed document keeps its pages until unfiled
+        s.commit()
         b = pageops.split(s, None, a, 3)
         index_pending(s, rt.index)
         hit = rt.index.search("产权分界点").documents[0]

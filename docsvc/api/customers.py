@@ -6,17 +6,19 @@ import dataclasses
 from flask import Blueprint, Response, g, jsonify, request
 
 from docsvc.governance.access import Action, rule
-from docsvc.errors import DomainError
 from docsvc.files import completeness, customer_import, filing, pageops
 from docsvc.files.customers import (
     FIELDS, AccountRule, create_customer, customer_json, get_customer, search_customers, update_customer,
 )
 from docsvc.files.doctypes import all_types, create_type, find_type, type_json, update_type
-from docsvc.files.documents import document_json, get_document, get_page, page_json
+from docsvc.files.documents import document_json, get_document, get_page, page_summary
 from docsvc.files.suggestions import suggest
 from docsvc.files.typeguess import guess_document_type
 from docsvc.web import client_ip, db, runtime
 from docsvc.web.customers import completeness_export, file_pdf_response
+from docsvc.web.params import (
+    int_field, int_list, json_object, optional_int, optional_json_object, page_number, scalar_values, text_field,
+)
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 
@@ -30,10 +32,7 @@ def _rule() -> AccountRule:
 
 
 def _body() -> dict[str, object]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise DomainError("请求体应为 JSON 对象。 / The request body must be a JSON object.")
-    return data
+    return json_object()
 
 
 def _reindexed() -> None:
@@ -45,8 +44,8 @@ def _reindexed() -> None:
 @bp.route("/customers")
 @rule(Action.VIEW_METADATA)
 def list_customers() -> object:
-    limit = min(200, max(1, request.args.get("per_page", 50, type=int) or 50))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    limit = int_field(request.args, "per_page", 50, minimum=1, maximum=200)
+    page = page_number(request.args)
     rows, total = search_customers(db(), request.args.get("q", ""), limit=limit, offset=(page - 1) * limit)
     return jsonify(total=total, page=page, per_page=limit, customers=[customer_json(c) for c in rows])
 
@@ -55,8 +54,8 @@ def list_customers() -> object:
 @rule(Action.MANAGE_CUSTOMERS)
 def create() -> object:
     body = _body()
-    customer = create_customer(db(), g.user, _rule(), str(body.get("account") or ""),
-                               {k: body[k] for k in FIELDS if k in body}, ip=client_ip())
+    customer = create_customer(db(), g.user, _rule(), text_field(body, "account"), scalar_values(body, FIELDS),
+                               ip=client_ip())
     return jsonify(customer_json(customer)), 201
 
 
@@ -70,7 +69,7 @@ def show(account: str) -> object:
 @rule(Action.MANAGE_CUSTOMERS)
 def update(account: str) -> object:
     body = _body()
-    customer = update_customer(db(), g.user, account, {k: body[k] for k in FIELDS if k in body}, ip=client_ip())
+    customer = update_customer(db(), g.user, account, scalar_values(body, FIELDS), ip=client_ip())
     _reindexed()
     return jsonify(customer_json(customer))
 
@@ -129,8 +128,8 @@ def document_types() -> object:
 @rule(Action.MANAGE_CUSTOMERS)
 def create_document_type() -> object:
     body = _body()
-    doc_type = create_type(db(), g.user, str(body.get("code") or ""), {k: v for k, v in body.items() if k != "code"},
-                           ip=client_ip())
+    doc_type = create_type(db(), g.user, text_field(body, "code"),
+                           scalar_values(body, tuple(k for k in body if k != "code")), ip=client_ip())
     _reindexed()
     return jsonify(type_json(doc_type)), 201
 
@@ -144,7 +143,8 @@ def document_type(code: str) -> object:
 @bp.route("/document-types/<code>", methods=["PATCH"])
 @rule(Action.MANAGE_CUSTOMERS)
 def update_document_type(code: str) -> object:
-    doc_type = update_type(db(), g.user, code, _body(), ip=client_ip())
+    body = _body()
+    doc_type = update_type(db(), g.user, code, scalar_values(body, tuple(body)), ip=client_ip())
     _reindexed()
     return jsonify(type_json(doc_type))
 
@@ -152,8 +152,10 @@ def update_document_type(code: str) -> object:
 @bp.route("/documents/<int:document_id>", methods=["PATCH"])
 @rule(Action.FILE)
 def patch_document(document_id: int) -> object:
-    document = filing.update_document(db(), g.user, get_document(db(), document_id), _body(), _settings(),
-                                      ip=client_ip())
+    body = _body()
+    document = filing.update_document(db(), g.user, get_document(db(), document_id),
+                                      scalar_values(body, (*filing.EDITABLE, "customer_account", "doc_type")),
+                                      _settings(), ip=client_ip())
     _reindexed()
     return jsonify(document_json(document, g.user))
 
@@ -162,8 +164,19 @@ def patch_document(document_id: int) -> object:
 @rule(Action.CORRECT_CODE)
 def correct_reference_code(document_id: int) -> object:
     body = _body()
-    document = filing.correct_code(db(), g.user, get_document(db(), document_id), str(body.get("reference_code") or ""),
-                                   str(body.get("reason") or ""), ip=client_ip())
+    document = filing.correct_code(db(), g.user, get_document(db(), document_id), text_field(body, "reference_code"),
+                                   text_field(body, "reason"), _settings(), ip=client_ip())
+    _reindexed()
+    return jsonify(document_json(document, g.user))
+
+
+@bp.route("/documents/<int:document_id>/unfile", methods=["POST"])
+@rule(Action.UNFILE)
+def unfile(document_id: int) -> object:
+    """Back to the inbox, so its pages can be corrected: an archivist's audited act with a reason."""
+    document = get_document(db(), document_id)
+    filing.unfile_document(db(), g.user, document, reason=text_field(_body(), "reason"), ip=client_ip())
+    db().commit()
     _reindexed()
     return jsonify(document_json(document, g.user))
 
@@ -181,7 +194,8 @@ def suggestions(document_id: int) -> object:
 @bp.route("/documents/<int:document_id>/split", methods=["POST"])
 @rule(Action.FILE)
 def split(document_id: int) -> object:
-    new = pageops.split(db(), g.user, get_document(db(), document_id), int(_body().get("at_page") or 0), ip=client_ip())
+    at_page = int_field(_body(), "at_page")
+    new = pageops.split(db(), g.user, get_document(db(), document_id), at_page, ip=client_ip())
     _reindexed()
     return jsonify(document_json(get_document(db(), document_id), g.user) | {"new_document": document_json(new, g.user)})
 
@@ -189,7 +203,7 @@ def split(document_id: int) -> object:
 @bp.route("/documents/<int:document_id>/merge", methods=["POST"])
 @rule(Action.FILE)
 def merge(document_id: int) -> object:
-    source = get_document(db(), int(_body().get("source_document_id") or 0))
+    source = get_document(db(), int_field(_body(), "source_document_id", minimum=1))
     target = pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
     _reindexed()
     return jsonify(document_json(target, g.user))
@@ -198,7 +212,7 @@ def merge(document_id: int) -> object:
 @bp.route("/documents/<int:document_id>/reorder", methods=["POST"])
 @rule(Action.FILE)
 def reorder(document_id: int) -> object:
-    ids = [int(i) for i in _body().get("page_ids") or []]  # type: ignore[union-attr]
+    ids = int_list(_body(), "page_ids")
     document = pageops.reorder(db(), g.user, get_document(db(), document_id), ids, ip=client_ip())
     _reindexed()
     return jsonify(document_json(document, g.user))
@@ -215,8 +229,8 @@ def inbox() -> object:
 def assign() -> object:
     """Bulk: link and file several documents to one customer and type, in one transaction."""
     body = _body()
-    ids = [int(i) for i in body.get("document_ids") or []]  # type: ignore[union-attr]
-    values = {"customer_account": body.get("customer_account"), "doc_type": body.get("doc_type")}
+    ids = int_list(body, "document_ids", limit=1000)
+    values = scalar_values(body, ("customer_account", "doc_type"))
     docs = [get_document(db(), i) for i in ids]
     for d in docs:
         filing.update_document(db(), g.user, d, values, _settings(), ip=client_ip())
@@ -226,20 +240,19 @@ def assign() -> object:
 
 def _page_op(page_id: int, op: str) -> object:
     page = get_page(db(), page_id)
-    body = request.get_json(silent=True) or {}
+    body = optional_json_object()
     if op == "move":
-        pageops.move_page(db(), g.user, page, get_document(db(), int(body.get("document_id") or 0)),
-                          body.get("position"), ip=client_ip())
+        target = get_document(db(), int_field(body, "document_id", minimum=1))
+        pageops.move_page(db(), g.user, page, target, optional_int(body, "position", minimum=1), ip=client_ip())
     elif op == "rotate":
-        pageops.rotate(db(), g.user, page, int(body.get("degrees") or 90), ip=client_ip())
+        pageops.rotate(db(), g.user, page, int_field(body, "degrees", 90, minimum=-3600, maximum=3600), ip=client_ip())
     elif op == "delete":
         pageops.bin_page(db(), g.user, page, ip=client_ip())
     elif op == "restore":
         pageops.restore_page(db(), g.user, page, ip=client_ip())
     _reindexed()
-    return jsonify(page_json(page) | {"document_id": page.document_id, "number": page.number,
-                                      "view_rotation": page.view_rotation,
-                                      "binned": page.binned_at is not None})
+    # Never the page's text: a page operation is not a read (and is not audited as one).
+    return jsonify(page_summary(page))
 
 
 @bp.route("/pages/<int:page_id>/move", methods=["POST"])

@@ -64,8 +64,10 @@ SUGGESTIONS = {"type": "object", "properties": {
         "runner_up": {"type": "object", "nullable": True, "properties": {
             "code": {"type": "string"}, "name_zh": {"type": "string"}, "score": {"type": "number"}}}}},
     "autofile_confidence": {"type": "number"}}}
+# What a page operation answers: never the page's text (an operation is not a read).
 PAGE_STATE = {"type": "object", "properties": {
     "id": {"type": "integer"}, "document_id": {"type": "integer"}, "number": {"type": "integer"},
+    "status": {"type": "string"}, "error": {"type": "string", "nullable": True},
     "view_rotation": {"type": "integer"}, "binned": {"type": "boolean"}}}
 
 
@@ -165,6 +167,9 @@ def add_paths(paths: dict[str, Any]) -> None:
     paths["/api/v1/documents/{document_id}/reference-code"] = _post(
         "Correct a 档号 (records manager; reason required; audited)",
         _body({"reference_code": STR, "reason": STR}, ["reference_code", "reason"]), FILED_DOCUMENT, doc_id)
+    paths["/api/v1/documents/{document_id}/unfile"] = _post(
+        "Send a filed document back to the inbox so its pages can be corrected (archivist or records manager; "
+        "reason required; audited; the 档号 stays)", _body({"reason": STR}, ["reason"]), FILED_DOCUMENT, doc_id)
     paths["/api/v1/documents/{document_id}/suggestions"] = {"get": {
         "summary": "Customers proposed from the OCR text, and the document type guessed from the first page, "
                    "each with a confidence", "parameters": [doc_id],

@@ -8,37 +8,30 @@ from docsvc.governance import audit
 from docsvc.governance import loans as loan_service
 from docsvc.web import client_ip, db
 from docsvc.web.audit import PAGE_SIZE, csv_response, filter_from
+from docsvc.web.params import flag, int_field, int_list, json_object, page_number, text_field
 
 bp = Blueprint("api_loans_audit", __name__, url_prefix="/api/v1")
-
-
-def _flag(body: dict, name: str) -> bool:
-    return body.get(name) in (True, "true", "1", 1)
 
 
 @bp.route("/loans", methods=["POST"])
 @rule(Action.LOAN_REQUEST)
 def create_loan() -> object:
-    body = request.get_json(silent=True) or request.form.to_dict()
-    ids = body.get("document_ids") or []
-    if isinstance(ids, str):
-        ids = ids.replace(",", " ").split()
-    try:
-        document_ids = tuple(int(i) for i in ids)
-        days = int(body.get("days") or 0)
-    except (TypeError, ValueError):
-        raise loan_service.LoanError("document_ids 与 days 须为整数。 / document_ids and days must be integers.") from None
+    body: dict[str, object] = json_object() if request.is_json else request.form.to_dict()
+    ids = body.get("document_ids")
+    if isinstance(ids, str):  # a form field: "12, 13"
+        body["document_ids"] = ids.replace(",", " ").split()
     loan = loan_service.request_loan(db(), g.user, loan_service.LoanRequest(
-        purpose=str(body.get("purpose") or ""), days=days, customer_account=body.get("customer_account") or None,
-        document_ids=document_ids, want_download=_flag(body, "allow_download"),
-        want_print=_flag(body, "allow_print")), ip=client_ip())
+        purpose=text_field(body, "purpose"), days=int_field(body, "days", 0, maximum=366),
+        customer_account=text_field(body, "customer_account") or None,
+        document_ids=tuple(int_list(body, "document_ids")), want_download=bool(flag(body, "allow_download")),
+        want_print=bool(flag(body, "allow_print"))), ip=client_ip())
     return jsonify(loan_service.loan_json(loan)), 201
 
 
 def _decide(loan_id: int, approve: bool) -> object:
-    body = request.get_json(silent=True) or {}
-    loan = loan_service.decide(db(), g.user, loan_id, approve, note=str(body.get("note") or ""),
-                               allow_download=body.get("allow_download"), allow_print=body.get("allow_print"),
+    body = json_object() if request.get_data(cache=True) else {}
+    loan = loan_service.decide(db(), g.user, loan_id, approve, note=text_field(body, "note"),
+                               allow_download=flag(body, "allow_download"), allow_print=flag(body, "allow_print"),
                                ip=client_ip())
     return jsonify(loan_service.loan_json(loan))
 
@@ -76,7 +69,7 @@ def list_audit() -> object:
     f = filter_from(request.args)
     if request.args.get("format") == "csv":
         return csv_response(f)
-    per_page = min(1000, max(1, request.args.get("per_page", PAGE_SIZE, type=int) or PAGE_SIZE))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    per_page = int_field(request.args, "per_page", PAGE_SIZE, minimum=1, maximum=1000)
+    page = page_number(request.args)
     events = audit.find_events(db(), f, limit=per_page, offset=(page - 1) * per_page)
     return jsonify(page=page, per_page=per_page, events=[audit.event_json(e) for e in events])

@@ -126,7 +126,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json(PAGE), **FAIL}}},
             "/api/v1/pages/{page_id}/retry": {"post": {
                 "summary": "Retry a failed page", "parameters": page_id,
-                "responses": {"202": _json(PAGE), "409": _json(ERROR, "page has not failed"), **FAIL}}},
+                "responses": {"202": _json(PAGE_STATUS), "409": _json(ERROR, "page has not failed"), **FAIL}}},
             "/api/v1/pages/{page_id}/image": {"get": {"summary": "Page image (upright, deskewed)",
                                                       "parameters": page_id, "responses": {"200": BINARY, **FAIL}}},
             "/api/v1/pages/{page_id}/thumbnail": {"get": {"summary": "Page thumbnail (JPEG)",

@@ -7,11 +7,12 @@ from docsvc.governance.access import Action, rule
 from docsvc.api.openapi import openapi_document
 from docsvc.search import QueryError, SearchResults
 from docsvc.pipeline import batches as batch_service
-from docsvc.files.documents import document_json, get_document, get_page, page_json
+from docsvc.files.documents import document_json, get_document, get_page, page_json, page_summary
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.files.searching import search_for_user
 from docsvc.web import audit_event, client_ip, db, runtime
 from docsvc.web import documents
+from docsvc.web.params import int_field, page_number
 from docsvc.web.uploads import uploaded_files
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -76,7 +77,7 @@ def get_page_json(page_id: int) -> object:
 @rule(Action.RETRY)
 def retry_page(page_id: int) -> object:
     page = batch_service.retry_page(db(), runtime().jobs, page_id, actor=g.user, ip=client_ip())
-    return jsonify(page_json(page)), 202
+    return jsonify(page_summary(page)), 202
 
 
 # Page bytes: the very views the web uses, so there is one access path to objects.
@@ -89,13 +90,13 @@ bp.add_url_rule("/pages/<int:page_id>/words", view_func=documents.page_words_jso
 @rule(Action.SEARCH)
 def search() -> object:
     q = request.args.get("q", "").strip()
-    page = request.args.get("page", 1, type=int) or 1
-    per_page = min(MAX_PER_PAGE, max(1, request.args.get("per_page", 20, type=int) or 20))
+    page = page_number(request.args)
+    per_page = int_field(request.args, "per_page", 20, minimum=1, maximum=MAX_PER_PAGE)
     sort = request.args.get("sort", "relevance")
     if not q:
         return _error("请提供检索词 q。 / Give a query in parameter q.")
     try:
-        results = search_for_user(db(), runtime().index, g.user, q, page=max(1, page), per_page=per_page, sort=sort)
+        results = search_for_user(db(), runtime().index, g.user, q, page=page, per_page=per_page, sort=sort)
     except QueryError as exc:
         audit_event("search", outcome="invalid", commit=True, detail={"q": q, "error": str(exc)})
         return _error(str(exc))

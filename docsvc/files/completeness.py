@@ -1,13 +1,12 @@
 """Completeness (资料要齐全): which required document types a customer's file lacks for its stage."""
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from docsvc import exports
 from docsvc.models import Customer, Document, DocumentType
 from docsvc.files.doctypes import required_types, stage_label
 
@@ -95,21 +94,8 @@ def _rows(lists: list[Checklist]) -> list[list[str]]:
 
 
 def report_csv(lists: list[Checklist]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(REPORT_HEADER)
-    writer.writerows(_rows(lists))
-    return buf.getvalue().encode("utf-8-sig")
+    return exports.csv_bytes(REPORT_HEADER, _rows(lists))
 
 
 def report_xlsx(lists: list[Checklist]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("不完整档案")
-    sheet.append(REPORT_HEADER)
-    for row in _rows(lists):
-        sheet.append(row)
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
+    return exports.xlsx_bytes("不完整档案", REPORT_HEADER, _rows(lists))

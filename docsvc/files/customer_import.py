@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
+from docsvc import exports
 from docsvc.errors import DomainError
 from docsvc.models import Customer, User, utcnow
 from docsvc.governance import audit
@@ -79,12 +80,8 @@ class ImportReport:
                 "errors": [{"row": e.row, "account": e.account, "message": e.message} for e in self.errors]}
 
     def errors_csv(self) -> bytes:
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["行号 row", "户号 account", "原因 reason"])
-        for e in self.errors:
-            writer.writerow([e.row, e.account, e.message])
-        return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8
+        return exports.csv_bytes(["行号 row", "户号 account", "原因 reason"],
+                                 ([e.row, e.account, e.message] for e in self.errors))
 
 
 def read_table(data: bytes, filename: str = "") -> Table:

@@ -96,7 +96,7 @@ def parse_date(raw: object, label: str) -> date | None:
         if 1 <= raw < 2958466:  # Excel's 1900 date system, counted from 1899-12-30
             return date(1899, 12, 30) + timedelta(days=int(raw))
     text = str(raw).strip()
-    if text.isdigit() and len(text) <= 5:
+    if isinstance(raw, str) and text.isdigit() and len(text) <= 5:  # a serial number typed as text (not 0: no loop)
         return parse_date(int(text), label)
     for fmt in _DATE_FORMATS:
         try:

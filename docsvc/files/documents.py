@@ -69,3 +69,9 @@ def page_json(page: Page) -> dict[str, object]:
         "rotation": page.rotation, "skew": page.skew, "engine": page.engine,
         "engine_version": page.engine_version, "width": page.width, "height": page.height,
     }
+
+
+def page_summary(page: Page) -> dict[str, object]:
+    """What a page operation answers: where the page is now, never its content."""
+    return {"id": page.id, "document_id": page.document_id, "number": page.number, "status": page.status,
+            "error": page.error, "view_rotation": page.view_rotation, "binned": page.binned_at is not None}

@@ -9,6 +9,7 @@ re-linking keeps it, and a correction is its own audited action with a reason.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +18,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from docsvc.governance.access import is_sensitive, require_handling
 from docsvc.config import FilingSettings
 from docsvc.constants import IndexState
 from docsvc.errors import DomainError, NotAllowedNow
@@ -48,6 +50,32 @@ def render_code(pattern: str, parts: CodeParts, seq: int) -> str:
     return pattern.format(seq=seq, **parts.__dict__)
 
 
+# What each part of a 档号 may hold. Letters and digits only: a 档号 becomes part of file names (the
+# originals ZIP, exports), so "/", "\\" or ".." in one would be a path.
+_PART_PATTERNS = {"fonds": r"[0-9A-Za-z]{1,16}", "category": r"[0-9A-Za-z]{1,8}", "year": r"\d{4}",
+                  "retention": r"[A-Z]{1,2}\d{0,3}", "org": r"[0-9A-Za-z]{1,16}", "seq": r"\d{1,9}"}
+
+
+def code_regex(pattern: str) -> re.Pattern[str]:
+    """The configured 档号 pattern as a regular expression: its literal text as is, each field as above."""
+    out = []
+    for literal, name, _spec, _conv in string.Formatter().parse(pattern):
+        out.append(re.escape(literal))
+        if name is not None:
+            out.append(f"(?:{_PART_PATTERNS.get(name, r'[0-9A-Za-z]{1,16}')})")
+    return re.compile("".join(out))
+
+
+def check_code(settings: FilingSettings, code: str) -> str:
+    """`code` if it fits the configured pattern; every write of a 档号 passes here."""
+    if not code_regex(settings.archive_code_pattern).fullmatch(code):
+        example = render_code(settings.archive_code_pattern,
+                              CodeParts(settings.fonds, settings.category, 2019, "D30", settings.org), 123)
+        raise FilingError(f"档号“{code}”不符合配置的格式（例如 {example}），请按格式填写。 / Reference code {code!r} "
+                          f"does not fit the configured pattern (e.g. {example}); enter it in that form.")
+    return code
+
+
 def next_number(session: Session, scope: str) -> int:
     """Take the next 件号 in `scope` inside the caller's transaction (row-locked until it commits)."""
     for _ in range(3):
@@ -72,7 +100,7 @@ def assign_code(session: Session, document: Document, doc_type: DocumentType, se
     parts = CodeParts(settings.fonds, settings.category, year, doc_type.retention, settings.org)
     scope = code_prefix(settings.archive_code_pattern, parts)
     while True:
-        code = render_code(settings.archive_code_pattern, parts, next_number(session, scope))
+        code = check_code(settings, render_code(settings.archive_code_pattern, parts, next_number(session, scope)))
         # A number may already be taken by a corrected code; skip it rather than collide.
         if session.scalar(select(Document.id).where(Document.reference_code == code)) is None:
             document.reference_code = code
@@ -126,9 +154,14 @@ def file_document(session: Session, actor: User | None, document: Document, cust
 
 def unfile_document(session: Session, actor: User | None, document: Document, *, reason: str,
                     ip: str | None = None) -> None:
-    """Send a document back to the inbox: the customer link goes, the 档号 stays with the document."""
+    """Send a document back to the inbox: the customer link goes, the 档号 stays with the document.
+
+    The one way to correct a filed document's pages (page operations refuse filed documents); the caller
+    checks the archivist's right (Action.UNFILE) and commits."""
     if not reason.strip():
         raise FilingError("请说明撤回归档的原因。 / Give a reason for unfiling.")
+    if document.filed_at is None:
+        raise NotAllowedNow(f"文档 #{document.id} 尚未归档，无需撤回。 / Document #{document.id} is not filed.")
     before = (document.customer_account, document.doc_type)
     document.customer, document.customer_account, document.filed_at = None, None, None
     mark_for_reindex(session, [document.id])
@@ -137,14 +170,15 @@ def unfile_document(session: Session, actor: User | None, document: Document, *,
                          "reference_code": document.reference_code})
 
 
-def correct_code(session: Session, actor: User | None, document: Document, new_code: str, reason: str, *,
-                 ip: str | None = None) -> Document:
+def correct_code(session: Session, actor: User | None, document: Document, new_code: str, reason: str,
+                 settings: FilingSettings, *, ip: str | None = None) -> Document:
     """Change a 档号: a separate, audited act with its reason. Commits."""
     new_code, reason = new_code.strip(), reason.strip()
     if not reason:
         raise FilingError("更正档号必须填写原因。 / A reference-code correction needs a reason.")
     if not new_code:
         raise FilingError("新档号不能为空。 / The new reference code is empty.")
+    check_code(settings, new_code)
     if document.reference_code is None:
         raise NotAllowedNow(f"文档 #{document.id} 尚未归档，没有档号可更正。 / Document #{document.id} is not filed yet.")
     other = session.scalar(select(Document.id).where(Document.reference_code == new_code, Document.id != document.id))
@@ -160,6 +194,8 @@ def correct_code(session: Session, actor: User | None, document: Document, new_c
     return document
 
 
+MASKED_VALUE = "[敏感材料，已隐藏 / sensitive, withheld]"
+SENSITIVE_DETAIL = frozenset({"title", "contract_number", "business_ref", "notes"})
 EDITABLE = ("title", "document_date", "contract_number", "business_ref", "location", "notes")
 _COLUMNS = {"title": "title", "document_date": "doc_date", "contract_number": "contract_no",
             "business_ref": "business_ref", "location": "location", "notes": "notes"}
@@ -171,6 +207,7 @@ def update_document(session: Session, actor: User | None, document: Document, va
     from docsvc.files.customers import get_customer, parse_date
     from docsvc.files.doctypes import get_type
 
+    require_handling(actor, document)  # a sensitive document's description and type need the grant
     changes: dict[str, object] = {}
     for key in EDITABLE:
         if key not in values:
@@ -196,8 +233,12 @@ def update_document(session: Session, actor: User | None, document: Document, va
             file_document(session, actor, document, customer, doc_type, settings, ip=ip)
     if changes:
         mark_for_reindex(session, [document.id])
+        # The trail is read by auditors without the `sensitive` grant: an ID copy's description is not kept
+        # in clear there, only which fields changed.
+        hidden = is_sensitive(document)
         audit.record(session, actor, "document.update", object_type="document", object_id=document.id, ip=ip,
-                     detail={k: (v.isoformat() if isinstance(v, date) else v) for k, v in changes.items()})
+                     detail={k: MASKED_VALUE if hidden and k in SENSITIVE_DETAIL else
+                             (v.isoformat() if isinstance(v, date) else v) for k, v in changes.items()})
     session.commit()
     return document
 

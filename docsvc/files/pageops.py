@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from docsvc.governance.access import require_handling
 from docsvc.constants import IndexState
 from docsvc.errors import DomainError, NotAllowedNow
 from docsvc.models import BatchFile, Document, LoanItem, Page, User, utcnow
@@ -52,9 +53,20 @@ def _move(session: Session, page: Page, target: Document) -> None:
     session.flush()
 
 
+def refuse_if_filed(document: Document, what_zh: str, what_en: str) -> None:
+    """A filed document (with its 档号) keeps its pages, whoever asks: taking pages out of it is a correction,
+    which goes through un-filing by an archivist (audited, with a reason), not a page operation."""
+    if document.filed_at is not None:
+        raise NotAllowedNow(
+            f"文档 #{document.id} 已归档（档号 {document.reference_code}），不能{what_zh}。如需更正，请档案员先撤回归档"
+            f"（填写原因，留有审计记录）再操作。 / Document #{document.id} is filed ({document.reference_code}): "
+            f"{what_en}. To correct it, an archivist unfiles it first (with a reason, audited).")
+
+
 def split(session: Session, actor: User | None, document: Document, at_number: int, *,
           ip: str | None = None) -> Document:
-    """Pages from `at_number` on become a new, unfiled document."""
+    """Pages from `at_number` on become a new, unfiled document (never out of a filed one)."""
+    refuse_if_filed(document, "拆分", "it cannot be split")
     pages = live_pages(document)
     if not 2 <= at_number <= len(pages):
         raise PageOpError(f"不能在第 {at_number} 页处拆分：文档共 {len(pages)} 页，拆分点应在第 2 页到最后一页之间。 / "
@@ -82,6 +94,7 @@ def merge(session: Session, actor: User | None, target: Document, source: Docume
     """Append `source`'s pages to `target`; `source` (unfiled) disappears once empty."""
     if target.id == source.id:
         raise PageOpError("不能把文档与自身合并。 / A document cannot be merged with itself.")
+    require_handling(actor, source)
     if source.filed_at is not None:
         raise NotAllowedNow(f"文档 #{source.id} 已归档（档号 {source.reference_code}），不能并入其他文档；"
                             f"请先撤回归档。 / Document #{source.id} is filed; unfile it before merging it away.")
@@ -118,9 +131,8 @@ def move_page(session: Session, actor: User | None, page: Page, target: Document
         raise NotAllowedNow(f"页面 #{page.id} 在回收站中，请先恢复。 / Page #{page.id} is in the bin; restore it first.")
     if source.id == target.id:
         return reorder_to(session, actor, page, position or page.number, ip=ip)
-    if source.filed_at is not None and len(live_pages(source)) == 1:
-        raise NotAllowedNow(f"文档 #{source.id} 已归档，不能移走它的最后一页。 / Document #{source.id} is filed; "
-                            "its last page cannot be moved away.")
+    require_handling(actor, target)
+    refuse_if_filed(source, "移走它的页面", "its pages cannot be moved away")
     kept, into = [p for p in live_pages(source) if p.id != page.id], live_pages(target)
     old_number = page.number
     _move(session, page, target)
@@ -179,9 +191,7 @@ def rotate(session: Session, actor: User | None, page: Page, degrees: int, *, ip
 def bin_page(session: Session, actor: User | None, page: Page, *, ip: str | None = None) -> Page:
     """Delete a page of a not-yet-filed document into the recoverable bin."""
     document = page.document
-    if document.filed_at is not None:
-        raise NotAllowedNow(f"文档 #{document.id} 已归档（档号 {document.reference_code}），不能删除页面。 / "
-                            f"Document #{document.id} is filed; its pages cannot be deleted.")
+    refuse_if_filed(document, "删除它的页面", "its pages cannot be deleted")
     if page.binned_at is not None:
         return page
     kept = [p for p in live_pages(document) if p.id != page.id]
@@ -218,6 +228,7 @@ def purge_page(session: Session, store: ObjectStore, actor: User | None, page: P
     """Remove a binned page for good: its row and its derived objects (the original scan is shared)."""
     if page.binned_at is None:
         raise NotAllowedNow(f"页面 #{page.id} 不在回收站中。 / Page #{page.id} is not in the bin.")
+    refuse_if_filed(page.document, "清除它的页面", "its pages cannot be purged")
     if page.index_state == IndexState.PENDING:
         raise NotAllowedNow("该页正在从检索索引中移除，请稍后再清除。 / The page is still being removed from the search "
                             "index; purge it in a moment.")

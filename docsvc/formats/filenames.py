@@ -7,6 +7,7 @@ character or a right-to-left override into pages, logs and downloads.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_NAME_CHARS = 160
@@ -29,6 +30,15 @@ def safe_filename(name: str | bytes) -> str:
     name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf"))
     name = " ".join(name.split()).strip(". ")
     return _shorten(name) or UNNAMED
+
+
+_NOT_NAME = re.compile(r"[^\w\-·]+")
+
+
+def name_part(text: str, max_chars: int = 60) -> str:
+    """One part of a name the service builds (a 档号, a type code in a ZIP entry): letters, digits, "-",
+    "·" and "_" only, so no part can carry "..", "/" or "\\" into the path it becomes."""
+    return _NOT_NAME.sub("_", unicodedata.normalize("NFC", text)).strip("_")[:max_chars] or "_"
 
 
 def _decode(raw: bytes) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from docsvc.constants import Grant, LoanState, Role
+from docsvc.errors import DomainError
 from docsvc.models import Document, DocumentType, Loan, LoanItem, Page, User, utcnow
 
 
@@ -48,6 +49,7 @@ class Action(StrEnum):
     SUPERVISE_DESTRUCTION = "destruction.supervise"  # 监销人: two distinct people, neither the compiler
     EXECUTE_DESTRUCTION = "destruction.execute"  # start the erasure of a supervised list
     READ_REGISTER = "destruction.register"  # the destruction register (PDF, CSV)
+    UNFILE = "document.unfile"  # send a filed document back to the inbox to correct it (audited)
 
 
 STAFF = frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER,
@@ -81,9 +83,23 @@ _GRANTS: dict[Action, frozenset[Role]] = {
     Action.SUPERVISE_DESTRUCTION: frozenset({Role.SUPERVISOR}),
     Action.EXECUTE_DESTRUCTION: frozenset({Role.RECORDS_MANAGER}),
     Action.READ_REGISTER: frozenset({Role.RECORDS_MANAGER, Role.APPROVER, Role.SUPERVISOR, Role.AUDITOR}),
+    # Un-filing reopens a filed document's pages to page operations: an archivist's decision.
+    Action.UNFILE: frozenset({Role.ARCHIVIST, Role.RECORDS_MANAGER}),
 }
 
 CONTENT_ACTIONS = frozenset({Action.VIEW_CONTENT, Action.DOWNLOAD, Action.PRINT})
+# Actions that change a document's pages or description. On a sensitive document they need the
+# `sensitive` grant like reading does: retyping an ID copy away from its type, or an answer naming its
+# pages, would otherwise open it to anyone who may file.
+HANDLING_ACTIONS = frozenset({Action.FILE, Action.CORRECT_CODE, Action.UNFILE, Action.RETRY})
+
+SENSITIVE_REFUSAL = ("这是敏感材料（如身份证复印件），只有被授予“可查看敏感材料”权限的用户才能查看或修改；"
+                     "请交给有此权限的同事处理。 / This is a sensitive document (e.g. an ID copy): only users granted "
+                     "`sensitive` may see or change it; hand it to a colleague who holds the grant.")
+
+
+class SensitiveRefused(DomainError):
+    status = 403
 
 
 def can(user: User | None, action: Action, obj: object | None = None, *,
@@ -100,7 +116,23 @@ def can(user: User | None, action: Action, obj: object | None = None, *,
     if obj is not None and action in CONTENT_ACTIONS:
         assert session is not None, "object checks read loans: pass the session"
         return content_grant(session, user, obj, action, now) is not None
+    if obj is not None and action in HANDLING_ACTIONS:
+        return may_handle(user, obj)
     return True
+
+
+def may_handle(user: User | None, obj: object) -> bool:
+    """May `user` change (or be told about the pages of) `obj`, a Page or Document? Not a sensitive one
+    without the grant."""
+    document = obj.document if isinstance(obj, Page) else obj
+    return not (isinstance(document, Document) and hides_identity(user, document))
+
+
+def require_handling(user: User | None, obj: object) -> None:
+    """For services handed documents in a request body (merge source, move target, bulk assign), where
+    the web gate cannot see them. `user` None is the system itself (auto-filing, CLI)."""
+    if user is not None and not may_handle(user, obj):
+        raise SensitiveRefused(SENSITIVE_REFUSAL)
 
 
 def may_see_sensitive(user: User | None) -> bool:

@@ -16,6 +16,8 @@ from docsvc.models import ApiToken, AuditEvent, User, utcnow
 from docsvc.governance import audit
 
 _hasher = PasswordHasher()
+# Checked instead of a real hash for unknown usernames, so they cost the same time as known ones.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 TOKEN_PREFIX = "dsv_"
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 MIN_PASSWORD_LENGTH = 8
@@ -29,6 +31,15 @@ def parse_roles(roles: str | list[str]) -> list[str]:
     return _parse_names(roles, {r.value for r in Role}, "角色", "role")
 
 
+def check_separation(roles: list[str]) -> list[str]:
+    """Separation of duties (三员): the administrator is audited, so never their own auditor."""
+    if Role.ADMIN in roles and Role.AUDITOR in roles:
+        raise AccountError("同一账户不能同时担任管理员（admin）和审计员（auditor）：管理员的操作由审计员检查。请为审计"
+                           "另建账户。 / One account cannot be both admin and auditor: the auditor checks the "
+                           "administrator. Create a separate account for auditing.")
+    return roles
+
+
 def create_user(session: Session, username: str, password: str, roles: str | list[str],
                 display_name: str = "", *, actor: User | None = None, ip: str | None = None,
                 grants: str | list[str] = "") -> User:
@@ -39,7 +50,7 @@ def create_user(session: Session, username: str, password: str, roles: str | lis
         raise AccountError(f"用户名“{username}”已存在。 / The username {username!r} is taken.")
     check_password_strength(password)
     user = User(username=username, display_name=display_name or username,
-                password_hash=_hasher.hash(password), roles=" ".join(parse_roles(roles)),
+                password_hash=_hasher.hash(password), roles=" ".join(check_separation(parse_roles(roles))),
                 grants=" ".join(parse_grants(grants)))
     session.add(user)
     session.flush()
@@ -106,33 +117,50 @@ def _token_hash(token: str) -> str:
 class LoginResult:
     user: User | None
     message_key: str | None = None  # i18n key shown to the person when refused
-    locked_until: datetime | None = None
+
+
+def backoff(failed_in_a_row: int) -> timedelta:
+    """How long an account refuses logins from unknown devices after this many failures in a row: nothing
+    below the threshold, then one minute doubling with each failure up to LOCKOUT_MINUTES."""
+    if failed_in_a_row < LOCKOUT_THRESHOLD:
+        return timedelta(0)
+    return min(timedelta(minutes=LOCKOUT_MINUTES), timedelta(minutes=2 ** min(failed_in_a_row - LOCKOUT_THRESHOLD, 10)))
 
 
 def attempt_login(session: Session, username: str, password: str, *, ip: str | None = None,
-                  now: datetime | None = None) -> LoginResult:
-    """Check a password, count failures, lock after LOCKOUT_THRESHOLD in a row; audits every outcome."""
+                  now: datetime | None = None, known_device_user_id: int | None = None) -> LoginResult:
+    """Check a password; audits every outcome.
+
+    Unknown names and refusals answer alike ("bad_login") and cost one argon2 verification each, so
+    neither the answer nor its time tells who exists. Failures in a row put the account into an
+    exponential back-off (`backoff`); during it, only a browser that logged in as this user before
+    (`known_device_user_id`, from a signed cookie) may still log in with the right password — so
+    anyone can slow down guessing on an account, but nobody can lock its owner out."""
     moment = now or utcnow()
     user = find_user(session, username.strip())
     if user is None:
+        _hasher_verify(_DUMMY_HASH, password)
         audit.record(session, None, "login", outcome="failed", ip=ip, now=moment,
                      detail={"username": username[:80], "reason": "unknown user"})
         session.commit()
         return LoginResult(None, "bad_login")
-    if user.locked_until is not None and _aware(user.locked_until) > moment:
-        audit.record(session, user, "login", outcome="locked", ip=ip, now=moment)
+    matches = password_matches(user, password)
+    backing_off = user.locked_until is not None and _aware(user.locked_until) > moment
+    if backing_off and not (known_device_user_id == user.id and matches):
+        audit.record(session, user, "login", outcome="locked", ip=ip, now=moment,
+                     detail={"known_device": known_device_user_id == user.id})
         session.commit()
-        return LoginResult(None, "account_locked", locked_until=_aware(user.locked_until))
-    if not password_matches(user, password):
+        return LoginResult(None, "bad_login")
+    if not matches:
         user.failed_logins += 1
         audit.record(session, user, "login", outcome="failed", ip=ip, now=moment,
                      detail={"failed_in_a_row": user.failed_logins})
-        if user.failed_logins >= LOCKOUT_THRESHOLD:
-            user.locked_until, user.failed_logins = moment + timedelta(minutes=LOCKOUT_MINUTES), 0
+        wait = backoff(user.failed_logins)
+        if wait:
+            user.locked_until = moment + wait
             audit.record(session, user, "account.lock", object_type="user", object_id=user.id, ip=ip,
-                         now=moment, detail={"minutes": LOCKOUT_MINUTES})
-            session.commit()
-            return LoginResult(None, "account_locked", locked_until=user.locked_until)
+                         now=moment, detail={"minutes": wait.total_seconds() / 60,
+                                             "failed_in_a_row": user.failed_logins})
         session.commit()
         return LoginResult(None, "bad_login")
     if not user.active:
@@ -143,6 +171,20 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
     audit.record(session, user, "login", ip=ip, now=moment)
     session.commit()
     return LoginResult(user)
+
+
+def _hasher_verify(hashed: str, password: str) -> None:
+    try:
+        _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        pass
+
+
+def end_sessions(session: Session, user: User, *, ip: str | None = None) -> None:
+    """Logout: every session of `user` ends server-side (their cookies name an older generation)."""
+    user.session_generation = (user.session_generation or 0) + 1
+    audit.record(session, user, "logout", ip=ip)
+    session.commit()
 
 
 def change_password(session: Session, user: User, old: str, new: str, *, ip: str | None = None) -> None:
@@ -166,10 +208,18 @@ def set_active(session: Session, actor: User | None, user: User, active: bool, *
     session.commit()
 
 
+def _not_self(actor: User | None, user: User) -> None:
+    """Nobody changes their own roles or grants: a second administrator does it, and it is audited."""
+    if actor is not None and actor.id == user.id:
+        raise AccountError("不能修改自己的角色或授权，请由另一位管理员修改。 / You cannot change your own roles or "
+                           "grants; ask another administrator.")
+
+
 def set_roles(session: Session, actor: User | None, user: User, roles: str | list[str], *,
               ip: str | None = None) -> None:
+    _not_self(actor, user)
     before = sorted(user.role_set)
-    user.roles = " ".join(parse_roles(roles))
+    user.roles = " ".join(check_separation(parse_roles(roles)))
     audit.record(session, actor, "account.roles", object_type="user", object_id=user.id, ip=ip,
                  detail={"username": user.username, "before": before, "after": sorted(user.role_set)})
     session.commit()
@@ -191,6 +241,7 @@ def _parse_names(names: str | list[str], valid: set[str], what_zh: str, what_en:
 
 def set_grants(session: Session, actor: User | None, user: User, grants: str | list[str], *,
                ip: str | None = None) -> None:
+    _not_self(actor, user)
     before = sorted(user.grant_set)
     user.grants = " ".join(parse_grants(grants))
     audit.record(session, actor, "account.grants", object_type="user", object_id=user.id, ip=ip,
@@ -219,10 +270,16 @@ def revoke_token(session: Session, actor: User | None, token_id: int, *, ip: str
 FAILED_LOGIN_OUTCOMES = ("failed", "locked", "disabled")
 
 
-def failed_logins_from(session: Session, ip: str, window: timedelta, now: datetime | None = None) -> int:
-    """Failed logins from `ip` in the last `window`, counted in the audit trail: every web process and
-    host sees the same count, with no state of its own to keep or lose."""
+# The audit action of a refused bearer token (counted per address like failed logins).
+TOKEN_FAILURE = "token.auth"
+
+
+def failed_logins_from(session: Session, ip: str, window: timedelta, now: datetime | None = None, *,
+                       action: str = "login") -> int:
+    """Failed logins (or, with action=TOKEN_FAILURE, refused API tokens) from `ip` in the last `window`,
+    counted in the audit trail: every web process and host sees the same count, with no state of its own
+    to keep or lose."""
     since = (now or utcnow()) - window
     return session.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.occurred_at >= since, AuditEvent.action == "login", AuditEvent.ip == ip,
+        AuditEvent.occurred_at >= since, AuditEvent.action == action, AuditEvent.ip == ip,
         AuditEvent.outcome.in_(FAILED_LOGIN_OUTCOMES))) or 0

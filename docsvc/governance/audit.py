@@ -285,18 +285,10 @@ CSV_COLUMNS = ("seq", "occurred_at", "actor_name", "action", "object_type", "obj
 
 
 def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
-    import csv
-    import io
+    from docsvc import exports
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for e in events:
-        writer.writerow([_stamp(e.occurred_at) if c == "occurred_at" else getattr(e, c) for c in CSV_COLUMNS])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
+    yield from exports.csv_stream(CSV_COLUMNS, ([_stamp(e.occurred_at) if c == "occurred_at" else getattr(e, c)
+                                                 for c in CSV_COLUMNS] for e in events))
 
 
 def event_json(e: AuditEvent) -> dict[str, object]:

@@ -161,10 +161,22 @@ class _Bool:
     nodes: list
 
 
+# Brackets and NOTs nest the parser's recursion: a few levels are all an archivist writes, and a
+# limit keeps a query of hundreds of "(" a 400, not a RecursionError.
+MAX_NESTING = 20
+
+
 class _Parser:
     def __init__(self, lexemes: list[_Lexeme]):
         self.lx = lexemes
         self.i = 0
+        self.depth = 0
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _fail(f"括号或 NOT 嵌套超过 {MAX_NESTING} 层，请简化搜索", f"more than {MAX_NESTING} nested "
+                        "brackets or NOTs: simplify the query")
 
     def peek(self) -> _Lexeme | None:
         return self.lx[self.i] if self.i < len(self.lx) else None
@@ -207,7 +219,10 @@ class _Parser:
             self.take()
             if self.peek() is None or self.peek().kind == ")" or self.peek().kind == "op" and self.peek().value != "NOT":
                 raise _fail("NOT 或减号后面缺少要排除的词", "NOT / '-' needs a term to exclude")
-            return _Not(self.unary())
+            self.deeper()
+            node = _Not(self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self):
@@ -215,7 +230,9 @@ class _Parser:
         if lx.kind == "(":
             if self.peek() is None or self.peek().kind == ")":
                 raise _fail("括号里没有内容", "empty parentheses")
+            self.deeper()
             node = self.or_expr()
+            self.depth -= 1
             if self.peek() is None or self.peek().kind != ")":
                 raise _fail("括号没有闭合，请补上右括号", "unclosed '(': add ')'")
             self.take()

@@ -1,16 +1,20 @@
 """Web layer: blueprints, login, CSRF, and the access gate every request passes."""
 from __future__ import annotations
 
-from datetime import date
+import time
+from datetime import date, timedelta
 
 from flask import Flask, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
-from flask_login import LoginManager, current_user
+from flask import session as cookie_session
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from docsvc.governance.access import CONTENT_ACTIONS, CONTENT_ROLES, Action, can, content_grant, declared_rule
+from docsvc.governance.access import (CONTENT_ACTIONS, CONTENT_ROLES, HANDLING_ACTIONS, SENSITIVE_REFUSAL, Action, SensitiveRefused,
+                           can, content_grant, declared_rule)
 from docsvc.errors import DomainError
+from docsvc.governance.accounts import TOKEN_FAILURE, failed_logins_from, user_for_token
 from docsvc.i18n import LANGUAGES, translate
 from docsvc.models import Document, Page, User
 from docsvc.runtime import Runtime
@@ -113,7 +117,19 @@ def _gate() -> object | None:
         abort(403)
     if action in CONTENT_ACTIONS:
         _check_content(user, action)
+    elif action in HANDLING_ACTIONS:
+        _check_handling(user, action)
     return None
+
+
+def _check_handling(user: User, action: Action) -> None:
+    """Object check for routes changing a named page or document: a sensitive one needs the grant.
+    A missing id is left to the view (404): these roles may see which documents exist."""
+    obj = _content_object(request.view_args or {})
+    if obj is not None and not can(user, action, obj):
+        audit_event("access.denied", object_type=_kind(obj), object_id=obj.id, outcome="denied", commit=True,
+                    detail={"endpoint": request.endpoint, "method": request.method, "reason": "sensitive"})
+        raise SensitiveRefused(SENSITIVE_REFUSAL)
 
 
 def _content_object(view_args: dict[str, object]) -> Page | Document | None:
@@ -150,7 +166,7 @@ def _check_content(user: User, action: Action) -> None:
 
 
 def _deny(kind: str, ident: object) -> None:
-    audit_event(_CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=kind,
+    audit_event(CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=kind,
                 object_id=str(ident), outcome="denied", commit=True)
     abort(403)
 
@@ -160,7 +176,7 @@ def _kind(obj: object) -> str:
 
 
 # What each content route's access is called in the audit trail.
-_CONTENT_EVENTS = {
+CONTENT_EVENTS = {
     "documents.page": "page.view", "documents.page_image": "page.image",
     "documents.page_thumbnail": "page.thumbnail", "documents.page_words_json": "page.words",
     "documents.original": "document.download", "documents.print_document": "document.print",
@@ -196,7 +212,7 @@ def audit_content_access(response: Response) -> Response:
     """Every successful read of page or document content is an audit event, loan id included."""
     obj = g.get("content_object")
     if obj is not None and response.status_code < 400:
-        audit_event(_CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=_kind(obj),
+        audit_event(CONTENT_EVENTS.get(request.endpoint or "", "content"), object_type=_kind(obj),
                     object_id=obj.id, commit=True, read=True)
     return response
 
@@ -245,14 +261,70 @@ def _view(endpoint: str):  # type: ignore[no-untyped-def]
 
 
 def _actor() -> User | None:
-    from docsvc.governance.accounts import user_for_token
-
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return user_for_token(db(), header.removeprefix("Bearer ").strip())
+        return _token_user(header.removeprefix("Bearer ").strip())
     if is_api():
         return None  # the API never rides on a browser session: no CSRF exposure
-    return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
+    if not current_user.is_authenticated:
+        return None
+    if not _session_current():
+        logout_user()
+        cookie_session.clear()
+        flash(t("session_ended"))
+        return None
+    return current_user  # type: ignore[return-value]
+
+
+# Refused API tokens per client address and minute before the address must wait (like failed logins).
+TOKEN_FAILURES_PER_MINUTE = 20
+TOKEN_LIMIT_WINDOW = timedelta(seconds=60)
+
+
+class TooManyTokenFailures(DomainError):
+    status = 429
+
+
+def _token_user(token: str) -> User | None:
+    """The token's user; a refused token is audited, and an address refused too often waits a minute."""
+    address = client_ip()
+    if address and failed_logins_from(db(), address, TOKEN_LIMIT_WINDOW, action=TOKEN_FAILURE) >= TOKEN_FAILURES_PER_MINUTE:
+        raise TooManyTokenFailures("来自此网络地址的无效 API 令牌过多，请一分钟后再试，并检查令牌是否已撤销。 / Too many "
+                                   "invalid API tokens from this network address: wait a minute, and check that "
+                                   "the token has not been revoked.")
+    user = user_for_token(db(), token)
+    if user is None:
+        # Never the token itself: a near-miss of a real token must not land in the trail.
+        audit_event(TOKEN_FAILURE, outcome="failed", commit=True,
+                    detail={"path": request.path, "method": request.method})
+    return user
+
+
+def start_session(user: User) -> None:
+    """A fresh session for `user` (nothing planted before it survives), stamped for the idle and age limits."""
+    cookie_session.clear()
+    login_user(user)
+    now = int(time.time())
+    cookie_session["auth_at"], cookie_session["seen_at"] = now, now
+
+
+# The last-seen stamp is rewritten at most this often, so not every request sends a new cookie.
+_SEEN_RESOLUTION_S = 60
+
+
+def _session_current() -> bool:
+    """Whether the browser session is within its idle timeout and maximum age (settings); the generation
+    check (logout ends every session) is in _load_user."""
+    settings = runtime().settings
+    now = int(time.time())
+    started, seen = cookie_session.get("auth_at"), cookie_session.get("seen_at")
+    if not isinstance(started, int) or not isinstance(seen, int):
+        return False
+    if now - started > settings.session_max_hours * 3600 or now - seen > settings.session_idle_minutes * 60:
+        return False
+    if now - seen >= _SEEN_RESOLUTION_S:
+        cookie_session["seen_at"] = now
+    return True
 
 
 def _healthz() -> object:

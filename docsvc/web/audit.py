@@ -10,6 +10,7 @@ from docsvc.governance.access import Action, rule
 from docsvc.errors import DomainError
 from docsvc.governance import audit
 from docsvc.web import audit_event, db, runtime
+from docsvc.web.params import page_number
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -53,7 +54,7 @@ def csv_response(f: audit.EventFilter) -> Response:
 @rule(Action.READ_AUDIT)
 def index() -> object:
     f = filter_from(request.args)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number(request.args)
     events = audit.find_events(db(), f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render_template("audit/index.html", events=events, page=page,
                            args={k: v for k, v in request.args.items() if k != "page"}, page_size=PAGE_SIZE,

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session as cookie_session, url_for
-from flask_login import login_user, logout_user
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import session as cookie_session
+from flask_login import logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from docsvc.governance.access import Action, can, rule
 from docsvc.models import User
-from docsvc.governance.accounts import (AccountError, attempt_login, change_password, failed_logins_from, issue_token,
-                                     list_tokens, revoke_token)
-from docsvc.web import audit_event, client_ip, db, t
+from docsvc.governance.accounts import (AccountError, attempt_login, change_password, end_sessions, failed_logins_from,
+                                     issue_token, list_tokens, revoke_token)
+from docsvc.web import audit_event, client_ip, db, runtime, start_session, t
 
 bp = Blueprint("auth", __name__)
 
@@ -24,6 +26,39 @@ LOGIN_LIMIT_WINDOW = timedelta(seconds=60)
 TOO_MANY_LOGINS = ("来自此网络地址的登录失败次数过多，请一分钟后再试；如忘记密码，请联系管理员。 / "
                    "Too many failed logins from this network address: wait a minute and try again; "
                    "if you forgot the password, ask an administrator.")
+
+
+# A browser that once logged in as a user carries this signed cookie naming them; during an account's
+# back-off after failed logins, the right password from such a browser still logs in (accounts.attempt_login).
+DEVICE_COOKIE = "docsvc_device"
+DEVICE_COOKIE_DAYS = 365
+
+
+def _device_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="docsvc.known-device")
+
+
+def known_device_user_id() -> int | None:
+    try:
+        value = _device_signer().loads(request.cookies.get(DEVICE_COOKIE, ""))
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _remember_device(response: Response, user: User) -> None:
+    response.set_cookie(DEVICE_COOKIE, _device_signer().dumps(user.id), max_age=DEVICE_COOKIE_DAYS * 24 * 3600,
+                        httponly=True, samesite="Lax", secure=runtime().settings.secure_cookies)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None: one leading "/", no scheme or host, no backslash
+    (browsers read it as "/") and no control characters (a tab or newline browsers drop, or a header break)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    return target
 
 
 class LoginForm(FlaskForm):
@@ -51,15 +86,15 @@ def login() -> object:
                         detail={"username": (form.username.data or "")[:80]})
             flash(TOO_MANY_LOGINS)
             return render_template("auth/login.html", form=form), 429, {"Retry-After": str(int(LOGIN_LIMIT_WINDOW.total_seconds()))}
-        result = attempt_login(db(), form.username.data or "", form.password.data or "", ip=client_ip())
+        result = attempt_login(db(), form.username.data or "", form.password.data or "", ip=client_ip(),
+                               known_device_user_id=known_device_user_id())
         if result.user is not None:
-            cookie_session.clear()  # a fresh session on login: nothing planted before it survives
-            login_user(result.user)
-            target = request.args.get("next") or ""
+            start_session(result.user)
             # Only same-site paths: an absolute URL here would be an open redirect.
-            return redirect(target if target.startswith("/") and not target.startswith("//") else home_url(result.user))
-        until = result.locked_until.strftime("%H:%M UTC") if result.locked_until else ""
-        flash(t(result.message_key or "bad_login", until=until))
+            response = redirect(safe_next(request.args.get("next")) or home_url(result.user))
+            _remember_device(response, result.user)
+            return response
+        flash(t(result.message_key or "bad_login"))
     elif request.method == "POST":
         flash(t("login_incomplete"))
     return render_template("auth/login.html", form=form)
@@ -77,7 +112,7 @@ def home_url(user: User) -> str:
 @bp.route("/logout", methods=["POST"])
 @rule(Action.AUTHENTICATED)
 def logout() -> object:
-    audit_event("logout", commit=True)
+    end_sessions(db(), g.user, ip=client_ip())  # every copy of this session's cookie is refused from now on
     logout_user()
     cookie_session.clear()
     return redirect(url_for("auth.login"))
@@ -112,8 +147,7 @@ def password() -> object:
         flash(str(exc))
         return redirect(url_for("auth.account"))
     # A fresh session for this browser; every other session named the old password and has ended.
-    cookie_session.clear()
-    login_user(g.user)
+    start_session(g.user)
     flash(t("password_changed"))
     return redirect(url_for("auth.account"))
 

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy import select
 
 from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
+from docsvc.formats.filenames import name_part
 from docsvc.models import AuditEvent, Document
 from docsvc.files import completeness, customer_import
 from docsvc.files.customers import (
@@ -16,7 +17,8 @@ from docsvc.files.customers import (
 )
 from docsvc.files.doctypes import STAGES, all_types
 from docsvc.files.suggestions import autofile_note
-from docsvc.web import audit_event, client_ip, db, runtime
+from docsvc.files.filepdf import AUDIT_ACTION as FILE_PDF_EVENT
+from docsvc.web import CONTENT_EVENTS, audit_event, client_ip, db, runtime
 
 bp = Blueprint("customers", __name__)
 
@@ -25,6 +27,23 @@ IMPORT_FIELDS = customer_import.TARGETS
 
 def _rule() -> AccountRule:
     return AccountRule(runtime().settings.filing.account_pattern)
+
+
+# Events that say who read, downloaded, printed or exported the file: part of the audit trail, which
+# only auditors read (who looked at a customer's papers is itself personal information).
+ACCESS_EVENTS = (*sorted(set(CONTENT_EVENTS.values())), "customer.download_originals", FILE_PDF_EVENT,
+                 "access.denied", "search")
+
+
+def _timeline(account: str, documents: list[Document]) -> list[AuditEvent]:
+    """The file's history for the customer page: changes for everyone; reads and refusals for auditors."""
+    ids = [str(d.id) for d in documents]
+    query = (select(AuditEvent)
+             .where(((AuditEvent.object_type == "document") & AuditEvent.object_id.in_(ids))
+                    | ((AuditEvent.object_type == "customer") & (AuditEvent.object_id == account))))
+    if not can(g.user, Action.READ_AUDIT):
+        query = query.where(AuditEvent.action.not_in(ACCESS_EVENTS), AuditEvent.outcome != "denied")
+    return list(db().scalars(query.order_by(AuditEvent.seq.desc()).limit(100)))
 
 
 def _form_values() -> dict[str, object]:
@@ -71,12 +90,7 @@ def show(account: str) -> object:
     by_type: dict[str, list[Document]] = {}
     for d in documents:
         by_type.setdefault(d.doc_type or "", []).append(d)
-    ids = [str(d.id) for d in documents]
-    events = list(db().scalars(
-        select(AuditEvent).where(((AuditEvent.object_type == "document") & AuditEvent.object_id.in_(ids))
-                                 | ((AuditEvent.object_type == "customer") & (AuditEvent.object_id == account)))
-        .where(AuditEvent.action.not_in(("page.view", "page.image", "page.thumbnail", "page.words")))
-        .order_by(AuditEvent.seq.desc()).limit(100))) if can(g.user, Action.VIEW_METADATA) else []
+    events = _timeline(account, documents)
     return render_template("customers/show.html", customer=customer, by_type=by_type,
                            types={t.code: t for t in all_types(db(), active_only=False)},
                            checklist=completeness.checklist(db(), customer), events=events,
@@ -188,7 +202,8 @@ def originals_zip(account: str) -> object:
                     continue
                 seen.add(key)
                 ext = {"application/pdf": "pdf", "image/tiff": "tif", "image/jpeg": "jpg", "image/png": "png"}.get(media, "bin")
-                name = f"{d.doc_type or 'XX'}_{(d.reference_code or f'doc{d.id}').replace('·', '_')}_{key.rsplit('/', 1)[-1][:12]}.{ext}"
+                parts = (d.doc_type or "XX", (d.reference_code or f"doc{d.id}").replace("·", "_"), key.rsplit("/", 1)[-1][:12])
+                name = "_".join(name_part(p) for p in parts) + f".{ext}"
                 archive.writestr(name, store.read_bytes(key))
     audit_event("customer.download_originals", object_type="customer", object_id=account, commit=True,
                 detail={"document_ids": [d.id for d in allowed], "withheld": len(documents) - len(allowed)})

@@ -1,11 +1,13 @@
 """Document and page viewer, and the authorised routes for page images, thumbnails, words and originals."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, render_template, request
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
 from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
 from docsvc.files.documents import get_document, get_page, page_object_key, page_words
-from docsvc.web import db, runtime
+from docsvc.jobs import enqueue_index
+from docsvc.files import filing
+from docsvc.web import client_ip, db, runtime
 from docsvc.web.objects import send_object
 
 bp = Blueprint("documents", __name__)
@@ -20,6 +22,7 @@ def show(document_id: int) -> object:
     return render_template("documents/show.html", document=document,
                            grant=content_grant(db(), g.user, document),
                            may_print=can(g.user, Action.PRINT, document, session=db()),
+                           may_unfile=can(g.user, Action.UNFILE, document),
                            sensitive_hidden=hides_identity(g.user, document))
 
 
@@ -66,3 +69,16 @@ def print_document(document_id: int) -> object:
     document = get_document(db(), document_id)
     pages = [p for p in document.pages if p.binned_at is None]
     return render_template("documents/print.html", document=document, pages=pages)
+
+
+@bp.route("/documents/<int:document_id>/unfile", methods=["POST"])
+@rule(Action.UNFILE)
+def unfile(document_id: int) -> object:
+    """Back to the inbox with a reason (audited), so an archivist can correct a filed document's pages."""
+    document = get_document(db(), document_id)
+    filing.unfile_document(db(), g.user, document, reason=request.form.get("reason", ""), ip=client_ip())
+    db().commit()
+    enqueue_index(runtime().jobs)
+    flash(f"文档 #{document.id} 已撤回到待归档，可在收件箱中更正。 / Document #{document.id} is back in the inbox "
+          "for correction.")
+    return redirect(url_for("inbox.index", document=document.id))

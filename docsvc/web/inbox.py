@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from docsvc.governance.access import Action, hides_identity, rule
+from docsvc.governance.access import Action, hides_identity, may_handle, rule
 from docsvc.jobs import enqueue_index
 from docsvc.files import filing, pageops
 from docsvc.files.doctypes import all_types
@@ -11,6 +11,7 @@ from docsvc.files.documents import get_document, get_page
 from docsvc.files.suggestions import recent_autofilings, suggest
 from docsvc.files.typeguess import guess_document_type
 from docsvc.web import client_ip, db, runtime
+from docsvc.web.params import as_int, int_field
 
 bp = Blueprint("inbox", __name__)
 
@@ -19,17 +20,19 @@ bp = Blueprint("inbox", __name__)
 @rule(Action.FILE)
 def index() -> object:
     documents = filing.inbox(db())
-    current = get_document(db(), request.args.get("document", type=int)) if request.args.get("document") else (
+    current = get_document(db(), as_int(request.args["document"], "document", minimum=1)) if request.args.get("document") else (
         documents[0] if documents else None)
     autofiled = recent_autofilings(db())
+    # Suggestions and the type guess are read from the pages' text: not for a sensitive one without the grant.
+    readable = current is not None and may_handle(g.user, current)
     return render_template("inbox/index.html", documents=documents, current=current,
                            pages=pageops.live_pages(current) if current else [],
-                           suggestions=suggest(db(), current) if current else [], types=all_types(db()),
+                           suggestions=suggest(db(), current) if readable else [], types=all_types(db()),
                            # only a document without a type needs one guessed (and pre-selected)
-                           type_guess=guess_document_type(db(), current) if current and not current.doc_type else None,
+                           type_guess=guess_document_type(db(), current) if readable and not current.doc_type else None,
                            filing=runtime().settings.filing, autofiled=autofiled,
                            # sensitive documents (ID copies) appear under a placeholder without the grant
-                           hidden={d.id for d in [*documents, *(a.document for a in autofiled if a.document)]
+                           hidden={d.id for d in [*documents, *([current] if current else []), *(a.document for a in autofiled if a.document)]
                                    if hides_identity(g.user, d)})
 
 
@@ -56,8 +59,7 @@ def file(document_id: int) -> object:
 @bp.route("/inbox/<int:document_id>/split", methods=["POST"])
 @rule(Action.FILE)
 def split(document_id: int) -> object:
-    pageops.split(db(), g.user, get_document(db(), document_id), request.form.get("at_page", 0, type=int) or 0,
-                  ip=client_ip())
+    pageops.split(db(), g.user, get_document(db(), document_id), int_field(request.form, "at_page"), ip=client_ip())
     enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))
 
@@ -65,7 +67,7 @@ def split(document_id: int) -> object:
 @bp.route("/inbox/<int:document_id>/merge", methods=["POST"])
 @rule(Action.FILE)
 def merge(document_id: int) -> object:
-    source = get_document(db(), request.form.get("source_document_id", 0, type=int) or 0)
+    source = get_document(db(), int_field(request.form, "source_document_id", minimum=1))
     pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
     enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))
@@ -77,7 +79,8 @@ def page_op(page_id: int, op: str) -> object:
     page = get_page(db(), page_id)
     document_id = page.document_id
     if op == "rotate":
-        pageops.rotate(db(), g.user, page, request.form.get("degrees", 90, type=int) or 90, ip=client_ip())
+        pageops.rotate(db(), g.user, page, int_field(request.form, "degrees", 90, minimum=-3600, maximum=3600),
+                       ip=client_ip())
     elif op == "delete":
         pageops.bin_page(db(), g.user, page, ip=client_ip())
     elif op == "up":
@@ -85,7 +88,7 @@ def page_op(page_id: int, op: str) -> object:
     elif op == "down":
         pageops.reorder_to(db(), g.user, page, page.number + 1, ip=client_ip())
     elif op == "move":
-        target = get_document(db(), request.form.get("document_id", 0, type=int) or 0)
+        target = get_document(db(), int_field(request.form, "document_id", minimum=1))
         pageops.move_page(db(), g.user, page, target, ip=client_ip())
     else:
         flash("未知的页面操作。 / Unknown page operation.")

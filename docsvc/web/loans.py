@@ -7,13 +7,14 @@ from docsvc.governance.access import Action, can, loan_state, rule
 from docsvc.constants import MAX_LOAN_DAYS
 from docsvc.governance import loans as loan_service
 from docsvc.web import client_ip, db, t
+from docsvc.web.params import MAX_INT, int_field
 
 bp = Blueprint("loans", __name__, url_prefix="/loans")
 
 
 def parse_document_ids(raw: str) -> tuple[int, ...]:
     parts = raw.replace("，", ",").replace(",", " ").split()
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isdigit() and len(p) <= 10 and int(p) <= MAX_INT for p in parts):
         raise loan_service.LoanError("文档编号应为数字，用逗号或空格分隔。 / Document ids are numbers separated by commas or spaces.")
     return tuple(int(p) for p in parts)
 
@@ -32,7 +33,7 @@ def index() -> object:
 def create() -> object:
     form = request.form
     loan = loan_service.request_loan(db(), g.user, loan_service.LoanRequest(
-        purpose=form.get("purpose", ""), days=form.get("days", 0, type=int) or 0,
+        purpose=form.get("purpose", ""), days=int_field(form, "days", 0, maximum=366),
         customer_account=form.get("customer_account") or None,
         document_ids=parse_document_ids(form.get("document_ids", "")),
         want_download=form.get("want_download") == "1", want_print=form.get("want_print") == "1"),
@@ -63,6 +64,6 @@ def give_back(loan_id: int) -> object:
 @bp.route("/<int:loan_id>/renew", methods=["POST"])
 @rule(Action.LOAN_REQUEST)
 def renew(loan_id: int) -> object:
-    loan = loan_service.renew(db(), g.user, loan_id, request.form.get("days", 7, type=int) or 7, ip=client_ip())
+    loan = loan_service.renew(db(), g.user, loan_id, int_field(request.form, "days", 7, minimum=1, maximum=366), ip=client_ip())
     flash(t("loan_requested", id=loan.id))
     return redirect(url_for("loans.index"))

@@ -7,6 +7,7 @@ from docsvc.governance.access import Action, rule
 from docsvc.search import QueryError
 from docsvc.files.searching import SORTS, search_for_user
 from docsvc.web import audit_event, db, runtime
+from docsvc.web.params import page_number
 
 bp = Blueprint("search", __name__)
 
@@ -17,7 +18,7 @@ PER_PAGE = 20
 @rule(Action.SEARCH)
 def search() -> object:
     q = request.args.get("q", "").strip()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number(request.args)
     sort = request.args.get("sort", "relevance")
     sort = sort if sort in SORTS else "relevance"
     results, error = None, None

@@ -1,0 +1,114 @@
+"""Reading request input for web and API views: a wrong type or an out-of-range number is a 400 with a
+message saying which field and what it should be — never a 500 from deep inside a service."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import request
+
+from docsvc.errors import DomainError
+
+# Database ids and counts are 32-bit integers on PostgreSQL; anything beyond is a mistake, not an id.
+MAX_INT = 2**31 - 1
+
+
+class BadInput(DomainError):
+    status = 400
+
+
+def json_object() -> dict[str, object]:
+    """The JSON body, which must be an object."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: the JSON parser gives up before `silent` can help
+        data = None
+    if not isinstance(data, dict):
+        raise BadInput("请求体应为 JSON 对象，例如 {\"at_page\": 2}。 / The request body must be a JSON object, "
+                       "e.g. {\"at_page\": 2}.")
+    return data
+
+
+def optional_json_object() -> dict[str, object]:
+    """The JSON body when one is sent (an object), else {}: for routes whose body is optional."""
+    if not request.get_data(cache=True):
+        return {}
+    return json_object()
+
+
+def as_int(value: object, name: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int:
+    """`value` (an integer, or a string of digits from a form or query) within [minimum, maximum]."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) <= 12:
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise BadInput(f"参数 {name} 应为 {minimum} 到 {maximum} 之间的整数。 / "
+                       f"{name} must be a whole number from {minimum} to {maximum}.")
+    return value
+
+
+def int_field(body: Mapping[str, object], name: str, default: int | None = None, *, minimum: int = 0,
+              maximum: int = MAX_INT) -> int:
+    """An integer from a JSON body, form or query string; `default` when absent or empty."""
+    value = body.get(name)
+    if value is None or value == "":
+        if default is None:
+            raise BadInput(f"缺少参数 {name}。 / {name} is required.")
+        return default
+    return as_int(value, name, minimum=minimum, maximum=maximum)
+
+
+def optional_int(body: Mapping[str, object], name: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
+    value = body.get(name)
+    return None if value is None or value == "" else as_int(value, name, minimum=minimum, maximum=maximum)
+
+
+def int_list(body: Mapping[str, object], name: str, *, limit: int = 10_000) -> list[int]:
+    """A list of ids (JSON array of integers)."""
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > limit:
+        raise BadInput(f"参数 {name} 应为整数数组（最多 {limit} 个），例如 [12, 13]。 / "
+                       f"{name} must be a list of whole numbers (at most {limit}), e.g. [12, 13].")
+    return [as_int(v, name, minimum=1) for v in value]
+
+
+def text_field(body: Mapping[str, object], name: str, default: str = "") -> str:
+    """A string field; numbers are taken as their text, anything else (a list, an object) is refused."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise BadInput(f"参数 {name} 应为文字。 / {name} must be a string.")
+    return str(value)
+
+
+def flag(body: Mapping[str, object], name: str) -> bool | None:
+    """A yes/no field: true/false (or "true"/"1"/"on", "false"/"0"/"off" from a form); None when absent."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if value is True or value in ("true", "1", "on", "yes") or (type(value) is int and value == 1):
+        return True
+    if value is False or value in ("false", "0", "off", "no", "") or (type(value) is int and value == 0):
+        return False
+    raise BadInput(f"参数 {name} 应为 true 或 false。 / {name} must be true or false.")
+
+
+def scalar_values(body: Mapping[str, object], names: tuple[str, ...]) -> dict[str, object]:
+    """The fields in `names` present in `body`, each a string, number, true/false or null — a nested list
+    or object there is refused rather than stored as its text."""
+    out: dict[str, object] = {}
+    for name in names:
+        if name in body:
+            value = body[name]
+            if isinstance(value, (list, dict)):
+                raise BadInput(f"参数 {name} 应为文字、数字或 null。 / {name} must be a string, a number or null.")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not -1e15 < value < 1e15:
+                raise BadInput(f"参数 {name} 的数值超出范围。 / {name} is out of range.")
+            out[name] = value
+    return out
+
+
+def page_number(args: Mapping[str, str], name: str = "page", default: int = 1, maximum: int = 100_000) -> int:
+    """A page number from the query string: 1 when absent, 400 when not a number or beyond `maximum`."""
+    return int_field(args, name, default, minimum=1, maximum=maximum)
