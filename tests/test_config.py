@@ -107,6 +107,7 @@ def test_the_command_line_prints_the_sentence_and_exits_non_zero(monkeypatch: py
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.integration   # a process of its own
 def test_docsvc_serve_stops_at_start_up_without_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, **_env(tmp_path, DOCSVC_AUTOFILE="ture"), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "docsvc.cli", "serve"], env=env, cwd=ROOT,
