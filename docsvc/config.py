@@ -22,7 +22,6 @@ class ConfigError(ValueError):
 
     def __init__(self, name: str, value: str, zh: str, en: str):
         super().__init__(f"{name}={value}: {zh} / {en}")
-        self.name = name
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -143,7 +142,7 @@ class FilingSettings:
         )
 
 
-SEPARATOR_KINDS = ("cover", "patch_t", "blank")
+_SEPARATOR_KINDS = ("cover", "patch_t", "blank")
 
 
 def _separators(raw: str | None) -> tuple[str, ...]:
@@ -153,9 +152,9 @@ def _separators(raw: str | None) -> tuple[str, ...]:
     if raw.strip().lower() == "none":
         return ()
     kinds = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
-    if set(kinds) - set(SEPARATOR_KINDS):
-        raise ConfigError("DOCSVC_SEPARATORS", raw, f"分隔页类型只能是 {', '.join(SEPARATOR_KINDS)}（逗号分隔）或 none",
-                          f"expected {', '.join(SEPARATOR_KINDS)} (comma-separated) or none")
+    if set(kinds) - set(_SEPARATOR_KINDS):
+        raise ConfigError("DOCSVC_SEPARATORS", raw, f"分隔页类型只能是 {', '.join(_SEPARATOR_KINDS)}（逗号分隔）或 none",
+                          f"expected {', '.join(_SEPARATOR_KINDS)} (comma-separated) or none")
     return kinds
 
 
@@ -164,7 +163,7 @@ def _check_code_pattern(pattern: str) -> None:
     sample = {"fonds": "J001", "category": "KH", "year": 2019, "retention": "D30", "org": "YX"}
     try:
         first, second = pattern.format(seq=1, **sample), pattern.format(seq=2, **sample)
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):   # what str.format raises
         first = second = ""
     if not first or first == second:
         raise ConfigError("DOCSVC_ARCHIVE_CODE_PATTERN", pattern,
