@@ -22,7 +22,6 @@ COPY requirements/runtime.lock ./requirements/
 RUN pip install --require-hashes -r requirements/runtime.lock
 
 COPY pyproject.toml ./
-
 COPY docsvc ./docsvc
 COPY workers ./workers
 COPY storage ./storage
