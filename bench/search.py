@@ -330,7 +330,7 @@ def _queries(ix: SearchIndex, queries: list[str]) -> dict:
     return {"p50_ms": round(statistics.median(latencies), 1),
             "p95_ms": round(ordered[int(round(0.95 * (len(latencies) - 1)))], 1),
             "max_ms": round(ordered[-1], 1), "approximate": sum(approximate),
-            "segments": len(ix._open()._segments()),
+            "segments": ix.segment_count(),
             "slowest": [(round(ms, 1), q, n, "about" if a else "exact") for ms, q, n, a in slowest],
             "load": [load_start, _load()]}
 

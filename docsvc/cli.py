@@ -10,13 +10,17 @@ import click
 from tqdm import tqdm
 
 from docsvc import db
-from docsvc.config import Settings
+from docsvc.config import ConfigError, Settings
 from docsvc.constants import FileState, Grant, Role
 from docsvc.runtime import Runtime, build_runtime, install
 
 
 def _runtime() -> Runtime:
-    rt = build_runtime(Settings.from_env())
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:   # a wrong setting is the operator's to fix: say which, no traceback
+        raise click.ClickException(str(exc)) from None
+    rt = build_runtime(settings)
     install(rt)
     return rt
 

@@ -1,11 +1,17 @@
 """Settings: the one place that reads the environment."""
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES
 
@@ -13,10 +19,87 @@ from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES
 EXAMPLE_SECRET_KEY = "change-me-session-key"
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class ConfigError(ValueError):
+    """A setting that cannot be used. The message names the variable, the value given and what
+    is accepted, first in Chinese, then in English; entry points print it and stop."""
+
+    def __init__(self, name: str, value: str, zh: str, en: str):
+        super().__init__(f"{name}={value}: {zh} / {en}")
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+# what S3 and MinIO accept as a bucket name
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class _Env:
+    """Typed reads of one environment mapping. An unset or empty variable means its default;
+    anything else must be a value the reader accepts, or ConfigError names it."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def optional(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return value if value and value.strip() else None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def flag(self, name: str, default: bool) -> bool:
+        # a misspelt "ture" must not quietly mean false
+        value = self.optional(name)
+        if value is None:
+            return default
+        if value.strip().lower() in _TRUE:
+            return True
+        if value.strip().lower() in _FALSE:
+            return False
+        raise ConfigError(name, value, "需要 1/0、true/false、yes/no 或 on/off",
+                          "expected 1/0, true/false, yes/no or on/off")
+
+    def whole(self, name: str, default: int, minimum: int = 1, why: tuple[str, str] = ("", "")) -> int:
+        """A whole number of at least `minimum`; `why` (zh, en) explains a minimum above 1."""
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+        if number is None or number < minimum:
+            if minimum == 1:
+                raise ConfigError(name, value, "需要正整数", "expected a positive whole number")
+            raise ConfigError(name, value, f"需要不小于 {minimum} 的整数{why[0]}",
+                              f"expected a whole number of at least {minimum}{why[1]}")
+        return number
+
+    def number(self, name: str, default: float, *, most: float | None = None,
+               why: tuple[str, str] = ("", "")) -> float:
+        """A number above 0 (and at most `most`); `why` (zh, en) is added to the message."""
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number > 0 and (most is None or number <= most)):
+            if most is None:
+                raise ConfigError(name, value, f"需要大于 0 的数（如 2 或 0.5）{why[0]}",
+                                  f"expected a number above 0 (e.g. 2 or 0.5){why[1]}")
+            raise ConfigError(name, value, f"需要大于 0、不大于 {most:g} 的数{why[0]}",
+                              f"expected a number above 0 and at most {most:g}{why[1]}")
+        return number
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.optional(name)
+        if value is None:
+            return default
+        if value.strip().lower() not in choices:
+            raise ConfigError(name, value, f"可选值为 {', '.join(choices)}", f"choose one of: {', '.join(choices)}")
+        return value.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -38,28 +121,58 @@ class FilingSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "FilingSettings":
         default = cls()
-        # Unset means cover sheets; set but empty ("" or "none") turns separator detection off.
-        raw = env.get("DOCSVC_SEPARATORS", "cover")
-        separators = () if raw.strip().lower() == "none" else tuple(s.strip() for s in raw.split(",") if s.strip())
-        unknown = set(separators) - {"cover", "patch_t", "blank"}
-        if unknown:
-            raise ValueError(f"DOCSVC_SEPARATORS 含有未知的分隔页类型 / unknown separator kinds: {sorted(unknown)}; "
-                             "use cover, patch_t, blank")
-        confidence = float(env.get("DOCSVC_AUTOFILE_CONFIDENCE") or default.autofile_confidence)
-        if not 0 < confidence <= 1:
-            raise ValueError(f"DOCSVC_AUTOFILE_CONFIDENCE={confidence} 应在 0 与 1 之间（如 0.95）；要关闭自动归档请设 "
-                             "DOCSVC_AUTOFILE=0。 / must be above 0 and at most 1 (e.g. 0.95); to turn automatic "
-                             "filing off set DOCSVC_AUTOFILE=0.")
+        read = _Env(env)
+        account_pattern = read.text("DOCSVC_ACCOUNT_PATTERN", default.account_pattern)
+        try:
+            re.compile(account_pattern)
+        except re.error as exc:
+            raise ConfigError("DOCSVC_ACCOUNT_PATTERN", account_pattern, f"不是有效的正则表达式（{exc}），如 ^\\d{{10}}$",
+                              f"expected a regular expression such as ^\\d{{10}}$ ({exc})") from None
+        code_pattern = read.text("DOCSVC_ARCHIVE_CODE_PATTERN", default.archive_code_pattern)
+        _check_code_pattern(code_pattern)
+        confidence = read.number("DOCSVC_AUTOFILE_CONFIDENCE", default.autofile_confidence, most=1,
+                                 why=("（如 0.95）；要关闭自动归档请设 DOCSVC_AUTOFILE=0",
+                                      " (e.g. 0.95); to turn automatic filing off set DOCSVC_AUTOFILE=0"))
         return cls(
-            account_pattern=env.get("DOCSVC_ACCOUNT_PATTERN") or default.account_pattern,
-            archive_code_pattern=env.get("DOCSVC_ARCHIVE_CODE_PATTERN") or default.archive_code_pattern,
-            fonds=env.get("DOCSVC_FONDS") or default.fonds,
-            category=env.get("DOCSVC_ARCHIVE_CATEGORY") or default.category,
-            org=env.get("DOCSVC_ARCHIVE_ORG") or default.org,
-            autofile=_bool(env.get("DOCSVC_AUTOFILE"), default.autofile),
+            account_pattern=account_pattern,
+            archive_code_pattern=code_pattern,
+            fonds=read.text("DOCSVC_FONDS", default.fonds),
+            category=read.text("DOCSVC_ARCHIVE_CATEGORY", default.category),
+            org=read.text("DOCSVC_ARCHIVE_ORG", default.org),
+            autofile=read.flag("DOCSVC_AUTOFILE", default.autofile),
             autofile_confidence=confidence,
-            separators=separators,
+            separators=_separators(env.get("DOCSVC_SEPARATORS")),
         )
+
+
+_SEPARATOR_KINDS = ("cover", "patch_t", "blank")
+
+
+def _separators(raw: str | None) -> tuple[str, ...]:
+    """Unset means cover sheets; set but empty ("" or "none") turns separator detection off."""
+    if raw is None:
+        return ("cover",)
+    if raw.strip().lower() == "none":
+        return ()
+    kinds = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
+    if set(kinds) - set(_SEPARATOR_KINDS):
+        raise ConfigError("DOCSVC_SEPARATORS", raw, f"分隔页类型只能是 {', '.join(_SEPARATOR_KINDS)}（逗号分隔）或 none",
+                          f"expected {', '.join(_SEPARATOR_KINDS)} (comma-separated) or none")
+    return kinds
+
+
+def _check_code_pattern(pattern: str) -> None:
+    """The 档号 pattern must fill from the parts filing knows and hold the 件号 ({seq})."""
+    sample = {"fonds": "J001", "category": "KH", "year": 2019, "retention": "D30", "org": "YX"}
+    try:
+        first, second = pattern.format(seq=1, **sample), pattern.format(seq=2, **sample)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):   # what str.format raises
+        first = second = ""
+    if not first or first == second:
+        raise ConfigError("DOCSVC_ARCHIVE_CODE_PATTERN", pattern,
+                          "需要由 {fonds} {category} {year} {retention} {org} {seq} 组成的格式，且含件号 {seq}（如 {seq:04d}）",
+                          "expected a format of {fonds} {category} {year} {retention} {org} {seq}, "
+                          "with the item number {seq} (e.g. {seq:04d})")
 
 
 @dataclass(frozen=True)
@@ -113,61 +226,76 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from the environment (or `env`); raises ConfigError for the first value
+        that cannot be used."""
         env = os.environ if env is None else env
-        data_dir = Path(env.get("DOCSVC_DATA_DIR") or "var").absolute()
-        engine = (env.get("DOCSVC_OCR_ENGINE") or "rapidocr").strip().lower()
-        if engine not in OCR_ENGINES:
-            raise ValueError(
-                f"DOCSVC_OCR_ENGINE={engine!r} 不是可用的识别引擎 / is not a known OCR engine; "
-                f"choose one of: {', '.join(OCR_ENGINES)}"
-            )
-        retention = int(env.get("DOCSVC_AUDIT_RETENTION_DAYS") or 3650)
-        if retention < MIN_AUDIT_RETENTION_DAYS:
-            raise ValueError(
-                f"DOCSVC_AUDIT_RETENTION_DAYS={retention} 太短：审计日志至少保留 {MIN_AUDIT_RETENTION_DAYS} 天（6 个月）。 / "
-                f"is too short: the audit trail is kept at least {MIN_AUDIT_RETENTION_DAYS} days (6 months)."
-            )
-        secret_key = env.get("DOCSVC_SECRET_KEY") or _persistent_secret(data_dir)
+        read = _Env(env)
+        data_dir = Path(read.text("DOCSVC_DATA_DIR", "var")).absolute()
+        database_url = read.text("DOCSVC_DATABASE_URL", f"sqlite:///{data_dir / 'docsvc.sqlite3'}")
+        try:
+            make_url(database_url)
+        except ArgumentError:
+            raise ConfigError("DOCSVC_DATABASE_URL", database_url, "需要数据库地址，如 postgresql+psycopg://user@host/db",
+                              "expected a database URL such as postgresql+psycopg://user@host/db") from None
+        redis_url = read.optional("DOCSVC_REDIS_URL")
+        if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("DOCSVC_REDIS_URL", redis_url, "需要 Redis 地址，如 redis://host:6379/0",
+                              "expected a Redis URL such as redis://host:6379/0")
+        s3_endpoint = read.optional("DOCSVC_S3_ENDPOINT")
+        if s3_endpoint and not _host_port(s3_endpoint):
+            # the MinIO client takes host[:port]; https is DOCSVC_S3_SECURE's job
+            raise ConfigError("DOCSVC_S3_ENDPOINT", s3_endpoint, "需要 主机[:端口]，不带 http://（如 minio:9000；HTTPS 用 DOCSVC_S3_SECURE=1）",
+                              "expected host[:port] without http:// (e.g. minio:9000; DOCSVC_S3_SECURE=1 for HTTPS)")
+        bucket = read.text("DOCSVC_S3_BUCKET", "docsvc")
+        if not _BUCKET.match(bucket):
+            raise ConfigError("DOCSVC_S3_BUCKET", bucket, "存储桶名须为 3–63 个小写字母、数字、点或连字符",
+                              "expected a bucket name of 3-63 lowercase letters, digits, dots or hyphens")
+        secret_key = read.optional("DOCSVC_SECRET_KEY") or _persistent_secret(data_dir)
         if secret_key == EXAMPLE_SECRET_KEY:
-            raise ValueError(
-                f"DOCSVC_SECRET_KEY 仍是 .env.example 中的示例值“{EXAMPLE_SECRET_KEY}”：任何人都能用它伪造登录。请在 .env 中"
-                "换成随机值（python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"）后再启动。 / "
-                f"DOCSVC_SECRET_KEY is still the example value {EXAMPLE_SECRET_KEY!r} from .env.example, with which "
-                "anyone can forge a login. Set a random value in .env (python3 -c \"import secrets; "
-                "print(secrets.token_urlsafe(32))\") and start again.")
+            raise ConfigError(
+                "DOCSVC_SECRET_KEY", secret_key,
+                "仍是 .env.example 中的示例值，任何人都能用它伪造登录。请在 .env 中换成随机值"
+                "（python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"）后再启动",
+                "still the example value from .env.example, with which anyone can forge a login. Set a random "
+                "value in .env (python3 -c \"import secrets; print(secrets.token_urlsafe(32))\") and start again")
         return cls(
             data_dir=data_dir,
-            database_url=env.get("DOCSVC_DATABASE_URL") or f"sqlite:///{data_dir / 'docsvc.sqlite3'}",
-            redis_url=env.get("DOCSVC_REDIS_URL") or None,
-            s3_endpoint=env.get("DOCSVC_S3_ENDPOINT") or None,
-            s3_access_key=env.get("DOCSVC_S3_ACCESS_KEY") or None,
-            s3_secret_key=env.get("DOCSVC_S3_SECRET_KEY") or None,
-            s3_bucket=env.get("DOCSVC_S3_BUCKET") or "docsvc",
-            s3_secure=_bool(env.get("DOCSVC_S3_SECURE"), False),
-            ocr_engine=engine,
+            database_url=database_url,
+            redis_url=redis_url,
+            s3_endpoint=s3_endpoint,
+            s3_access_key=read.optional("DOCSVC_S3_ACCESS_KEY"),
+            s3_secret_key=read.optional("DOCSVC_S3_SECRET_KEY"),
+            s3_bucket=bucket,
+            s3_secure=read.flag("DOCSVC_S3_SECURE", False),
+            ocr_engine=read.choice("DOCSVC_OCR_ENGINE", "rapidocr", OCR_ENGINES),
             secret_key=secret_key,
-            inprocess_workers=int(env.get("DOCSVC_WORKERS") or 2),
-            ocr_dpi=int(env.get("DOCSVC_OCR_DPI") or 300),
-            max_upload_mb=int(env.get("DOCSVC_MAX_UPLOAD_MB") or 4096),
-            job_timeout_s=int(env.get("DOCSVC_JOB_TIMEOUT") or 900),
-            hot_folder_poll_s=float(env.get("DOCSVC_HOT_FOLDER_POLL") or 2.0),
-            audit_retention_days=retention,
-            audit_durable_reads=_bool(env.get("DOCSVC_AUDIT_DURABLE_READS"), False),
+            inprocess_workers=read.whole("DOCSVC_WORKERS", 2),
+            ocr_dpi=read.whole("DOCSVC_OCR_DPI", 300),
+            max_upload_mb=read.whole("DOCSVC_MAX_UPLOAD_MB", 4096),
+            job_timeout_s=read.whole("DOCSVC_JOB_TIMEOUT", 900),
+            hot_folder_poll_s=read.number("DOCSVC_HOT_FOLDER_POLL", 2.0),
+            audit_retention_days=read.whole("DOCSVC_AUDIT_RETENTION_DAYS", 3650, minimum=MIN_AUDIT_RETENTION_DAYS,
+                                            why=("：审计日志至少保留 6 个月", ": the audit trail is kept at least 6 months")),
+            audit_durable_reads=read.flag("DOCSVC_AUDIT_DURABLE_READS", False),
             # Browsers send Secure cookies to http://localhost too; turn off only behind plain-HTTP proxies.
             # Off by default: the embedded service is reached over plain HTTP on the office network.
-            secure_cookies=_bool(env.get("DOCSVC_SECURE_COOKIES"), False),
-            session_idle_minutes=_positive(env, "DOCSVC_SESSION_IDLE_MINUTES", 60),
-            session_max_hours=_positive(env, "DOCSVC_SESSION_MAX_HOURS", 12),
-            proxy_hops=int(env.get("DOCSVC_PROXY_HOPS") or 0),
+            secure_cookies=read.flag("DOCSVC_SECURE_COOKIES", False),
+            session_idle_minutes=read.whole("DOCSVC_SESSION_IDLE_MINUTES", 60),
+            session_max_hours=read.whole("DOCSVC_SESSION_MAX_HOURS", 12),
+            proxy_hops=read.whole("DOCSVC_PROXY_HOPS", 0, minimum=0),
             filing=FilingSettings.from_env(env),
         )
 
 
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise ValueError(f"{name}={raw!r} 应为正整数。 / {name} must be a whole number above 0.")
-    return int(raw)
+def _host_port(value: str) -> bool:
+    """host or host:port, nothing more."""
+    if "/" in value:
+        return False
+    try:
+        parts = urlsplit(f"//{value}")
+        return bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:   # a port that is not a number
+        return False
 
 
 def _persistent_secret(data_dir: Path) -> str:

@@ -1,4 +1,13 @@
 """WSGI entry for gunicorn in the full stack: `gunicorn docsvc.wsgi:app`."""
-from docsvc import create_app
+import sys
 
-app = create_app()
+from docsvc import create_app
+from docsvc.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as exc:
+    # exit status 4 is gunicorn's "app failed to load": the master stops instead of restarting
+    # workers that would fail the same way, and the log shows the sentence, not a traceback
+    print(f"docsvc: {exc}", file=sys.stderr)
+    raise SystemExit(4) from None

@@ -20,7 +20,7 @@ from docsvc.config import Settings
 from docsvc.runtime import Runtime, build_runtime, install
 from docsvc.governance.accounts import create_user, issue_token
 
-pytest_plugins = ["tests.s3server", "tests.browser"]
+pytest_plugins = ["tests.s3server", "tests.browser", "tests.markers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("DOCSVC_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

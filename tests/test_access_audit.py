@@ -224,6 +224,7 @@ def test_verify_finds_an_edited_row_a_deleted_row_and_a_cut_tail(embedded_runtim
         assert not report.ok and f"{anchor.seq}" in report.problem and "截断" in report.problem  # type: ignore[operator]
 
 
+@pytest.mark.integration   # runs the docsvc command
 def test_the_audit_verify_command_exits_non_zero_on_a_broken_chain(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {"DOCSVC_DATA_DIR": str(tmp_path / "var")}
     assert docsvc_cli("db", "upgrade", env=env).returncode == 0

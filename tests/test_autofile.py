@@ -23,6 +23,9 @@ from docsvc.files.customers import AccountRule, create_customer
 from tests.conftest import AuthActions, Users, settings_for, wait_for_batch
 from tests.scans import TEST_DPI
 
+# scans go through the real OCR engine before they can file themselves
+pytestmark = pytest.mark.integration
+
 RULE = AccountRule(r"^\d{10}$")
 # Small pages with few lines: the OCR is real but quick.
 STRONG = "用电申请书\n户号：3100012345\n户名：宏达机械制造有限公司\n申请类别：新装"

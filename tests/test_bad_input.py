@@ -87,6 +87,7 @@ def assert_tells_the_archivist(message: str | None, *, names: list[str]) -> None
         assert name in message, (name, message)
 
 
+@pytest.mark.integration   # the good files of the batch go through the real OCR engine
 def test_each_bad_file_fails_alone_with_a_message_and_the_rest_of_the_batch_is_read(
         client: FlaskClient, users: Users, embedded_runtime: Runtime, tmp_path: Path) -> None:
     token = users.token("scanner", "operator")
@@ -194,6 +195,7 @@ def redis_runtime(tmp_path: Path) -> Iterator[Runtime]:
     redis.close()
 
 
+@pytest.mark.integration   # Redis
 def test_five_thousand_page_pdf_becomes_five_thousand_page_jobs(
         redis_runtime: Runtime, tmp_path: Path) -> None:
     app = create_app(runtime=redis_runtime)

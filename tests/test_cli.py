@@ -9,6 +9,8 @@ from docsvc.samples import form_text
 from tests.conftest import docsvc_cli
 from tests.scans import image_pdf_bytes, text_pdf_bytes, tiff_bytes
 
+pytestmark = pytest.mark.integration   # every test runs the docsvc command
+
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.integration   # docker compose, bash and bootstrap run as processes
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "indexer", "scheduler")
 SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "DOCSVC_SECRET_KEY")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pypdfium2 as pdfium
+import pytest
 from flask.testing import FlaskClient
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
@@ -30,6 +31,8 @@ from docsvc.pipeline.splitting import split_file
 from docsvc.testdata import make_text_pdf
 from tests import scans
 from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.integration   # pages are read with tesseract's orientation check
 
 ACCOUNT = "3000000001"
 URL = f"/customers/{ACCOUNT}/file.pdf"

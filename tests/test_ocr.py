@@ -18,6 +18,8 @@ from docsvc.ocr.layout import reading_text, split_word
 from docsvc.ocr.tesseract import TesseractEngine
 from docsvc.samples import char_error_rate, form_text, render_page
 
+pytestmark = pytest.mark.integration   # tesseract runs as a process
+
 SEED = 7
 KEY_FIELDS = ("户号", "用电地址", "产权分界点", "电能表号", "合同编号")
 SPACED_OUT_CHINESE = re.compile(r"[\u4e00-\u9fff] [\u4e00-\u9fff] [\u4e00-\u9fff]")

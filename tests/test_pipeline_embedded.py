@@ -5,11 +5,16 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 
 from docsvc.samples import form_text
 from tests.conftest import AuthActions, Users, wait_for_batch
 from tests.scans import image_pdf_bytes, jpeg_bytes, text_pdf_bytes, tiff_bytes, truncated
+
+# no service, but every page of every scan goes through the real OCR engine: a minute of the
+# quick run on its own
+pytestmark = pytest.mark.integration
 
 
 def account_of(seed: int) -> str:

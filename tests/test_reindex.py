@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from docsvc.constants import IndexState
@@ -43,6 +44,7 @@ def env_of(rt: Runtime) -> dict[str, str]:
             "DOCSVC_OCR_ENGINE": "rapidocr"}
 
 
+@pytest.mark.integration   # runs and kills docsvc reindex
 def test_killed_reindex_resumes_and_leaves_a_complete_index_without_duplicates(embedded_runtime: Runtime) -> None:
     rt = embedded_runtime
     ids = add_pages(rt, documents=300, pages_each=4)
@@ -77,6 +79,7 @@ def test_killed_reindex_resumes_and_leaves_a_complete_index_without_duplicates(e
     assert not state_file.exists()
 
 
+@pytest.mark.integration   # runs the docsvc command
 def test_index_check_finds_and_repairs_a_missing_page_and_a_stale_entry(embedded_runtime: Runtime) -> None:
     rt = embedded_runtime
     ids = add_pages(rt, documents=5, pages_each=2)
@@ -125,6 +128,7 @@ def test_relinked_document_is_found_under_its_new_customer(embedded_runtime: Run
     assert rt.index.search("户号:3309990001").total_pages == 2
 
 
+@pytest.mark.integration   # runs the docsvc command
 def test_cli_help_lists_reindex_and_index_check(tmp_path: Path) -> None:
     out = docsvc_cli("--help", env={"DOCSVC_DATA_DIR": str(tmp_path)})
     assert "reindex" in out.stdout and "index" in out.stdout

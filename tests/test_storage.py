@@ -19,7 +19,7 @@ MiB = 1024 * 1024
 MIN_S3_PART = 5 * MiB  # the smallest multipart part S3 accepts
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.integration)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalStore(tmp_path / "objects")
@@ -356,6 +356,7 @@ def test_s3_delete_also_removes_cached_copies(s3_store: S3Store) -> None:
     assert not path.exists()
 
 
+@pytest.mark.integration   # connects to a closed port
 def test_s3_unreachable_endpoint_is_reported_clearly(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="无法使用对象存储 127.0.0.1:9"):
         S3Store("127.0.0.1:9", "key", "secret", "docsvc", cache_dir=tmp_path / "cache")

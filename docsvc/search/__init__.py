@@ -3,12 +3,12 @@
 Callers hand in plain PageRecords and get plain dataclasses back; nothing here touches the DB.
 """
 
-from .index import IndexBusyError, SearchIndex, access_restriction
+from .index import IndexBusyError, SearchIndex
 from .query import QueryError
-from .records import DocumentHit, PageHit, PageRecord, SearchResults
+from .records import AccessRestriction, DocumentHit, PageHit, PageRecord, SearchResults, access_restriction
 from .schema import SCHEMA_VERSION
 
 __all__ = [
-    "DocumentHit", "IndexBusyError", "PageHit", "PageRecord", "QueryError", "SCHEMA_VERSION",
+    "AccessRestriction", "DocumentHit", "IndexBusyError", "PageHit", "PageRecord", "QueryError", "SCHEMA_VERSION",
     "SearchIndex", "SearchResults", "access_restriction",
 ]

@@ -4,8 +4,8 @@ Whoosh reads postings one posting at a time in pure Python (~1–2 µs each) and
 on them are Python sets; a query word that occurs on 20 % of 100,000 pages then costs tens of
 milliseconds before any page is confirmed. Here a term's postings are decoded block by block
 (Whoosh's W3 codec stores each block of up to 128 postings as one pickled, zlib-compressed
-tuple) into numpy arrays, and everything downstream — candidate sets, restrictions, facets,
-ranking — is a boolean mask or an index array of length N (the segment-concatenated document
+tuple: whoosh_internals.posting_arrays) into numpy arrays, and everything downstream — candidate
+sets, restrictions, facets, ranking — is a boolean mask or an index array of length N (the segment-concatenated document
 numbers, deleted ones included and masked out by `alive`).
 
 Dense columns (document id, type, year, date) are decoded once per segment per process and
@@ -20,15 +20,14 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
+
+from .whoosh_internals import NUMERIC_NONE, posting_arrays
 
 # Restriction masks a view keeps: the view lives until the next commit, each mask is N bytes,
 # and loan scopes and date filters differ per user and query, so the cache is bounded.
 MASK_CACHE = 64
-MISSING = 0           # dense int columns: value of a page without one (Whoosh stores 2**31 - 1)
-_WHOOSH_NUMERIC_NONE = 2**31 - 1
+MISSING = 0           # dense int columns: value of a page without one (Whoosh stores NUMERIC_NONE)
 
 # process-wide: (segment id, field) → decoded values of that segment
 _SEGMENT_VALUES: dict[tuple[str, str], np.ndarray] = {}
@@ -61,7 +60,7 @@ def _decode_segment(leaf, fieldname: str) -> np.ndarray:
     if fieldname == "doc_type":
         return np.fromiter((_type_code(v or "") for v in values), dtype=np.int32, count=count)
     out = np.fromiter((v or 0 for v in values), dtype=np.int64, count=count)
-    out[out >= _WHOOSH_NUMERIC_NONE] = MISSING
+    out[out >= NUMERIC_NONE] = MISSING
     return out.astype(np.int32)
 
 
@@ -81,36 +80,6 @@ def forget_segments(live_segment_ids: set[str]) -> None:
     with _LOCK:
         for key in [k for k in _SEGMENT_VALUES if k[0] not in live_segment_ids]:
             del _SEGMENT_VALUES[key]
-
-
-def _matcher_arrays(matcher) -> tuple[np.ndarray, np.ndarray]:
-    """(document numbers, term frequencies) of one segment's postings for a term."""
-    if isinstance(matcher, FilterMatcher):   # deletions: the caller masks them with `alive`
-        matcher = matcher.child
-    if isinstance(matcher, W3LeafMatcher):
-        ids_parts, weight_parts = [], []
-        while matcher.is_active():
-            if matcher._data is None:
-                matcher._read_data()
-            ids, weights, _ = matcher._data
-            count = matcher._blocklength
-            ids_parts.append(np.cumsum(np.asarray(ids, dtype=np.int64)))  # ids are delta-encoded
-            if weights is None:
-                weight_parts.append(np.ones(count, dtype=np.float32))
-            elif isinstance(weights, float):
-                weight_parts.append(np.full(count, weights, dtype=np.float32))
-            else:
-                weight_parts.append(np.asarray(weights, dtype=np.float32))
-            matcher._next_block()
-        if not ids_parts:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        return np.concatenate(ids_parts), np.concatenate(weight_parts)
-    ids, weights = [], []          # inlined postings (a term on one page) and other codecs
-    while matcher.is_active():
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
-        matcher.next()
-    return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32)
 
 
 class IndexView:
@@ -143,7 +112,7 @@ class IndexView:
                 matcher = leaf.postings(field, text)
             except TermNotFound:
                 continue
-            ids, weights = _matcher_arrays(matcher)
+            ids, weights = posting_arrays(matcher)
             ids_parts.append(ids + offset)
             weight_parts.append(weights)
         if not ids_parts:
@@ -165,7 +134,7 @@ class IndexView:
         mask = np.zeros(self.n, dtype=bool)
         for leaf, offset in self.leaves:
             for btext in leaf.expand_prefix(field, prefix):
-                mask[_matcher_arrays(leaf.postings(field, btext))[0] + offset] = True
+                mask[posting_arrays(leaf.postings(field, btext))[0] + offset] = True
         return mask & self.alive
 
     # --- dense columns -------------------------------------------------------------------
@@ -212,7 +181,7 @@ class IndexView:
         if isinstance(query, wq.NumericRange) and query.fieldname == "date":
             dates = self.dense("date")
             lo = query.start if query.start is not None else 0
-            hi = query.end if query.end is not None else _WHOOSH_NUMERIC_NONE
+            hi = query.end if query.end is not None else NUMERIC_NONE
             return self.alive & (dates != MISSING) & (dates >= lo) & (dates <= hi)
         mask = np.zeros(self.n, dtype=bool)      # anything else: Whoosh's own matcher
         mask[np.fromiter(self.searcher.docs_for_query(query), dtype=np.int64)] = True

@@ -36,10 +36,11 @@ from .collect import Limits, collect
 from .matching import Context, build
 from .merging import merge_rebuilt, merge_small, rebuild_group
 from .query import QueryError, compile_query
-from .records import DocumentHit, PageHit, PageRecord, SearchResults
-from .schema import SCHEMA_VERSION, IndexCodec, build_schema, key_date, page_fields
+from .records import AccessRestriction, DocumentHit, PageHit, PageRecord, SearchResults
+from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
 from .analysis import normalize
 from .snippets import MASKED_SNIPPET, MASKED_TITLE, make_snippet
+from .whoosh_internals import IndexCodec, segments
 
 CURRENT_FILE = "CURRENT"
 BUILD_STATE_FILE = "build.json"
@@ -56,38 +57,27 @@ class IndexBusyError(RuntimeError):
     """Another writer held the index lock for longer than the timeout."""
 
 
-def access_restriction(
-    *,
-    allowed_types: Iterable[str] | None = None,
-    allowed_document_ids: Iterable[int] | None = None,
-    allowed_accounts: Iterable[str] | None = None,
-    hidden_document_ids: Iterable[int] | None = None,
-    exclude_sensitive: bool = False,
-    sensitive_types: Iterable[str] = (),
-) -> wq.Query | None:
-    """A restriction for SearchIndex.search built from what the access rule allows.
+def _restriction_mask(view: IndexView, restriction: AccessRestriction) -> np.ndarray:
+    """Live pages an AccessRestriction admits (cached per view by the filter it becomes)."""
+    query = _restriction_query(restriction)
+    return view.alive if query is None else view.mask(query)
 
-    Each argument given narrows the pages, except that allowed_document_ids and
-    allowed_accounts together admit a page in either (a loan names documents or whole customer
-    files). exclude_sensitive leaves out pages flagged sensitive when indexed and pages of
-    `sensitive_types` (the types flagged now, ahead of their re-indexing). Restrictions are
-    intersected with the query inside the matcher, so totals and facets only ever count pages
-    the user may see.
-    """
+
+def _restriction_query(restriction: AccessRestriction) -> wq.Query | None:
+    """The Whoosh filter for an AccessRestriction (the engine's own objects stay in here);
+    None when it restricts nothing. Sorted, so equal restrictions share one cached mask."""
     parts: list[wq.Query] = []
-    if allowed_types is not None:
-        terms = [wq.Term("doc_type", t.lower()) for t in allowed_types]
+    if restriction.allowed_types is not None:
+        terms = [wq.Term("doc_type", t.lower()) for t in sorted(restriction.allowed_types)]
         parts.append(wq.Or(terms) if terms else wq.NullQuery)
-    if allowed_document_ids is not None or allowed_accounts is not None:
-        terms = [wq.Term("document_id", str(d)) for d in allowed_document_ids or ()]
-        terms += [wq.Term("account_key", normalize(a)) for a in allowed_accounts or ()]
+    if restriction.allowed_document_ids is not None or restriction.allowed_accounts is not None:
+        terms = [wq.Term("document_id", str(d)) for d in sorted(restriction.allowed_document_ids or ())]
+        terms += [wq.Term("account_key", normalize(a)) for a in sorted(restriction.allowed_accounts or ())]
         parts.append(wq.Or(terms) if terms else wq.NullQuery)
-    if hidden_document_ids is not None:
-        hidden = [wq.Term("document_id", str(d)) for d in hidden_document_ids]
-        if hidden:
-            parts.append(wq.Not(wq.Or(hidden)))
-    if exclude_sensitive:
-        parts.append(wq.Not(_sensitive_query(sensitive_types)))
+    if restriction.hidden_document_ids:
+        parts.append(wq.Not(wq.Or([wq.Term("document_id", str(d)) for d in sorted(restriction.hidden_document_ids)])))
+    if restriction.exclude_sensitive:
+        parts.append(wq.Not(_sensitive_query(restriction.sensitive_types)))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else wq.And(parts)
@@ -247,6 +237,10 @@ class SearchIndex:
             with open(self.root / DIRTY_FILE, "a", encoding="utf-8") as f:
                 f.write("".join(f"{pid}\n" for pid in page_ids))
 
+    def segment_count(self) -> int:
+        """Segments of the live index (merging.py keeps them few)."""
+        return len(segments(self._open()))
+
     def indexed_page_ids(self) -> Iterator[int]:
         """Every page id in the live index (deleted entries excluded), in index order."""
         with self._open().searcher() as searcher:
@@ -349,7 +343,7 @@ class SearchIndex:
     def _merge_segments(self, ix: windex.Index) -> None:
         """Merge the rebuilt index's small chunk segments (merging.py), one commit per group, so
         an interrupted merge keeps the groups already merged."""
-        while rebuild_group(ix._segments()):
+        while rebuild_group(segments(ix)):
             writer = self._writer(ix)
             try:
                 writer.commit(mergetype=merge_rebuilt)
@@ -397,16 +391,18 @@ class SearchIndex:
         page: int = 1,
         per_page: int = 20,
         sort: str = "relevance",
-        restrict: wq.Query | None = None,
-        content_within: wq.Query | None = None,
+        restrict: AccessRestriction | None = None,
+        content_within: AccessRestriction | None = None,
         mask_sensitive: bool = True,
         sensitive_types: Iterable[str] = (),
         type_aliases: Mapping[str, str] | None = None,
     ) -> SearchResults:
         """Documents matching `q`, `per_page` documents per result page, with facets over all
-        matching pages. `restrict` (see access_restriction) limits everything, totals included.
+        matching pages. `restrict` (an AccessRestriction) limits everything, totals included;
+        restrictions are intersected with the query inside the matcher, so totals and facets
+        only ever count pages the user may see.
 
-        `content_within` (also an access_restriction) names the pages whose text the caller may
+        `content_within` (also an AccessRestriction) names the pages whose text the caller may
         read: other pages are found by their catalogue fields only (customer, account, 档号,
         title, type, date) and their snippets are masked. `mask_sensitive` masks sensitive
         pages' snippets and titles and stops their titles from matching; pages of
@@ -421,10 +417,10 @@ class SearchIndex:
             raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
         compiled = compile_query(q, self.type_aliases if type_aliases is None else type_aliases)
         view = self._view()
-        scope = view.alive if restrict is None else view.mask(restrict)
+        scope = view.alive if restrict is None else _restriction_mask(view, restrict)
         gates: dict[str, np.ndarray] = {}
         if content_within is not None:
-            gates["text"] = view.mask(content_within)
+            gates["text"] = _restriction_mask(view, content_within)
         sensitive = view.mask(_sensitive_query(sensitive_types)) if mask_sensitive else None
         if sensitive is not None:
             gates["title"] = ~sensitive

@@ -19,20 +19,15 @@ The merge itself streams: each segment's postings are sorted by term, and the me
 numbers the first segment's documents first, then the second's, so one term's postings from
 successive segments are already in document order. A k-way merge of the segments' term streams
 (stable for equal terms) is the sorted stream the segment writer consumes — nothing is sorted
-or spilled.
+or spilled. That part feeds Whoosh's segment writer below its API: whoosh_internals.stream_merge.
 """
 
 from __future__ import annotations
 
-import heapq
-from operator import itemgetter
-
-from whoosh.reading import SegmentReader
+from .whoosh_internals import stream_merge
 
 MERGE_PAGES = 10_000    # pages of a segment written by a merge, at most
 MERGE_FACTOR = 10       # small segments a live commit lets pile up before merging them
-
-_TERM = itemgetter(0, 1)   # (field name, term bytes) of a posting tuple
 
 
 def _small(segments) -> list:
@@ -73,37 +68,6 @@ def _merge(writer, segments, group: list) -> list:
     Deleted documents are dropped."""
     if not group:
         return list(segments)
-    schema = writer.schema
-    fieldnames = set(schema.names())
-    sources, readers = [], []
-    if writer._added:   # pages added by this commit hold the first document numbers: first source
-        sources.append(writer.pool.iter_postings())
-    for segment in group:
-        reader = SegmentReader(writer.storage, schema, segment)
-        readers.append(reader)
-        base = writer.docnum
-        docmap = writer.write_per_doc(fieldnames, reader)   # stored fields, columns, lengths
-        sources.append(writer._process_posts(reader.iter_postings(), base, docmap))
-    try:
-        # no lengths reader: per-block length statistics only serve Whoosh's own scorers
-        writer.fieldwriter.add_postings(schema, None, heapq.merge(*sources, key=_TERM))
-    finally:
-        for reader in readers:
-            reader.close()
-    writer.pool = _EmptyPool(writer.pool)
-    writer._added = True
+    stream_merge(writer, group)
     merged = {id(s) for s in group}
     return [s for s in segments if id(s) not in merged]
-
-
-class _EmptyPool:
-    """Stands in for a pool whose postings the merge has already written."""
-
-    def __init__(self, pool):
-        self._pool = pool
-
-    def iter_postings(self):
-        return iter(())
-
-    def cleanup(self):
-        self._pool.cleanup()

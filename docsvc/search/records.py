@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -21,6 +22,53 @@ class PageRecord:
     doc_date: date | None = None
     sensitive: bool = False
     title: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessRestriction:
+    """Which pages a search may reach, as plain values: the access rule's answer
+    (docsvc.access.ContentScope) in the engine's terms. Build it with access_restriction().
+
+    Each field set narrows the pages, except that allowed_document_ids and allowed_accounts
+    together admit a page in either (a loan names documents or whole customer files); None means
+    "no limit by this". exclude_sensitive leaves out pages flagged sensitive when indexed and pages
+    of `sensitive_types` (the types flagged now, ahead of their re-indexing).
+    """
+
+    allowed_types: frozenset[str] | None = None
+    allowed_document_ids: frozenset[int] | None = None
+    allowed_accounts: frozenset[str] | None = None
+    hidden_document_ids: frozenset[int] = frozenset()
+    exclude_sensitive: bool = False
+    sensitive_types: frozenset[str] = frozenset()
+
+
+def access_restriction(
+    *,
+    allowed_types: Iterable[str] | None = None,
+    allowed_document_ids: Iterable[int] | None = None,
+    allowed_accounts: Iterable[str] | None = None,
+    hidden_document_ids: Iterable[int] | None = None,
+    exclude_sensitive: bool = False,
+    sensitive_types: Iterable[str] = (),
+) -> AccessRestriction | None:
+    """An AccessRestriction from any iterables (frozen, so a search can cache its mask by it);
+    None when nothing is restricted."""
+    if (allowed_types is None and allowed_document_ids is None and allowed_accounts is None
+            and not hidden_document_ids and not exclude_sensitive):
+        return None
+
+    def frozen(values):
+        return None if values is None else frozenset(values)
+
+    return AccessRestriction(
+        allowed_types=frozen(allowed_types),
+        allowed_document_ids=frozen(allowed_document_ids),
+        allowed_accounts=frozen(allowed_accounts),
+        hidden_document_ids=frozenset(hidden_document_ids or ()),
+        exclude_sensitive=exclude_sensitive,
+        sensitive_types=frozenset(sensitive_types),
+    )
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 
 from whoosh import columns, fields
-from whoosh.codec.whoosh3 import W3Codec
 from whoosh.formats import Frequency
 from whoosh.system import pack_uint
 
@@ -38,20 +37,6 @@ class ChineseText(fields.TEXT):
     def index(self, value, **kwargs):
         for term, count in index_terms(value).items():
             yield term.encode("utf-8"), count, float(count), pack_uint(count)
-
-
-class IndexCodec(W3Codec):
-    """Whoosh's codec without per-block length statistics.
-
-    They only serve Whoosh's own BM25F scorers (we score in matching.py), and computing them
-    reads the length column once per posting written: ~17 % of a commit. The format on disk is
-    unchanged; segments record the stock codec, so an index opens without this class.
-    """
-
-    length_stats = False
-
-    def __reduce__(self):
-        return W3Codec, ()
 
 
 def build_schema() -> fields.Schema:
