@@ -51,7 +51,7 @@ def page_objects() -> list[tuple[bytes, bytes]]:
     """(image, words JSON) of DISTINCT_PAGES pages: one box per character on a grid of lines."""
     # Imported here, not at the top: the child processes that build the PDF should load what the
     # web process loads, not the OCR stack behind the page job.
-    from docsvc.samples import form_text, render_page
+    from tests.samples import form_text, render_page
     from docsvc.pipeline.recognition import encode_image
 
     made = []

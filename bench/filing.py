@@ -30,7 +30,7 @@ from sqlalchemy import text  # noqa: E402
 from docsvc import db as dbmod  # noqa: E402
 from docsvc.config import Settings  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
-from docsvc.samples import form_text, render_page  # noqa: E402
+from tests.samples import form_text, render_page  # noqa: E402
 from docsvc.files import customer_import  # noqa: E402
 from docsvc.pipeline.coversheets import cover_image  # noqa: E402
 from docsvc.files.customers import AccountRule  # noqa: E402

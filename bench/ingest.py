@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from docsvc.samples import char_error_rate, form_text, render_page  # noqa: E402
+from tests.samples import char_error_rate, form_text, render_page  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Tests use db 15; the benchmark flushes its own.
@@ -493,7 +493,7 @@ def report_accuracy(figures: list[EngineFigures], samples: list[Sample]) -> None
 # -- (b): text-layer PDF ----------------------------------------------------------------------
 
 def measure_text_layer(pages: int, workdir: Path) -> None:
-    from docsvc.testdata import make_text_pdf
+    from tests.testdata import make_text_pdf
 
     folder = workdir / "textpdf"
     folder.mkdir(parents=True, exist_ok=True)
@@ -649,7 +649,7 @@ def profile_page_jobs(engines: list[str], samples: list[Sample], text_pages: int
     from docsvc.config import Settings
     from docsvc.ocr import get_engine, normalise
     from docsvc.pipeline.recognition import VIEW_DPI_TEXT_LAYER, encode_image, encode_thumbnail
-    from docsvc.testdata import make_text_pdf
+    from tests.testdata import make_text_pdf
     from storage import LocalStore
 
     store = LocalStore(workdir / "profile-store")
@@ -746,7 +746,7 @@ def profile_text_layer_jobs(text_pages: int, workdir: Path) -> None:
     from sqlalchemy import select
 
     from docsvc.models import BatchFile, Document, Page
-    from docsvc.testdata import make_text_pdf
+    from tests.testdata import make_text_pdf
     from workers import jobs
 
     pdf = workdir / "profile-jobs.pdf"

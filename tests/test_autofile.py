@@ -17,7 +17,7 @@ from docsvc.constants import IndexState, JobState
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.models import AuditEvent, Document, DocumentType, Page
 from docsvc.runtime import Runtime
-from docsvc.samples import render_page
+from tests.samples import render_page
 from docsvc.files import suggestions
 from docsvc.files.customers import AccountRule, create_customer
 from tests.conftest import AuthActions, Users, settings_for, wait_for_batch

@@ -27,7 +27,7 @@ from docsvc.files.customers import AccountRule, create_customer
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.pipeline.recognition import process_page
 from docsvc.pipeline.splitting import split_file
-from docsvc.testdata import make_text_pdf
+from tests.testdata import make_text_pdf
 from tests import scans
 from tests.conftest import PASSWORD
 

@@ -12,7 +12,7 @@ from docsvc.pipeline.intake import Upload, receive
 from docsvc.files.searching import search_for_user
 from docsvc.web import audit_event, client_ip, db, runtime
 from docsvc.web import documents
-from docsvc.web.uploads import uploaded_files
+from docsvc.http.uploads import uploaded_files
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 

@@ -10,7 +10,7 @@ from docsvc.models import Batch
 from docsvc.pipeline import batches as batch_service
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.web import client_ip, db, g, runtime
-from docsvc.web.uploads import UnreadableUpload, uploaded_files
+from docsvc.http.uploads import UnreadableUpload, uploaded_files
 
 bp = Blueprint("batches", __name__)
 

@@ -212,7 +212,7 @@ def file_pdf_response(account: str) -> Response:
 
     from docsvc.formats import safe_filename
     from docsvc.files import filepdf
-    from docsvc.web.objects import CHUNK, attachment
+    from docsvc.http.objects import CHUNK, attachment
 
     customer = get_customer(db(), account)
     export = filepdf.plan_export(db(), g.user, customer)

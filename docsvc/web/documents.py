@@ -6,7 +6,7 @@ from flask import Blueprint, g, jsonify, render_template, request
 from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
 from docsvc.files.documents import get_document, get_page, page_object_key, page_words
 from docsvc.web import db, runtime
-from docsvc.web.objects import send_object
+from docsvc.http.objects import send_object
 
 bp = Blueprint("documents", __name__)
 

@@ -1,0 +1,1 @@
+"""The HTTP layer the web pages and the REST API share."""
