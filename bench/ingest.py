@@ -233,7 +233,9 @@ class Stack:
         from docsvc import db
         from docsvc.config import Settings
         from docsvc.runtime import build_runtime, install
+        import workers
 
+        workers.wire()  # this script is an entry point: it hands runtimes their job queues
         self.rt = build_runtime(Settings.from_env(self.env))
         db.upgrade(self.rt.engine)
         install(self.rt)
@@ -714,18 +716,18 @@ def profile_page_jobs(engines: list[str], samples: list[Sample], text_pages: int
 
 # Where a whole job's time goes, by the functions it calls (cumulative time under cProfile).
 _JOB_PARTS = {
-    "claim (UPDATE, commit, SELECT)": ("services/jobstate.py", "claim"),
+    "claim (UPDATE, commit, SELECT)": ("pipeline/jobstate.py", "claim"),
     "text layer (pdfium text page)": ("formats/__init__.py", "text_layer"),
     "render 150 dpi": ("formats/__init__.py", "render_page"),
-    "encode image + thumbnail": ("services/recognition.py", ("encode_image", "encode_thumbnail")),
+    "encode image + thumbnail": ("pipeline/recognition.py", ("encode_image", "encode_thumbnail")),
     "store 3 objects": ("storage/local.py", "put"),
-    "mark done (commit)": ("services/jobstate.py", "mark_done"),
-    "enqueue index job (Redis)": ("docsvc/jobs.py", "enqueue_index"),
+    "mark done (commit)": ("pipeline/jobstate.py", "mark_done"),
+    "enqueue index job (Redis)": ("workers/queues.py", "enqueue"),
 }
 _SPLIT_PARTS = {
     "inspect (page count)": ("formats/__init__.py", "inspect"),
-    "cover/separator sheet scan (renders every page)": ("services/coversheets.py", "scan"),
-    "enqueue page jobs (Redis)": ("docsvc/jobs.py", "enqueue_page"),
+    "cover/separator sheet scan (renders every page)": ("docsvc/formats/coversheets.py", "scan"),
+    "enqueue page jobs (Redis)": ("workers/queues.py", "enqueue"),
     "session commits (PostgreSQL)": ("sqlalchemy/orm/session.py", "commit"),
 }
 

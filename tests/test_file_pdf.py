@@ -15,14 +15,14 @@ from sqlalchemy import select
 
 from docsvc.config import FilingSettings
 from docsvc.formats.image_pdf import ImagePdfWriter, Word
-from docsvc.jobs import InProcessJobQueue
+from workers.queues import InProcessJobQueue
 from docsvc.models import AuditEvent, Document, DocumentType, Page
 from docsvc.runtime import Runtime
 from docsvc.search.snippets import MASKED_TITLE
 from docsvc.files import filing, pageops
 from docsvc.governance import loans
 from docsvc.governance.accounts import create_user, find_user
-from docsvc.pipeline.coversheets import FONT_PATH
+from docsvc.formats.coversheets import FONT_PATH
 from docsvc.files.customers import AccountRule, create_customer
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.pipeline.recognition import process_page

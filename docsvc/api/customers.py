@@ -12,11 +12,12 @@ from docsvc.files.customers import (
     FIELDS, AccountRule, create_customer, customer_json, get_customer, search_customers, update_customer,
 )
 from docsvc.files.doctypes import all_types, create_type, find_type, type_json, update_type
-from docsvc.files.documents import document_json, get_document, get_page, page_json
+from docsvc.files.documents import document_json, get_document, get_page, is_live, page_json
 from docsvc.files.suggestions import suggest
 from docsvc.files.typeguess import guess_document_type
-from docsvc.web import client_ip, db, runtime
-from docsvc.web.customers import completeness_export, file_pdf_response
+from docsvc.files.coversheets import sheets_for
+from docsvc.http import client_ip, db, runtime
+from docsvc.http.downloads import completeness_export, customer_file_pdf
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 
@@ -34,12 +35,6 @@ def _body() -> dict[str, object]:
     if not isinstance(data, dict):
         raise DomainError("请求体应为 JSON 对象。 / The request body must be a JSON object.")
     return data
-
-
-def _reindexed() -> None:
-    from docsvc.jobs import enqueue_index
-
-    enqueue_index(runtime().jobs)
 
 
 @bp.route("/customers")
@@ -71,7 +66,6 @@ def show(account: str) -> object:
 def update(account: str) -> object:
     body = _body()
     customer = update_customer(db(), g.user, account, {k: body[k] for k in FIELDS if k in body}, ip=client_ip())
-    _reindexed()
     return jsonify(customer_json(customer))
 
 
@@ -105,7 +99,7 @@ def customer_completeness(account: str) -> object:
 @bp.route("/customers/<account>/file.pdf")
 @rule(Action.DOWNLOAD)
 def file_pdf(account: str) -> object:
-    return file_pdf_response(account)
+    return customer_file_pdf(account)
 
 
 @bp.route("/completeness")
@@ -131,7 +125,6 @@ def create_document_type() -> object:
     body = _body()
     doc_type = create_type(db(), g.user, str(body.get("code") or ""), {k: v for k, v in body.items() if k != "code"},
                            ip=client_ip())
-    _reindexed()
     return jsonify(type_json(doc_type)), 201
 
 
@@ -145,7 +138,6 @@ def document_type(code: str) -> object:
 @rule(Action.MANAGE_CUSTOMERS)
 def update_document_type(code: str) -> object:
     doc_type = update_type(db(), g.user, code, _body(), ip=client_ip())
-    _reindexed()
     return jsonify(type_json(doc_type))
 
 
@@ -154,7 +146,6 @@ def update_document_type(code: str) -> object:
 def patch_document(document_id: int) -> object:
     document = filing.update_document(db(), g.user, get_document(db(), document_id), _body(), _settings(),
                                       ip=client_ip())
-    _reindexed()
     return jsonify(document_json(document, g.user))
 
 
@@ -164,7 +155,6 @@ def correct_reference_code(document_id: int) -> object:
     body = _body()
     document = filing.correct_code(db(), g.user, get_document(db(), document_id), str(body.get("reference_code") or ""),
                                    str(body.get("reason") or ""), ip=client_ip())
-    _reindexed()
     return jsonify(document_json(document, g.user))
 
 
@@ -182,7 +172,6 @@ def suggestions(document_id: int) -> object:
 @rule(Action.FILE)
 def split(document_id: int) -> object:
     new = pageops.split(db(), g.user, get_document(db(), document_id), int(_body().get("at_page") or 0), ip=client_ip())
-    _reindexed()
     return jsonify(document_json(get_document(db(), document_id), g.user) | {"new_document": document_json(new, g.user)})
 
 
@@ -191,7 +180,6 @@ def split(document_id: int) -> object:
 def merge(document_id: int) -> object:
     source = get_document(db(), int(_body().get("source_document_id") or 0))
     target = pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
-    _reindexed()
     return jsonify(document_json(target, g.user))
 
 
@@ -200,7 +188,6 @@ def merge(document_id: int) -> object:
 def reorder(document_id: int) -> object:
     ids = [int(i) for i in _body().get("page_ids") or []]  # type: ignore[union-attr]
     document = pageops.reorder(db(), g.user, get_document(db(), document_id), ids, ip=client_ip())
-    _reindexed()
     return jsonify(document_json(document, g.user))
 
 
@@ -220,7 +207,6 @@ def assign() -> object:
     docs = [get_document(db(), i) for i in ids]
     for d in docs:
         filing.update_document(db(), g.user, d, values, _settings(), ip=client_ip())
-    _reindexed()
     return jsonify(documents=[document_json(d, g.user) for d in docs])
 
 
@@ -236,10 +222,9 @@ def _page_op(page_id: int, op: str) -> object:
         pageops.bin_page(db(), g.user, page, ip=client_ip())
     elif op == "restore":
         pageops.restore_page(db(), g.user, page, ip=client_ip())
-    _reindexed()
     return jsonify(page_json(page) | {"document_id": page.document_id, "number": page.number,
                                       "view_rotation": page.view_rotation,
-                                      "binned": page.binned_at is not None})
+                                      "binned": not is_live(page)})
 
 
 @bp.route("/pages/<int:page_id>/move", methods=["POST"])
@@ -276,8 +261,6 @@ def purge_page(page_id: int) -> object:
 @bp.route("/cover-sheets")
 @rule(Action.FILE)
 def cover_sheets() -> object:
-    from docsvc.pipeline.coversheets import sheets_for
-
     accounts, types = request.args.getlist("account"), request.args.getlist("type")
     if not accounts or len(accounts) != len(types):
         return jsonify(error="请成对给出 account 和 type 参数（可重复）。 / Give account and type in pairs "

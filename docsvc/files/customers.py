@@ -8,10 +8,11 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from docsvc.errors import DomainError, NotFound
-from docsvc.models import Customer, Document, User
+from docsvc.errors import Conflict, DomainError, NotFound
+from docsvc.models import AuditEvent, Customer, Document, User
 from docsvc.governance import audit
 from docsvc.files.doctypes import STAGE_CODES
+from docsvc.files.documents import mark_for_reindex
 
 GRADES = ("一级", "二级", "三级")
 STATUSES = ("active", "closed")
@@ -26,8 +27,8 @@ class CustomerError(DomainError):
     pass
 
 
-class DuplicateAccount(CustomerError):
-    status = 409
+class DuplicateAccount(CustomerError, Conflict):
+    pass
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,20 @@ def file_documents(session: Session, customer: Customer) -> list[Document]:
                                 .order_by(Document.doc_type, Document.reference_code)))
 
 
+# Reads of page content are the access log's business, not the file's history.
+_NOT_HISTORY = ("page.view", "page.image", "page.thumbnail", "page.words")
+
+
+def file_history(session: Session, customer: Customer, documents: list[Document], limit: int = 100) -> list[AuditEvent]:
+    """What happened to the customer and the documents of its file, newest first (reads of pages left out)."""
+    ids = [str(d.id) for d in documents]
+    return list(session.scalars(
+        select(AuditEvent).where(((AuditEvent.object_type == "document") & AuditEvent.object_id.in_(ids))
+                                 | ((AuditEvent.object_type == "customer") & (AuditEvent.object_id == customer.account)))
+        .where(AuditEvent.action.not_in(_NOT_HISTORY))
+        .order_by(AuditEvent.seq.desc()).limit(limit)))
+
+
 def search_customers(session: Session, q: str = "", *, limit: int = 50, offset: int = 0) -> tuple[list[Customer], int]:
     query = select(Customer)
     q = q.strip()
@@ -172,9 +187,6 @@ def update_customer(session: Session, actor: User | None, account: str, values: 
 
 def _reindex_customer(session: Session, customer: Customer) -> None:
     """The customer's name is on every indexed page of its file."""
-    from docsvc.files.filing import mark_for_reindex
-    from docsvc.models import Document
-
     ids = list(session.scalars(select(Document.id).where(Document.customer_id == customer.id)))
     mark_for_reindex(session, ids)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from docsvc.constants import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Grant, Role
 from docsvc.models import ApiToken, AuditEvent, User, utcnow
 from docsvc.governance import audit
+from docsvc.governance.access import Action, role_allows
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "dsv_"
@@ -102,17 +103,34 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Per client address, besides the per-account lockout: slows guessing across many usernames. Only
+# failures count, so an office behind one address can still log everyone in at nine o'clock.
+LOGIN_FAILURES_PER_MINUTE = 20
+LOGIN_LIMIT_WINDOW = timedelta(seconds=60)
+TOO_MANY_LOGINS = ("来自此网络地址的登录失败次数过多，请一分钟后再试；如忘记密码，请联系管理员。 / "
+                   "Too many failed logins from this network address: wait a minute and try again; "
+                   "if you forgot the password, ask an administrator.")
+
+
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
     message_key: str | None = None  # i18n key shown to the person when refused
     locked_until: datetime | None = None
+    retry_after_s: int | None = None  # set when the address is throttled: not even a right password helps
 
 
 def attempt_login(session: Session, username: str, password: str, *, ip: str | None = None,
                   now: datetime | None = None) -> LoginResult:
-    """Check a password, count failures, lock after LOCKOUT_THRESHOLD in a row; audits every outcome."""
+    """Check a password, count failures, lock after LOCKOUT_THRESHOLD in a row; audits every outcome.
+
+    An address with LOGIN_FAILURES_PER_MINUTE recent failures is refused before the password is read."""
     moment = now or utcnow()
+    if ip and failed_logins_from(session, ip, LOGIN_LIMIT_WINDOW, moment) >= LOGIN_FAILURES_PER_MINUTE:
+        audit.record(session, None, "login", outcome="rate_limited", ip=ip, now=moment,
+                     detail={"username": username[:80]})
+        session.commit()
+        return LoginResult(None, retry_after_s=int(LOGIN_LIMIT_WINDOW.total_seconds()))
     user = find_user(session, username.strip())
     if user is None:
         audit.record(session, None, "login", outcome="failed", ip=ip, now=moment,
@@ -143,6 +161,12 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
     audit.record(session, user, "login", ip=ip, now=moment)
     session.commit()
     return LoginResult(user)
+
+
+def log_out(session: Session, user: User | None, *, ip: str | None = None) -> None:
+    """Record the end of a session (the cookie itself is the web layer's to clear)."""
+    audit.record(session, user, "logout", ip=ip)
+    session.commit()
 
 
 def change_password(session: Session, user: User, old: str, new: str, *, ip: str | None = None) -> None:
@@ -205,7 +229,7 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
 def revoke_token(session: Session, actor: User | None, token_id: int, *, ip: str | None = None) -> ApiToken:
     """Owners revoke their own tokens; an admin may revoke anyone's."""
     row = session.get(ApiToken, token_id)
-    if row is None or (actor is not None and row.user_id != actor.id and Role.ADMIN not in actor.role_set):
+    if row is None or (actor is not None and row.user_id != actor.id and not role_allows(actor, Action.MANAGE_ACCOUNTS)):
         raise AccountError(f"令牌 #{token_id} 不存在。 / Token #{token_id} does not exist.")
     if row.revoked_at is None:
         row.revoked_at = utcnow()

@@ -8,7 +8,7 @@ from docsvc.governance.access import Action, rule
 from docsvc.constants import Grant, Role
 from docsvc.models import User
 from docsvc.governance.accounts import AccountError, create_user, set_active, set_grants, set_roles
-from docsvc.web import client_ip, db, t
+from docsvc.http import client_ip, db, t
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

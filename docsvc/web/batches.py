@@ -1,7 +1,7 @@
 """Upload page, batch list and the batch page with its live progress."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from docsvc.governance.access import Action, rule
@@ -9,7 +9,7 @@ from docsvc.errors import NotAllowedNow, NotFound
 from docsvc.models import Batch
 from docsvc.pipeline import batches as batch_service
 from docsvc.pipeline.intake import Upload, receive
-from docsvc.web import client_ip, db, g, runtime
+from docsvc.http import client_ip, db, runtime
 from docsvc.http.uploads import UnreadableUpload, uploaded_files
 
 bp = Blueprint("batches", __name__)

@@ -4,13 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from docsvc.governance.access import Action, hides_identity, rule
-from docsvc.jobs import enqueue_index
 from docsvc.files import filing, pageops
 from docsvc.files.doctypes import all_types
-from docsvc.files.documents import get_document, get_page
+from docsvc.files.documents import get_document, get_page, live_pages
 from docsvc.files.suggestions import recent_autofilings, suggest
 from docsvc.files.typeguess import guess_document_type
-from docsvc.web import client_ip, db, runtime
+from docsvc.http import client_ip, db, runtime
 
 bp = Blueprint("inbox", __name__)
 
@@ -23,7 +22,7 @@ def index() -> object:
         documents[0] if documents else None)
     autofiled = recent_autofilings(db())
     return render_template("inbox/index.html", documents=documents, current=current,
-                           pages=pageops.live_pages(current) if current else [],
+                           pages=live_pages(current) if current else [],
                            suggestions=suggest(db(), current) if current else [], types=all_types(db()),
                            # only a document without a type needs one guessed (and pre-selected)
                            type_guess=guess_document_type(db(), current) if current and not current.doc_type else None,
@@ -48,7 +47,6 @@ def file(document_id: int) -> object:
         if request.form.get(key):
             values[key] = request.form[key]
     filing.update_document(db(), g.user, document, values, runtime().settings.filing, ip=client_ip())
-    enqueue_index(runtime().jobs)
     flash(f"已归档：文档 #{document.id}，档号 {document.reference_code}。 / Filed as {document.reference_code}.")
     return _next(document.id)
 
@@ -58,7 +56,6 @@ def file(document_id: int) -> object:
 def split(document_id: int) -> object:
     pageops.split(db(), g.user, get_document(db(), document_id), request.form.get("at_page", 0, type=int) or 0,
                   ip=client_ip())
-    enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))
 
 
@@ -67,7 +64,6 @@ def split(document_id: int) -> object:
 def merge(document_id: int) -> object:
     source = get_document(db(), request.form.get("source_document_id", 0, type=int) or 0)
     pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
-    enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))
 
 
@@ -89,5 +85,4 @@ def page_op(page_id: int, op: str) -> object:
         pageops.move_page(db(), g.user, page, target, ip=client_ip())
     else:
         flash("未知的页面操作。 / Unknown page operation.")
-    enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from docsvc.governance.access import Action, can, loan_state, rule
 from docsvc.constants import MAX_LOAN_DAYS
 from docsvc.governance import loans as loan_service
-from docsvc.web import client_ip, db, t
+from docsvc.http import client_ip, db, t
 
 bp = Blueprint("loans", __name__, url_prefix="/loans")
 

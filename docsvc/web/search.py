@@ -5,8 +5,8 @@ from flask import Blueprint, g, render_template, request
 
 from docsvc.governance.access import Action, rule
 from docsvc.search import QueryError
-from docsvc.files.searching import SORTS, search_for_user
-from docsvc.web import audit_event, db, runtime
+from docsvc.files.searching import SORTS, search as search_files
+from docsvc.http import client_ip, db, runtime
 
 bp = Blueprint("search", __name__)
 
@@ -23,10 +23,8 @@ def search() -> object:
     results, error = None, None
     if q:
         try:
-            results = search_for_user(db(), runtime().index, g.user, q, page=page, per_page=PER_PAGE, sort=sort)
+            results = search_files(db(), runtime().index, g.user, q, page=page, per_page=PER_PAGE, sort=sort,
+                                   ip=client_ip())
         except QueryError as exc:
             error = str(exc)
-        audit_event("search", outcome="invalid" if error else "ok", commit=True,
-                    detail={"q": q, "page": page, "sort": sort,
-                            **({"error": error} if error else {"total": results.total_pages})})
     return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort)
