@@ -103,7 +103,7 @@ def report_csv(lists: list[Checklist]) -> bytes:
 
 
 def report_xlsx(lists: list[Checklist]) -> bytes:
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # heavy, and only this export writes XLSX: loaded when asked for
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("不完整档案")

@@ -125,7 +125,7 @@ def _read_csv(data: bytes) -> Table:
 
 def _read_xlsx(data: bytes) -> Table:
     # calamine (Rust) reads a 50,000-row sheet in about a second; openpyxl needs closer to a minute.
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook  # a native library, loaded only when an XLSX arrives
 
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))

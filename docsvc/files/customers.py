@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -85,8 +85,6 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"
 
 def parse_date(raw: object, label: str) -> date | None:
     """Dates as archivists type them, and as Excel stores them (serial day numbers)."""
-    from datetime import datetime, timedelta
-
     if raw is None or raw == "":
         return None
     if isinstance(raw, datetime):

@@ -209,10 +209,3 @@ def type_json(doc_type: DocumentType) -> dict[str, object]:
     return {"code": doc_type.code, "name_zh": doc_type.name_zh, "name_en": doc_type.name_en,
             "retention": doc_type.retention, "sensitive": doc_type.sensitive,
             "required_from": doc_type.required_from, "position": doc_type.position, "active": doc_type.active}
-
-
-def require_type(session: Session, code: str) -> DocumentType:
-    try:
-        return get_type(session, code)
-    except DocTypeError as exc:
-        raise NotFound(exc.message) from exc

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from docsvc.config import FilingSettings
 from docsvc.errors import DomainError, NotAllowedNow
+from docsvc.files.customers import get_customer, parse_date
+from docsvc.files.doctypes import get_type
 from docsvc.files.documents import mark_for_reindex
 from docsvc.models import Customer, Document, DocumentType, FilingSequence, User, utcnow
 from docsvc.governance import audit
@@ -155,9 +157,6 @@ _COLUMNS = {"title": "title", "document_date": "doc_date", "contract_number": "c
 def update_document(session: Session, actor: User | None, document: Document, values: dict[str, object],
                     settings: FilingSettings, *, ip: str | None = None) -> Document:
     """Set a document's description and, given customer_account and/or doc_type, link and file it. Commits."""
-    from docsvc.files.customers import get_customer, parse_date
-    from docsvc.files.doctypes import get_type
-
     changes: dict[str, object] = {}
     for key in EDITABLE:
         if key not in values:

@@ -7,7 +7,9 @@ concurrent transactions append one after another and the chain stays linear.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,13 +18,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from docsvc.constants import audit_anchor_key
+from docsvc.constants import AUDIT_ANCHORS_PREFIX, audit_anchor_key
 from docsvc.errors import DomainError
 from docsvc.models import AuditChainHead, AuditEvent, User, utcnow
 from storage import ObjectStore
 
 GENESIS = "0" * 64
-ANCHOR_PREFIX = "audit/anchors/"
 HEAD_ID = 1
 
 # Column order of the canonical content; changing it invalidates every stored hash.
@@ -239,7 +240,7 @@ def anchor_due(store: ObjectStore, today: date) -> bool:
 
 def load_anchors(store: ObjectStore) -> list[Anchor]:
     anchors = []
-    for key in store.list(ANCHOR_PREFIX):
+    for key in store.list(AUDIT_ANCHORS_PREFIX):
         body = json.loads(store.read_bytes(key))
         anchors.append(Anchor(day=body["day"], seq=int(body["seq"]), hash=body["hash"]))
     return sorted(anchors, key=lambda a: a.seq)
@@ -326,9 +327,6 @@ CSV_COLUMNS = ("seq", "occurred_at", "actor_name", "action", "object_type", "obj
 
 
 def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
-    import csv
-    import io
-
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
