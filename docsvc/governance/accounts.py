@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Grant, Role
 from docsvc.models import ApiToken, AuditEvent, User, utcnow
+from docsvc.errors import require_found
 from docsvc.governance import audit
 from docsvc.governance.access import Action, role_allows
 
@@ -220,6 +221,28 @@ def set_grants(session: Session, actor: User | None, user: User, grants: str | l
     audit.record(session, actor, "account.grants", object_type="user", object_id=user.id, ip=ip,
                  detail={"username": user.username, "before": before, "after": sorted(user.grant_set)})
     session.commit()
+
+
+def list_users(session: Session) -> list[User]:
+    """Every account for the administrator: never logged in first, then the longest unused."""
+    return list(session.scalars(select(User).order_by(User.last_login_at.is_(None).desc(), User.last_login_at,
+                                                      User.username)))
+
+
+def update_account(session: Session, actor: User, user_id: int, *, roles: list[str], grants: list[str],
+                   active: bool, ip: str | None = None) -> User:
+    """The administrator's form as one use case: change what differs (each change audited on its own);
+    nobody disables their own account."""
+    user = require_found(session.get(User, user_id), "用户", "User", user_id)
+    if sorted(roles) != sorted(user.role_set):
+        set_roles(session, actor, user, roles, ip=ip)
+    if sorted(grants) != sorted(user.grant_set):
+        set_grants(session, actor, user, grants, ip=ip)
+    if active != user.active:
+        if not active and user.id == actor.id:
+            raise AccountError("不能停用自己的账户。 / You cannot disable your own account.")
+        set_active(session, actor, user, active, ip=ip)
+    return user
 
 
 def list_tokens(session: Session, user: User) -> list[ApiToken]:
