@@ -29,10 +29,13 @@ from docsvc.config import Settings  # noqa: E402
 from docsvc.constants import page_image_key  # noqa: E402
 from docsvc.models import Document, Page  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
+import workers  # noqa: E402
 from docsvc.governance import audit, loans  # noqa: E402
 from docsvc.governance.accounts import create_user, issue_token  # noqa: E402
-from docsvc.web import audit_content_access  # noqa: E402
+from docsvc.http import audit_content_access  # noqa: E402
 from scratch import scratch_schema  # noqa: E402
+
+workers.wire()  # this script is an entry point: it hands runtimes their job queues
 
 PASSWORD = "bench password"
 

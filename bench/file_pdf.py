@@ -32,9 +32,12 @@ from docsvc.config import FilingSettings, Settings  # noqa: E402
 from docsvc.constants import JobState, TextSource, page_image_key, page_words_key  # noqa: E402
 from docsvc.models import Document, DocumentType, Page  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
+import workers  # noqa: E402
 from docsvc.files.customers import AccountRule, create_customer  # noqa: E402
 from docsvc.files.filing import file_document  # noqa: E402
 from scratch import scratch_schema  # noqa: E402
+
+workers.wire()  # this script is an entry point: it hands runtimes their job queues
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DPI = 300
@@ -51,7 +54,7 @@ def page_objects() -> list[tuple[bytes, bytes]]:
     """(image, words JSON) of DISTINCT_PAGES pages: one box per character on a grid of lines."""
     # Imported here, not at the top: the child processes that build the PDF should load what the
     # web process loads, not the OCR stack behind the page job.
-    from docsvc.samples import form_text, render_page
+    from tests.samples import form_text, render_page
     from docsvc.pipeline.recognition import encode_image
 
     made = []

@@ -30,13 +30,16 @@ from sqlalchemy import text  # noqa: E402
 from docsvc import db as dbmod  # noqa: E402
 from docsvc.config import Settings  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
-from docsvc.samples import form_text, render_page  # noqa: E402
+import workers  # noqa: E402
+from tests.samples import form_text, render_page  # noqa: E402
 from docsvc.files import customer_import  # noqa: E402
-from docsvc.pipeline.coversheets import cover_image  # noqa: E402
+from docsvc.formats.coversheets import cover_image  # noqa: E402
 from docsvc.files.customers import AccountRule  # noqa: E402
 from docsvc.pipeline.intake import Upload, receive  # noqa: E402
 from docsvc.pipeline.splitting import split_file  # noqa: E402
 from scratch import scratch_schema  # noqa: E402
+
+workers.wire()  # this script is an entry point: it hands runtimes their job queues
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DPI = 200

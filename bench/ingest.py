@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from docsvc.samples import char_error_rate, form_text, render_page  # noqa: E402
+from tests.samples import char_error_rate, form_text, render_page  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Tests use db 15; the benchmark flushes its own.
@@ -233,7 +233,9 @@ class Stack:
         from docsvc import db
         from docsvc.config import Settings
         from docsvc.runtime import build_runtime, install
+        import workers
 
+        workers.wire()  # this script is an entry point: it hands runtimes their job queues
         self.rt = build_runtime(Settings.from_env(self.env))
         db.upgrade(self.rt.engine)
         install(self.rt)
@@ -493,7 +495,7 @@ def report_accuracy(figures: list[EngineFigures], samples: list[Sample]) -> None
 # -- (b): text-layer PDF ----------------------------------------------------------------------
 
 def measure_text_layer(pages: int, workdir: Path) -> None:
-    from docsvc.testdata import make_text_pdf
+    from tests.testdata import make_text_pdf
 
     folder = workdir / "textpdf"
     folder.mkdir(parents=True, exist_ok=True)
@@ -649,7 +651,7 @@ def profile_page_jobs(engines: list[str], samples: list[Sample], text_pages: int
     from docsvc.config import Settings
     from docsvc.ocr import get_engine, normalise
     from docsvc.pipeline.recognition import VIEW_DPI_TEXT_LAYER, encode_image, encode_thumbnail
-    from docsvc.testdata import make_text_pdf
+    from tests.testdata import make_text_pdf
     from storage import LocalStore
 
     store = LocalStore(workdir / "profile-store")
@@ -714,18 +716,18 @@ def profile_page_jobs(engines: list[str], samples: list[Sample], text_pages: int
 
 # Where a whole job's time goes, by the functions it calls (cumulative time under cProfile).
 _JOB_PARTS = {
-    "claim (UPDATE, commit, SELECT)": ("services/jobstate.py", "claim"),
+    "claim (UPDATE, commit, SELECT)": ("pipeline/jobstate.py", "claim"),
     "text layer (pdfium text page)": ("formats/__init__.py", "text_layer"),
     "render 150 dpi": ("formats/__init__.py", "render_page"),
-    "encode image + thumbnail": ("services/recognition.py", ("encode_image", "encode_thumbnail")),
+    "encode image + thumbnail": ("pipeline/recognition.py", ("encode_image", "encode_thumbnail")),
     "store 3 objects": ("storage/local.py", "put"),
-    "mark done (commit)": ("services/jobstate.py", "mark_done"),
-    "enqueue index job (Redis)": ("docsvc/jobs.py", "enqueue_index"),
+    "mark done (commit)": ("pipeline/jobstate.py", "mark_done"),
+    "enqueue index job (Redis)": ("workers/queues.py", "enqueue"),
 }
 _SPLIT_PARTS = {
     "inspect (page count)": ("formats/__init__.py", "inspect"),
-    "cover/separator sheet scan (renders every page)": ("services/coversheets.py", "scan"),
-    "enqueue page jobs (Redis)": ("docsvc/jobs.py", "enqueue_page"),
+    "cover/separator sheet scan (renders every page)": ("docsvc/formats/coversheets.py", "scan"),
+    "enqueue page jobs (Redis)": ("workers/queues.py", "enqueue"),
     "session commits (PostgreSQL)": ("sqlalchemy/orm/session.py", "commit"),
 }
 
@@ -746,7 +748,7 @@ def profile_text_layer_jobs(text_pages: int, workdir: Path) -> None:
     from sqlalchemy import select
 
     from docsvc.models import BatchFile, Document, Page
-    from docsvc.testdata import make_text_pdf
+    from tests.testdata import make_text_pdf
     from workers import jobs
 
     pdf = workdir / "profile-jobs.pdf"

@@ -15,9 +15,16 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
                start_workers: bool = True) -> Flask:
-    """Build the web app. Refuses to start on a database that `docsvc db upgrade` has not migrated."""
-    from docsvc import db, runtime as runtime_mod, web
-    from docsvc.jobs import InProcessJobQueue
+    """Build the web app: the shared HTTP layer, then every blueprint of the web pages and the API.
+
+    Refuses to start on a database that `docsvc db upgrade` has not migrated. With an in-process job
+    queue (the embedded default) `start_workers` starts its threads, the recovery sweeper and the daily
+    tasks in this process. Imported here, not at the top, so that `import docsvc` stays light (workers and
+    the CLI import the package without Flask's views).
+    """
+    from docsvc import db, http, runtime as runtime_mod
+    from docsvc.api import customers as customers_api, loans_audit, v1
+    from docsvc.web import admin, audit, auth, batches, customers, doctypes, documents, inbox, loans, search
 
     rt = runtime or runtime_mod.build_runtime(settings or Settings.from_env())
     db.check_migrated(rt.engine)
@@ -37,8 +44,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=rt.settings.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=rt.settings.proxy_hops)
-    web.init_app(app)
-    if start_workers and isinstance(rt.jobs, InProcessJobQueue):
-        rt.jobs.start()
-        rt.jobs.recover_now()
+    http.init_app(app)
+    for module in (auth, batches, documents, search, admin, loans, audit, customers, inbox, doctypes):
+        app.register_blueprint(module.bp)
+    for module in (v1, loans_audit, customers_api):
+        app.register_blueprint(module.bp)
+        http.exempt_from_csrf(module.bp)
+    if start_workers:
+        rt.jobs.start(upkeep=True)
     return app

@@ -7,12 +7,26 @@ import time
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 from tqdm import tqdm
 
-from docsvc import db
+import workers
+from docsvc import create_app, db
 from docsvc.config import ConfigError, Settings
 from docsvc.constants import FileState, Grant, Role
+from docsvc.governance import audit
+from docsvc.governance.accounts import (
+    AccountError, create_user, find_user, issue_token, list_tokens, revoke_token, set_active, set_grants, set_roles,
+)
+from docsvc.jobs import enqueue_index
+from docsvc.models import User
+from docsvc.pipeline import reindex as reindex_service
+from docsvc.pipeline.batches import batch_report
+from docsvc.pipeline.hotfolder import HotFolder
+from docsvc.pipeline.intake import Upload, receive
 from docsvc.runtime import Runtime, build_runtime, install
+from workers.main import run_worker
+from workers.scheduler import run_scheduler
 
 
 def _runtime() -> Runtime:
@@ -37,6 +51,7 @@ def _migrated_runtime() -> Runtime:
 @click.group()
 def main() -> None:
     """docsvc — 客户档案扫描件管理 / document management for scanned customer files."""
+    workers.wire()  # this entry point hands the application its job queues
 
 
 @main.command()
@@ -45,9 +60,8 @@ def main() -> None:
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
     """Run the web service (and, without Redis, the in-process workers)."""
+    # waitress only for `serve`: the other commands start without it
     from waitress import serve as waitress_serve
-
-    from docsvc import create_app
 
     rt = _runtime()
     try:
@@ -81,8 +95,6 @@ def db_upgrade() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker on QUEUES (default: ingest ocr). Run exactly one worker on `index`."""
-    from workers.main import run_worker
-
     rt = _runtime()
     if "index" in queues:
         _announce_schema_rebuild(rt)
@@ -91,8 +103,6 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 
 def _announce_schema_rebuild(rt: Runtime) -> None:
     """An index of an older schema is rebuilt by the index worker (the one writer) before it writes."""
-    from docsvc.jobs import enqueue_index
-
     if rt.index.needs_rebuild():
         click.echo("搜索索引的结构版本已变更，index 队列的 worker 正在后台重建索引；重建完成前旧索引继续提供检索，"
                    "新页面在重建后才能搜到。也可停止服务后运行 `docsvc reindex`。 / The search index schema changed: "
@@ -107,8 +117,6 @@ def _announce_schema_rebuild(rt: Runtime) -> None:
               help="Indexing processes (one per core is fastest; the rebuild merges their segments before the swap).")
 def reindex(commit_every: int, procs: int) -> None:
     """Rebuild the search index from the database; resumes after an interruption, swaps in when complete."""
-    from docsvc.pipeline import reindex as reindex_service
-
     rt = _migrated_runtime()
     with rt.sessions() as session:
         total = reindex_service.count_indexable(session)
@@ -134,8 +142,6 @@ def index_group() -> None:
 @click.option("--repair", is_flag=True, help="Index the missing pages and delete the stale entries.")
 def index_check(repair: bool) -> None:
     """Compare the search index with the database; exit status 0 only when they agree (or were repaired)."""
-    from docsvc.pipeline import reindex as reindex_service
-
     rt = _migrated_runtime()
     found = reindex_service.check(rt.sessions, rt.index)
 
@@ -178,10 +184,6 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until every page is processed.")
 def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str | None, wait: bool) -> None:
     """Import files and folders (recursive) as one batch, with a progress bar."""
-    from docsvc.jobs import InProcessJobQueue
-    from docsvc.pipeline.batches import batch_report
-    from docsvc.pipeline.intake import Upload, receive
-
     rt = _migrated_runtime()
     files = _collect(paths)
     if not files:
@@ -203,8 +205,7 @@ def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str 
         click.echo(f"批次 / batch #{batch.id}: {len(files)} 个文件 / files")
         if not wait:
             return
-        if isinstance(rt.jobs, InProcessJobQueue):
-            rt.jobs.start()
+        rt.jobs.start()  # in-process threads in the embedded mode; RQ's workers are their own processes
         report = _follow(session, batch.id, batch_report)
     for f in report.files:
         if f.status in (FileState.FAILED, FileState.PARTIAL, FileState.DUPLICATE):
@@ -237,12 +238,8 @@ def _follow(session, batch_id, batch_report):  # type: ignore[no-untyped-def]
 @click.option("--once", is_flag=True, help="Look until the folder is empty and every file settled, then stop.")
 def watch(directory: Path, interval: float | None, once: bool) -> None:
     """Watch a hot folder (polling; works on SMB/NFS shares): ingest complete files, move them to done/ or failed/."""
-    from docsvc.jobs import InProcessJobQueue
-    from docsvc.pipeline.hotfolder import HotFolder
-
     rt = _migrated_runtime()
-    if isinstance(rt.jobs, InProcessJobQueue):
-        rt.jobs.start()
+    rt.jobs.start()  # in-process threads in the embedded mode; RQ's workers are their own processes
     folder = HotFolder(directory)
     pause = interval if interval is not None else rt.settings.hot_folder_poll_s
     click.echo(f"监视 / watching {directory.resolve()} (every {pause}s)")
@@ -264,25 +261,13 @@ def watch(directory: Path, interval: float | None, once: bool) -> None:
 @click.option("--once", is_flag=True, help="One round, then stop.")
 def scheduler(interval: float, once: bool) -> None:
     """Periodic upkeep for the full stack: re-queue work whose worker died mid-job; anchor the audit trail daily."""
-    from docsvc.governance import audit
-    from docsvc.pipeline.jobstate import queued_work
-
     rt = _migrated_runtime()
-    anchored_on = None
-    while True:
-        with rt.sessions() as session:
-            jobs = list(queued_work(session, stale_only=True))
-            today = time.strftime("%Y-%m-%d", time.gmtime())
-            if anchored_on != today:
-                audit.write_anchor(session, rt.store)
-                anchored_on = today
-        for queue_name, func, args, job_id in jobs:
-            rt.jobs.enqueue(queue_name, func, *args, job_id=job_id)
-        if jobs:
-            click.echo(f"重新排队 / re-queued {len(jobs)} job(s)")
-        if once:
-            return
-        time.sleep(interval)
+
+    def report(requeued: int) -> None:
+        if requeued:
+            click.echo(f"重新排队 / re-queued {requeued} job(s)")
+
+    run_scheduler(rt, interval_s=interval, once=once, report=report)
 
 
 @main.group()
@@ -299,8 +284,6 @@ def user() -> None:
               help="Extra right, e.g. `sensitive` (may see ID copies).")
 def user_create(username: str, roles: tuple[str, ...], password_stdin: bool, grants: tuple[str, ...]) -> None:
     """Create a user account."""
-    from docsvc.governance.accounts import AccountError, create_user
-
     rt = _migrated_runtime()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
         "密码 / password", hide_input=True, confirmation_prompt=True)
@@ -313,7 +296,6 @@ def user_create(username: str, roles: tuple[str, ...], password_stdin: bool, gra
 
 
 def _account(session, username: str):  # type: ignore[no-untyped-def]
-    from docsvc.governance.accounts import find_user
 
     account = find_user(session, username)
     if account is None:
@@ -325,8 +307,6 @@ def _account(session, username: str):  # type: ignore[no-untyped-def]
 @click.argument("username")
 def user_disable(username: str) -> None:
     """Disable an account: it can no longer log in or use its API tokens."""
-    from docsvc.governance.accounts import set_active
-
     with _migrated_runtime().sessions() as session:
         set_active(session, None, _account(session, username), False)
     click.echo(f"已停用 / disabled {username}")
@@ -336,8 +316,6 @@ def user_disable(username: str) -> None:
 @click.argument("username")
 def user_enable(username: str) -> None:
     """Enable an account again (also clears a lockout)."""
-    from docsvc.governance.accounts import set_active
-
     with _migrated_runtime().sessions() as session:
         set_active(session, None, _account(session, username), True)
     click.echo(f"已启用 / enabled {username}")
@@ -349,8 +327,6 @@ def user_enable(username: str) -> None:
               type=click.Choice([r.value for r in Role]), help="The complete new set; may be given several times.")
 def user_set_role(username: str, roles: tuple[str, ...]) -> None:
     """Replace the roles of an account."""
-    from docsvc.governance.accounts import set_roles
-
     with _migrated_runtime().sessions() as session:
         set_roles(session, None, _account(session, username), list(roles))
     click.echo(f"{username}: {', '.join(sorted(roles))}")
@@ -362,8 +338,6 @@ def user_set_role(username: str, roles: tuple[str, ...]) -> None:
               help="The complete new set of grants; give none to remove all.")
 def user_grant(username: str, grants: tuple[str, ...]) -> None:
     """Set the extra grants of an account (e.g. `--grant sensitive`)."""
-    from docsvc.governance.accounts import set_grants
-
     with _migrated_runtime().sessions() as session:
         set_grants(session, None, _account(session, username), list(grants))
     click.echo(f"{username}: {', '.join(sorted(grants)) or '—'}")
@@ -372,11 +346,6 @@ def user_grant(username: str, grants: tuple[str, ...]) -> None:
 @user.command("ensure-admin")
 def user_ensure_admin() -> None:
     """Create user `admin` with a random password, printed once, when no admin exists."""
-    from sqlalchemy import select
-
-    from docsvc.models import User
-    from docsvc.governance.accounts import create_user
-
     rt = _migrated_runtime()
     with rt.sessions() as session:
         admins = [u for u in session.scalars(select(User)) if Role.ADMIN in u.role_set]
@@ -400,8 +369,6 @@ def token() -> None:
 @click.option("--label", default="", help="What the token is for.")
 def token_create(username: str, label: str) -> None:
     """Create an API token for USERNAME; the token is printed on the last line, once."""
-    from docsvc.governance.accounts import find_user, issue_token
-
     rt = _migrated_runtime()
     with rt.sessions() as session:
         account = find_user(session, username)
@@ -416,8 +383,6 @@ def token_create(username: str, label: str) -> None:
 @click.argument("username")
 def token_list(username: str) -> None:
     """List USERNAME's tokens (ids, names, state; never the tokens themselves)."""
-    from docsvc.governance.accounts import list_tokens
-
     with _migrated_runtime().sessions() as session:
         for row in list_tokens(session, _account(session, username)):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
@@ -428,8 +393,6 @@ def token_list(username: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID (see `docsvc token list`)."""
-    from docsvc.governance.accounts import AccountError, revoke_token
-
     with _migrated_runtime().sessions() as session:
         try:
             revoke_token(session, None, token_id)
@@ -446,8 +409,6 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain and check the anchors; exit status 0 only when the trail is intact."""
-    from docsvc.governance import audit
-
     rt = _migrated_runtime()
     started = time.monotonic()
     with rt.sessions() as session:
@@ -461,8 +422,6 @@ def audit_verify() -> None:
 @audit_group.command("anchor")
 def audit_anchor() -> None:
     """Write today's anchor (latest seq and hash) to the object store; the scheduler runs this daily."""
-    from docsvc.governance import audit
-
     rt = _migrated_runtime()
     with rt.sessions() as session:
         anchor = audit.write_anchor(session, rt.store)

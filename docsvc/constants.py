@@ -61,10 +61,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
-def original_key(sha256: str) -> str:
-    return f"originals/{sha256}"
-
-
+# Object keys. Originals are keyed by the store itself (storage.keys.original_key: originals/<sha256>);
+# everything the application derives or writes is named here.
 def page_image_key(page_id: int, ext: str) -> str:
     return f"pages/{page_id}/image.{ext}"
 
@@ -106,8 +104,11 @@ LOCKOUT_MINUTES = 15
 MIN_AUDIT_RETENTION_DAYS = 183
 
 
+AUDIT_ANCHORS_PREFIX = "audit/anchors/"
+
+
 def audit_anchor_key(day: str) -> str:
-    return f"audit/anchors/{day}.json"
+    return f"{AUDIT_ANCHORS_PREFIX}{day}.json"
 
 
 class RetentionTrigger(StrEnum):

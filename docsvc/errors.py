@@ -1,4 +1,5 @@
-"""Domain errors with messages for the archivist; views map them to status codes."""
+"""Domain errors with messages for the archivist. They say what went wrong, never how HTTP answers:
+each entry point maps them (docsvc.http.errors for the web and the API, click for the CLI)."""
 from __future__ import annotations
 
 from typing import TypeVar
@@ -7,7 +8,7 @@ T = TypeVar("T")
 
 
 class DomainError(Exception):
-    status = 400
+    """A request the rules refuse as given (bad input); the base of every domain error."""
 
     @property
     def message(self) -> str:
@@ -15,7 +16,19 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError, LookupError):
-    status = 404
+    pass
+
+
+class Forbidden(DomainError):
+    """The rules forbid this person this act (beyond what the role check at the gate already said)."""
+
+
+class Conflict(DomainError):
+    """The act collides with what exists (a duplicate account or type code)."""
+
+
+class TooManyRequests(DomainError):
+    """The same client tried too often in a short time: it must wait before trying again."""
 
 
 def require_found(row: T | None, what_zh: str, what_en: str, row_id: object) -> T:
@@ -25,6 +38,5 @@ def require_found(row: T | None, what_zh: str, what_en: str, row_id: object) -> 
     return row
 
 
-class NotAllowedNow(DomainError):
+class NotAllowedNow(Conflict):
     """The object exists but is not in a state for this action (retrying a page that did not fail)."""
-    status = 409

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from docsvc.config import Settings
 from docsvc.db import make_engine, make_sessionmaker
+from docsvc.jobs import JobQueue, index_after_commit
+from docsvc.search import SearchIndex
 from storage import ObjectStore, open_store
 
-if TYPE_CHECKING:
-    from docsvc.jobs import JobQueue
-    from docsvc.search import SearchIndex
+JobQueueFactory = Callable[[Settings], JobQueue]
 
 
 @dataclass
@@ -23,18 +23,29 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     store: ObjectStore
-    jobs: "JobQueue"
-    index: "SearchIndex"
+    jobs: JobQueue
+    index: SearchIndex
 
     def close(self) -> None:
         self.jobs.close()
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    from docsvc.jobs import make_job_queue
-    from docsvc.search import SearchIndex
+_make_jobs: JobQueueFactory | None = None
 
+
+def use_job_queues(factory: JobQueueFactory) -> None:
+    """How runtimes get their job queue. Called once by each entry point (`docsvc` CLI, WSGI, the tests'
+    conftest) with workers.queues.make_job_queue: the application never names its workers itself."""
+    global _make_jobs
+    _make_jobs = factory
+
+
+def build_runtime(settings: Settings, jobs: JobQueue | None = None) -> Runtime:
+    if jobs is None:
+        if _make_jobs is None:
+            raise RuntimeError("No job queue wired: the entry point calls workers.wire() before building a runtime.")
+        jobs = _make_jobs(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     store = open_store(
@@ -46,12 +57,14 @@ def build_runtime(settings: Settings) -> Runtime:
         local_root=settings.objects_dir,
         cache_dir=settings.cache_dir,
     )
+    sessions = make_sessionmaker(engine)
+    index_after_commit(sessions, jobs)
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=sessions,
         store=store,
-        jobs=make_job_queue(settings),
+        jobs=jobs,
         index=SearchIndex(settings.index_dir),
     )
 

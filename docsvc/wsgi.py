@@ -1,9 +1,11 @@
 """WSGI entry for gunicorn in the full stack: `gunicorn docsvc.wsgi:app`."""
 import sys
 
+import workers
 from docsvc import create_app
 from docsvc.config import ConfigError
 
+workers.wire()  # the entry point hands the application its job queues
 try:
     app = create_app()
 except ConfigError as exc:

@@ -15,12 +15,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
+import workers
 from docsvc import create_app, db
 from docsvc.config import Settings
 from docsvc.runtime import Runtime, build_runtime, install
 from docsvc.governance.accounts import create_user, issue_token
 
 pytest_plugins = ["tests.s3server", "tests.browser", "tests.markers"]
+
+workers.wire()  # like the CLI and WSGI entry points: runtimes get their job queues from workers/
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("DOCSVC_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

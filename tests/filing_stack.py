@@ -7,7 +7,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-from docsvc.pipeline.coversheets import cover_image, patch_t_image
+from docsvc.formats.coversheets import cover_image, patch_t_image
 from tests.scans import TEST_DPI, page_image
 
 

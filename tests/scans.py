@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from docsvc.samples import form_text, render_page
-from docsvc.testdata import make_text_pdf
+from tests.samples import form_text, render_page
+from tests.testdata import make_text_pdf
 
 # Scans at 150 dpi keep the tests quick; OCR reads them fine and the pipeline treats every dpi the same.
 TEST_DPI = 150

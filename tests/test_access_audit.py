@@ -10,12 +10,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from docsvc.governance.access import Action, can, content_filter, content_grant, loan_state
-from docsvc.constants import LOCKOUT_THRESHOLD, page_image_key, page_thumb_key, page_words_key
-from docsvc.models import AuditEvent, Document, Page, User
+from docsvc.constants import LOCKOUT_THRESHOLD, IndexState, page_image_key, page_thumb_key, page_words_key
+from docsvc.models import AuditEvent, Document, User
 from docsvc.runtime import Runtime
 from docsvc.governance import audit, loans
 from docsvc.governance.accounts import find_user
 from tests.conftest import PASSWORD, AuthActions, docsvc_cli
+from tests.factories import add_document
 
 ACCOUNT_A, ACCOUNT_B = "3100012345", "3100099999"
 
@@ -24,13 +25,10 @@ def make_document(rt: Runtime, account: str, doc_type: str = "HT", title: str = 
     """A filed one-page document with its image, thumbnail and words in the store: (document id, page id)."""
     stored, _ = rt.store.put_original(io.BytesIO(f"%PDF {account} {doc_type} {title}".encode()))
     with rt.sessions() as session:
-        doc = Document(sha256=stored.sha256, original_key=stored.key, media_type="application/pdf",
-                       title=title, customer_account=account, doc_type=doc_type, page_count=1)
-        session.add(doc)
-        session.flush()
-        page = Page(document_id=doc.id, number=1, source_index=0, status="done", text="产权分界点")
-        session.add(page)
-        session.flush()
+        doc = add_document(session, sha256=stored.sha256, original_key=stored.key, media_type="application/pdf",
+                           title=title, customer_account=account, doc_type=doc_type, texts=["产权分界点"],
+                           index_state=IndexState.NONE)
+        page = doc.pages[0]
         page.image_key, page.thumb_key, page.words_key = page_image_key(page.id, "png"), page_thumb_key(page.id), page_words_key(page.id)
         for key, body in ((page.image_key, b"\x89PNG fake"), (page.thumb_key, b"jpeg"),
                           (page.words_key, b'{"width":1,"height":1,"words":[]}')):

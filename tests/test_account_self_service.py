@@ -5,7 +5,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from docsvc.runtime import Runtime
-from docsvc.web.auth import LOGIN_FAILURES_PER_MINUTE
+from docsvc.governance.accounts import LOGIN_FAILURES_PER_MINUTE
 from tests.conftest import PASSWORD, AuthActions, _csrf_from
 from tests.test_access_audit import events
 
@@ -132,7 +132,7 @@ def test_the_login_limit_holds_across_web_processes_and_lapses_after_a_minute(
 
     from docsvc import create_app
     from docsvc.governance.accounts import failed_logins_from
-    from docsvc.web.auth import LOGIN_LIMIT_WINDOW
+    from docsvc.governance.accounts import LOGIN_LIMIT_WINDOW
 
     guesser = "10.9.7.1"
     for n in range(LOGIN_FAILURES_PER_MINUTE):

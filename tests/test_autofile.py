@@ -17,11 +17,12 @@ from docsvc.constants import IndexState, JobState
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.models import AuditEvent, Document, DocumentType, Page
 from docsvc.runtime import Runtime
-from docsvc.samples import render_page
+from tests.samples import render_page
 from docsvc.files import suggestions
 from docsvc.files.customers import AccountRule, create_customer
 from tests.conftest import AuthActions, Users, settings_for, wait_for_batch
 from tests.scans import TEST_DPI
+from tests.factories import add_document
 
 # scans go through the real OCR engine before they can file themselves
 pytestmark = pytest.mark.integration
@@ -230,12 +231,8 @@ def test_a_contract_uploaded_without_a_type_files_itself_under_the_guessed_type(
 def _unfiled(rt: Runtime, text: str) -> int:
     """A read, untyped, never-filed document with this first page (as OCR left it)."""
     with rt.sessions() as s:
-        document = Document(sha256=f"{abs(hash(text)):064d}"[-64:], original_key="originals/x",
-                            media_type="image/tiff", title="scan.tif", page_count=1)
-        s.add(document)
-        s.flush()
-        s.add(Page(document_id=document.id, number=1, source_index=0, status=JobState.DONE, text=text,
-                   index_state=IndexState.DONE))
+        document = add_document(s, sha256=f"{abs(hash(text)):064d}"[-64:], original_key="originals/x",
+                                title="scan.tif", texts=[text])
         s.commit()
         return document.id
 

@@ -21,9 +21,9 @@ from docsvc.config import FilingSettings
 from docsvc.constants import JobState, QueueName
 from docsvc.models import BatchFile, Document, Page
 from docsvc.runtime import Runtime, build_runtime, install
-from docsvc.samples import form_text
+from tests.samples import form_text
 from docsvc.pipeline.intake import Upload, receive
-from docsvc.testdata import make_text_pdf
+from tests.testdata import make_text_pdf
 from tests.conftest import Users, settings_for, wait_for_batch
 from tests.scans import png_bomb_bytes, text_pdf_bytes, tiff_bytes, truncated
 from workers import jobs as job_functions

@@ -5,11 +5,11 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from docsvc.constants import IndexState, JobState
 from docsvc.db import make_engine, make_sessionmaker
-from docsvc.models import Document, Page as PageRow
+from docsvc.models import Document
 from docsvc.files.customers import AccountRule, create_customer
 from tests.browser import Server, log_in
+from tests.factories import add_document
 
 
 def _seed(server: Server) -> int:
@@ -17,13 +17,8 @@ def _seed(server: Server) -> int:
     engine = make_engine(f"sqlite:///{server.data_dir / 'docsvc.sqlite3'}")
     with make_sessionmaker(engine)() as s:
         create_customer(s, None, AccountRule(r"^\d{10}$"), "3000000001", {"name": "宏达机械制造有限公司"})
-        d = Document(sha256="a" * 64, original_key="originals/a", media_type="image/tiff", title="扫描件.tif")
-        s.add(d)
-        s.flush()
-        s.add_all([PageRow(document_id=d.id, number=n, source_index=n - 1, status=JobState.DONE,
-                           index_state=IndexState.DONE, text=t)
-                   for n, t in ((1, "供用电合同 合同编号：GD-2019-004512 户号：3000000001"), (2, "第二页 签字页"))])
-        d.page_count = 2
+        d = add_document(s, title="扫描件.tif", texts=["供用电合同 合同编号：GD-2019-004512 户号：3000000001",
+                                                      "第二页 签字页"])
         s.commit()
         doc_id = d.id
     engine.dispose()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from docsvc.samples import form_text
+from tests.samples import form_text
 from tests.browser import Server, log_in
 from tests.scans import tiff_bytes, truncated
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from docsvc.samples import form_text
+from tests.samples import form_text
 from tests.conftest import docsvc_cli
 from tests.scans import image_pdf_bytes, text_pdf_bytes, tiff_bytes
 

@@ -119,7 +119,7 @@ def test_the_customer_file_downloads_as_a_zip_of_its_originals(client, auth, emb
     import zipfile
 
     from docsvc.config import FilingSettings
-    from docsvc.jobs import InProcessJobQueue
+    from workers.queues import InProcessJobQueue
     from docsvc.files.customers import AccountRule, create_customer
     from docsvc.pipeline.intake import Upload, receive
     from docsvc.pipeline.splitting import split_file

@@ -7,7 +7,7 @@ import json
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from docsvc.constants import IndexState, JobState, page_image_key
+from docsvc.constants import IndexState, page_image_key
 from docsvc.jobs import enqueue_index
 from docsvc.models import AuditEvent, Document, DocumentType, Page
 from docsvc.runtime import Runtime
@@ -15,6 +15,7 @@ from docsvc.governance.accounts import create_user, issue_token
 from docsvc.files.doctypes import update_type
 from docsvc.pipeline.reindex import reindex_documents
 from tests.conftest import PASSWORD, AuthActions
+from tests.factories import add_document
 
 ACCOUNT = "3300000042"
 METER_TEXT = "电能表检定证书 证书编号 JD-778899 检定结论合格"
@@ -34,14 +35,10 @@ def _document(rt: Runtime, doc_type: str, text: str = METER_TEXT, title: str = "
     """A filed one-page document with its page image stored, indexed by the index worker: (document, page)."""
     stored, _ = rt.store.put_original(io.BytesIO(f"%PDF {doc_type} {title}".encode()))
     with rt.sessions() as session:
-        doc = Document(sha256=stored.sha256, original_key=stored.key, media_type="application/pdf", title=title,
-                       customer_account=ACCOUNT, doc_type=doc_type, page_count=1)
-        session.add(doc)
-        session.flush()
-        page = Page(document_id=doc.id, number=1, source_index=0, status=JobState.DONE, text=text,
-                    index_state=IndexState.PENDING)
-        session.add(page)
-        session.flush()
+        doc = add_document(session, sha256=stored.sha256, original_key=stored.key, media_type="application/pdf",
+                           title=title, customer_account=ACCOUNT, doc_type=doc_type, texts=[text],
+                           index_state=IndexState.PENDING)
+        page = doc.pages[0]
         page.image_key = page_image_key(page.id, "png")
         rt.store.put_bytes(page.image_key, b"\x89PNG page")
         session.commit()

@@ -15,22 +15,24 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
 from docsvc.config import FilingSettings
+from docsvc.constants import IndexState, JobState
 from docsvc.formats.image_pdf import ImagePdfWriter, Word
-from docsvc.jobs import InProcessJobQueue
+from workers.queues import InProcessJobQueue
 from docsvc.models import AuditEvent, Document, DocumentType, Page
 from docsvc.runtime import Runtime
 from docsvc.search.snippets import MASKED_TITLE
 from docsvc.files import filing, pageops
 from docsvc.governance import loans
 from docsvc.governance.accounts import create_user, find_user
-from docsvc.pipeline.coversheets import FONT_PATH
+from docsvc.formats.coversheets import FONT_PATH
 from docsvc.files.customers import AccountRule, create_customer
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.pipeline.recognition import process_page
 from docsvc.pipeline.splitting import split_file
-from docsvc.testdata import make_text_pdf
+from tests.testdata import make_text_pdf
 from tests import scans
 from tests.conftest import PASSWORD
+from tests.factories import add_document
 
 pytestmark = pytest.mark.integration   # pages are read with tesseract's orientation check
 
@@ -243,11 +245,8 @@ def test_a_long_file_has_contents_over_several_pages_and_pages_not_yet_read_keep
         customer = create_customer(s, None, AccountRule(r"^\d{10}$"), ACCOUNT, {"name": "绿源食品加工厂"})
         contract = s.get(DocumentType, "HT")
         for n in range(40):  # OCR still queued: no page image yet
-            d = Document(sha256=f"{n:064d}", original_key=f"originals/{n}", media_type="image/tiff",
-                         title=f"补充协议 {n + 1:02d}", page_count=1)
-            s.add(d)
-            s.flush()
-            s.add(Page(document_id=d.id, number=1, source_index=0))
+            d = add_document(s, sha256=f"{n:064d}", original_key=f"originals/{n}", title=f"补充协议 {n + 1:02d}",
+                             texts=[None], page_status=JobState.QUEUED, index_state=IndexState.NONE)
             filing.file_document(s, None, d, customer, contract, FilingSettings())  # type: ignore[arg-type]
         s.commit()
         last = s.scalars(select(Document).order_by(Document.reference_code.desc())).first()

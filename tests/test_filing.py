@@ -18,6 +18,7 @@ from docsvc.files.customers import AccountRule, create_customer
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.pipeline.splitting import split_file
 from tests import filing_stack
+from tests.factories import add_document
 
 RULE = AccountRule(r"^\d{10}$")
 
@@ -86,11 +87,7 @@ def test_a_stack_without_separators_stays_one_document(embedded_runtime) -> None
 
 
 def _doc(session, n: int = 0, doc_date: date | None = None) -> Document:  # type: ignore[no-untyped-def]
-    d = Document(sha256=f"{n:064d}", original_key=f"originals/{n}", media_type="image/tiff", title=f"d{n}",
-                 doc_date=doc_date)
-    session.add(d)
-    session.flush()
-    return d
+    return add_document(session, sha256=f"{n:064d}", original_key=f"originals/{n}", title=f"d{n}", doc_date=doc_date)
 
 
 def test_codes_count_per_year_and_class_and_follow_a_configured_pattern(embedded_runtime) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from docsvc.formats import (
     sniff,
     text_layer,
 )
-from docsvc.testdata import make_text_pdf
+from tests.testdata import make_text_pdf
 
 CONTRACT = (
     "供用电合同  编号 GD-2019-004512\n"

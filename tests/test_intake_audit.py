@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from docsvc.constants import JobState
-from docsvc.jobs import InProcessJobQueue
+from workers.queues import InProcessJobQueue
 from docsvc.models import AuditEvent, Batch, BatchFile, Document, Page
 from docsvc.runtime import Runtime
 from docsvc.pipeline import batches

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, FileState, JobState
 from docsvc.models import BatchFile, Document, Page, utcnow
 from docsvc.runtime import Runtime
-from docsvc.samples import form_text
+from tests.samples import form_text
 from docsvc.pipeline.batches import batch_report, retry_page
 from docsvc.pipeline.intake import Upload, receive
 from storage import ObjectNotFound

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageOps
 from docsvc.ocr import ENGINES, OcrError, Word, deskew_angle, detect_rotation, get_engine, normalise
 from docsvc.ocr.layout import reading_text, split_word
 from docsvc.ocr.tesseract import TesseractEngine
-from docsvc.samples import char_error_rate, form_text, render_page
+from tests.samples import char_error_rate, form_text, render_page
 
 pytestmark = pytest.mark.integration   # tesseract runs as a process
 

@@ -5,25 +5,20 @@ import pytest
 from sqlalchemy import select
 
 from docsvc.config import FilingSettings
-from docsvc.constants import IndexState, JobState
+from docsvc.constants import IndexState
 from docsvc.errors import NotAllowedNow
-from docsvc.models import AuditEvent, Document, DocumentType, Page
+from docsvc.models import AuditEvent, Document, DocumentType
 from docsvc.files import filing, pageops, suggestions
 from docsvc.files.customers import AccountRule, create_customer, get_customer
 from docsvc.pipeline.indexing import index_pending
+from tests.factories import add_document
 
 TEXTS = ["户号：3000000001 户名：宏达机械制造有限公司 用电申请书", "合同编号：GD-2019-004512 第二页",
          "第三页 产权分界点", "第四页 计量装置"]
 
 
 def _document(session, texts: list[str], key: str = "a") -> Document:  # type: ignore[no-untyped-def]
-    d = Document(sha256=key * 64, original_key=f"originals/{key}", media_type="image/tiff", title=f"scan-{key}")
-    session.add(d)
-    session.flush()
-    for i, text in enumerate(texts):
-        session.add(Page(document_id=d.id, number=i + 1, source_index=i, text=text, status=JobState.DONE,
-                         index_state=IndexState.PENDING))
-    d.page_count = len(texts)
+    d = add_document(session, key=key, texts=texts, index_state=IndexState.PENDING)
     session.commit()
     session.refresh(d)
     return d

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from docsvc.samples import form_text
+from tests.samples import form_text
 from tests.conftest import AuthActions, Users, wait_for_batch
 from tests.scans import image_pdf_bytes, jpeg_bytes, text_pdf_bytes, tiff_bytes, truncated
 

@@ -18,7 +18,7 @@ from docsvc import create_app, db
 from docsvc.config import Settings
 from docsvc.models import Page
 from docsvc.runtime import Runtime, build_runtime, install
-from docsvc.samples import form_text
+from tests.samples import form_text
 from tests.conftest import REDIS_URL, ROOT, Users, wait_for_batch
 from tests.processes import stop
 from tests.scans import text_pdf_bytes, tiff_bytes

@@ -22,7 +22,7 @@ from docsvc.models import AuditEvent, Customer, Document, Loan, LoanItem, Page
 from docsvc.runtime import Runtime, build_runtime, install
 from docsvc.governance.accounts import create_user, find_user, issue_token
 from docsvc.pipeline.reindex import reindex_documents
-from docsvc.testdata import make_text_pdf
+from tests.testdata import make_text_pdf
 from tests.conftest import PASSWORD, settings_for, wait_for_batch
 
 # file name → (pages, doc type, 户号, 户名, document date)

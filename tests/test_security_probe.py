@@ -186,7 +186,7 @@ def test_the_back_off_doubles_and_is_capped() -> None:
 
 def test_refused_bearer_tokens_are_audited_and_limited_per_address(client: FlaskClient, embedded_runtime: Runtime,
                                                                     users: Users) -> None:
-    from docsvc.web import TOKEN_FAILURES_PER_MINUTE
+    from docsvc.http.gate import TOKEN_FAILURES_PER_MINUTE
 
     good = users.token("robot", "operator")
     for n in range(TOKEN_FAILURES_PER_MINUTE):

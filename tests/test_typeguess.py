@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from docsvc.constants import IndexState, JobState
-from docsvc.models import Document, Page
+from docsvc.models import Document
 from docsvc.runtime import Runtime
 from docsvc.files.doctypes import all_types, create_type, update_type
 from docsvc.files.typeguess import guess_type
 from tests.conftest import AuthActions, Users
+from tests.factories import add_document
 
 THRESHOLD = 0.95  # the default DOCSVC_AUTOFILE_CONFIDENCE
 
@@ -94,12 +94,7 @@ def test_an_inactive_type_is_never_guessed_and_a_new_type_is_guessed_by_its_name
 
 def _inbox_document(rt: Runtime, text: str, key: str) -> int:
     with rt.sessions() as s:
-        d = Document(sha256=key * 64, original_key=f"originals/{key}", media_type="image/tiff", title=f"{key}.tif",
-                     page_count=1)
-        s.add(d)
-        s.flush()
-        s.add(Page(document_id=d.id, number=1, source_index=0, text=text, status=JobState.DONE,
-                   index_state=IndexState.DONE))
+        d = add_document(s, key=key, title=f"{key}.tif", texts=[text])
         s.commit()
         return d.id
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 import logging
 import os
 
+from redis import Redis
+from rq import Queue, SimpleWorker
+
 from docsvc import db, runtime
 from docsvc.constants import QueueName
 from docsvc.ocr import get_engine
 
 
 def run_worker(queues: list[str], *, burst: bool = False) -> bool:
-    from redis import Redis
-    from rq import Queue, SimpleWorker
-
     rt = runtime.current()
     if not rt.settings.redis_url:
         raise SystemExit("DOCSVC_REDIS_URL 未设置：嵌入模式下任务在服务进程内运行，无需单独的 worker。 / "

@@ -14,9 +14,10 @@ from docsvc.files.doctypes import all_types, create_type, find_type, type_json, 
 from docsvc.files.documents import document_json, get_document, get_page, page_summary
 from docsvc.files.suggestions import suggest
 from docsvc.files.typeguess import guess_document_type
-from docsvc.web import client_ip, db, runtime
-from docsvc.web.customers import completeness_export, file_pdf_response
-from docsvc.web.params import (
+from docsvc.files.coversheets import sheets_for
+from docsvc.http import client_ip, db, runtime
+from docsvc.http.downloads import completeness_export, customer_file_pdf
+from docsvc.http.params import (
     int_field, int_list, json_object, optional_int, optional_json_object, page_number, scalar_values, text_field,
 )
 
@@ -33,12 +34,6 @@ def _rule() -> AccountRule:
 
 def _body() -> dict[str, object]:
     return json_object()
-
-
-def _reindexed() -> None:
-    from docsvc.jobs import enqueue_index
-
-    enqueue_index(runtime().jobs)
 
 
 @bp.route("/customers")
@@ -70,7 +65,6 @@ def show(account: str) -> object:
 def update(account: str) -> object:
     body = _body()
     customer = update_customer(db(), g.user, account, scalar_values(body, FIELDS), ip=client_ip())
-    _reindexed()
     return jsonify(customer_json(customer))
 
 
@@ -104,7 +98,7 @@ def customer_completeness(account: str) -> object:
 @bp.route("/customers/<account>/file.pdf")
 @rule(Action.DOWNLOAD)
 def file_pdf(account: str) -> object:
-    return file_pdf_response(account)
+    return customer_file_pdf(account)
 
 
 @bp.route("/completeness")
@@ -130,7 +124,6 @@ def create_document_type() -> object:
     body = _body()
     doc_type = create_type(db(), g.user, text_field(body, "code"),
                            scalar_values(body, tuple(k for k in body if k != "code")), ip=client_ip())
-    _reindexed()
     return jsonify(type_json(doc_type)), 201
 
 
@@ -145,7 +138,6 @@ def document_type(code: str) -> object:
 def update_document_type(code: str) -> object:
     body = _body()
     doc_type = update_type(db(), g.user, code, scalar_values(body, tuple(body)), ip=client_ip())
-    _reindexed()
     return jsonify(type_json(doc_type))
 
 
@@ -156,7 +148,6 @@ def patch_document(document_id: int) -> object:
     document = filing.update_document(db(), g.user, get_document(db(), document_id),
                                       scalar_values(body, (*filing.EDITABLE, "customer_account", "doc_type")),
                                       _settings(), ip=client_ip())
-    _reindexed()
     return jsonify(document_json(document, g.user))
 
 
@@ -166,7 +157,6 @@ def correct_reference_code(document_id: int) -> object:
     body = _body()
     document = filing.correct_code(db(), g.user, get_document(db(), document_id), text_field(body, "reference_code"),
                                    text_field(body, "reason"), _settings(), ip=client_ip())
-    _reindexed()
     return jsonify(document_json(document, g.user))
 
 
@@ -177,7 +167,6 @@ def unfile(document_id: int) -> object:
     document = get_document(db(), document_id)
     filing.unfile_document(db(), g.user, document, reason=text_field(_body(), "reason"), ip=client_ip())
     db().commit()
-    _reindexed()
     return jsonify(document_json(document, g.user))
 
 
@@ -196,7 +185,6 @@ def suggestions(document_id: int) -> object:
 def split(document_id: int) -> object:
     at_page = int_field(_body(), "at_page")
     new = pageops.split(db(), g.user, get_document(db(), document_id), at_page, ip=client_ip())
-    _reindexed()
     return jsonify(document_json(get_document(db(), document_id), g.user) | {"new_document": document_json(new, g.user)})
 
 
@@ -205,7 +193,6 @@ def split(document_id: int) -> object:
 def merge(document_id: int) -> object:
     source = get_document(db(), int_field(_body(), "source_document_id", minimum=1))
     target = pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
-    _reindexed()
     return jsonify(document_json(target, g.user))
 
 
@@ -214,7 +201,6 @@ def merge(document_id: int) -> object:
 def reorder(document_id: int) -> object:
     ids = int_list(_body(), "page_ids")
     document = pageops.reorder(db(), g.user, get_document(db(), document_id), ids, ip=client_ip())
-    _reindexed()
     return jsonify(document_json(document, g.user))
 
 
@@ -234,7 +220,6 @@ def assign() -> object:
     docs = [get_document(db(), i) for i in ids]
     for d in docs:
         filing.update_document(db(), g.user, d, values, _settings(), ip=client_ip())
-    _reindexed()
     return jsonify(documents=[document_json(d, g.user) for d in docs])
 
 
@@ -250,7 +235,6 @@ def _page_op(page_id: int, op: str) -> object:
         pageops.bin_page(db(), g.user, page, ip=client_ip())
     elif op == "restore":
         pageops.restore_page(db(), g.user, page, ip=client_ip())
-    _reindexed()
     # Never the page's text: a page operation is not a read (and is not audited as one).
     return jsonify(page_summary(page))
 
@@ -289,8 +273,6 @@ def purge_page(page_id: int) -> object:
 @bp.route("/cover-sheets")
 @rule(Action.FILE)
 def cover_sheets() -> object:
-    from docsvc.pipeline.coversheets import sheets_for
-
     accounts, types = request.args.getlist("account"), request.args.getlist("type")
     if not accounts or len(accounts) != len(types):
         return jsonify(error="请成对给出 account 和 type 参数（可重复）。 / Give account and type in pairs "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from docsvc.api.openapi import ERROR, FAIL, _json
+from docsvc.api.openapi_common import ERROR, FAIL, json_body as _json
 
 CUSTOMER = {"type": "object", "properties": {
     "account": {"type": "string", "description": "户号"}, "name": {"type": "string", "description": "户名"},

@@ -6,9 +6,9 @@ from flask import Blueprint, g, jsonify, request
 from docsvc.governance.access import Action, rule
 from docsvc.governance import audit
 from docsvc.governance import loans as loan_service
-from docsvc.web import client_ip, db
-from docsvc.web.audit import PAGE_SIZE, csv_response, filter_from
-from docsvc.web.params import flag, int_field, int_list, json_object, page_number, text_field
+from docsvc.http import client_ip, db
+from docsvc.http.downloads import csv_download
+from docsvc.http.params import flag, int_field, int_list, json_object, page_number, text_field
 
 bp = Blueprint("api_loans_audit", __name__, url_prefix="/api/v1")
 
@@ -66,10 +66,10 @@ def list_loans() -> object:
 @bp.route("/audit")
 @rule(Action.READ_AUDIT)
 def list_audit() -> object:
-    f = filter_from(request.args)
+    f = audit.filter_from(request.args)
     if request.args.get("format") == "csv":
-        return csv_response(f)
-    per_page = int_field(request.args, "per_page", PAGE_SIZE, minimum=1, maximum=1000)
+        return csv_download(audit.export_events(db(), g.user, f, ip=client_ip()), "audit.csv")
+    per_page = int_field(request.args, "per_page", audit.PAGE_SIZE, minimum=1, maximum=1000)
     page = page_number(request.args)
     events = audit.find_events(db(), f, limit=per_page, offset=(page - 1) * per_page)
     return jsonify(page=page, per_page=per_page, events=[audit.event_json(e) for e in events])

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+from docsvc.api.customers_openapi import add_paths
+from docsvc.api.openapi_common import ERROR, FAIL, json_body as _json
 
 
 def _path_id(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
-ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
 COUNTS = {"type": "object", "properties": {k: {"type": "integer"} for k in ("pages_total", "pages_done", "pages_failed")}}
 FILE = {"type": "object", "properties": {
     "id": {"type": "integer"}, "name": {"type": "string"},
@@ -91,9 +89,6 @@ DECISION = {"content": {"application/json": {"schema": {"type": "object", "prope
     "note": {"type": "string"}, "allow_download": {"type": "boolean"}, "allow_print": {"type": "boolean"}}}}}}
 
 BINARY = {"description": "bytes", "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}}
-FAIL = {"401": _json(ERROR, "no or bad token"), "403": _json(ERROR, "not allowed"), "404": _json(ERROR, "not found")}
-
-
 def openapi_document() -> dict[str, Any]:
     page_id = [_path_id("page_id")]
     document: dict[str, Any] = {
@@ -183,7 +178,5 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json(SEARCH), "400": _json(ERROR, "malformed query"), **FAIL}}},
         },
     }
-    from docsvc.api.customers_openapi import add_paths  # customer files, kept in their own module
-
     add_paths(document["paths"])
     return document

@@ -9,11 +9,10 @@ from docsvc.search import QueryError, SearchResults
 from docsvc.pipeline import batches as batch_service
 from docsvc.files.documents import document_json, get_document, get_page, page_json, page_summary
 from docsvc.pipeline.intake import Upload, receive
-from docsvc.files.searching import search_for_user
-from docsvc.web import audit_event, client_ip, db, runtime
-from docsvc.web import documents
-from docsvc.web.params import int_field, page_number
-from docsvc.web.uploads import uploaded_files
+from docsvc.files.searching import search as search_files
+from docsvc.http import client_ip, content, db, runtime
+from docsvc.http.params import int_field, page_number
+from docsvc.http.uploads import uploaded_files
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -80,10 +79,7 @@ def retry_page(page_id: int) -> object:
     return jsonify(page_summary(page)), 202
 
 
-# Page bytes: the very views the web uses, so there is one access path to objects.
-bp.add_url_rule("/pages/<int:page_id>/image", view_func=documents.page_image)
-bp.add_url_rule("/pages/<int:page_id>/thumbnail", view_func=documents.page_thumbnail)
-bp.add_url_rule("/pages/<int:page_id>/words", view_func=documents.page_words_json)
+content.mount(bp)  # page bytes: the very views the web mounts, so there is one access path to objects
 
 
 @bp.route("/search")
@@ -96,11 +92,10 @@ def search() -> object:
     if not q:
         return _error("请提供检索词 q。 / Give a query in parameter q.")
     try:
-        results = search_for_user(db(), runtime().index, g.user, q, page=page, per_page=per_page, sort=sort)
+        results = search_files(db(), runtime().index, g.user, q, page=max(1, page), per_page=per_page, sort=sort,
+                               ip=client_ip())
     except QueryError as exc:
-        audit_event("search", outcome="invalid", commit=True, detail={"q": q, "error": str(exc)})
         return _error(str(exc))
-    audit_event("search", commit=True, detail={"q": q, "page": results.page, "sort": sort, "total": results.total_pages})
     return jsonify(search_json(results))
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from docsvc import exports
-from docsvc.errors import DomainError
+from docsvc.errors import DomainError, NotFound
 from docsvc.models import Customer, User, utcnow
 from docsvc.governance import audit
 from docsvc.files.customers import FIELDS, AccountRule, CustomerError, check_closing, clean_fields
@@ -120,7 +122,7 @@ def _read_csv(data: bytes) -> Table:
 
 def _read_xlsx(data: bytes) -> Table:
     # calamine (Rust) reads a 50,000-row sheet in about a second; openpyxl needs closer to a minute.
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook  # a native library, loaded only when an XLSX arrives
 
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -237,3 +239,36 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+class ImportStash:
+    """The uploaded table between the two steps of the web import (column mapping, then dry run or import):
+    kept on disk under a random token, never in the cookie session, with the error report beside it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def put(self, data: bytes, filename: str) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(16)
+        (self.folder / token).write_bytes(data)
+        (self.folder / f"{token}.name").write_text(filename)
+        return token
+
+    def get(self, token: str) -> tuple[bytes, str]:
+        """The stashed file and its name; NotFound for an unknown (or malformed) token."""
+        path = self._path(token, "")
+        return path.read_bytes(), (self.folder / f"{token}.name").read_text()
+
+    def put_errors(self, token: str, errors_csv: bytes) -> None:
+        (self.folder / f"{token}.errors.csv").write_bytes(errors_csv)
+
+    def errors(self, token: str) -> bytes:
+        return self._path(token, ".errors.csv").read_bytes()
+
+    def _path(self, token: str, suffix: str) -> Path:
+        # Only hex tokens name files here: no path from the request reaches the disk.
+        path = self.folder / f"{token}{suffix}"
+        if not token.isalnum() or not path.exists():
+            raise NotFound("导入文件已过期或不存在，请重新上传。 / The import file is gone or unknown; upload it again.")
+        return path

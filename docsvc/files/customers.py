@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from docsvc.errors import DomainError, NotFound
-from docsvc.models import Customer, Document, User
+from docsvc.errors import Conflict, DomainError, NotFound
+from docsvc.models import AuditEvent, Customer, Document, User
 from docsvc.governance import audit
 from docsvc.files.doctypes import STAGE_CODES
+from docsvc.files.documents import mark_for_reindex
 
 GRADES = ("一级", "二级", "三级")
 STATUSES = ("active", "closed")
@@ -26,8 +27,8 @@ class CustomerError(DomainError):
     pass
 
 
-class DuplicateAccount(CustomerError):
-    status = 409
+class DuplicateAccount(CustomerError, Conflict):
+    pass
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,6 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"
 
 def parse_date(raw: object, label: str) -> date | None:
     """Dates as archivists type them, and as Excel stores them (serial day numbers)."""
-    from datetime import datetime, timedelta
-
     if raw is None or raw == "":
         return None
     if isinstance(raw, datetime):
@@ -123,6 +122,20 @@ def file_documents(session: Session, customer: Customer) -> list[Document]:
     return list(session.scalars(select(Document).where(Document.customer_id == customer.id)
                                 .options(selectinload(Document.pages), selectinload(Document.type_row))
                                 .order_by(Document.doc_type, Document.reference_code)))
+
+
+def file_history(session: Session, customer: Customer, documents: list[Document], *, with_access: bool,
+                 limit: int = 100) -> list[AuditEvent]:
+    """What happened to the customer and the documents of its file, newest first: its changes, and with
+    `with_access` (auditors) also who read, downloaded, printed or exported it and the refused attempts —
+    who looked at a customer's papers is itself personal information, part of the audit trail."""
+    ids = [str(d.id) for d in documents]
+    query = (select(AuditEvent)
+             .where(((AuditEvent.object_type == "document") & AuditEvent.object_id.in_(ids))
+                    | ((AuditEvent.object_type == "customer") & (AuditEvent.object_id == customer.account))))
+    if not with_access:
+        query = query.where(AuditEvent.action.not_in(audit.ACCESS_EVENTS), AuditEvent.outcome != "denied")
+    return list(session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit)))
 
 
 def search_customers(session: Session, q: str = "", *, limit: int = 50, offset: int = 0) -> tuple[list[Customer], int]:
@@ -172,9 +185,6 @@ def update_customer(session: Session, actor: User | None, account: str, values: 
 
 def _reindex_customer(session: Session, customer: Customer) -> None:
     """The customer's name is on every indexed page of its file."""
-    from docsvc.files.filing import mark_for_reindex
-    from docsvc.models import Document
-
     ids = list(session.scalars(select(Document.id).where(Document.customer_id == customer.id)))
     mark_for_reindex(session, ids)
 

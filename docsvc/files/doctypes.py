@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docsvc.governance.access import may_see_sensitive
-from docsvc.errors import DomainError, NotFound
+from docsvc.errors import Conflict, DomainError, Forbidden, NotFound
 from docsvc.models import Document, DocumentType, User
 from docsvc.governance import audit
-from docsvc.files.filing import mark_for_reindex
+from docsvc.files.documents import mark_for_reindex
 
 # Business stages of a supply relationship, in order (DOMAIN.md: 申请 → 设计/施工 → 验收送电 → 合同签订
 # → 运行中检查 → 变更 → 销户). A type required from a stage is required at every later stage too.
@@ -43,12 +43,12 @@ class DocTypeError(DomainError):
     pass
 
 
-class DuplicateType(DocTypeError):
-    status = 409
+class DuplicateType(DocTypeError, Conflict):
+    pass
 
 
-class DocTypeForbidden(DocTypeError):
-    status = 403
+class DocTypeForbidden(DocTypeError, Forbidden):
+    pass
 
 
 def stage_label(code: str | None) -> str:
@@ -209,10 +209,3 @@ def type_json(doc_type: DocumentType) -> dict[str, object]:
     return {"code": doc_type.code, "name_zh": doc_type.name_zh, "name_en": doc_type.name_en,
             "retention": doc_type.retention, "sensitive": doc_type.sensitive,
             "required_from": doc_type.required_from, "position": doc_type.position, "active": doc_type.active}
-
-
-def require_type(session: Session, code: str) -> DocumentType:
-    try:
-        return get_type(session, code)
-    except DocTypeError as exc:
-        raise NotFound(exc.message) from exc

@@ -2,14 +2,45 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
+from sqlalchemy import Select, update
 from sqlalchemy.orm import Session
+
+from docsvc.constants import IndexState
 
 from docsvc.governance.access import hides_identity
 from docsvc.errors import NotFound, require_found
-from docsvc.models import Document, Page, User
+from docsvc.jobs import request_index
+from docsvc.models import Document, Page, User, utcnow
 from docsvc.search.snippets import MASKED_TITLE
 from storage import ObjectStore
+
+
+# "Live" pages are those not in the bin: the one statement of that rule, in Python and in SQL.
+LIVE = Page.binned_at.is_(None)
+
+
+def is_live(page: Page) -> bool:
+    return page.binned_at is None
+
+
+def live_pages(document: Document) -> list[Page]:
+    return sorted((p for p in document.pages if is_live(p)), key=lambda p: p.number)
+
+
+def mark_for_reindex(session: Session, document_ids: Iterable[int] | Select[tuple[int]]) -> None:
+    """The search index re-reads these documents' pages (metadata changed): they are marked index-pending
+    in the caller's transaction, and the index job is queued once it commits (docsvc.jobs.request_index).
+
+    `document_ids` may be a query selecting them: one statement however many (a whole type's documents)."""
+    if not isinstance(document_ids, Select):
+        document_ids = list(document_ids)
+        if not document_ids:
+            return
+    session.execute(update(Page).where(Page.document_id.in_(document_ids), Page.text.is_not(None))
+                    .values(index_state=IndexState.PENDING, updated_at=utcnow()))
+    request_index(session)
 
 
 def get_document(session: Session, document_id: int) -> Document:
@@ -58,7 +89,7 @@ def _document_fields(document: Document) -> dict[str, object]:
         "archive_code": document.reference_code, "location": document.location, "notes": document.notes,
         "filed_at": document.filed_at.isoformat() if document.filed_at else None, "inbox_note": document.inbox_note,
         "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": p.error,
-                   "view_rotation": p.view_rotation} for p in document.pages if p.binned_at is None],
+                   "view_rotation": p.view_rotation} for p in live_pages(document)],
     }
 
 

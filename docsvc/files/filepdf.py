@@ -31,13 +31,16 @@ from docsvc.formats import safe_filename
 from docsvc.formats.image_pdf import ImagePdfWriter, Word
 from docsvc.models import Customer, Document, Page, User
 from docsvc.search.snippets import MASKED_TITLE
-from docsvc.pipeline.coversheets import A4_MM, FONT_PATH
-from docsvc.files.customers import file_documents
-from docsvc.files.documents import page_words
-from docsvc.files.pageops import live_pages
+from docsvc.formats.coversheets import A4_MM, FONT_PATH
+from docsvc.errors import Forbidden
+from docsvc.files.customers import file_documents, get_customer
+from docsvc.files.documents import live_pages, page_words
+from docsvc.governance import audit
 from storage import ObjectStore
 
 AUDIT_ACTION = "customer.download_file_pdf"
+NOTHING_TO_EXPORT = ("您无权下载该客户档案中的任何文档；如需下载，请申请借阅并勾选“允许下载”。 / "
+                     "You may not download any document of this file; request a loan that allows downloads.")
 CONTENTS_DPI = 200  # 10 pt text prints crisp
 NOTE_DPI = 100  # the sheet standing in for a page without an image
 WITHHELD = "未包含"
@@ -106,6 +109,27 @@ def plan_export(session: Session, user: User, customer: Customer, now: datetime 
 
 def download_name(customer: Customer) -> str:
     return safe_filename(f"{customer.account}_{customer.name}_整卷.pdf")
+
+
+def export_file(session: Session, store: ObjectStore, user: User, account: str, out: BinaryIO, *, ocr_dpi: int,
+                ip: str | None = None) -> FileExport:
+    """The use case: write the PDF of `account`'s file for `user` to `out`, then audit the export with the
+    documents given and withheld and the loan(s) allowing them. Nothing downloadable: refused, audited."""
+    export = plan_export(session, user, get_customer(session, account))
+    withheld = [e.document.id for e in export.withheld]
+    if not export.included:
+        audit.record(session, user, AUDIT_ACTION, object_type="customer", object_id=export.customer.account,
+                     outcome="denied", ip=ip, detail={"withheld": withheld})
+        session.commit()
+        raise Forbidden(NOTHING_TO_EXPORT)
+    pages = write_pdf(export, store, out, exported_by=user.username, ocr_dpi=ocr_dpi)
+    loans = export.loan_ids
+    audit.record(session, user, AUDIT_ACTION, object_type="customer", object_id=export.customer.account, ip=ip,
+                 loan_id=loans[0] if loans else None,
+                 detail={"document_ids": [e.document.id for e in export.included], "withheld": withheld,
+                         "pages": pages, "loan_ids": loans})
+    session.commit()
+    return export
 
 
 def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported_by: str, ocr_dpi: int,

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from docsvc.governance.access import is_sensitive, require_handling
 from docsvc.config import FilingSettings
-from docsvc.constants import IndexState
 from docsvc.errors import DomainError, NotAllowedNow
-from docsvc.models import Customer, Document, DocumentType, FilingSequence, Page, User, utcnow
+from docsvc.files.customers import get_customer, parse_date
+from docsvc.files.doctypes import get_type
+from docsvc.files.documents import mark_for_reindex
+from docsvc.models import Customer, Document, DocumentType, FilingSequence, User, utcnow
 from docsvc.governance import audit
 
 _SEQ_FIELD = re.compile(r"\{seq(?::[^}]*)?\}")
@@ -105,18 +106,6 @@ def assign_code(session: Session, document: Document, doc_type: DocumentType, se
         if session.scalar(select(Document.id).where(Document.reference_code == code)) is None:
             document.reference_code = code
             return code
-
-
-def mark_for_reindex(session: Session, document_ids: Iterable[int] | Select[tuple[int]]) -> None:
-    """The search index re-reads these documents' pages (metadata changed); the caller enqueues the job.
-
-    `document_ids` may be a query selecting them: one statement however many (a whole type's documents)."""
-    if not isinstance(document_ids, Select):
-        document_ids = list(document_ids)
-        if not document_ids:
-            return
-    session.execute(update(Page).where(Page.document_id.in_(document_ids), Page.text.is_not(None))
-                    .values(index_state=IndexState.PENDING, updated_at=utcnow()))
 
 
 def file_document(session: Session, actor: User | None, document: Document, customer: Customer,
@@ -204,9 +193,6 @@ _COLUMNS = {"title": "title", "document_date": "doc_date", "contract_number": "c
 def update_document(session: Session, actor: User | None, document: Document, values: dict[str, object],
                     settings: FilingSettings, *, ip: str | None = None) -> Document:
     """Set a document's description and, given customer_account and/or doc_type, link and file it. Commits."""
-    from docsvc.files.customers import get_customer, parse_date
-    from docsvc.files.doctypes import get_type
-
     require_handling(actor, document)  # a sensitive document's description and type need the grant
     changes: dict[str, object] = {}
     for key in EDITABLE:

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from docsvc.governance.access import require_handling
 from docsvc.constants import IndexState
 from docsvc.errors import DomainError, NotAllowedNow
+from docsvc.files.documents import LIVE, is_live, live_pages
+from docsvc.jobs import request_index
 from docsvc.models import BatchFile, Document, LoanItem, Page, User, utcnow
 from docsvc.governance import audit
 from storage import ObjectStore
@@ -20,10 +22,6 @@ from storage import ObjectStore
 
 class PageOpError(DomainError):
     pass
-
-
-def live_pages(document: Document) -> list[Page]:
-    return sorted((p for p in document.pages if p.binned_at is None), key=lambda p: p.number)
 
 
 def _renumber(session: Session, document: Document, order: list[Page]) -> None:
@@ -37,10 +35,12 @@ def _renumber(session: Session, document: Document, order: list[Page]) -> None:
     session.flush()
 
 
-def _touch(pages: list[Page]) -> None:
+def _touch(session: Session, pages: list[Page]) -> None:
+    """The index re-reads these pages (number, document or bin state changed) once the session commits."""
     for p in pages:
-        if p.text is not None or p.binned_at is not None:
+        if p.text is not None or not is_live(p):
             p.index_state = IndexState.PENDING
+    request_index(session)
 
 
 def _move(session: Session, page: Page, target: Document) -> None:
@@ -82,7 +82,7 @@ def split(session: Session, actor: User | None, document: Document, at_number: i
     session.refresh(new, ["pages"])
     _renumber(session, document, live_pages(document))
     _renumber(session, new, moving)
-    _touch(pages)
+    _touch(session, pages)
     audit.record(session, actor, "document.split", object_type="document", object_id=document.id, ip=ip,
                  detail={"at_page": at_number, "new_document_id": new.id, "moved_pages": [p.id for p in moving]})
     session.commit()
@@ -106,7 +106,7 @@ def merge(session: Session, actor: User | None, target: Document, source: Docume
     session.refresh(target, ["pages"])
     _renumber(session, target, kept + moving)
     source.page_count = 0
-    _touch(kept + moving)
+    _touch(session, kept + moving)
     audit.record(session, actor, "document.merge", object_type="document", object_id=target.id, ip=ip,
                  detail={"merged_document_id": source.id, "moved_pages": [p.id for p in moving]})
     _drop_if_unused(session, source)
@@ -127,7 +127,7 @@ def _drop_if_unused(session: Session, document: Document) -> None:
 def move_page(session: Session, actor: User | None, page: Page, target: Document, position: int | None = None, *,
               ip: str | None = None) -> Page:
     source = page.document
-    if page.binned_at is not None:
+    if not is_live(page):
         raise NotAllowedNow(f"页面 #{page.id} 在回收站中，请先恢复。 / Page #{page.id} is in the bin; restore it first.")
     if source.id == target.id:
         return reorder_to(session, actor, page, position or page.number, ip=ip)
@@ -141,7 +141,7 @@ def move_page(session: Session, actor: User | None, page: Page, target: Document
     at = len(into) if position is None else max(0, min(len(into), position - 1))
     _renumber(session, source, kept)
     _renumber(session, target, into[:at] + [page] + into[at:])
-    _touch(kept + into + [page])
+    _touch(session, kept + into + [page])
     audit.record(session, actor, "page.move", object_type="page", object_id=page.id, ip=ip,
                  detail={"from_document_id": source.id, "from_number": old_number,
                          "to_document_id": target.id, "to_number": page.number})
@@ -171,7 +171,7 @@ def _apply_order(session: Session, actor: User | None, document: Document, order
                  ip: str | None) -> Page:
     before = [p.id for p in live_pages(document)]
     _renumber(session, document, order)
-    _touch(order)
+    _touch(session, order)
     audit.record(session, actor, "document.reorder", object_type="document", object_id=document.id, ip=ip,
                  detail={"before": before, "after": [p.id for p in order]})
     session.commit()
@@ -192,14 +192,14 @@ def bin_page(session: Session, actor: User | None, page: Page, *, ip: str | None
     """Delete a page of a not-yet-filed document into the recoverable bin."""
     document = page.document
     refuse_if_filed(document, "删除它的页面", "its pages cannot be deleted")
-    if page.binned_at is not None:
+    if not is_live(page):
         return page
     kept = [p for p in live_pages(document) if p.id != page.id]
     old_number = page.number
     page.binned_at = utcnow()
     page.number = -page.id  # out of the live numbering, recoverable
     _renumber(session, document, kept)
-    _touch(kept + [page])
+    _touch(session, kept + [page])
     audit.record(session, actor, "page.delete", object_type="page", object_id=page.id, ip=ip,
                  detail={"document_id": document.id, "number": old_number})
     session.commit()
@@ -207,12 +207,12 @@ def bin_page(session: Session, actor: User | None, page: Page, *, ip: str | None
 
 
 def restore_page(session: Session, actor: User | None, page: Page, *, ip: str | None = None) -> Page:
-    if page.binned_at is None:
+    if is_live(page):
         return page
     document = page.document
     page.binned_at = None
     _renumber(session, document, [p for p in live_pages(document) if p.id != page.id] + [page])
-    _touch(live_pages(document))
+    _touch(session, live_pages(document))
     audit.record(session, actor, "page.restore", object_type="page", object_id=page.id, ip=ip,
                  detail={"document_id": document.id, "number": page.number})
     session.commit()
@@ -220,13 +220,13 @@ def restore_page(session: Session, actor: User | None, page: Page, *, ip: str | 
 
 
 def binned_pages(session: Session) -> list[Page]:
-    return list(session.scalars(select(Page).where(Page.binned_at.is_not(None)).order_by(Page.binned_at.desc())))
+    return list(session.scalars(select(Page).where(~LIVE).order_by(Page.binned_at.desc())))
 
 
 def purge_page(session: Session, store: ObjectStore, actor: User | None, page: Page, *,
                ip: str | None = None) -> None:
     """Remove a binned page for good: its row and its derived objects (the original scan is shared)."""
-    if page.binned_at is None:
+    if is_live(page):
         raise NotAllowedNow(f"页面 #{page.id} 不在回收站中。 / Page #{page.id} is not in the bin.")
     refuse_if_filed(page.document, "清除它的页面", "its pages cannot be purged")
     if page.index_state == IndexState.PENDING:

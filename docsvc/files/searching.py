@@ -17,10 +17,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from docsvc.files.doctypes import all_types
+from docsvc.governance import audit
 from docsvc.governance.access import content_filter
 from docsvc.models import User
-from docsvc.search import SearchIndex, SearchResults, access_restriction
-from docsvc.files.doctypes import all_types
+from docsvc.search import QueryError, SearchIndex, SearchResults, access_restriction
 
 SORTS = ("relevance", "date")
 
@@ -52,3 +53,21 @@ def search_for_user(session: Session, index: SearchIndex, user: User, q: str, *,
     return index.search(q, page=page, per_page=per_page, sort=sort, content_within=readable,
                         mask_sensitive=not scope.sensitive, sensitive_types=scope.sensitive_types,
                         type_aliases=type_aliases(session))
+
+
+def search(session: Session, index: SearchIndex, user: User, q: str, *, page: int = 1, per_page: int = 20,
+           sort: str = "relevance", ip: str | None = None) -> SearchResults:
+    """The use case: search as `user` and audit it with the query text, whether it worked or not.
+
+    Raises docsvc.search.QueryError (after recording it) for a query that cannot be used."""
+    try:
+        results = search_for_user(session, index, user, q, page=page, per_page=per_page, sort=sort)
+    except QueryError as exc:
+        audit.record(session, user, "search", outcome="invalid", ip=ip,
+                     detail={"q": q, "page": page, "sort": sort, "error": str(exc)})
+        session.commit()
+        raise
+    audit.record(session, user, "search", ip=ip,
+                 detail={"q": q, "page": results.page, "sort": sort, "total": results.total_pages})
+    session.commit()
+    return results

@@ -20,6 +20,7 @@ from docsvc.config import FilingSettings
 from docsvc.constants import AUTOFILE_HOW, JobState
 from docsvc.models import AuditEvent, Customer, Document, DocumentType, Page, User
 from docsvc.files.filing import file_document
+from docsvc.files.documents import LIVE, live_pages
 from docsvc.files.typeguess import TypeGuess, guess_document_type
 
 # Digits of 户号 length stand alone (not inside a longer number such as a meter number).
@@ -39,7 +40,7 @@ class Suggestion:
 
 
 def _text(document: Document) -> str:
-    return unicodedata.normalize("NFKC", "\n".join(p.text or "" for p in document.pages if p.binned_at is None))
+    return unicodedata.normalize("NFKC", "\n".join(p.text or "" for p in live_pages(document)))
 
 
 def suggest(session: Session, document: Document, limit: int = 3) -> list[Suggestion]:
@@ -145,7 +146,7 @@ def file_when_read(session: Session, document_id: int, settings: FilingSettings)
 
 
 def _has_unread_page(session: Session, document_id: int) -> bool:
-    return session.scalar(select(Page.id).where(Page.document_id == document_id, Page.binned_at.is_(None),
+    return session.scalar(select(Page.id).where(Page.document_id == document_id, LIVE,
                                                 Page.status != JobState.DONE).limit(1)) is not None
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from docsvc.models import Document, DocumentType
 from docsvc.search.analysis import normalize
 from docsvc.files.doctypes import all_types
+from docsvc.files.documents import live_pages
 
 TITLE_LINES = 4  # a letterhead line, the title, a number/date line: the title is among the first four
 TITLE_SHARE = 0.5  # 高压供用电合同 is a title of 供用电合同; 第四条违约用电与窃电的处理 is not one of 违约用电
@@ -132,7 +133,7 @@ def guess_type(text: str, types: list[DocumentType]) -> TypeGuess | None:
 
 def first_page_text(document: Document) -> str:
     """The first live page that has any text (a blank back side scanned first says nothing)."""
-    return next((p.text for p in document.pages if p.binned_at is None and (p.text or "").strip()), "")
+    return next((p.text for p in live_pages(document) if (p.text or "").strip()), "")
 
 
 def guess_document_type(session: Session, document: Document) -> TypeGuess | None:

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from docsvc.constants import Grant, LoanState, Role
-from docsvc.errors import DomainError
+from docsvc.errors import Forbidden
 from docsvc.models import Document, DocumentType, Loan, LoanItem, Page, User, utcnow
 
 
@@ -98,8 +98,8 @@ SENSITIVE_REFUSAL = ("这是敏感材料（如身份证复印件），只有被�
                      "`sensitive` may see or change it; hand it to a colleague who holds the grant.")
 
 
-class SensitiveRefused(DomainError):
-    status = 403
+class SensitiveRefused(Forbidden):
+    pass
 
 
 def can(user: User | None, action: Action, obj: object | None = None, *,
@@ -267,3 +267,24 @@ def rule(action: Action) -> Callable[[F], F]:
 
 def declared_rule(view: Callable[..., object]) -> Action | None:
     return getattr(view, RULE_ATTR, None)
+
+
+# Role questions other modules ask besides "may this user do that action now": kept here so every
+# role rule is read in this one module.
+LOAN_OVERSEERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN})
+
+
+def role_allows(user: User, action: Action) -> bool:
+    """The role half of `can`: would the user's roles allow `action` (e.g. acting on someone else's token
+    or loan), whatever the object."""
+    return bool(user.role_set & _GRANTS.get(action, frozenset()))
+
+
+def reads_content_by_duty(user: User) -> bool:
+    """Whose duty is the content itself: they read pages without a loan."""
+    return bool(user.role_set & CONTENT_ROLES)
+
+
+def sees_every_loan(user: User) -> bool:
+    """Approvers, auditors and administrators see every loan; others see their own."""
+    return bool(user.role_set & LOAN_OVERSEERS)

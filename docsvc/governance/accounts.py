@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Grant, Role
 from docsvc.models import ApiToken, AuditEvent, User, utcnow
+from docsvc.errors import require_found
 from docsvc.governance import audit
+from docsvc.governance.access import Action, role_allows
 
 _hasher = PasswordHasher()
 # Checked instead of a real hash for unknown usernames, so they cost the same time as known ones.
@@ -113,10 +115,20 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Per client address, besides the per-account lockout: slows guessing across many usernames. Only
+# failures count, so an office behind one address can still log everyone in at nine o'clock.
+LOGIN_FAILURES_PER_MINUTE = 20
+LOGIN_LIMIT_WINDOW = timedelta(seconds=60)
+TOO_MANY_LOGINS = ("来自此网络地址的登录失败次数过多，请一分钟后再试；如忘记密码，请联系管理员。 / "
+                   "Too many failed logins from this network address: wait a minute and try again; "
+                   "if you forgot the password, ask an administrator.")
+
+
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
     message_key: str | None = None  # i18n key shown to the person when refused
+    retry_after_s: int | None = None  # set when the address is throttled: not even a right password helps
 
 
 def backoff(failed_in_a_row: int) -> timedelta:
@@ -131,12 +143,18 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
                   now: datetime | None = None, known_device_user_id: int | None = None) -> LoginResult:
     """Check a password; audits every outcome.
 
+    An address with LOGIN_FAILURES_PER_MINUTE recent failures is refused before the password is read.
     Unknown names and refusals answer alike ("bad_login") and cost one argon2 verification each, so
     neither the answer nor its time tells who exists. Failures in a row put the account into an
     exponential back-off (`backoff`); during it, only a browser that logged in as this user before
     (`known_device_user_id`, from a signed cookie) may still log in with the right password — so
     anyone can slow down guessing on an account, but nobody can lock its owner out."""
     moment = now or utcnow()
+    if ip and failed_logins_from(session, ip, LOGIN_LIMIT_WINDOW, moment) >= LOGIN_FAILURES_PER_MINUTE:
+        audit.record(session, None, "login", outcome="rate_limited", ip=ip, now=moment,
+                     detail={"username": username[:80]})
+        session.commit()
+        return LoginResult(None, retry_after_s=int(LOGIN_LIMIT_WINDOW.total_seconds()))
     user = find_user(session, username.strip())
     if user is None:
         _hasher_verify(_DUMMY_HASH, password)
@@ -180,8 +198,9 @@ def _hasher_verify(hashed: str, password: str) -> None:
         pass
 
 
-def end_sessions(session: Session, user: User, *, ip: str | None = None) -> None:
-    """Logout: every session of `user` ends server-side (their cookies name an older generation)."""
+def log_out(session: Session, user: User, *, ip: str | None = None) -> None:
+    """Logout: every session of `user` ends server-side (their cookies name an older generation);
+    the browser's cookie itself is the web layer's to clear."""
     user.session_generation = (user.session_generation or 0) + 1
     audit.record(session, user, "logout", ip=ip)
     session.commit()
@@ -249,6 +268,28 @@ def set_grants(session: Session, actor: User | None, user: User, grants: str | l
     session.commit()
 
 
+def list_users(session: Session) -> list[User]:
+    """Every account for the administrator: never logged in first, then the longest unused."""
+    return list(session.scalars(select(User).order_by(User.last_login_at.is_(None).desc(), User.last_login_at,
+                                                      User.username)))
+
+
+def update_account(session: Session, actor: User, user_id: int, *, roles: list[str], grants: list[str],
+                   active: bool, ip: str | None = None) -> User:
+    """The administrator's form as one use case: change what differs (each change audited on its own);
+    nobody disables their own account."""
+    user = require_found(session.get(User, user_id), "用户", "User", user_id)
+    if sorted(roles) != sorted(user.role_set):
+        set_roles(session, actor, user, roles, ip=ip)
+    if sorted(grants) != sorted(user.grant_set):
+        set_grants(session, actor, user, grants, ip=ip)
+    if active != user.active:
+        if not active and user.id == actor.id:
+            raise AccountError("不能停用自己的账户。 / You cannot disable your own account.")
+        set_active(session, actor, user, active, ip=ip)
+    return user
+
+
 def list_tokens(session: Session, user: User) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())))
 
@@ -256,7 +297,7 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
 def revoke_token(session: Session, actor: User | None, token_id: int, *, ip: str | None = None) -> ApiToken:
     """Owners revoke their own tokens; an admin may revoke anyone's."""
     row = session.get(ApiToken, token_id)
-    if row is None or (actor is not None and row.user_id != actor.id and Role.ADMIN not in actor.role_set):
+    if row is None or (actor is not None and row.user_id != actor.id and not role_allows(actor, Action.MANAGE_ACCOUNTS)):
         raise AccountError(f"令牌 #{token_id} 不存在。 / Token #{token_id} does not exist.")
     if row.revoked_at is None:
         row.revoked_at = utcnow()

@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from docsvc.constants import audit_anchor_key
+from docsvc.constants import AUDIT_ANCHORS_PREFIX, audit_anchor_key
+from docsvc import exports
+from docsvc.errors import DomainError
 from docsvc.models import AuditChainHead, AuditEvent, User, utcnow
 from storage import ObjectStore
 
 GENESIS = "0" * 64
-ANCHOR_PREFIX = "audit/anchors/"
+
+# Events recording that someone read, downloaded, printed or exported content, or searched: the access
+# log's part of the trail, shown to auditors only (a file's history shows everyone its changes).
+ACCESS_EVENTS = ("page.view", "page.image", "page.thumbnail", "page.words", "page.text", "document.download",
+                 "document.print", "customer.download_originals", "customer.download_file_pdf", "access.denied",
+                 "search")
 HEAD_ID = 1
 
 # Column order of the canonical content; changing it invalidates every stored hash.
@@ -238,15 +245,10 @@ def anchor_due(store: ObjectStore, today: date) -> bool:
 
 def load_anchors(store: ObjectStore) -> list[Anchor]:
     anchors = []
-    for key in store.list(ANCHOR_PREFIX):
+    for key in store.list(AUDIT_ANCHORS_PREFIX):
         body = json.loads(store.read_bytes(key))
         anchors.append(Anchor(day=body["day"], seq=int(body["seq"]), hash=body["hash"]))
     return sorted(anchors, key=lambda a: a.seq)
-
-
-def retention_cutoff(retention_days: int, now: datetime | None = None) -> datetime:
-    """Events older than this may leave the database (archived with the archive); newer ones never."""
-    return _utc(now or utcnow()) - timedelta(days=retention_days)
 
 
 @dataclass
@@ -256,6 +258,51 @@ class EventFilter:
     object: str | None = None  # "type:id", "type" or an id
     since: datetime | None = None
     until: datetime | None = None
+
+
+PAGE_SIZE = 200  # events per page for the auditor's view and the API
+
+
+class BadFilter(DomainError):
+    pass
+
+
+def _moment(value: str, end: bool) -> datetime | None:
+    """A date (whole day; `to` includes it) or an ISO timestamp, read as UTC."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = datetime.combine(datetime.fromisoformat(value).date(), time(), tzinfo=timezone.utc)
+            return day + timedelta(days=1) if end else day
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadFilter(f"日期“{value}”格式不对，请用 YYYY-MM-DD。 / Bad date {value!r}: use YYYY-MM-DD.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def filter_from(args: Mapping[str, str]) -> EventFilter:
+    """The filter as the auditor's form and the API give it (actor, action, object, from, to)."""
+    return EventFilter(actor=args.get("actor", "").strip() or None, action=args.get("action", "").strip() or None,
+                       object=args.get("object", "").strip() or None,
+                       since=_moment(args.get("from", ""), end=False), until=_moment(args.get("to", ""), end=True))
+
+
+def export_events(session: Session, actor: User | None, f: EventFilter, *, ip: str | None = None) -> Iterator[str]:
+    """The use case behind the CSV export: the export is itself an event, then every matching row as CSV."""
+    record(session, actor, "audit.export", ip=ip, detail={k: str(v) for k, v in vars(f).items() if v})
+    session.commit()
+    return csv_lines(find_events(session, f, limit=None))
+
+
+def verify_recorded(session: Session, store: ObjectStore, actor: User | None, *, ip: str | None = None) -> VerifyReport:
+    """The auditor's integrity check: verify against the anchors, and record that it was run and what it found."""
+    report = verify(session, load_anchors(store))
+    record(session, actor, "audit.verify", outcome="ok" if report.ok else "broken", ip=ip,
+           detail={"events": report.events, "first_broken_seq": report.first_broken_seq})
+    session.commit()
+    return report
 
 
 def find_events(session: Session, f: EventFilter, limit: int | None = 500, offset: int = 0) -> list[AuditEvent]:
@@ -285,8 +332,6 @@ CSV_COLUMNS = ("seq", "occurred_at", "actor_name", "action", "object_type", "obj
 
 
 def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
-    from docsvc import exports
-
     yield from exports.csv_stream(CSV_COLUMNS, ([_stamp(e.occurred_at) if c == "occurred_at" else getattr(e, c)
                                                  for c in CSV_COLUMNS] for e in events))
 

@@ -11,19 +11,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from docsvc.governance.access import Action, can, is_sensitive, loan_state, may_see_sensitive
-from docsvc.constants import MAX_LOAN_DAYS, LoanState, Role
-from docsvc.errors import DomainError, NotAllowedNow, require_found
+from docsvc.governance.access import Action, can, is_sensitive, loan_state, may_see_sensitive, role_allows, sees_every_loan
+from docsvc.constants import MAX_LOAN_DAYS, LoanState
+from docsvc.errors import DomainError, Forbidden, NotAllowedNow, require_found
 from docsvc.models import Document, Loan, LoanItem, User, utcnow
 from docsvc.governance import audit
 
 
 class LoanError(DomainError):
-    status = 400
+    pass
 
 
-class LoanForbidden(DomainError):
-    status = 403
+class LoanForbidden(Forbidden):
+    pass
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def return_loan(session: Session, user: User, loan_id: int, *, ip: str | None = 
                 now: datetime | None = None) -> Loan:
     """End a loan early: the borrower returns it, or an approver takes it back."""
     loan = get_loan(session, loan_id)
-    if user.id != loan.requester_id and Role.APPROVER not in user.role_set:
+    if user.id != loan.requester_id and not role_allows(user, Action.LOAN_DECIDE):
         raise LoanForbidden("只有借阅人或审批人可以归还该借阅。 / Only the borrower or an approver may return this loan.")
     moment = now or utcnow()
     if loan_state(loan, moment) != LoanState.APPROVED:
@@ -155,7 +155,7 @@ def renew(session: Session, user: User, loan_id: int, days: int, *, ip: str | No
 def visible_loans(session: Session, user: User) -> list[Loan]:
     """Approvers and auditors see every loan; everyone else their own."""
     query = select(Loan).order_by(Loan.id.desc())
-    if not user.role_set & {Role.APPROVER, Role.AUDITOR, Role.ADMIN}:
+    if not sees_every_loan(user):
         query = query.where(Loan.requester_id == user.id)
     return list(session.scalars(query))
 

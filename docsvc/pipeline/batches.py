@@ -72,6 +72,10 @@ def batch_report(session: Session, batch_id: int) -> BatchReport:
     return batch_reports(session, [batch])[0]
 
 
+def recent_batches(session: Session, limit: int = 50) -> list[Batch]:
+    return list(session.scalars(select(Batch).order_by(Batch.id.desc()).limit(limit)))
+
+
 def batch_reports(session: Session, batches: list[Batch]) -> list[BatchReport]:
     """Reports of many batches in three queries, whatever their number (the batch list shows 50)."""
     ids = [b.id for b in batches]

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from docsvc.governance.access import is_sensitive
 from docsvc.constants import IndexState
+from docsvc.files.documents import is_live
 from docsvc.models import Document, Page
 from docsvc.search import PageRecord, SearchIndex
 
@@ -34,8 +35,8 @@ def index_pending(session: Session, index: SearchIndex) -> int:
         if not pages:
             return total
         after = pages[-1].id
-        index.add_pages(page_record(p) for p in pages if p.binned_at is None)
-        index.delete_pages(p.id for p in pages if p.binned_at is not None)  # the bin is out of search
+        index.add_pages(page_record(p) for p in pages if is_live(p))
+        index.delete_pages(p.id for p in pages if not is_live(p))  # the bin is out of search
         for p in pages:
             session.execute(
                 update(Page).where(Page.id == p.id, Page.updated_at == p.updated_at)

@@ -10,9 +10,9 @@ from typing import TypeVar
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, IndexState, JobState, QueueName
+from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, IndexState, JobState
 from docsvc.formats import FileProblem
-from docsvc.jobs import INDEX_PENDING, PROCESS_PAGE, SPLIT_FILE, Job
+from docsvc.jobs import Stage
 from docsvc.models import BatchFile, Page, utcnow
 
 log = logging.getLogger(__name__)
@@ -75,24 +75,23 @@ def mark_done(session: Session, row: Row) -> None:
     _finish(session, row, JobState.DONE, None)
 
 
-def queued_work(session: Session, *, stale_only: bool = False) -> Iterator[Job]:
-    """Jobs whose rows wait for a worker: how lost work is found again.
+def queued_work(session: Session, *, stale_only: bool = False) -> Iterator[tuple[Stage, tuple[int, ...]]]:
+    """The stages (and rows) whose rows wait for a worker: how lost work is found again.
 
     The embedded worker takes every queued row (its queue lives in memory and dies with the process).
     With RQ the queue survives in Redis, so the scheduler only takes rows whose worker died mid-job
     (`stale_only`): a stale claim.
     """
     stale = utcnow() - timedelta(seconds=STALE_CLAIM_S)
-    for model, queue, func, prefix in ((BatchFile, QueueName.INGEST, SPLIT_FILE, "split"),
-                                       (Page, QueueName.OCR, PROCESS_PAGE, "page")):
+    for model, stage in ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE)):
         stale_claim = (model.status == JobState.RUNNING) & (model.claimed_at < stale)
         waiting = stale_claim if stale_only else or_(model.status == JobState.QUEUED, stale_claim)
         for row_id in session.scalars(select(model.id).where(waiting).order_by(model.id)):
             if stale_only:
                 _requeue(session, model, row_id)
-            yield queue.value, func, (row_id,), f"{prefix}-{row_id}"
+            yield stage, (row_id,)
     if session.scalar(select(Page.id).where(Page.index_state == IndexState.PENDING).limit(1)) is not None:
-        yield QueueName.INDEX.value, INDEX_PENDING, (), "index-pending"
+        yield Stage.INDEX, ()
 
 
 def _requeue(session: Session, model: type[Row], row_id: int) -> None:

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from docsvc.constants import IndexState
+from docsvc.files.documents import LIVE, mark_for_reindex
+from docsvc.jobs import JobQueue, enqueue_index
 from docsvc.models import Page
 from docsvc.search import PageRecord, SearchIndex
 from docsvc.pipeline.indexing import WITH_DOCUMENT, page_record
@@ -21,7 +23,7 @@ CHUNK = 1000  # pages read per query while rebuilding or checking
 
 
 def _indexable():
-    return select(Page).where(Page.text.is_not(None), Page.binned_at.is_(None))
+    return select(Page).where(Page.text.is_not(None), LIVE)
 
 
 def page_records(sessions: sessionmaker[Session], after_page_id: int | None = None,
@@ -101,7 +103,7 @@ def check(sessions: sessionmaker[Session], index: SearchIndex) -> IndexCheck:
     while True:
         with sessions() as session:
             rows = session.execute(
-                select(Page.id, Page.index_state).where(Page.text.is_not(None), Page.binned_at.is_(None),
+                select(Page.id, Page.index_state).where(Page.text.is_not(None), LIVE,
                                                         Page.id > last).order_by(Page.id).limit(CHUNK * 10)
             ).all()
         if not rows:
@@ -131,15 +133,12 @@ def repair(sessions: sessionmaker[Session], index: SearchIndex, found: IndexChec
         index.delete_pages(found.stale[start:start + CHUNK])
 
 
-def reindex_documents(session: Session, jobs, document_ids: Iterable[int]) -> None:
+def reindex_documents(session: Session, jobs: JobQueue, document_ids: Iterable[int]) -> None:
     """Re-index these documents' pages (their metadata changed, e.g. re-linked to a customer).
 
-    Marks the pages pending in the caller's transaction and commits, then queues the index job,
-    so the one index worker rewrites them.
+    Marks the pages pending in the caller's transaction and commits, then queues the index job on
+    `jobs` itself, for sessions made outside a runtime (whose commits queue it by themselves).
     """
-    from docsvc.jobs import enqueue_index
-    from docsvc.files.filing import mark_for_reindex
-
     mark_for_reindex(session, document_ids)
     session.commit()
     enqueue_index(jobs)

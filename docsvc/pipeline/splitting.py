@@ -11,7 +11,9 @@ from docsvc.config import FilingSettings
 from docsvc.constants import JobState
 from docsvc.jobs import JobQueue, enqueue_page
 from docsvc.models import BatchFile, Document, Page
-from docsvc.pipeline import coversheets, jobstate
+from docsvc.files import coversheets as cover_filing
+from docsvc.formats import coversheets
+from docsvc.pipeline import jobstate
 from docsvc.pipeline.intake import mark_duplicate
 from storage import ObjectStore
 
@@ -37,7 +39,7 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
         bf.page_count = info.page_count
         if cut is not None and cut.split:
             # Separator sheets cut the stack into documents; they are kept on the file record only.
-            documents = coversheets.create_documents(session, bf, cut, filing)
+            documents = cover_filing.create_documents(session, bf, cut, filing)
             bf.separators = cut.record()
             jobstate.mark_done(session, bf)
             for page_id in session.scalars(
@@ -53,7 +55,7 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
             for i in range(info.page_count) if i not in existing
         )
         document.page_count = info.page_count
-        coversheets.file_if_known(session, document, filing, how="upload")
+        cover_filing.file_if_known(session, document, filing, how="upload")
         jobstate.mark_done(session, bf)
         # Page jobs go out after the commit so a worker never looks for a row that is not there yet.
         for page_id in session.scalars(

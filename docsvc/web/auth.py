@@ -1,8 +1,6 @@
 """Login, logout, and the person's own account: password change and API tokens."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask import session as cookie_session
 from flask_login import logout_user
@@ -13,19 +11,12 @@ from wtforms.validators import DataRequired
 
 from docsvc.governance.access import Action, can, rule
 from docsvc.models import User
-from docsvc.governance.accounts import (AccountError, attempt_login, change_password, end_sessions, failed_logins_from,
-                                     issue_token, list_tokens, revoke_token)
-from docsvc.web import audit_event, client_ip, db, runtime, start_session, t
+from docsvc.governance.accounts import (TOO_MANY_LOGINS, AccountError, attempt_login, change_password, issue_token,
+                                        list_tokens, log_out, revoke_token)
+from docsvc.http import client_ip, db, runtime, t
+from docsvc.http.gate import start_session
 
 bp = Blueprint("auth", __name__)
-
-# Per client address, besides the per-account lockout: slows guessing across many usernames. Only
-# failures count, so an office behind one address can still log everyone in at nine o'clock.
-LOGIN_FAILURES_PER_MINUTE = 20
-LOGIN_LIMIT_WINDOW = timedelta(seconds=60)
-TOO_MANY_LOGINS = ("来自此网络地址的登录失败次数过多，请一分钟后再试；如忘记密码，请联系管理员。 / "
-                   "Too many failed logins from this network address: wait a minute and try again; "
-                   "if you forgot the password, ask an administrator.")
 
 
 # A browser that once logged in as a user carries this signed cookie naming them; during an account's
@@ -80,14 +71,11 @@ class TokenForm(FlaskForm):
 def login() -> object:
     form = LoginForm()
     if form.validate_on_submit():
-        address = client_ip()
-        if address and failed_logins_from(db(), address, LOGIN_LIMIT_WINDOW) >= LOGIN_FAILURES_PER_MINUTE:
-            audit_event("login", outcome="rate_limited", commit=True,
-                        detail={"username": (form.username.data or "")[:80]})
-            flash(TOO_MANY_LOGINS)
-            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(int(LOGIN_LIMIT_WINDOW.total_seconds()))}
         result = attempt_login(db(), form.username.data or "", form.password.data or "", ip=client_ip(),
                                known_device_user_id=known_device_user_id())
+        if result.retry_after_s is not None:
+            flash(TOO_MANY_LOGINS)
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(result.retry_after_s)}
         if result.user is not None:
             start_session(result.user)
             # Only same-site paths: an absolute URL here would be an open redirect.
@@ -112,7 +100,7 @@ def home_url(user: User) -> str:
 @bp.route("/logout", methods=["POST"])
 @rule(Action.AUTHENTICATED)
 def logout() -> object:
-    end_sessions(db(), g.user, ip=client_ip())  # every copy of this session's cookie is refused from now on
+    log_out(db(), g.user, ip=client_ip())  # every copy of this session's cookie is refused from now on
     logout_user()
     cookie_session.clear()
     return redirect(url_for("auth.login"))

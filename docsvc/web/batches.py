@@ -1,16 +1,14 @@
 """Upload page, batch list and the batch page with its live progress."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from docsvc.governance.access import Action, rule
 from docsvc.errors import NotAllowedNow, NotFound
-from docsvc.models import Batch
 from docsvc.pipeline import batches as batch_service
 from docsvc.pipeline.intake import Upload, receive
-from docsvc.web import client_ip, db, g, runtime
-from docsvc.web.uploads import UnreadableUpload, uploaded_files
+from docsvc.http import client_ip, db, runtime
+from docsvc.http.uploads import UnreadableUpload, uploaded_files
 
 bp = Blueprint("batches", __name__)
 
@@ -18,8 +16,8 @@ bp = Blueprint("batches", __name__)
 @bp.route("/")
 @rule(Action.VIEW_BATCH)
 def index() -> object:
-    recent = db().scalars(select(Batch).order_by(Batch.id.desc()).limit(50)).all()
-    reports = batch_service.batch_reports(db(), list(recent))
+    recent = batch_service.recent_batches(db())
+    reports = batch_service.batch_reports(db(), recent)
     return render_template("batches/index.html", batches=zip(recent, reports))
 
 

@@ -2,23 +2,20 @@
 the completeness report and cover-sheet printing."""
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
-from docsvc.formats.filenames import name_part
-from docsvc.models import AuditEvent, Document
-from docsvc.files import completeness, customer_import
+from docsvc.files import completeness, customer_import, originals
+from docsvc.files.coversheets import sheets_for
 from docsvc.files.customers import (
-    FIELDS, GRADES, AccountRule, create_customer, file_documents, get_customer, search_customers, update_customer,
+    FIELDS, GRADES, AccountRule, create_customer, file_documents, file_history, get_customer, search_customers,
+    update_customer,
 )
 from docsvc.files.doctypes import STAGES, all_types
 from docsvc.files.suggestions import autofile_note
-from docsvc.files.filepdf import AUDIT_ACTION as FILE_PDF_EVENT
-from docsvc.web import CONTENT_EVENTS, audit_event, client_ip, db, runtime
+from docsvc.governance.access import Action, can, hides_identity, rule
+from docsvc.http import client_ip, db, runtime
+from docsvc.http.downloads import completeness_export, customer_file_pdf
+from docsvc.models import Document
 
 bp = Blueprint("customers", __name__)
 
@@ -27,23 +24,6 @@ IMPORT_FIELDS = customer_import.TARGETS
 
 def _rule() -> AccountRule:
     return AccountRule(runtime().settings.filing.account_pattern)
-
-
-# Events that say who read, downloaded, printed or exported the file: part of the audit trail, which
-# only auditors read (who looked at a customer's papers is itself personal information).
-ACCESS_EVENTS = (*sorted(set(CONTENT_EVENTS.values())), "customer.download_originals", FILE_PDF_EVENT,
-                 "access.denied", "search")
-
-
-def _timeline(account: str, documents: list[Document]) -> list[AuditEvent]:
-    """The file's history for the customer page: changes for everyone; reads and refusals for auditors."""
-    ids = [str(d.id) for d in documents]
-    query = (select(AuditEvent)
-             .where(((AuditEvent.object_type == "document") & AuditEvent.object_id.in_(ids))
-                    | ((AuditEvent.object_type == "customer") & (AuditEvent.object_id == account))))
-    if not can(g.user, Action.READ_AUDIT):
-        query = query.where(AuditEvent.action.not_in(ACCESS_EVENTS), AuditEvent.outcome != "denied")
-    return list(db().scalars(query.order_by(AuditEvent.seq.desc()).limit(100)))
 
 
 def _form_values() -> dict[str, object]:
@@ -75,9 +55,6 @@ def edit(account: str) -> object:
     customer = get_customer(db(), account)
     if request.method == "POST":
         update_customer(db(), g.user, account, _form_values(), ip=client_ip())
-        from docsvc.jobs import enqueue_index
-
-        enqueue_index(runtime().jobs)
         return redirect(url_for("customers.show", account=account))
     return render_template("customers/edit.html", customer=customer, grades=GRADES, stages=STAGES)
 
@@ -90,7 +67,7 @@ def show(account: str) -> object:
     by_type: dict[str, list[Document]] = {}
     for d in documents:
         by_type.setdefault(d.doc_type or "", []).append(d)
-    events = _timeline(account, documents)
+    events = file_history(db(), customer, documents, with_access=can(g.user, Action.READ_AUDIT))
     return render_template("customers/show.html", customer=customer, by_type=by_type,
                            types={t.code: t for t in all_types(db(), active_only=False)},
                            checklist=completeness.checklist(db(), customer), events=events,
@@ -99,10 +76,8 @@ def show(account: str) -> object:
                            may_edit=can(g.user, Action.MANAGE_CUSTOMERS))
 
 
-def _stash_dir() -> Path:
-    path = runtime().settings.cache_dir / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _stash() -> customer_import.ImportStash:
+    return customer_import.ImportStash(runtime().settings.cache_dir / "imports")
 
 
 @bp.route("/customers/import", methods=["GET", "POST"])
@@ -119,22 +94,18 @@ def import_customers() -> object:
             return redirect(url_for("customers.import_customers"))
         data = upload.read()
         table = customer_import.read_table(data, upload.filename)
-        token = secrets.token_hex(16)
-        (_stash_dir() / token).write_bytes(data)
-        (_stash_dir() / f"{token}.name").write_text(upload.filename)
+        token = _stash().put(data, upload.filename)
         return render_template("customers/import.html", step="map", token=token, headers=table.headers,
                                mapping=customer_import.guess_mapping(table.headers), fields=IMPORT_FIELDS,
                                sample=table.rows[:5], encoding=table.encoding, rows=len(table.rows))
-    if not token.isalnum() or not (_stash_dir() / token).exists():
-        abort(404)
-    data, name = (_stash_dir() / token).read_bytes(), (_stash_dir() / f"{token}.name").read_text()
+    data, name = _stash().get(token)
     table = customer_import.read_table(data, name)
     mapping = {f: request.form[f"map_{f}"] for f in IMPORT_FIELDS if request.form.get(f"map_{f}")}
     report = customer_import.run_import(db(), g.user, table, mapping, _rule(),
                                         dry_run=request.form.get("action") != "import",
                                         skip_rejected=request.form.get("skip_rejected") == "1",
                                         ip=client_ip(), source_name=name)
-    (_stash_dir() / f"{token}.errors.csv").write_bytes(report.errors_csv())
+    _stash().put_errors(token, report.errors_csv())
     return render_template("customers/import.html", step="report", token=token, report=report,
                            headers=table.headers, mapping=mapping, fields=IMPORT_FIELDS)
 
@@ -142,10 +113,7 @@ def import_customers() -> object:
 @bp.route("/customers/import/<token>/errors.csv")
 @rule(Action.MANAGE_CUSTOMERS)
 def import_errors(token: str) -> object:
-    path = _stash_dir() / f"{token}.errors.csv"
-    if not token.isalnum() or not path.exists():
-        abort(404)
-    return Response(path.read_bytes(), mimetype="text/csv",
+    return Response(_stash().errors(token), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=import-errors.csv"})
 
 
@@ -171,8 +139,6 @@ def cover_sheets() -> object:
 @bp.route("/cover-sheets.pdf")
 @rule(Action.FILE)
 def cover_sheets_pdf() -> object:
-    from docsvc.pipeline.coversheets import sheets_for
-
     pairs = list(zip(request.args.getlist("account"), request.args.getlist("type")))
     if not pairs:
         abort(400, description="请至少填写一行“户号 类型”。 / Give at least one 'account type' line.")
@@ -184,95 +150,12 @@ def cover_sheets_pdf() -> object:
 @rule(Action.DOWNLOAD)
 def originals_zip(account: str) -> object:
     """Every original scan of the customer's file that this user may download, in one ZIP."""
-    import io
-    import zipfile
-
-    customer = get_customer(db(), account)
-    documents = file_documents(db(), customer)
-    allowed = [d for d in documents if content_grant(db(), g.user, d, Action.DOWNLOAD) is not None]
-    if not allowed:
-        abort(403)
-    buf = io.BytesIO()
-    store = runtime().store
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:  # scans are compressed already
-        seen: set[str] = set()
-        for d in allowed:
-            for key, media in {(p.source_key, p.source_media_type) for p in d.pages if p.binned_at is None}:
-                if key in seen:
-                    continue
-                seen.add(key)
-                ext = {"application/pdf": "pdf", "image/tiff": "tif", "image/jpeg": "jpg", "image/png": "png"}.get(media, "bin")
-                parts = (d.doc_type or "XX", (d.reference_code or f"doc{d.id}").replace("·", "_"), key.rsplit("/", 1)[-1][:12])
-                name = "_".join(name_part(p) for p in parts) + f".{ext}"
-                archive.writestr(name, store.read_bytes(key))
-    audit_event("customer.download_originals", object_type="customer", object_id=account, commit=True,
-                detail={"document_ids": [d.id for d in allowed], "withheld": len(documents) - len(allowed)})
-    return Response(buf.getvalue(), mimetype="application/zip",
-                    headers={"Content-Disposition": f"attachment; filename={account}-originals.zip"})
+    export = originals.originals_zip(db(), runtime().store, g.user, account, ip=client_ip())
+    return Response(export.data, mimetype="application/zip",
+                    headers={"Content-Disposition": f"attachment; filename={export.filename}"})
 
 
 @bp.route("/customers/<account>/file.pdf")
 @rule(Action.DOWNLOAD)
 def file_pdf(account: str) -> object:
-    return file_pdf_response(account)
-
-
-def file_pdf_response(account: str) -> Response:
-    """The customer file as one PDF (docsvc.files.filepdf), for the web page and the API.
-
-    Built in a temporary file before the export is audited, then streamed from it: the event names the
-    documents given and withheld and the loan(s) allowing them. Nothing downloadable: refused, audited.
-    """
-    import tempfile
-
-    from docsvc.formats import safe_filename
-    from docsvc.files import filepdf
-    from docsvc.web.objects import CHUNK, attachment
-
-    customer = get_customer(db(), account)
-    export = filepdf.plan_export(db(), g.user, customer)
-    withheld = [e.document.id for e in export.withheld]
-    if not export.included:
-        audit_event(filepdf.AUDIT_ACTION, object_type="customer", object_id=customer.account, outcome="denied",
-                    commit=True, detail={"withheld": withheld})
-        abort(403)
-    cache = runtime().settings.cache_dir
-    cache.mkdir(parents=True, exist_ok=True)
-    out = tempfile.TemporaryFile(dir=cache)  # no name: gone when closed, whatever happens
-    try:
-        pages = filepdf.write_pdf(export, runtime().store, out, exported_by=g.user.username,
-                                  ocr_dpi=runtime().settings.ocr_dpi)
-        loans = export.loan_ids
-        audit_event(filepdf.AUDIT_ACTION, object_type="customer", object_id=customer.account, commit=True,
-                    loan_id=loans[0] if loans else None,
-                    detail={"document_ids": [e.document.id for e in export.included], "withheld": withheld,
-                            "pages": pages, "loan_ids": loans})
-        size = out.tell()
-        out.seek(0)
-    except BaseException:
-        out.close()
-        raise
-
-    def chunks():  # type: ignore[no-untyped-def]
-        with out:
-            while block := out.read(CHUNK):
-                yield block
-
-    response = Response(chunks(), mimetype="application/pdf")
-    response.call_on_close(out.close)
-    response.headers["Content-Length"] = str(size)
-    response.headers["Content-Disposition"] = attachment(filepdf.download_name(customer),
-                                                         safe_filename(f"{customer.account}-file.pdf"))
-    return response
-
-
-def completeness_export(lists: list[completeness.Checklist], fmt: str | None) -> Response | None:
-    """The incomplete-files report as a CSV or XLSX download, or None for other formats."""
-    if fmt == "csv":
-        return Response(completeness.report_csv(lists), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=incomplete-files.csv"})
-    if fmt == "xlsx":
-        return Response(completeness.report_xlsx(lists),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": "attachment; filename=incomplete-files.xlsx"})
-    return None
+    return customer_file_pdf(account)

@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from docsvc.governance.access import Action, rule
-from docsvc.jobs import enqueue_index
 from docsvc.models import DocumentType
 from docsvc.files.doctypes import (
     RETENTION_LABELS, STAGES, DocTypeError, all_types, create_type, find_type, stage_label, update_type,
 )
-from docsvc.web import client_ip, db, runtime
+from docsvc.http import client_ip, db
+from docsvc.http.errors import status_for
 
 bp = Blueprint("doctypes", __name__)
 
@@ -50,8 +50,7 @@ def new() -> object:
         doc_type = create_type(db(), g.user, code, values, ip=client_ip())
     except DocTypeError as exc:
         db().rollback()
-        return _render_form(None, values | {"code": code}, exc.message, exc.status)
-    enqueue_index(runtime().jobs)  # documents already carrying a new sensitive code
+        return _render_form(None, values | {"code": code}, exc.message, status_for(exc))
     flash(f"已新建文档类型 {doc_type.code}。 / Document type {doc_type.code} added.")
     return redirect(url_for("doctypes.index"))
 
@@ -68,8 +67,7 @@ def edit(code: str) -> object:
         update_type(db(), g.user, doc_type.code, values, ip=client_ip())
     except DocTypeError as exc:
         db().rollback()
-        return _render_form(doc_type, values, exc.message, exc.status)
-    enqueue_index(runtime().jobs)
+        return _render_form(doc_type, values, exc.message, status_for(exc))
     flash(f"已保存文档类型 {doc_type.code}。 / Document type {doc_type.code} saved.")
     if was_sensitive != doc_type.sensitive:
         flash("检索索引正在按新的敏感标记重读该类型的页面。 / The search index is re-reading this type's pages "

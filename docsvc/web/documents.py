@@ -1,18 +1,15 @@
 """Document and page viewer, and the authorised routes for page images, thumbnails, words and originals."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
-from docsvc.files.documents import get_document, get_page, page_object_key, page_words
-from docsvc.jobs import enqueue_index
 from docsvc.files import filing
-from docsvc.web import client_ip, db, runtime
-from docsvc.web.objects import send_object
+from docsvc.files.documents import get_document, get_page, live_pages
+from docsvc.http import client_ip, content, db
+from docsvc.http.objects import send_object
 
 bp = Blueprint("documents", __name__)
-
-IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
 @bp.route("/documents/<int:document_id>")
@@ -35,23 +32,7 @@ def page(page_id: int) -> object:
                            highlight=request.args.get("q", ""), highlights=request.args.getlist("hl"))
 
 
-@bp.route("/pages/<int:page_id>/image")
-@rule(Action.VIEW_CONTENT)
-def page_image(page_id: int) -> object:
-    key = page_object_key(get_page(db(), page_id), "image")
-    return send_object(key, IMAGE_TYPES[key.rsplit(".", 1)[-1]])
-
-
-@bp.route("/pages/<int:page_id>/thumbnail")
-@rule(Action.VIEW_CONTENT)
-def page_thumbnail(page_id: int) -> object:
-    return send_object(page_object_key(get_page(db(), page_id), "thumbnail"), "image/jpeg")
-
-
-@bp.route("/pages/<int:page_id>/words")
-@rule(Action.VIEW_CONTENT)
-def page_words_json(page_id: int) -> object:
-    return jsonify(page_words(runtime().store, get_page(db(), page_id)))
+content.mount(bp)  # image, thumbnail, words: the same views the API mounts
 
 
 @bp.route("/documents/<int:document_id>/original")
@@ -67,7 +48,7 @@ def print_document(document_id: int) -> object:
     """The document's page images, one per sheet; opening it is the print (audited as document.print
     by the gate, with the loan), and a static script opens the browser's print dialog."""
     document = get_document(db(), document_id)
-    pages = [p for p in document.pages if p.binned_at is None]
+    pages = live_pages(document)
     return render_template("documents/print.html", document=document, pages=pages)
 
 
@@ -78,7 +59,6 @@ def unfile(document_id: int) -> object:
     document = get_document(db(), document_id)
     filing.unfile_document(db(), g.user, document, reason=request.form.get("reason", ""), ip=client_ip())
     db().commit()
-    enqueue_index(runtime().jobs)
     flash(f"文档 #{document.id} 已撤回到待归档，可在收件箱中更正。 / Document #{document.id} is back in the inbox "
           "for correction.")
     return redirect(url_for("inbox.index", document=document.id))

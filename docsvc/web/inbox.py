@@ -4,14 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from docsvc.governance.access import Action, hides_identity, may_handle, rule
-from docsvc.jobs import enqueue_index
 from docsvc.files import filing, pageops
 from docsvc.files.doctypes import all_types
-from docsvc.files.documents import get_document, get_page
+from docsvc.files.documents import get_document, get_page, live_pages
 from docsvc.files.suggestions import recent_autofilings, suggest
 from docsvc.files.typeguess import guess_document_type
-from docsvc.web import client_ip, db, runtime
-from docsvc.web.params import as_int, int_field
+from docsvc.http import client_ip, db, runtime
+from docsvc.http.params import as_int, int_field
 
 bp = Blueprint("inbox", __name__)
 
@@ -26,7 +25,7 @@ def index() -> object:
     # Suggestions and the type guess are read from the pages' text: not for a sensitive one without the grant.
     readable = current is not None and may_handle(g.user, current)
     return render_template("inbox/index.html", documents=documents, current=current,
-                           pages=pageops.live_pages(current) if current else [],
+                           pages=live_pages(current) if current else [],
                            suggestions=suggest(db(), current) if readable else [], types=all_types(db()),
                            # only a document without a type needs one guessed (and pre-selected)
                            type_guess=guess_document_type(db(), current) if readable and not current.doc_type else None,
@@ -51,7 +50,6 @@ def file(document_id: int) -> object:
         if request.form.get(key):
             values[key] = request.form[key]
     filing.update_document(db(), g.user, document, values, runtime().settings.filing, ip=client_ip())
-    enqueue_index(runtime().jobs)
     flash(f"已归档：文档 #{document.id}，档号 {document.reference_code}。 / Filed as {document.reference_code}.")
     return _next(document.id)
 
@@ -60,7 +58,6 @@ def file(document_id: int) -> object:
 @rule(Action.FILE)
 def split(document_id: int) -> object:
     pageops.split(db(), g.user, get_document(db(), document_id), int_field(request.form, "at_page"), ip=client_ip())
-    enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))
 
 
@@ -69,7 +66,6 @@ def split(document_id: int) -> object:
 def merge(document_id: int) -> object:
     source = get_document(db(), int_field(request.form, "source_document_id", minimum=1))
     pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
-    enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))
 
 
@@ -92,5 +88,4 @@ def page_op(page_id: int, op: str) -> object:
         pageops.move_page(db(), g.user, page, target, ip=client_ip())
     else:
         flash("未知的页面操作。 / Unknown page operation.")
-    enqueue_index(runtime().jobs)
     return redirect(url_for("inbox.index", document=document_id))

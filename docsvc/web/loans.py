@@ -6,8 +6,8 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from docsvc.governance.access import Action, can, loan_state, rule
 from docsvc.constants import MAX_LOAN_DAYS
 from docsvc.governance import loans as loan_service
-from docsvc.web import client_ip, db, t
-from docsvc.web.params import MAX_INT, int_field
+from docsvc.http import client_ip, db, t
+from docsvc.http.params import MAX_INT, int_field
 
 bp = Blueprint("loans", __name__, url_prefix="/loans")
 

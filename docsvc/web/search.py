@@ -5,9 +5,9 @@ from flask import Blueprint, g, render_template, request
 
 from docsvc.governance.access import Action, rule
 from docsvc.search import QueryError
-from docsvc.files.searching import SORTS, search_for_user
-from docsvc.web import audit_event, db, runtime
-from docsvc.web.params import page_number
+from docsvc.files.searching import SORTS, search as search_files
+from docsvc.http import client_ip, db, runtime
+from docsvc.http.params import page_number
 
 bp = Blueprint("search", __name__)
 
@@ -24,10 +24,8 @@ def search() -> object:
     results, error = None, None
     if q:
         try:
-            results = search_for_user(db(), runtime().index, g.user, q, page=page, per_page=PER_PAGE, sort=sort)
+            results = search_files(db(), runtime().index, g.user, q, page=page, per_page=PER_PAGE, sort=sort,
+                                   ip=client_ip())
         except QueryError as exc:
             error = str(exc)
-        audit_event("search", outcome="invalid" if error else "ok", commit=True,
-                    detail={"q": q, "page": page, "sort": sort,
-                            **({"error": error} if error else {"total": results.total_pages})})
     return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort)

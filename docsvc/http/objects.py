@@ -1,9 +1,12 @@
 """Object bytes go out through here only: after the access check, streamed from the store."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Response
 
-from docsvc.web import runtime
+from docsvc.errors import NotFound
+from docsvc.http.context import runtime
 
 CHUNK = 256 * 1024
 
@@ -12,8 +15,6 @@ def send_object(key: str, mimetype: str, download_name: str | None = None) -> Re
     store = runtime().store
     info = store.head(key)
     if info is None:
-        from docsvc.errors import NotFound
-
         raise NotFound("对象不存在。 / The stored object is missing.")
 
     def chunks():  # type: ignore[no-untyped-def]
@@ -32,7 +33,5 @@ def send_object(key: str, mimetype: str, download_name: str | None = None) -> Re
 def attachment(name: str, ascii_name: str | None = None) -> str:
     """Content-Disposition for a download named `name` (RFC 6266: UTF-8 for Chinese names), with a
     plain ASCII name first for clients that read only that."""
-    from urllib.parse import quote
-
     plain = f'filename="{ascii_name}"; ' if ascii_name and ascii_name.isascii() and '"' not in ascii_name else ""
     return f"attachment; {plain}filename*=UTF-8''{quote(name, safe='')}"

@@ -13,7 +13,7 @@ MAX_INT = 2**31 - 1
 
 
 class BadInput(DomainError):
-    status = 400
+    """A request field of the wrong type or out of range: answered as bad input (400)."""
 
 
 def json_object() -> dict[str, object]:

@@ -1,0 +1,60 @@
+"""The customer file's original scans as one ZIP: only the documents this user may download, named by
+type and 档号, the export audited with what was given and what was withheld."""
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from docsvc.errors import Forbidden
+from docsvc.files.customers import file_documents, get_customer
+from docsvc.files.documents import live_pages
+from docsvc.formats.filenames import name_part
+from docsvc.governance import audit
+from docsvc.governance.access import Action, content_grant
+from docsvc.models import Document, User
+from storage import ObjectStore
+
+AUDIT_ACTION = "customer.download_originals"
+EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tif", "image/jpeg": "jpg", "image/png": "png"}
+NOTHING_TO_DOWNLOAD = ("您无权下载该客户档案中的任何原件；如需下载，请申请借阅并勾选“允许下载”。 / "
+                       "You may not download any original of this file; request a loan that allows downloads.")
+
+
+@dataclass(frozen=True)
+class OriginalsZip:
+    data: bytes
+    filename: str
+
+
+def member_name(document: Document, key: str, media_type: str) -> str:
+    """`<type>_<档号>_<first 12 of the SHA-256>.<ext>`: sorts by type and code, and one scan never collides."""
+    parts = (document.doc_type or "XX", (document.reference_code or f"doc{document.id}").replace("·", "_"),
+             key.rsplit("/", 1)[-1][:12])
+    # Each part sanitised: a 档号 such as ../../x must not become a path when the ZIP is unpacked.
+    return "_".join(name_part(p) for p in parts) + f".{EXTENSIONS.get(media_type, 'bin')}"
+
+
+def originals_zip(session: Session, store: ObjectStore, user: User, account: str, *,
+                  ip: str | None = None) -> OriginalsZip:
+    """Every original scan of the customer's file that `user` may download (Forbidden when none)."""
+    customer = get_customer(session, account)
+    documents = file_documents(session, customer)
+    allowed = [d for d in documents if content_grant(session, user, d, Action.DOWNLOAD) is not None]
+    if not allowed:
+        raise Forbidden(NOTHING_TO_DOWNLOAD)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:  # scans are compressed already
+        seen: set[str] = set()
+        for d in allowed:
+            for key, media in {(p.source_key, p.source_media_type) for p in live_pages(d)}:
+                if key in seen:
+                    continue
+                seen.add(key)
+                archive.writestr(member_name(d, key, media), store.read_bytes(key))
+    audit.record(session, user, AUDIT_ACTION, object_type="customer", object_id=account, ip=ip,
+                 detail={"document_ids": [d.id for d in allowed], "withheld": len(documents) - len(allowed)})
+    session.commit()
+    return OriginalsZip(buf.getvalue(), f"{account}-originals.zip")

@@ -1,0 +1,46 @@
+"""What a request knows about itself: the runtime, its database session, the client address, the language."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request
+from sqlalchemy.orm import Session
+
+from docsvc.i18n import LANGUAGES, translate
+from docsvc.runtime import Runtime
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["docsvc"]
+
+
+def runtime() -> Runtime:
+    return runtime_of(current_app)
+
+
+def db() -> Session:
+    """One session per request, closed at teardown."""
+    if "db" not in g:
+        g.db = runtime().sessions()
+    return g.db
+
+
+def close_db(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def lang() -> str:
+    chosen = request.cookies.get("lang")
+    return chosen if chosen in LANGUAGES else "zh"
+
+
+def t(key: str, **params: object) -> str:
+    return translate(key, lang(), **params)
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")

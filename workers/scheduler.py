@@ -1,0 +1,73 @@
+"""Periodic upkeep: the daily tasks, and for the full stack the re-queueing of work whose worker died.
+
+DAILY_TASKS is the one list of what runs once a day. Both ways of running docsvc run it: the full
+stack's `docsvc scheduler` process (run_scheduler) and, in the embedded default, a thread of the
+server (run_daily_until, started by InProcessJobQueue.start(upkeep=True)). Each task is safe to run
+more than once a day.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+
+from docsvc.governance import audit
+from docsvc.runtime import Runtime
+from workers.pipeline import recover
+
+log = logging.getLogger(__name__)
+
+DailyTask = Callable[[Runtime], object]
+
+
+def anchor_audit_trail(rt: Runtime) -> None:
+    """Today's anchor of the audit chain (latest seq and hash) in the object store, outside the database."""
+    today = datetime.now(timezone.utc).date()
+    if audit.anchor_due(rt.store, today):
+        with rt.sessions() as session:
+            audit.write_anchor(session, rt.store)
+
+
+DAILY_TASKS: list[tuple[str, DailyTask]] = [
+    ("audit anchor", anchor_audit_trail),
+]
+
+
+def run_daily(rt: Runtime) -> None:
+    """Every daily task once; one failing is logged and does not keep the others from running."""
+    for name, task in DAILY_TASKS:
+        try:
+            task(rt)
+        except Exception:
+            log.exception("daily task %r failed; it runs again with the next round", name)
+
+
+def _seconds_to_tomorrow(now: datetime) -> float:
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    return max(1.0, (tomorrow - now).total_seconds())
+
+
+def run_daily_until(stop: threading.Event, current: Callable[[], Runtime]) -> None:
+    """The embedded scheduler thread: the daily tasks after each UTC midnight, until `stop` is set
+    (the first round of the day ran when the server started)."""
+    while not stop.wait(_seconds_to_tomorrow(datetime.now(timezone.utc))):
+        run_daily(current())
+
+
+def run_scheduler(rt: Runtime, *, interval_s: float, once: bool,
+                  report: Callable[[int], None] = lambda _n: None) -> None:
+    """`docsvc scheduler`: each round re-queues work whose worker died mid-job (RQ's queue survives in
+    Redis, so only stale claims need it) and runs the daily tasks when the day has turned."""
+    ran_on: date | None = None
+    while True:
+        with rt.sessions() as session:
+            report(recover(session, rt.jobs, stale_only=True))
+        today = datetime.now(timezone.utc).date()
+        if ran_on != today:
+            run_daily(rt)
+            ran_on = today
+        if once:
+            return
+        time.sleep(interval_s)
