@@ -62,6 +62,7 @@ def access_restriction(
     allowed_document_ids: Iterable[int] | None = None,
     allowed_accounts: Iterable[str] | None = None,
     hidden_document_ids: Iterable[int] | None = None,
+    hidden_accounts: Iterable[str] | None = None,
     exclude_sensitive: bool = False,
     sensitive_types: Iterable[str] = (),
 ) -> wq.Query | None:
@@ -69,7 +70,8 @@ def access_restriction(
 
     Each argument given narrows the pages, except that allowed_document_ids and
     allowed_accounts together admit a page in either (a loan names documents or whole customer
-    files). exclude_sensitive leaves out pages flagged sensitive when indexed and pages of
+    files); hidden_document_ids and hidden_accounts leave pages of those documents and customer
+    files out (storage-only). exclude_sensitive leaves out pages flagged sensitive when indexed and pages of
     `sensitive_types` (the types flagged now, ahead of their re-indexing). Restrictions are
     intersected with the query inside the matcher, so totals and facets only ever count pages
     the user may see.
@@ -82,8 +84,9 @@ def access_restriction(
         terms = [wq.Term("document_id", str(d)) for d in allowed_document_ids or ()]
         terms += [wq.Term("account_key", normalize(a)) for a in allowed_accounts or ()]
         parts.append(wq.Or(terms) if terms else wq.NullQuery)
-    if hidden_document_ids is not None:
-        hidden = [wq.Term("document_id", str(d)) for d in hidden_document_ids]
+    if hidden_document_ids is not None or hidden_accounts is not None:
+        hidden = [wq.Term("document_id", str(d)) for d in hidden_document_ids or ()]
+        hidden += [wq.Term("account_key", normalize(a)) for a in hidden_accounts or ()]
         if hidden:
             parts.append(wq.Not(wq.Or(hidden)))
     if exclude_sensitive:
