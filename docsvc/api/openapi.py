@@ -186,4 +186,7 @@ def openapi_document() -> dict[str, Any]:
     from docsvc.api.customers_openapi import add_paths  # customer files, kept in their own module
 
     add_paths(document["paths"])
+    from docsvc.api.retention_openapi import add_paths as add_retention_paths
+
+    add_retention_paths(document["paths"])
     return document

@@ -8,7 +8,9 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
+from docsvc.governance.access import (
+    Action, can, content_grant, hides_identity, is_storage_only, reads_storage_only, rule,
+)
 from docsvc.models import AuditEvent, Document
 from docsvc.files import completeness, customer_import
 from docsvc.files.customers import (
@@ -82,6 +84,7 @@ def show(account: str) -> object:
                            checklist=completeness.checklist(db(), customer), events=events,
                            notes={e.id: note for e in events if (note := autofile_note(e))},
                            hidden={d.id for d in documents if hides_identity(g.user, d)},
+                           content_hidden={d.id for d in documents if is_storage_only(d) and not reads_storage_only(g.user)},
                            may_edit=can(g.user, Action.MANAGE_CUSTOMERS))
 
 

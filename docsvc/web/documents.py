@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request
 
-from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
+from docsvc.governance.access import Action, can, content_grant, hides_identity, is_storage_only, rule
+from docsvc.governance.retention import document_retention
 from docsvc.files.documents import get_document, get_page, page_object_key, page_words
 from docsvc.web import db, runtime
 from docsvc.web.objects import send_object
@@ -20,7 +21,8 @@ def show(document_id: int) -> object:
     return render_template("documents/show.html", document=document,
                            grant=content_grant(db(), g.user, document),
                            may_print=can(g.user, Action.PRINT, document, session=db()),
-                           sensitive_hidden=hides_identity(g.user, document))
+                           sensitive_hidden=hides_identity(g.user, document),
+                           retention=document_retention(db(), document), storage_only=is_storage_only(document))
 
 
 @bp.route("/pages/<int:page_id>")
