@@ -119,7 +119,7 @@ def place_hold() -> object:
     hold = holds.place(db(), g.user, _text(body, "name"), _text(body, "reason"),
                        customer_accounts=_list_of(body, "customer_accounts", str),
                        document_ids=_list_of(body, "document_ids", int), query=_text(body, "query") or None,
-                       index=runtime().index, ip=client_ip())
+                       ip=client_ip())
     return jsonify(holds.hold_json(db(), hold)), 201
 
 

@@ -69,10 +69,10 @@ def query_matches(session: Session, index, query: str, document_ids: Iterable[in
 
 def place(session: Session, actor: User | None, name: str, reason: str, *,
           customer_accounts: Sequence[str] = (), document_ids: Sequence[int] = (), query: str | None = None,
-          index=None, ip: str | None = None, now: datetime | None = None) -> Hold:  # type: ignore[no-untyped-def]
+          ip: str | None = None, now: datetime | None = None) -> Hold:
     """Place a hold on customers' files, documents and/or a saved search; audited, committed.
 
-    Given `index`, a saved search is checked to parse now, so a hold never silently holds nothing."""
+    A saved search is parsed now, so a hold never silently holds nothing."""
     name, reason, query = (name or "").strip(), (reason or "").strip(), (query or "").strip() or None
     if not name or len(name) > 200:
         raise HoldError("请填写冻结名称（最多 200 字），如 “某户窃电纠纷”。 / Give the hold a name (200 characters at most).")
@@ -94,11 +94,13 @@ def place(session: Session, actor: User | None, name: str, reason: str, *,
     unknown = [str(i) for i in ids if i not in known]
     if unknown:
         raise HoldError(f"这些文档不存在：#{'、#'.join(unknown)}。 / Unknown document(s): #{', #'.join(unknown)}.")
-    if query is not None and index is not None:
+    if query is not None:
+        from docsvc.files.searching import type_aliases
         from docsvc.search import QueryError
+        from docsvc.search.query import compile_query
 
         try:
-            query_matches(session, index, query, [0])
+            compile_query(query, type_aliases(session))
         except QueryError as exc:
             raise HoldError(f"检索式无法使用：{exc} / The saved search cannot be used: {exc}") from exc
     hold = Hold(name=name, reason=reason, owner_id=actor.id if actor else None, query=query,

@@ -66,6 +66,8 @@ def _decode_segment(leaf, fieldname: str) -> np.ndarray:
 
 
 def _segment_values(leaf, fieldname: str) -> np.ndarray:
+    if leaf.segment() is None:  # the reader of an index nothing was written to yet: nothing cached
+        return _decode_segment(leaf, fieldname)
     key = (leaf.segment().segment_id(), fieldname)
     with _LOCK:
         values = _SEGMENT_VALUES.get(key)

@@ -103,7 +103,7 @@ def place_hold() -> object:
     try:
         hold = holds.place(db(), g.user, values["name"], values["reason"],
                            customer_accounts=values["customer_accounts"].replace("，", ",").replace(",", " ").split(),
-                           document_ids=ids, query=values["query"] or None, index=runtime().index, ip=client_ip())
+                           document_ids=ids, query=values["query"] or None, ip=client_ip())
     except DomainError as exc:
         db().rollback()
         return _holds_error(values, exc.message, exc.status)
