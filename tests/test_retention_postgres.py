@@ -1,0 +1,82 @@
+"""The bulk recompute on PostgreSQL (COPY into a temporary table, one UPDATE … FROM) stores exactly
+what the one rule (`due_on`) says, leap days included, and touches only rows that change."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+from docsvc import db
+from docsvc.constants import RetentionStatus
+from docsvc.governance import retention
+from docsvc.models import Customer, Document, RetentionEvent
+from docsvc.runtime import Runtime, build_runtime
+from tests.conftest import settings_for
+
+NOW = datetime(2027, 6, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def pg_runtime(tmp_path: Path, pg_schema: str) -> Iterator[Runtime]:
+    rt = build_runtime(settings_for(tmp_path / "var", DOCSVC_DATABASE_URL=pg_schema))
+    db.upgrade(rt.engine)
+    yield rt
+    rt.close()
+
+
+def _dates() -> list[date | None]:
+    """Every day around the leap days of 2016 and 2020, ends of years, and no date at all."""
+    days: list[date | None] = [None]
+    for start in (date(2016, 2, 20), date(2020, 2, 20), date(2019, 12, 25), date(1996, 2, 25)):
+        days += [start + timedelta(days=i) for i in range(14)]
+    return days
+
+
+def test_bulk_recompute_on_postgresql_matches_the_rule_for_every_trigger(pg_runtime: Runtime) -> None:
+    dates = _dates()
+    with pg_runtime.sessions() as s:
+        s.execute(insert(Customer), [{"account": f"30000{i:05d}", "name": "户", "status": "closed",
+                                      "closed_on": d, "tags": ""} for i, d in enumerate(dates)])
+        customers = {c.account: c.id for c in s.scalars(select(Customer))}
+        rows = []
+        for i, d in enumerate(dates):
+            for doc_type in ("JC", "BG", "SJ", "WY", "HT"):
+                rows.append({"sha256": hashlib.sha256(f"{i}{doc_type}".encode()).hexdigest(), "original_key": "k",
+                             "media_type": "application/pdf", "title": "", "doc_type": doc_type, "doc_date": d,
+                             "contract_end": d, "customer_id": customers[f"30000{i:05d}"],
+                             "customer_account": f"30000{i:05d}", "filed_at": NOW, "page_count": 1,
+                             "keep_permanently": False, "retention_status": "unknown"})
+        s.execute(insert(Document), rows)
+        s.execute(insert(RetentionEvent), [{"name": "窃电案件结案", "occurred_on": d, "customer_id": cid,
+                                            "recorded_at": NOW} for (account, cid), d in zip(sorted(customers.items()),
+                                                                                            dates) if d])
+        for doc_type, trigger, retention_class in (("BG", "account_closed", "D10"), ("SJ", "contract_end", "D4"),
+                                                   ("WY", "event", "D11")):
+            s.flush()
+            retention.save_rule(s, None, retention.draft_rule(s, {
+                "doc_type": doc_type, "retention": retention_class, "trigger": trigger, "authority": "表",
+                "event_name": "窃电案件结案", "reason": "测试"}), now=NOW)
+        assert retention.recompute(s, now=NOW) == len(dates) * 2  # JC and HT: computed for the first time
+        s.commit()
+        assert retention.recompute(s, now=NOW) == 0  # nothing left to change
+        rules = retention.current_schedules(s)
+        checked = 0
+        for doc in s.scalars(select(Document).join(Customer, Customer.id == Document.customer_id)):
+            rule = rules[doc.doc_type]
+            trigger_date = {"document_date": doc.doc_date, "account_closed": doc.customer.closed_on,
+                            "contract_end": doc.contract_end}.get(rule.trigger, doc.customer.closed_on)
+            expected = retention.due_on(rule.retention, rule.trigger, trigger_date)
+            status, _ = retention.status_of(rule.retention, expected, keep_permanently=False, extended_until=None,
+                                            today=NOW.date())
+            assert (doc.retention, doc.due_on, doc.retention_status) == (rule.retention, expected, status), doc.id
+            checked += 1
+        assert checked == len(dates) * 5
+        leap = s.scalar(select(Document.due_on).join(Customer).where(Document.doc_type == "BG",
+                                                                       Customer.closed_on == date(2020, 2, 29)))
+        assert leap == date(2030, 3, 1)
+        assert s.scalar(select(Document.retention_status).where(Document.doc_type == "HT").limit(1)) == \
+            RetentionStatus.PERMANENT
