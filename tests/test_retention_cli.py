@@ -24,7 +24,7 @@ def test_cli_runs_the_daily_job_and_lists_what_is_due(embedded_runtime: Runtime,
     assert listed.returncode == 0, listed.stderr
     rows = list(csv.reader(io.StringIO(listed.stdout.lstrip("\ufeff"))))
     assert [(r[1], r[2], r[3], r[4]) for r in rows[1:]] == [
-        ("ZJ", "3000000001", "【敏感材料，已隐藏】", "2031-01-01"),
-        ("JC", "3000000001", "用电检查单 2020", "2031-01-01")]
+        ("JC", "3000000001", "用电检查单 2020", "2031-01-01"),
+        ("ZJ", "3000000001", "【敏感材料，已隐藏】", "2031-01-01")]
     table = docsvc_cli("retention", "due", env=env)
     assert "共 2 份到期待鉴定" in table.stdout and "供用电合同" not in table.stdout
