@@ -396,30 +396,41 @@ def _event_dates(session: Session, rows: Sequence, names: set[str]) -> dict[tupl
 
 
 def _trigger_date(rule: RuleDraft | RetentionSchedule, row, events: dict[tuple[str, int], date]) -> date | None:  # type: ignore[no-untyped-def]
-    return {
-        RetentionTrigger.DOCUMENT_DATE: lambda: row.doc_date,
-        RetentionTrigger.ACCOUNT_CLOSED: lambda: row.closed_on,
-        RetentionTrigger.CONTRACT_END: lambda: row.contract_end,
-        RetentionTrigger.EVENT: lambda: events.get((rule.event_name or "", row.id)),
-    }[RetentionTrigger(rule.trigger)]()
+    trigger = rule.trigger
+    if trigger == RetentionTrigger.DOCUMENT_DATE:
+        return row.doc_date
+    if trigger == RetentionTrigger.ACCOUNT_CLOSED:
+        return row.closed_on
+    if trigger == RetentionTrigger.CONTRACT_END:
+        return row.contract_end
+    return events.get((rule.event_name or "", row.id))
 
 
 def _computed(session: Session, chunks: Iterable, rules: dict[str, RuleDraft | RetentionSchedule],  # type: ignore[type-arg]
               today: date) -> Iterator[tuple[object, _New]]:
     names = {r.event_name for r in rules.values() if r.trigger == RetentionTrigger.EVENT and r.event_name}
+    # Many documents share a type and a date: each distinct case is computed once (a million rows
+    # have some thirteen thousand distinct dates).
+    memo: dict[tuple[object, ...], _New] = {}
     for rows in chunks:
         events = _event_dates(session, rows, names)
         for row in rows:
             rule = rules.get(row.doc_type or "")
-            if rule is None:  # unfiled, or a type without a rule: cannot compute
-                status, due = status_of(None, None, keep_permanently=row.keep_permanently,
-                                        extended_until=row.extended_until, today=today)
-                yield row, _New(None, None, due, status)
-                continue
-            due = due_on(rule.retention, rule.trigger, _trigger_date(rule, row, events))
-            status, due = status_of(rule.retention, due, keep_permanently=row.keep_permanently,
-                                    extended_until=row.extended_until, today=today)
-            yield row, _New(rule.retention, getattr(rule, "id", None), due, status)
+            trigger_date = _trigger_date(rule, row, events) if rule is not None else None
+            key = (row.doc_type, trigger_date, row.keep_permanently, row.extended_until)
+            new = memo.get(key)
+            if new is None:
+                if rule is None:  # unfiled, or a type without a rule: cannot compute
+                    status, due = status_of(None, None, keep_permanently=row.keep_permanently,
+                                            extended_until=row.extended_until, today=today)
+                    new = _New(None, None, due, status)
+                else:
+                    status, due = status_of(rule.retention, due_on(rule.retention, rule.trigger, trigger_date),
+                                            keep_permanently=row.keep_permanently,
+                                            extended_until=row.extended_until, today=today)
+                    new = _New(rule.retention, getattr(rule, "id", None), due, status)
+                memo[key] = new
+            yield row, new
 
 
 _calc = table("retention_calc", column("id", Integer), column("retention", String),
@@ -474,6 +485,8 @@ def recompute(session: Session, document_ids: Iterable[int] | None = None, now: 
     flush()
     if not loaded:
         return 0
+    if postgres:
+        connection.execute(text("ANALYZE retention_calc"))  # a temporary table has no statistics otherwise
     result = connection.execute(text(
         "UPDATE documents SET retention = c.retention, schedule_id = c.schedule_id, due_on = c.due_on, "
         "retention_status = c.retention_status FROM retention_calc AS c WHERE documents.id = c.id"))
