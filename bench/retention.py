@@ -39,8 +39,8 @@ def generate(session, n: int) -> None:  # type: ignore[no-untyped-def]
     session.execute(text("""
         INSERT INTO documents (sha256, original_key, media_type, title, doc_type, doc_date, page_count, created_at,
                                filed_at, reference_code, retention_status, keep_permanently)
-        SELECT md5(g::text) || md5((g * 7)::text), 'originals/x', 'application/pdf', '用电检查单 ' || g, 'JC',
-               CASE WHEN g % 50 = 0 THEN NULL ELSE DATE '1990-01-01' + (g * 7919 % 13149) END, 2, now(), now(),
+        SELECT md5(g::text) || md5((g::bigint * 7)::text), 'originals/x', 'application/pdf', '用电检查单 ' || g, 'JC',
+               CASE WHEN g % 50 = 0 THEN NULL ELSE DATE '1990-01-01' + (g::bigint * 7919 % 13149)::int END, 2, now(), now(),
                'J001-KH-' || g, 'unknown', false
         FROM generate_series(1, :n) AS g"""), {"n": n})
     session.commit()
