@@ -259,3 +259,14 @@ def test_recompute_of_everything_is_idempotent(embedded_runtime) -> None:  # typ
         s.execute(RetentionSchedule.__table__.update().values(retention="D20"))
         assert retention.recompute(s, now=at("2026-01-01")) == 10
         assert retention.recompute(s, now=at("2026-01-01")) == 0
+
+
+def test_large_id_lists_stay_under_sqlites_parameter_limit(embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    with embedded_runtime.sessions() as s:
+        doc = filed(s, "3000000001", "JC", date(2010, 6, 30))
+        holds.place(s, None, "诉讼", "法院立案", document_ids=[doc.id])
+        ids = [doc.id, *range(1_000_000, 1_040_000)]  # more ids than SQLite takes parameters in one statement
+        assert holds.held_document_ids(s, ids) == {doc.id}
+        result = retention.eligible(s, ids)
+        assert "冻结" in result[doc.id] and len(result) == len(ids)
+        assert retention.recompute(s, ids, at("2026-01-01")) == 0

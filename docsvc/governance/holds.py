@@ -18,6 +18,7 @@ from docsvc.governance import audit
 from docsvc.models import Customer, Document, Hold, HoldTarget, User, utcnow
 
 _QUERY_PAGE = 100  # documents per search page when a saved-search hold is evaluated
+_ID_CHUNK = 10_000  # ids per IN (…) list: well under SQLite's limit on parameters
 
 
 class HoldError(DomainError):
@@ -32,11 +33,10 @@ def held_document_ids(session: Session, document_ids: Iterable[int], index=None)
     ids = set(document_ids)
     if not ids:
         return set()
-    live = select(HoldTarget).join(Hold).where(Hold.released_at.is_(None)).subquery()
-    by_document = select(live.c.document_id).where(live.c.document_id.in_(ids))
-    by_customer = (select(Document.id).join(live, live.c.customer_id == Document.customer_id)
-                   .where(Document.id.in_(ids)))
-    held = set(session.scalars(by_document.union(by_customer)))
+    held: set[int] = set()
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), _ID_CHUNK):
+        held |= _held_by_target(session, ordered[i:i + _ID_CHUNK])
     if index is not None:
         queries = session.scalars(select(Hold.query).where(Hold.released_at.is_(None), Hold.query.is_not(None)))
         for query in queries:
@@ -44,17 +44,41 @@ def held_document_ids(session: Session, document_ids: Iterable[int], index=None)
     return held
 
 
-def query_matches(session: Session, index, query: str, document_ids: Iterable[int]) -> set[int]:  # type: ignore[no-untyped-def]
-    """Which of `document_ids` the saved search `query` finds, reading everything (no access filter:
-    a hold must see what a content-role user would). The search is restricted to those documents,
-    so it pages through at most len(document_ids) hits, in date order (exact per result page)."""
+def _held_by_target(session: Session, ids: list[int] | None) -> set[int]:
+    """Documents (of `ids`, or all when None) that a live hold covers by document or by customer."""
+    live = select(HoldTarget).join(Hold).where(Hold.released_at.is_(None)).subquery()
+    by_document = select(live.c.document_id).where(live.c.document_id.is_not(None))
+    by_customer = select(Document.id).join(live, live.c.customer_id == Document.customer_id)
+    if ids is not None:
+        by_document = by_document.where(live.c.document_id.in_(ids))
+        by_customer = by_customer.where(Document.id.in_(ids))
+    return set(session.scalars(by_document.union(by_customer)))
+
+
+def all_held_document_ids(session: Session, index=None) -> set[int]:  # type: ignore[no-untyped-def]
+    """Every document under a live hold (for the dashboard); saved searches count when `index` is given."""
+    held = _held_by_target(session, None)
+    if index is not None:
+        for query in session.scalars(select(Hold.query).where(Hold.released_at.is_(None), Hold.query.is_not(None))):
+            held |= query_matches(session, index, query, None)
+    return held
+
+
+def query_matches(session: Session, index, query: str, document_ids: Iterable[int] | None) -> set[int]:  # type: ignore[no-untyped-def]
+    """Which of `document_ids` (every document when None) the saved search `query` finds, reading
+    everything (no access filter: a hold must see what a content-role user would). Restricted to
+    those documents, the search pages through at most len(document_ids) hits, in date order (exact
+    per result page)."""
     from docsvc.files.searching import type_aliases
     from docsvc.search import access_restriction
 
-    ids = sorted(set(document_ids))
-    if not ids:
-        return set()
-    restrict = access_restriction(allowed_document_ids=ids)
+    if document_ids is None:
+        restrict = None
+    else:
+        ids = sorted(set(document_ids))
+        if not ids:
+            return set()
+        restrict = access_restriction(allowed_document_ids=ids)
     aliases = type_aliases(session)
     found: set[int] = set()
     page = 1

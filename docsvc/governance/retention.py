@@ -31,7 +31,7 @@ from sqlalchemy import Date, Integer, String, column, func, or_, select, table, 
 from sqlalchemy.orm import Session
 
 from docsvc.constants import RetentionStatus, RetentionTrigger
-from docsvc.errors import DomainError, NotFound
+from docsvc.errors import DomainError
 from docsvc.governance import audit
 from docsvc.models import (
     Customer, Document, DocumentType, Hold, RetentionEvent, RetentionSchedule, User, utcnow,
@@ -334,6 +334,7 @@ class _New:
 
 
 _CHUNK = 50_000
+ID_CHUNK = 10_000  # ids per IN (…) list: well under SQLite's limit on parameters
 
 
 def _candidates(session: Session, *, document_ids: Sequence[int] | None = None, doc_type: str | None = None,
@@ -357,7 +358,7 @@ def _candidates(session: Session, *, document_ids: Sequence[int] | None = None, 
                  .outerjoin(Customer, Customer.id == Document.customer_id)
                  .where(*condition, Document.id > last).order_by(Document.id).limit(_CHUNK))
         if ids is not None:
-            chunk_ids = [i for i in ids if i > last][:_CHUNK]
+            chunk_ids = [i for i in ids if i > last][:ID_CHUNK]
             if not chunk_ids:
                 return
             query = query.where(Document.id.in_(chunk_ids))
@@ -372,14 +373,16 @@ def _event_dates(session: Session, rows: Sequence, names: set[str]) -> dict[tupl
     """(event name, document id) → the latest date of that event on the document or its customer."""
     if not names:
         return {}
-    doc_ids = [r.id for r in rows]
-    customer_ids = {r.customer_id for r in rows if r.customer_id is not None}
+    # The chunk is an id range: bounds instead of id lists keep the statement small (SQLite allows
+    # some 32,000 parameters); events of documents in the range but not in the chunk are ignored.
+    first, last = rows[0].id, rows[-1].id
+    in_range = select(Document.customer_id).where(Document.id.between(first, last))
     by_doc: dict[tuple[str, int], date] = {}
     by_customer: dict[tuple[str, int], date] = {}
     query = (select(RetentionEvent.name, RetentionEvent.document_id, RetentionEvent.customer_id,
                     func.max(RetentionEvent.occurred_on))
              .where(RetentionEvent.name.in_(names),
-                    or_(RetentionEvent.document_id.in_(doc_ids), RetentionEvent.customer_id.in_(customer_ids)))
+                    or_(RetentionEvent.document_id.between(first, last), RetentionEvent.customer_id.in_(in_range)))
              .group_by(RetentionEvent.name, RetentionEvent.document_id, RetentionEvent.customer_id))
     for name, document_id, customer_id, occurred in session.execute(query):
         if document_id is not None:
@@ -603,7 +606,8 @@ def eligible(session: Session, document_ids: Iterable[int], index=None) -> dict[
     from docsvc.governance.holds import held_document_ids
 
     ids = list(dict.fromkeys(document_ids))
-    rows = {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(ids)))} if ids else {}
+    rows = {d.id: d for i in range(0, len(ids), ID_CHUNK)
+            for d in session.scalars(select(Document).where(Document.id.in_(ids[i:i + ID_CHUNK])))}
     held = held_document_ids(session, rows.keys(), index)
     out: dict[int, str | None] = {}
     for document_id in ids:
@@ -649,7 +653,7 @@ class Dashboard:
 
 
 def dashboard(session: Session, now: datetime | None = None, index=None) -> Dashboard:  # type: ignore[no-untyped-def]
-    from docsvc.governance.holds import held_document_ids
+    from docsvc.governance.holds import all_held_document_ids
 
     today = _today(now)
     live = Document.destroyed_at.is_(None)
@@ -663,13 +667,11 @@ def dashboard(session: Session, now: datetime | None = None, index=None) -> Dash
     by_year = session.execute(select(year, func.count()).where(
         live, Document.retention_status.in_((RetentionStatus.RUNNING, RetentionStatus.DUE)))
         .group_by(year).order_by(year)).all()
-    candidates = session.scalars(select(Document.id).where(live, Document.retention_status.in_(
-        (RetentionStatus.RUNNING, RetentionStatus.DUE, RetentionStatus.UNKNOWN)))) if _any_hold(session) else []
     return Dashboard(
         due_now=count(Document.retention_status == RetentionStatus.DUE),
         due_soon=count(Document.retention_status == RetentionStatus.RUNNING,
                        Document.due_on <= today + timedelta(days=DUE_SOON_DAYS)),
-        held=len(held_document_ids(session, candidates, index)),
+        held=len(all_held_document_ids(session, index)),
         storage_only=storage_only,
         unknown=count(live, Document.filed_at.is_not(None), Document.retention_status == RetentionStatus.UNKNOWN),
         destroyed_this_year=count(Document.destroyed_at >= datetime(today.year, 1, 1)),
@@ -677,10 +679,6 @@ def dashboard(session: Session, now: datetime | None = None, index=None) -> Dash
         by_year=[(int(y), int(n)) for y, n in by_year if y is not None],
         active_holds=int(session.scalar(select(func.count()).select_from(Hold).where(Hold.released_at.is_(None))) or 0),
     )
-
-
-def _any_hold(session: Session) -> bool:
-    return session.scalar(select(Hold.id).where(Hold.released_at.is_(None)).limit(1)) is not None
 
 
 def document_retention(session: Session, document: Document) -> dict[str, object]:
@@ -694,13 +692,6 @@ def document_retention(session: Session, document: Document) -> dict[str, object
             "authority": schedule.authority if schedule else None,
             "extended_until": document.extended_until.isoformat() if document.extended_until else None,
             "keep_permanently": document.keep_permanently}
-
-
-def get_schedule_type(session: Session, doc_type: str) -> str:
-    code = (doc_type or "").strip().upper()
-    if session.get(DocumentType, code) is None:
-        raise NotFound(f"文档类型“{code}”不存在。 / Document type {code!r} does not exist.")
-    return code
 
 
 def _today(now: datetime | None) -> date:
