@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from flask_login import UserMixin
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -131,6 +132,9 @@ class BatchFile(Base):
 
 class Document(Base):
     __tablename__ = "documents"
+    # Storage-only documents, read by every search of a user who is not a records manager (migration 0006).
+    __table_args__ = (Index("ix_documents_storage_only", "id", postgresql_where=text("storage_only_at IS NOT NULL"),
+                            sqlite_where=text("storage_only_at IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_file_id: Mapped[int | None] = mapped_column(ForeignKey("batch_files.id"), index=True)
@@ -312,6 +316,9 @@ class Customer(Base):
     """An electricity account (户) and its paper file."""
 
     __tablename__ = "customers"
+    # Storage-only files, read by every search of a user who is not a records manager (migration 0006).
+    __table_args__ = (Index("ix_customers_storage_only", "id", postgresql_where=text("storage_only_at IS NOT NULL"),
+                            sqlite_where=text("storage_only_at IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account: Mapped[str] = mapped_column(String(40), unique=True)  # 户号

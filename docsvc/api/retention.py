@@ -61,12 +61,12 @@ def schedules() -> object:
 def save_schedule() -> object:
     body = _body()
     draft = retention.draft_rule(db(), {k: body[k] for k in RULE_FIELDS if k in body})
-    preview = retention.preview_rule(db(), draft)
     if _flag(body, "preview"):
+        preview = retention.preview_rule(db(), draft)
         db().rollback()
         return jsonify(preview=preview.json())
     row, changed = retention.save_rule(db(), g.user, draft, ip=client_ip())
-    return jsonify(schedule=retention.schedule_json(row), documents_changed=changed, preview=preview.json()), 201
+    return jsonify(schedule=retention.schedule_json(row), documents_changed=changed), 201
 
 
 @bp.route("/retention/due")

@@ -59,8 +59,8 @@ def add_paths(paths: dict[str, Any]) -> None:
                                       ["doc_type", "retention", "trigger", "authority"]),
                  "responses": {"200": _json({"type": "object", "properties": {"preview": PREVIEW}}, "preview only"),
                                "201": _json({"type": "object", "properties": {
-                                   "schedule": SCHEDULE, "documents_changed": {"type": "integer"},
-                                   "preview": PREVIEW}}, "saved"), **BAD, **FAIL}}}
+                                   "schedule": SCHEDULE, "documents_changed": {"type": "integer"}}}, "saved"),
+                               **BAD, **FAIL}}}
     paths["/api/v1/retention/due"] = {"get": {
         "summary": "Documents due for appraisal (expired, not destroyed); format=csv for a spreadsheet",
         "parameters": [{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}}],
