@@ -2,6 +2,7 @@
 recompute when dates change, the daily run, and what may go on a destruction list."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 
 import pytest
@@ -88,6 +89,17 @@ def test_changing_the_document_date_recomputes_its_due_date(embedded_runtime) ->
         assert (doc.due_on, doc.retention_status) == (date(2029, 1, 1), RetentionStatus.RUNNING)
 
 
+def test_an_unfiled_document_has_no_due_date(embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    with embedded_runtime.sessions() as s:
+        doc = filed(s, "3000000001", "JC", date(2010, 6, 30))
+        assert doc.retention_status == RetentionStatus.DUE
+        filing.unfile_document(s, None, doc, reason="扫错了户")
+        s.commit()
+        doc = s.get(Document, doc.id)
+        assert (doc.retention, doc.due_on, doc.retention_status) == (None, None, RetentionStatus.UNKNOWN)
+        assert "无法计算" in retention.eligible(s, [doc.id])[doc.id]
+
+
 def test_changing_the_type_recomputes_under_the_new_types_rule(embedded_runtime) -> None:  # type: ignore[no-untyped-def]
     with embedded_runtime.sessions() as s:
         doc = filed(s, "3000000001", "JC", date(2018, 3, 1))
@@ -152,8 +164,9 @@ def test_a_change_adds_a_version_supersedes_the_old_and_is_audited_with_old_and_
                                                                                           (1, "D10", False)]
         assert s.get(Document, doc.id).due_on == date(2031, 1, 1)
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "retention.schedule.change")).one()
-        assert '"retention": "D10"' in event.detail.replace('":"', '": "') or '"D10"' in event.detail
-        assert '"D15"' in event.detail
+        detail = json.loads(event.detail)
+        assert (detail["old"]["retention"], detail["old"]["version"]) == ("D10", 1)
+        assert (detail["new"]["retention"], detail["new"]["version"], detail["documents_changed"]) == ("D15", 2, 1)
 
 
 def test_shortening_a_type_with_filed_documents_needs_a_reason(embedded_runtime) -> None:  # type: ignore[no-untyped-def]

@@ -354,7 +354,7 @@ def _candidates(session: Session, *, document_ids: Sequence[int] | None = None, 
         query = (select(Document.id, Document.doc_type, Document.doc_date, Document.contract_end,
                         Document.customer_id, Document.keep_permanently, Document.extended_until,
                         Document.retention, Document.schedule_id, Document.due_on, Document.retention_status,
-                        Document.reference_code, Customer.closed_on)
+                        Document.reference_code, Document.filed_at, Customer.closed_on)
                  .outerjoin(Customer, Customer.id == Document.customer_id)
                  .where(*condition, Document.id > last).order_by(Document.id).limit(_CHUNK))
         if ids is not None:
@@ -418,9 +418,10 @@ def _computed(session: Session, chunks: Iterable, rules: dict[str, RuleDraft | R
     for rows in chunks:
         events = _event_dates(session, rows, names)
         for row in rows:
-            rule = rules.get(row.doc_type or "")
+            # An unfiled document is not a record yet (a wrong scan may still be purged): no rule applies.
+            rule = rules.get(row.doc_type or "") if row.filed_at is not None else None
             trigger_date = _trigger_date(rule, row, events) if rule is not None else None
-            key = (row.doc_type, trigger_date, row.keep_permanently, row.extended_until)
+            key = (rule is not None and row.doc_type, trigger_date, row.keep_permanently, row.extended_until)
             new = memo.get(key)
             if new is None:
                 if rule is None:  # unfiled, or a type without a rule: cannot compute
