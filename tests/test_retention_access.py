@@ -105,3 +105,12 @@ def test_a_saved_search_hold_catches_a_document_indexed_later(app, users: Users)
         assert retention.dashboard(s, index=rt.index).held == 1
         holds.release(s, None, hold_id, "案件已结")
         assert retention.eligible(s, [caught_id], index=rt.index) == {caught_id: None}
+
+
+def test_a_saved_search_hold_over_an_empty_index_holds_nothing_and_does_not_fail(users: Users) -> None:
+    rt = users.runtime  # nothing was ever indexed: the index has no segment yet
+    with rt.sessions() as s:
+        doc_id = filed(s, "3000000001", "JC", date(2010, 1, 1)).id
+        holds.place(s, None, "检索冻结", "测试", query="绕越计量")
+        assert holds.held_document_ids(s, [doc_id], rt.index) == set()
+        assert retention.dashboard(s, index=rt.index).held == 0

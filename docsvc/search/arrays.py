@@ -66,8 +66,6 @@ def _decode_segment(leaf, fieldname: str) -> np.ndarray:
 
 
 def _segment_values(leaf, fieldname: str) -> np.ndarray:
-    if leaf.segment() is None:  # the reader of an index nothing was written to yet: nothing cached
-        return _decode_segment(leaf, fieldname)
     key = (leaf.segment().segment_id(), fieldname)
     with _LOCK:
         values = _SEGMENT_VALUES.get(key)
@@ -250,7 +248,8 @@ class TextColumns:
 
     def forget_except(self, reader) -> None:
         """Drop columns of segments the reader no longer uses (merged away)."""
-        live = {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers()}
+        # an index nothing was written to yet has a reader without a segment
+        live = {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers() if leaf.segment() is not None}
         self._readers = {k: v for k, v in self._readers.items() if k[0] in live}
         forget_segments(live)
 

@@ -424,6 +424,8 @@ class SearchIndex:
             raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
         compiled = compile_query(q, self.type_aliases if type_aliases is None else type_aliases)
         view = self._view()
+        if view.searcher.doc_count_all() == 0:  # nothing indexed yet: Whoosh's reader has no segment to read
+            return SearchResults(query=q, total_pages=0, total_documents=0, page=page, per_page=per_page)
         scope = view.alive if restrict is None else view.mask(restrict)
         gates: dict[str, np.ndarray] = {}
         if content_within is not None:
