@@ -114,6 +114,7 @@ EXPECTED: dict[str, Action] = {
     "retention.release_hold": Action.MANAGE_RETENTION,
     "retention.document_storage_only": Action.MANAGE_RETENTION,
     "retention.customer_storage_only": Action.MANAGE_RETENTION,
+    "retention.customer_event": Action.MANAGE_RETENTION,
     "api_retention.schedules": Action.VIEW_RETENTION,
     "api_retention.save_schedule": Action.MANAGE_RETENTION,
     "api_retention.due": Action.VIEW_RETENTION,

@@ -169,3 +169,24 @@ def test_document_page_shows_class_and_due_date(client: FlaskClient, auth: AuthA
     page = client.get(f"/documents/{doc.id}").get_data(as_text=True)
     assert 'id="retention-class">D10' in page and "2031-01-01" in page
     assert "2031-01-01" in client.get("/customers/3000000001").get_data(as_text=True)
+
+
+def test_records_manager_records_an_event_on_the_customer_page(client: FlaskClient, auth: AuthActions,
+                                                               users: Users) -> None:
+    with users.runtime.sessions() as s:
+        from docsvc.governance import retention
+
+        retention.save_rule(s, None, retention.draft_rule(s, {
+            "doc_type": "WY", "retention": "D30", "trigger": "event", "event_name": "窃电案件结案", "authority": "表"}))
+        doc = filed(s, "3000000003", "WY", date(2018, 11, 20)).id
+    auth.login("wang", "records_manager")
+    token = auth.csrf("/customers/3000000003")
+    bad = client.post("/customers/3000000003/retention-events", data={"csrf_token": token, "name": "窃电案件结案",
+                                                                      "occurred_on": ""})
+    assert bad.status_code == 400 and "日期" in bad.get_data(as_text=True)
+    page = client.post("/customers/3000000003/retention-events", data={"csrf_token": token, "name": "窃电案件结案",
+                                                                       "occurred_on": "2019-06-30"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "已记录事件" in page and "2049-07-01" in page
+    with users.runtime.sessions() as s:
+        assert s.get(Document, doc).due_on == date(2049, 7, 1)

@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from docsvc.errors import DomainError
-from docsvc.files.customers import get_customer
+from docsvc.files.customers import get_customer, parse_date
 from docsvc.files.doctypes import all_types
 from docsvc.files.documents import get_document
 from docsvc.governance import holds, retention
 from docsvc.governance.access import Action, can, rule
 from docsvc.governance.restriction import set_storage_only
+from docsvc.governance.retention import RetentionError
 from docsvc.web import client_ip, db, runtime
 
 bp = Blueprint("retention", __name__)
@@ -132,6 +133,20 @@ def document_storage_only(document_id: int) -> object:
     set_storage_only(db(), g.user, document, on, request.form.get("reason", ""), ip=client_ip())
     flash("已设为“仅存储”（限制处理）。 / Set to storage-only." if on else "已解除“仅存储”。 / Storage-only cleared.")
     return redirect(url_for("documents.show", document_id=document.id))
+
+
+@bp.route("/customers/<account>/retention-events", methods=["POST"])
+@rule(Action.MANAGE_RETENTION)
+def customer_event(account: str) -> object:
+    customer = get_customer(db(), account)
+    occurred = parse_date(request.form.get("occurred_on", ""), "事件日期 event date")
+    if occurred is None:
+        raise RetentionError("请填写事件日期（如 2024-05-01）。 / Give the event's date (e.g. 2024-05-01).")
+    event = retention.record_event(db(), g.user, request.form.get("name", ""), occurred, customer=customer,
+                                   note=request.form.get("note"), ip=client_ip())
+    flash(f"已记录事件“{event.name}”（{event.occurred_on}），该户文档的到期日已重新计算。 / Event recorded; the file's "
+          "due dates were recomputed.")
+    return redirect(url_for("customers.show", account=customer.account))
 
 
 @bp.route("/customers/<account>/storage-only", methods=["POST"])
