@@ -1,5 +1,7 @@
-"""The bulk recompute on PostgreSQL (COPY into a temporary table, one UPDATE … FROM) stores exactly
-what the one rule (`due_on`) says, leap days included, and touches only rows that change."""
+"""On PostgreSQL the bulk recompute computes date-column triggers in SQL (`_DUE_ON_SQL`, a mirror of
+`due_on`) and event triggers through Python (COPY into a temporary table, one UPDATE … FROM): both
+store exactly what the one rule (`due_on`, `status_of`) says — every trigger, every day around two
+leap days — and touch only rows that change."""
 from __future__ import annotations
 
 import hashlib
@@ -80,3 +82,32 @@ def test_bulk_recompute_on_postgresql_matches_the_rule_for_every_trigger(pg_runt
         assert leap == date(2030, 3, 1)
         assert s.scalar(select(Document.retention_status).where(Document.doc_type == "HT").limit(1)) == \
             RetentionStatus.PERMANENT
+        # a recompute of a few documents (by id) and of one customer's file
+        some = list(s.scalars(select(Document.id).where(Document.doc_type.in_(("JC", "BG")))
+                              .order_by(Document.id).limit(6)))
+        s.execute(Document.__table__.update().where(Document.id.in_(some)).values(doc_date=date(2020, 2, 29)))
+        assert retention.recompute(s, some, NOW) == len([i for i in some if s.get(Document, i).doc_type == "JC"])
+        closed = s.scalar(select(Customer).where(Customer.account == "3000000001"))
+        closed.closed_on = date(2016, 2, 29)
+        s.flush()
+        assert retention.recompute(s, now=NOW, customer_id=closed.id) == 1  # its BG document
+        assert s.scalar(select(Document.due_on).where(Document.customer_id == closed.id, Document.doc_type == "BG")) \
+            == date(2026, 3, 1)
+        assert {s.get(Document, i).due_on for i in some if s.get(Document, i).doc_type == "JC"} == {date(2031, 1, 1)}
+
+
+def test_the_sql_mirror_agrees_with_the_rule_on_the_table_of_cases(pg_runtime: Runtime) -> None:
+    from sqlalchemy import text
+
+    from docsvc.governance.retention import _DUE_ON_SQL
+    from tests.test_retention_rules import DUE_TABLE
+
+    cases = [c for c in DUE_TABLE if c[1] in _DUE_ON_SQL and c[0] != "Y"]
+    cases += [("D1", trigger, date(2019, 12, 31) + timedelta(days=i), None)
+              for trigger in _DUE_ON_SQL for i in range(800)]  # every day of 2020 and 2021
+    with pg_runtime.engine.connect() as conn:
+        for retention_class, trigger, trigger_date, _expected in cases:
+            sql = _DUE_ON_SQL[trigger].format(t="CAST(:t AS date)")
+            got = conn.execute(text(f"SELECT {sql}"), {"t": trigger_date,
+                                                       "years": retention.period_years(retention_class)}).scalar()
+            assert got == retention.due_on(retention_class, trigger, trigger_date), (retention_class, trigger, trigger_date)
