@@ -111,3 +111,18 @@ def test_the_sql_mirror_agrees_with_the_rule_on_the_table_of_cases(pg_runtime: R
             got = conn.execute(text(f"SELECT {sql}"), {"t": trigger_date,
                                                        "years": retention.period_years(retention_class)}).scalar()
             assert got == retention.due_on(retention_class, trigger, trigger_date), (retention_class, trigger, trigger_date)
+
+
+def test_filing_on_postgresql_dates_the_document_and_a_closing_date_moves_it(pg_runtime: Runtime) -> None:
+    from docsvc.files.customers import update_customer
+    from tests.retention_data import filed
+
+    with pg_runtime.sessions() as s:
+        retention.save_rule(s, None, retention.draft_rule(s, {"doc_type": "BG", "retention": "D10",
+                                                              "trigger": "account_closed", "authority": "表"}))
+        inspection = filed(s, "3300000001", "JC", date(2020, 2, 29))
+        change = filed(s, "3300000001", "BG", date(2020, 2, 29))
+        assert (inspection.due_on, inspection.retention_status) == (date(2031, 1, 1), RetentionStatus.RUNNING)
+        assert change.retention_status == RetentionStatus.UNKNOWN  # the account is open
+        update_customer(s, None, "3300000001", {"status": "closed", "closed_on": "2024-02-29"})
+        assert s.get(Document, change.id).due_on == date(2034, 3, 1)

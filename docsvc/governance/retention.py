@@ -476,11 +476,15 @@ def recompute(session: Session, document_ids: Iterable[int] | None = None, now: 
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     in_sql = {code: rule for code, rule in rules.items() if postgres and rule.trigger in _DUE_ON_SQL}
+    if in_sql and (ids is not None or customer_id is not None):
+        # a few documents (a filing, one customer's file): only the types they have
+        scope = Document.id.in_(ids[:ID_CHUNK]) if ids is not None and len(ids) <= ID_CHUNK else (
+            Document.customer_id == customer_id if customer_id is not None else None)
+        if scope is not None:
+            present = set(session.scalars(select(Document.doc_type).where(scope).distinct()))
+            in_sql = {code: rule for code, rule in in_sql.items() if code in present}
     changed = sum(_recompute_in_sql(session, code, rule, today, ids, doc_type, customer_id)
                   for code, rule in in_sql.items() if doc_type is None or code == doc_type)
-    connection.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS retention_calc (id INTEGER PRIMARY KEY, "
-                            "retention VARCHAR(10), schedule_id INTEGER, due_on DATE, retention_status VARCHAR(16))"))
-    connection.execute(text("DELETE FROM retention_calc"))
     pending: list[tuple[int, str | None, int | None, date | None, str]] = []
     loaded = 0
 
@@ -488,6 +492,11 @@ def recompute(session: Session, document_ids: Iterable[int] | None = None, now: 
         nonlocal loaded
         if not pending:
             return
+        if not loaded:  # the first rows to load: a fresh (or emptied) temporary table
+            connection.execute(text(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS retention_calc (id INTEGER PRIMARY KEY, retention VARCHAR(10), "
+                "schedule_id INTEGER, due_on DATE, retention_status VARCHAR(16))"))
+            connection.execute(text("DELETE FROM retention_calc"))
         if postgres:
             raw = connection.connection.driver_connection  # psycopg 3: COPY is the fast bulk load
             with raw.cursor() as cursor, cursor.copy(
