@@ -25,7 +25,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Date, Integer, String, column, func, or_, select, table, text, update
 from sqlalchemy.orm import Session
@@ -743,7 +743,7 @@ def dashboard(session: Session, now: datetime | None = None, index=None) -> Dash
         held=len(all_held_document_ids(session, index)),
         storage_only=storage_only,
         unknown=count(live, Document.filed_at.is_not(None), Document.retention_status == RetentionStatus.UNKNOWN),
-        destroyed_this_year=count(Document.destroyed_at >= datetime(today.year, 1, 1)),
+        destroyed_this_year=count(Document.destroyed_at >= datetime(today.year, 1, 1, tzinfo=timezone.utc)),
         permanent=count(live, Document.retention_status == RetentionStatus.PERMANENT),
         by_year=[(int(y), int(n)) for y, n in by_year if y is not None],
         active_holds=int(session.scalar(select(func.count()).select_from(Hold).where(Hold.released_at.is_(None))) or 0),
