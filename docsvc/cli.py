@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ import workers
 from docsvc import create_app, db
 from docsvc.config import ConfigError, Settings
 from docsvc.constants import FileState, Grant, Role
-from docsvc.governance import audit
+from docsvc.governance import audit, retention
 from docsvc.governance.accounts import (
     AccountError, create_user, find_user, issue_token, list_tokens, revoke_token, set_active, set_grants, set_roles,
 )
@@ -426,6 +427,41 @@ def audit_anchor() -> None:
     with rt.sessions() as session:
         anchor = audit.write_anchor(session, rt.store)
     click.echo(f"锚点 / anchor {anchor.day}: #{anchor.seq} {anchor.hash}")
+
+
+
+
+@main.group("retention")
+def retention_group() -> None:
+    """Retention (保管期限): the daily expiry run and the due list."""
+
+
+@retention_group.command("run")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Run as of this day (YYYY-MM-DD) instead of today, e.g. to catch up.")
+def retention_run(on: "datetime | None") -> None:
+    """Mark documents whose retention has expired as due for appraisal (what the scheduler runs daily)."""
+    rt = _migrated_runtime()
+    with rt.sessions() as session:
+        marked = retention.run_daily(session, on.replace(tzinfo=timezone.utc) if on else None)
+    click.echo(f"新到期 {marked} 份，已进入鉴定队列。 / {marked} document(s) newly due, queued for appraisal.")
+
+
+@retention_group.command("due")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV (UTF-8 with BOM, opens in Excel) instead of a table.")
+def retention_due(as_csv: bool) -> None:
+    """List documents due for appraisal: 档号, type, 户号, title (masked if sensitive), due date, held."""
+    rt = _migrated_runtime()
+    with rt.sessions() as session:
+        items = retention.due_documents(session, None, index=rt.index)
+    if as_csv:
+        sys.stdout.write("\ufeff" + retention.due_csv(items))
+        return
+    for item in items:
+        click.echo("\t".join([item.reference_code or f"#{item.document_id}", item.doc_type or "",
+                              item.customer_account or "", item.title, item.due_on.isoformat() if item.due_on else "",
+                              "冻结 held" if item.held else ""]))
+    click.echo(f"共 {len(items)} 份到期待鉴定。 / {len(items)} document(s) due for appraisal.")
 
 
 if __name__ == "__main__":

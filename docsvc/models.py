@@ -12,12 +12,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    select,
     String,
     Text,
+    text,
     UniqueConstraint,
 )
 from flask_login import UserMixin
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from docsvc.constants import FileState, IndexState, JobState
 
@@ -136,6 +138,9 @@ class BatchFile(Base):
 
 class Document(Base):
     __tablename__ = "documents"
+    # Storage-only documents, read by every search of a user who is not a records manager (migration 0006).
+    __table_args__ = (Index("ix_documents_storage_only", "id", postgresql_where=text("storage_only_at IS NOT NULL"),
+                            sqlite_where=text("storage_only_at IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_file_id: Mapped[int | None] = mapped_column(ForeignKey("batch_files.id"), index=True)
@@ -317,6 +322,9 @@ class Customer(Base):
     """An electricity account (户) and its paper file."""
 
     __tablename__ = "customers"
+    # Storage-only files, read by every search of a user who is not a records manager (migration 0006).
+    __table_args__ = (Index("ix_customers_storage_only", "id", postgresql_where=text("storage_only_at IS NOT NULL"),
+                            sqlite_where=text("storage_only_at IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account: Mapped[str] = mapped_column(String(40), unique=True)  # 户号
@@ -352,6 +360,16 @@ class DocumentType(Base):
     required_from: Mapped[str | None] = mapped_column(String(20))  # the stage from which it must be present
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def aliases(self) -> list[str]:
+        """Names an archivist may type after 类型: for "身份证明 / 营业执照 / 土地证明" each part is a name of its own."""
+        return [part.strip() for name in (self.name_zh, self.name_en) for part in (name or "").split("/") if part.strip()]
+
+    @classmethod
+    def alias_map(cls, session: Session) -> dict[str, str]:
+        """Every alias → its type code, inactive types too (old documents keep them): for the query language."""
+        return {alias: row.code for row in session.scalars(select(cls)) for alias in row.aliases}
 
 
 class FilingSequence(Base):

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
-from docsvc.governance import audit
+from docsvc.governance import audit, retention
 from docsvc.runtime import Runtime
 from workers.pipeline import recover
 
@@ -30,8 +30,15 @@ def anchor_audit_trail(rt: Runtime) -> None:
             audit.write_anchor(session, rt.store)
 
 
+def mark_due_documents(rt: Runtime) -> None:
+    """Documents whose retention period ended today join the appraisal queue (expiry is not destruction)."""
+    with rt.sessions() as session:
+        retention.run_daily(session)
+
+
 DAILY_TASKS: list[tuple[str, DailyTask]] = [
     ("audit anchor", anchor_audit_trail),
+    ("retention: mark due documents", mark_due_documents),
 ]
 
 

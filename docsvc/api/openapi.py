@@ -179,4 +179,7 @@ def openapi_document() -> dict[str, Any]:
         },
     }
     add_paths(document["paths"])
+    from docsvc.api.retention_openapi import add_paths as add_retention_paths
+
+    add_retention_paths(document["paths"])
     return document

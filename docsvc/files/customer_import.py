@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from docsvc import exports
 from docsvc.errors import DomainError, NotFound
-from docsvc.models import Customer, User, utcnow
+from docsvc.models import Customer, Document, User, utcnow
 from docsvc.governance import audit
+from docsvc.governance.retention import recompute
 from docsvc.files.customers import FIELDS, AccountRule, CustomerError, check_closing, clean_fields
 
 TARGETS = ("account",) + FIELDS
@@ -203,6 +204,9 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
         for row in updates:
             session.execute(update(Customer).where(Customer.id == row["id"])
                             .values({k: v for k, v in row.items() if k != "id"}))
+        closing = [row["id"] for row in updates if "closed_on" in row]
+        if closing:  # retention counted from the closing date moves with it
+            recompute(session, session.scalars(select(Document.id).where(Document.customer_id.in_(closing))))
         audit.record(session, actor, "customer.import", object_type="customer_import", object_id=source_name[:80],
                      ip=ip, detail={"created": report.created, "updated": report.updated,
                                     "unchanged": report.unchanged, "rejected": report.rejected})

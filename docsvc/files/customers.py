@@ -177,6 +177,10 @@ def update_customer(session: Session, actor: User | None, account: str, values: 
         setattr(customer, key, value)
     if changed:
         _reindex_customer(session, customer)
+        if "closed_on" in changed:  # a retention trigger (account_closed)
+            from docsvc.governance.retention import recompute
+
+            recompute(session, customer_id=customer.id)
         audit.record(session, actor, "customer.update", object_type="customer", object_id=customer.account,
                      ip=ip, detail=_loggable(changed))
     session.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from docsvc.governance.access import may_see_sensitive
 from docsvc.errors import Conflict, DomainError, Forbidden, NotFound
 from docsvc.models import Document, DocumentType, User
-from docsvc.governance import audit
+from docsvc.governance import audit, retention
 from docsvc.files.documents import mark_for_reindex
 
 # Business stages of a supply relationship, in order (DOMAIN.md: 申请 → 设计/施工 → 验收送电 → 合同签订
@@ -137,6 +137,11 @@ def _apply(session: Session, actor: User | None, doc_type: DocumentType, fields:
         session.commit()
         raise DocTypeForbidden(refusal)
     changes = {f: {"old": before[f], "new": v} for f, v in fields.items() if new or getattr(doc_type, f) != v}
+    if "retention" in changes and not new:
+        try:
+            retention.check_class_change(session, doc_type.code, str(changes["retention"]["new"]))
+        except retention.RetentionError as exc:
+            raise DocTypeError(exc.message) from exc
     for field, change in changes.items():
         setattr(doc_type, field, change["new"])
     if new:
@@ -155,6 +160,8 @@ def _apply(session: Session, actor: User | None, doc_type: DocumentType, fields:
         "access_change": was_sensitive != doc_type.sensitive,
     })
     session.commit()
+    if "retention" in changes and not new:
+        retention.follow_type_class(session, actor, doc_type, ip=ip)  # the type's rule gets a new version
     return doc_type
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import IndexState
 
-from docsvc.governance.access import hides_identity
+from docsvc.governance.access import hides_identity, is_storage_only
 from docsvc.errors import NotFound, require_found
 from docsvc.jobs import request_index
 from docsvc.models import Document, Page, User, utcnow
@@ -88,6 +88,10 @@ def _document_fields(document: Document) -> dict[str, object]:
         "contract_number": document.contract_no, "business_ref": document.business_ref,
         "archive_code": document.reference_code, "location": document.location, "notes": document.notes,
         "filed_at": document.filed_at.isoformat() if document.filed_at else None, "inbox_note": document.inbox_note,
+        "contract_end": document.contract_end.isoformat() if document.contract_end else None,
+        "retention": document.retention, "retention_status": document.retention_status,
+        "due_on": document.due_on.isoformat() if document.due_on else None,
+        "storage_only": is_storage_only(document),
         "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": p.error,
                    "view_rotation": p.view_rotation} for p in live_pages(document)],
     }

@@ -25,6 +25,7 @@ from docsvc.files.doctypes import get_type
 from docsvc.files.documents import mark_for_reindex
 from docsvc.models import Customer, Document, DocumentType, FilingSequence, User, utcnow
 from docsvc.governance import audit
+from docsvc.governance.retention import recompute
 
 _SEQ_FIELD = re.compile(r"\{seq(?::[^}]*)?\}")
 
@@ -130,6 +131,7 @@ def file_document(session: Session, actor: User | None, document: Document, cust
         assign_code(session, document, doc_type, settings)
     session.flush()
     mark_for_reindex(session, [document.id])
+    recompute(session, [document.id])  # its type's rule and its customer's closing date now apply
     detail: dict[str, object] = {
         "customer_account": customer.account, "doc_type": doc_type.code,
         "reference_code": document.reference_code, "how": how, "confidence": confidence,
@@ -154,6 +156,7 @@ def unfile_document(session: Session, actor: User | None, document: Document, *,
     before = (document.customer_account, document.doc_type)
     document.customer, document.customer_account, document.filed_at = None, None, None
     mark_for_reindex(session, [document.id])
+    recompute(session, [document.id])
     audit.record(session, actor, "document.unlink", object_type="document", object_id=document.id, ip=ip,
                  detail={"before": {"customer_account": before[0], "doc_type": before[1]}, "reason": reason.strip(),
                          "reference_code": document.reference_code})
@@ -185,9 +188,10 @@ def correct_code(session: Session, actor: User | None, document: Document, new_c
 
 MASKED_VALUE = "[敏感材料，已隐藏 / sensitive, withheld]"
 SENSITIVE_DETAIL = frozenset({"title", "contract_number", "business_ref", "notes"})
-EDITABLE = ("title", "document_date", "contract_number", "business_ref", "location", "notes")
+EDITABLE = ("title", "document_date", "contract_number", "contract_end", "business_ref", "location", "notes")
 _COLUMNS = {"title": "title", "document_date": "doc_date", "contract_number": "contract_no",
-            "business_ref": "business_ref", "location": "location", "notes": "notes"}
+            "contract_end": "contract_end", "business_ref": "business_ref", "location": "location", "notes": "notes"}
+_DATES = {"document_date": "文档日期 document date", "contract_end": "合同终止日期 contract end date"}
 
 
 def update_document(session: Session, actor: User | None, document: Document, values: dict[str, object],
@@ -199,8 +203,8 @@ def update_document(session: Session, actor: User | None, document: Document, va
         if key not in values:
             continue
         raw = values[key]
-        if key == "document_date":
-            value: object = parse_date(raw, "文档日期 document date")
+        if key in _DATES:
+            value: object = parse_date(raw, _DATES[key])
         else:
             value = (str(raw).strip() if raw is not None else "") or (None if key != "title" else "")
             if key == "title" and len(str(value)) > 255:
@@ -219,6 +223,8 @@ def update_document(session: Session, actor: User | None, document: Document, va
             file_document(session, actor, document, customer, doc_type, settings, ip=ip)
     if changes:
         mark_for_reindex(session, [document.id])
+        if changes.keys() & _DATES.keys():  # retention triggers
+            recompute(session, [document.id])
         # The trail is read by auditors without the `sensitive` grant: an ID copy's description is not kept
         # in clear there, only which fields changed.
         hidden = is_sensitive(document)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import Grant, LoanState, Role
 from docsvc.errors import Forbidden
-from docsvc.models import Document, DocumentType, Loan, LoanItem, Page, User, utcnow
+from docsvc.models import Customer, Document, DocumentType, Loan, LoanItem, Page, User, utcnow
 
 
 class Action(StrEnum):
@@ -159,6 +159,17 @@ def sensitive_types(session: Session) -> frozenset[str]:
     return frozenset(session.scalars(select(DocumentType.code).where(DocumentType.sensitive.is_(True))))
 
 
+def is_storage_only(document: Document) -> bool:
+    """Storage-only (限制处理), by the document itself or through its customer's whole file."""
+    return document.storage_only_at is not None or (
+        document.customer is not None and document.customer.storage_only_at is not None)
+
+
+def reads_storage_only(user: User | None) -> bool:
+    """Only records managers read the content of storage-only documents (PIPL: kept, no longer used)."""
+    return user is not None and user.active and Role.RECORDS_MANAGER in user.role_set
+
+
 @dataclass(frozen=True)
 class ContentGrant:
     """Why access is allowed: by duty (loan_id None) or under this loan."""
@@ -177,6 +188,8 @@ def content_grant(session: Session, user: User, obj: object, action: Action = Ac
     if not isinstance(document, Document) or not user.active:
         return None
     if is_sensitive(document) and not may_see_sensitive(user):
+        return None
+    if is_storage_only(document) and not reads_storage_only(user):
         return None
     if user.role_set & CONTENT_ROLES:
         return BY_DUTY
@@ -220,9 +233,14 @@ class ContentScope:
     customer_accounts: frozenset[str] = frozenset()
     sensitive: bool = False  # may sensitive document types appear at all
     sensitive_types: frozenset[str] = frozenset()  # codes flagged sensitive when the scope was read
+    # Storage-only documents and customer files whose content is hidden from this user.
+    hidden_document_ids: frozenset[int] = frozenset()
+    hidden_accounts: frozenset[str] = frozenset()
 
     def covers(self, document_id: int, customer_account: str | None, doc_type: str | None) -> bool:
         if (doc_type or "") in self.sensitive_types and not self.sensitive:
+            return False
+        if document_id in self.hidden_document_ids or (customer_account or "") in self.hidden_accounts:
             return False
         return self.all or document_id in self.document_ids or (
             customer_account is not None and customer_account in self.customer_accounts)
@@ -234,15 +252,21 @@ def content_filter(session: Session, user: User | None, now: datetime | None = N
     if user is None or not user.active:
         return ContentScope(all=False, sensitive_types=codes)
     sensitive = may_see_sensitive(user)
+    hidden: dict[str, frozenset] = {}  # type: ignore[type-arg]
+    if not reads_storage_only(user):
+        hidden = {"hidden_document_ids": frozenset(session.scalars(
+                      select(Document.id).where(Document.storage_only_at.is_not(None)))),
+                  "hidden_accounts": frozenset(session.scalars(
+                      select(Customer.account).where(Customer.storage_only_at.is_not(None))))}
     if user.role_set & CONTENT_ROLES:
-        return ContentScope(all=True, sensitive=sensitive, sensitive_types=codes)
+        return ContentScope(all=True, sensitive=sensitive, sensitive_types=codes, **hidden)
     if Role.VIEWER not in user.role_set:
-        return ContentScope(all=False, sensitive=sensitive, sensitive_types=codes)
+        return ContentScope(all=False, sensitive=sensitive, sensitive_types=codes, **hidden)
     loans = active_loans(session, user, now)
     ids = session.scalars(select(LoanItem.document_id).where(LoanItem.loan_id.in_([l.id for l in loans]))) if loans else []
     return ContentScope(all=False, document_ids=frozenset(ids), sensitive=sensitive,
                         customer_accounts=frozenset(l.customer_account for l in loans if l.customer_account),
-                        sensitive_types=codes)
+                        sensitive_types=codes, **hidden)
 
 
 def _utc(now: datetime | None) -> datetime:

@@ -217,7 +217,8 @@ class TextColumns:
 
     def forget_except(self, reader) -> None:
         """Drop columns of segments the reader no longer uses (merged away)."""
-        live = {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers()}
+        # an index nothing was written to yet has a reader without a segment
+        live = {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers() if leaf.segment() is not None}
         self._readers = {k: v for k, v in self._readers.items() if k[0] in live}
         forget_segments(live)
 

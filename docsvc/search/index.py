@@ -74,8 +74,10 @@ def _restriction_query(restriction: AccessRestriction) -> wq.Query | None:
         terms = [wq.Term("document_id", str(d)) for d in sorted(restriction.allowed_document_ids or ())]
         terms += [wq.Term("account_key", normalize(a)) for a in sorted(restriction.allowed_accounts or ())]
         parts.append(wq.Or(terms) if terms else wq.NullQuery)
-    if restriction.hidden_document_ids:
-        parts.append(wq.Not(wq.Or([wq.Term("document_id", str(d)) for d in sorted(restriction.hidden_document_ids)])))
+    if restriction.hidden_document_ids or restriction.hidden_accounts:
+        hidden = [wq.Term("document_id", str(d)) for d in sorted(restriction.hidden_document_ids)]
+        hidden += [wq.Term("account_key", normalize(a)) for a in sorted(restriction.hidden_accounts)]
+        parts.append(wq.Not(wq.Or(hidden)))
     if restriction.exclude_sensitive:
         parts.append(wq.Not(_sensitive_query(restriction.sensitive_types)))
     if not parts:
@@ -417,6 +419,8 @@ class SearchIndex:
             raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
         compiled = compile_query(q, self.type_aliases if type_aliases is None else type_aliases)
         view = self._view()
+        if view.searcher.doc_count_all() == 0:  # nothing indexed yet: Whoosh's reader has no segment to read
+            return SearchResults(query=q, total_pages=0, total_documents=0, page=page, per_page=per_page)
         scope = view.alive if restrict is None else _restriction_mask(view, restrict)
         gates: dict[str, np.ndarray] = {}
         if content_within is not None:

@@ -39,6 +39,7 @@ class AccessRestriction:
     allowed_document_ids: frozenset[int] | None = None
     allowed_accounts: frozenset[str] | None = None
     hidden_document_ids: frozenset[int] = frozenset()
+    hidden_accounts: frozenset[str] = frozenset()  # storage-only customer files
     exclude_sensitive: bool = False
     sensitive_types: frozenset[str] = frozenset()
 
@@ -49,13 +50,14 @@ def access_restriction(
     allowed_document_ids: Iterable[int] | None = None,
     allowed_accounts: Iterable[str] | None = None,
     hidden_document_ids: Iterable[int] | None = None,
+    hidden_accounts: Iterable[str] | None = None,
     exclude_sensitive: bool = False,
     sensitive_types: Iterable[str] = (),
 ) -> AccessRestriction | None:
     """An AccessRestriction from any iterables (frozen, so a search can cache its mask by it);
     None when nothing is restricted."""
     if (allowed_types is None and allowed_document_ids is None and allowed_accounts is None
-            and not hidden_document_ids and not exclude_sensitive):
+            and not hidden_document_ids and not hidden_accounts and not exclude_sensitive):
         return None
 
     def frozen(values):
@@ -66,6 +68,7 @@ def access_restriction(
         allowed_document_ids=frozen(allowed_document_ids),
         allowed_accounts=frozen(allowed_accounts),
         hidden_document_ids=frozenset(hidden_document_ids or ()),
+        hidden_accounts=frozenset(hidden_accounts or ()),
         exclude_sensitive=exclude_sensitive,
         sensitive_types=frozenset(sensitive_types),
     )

@@ -12,7 +12,7 @@ from docsvc.files.customers import (
 )
 from docsvc.files.doctypes import STAGES, all_types
 from docsvc.files.suggestions import autofile_note
-from docsvc.governance.access import Action, can, hides_identity, rule
+from docsvc.governance.access import Action, can, hides_identity, is_storage_only, reads_storage_only, rule
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.downloads import completeness_export, customer_file_pdf
 from docsvc.models import Document
@@ -73,6 +73,7 @@ def show(account: str) -> object:
                            checklist=completeness.checklist(db(), customer), events=events,
                            notes={e.id: note for e in events if (note := autofile_note(e))},
                            hidden={d.id for d in documents if hides_identity(g.user, d)},
+                           content_hidden={d.id for d in documents if is_storage_only(d) and not reads_storage_only(g.user)},
                            may_edit=can(g.user, Action.MANAGE_CUSTOMERS))
 
 

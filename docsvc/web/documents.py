@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from docsvc.governance.access import Action, can, content_grant, hides_identity, rule
+from docsvc.governance.access import Action, can, content_grant, hides_identity, is_storage_only, rule
+from docsvc.governance.retention import document_retention
 from docsvc.files import filing
 from docsvc.files.documents import get_document, get_page, live_pages
 from docsvc.http import client_ip, content, db
@@ -20,7 +21,8 @@ def show(document_id: int) -> object:
                            grant=content_grant(db(), g.user, document),
                            may_print=can(g.user, Action.PRINT, document, session=db()),
                            may_unfile=can(g.user, Action.UNFILE, document),
-                           sensitive_hidden=hides_identity(g.user, document))
+                           sensitive_hidden=hides_identity(g.user, document),
+                           retention=document_retention(db(), document), storage_only=is_storage_only(document))
 
 
 @bp.route("/pages/<int:page_id>")

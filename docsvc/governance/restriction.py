@@ -1,0 +1,43 @@
+"""Storage-only (限制处理, PIPL): a document or a customer's whole file kept but no longer used.
+
+Its content (page text, images, downloads, search text and snippets) is hidden from everyone but
+records managers; the catalogue entry stays and retention goes on. The hiding itself is the access
+rule's (docsvc.governance.access: content_grant and content_filter); this module sets and clears
+the state, audited.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from docsvc.errors import DomainError
+from docsvc.governance import audit
+from docsvc.models import Customer, Document, User, utcnow
+
+
+class RestrictionError(DomainError):
+    pass
+
+
+def set_storage_only(session: Session, actor: User | None, target: Document | Customer, on: bool, reason: str, *,
+                     ip: str | None = None, now: datetime | None = None) -> None:
+    """Set (`on`) or clear storage-only on a document or a whole customer file, with a reason; commits.
+
+    Changes the search index's view of the file only through the access rule, so nothing is re-indexed."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise RestrictionError("请填写设置或解除“仅存储”的原因（最多 500 字）。 / Give the reason for setting or "
+                               "clearing storage-only (500 characters at most).")
+    kind, ident = ("document", target.id) if isinstance(target, Document) else ("customer", target.account)
+    before = target.storage_only_at is not None
+    if before == on:
+        state = "已是“仅存储”" if on else "不是“仅存储”"
+        raise RestrictionError(f"{'文档' if kind == 'document' else '客户'} {ident} {state}，无需更改。 / "
+                               f"The {kind} {ident} is {'already' if on else 'not'} storage-only.")
+    target.storage_only_at = (now or utcnow()) if on else None
+    target.storage_only_reason = reason if on else None
+    audit.record(session, actor, "storage_only.set" if on else "storage_only.clear", object_type=kind,
+                 object_id=ident, ip=ip, now=now, detail={"reason": reason, "old": before, "new": on})
+    session.commit()
+
