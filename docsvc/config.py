@@ -80,6 +80,8 @@ class Settings:
     # Read events (page views, downloads) commit without waiting for the WAL flush unless this is set.
     audit_durable_reads: bool = False
     secure_cookies: bool = False
+    # Days between a destruction list's approval and the first supervisor's confirmation (7 recommended).
+    destruction_wait_days: int = 0
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -139,6 +141,7 @@ class Settings:
             # Browsers send Secure cookies to http://localhost too; turn off only behind plain-HTTP proxies.
             # Off by default: the embedded service is reached over plain HTTP on the office network.
             secure_cookies=_bool(env.get("DOCSVC_SECURE_COOKIES"), False),
+            destruction_wait_days=int(env.get("DOCSVC_DESTRUCTION_WAIT_DAYS") or 0),
             filing=FilingSettings.from_env(env),
         )
 

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 SPLIT_FILE = "workers.jobs.split_file"
 PROCESS_PAGE = "workers.jobs.process_page"
 INDEX_PENDING = "workers.jobs.index_pending"
+EXECUTE_DESTRUCTION = "workers.jobs.execute_destruction"
 
 Job = tuple[str, str, tuple[object, ...], str]  # queue, function path, args, job id
 
@@ -41,6 +42,11 @@ def enqueue_page(jobs: JobQueue, page_id: int) -> None:
 
 def enqueue_index(jobs: JobQueue) -> None:
     jobs.enqueue(QueueName.INDEX, INDEX_PENDING, job_id="index-pending")
+
+
+def enqueue_destruction(jobs: JobQueue, list_id: int) -> None:
+    # The index queue: the execution rewrites the Whoosh index, which has one writer (the index worker).
+    jobs.enqueue(QueueName.INDEX, EXECUTE_DESTRUCTION, list_id, job_id=f"destroy-{list_id}")
 
 
 def resolve(func: str) -> Callable[..., object]:

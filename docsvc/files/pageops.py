@@ -215,7 +215,13 @@ def binned_pages(session: Session) -> list[Page]:
 
 def purge_page(session: Session, store: ObjectStore, actor: User | None, page: Page, *,
                ip: str | None = None) -> None:
-    """Remove a binned page for good: its row and its derived objects (the original scan is shared)."""
+    """Remove a binned page of an unfiled document for good: its row and its derived objects (the
+    original scan is shared). A filed document is a record: only a destruction list removes its content."""
+    if page.document.filed_at is not None:
+        raise NotAllowedNow(f"页面 #{page.id} 属于已归档文档 #{page.document_id}（档号 {page.document.reference_code}），"
+                            "不能直接清除；已归档文档的内容只能经销毁清册（鉴定、审批、监销）销毁。 / Page "
+                            f"#{page.id} belongs to filed document #{page.document_id}; a filed document's content is "
+                            "removed only by executing a destruction list.")
     if page.binned_at is None:
         raise NotAllowedNow(f"页面 #{page.id} 不在回收站中。 / Page #{page.id} is not in the bin.")
     if page.index_state == IndexState.PENDING:

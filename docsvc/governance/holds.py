@@ -6,15 +6,22 @@ document's customer at the moment it is asked), single documents, or a saved sea
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docsvc.models import Document, Hold, HoldTarget
 
+if TYPE_CHECKING:
+    from docsvc.search import SearchIndex
 
-def held_document_ids(session: Session, document_ids: Iterable[int]) -> set[int]:
-    """Which of `document_ids` are under at least one hold that has not been released."""
+
+def held_document_ids(session: Session, document_ids: Iterable[int], index: "SearchIndex | None" = None) -> set[int]:
+    """Which of `document_ids` are under at least one hold that has not been released.
+
+    `index` evaluates saved-search holds (the retention half adds them; destruction passes it already).
+    """
     ids = set(document_ids)
     if not ids:
         return set()
