@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import Decision, ItemResult, ListState, register_key
 from docsvc.errors import NotAllowedNow
-from docsvc.files.filepdf import CONTENTS_DPI, _Sheet
+from docsvc.files.filepdf import CONTENTS_DPI, _font, _Sheet
 from docsvc.formats.image_pdf import ImagePdfWriter
 from docsvc.models import DestructionItem, DestructionList, User
 from docsvc.pipeline.coversheets import A4_MM
@@ -26,7 +26,7 @@ from storage import ObjectStore
 HEADER = ("序号", "档号", "题名", "年度", "应保管期限", "已保管期限", "页数", "备注")
 # (x, width) in mm of each column inside the margins; widths add up to 180.
 COLUMNS = ((0, 10), (10, 42), (52, 40), (92, 12), (104, 16), (120, 16), (136, 10), (146, 34))
-ROW, TEXT = 7.0, 2.8
+ROW, TEXT, LINE = 7.0, 2.8, 3.6  # row pitch, text height, line pitch inside a row (mm)
 ROWS_FROM, ROWS_END = 20.0, 254.0
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
@@ -128,23 +128,54 @@ def pdf_bytes(dlist: DestructionList, fonds: str, moment: datetime) -> bytes:
         sheet.text(0, 16 + n * 9, label, 4.5, width=30)
         sheet.text(32, 16 + n * 9, value or "—", 4.5, width=148)
     writer.add_page(sheet.image, dpi=CONTENTS_DPI, words=sheet.words)
-    body = rows(dlist)
-    per_page = int((ROWS_END - ROWS_FROM) / ROW)
-    pages = [body[i:i + per_page] for i in range(0, len(body), per_page)] or [[]]
+    pages = _paginate([_wrapped(row) for row in rows(dlist)])
     for number, chunk in enumerate(pages, start=1):
         sheet = _Sheet(CONTENTS_DPI)
         sheet.text(0, 0, f"销毁清册 #{dlist.id} · 第 {number} / {len(pages)} 页", 4, width=180)
         for (x, width), heading in zip(COLUMNS, HEADER):
             sheet.text(x, ROWS_FROM - ROW, heading, TEXT, width=width - 1)
         sheet.line(ROWS_FROM - 1.5)
-        for n, row in enumerate(chunk):
-            for (x, width), value in zip(COLUMNS, row):
-                if value:
-                    sheet.text(x, ROWS_FROM + n * ROW, value, TEXT, width=width - 1)
+        y = ROWS_FROM
+        for row in chunk:
+            for (x, width), lines in zip(COLUMNS, row):
+                for n, line in enumerate(lines):
+                    sheet.text(x, y + n * LINE, line, TEXT, width=width - 1)
+            y += _height(row)
         sheet.text(0, A4_MM[1] - 33, f"全宗号 {fonds}", 3)
         writer.add_page(sheet.image, dpi=CONTENTS_DPI, words=sheet.words)
     writer.close()
     return out.getvalue()
+
+
+def _wrapped(row: tuple[str, ...]) -> list[list[str]]:
+    """Each cell as the lines it takes in its column: nothing of the register is cut off."""
+    font = _font(round(TEXT / 25.4 * CONTENTS_DPI))
+    cells = []
+    for (_, width), value in zip(COLUMNS, row):
+        room, lines, line = (width - 1) / 25.4 * CONTENTS_DPI, [], ""
+        for char in value:
+            if line and font.getlength(line + char) > room:
+                lines.append(line)
+                line = ""
+            line += char
+        cells.append([*lines, line] if line else lines)
+    return cells
+
+
+def _height(row: list[list[str]]) -> float:
+    return max(ROW, max((len(lines) for lines in row), default=1) * LINE + ROW - LINE)
+
+
+def _paginate(body: list[list[list[str]]]) -> list[list[list[list[str]]]]:
+    pages: list[list[list[list[str]]]] = [[]]
+    used = 0.0
+    for row in body:
+        if pages[-1] and used + _height(row) > ROWS_END - ROWS_FROM:
+            pages.append([])
+            used = 0.0
+        pages[-1].append(row)
+        used += _height(row)
+    return pages
 
 
 def _retention(code: str | None) -> str:
@@ -156,7 +187,8 @@ def _retention(code: str | None) -> str:
 def _name(user: User | None) -> str:
     if user is None:
         return ""
-    return f"{user.display_name}（{user.username}）" if user.display_name else user.username
+    shown = user.display_name or user.username
+    return shown if shown == user.username else f"{shown}（{user.username}）"
 
 
 def _day(moment: datetime | None) -> str:
