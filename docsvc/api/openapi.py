@@ -109,7 +109,10 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Upload files as a new batch",
                 "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
                     "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    "customer_account": {"type": "string"}, "doc_type": {"type": "string"}},
+                    "customer_account": {"type": "string"}, "doc_type": {"type": "string"},
+                    "reason_for_destroyed": {"type": "string", "description":
+                                             "why content erased by a destruction list is stored again (audited); "
+                                             "without it such a file is refused with 409"}},
                     "required": ["files"]}}}},
                 "responses": {"202": _json(BATCH, "accepted; poll GET /api/v1/batches/{id}"), "400": _json(ERROR), **FAIL}}},
             "/api/v1/batches/{batch_id}": {"get": {
@@ -185,5 +188,8 @@ def openapi_document() -> dict[str, Any]:
     }
     from docsvc.api.customers_openapi import add_paths  # customer files, kept in their own module
 
+    from docsvc.api.destruction_openapi import add_destruction_paths
+
     add_paths(document["paths"])
+    add_destruction_paths(document["paths"])
     return document

@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session
 
 from docsvc.constants import Decision, ItemResult, ListState, register_key
-from docsvc.errors import NotAllowedNow
+from docsvc.errors import DomainError, NotAllowedNow
+from docsvc.governance import audit
 from docsvc.files.filepdf import CONTENTS_DPI, _font, _Sheet
 from docsvc.formats.image_pdf import ImagePdfWriter
 from docsvc.models import DestructionItem, DestructionList, User
@@ -33,8 +34,9 @@ FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 RETENTION_NAMES = {"Y": "永久", "D30": "30年", "D10": "10年"}
 
 
-class RegisterAltered(RuntimeError):
+class RegisterAltered(DomainError):
     """The stored register no longer matches the SHA-256 recorded when it was written."""
+    status = 500
 
 
 def rows(dlist: DestructionList) -> list[tuple[str, ...]]:
@@ -100,6 +102,16 @@ def read(store: ObjectStore, dlist: DestructionList, ext: str) -> bytes:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise RegisterAltered(f"销毁清册 #{dlist.id} 的登记簿与记录的 SHA-256 不符，可能被改动；请立即联系档案管理员和审计员。"
                               f" / The register of list #{dlist.id} does not match its recorded SHA-256.")
+    return data
+
+
+def download(session: Session, store: ObjectStore, actor: User, dlist: DestructionList, ext: str, *,
+             ip: str | None = None) -> bytes:
+    """The register's bytes for `actor`, the download audited (web and API both come here)."""
+    data = read(store, dlist, ext)
+    audit.record(session, actor, "destruction.register_download", object_type="destruction_list",
+                 object_id=dlist.id, ip=ip, detail={"format": ext}, durable=False)
+    session.commit()
     return data
 
 

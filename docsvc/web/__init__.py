@@ -48,7 +48,8 @@ def is_api() -> bool:
 def init_app(app: Flask) -> None:
     from docsvc.api import loans_audit, v1
     from docsvc.api import customers as customers_api
-    from docsvc.web import customers, doctypes, inbox
+    from docsvc.api import destruction as destruction_api
+    from docsvc.web import customers, destruction, doctypes, inbox
     from docsvc.web import admin, audit as audit_views, auth, batches, documents, loans, search
 
     app.config.update(SESSION_COOKIE_SECURE=runtime_of(app).settings.secure_cookies,
@@ -59,9 +60,9 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
     login_manager.session_protection = "strong"
     for bp in (auth.bp, batches.bp, documents.bp, search.bp, admin.bp, loans.bp, audit_views.bp, customers.bp, inbox.bp,
-               doctypes.bp):
+               doctypes.bp, destruction.bp):
         app.register_blueprint(bp)
-    for api_bp in (v1.bp, loans_audit.bp, customers_api.bp):
+    for api_bp in (v1.bp, loans_audit.bp, customers_api.bp, destruction_api.bp):
         app.register_blueprint(api_bp)
         csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.before_request(_gate)
