@@ -107,6 +107,12 @@ def due_documents(session: Session, limit: int = 500) -> list[Document]:
         .order_by(Document.due_on, Document.id).limit(limit)))
 
 
+def destroyed_stub(session: Session, reference_code: str) -> Document | None:
+    """The stub of a destroyed document by its 档号: the catalogue still finds it (the index does not)."""
+    return session.scalars(select(Document).where(Document.reference_code == reference_code.strip(),
+                                                  Document.destroyed_at.is_not(None))).first()
+
+
 # --------------------------------------------------------------------------------- the list's way
 
 

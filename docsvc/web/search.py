@@ -6,6 +6,7 @@ from flask import Blueprint, g, render_template, request
 from docsvc.governance.access import Action, rule
 from docsvc.search import QueryError
 from docsvc.files.searching import SORTS, search_for_user
+from docsvc.governance.disposition import destroyed_stub
 from docsvc.web import audit_event, db, runtime
 
 bp = Blueprint("search", __name__)
@@ -29,4 +30,6 @@ def search() -> object:
         audit_event("search", outcome="invalid" if error else "ok", commit=True,
                     detail={"q": q, "page": page, "sort": sort,
                             **({"error": error} if error else {"total": results.total_pages})})
-    return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort)
+    stub = destroyed_stub(db(), q) if q else None
+    return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort,
+                           stub=stub)
