@@ -195,3 +195,22 @@ def test_the_register_pdf_reads_in_chinese_and_the_csv_neutralises_formulas(
         rt.store.put_bytes(dlist.register_csv_key, b"tampered")  # type: ignore[union-attr, arg-type]
         with pytest.raises(register.RegisterAltered):
             register.read(rt.store, dlist, "csv")  # type: ignore[arg-type]
+
+
+def test_frames_cut_from_a_g4_tiff_stack_are_pixel_identical_and_stay_g4() -> None:
+    from PIL import Image, ImageChops
+
+    from docsvc.governance.erasure import cut_original
+    from tests.scans import tiff_bytes
+
+    stack = tiff_bytes([1, 2, 3])
+    cut = cut_original(stack, "image/tiff", [0, 2])
+    with Image.open(io.BytesIO(stack)) as whole, Image.open(io.BytesIO(cut.data)) as own:
+        assert own.n_frames == 2 and own.info["compression"] == "group4"
+        for mine, theirs in ((0, 0), (1, 2)):
+            whole.seek(theirs)
+            own.seek(mine)
+            assert ImageChops.difference(own.convert("L"), whole.convert("L")).getbbox() is None
+        whole.seek(1)
+        own.seek(1)
+        assert ImageChops.difference(own.convert("L"), whole.convert("L")).getbbox() is not None
