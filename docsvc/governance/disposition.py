@@ -346,9 +346,11 @@ def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id:
         erased.append((item, plan))
     if erased:
         index.expunge_pages(pid for _, plan in erased for pid in plan.page_ids)
+    session.commit()  # no snapshot of ours may keep the deleted rows alive through the VACUUM
     erasure.vacuum(session.get_bind())  # type: ignore[arg-type]
+    in_index = index.pages_in_files(pid for _, plan in erased for pid in plan.page_ids)
     for item, plan in erased:
-        check = erasure.verify(session, store, index, plan)
+        check = erasure.verify(session, store, in_index, plan)
         detail = {**_detail(item), "verified": check}
         item.result = ItemResult.FAILED if check["remaining"] else ItemResult.DESTROYED
         item.result_detail, item.executed_at = erasure.dumps(detail), now

@@ -17,7 +17,6 @@ import io
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
@@ -27,9 +26,6 @@ from sqlalchemy.orm import Session
 
 from docsvc.models import Document, Page
 from storage import ObjectStore, StoredObject
-
-if TYPE_CHECKING:
-    from docsvc.search import SearchIndex
 
 # Objects under these prefixes are what destruction may remove; the register (registers/) never.
 ERASABLE_PREFIXES = ("pages/", "originals/")
@@ -220,17 +216,20 @@ def vacuum(engine: Engine) -> None:
             conn.exec_driver_sql(f"VACUUM {', '.join(TOUCHED_TABLES)}")
 
 
-def verify(session: Session, store: ObjectStore, index: "SearchIndex", erased: Plan) -> dict[str, object]:
-    """What remains of the document's content; an empty `remaining` means everything is gone."""
+def verify(session: Session, store: ObjectStore, in_index: set[int], erased: Plan) -> dict[str, object]:
+    """What remains of the document's content; an empty `remaining` means everything is gone.
+
+    `in_index`: the page ids the index files still hold (SearchIndex.pages_in_files, asked once
+    for every item of the run: it opens each index directory)."""
     remaining: dict[str, object] = {}
     versions = {key: store.versions(key) for key in [*erased.objects, *erased.originals]}
     left = {key: n for key, n in versions.items() if n}
     left.update({key: 1 for pid in erased.page_ids for key in store.list(f"pages/{pid}/")})
     if left:
         remaining["objects"] = left
-    in_index = sorted(index.pages_in_files(erased.page_ids))
-    if in_index:
-        remaining["index_pages"] = in_index
+    indexed = sorted(in_index.intersection(erased.page_ids))
+    if indexed:
+        remaining["index_pages"] = indexed
     rows = sorted(session.scalars(select(Page.id).where(Page.id.in_(erased.page_ids)))) if erased.page_ids else []
     if rows:
         remaining["page_rows"] = rows

@@ -257,6 +257,8 @@ class SearchIndex:
         term table keeps a deleted page's id until its segment is rewritten (the erasure check)."""
         ids = list(page_ids)
         found: set[int] = set()
+        if not ids:
+            return found
         for child in sorted(self.root.iterdir()):
             if not (child.is_dir() and child.name.startswith("index-")):
                 continue
