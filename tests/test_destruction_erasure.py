@@ -110,10 +110,10 @@ def test_a_kept_document_sharing_the_stack_keeps_its_pages_and_gets_its_own_orig
 
 CRASH = """
 import os, sys
-from docsvc import db, runtime
+from docsvc import runtime
 from docsvc.config import Settings
+from docsvc.governance import disposition
 from storage import local
-from workers.jobs import execute_destruction
 
 rt = runtime.build_runtime(Settings.from_env())
 runtime.install(rt)
@@ -128,7 +128,8 @@ def dying_delete(self, key):
     return real_delete(self, key)
 
 local.LocalStore.delete = dying_delete
-execute_destruction(int(sys.argv[1]))
+with rt.sessions() as session:  # the job body, one item per batch: the second is not begun yet
+    disposition.execute(session, rt.store, rt.index, int(sys.argv[1]), fonds="J001", batch=1)
 """
 
 
