@@ -72,6 +72,7 @@ def test_a_list_goes_from_due_items_to_an_executed_register_through_the_api(
     # The stub: found by its 档号 in the catalogue, gone from search, shown as destroyed.
     stub = client.get(f"/api/v1/documents/{doomed}", headers=_bearer(rm)).get_json()
     assert stub["title"] == "已销毁 / destroyed" and stub["pages"] == []
+    assert stub["destruction_list_id"] == list_id and stub["destroyed_at"] and stub["archive_code"]
     search = client.get("/api/v1/search", query_string={"q": SECRET[:6]}, headers=_bearer(rm)).get_json()
     assert search["total"] == 0
     openapi = client.get("/api/v1/openapi.json").get_json()["paths"]

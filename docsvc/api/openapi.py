@@ -31,6 +31,9 @@ DOCUMENT = {"type": "object", "properties": {
     "sha256": {"type": "string"}, "customer_account": {"type": "string", "nullable": True},
     "doc_type": {"type": "string", "nullable": True}, "page_count": {"type": "integer"},
     "pages": {"type": "array", "items": PAGE_STATUS},
+    "destroyed_at": {"type": "string", "format": "date-time", "nullable": True,
+                     "description": "set on the stub of a destroyed document (its pages and content are gone)"},
+    "destruction_list_id": {"type": "integer", "nullable": True},
     "masked": {"type": "boolean", "description": "sensitive type and no `sensitive` grant: placeholder title, "
                                                  "contract_number, business_ref, notes and inbox_note withheld"}}}
 PAGE = {"type": "object", "properties": {

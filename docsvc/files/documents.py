@@ -57,6 +57,9 @@ def _document_fields(document: Document) -> dict[str, object]:
         "contract_number": document.contract_no, "business_ref": document.business_ref,
         "archive_code": document.reference_code, "location": document.location, "notes": document.notes,
         "filed_at": document.filed_at.isoformat() if document.filed_at else None, "inbox_note": document.inbox_note,
+        # A destroyed document is its stub: when, and by which destruction list.
+        "destroyed_at": document.destroyed_at.isoformat() if document.destroyed_at else None,
+        "destruction_list_id": document.destruction_list_id,
         "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": p.error,
                    "view_rotation": p.view_rotation} for p in document.pages if p.binned_at is None],
     }
