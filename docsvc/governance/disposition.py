@@ -21,8 +21,9 @@ from docsvc.constants import (
     SignRole,
 )
 from docsvc.errors import DomainError, NotAllowedNow, require_found
-from docsvc.governance import audit, erasure, holds
+from docsvc.governance import audit, erasure, holds, register
 from docsvc.governance.access import is_sensitive, may_sign
+from docsvc.jobs import JobQueue, enqueue_destruction
 from docsvc.models import (
     DestroyedOriginal, DestructionItem, DestructionList, DestructionSignoff, Document, User, utcnow,
 )
@@ -31,7 +32,6 @@ from storage import ObjectStore
 
 if TYPE_CHECKING:
     from docsvc.config import Settings
-    from docsvc.jobs import JobQueue
     from docsvc.search import SearchIndex
 
 OBJECT_TYPE = "destruction_list"
@@ -289,12 +289,10 @@ def cancel(session: Session, actor: User, dlist: DestructionList, reason: str, *
     return dlist
 
 
-def start_execution(session: Session, actor: User, dlist: DestructionList, jobs: "JobQueue", *,
+def start_execution(session: Session, actor: User, dlist: DestructionList, jobs: JobQueue, *,
                     ip: str | None = None) -> DestructionList:
     """Queue the erasure of a supervised list; on a list already executing (a fault stopped it), queue
     it again to complete it."""
-    from docsvc.jobs import enqueue_destruction
-
     _require(dlist, {ListState.SUPERVISED, ListState.EXECUTING}, "执行")
     if dlist.state == ListState.SUPERVISED:
         dlist.state, dlist.execution_started_at = ListState.EXECUTING, utcnow()
@@ -322,8 +320,6 @@ def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id:
     checked again next time) or begun (`erasing`, or `failed` verification): running again
     completes those whatever happened meanwhile, since they are no longer whole.
     """
-    from docsvc.governance import register
-
     dlist = get_list(session, list_id)
     if dlist.state == ListState.EXECUTED:
         return dlist
