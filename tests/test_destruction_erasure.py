@@ -215,3 +215,33 @@ def test_frames_cut_from_a_g4_tiff_stack_are_pixel_identical_and_stay_g4() -> No
         whole.seek(1)
         own.seek(1)
         assert ImageChops.difference(own.convert("L"), whole.convert("L")).getbbox() is not None
+
+
+def test_a_page_cut_from_a_pdf_whose_pages_share_one_resource_dictionary_takes_only_its_own_picture() -> None:
+    """Scanner PDFs often give every page one shared resource dictionary naming all the pictures:
+    a copied page must not carry the destroyed pages' pictures along."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    from docsvc.governance.erasure import cut_original
+    from tests.scans import image_pdf_bytes
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(image_pdf_bytes([1, 2]))))
+    pictures = [page["/Resources"]["/XObject"].raw_get("/image") for page in writer.pages]
+    shared = writer._add_object(DictionaryObject({NameObject("/XObject"): DictionaryObject(
+        {NameObject("/ImA"): pictures[0], NameObject("/ImB"): pictures[1]})}))
+    for page, name in zip(writer.pages, (b"/ImA", b"/ImB")):
+        contents = DecodedStreamObject()
+        contents.set_data(page.get_contents().get_data().replace(b"/image", name))
+        page[NameObject("/Contents")] = writer._add_object(contents)
+        page[NameObject("/Resources")] = shared
+    stack = io.BytesIO()
+    writer.write(stack)
+    destroyed_picture = pictures[1].get_object()._data
+    assert destroyed_picture in stack.getvalue()
+
+    kept = cut_original(stack.getvalue(), "application/pdf", [0]).data
+
+    assert destroyed_picture not in kept
+    page = PdfReader(io.BytesIO(kept)).pages[0]
+    assert list(page["/Resources"]["/XObject"]) == ["/ImA"] and len(page.images) == 1

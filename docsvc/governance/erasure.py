@@ -143,18 +143,21 @@ def _cut_pdf(data: bytes, indexes: list[int]) -> bytes:
     reader = PdfReader(io.BytesIO(data))
     writer = PdfWriter()
     for index in indexes:
-        page = writer.add_page(reader.pages[index])
+        page = reader.pages[index]
         resources = page.get("/Resources")
-        if resources is None:
-            continue
-        own = DictionaryObject(resources.get_object())
-        xobjects = own.get("/XObject")
-        if xobjects is not None:
-            contents = page.get_contents()
-            drawn = {m.decode("latin-1") for m in _DRAWS.findall(contents.get_data() if contents else b"")}
-            own[NameObject("/XObject")] = DictionaryObject(
-                {NameObject(n): r for n, r in xobjects.get_object().items() if n[1:] in drawn})
-        page[NameObject("/Resources")] = own
+        if resources is not None:
+            # Pruned on the page being read, before it is copied: the writer copies what the page
+            # reaches, so a picture dropped here never enters the new file.
+            own = DictionaryObject(resources.get_object())
+            xobjects = own.get("/XObject")
+            if xobjects is not None:
+                contents = page.get_contents()  # (an empty ContentStream is falsy: compare with None)
+                data = contents.get_data() if contents is not None else b""
+                drawn = {m.decode("latin-1") for m in _DRAWS.findall(data)}
+                own[NameObject("/XObject")] = DictionaryObject(
+                    {NameObject(n): r for n, r in xobjects.get_object().items() if n[1:] in drawn})
+            page[NameObject("/Resources")] = own
+        writer.add_page(page)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
