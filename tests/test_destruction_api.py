@@ -10,7 +10,7 @@ import pdfplumber
 from flask.testing import FlaskClient
 
 from docsvc.runtime import Runtime
-from tests.destruction_setup import due_document
+from tests.destruction_setup import due_document, text_pdf
 
 SECRET = "窃电嫌疑人王五住址松柏路三号"
 
@@ -75,6 +75,15 @@ def test_a_list_goes_from_due_items_to_an_executed_register_through_the_api(
     assert stub["destruction_list_id"] == list_id and stub["destroyed_at"] and stub["archive_code"]
     search = client.get("/api/v1/search", query_string={"q": SECRET[:6]}, headers=_bearer(rm)).get_json()
     assert search["total"] == 0
+    # The same scan uploaded again: refused, naming the list, unless a reason is given.
+    data = text_pdf(tmp_path, [f"用电检查单\n{SECRET}"])
+    operator = users.token("op", "operator")
+    again = client.post("/api/v1/batches", headers=_bearer(operator),
+                        data={"files": (io.BytesIO(data), "again.pdf")}, content_type="multipart/form-data")
+    assert again.status_code == 409 and f"销毁清册 #{list_id}" in again.get_json()["error"]
+    kept_again = client.post("/api/v1/batches", headers=_bearer(operator), content_type="multipart/form-data",
+                             data={"files": (io.BytesIO(data), "again.pdf"), "reason_for_destroyed": "法院调取"})
+    assert kept_again.status_code == 202
     openapi = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert f"{base}/{{list_id}}/supervise" in openapi and f"{base}/{{list_id}}/register.pdf" in openapi
 
@@ -98,10 +107,20 @@ def test_the_records_manager_compiles_and_the_stub_shows_as_destroyed_in_the_bro
     # Cancel that one; a list taken through every step by the others is executed.
     list_id = int(created.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
     client.post(f"/destruction/{list_id}/cancel", data={"reason": "重新编制", "csrf_token": token})
-    execute_destruction(supervised(rt, people(rt), [doomed]))
+    executed = supervised(rt, people(rt), [doomed])
+    execute_destruction(executed)
     with rt.sessions() as s:
         code = s.get(Document, doomed).reference_code  # type: ignore[union-attr]
     document = client.get(f"/documents/{doomed}").get_data(as_text=True)
     assert 'id="destroyed"' in document and "已销毁" in document
     found = client.get("/search", query_string={"q": code}).get_data(as_text=True)
     assert 'id="destroyed-stub"' in found and code in found
+
+    # An operator drops the destroyed scan in again through the upload page.
+    auth.login("op2", "operator")
+    data = text_pdf(tmp_path, [f"用电检查单\n{SECRET}"])
+    refused = client.post("/upload", data={"files": (io.BytesIO(data), "again.pdf"), "csrf_token": auth.csrf()},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/upload")
+    shown = client.get("/upload").get_data(as_text=True)
+    assert f"销毁清册 #{executed}" in shown and "重新保存已销毁内容的理由" in shown
