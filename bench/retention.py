@@ -29,6 +29,9 @@ from docsvc.config import Settings  # noqa: E402
 from docsvc.governance import retention  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
 from scratch import scratch_schema  # noqa: E402
+import workers  # noqa: E402
+
+workers.wire()  # this script is an entry point: it hands runtimes their job queues
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 12, 4, tzinfo=timezone.utc)

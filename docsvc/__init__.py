@@ -23,9 +23,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     the CLI import the package without Flask's views).
     """
     from docsvc import db, http, runtime as runtime_mod
-    from docsvc.api import customers as customers_api, loans_audit, retention as retention_api, v1
-    from docsvc.web import (admin, audit, auth, batches, customers, doctypes, documents, inbox, loans, retention,
-                            search)
+    from docsvc.api import customers as customers_api, destruction as destruction_api, loans_audit, v1
+    from docsvc.api import retention as retention_api
+    from docsvc.web import (admin, audit, auth, batches, customers, destruction, doctypes, documents, inbox, loans,
+                            retention, search)
 
     rt = runtime or runtime_mod.build_runtime(settings or Settings.from_env())
     db.check_migrated(rt.engine)
@@ -46,9 +47,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=rt.settings.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=rt.settings.proxy_hops)
     http.init_app(app)
-    for module in (auth, batches, documents, search, admin, loans, audit, customers, inbox, doctypes, retention):
+    for module in (auth, batches, documents, search, admin, loans, audit, customers, inbox, doctypes, retention,
+                   destruction):
         app.register_blueprint(module.bp)
-    for module in (v1, loans_audit, customers_api, retention_api):
+    for module in (v1, loans_audit, customers_api, retention_api, destruction_api):
         app.register_blueprint(module.bp)
         http.exempt_from_csrf(module.bp)
     if start_workers:

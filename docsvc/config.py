@@ -202,6 +202,8 @@ class Settings:
     # Reverse proxies in front (the TLS proxy of docs/deployment.md): their X-Forwarded-For/-Proto name the
     # client, so per-address login and token limits count people, not the proxy. 0: trust no header.
     proxy_hops: int = 0
+    # Days between a destruction list's approval and the first supervisor's confirmation (7 recommended).
+    destruction_wait_days: int = 0
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -283,6 +285,7 @@ class Settings:
             session_idle_minutes=read.whole("DOCSVC_SESSION_IDLE_MINUTES", 60),
             session_max_hours=read.whole("DOCSVC_SESSION_MAX_HOURS", 12),
             proxy_hops=read.whole("DOCSVC_PROXY_HOPS", 0, minimum=0),
+            destruction_wait_days=read.whole("DOCSVC_DESTRUCTION_WAIT_DAYS", 0, minimum=0),
             filing=FilingSettings.from_env(env),
         )
 

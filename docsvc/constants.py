@@ -154,6 +154,22 @@ class ItemResult(StrEnum):
     HELD = "held_at_execution"  # a hold placed after approval stopped it
     INELIGIBLE = "ineligible"  # no longer due (dates or rule changed), left untouched
     FAILED = "failed"  # a fault: untouched or resumable, retry by executing again
+    # Removal has begun: a re-run of the execution completes it whatever happened meanwhile
+    # (holds, dates), since the item is no longer whole. Never a final result.
+    ERASING = "erasing"
+
+
+class SignRole(StrEnum):
+    """Who signs a destruction list (DestructionSignoff.role)."""
+    APPROVER = "approver"
+    SUPERVISOR = "supervisor"
+
+
+# Supervisors (监销人) who must confirm a list before it may be executed.
+SUPERVISORS_REQUIRED = 2
+# The stub's title and the register's method, unless the list names another method.
+DESTROYED_TITLE = "已销毁 / destroyed"
+DESTRUCTION_METHOD = "电子文件彻底删除（含全部版本与索引）并核验"
 
 
 def register_key(list_id: int, ext: str) -> str:

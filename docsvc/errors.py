@@ -27,6 +27,10 @@ class Conflict(DomainError):
     """The act collides with what exists (a duplicate account or type code)."""
 
 
+class Corrupted(DomainError):
+    """Stored data no longer matches what was recorded of it (a checksum): nothing a retry mends, a person must look."""
+
+
 class TooManyRequests(DomainError):
     """The same client tried too often in a short time: it must wait before trying again."""
 

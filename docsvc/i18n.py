@@ -30,6 +30,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                   "Drop scanned files here, or click to choose (PDF, TIFF, JPEG, PNG; several at once)"),
     "customer_account": ("户号（可选）", "Account no. (optional)"),
     "doc_type": ("文档类型（可选）", "Document type (optional)"),
+    "reason_for_destroyed": ("重新保存已销毁内容的理由（仅当系统提示该文件已销毁时填写）",
+                             "Reason to store destroyed content again (only when told the file was destroyed)"),
     "start_upload": ("开始上传", "Upload"),
     "uploading": ("正在上传…", "Uploading…"),
     "upload_failed": ("上传失败：网络中断或文件过大。请检查网络后重新上传未完成的文件。",

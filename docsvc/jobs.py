@@ -17,6 +17,7 @@ class Stage(StrEnum):
     SPLIT = "split"  # a batch file: count pages, cut at separators, create documents and pages
     PAGE = "page"    # one page: text layer or OCR, images, words
     INDEX = "index"  # every index-pending page into the search index (the one writer)
+    DESTROY = "destroy"  # a supervised destruction list's erasure (rewrites the index: the one writer too)
 
 
 class JobQueue(Protocol):
@@ -40,6 +41,10 @@ def enqueue_page(jobs: JobQueue, page_id: int) -> None:
 
 def enqueue_index(jobs: JobQueue) -> None:
     jobs.enqueue(Stage.INDEX)
+
+
+def enqueue_destruction(jobs: JobQueue, list_id: int) -> None:
+    jobs.enqueue(Stage.DESTROY, list_id)
 
 
 # Use cases that change what the index holds mark pages index-pending and say so on the session

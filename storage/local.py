@@ -145,6 +145,10 @@ class LocalStore:
         _prune_empty_parents((self._types / key).parent, self._types)
         return 1
 
+    def versions(self, key: str) -> int:
+        """The local folder keeps no history: 1 while the file exists, else 0."""
+        return 1 if (self._objects / validate_key(key)).exists() else 0
+
     def ping(self) -> None:
         if not (self._objects.is_dir() and os.access(self._objects, os.W_OK | os.X_OK)):
             raise StoreUnavailable(

@@ -176,6 +176,12 @@ class S3Store:
         self._cache.discard(key)
         return self._remove_versions(key)
 
+    def versions(self, key: str) -> int:
+        """How many versions and delete markers of key the bucket still holds (0 once delete() ran)."""
+        validate_key(key)
+        return sum(1 for obj in self._client.list_objects(self.bucket, prefix=key, include_version=True)
+                   if obj.object_name == key)
+
     def ping(self) -> None:
         try:
             found = self._client.bucket_exists(self.bucket)

@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from docsvc.models import Customer, Loan, utcnow
+from docsvc.governance import holds
+from docsvc.models import Customer, DestructionList, Loan, utcnow
 from docsvc.runtime import Runtime
 from docsvc.governance.accounts import find_user, set_grants
 from tests.conftest import AuthActions, Users
@@ -22,7 +23,11 @@ FIELDS = ("at_page", "source_document_id", "page_ids", "document_ids", "document
           "reason", "account", "code", "name", "name_zh", "name_en", "retention", "sensitive", "required_from",
           "active", "title", "document_date", "contract_number", "business_ref", "location", "notes", "closed_on",
           "grade", "status", "stage", "tags", "region", "phone", "address", "username", "password", "roles",
-          "grants", "display_name", "current", "new", "dry_run", "skip_rejected", "token", "action")
+          "grants", "display_name", "current", "new", "dry_run", "skip_rejected", "token", "action",
+          # retention and destruction
+          "trigger", "authority", "event_name", "parent_retention", "preview", "customer_accounts", "query",
+          "storage_only", "occurred_on", "contract_end", "decisions", "decision", "until", "report",
+          "reason_for_destroyed")
 WRONG_VALUES: list[object] = ["abc", 1e30, 10**30, -1, 0, [1], [[1]], {"a": 1}, None, True, "", "1" * 30, 1.5,
                               [1e30], ["x"], "\x00"]
 NOT_OBJECTS = ("[]", '"text"', "5", "null", "[1, 2]", "{", "[" * 5000 + "]" * 5000, '{"a": ' * 3000 + "1" + "}" * 3000)
@@ -46,10 +51,13 @@ def world(embedded_runtime: Runtime, users: Users) -> dict[str, object]:
         loan = Loan(requester_id=clerk.id, purpose="核查", days=7, customer_account=ACCOUNT,  # type: ignore[union-attr]
                     status="pending", requested_at=utcnow())
         session.add(loan)
+        dlist = DestructionList(title="2026 年度销毁清册", compiler_id=clerk.id)  # type: ignore[union-attr]
+        session.add(dlist)
         session.commit()
+        hold = holds.place(session, None, "窃电纠纷", "诉讼未结", customer_accounts=[ACCOUNT])
         values = {"document_id": doc_id, "page_id": pages[0], "batch_id": 1, "loan_id": loan.id,
                   "user_id": clerk.id, "token_id": 1, "account": ACCOUNT, "code": "HT", "op": "rotate",  # type: ignore[union-attr]
-                  "token": "abc"}
+                  "token": "abc", "hold_id": hold.id, "list_id": dlist.id, "ext": "csv"}
     return {"token": token, "values": values}
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from docsvc import runtime
+from docsvc.governance import disposition
 from docsvc.pipeline.indexing import index_pending as index_pending_pages
 from docsvc.pipeline.recognition import process_page as recognise_page
 from docsvc.pipeline.reindex import ensure_current_schema
@@ -25,3 +26,9 @@ def index_pending() -> int:
     ensure_current_schema(rt.sessions, rt.index)
     with rt.sessions() as session:
         return index_pending_pages(session, rt.index)
+
+
+def execute_destruction(list_id: int) -> None:
+    rt = runtime.current()
+    with rt.sessions() as session:
+        disposition.execute(session, rt.store, rt.index, list_id, fonds=rt.settings.filing.fonds)

@@ -6,6 +6,7 @@
 | page   | `ocr`    | `jobs.process_page(id)`   | `index` (the page is index-pending); the document's last page     |
 |        |          |                           | read → automatic filing (files.suggestions.file_when_read)       |
 | index  | `index`  | `jobs.index_pending()`    | — (exactly one worker: Whoosh has one writer)                     |
+| destroy| `index`  | `jobs.execute_destruction(list_id)` | — (erasure rewrites index segments: the same one writer) |
 
 Upkeep beside it:
 - the recovery sweeper (`recover`): rows that say `queued` (embedded: every 5 s, for work queued
@@ -45,6 +46,7 @@ PIPELINE: tuple[Step, ...] = (
     Step(Stage.SPLIT, QueueName.INGEST, jobs.split_file, "page, once per page"),
     Step(Stage.PAGE, QueueName.OCR, jobs.process_page, "index; automatic filing after a document's last page"),
     Step(Stage.INDEX, QueueName.INDEX, jobs.index_pending, "—"),
+    Step(Stage.DESTROY, QueueName.INDEX, jobs.execute_destruction, "—"),
 )
 STEPS: dict[Stage, Step] = {step.stage: step for step in PIPELINE}
 

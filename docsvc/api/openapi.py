@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from docsvc.api.customers_openapi import add_paths
+from docsvc.api.destruction_openapi import add_destruction_paths
+from docsvc.api.retention_openapi import add_paths as add_retention_paths
 from docsvc.api.openapi_common import ERROR, FAIL, json_body as _json
 
 
@@ -29,6 +31,9 @@ DOCUMENT = {"type": "object", "properties": {
     "sha256": {"type": "string"}, "customer_account": {"type": "string", "nullable": True},
     "doc_type": {"type": "string", "nullable": True}, "page_count": {"type": "integer"},
     "pages": {"type": "array", "items": PAGE_STATUS},
+    "destroyed_at": {"type": "string", "format": "date-time", "nullable": True,
+                     "description": "set on the stub of a destroyed document (its pages and content are gone)"},
+    "destruction_list_id": {"type": "integer", "nullable": True},
     "masked": {"type": "boolean", "description": "sensitive type and no `sensitive` grant: placeholder title, "
                                                  "contract_number, business_ref, notes and inbox_note withheld"}}}
 PAGE = {"type": "object", "properties": {
@@ -104,7 +109,10 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Upload files as a new batch",
                 "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
                     "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    "customer_account": {"type": "string"}, "doc_type": {"type": "string"}},
+                    "customer_account": {"type": "string"}, "doc_type": {"type": "string"},
+                    "reason_for_destroyed": {"type": "string", "description":
+                                             "why content erased by a destruction list is stored again (audited); "
+                                             "without it such a file is refused with 409"}},
                     "required": ["files"]}}}},
                 "responses": {"202": _json(BATCH, "accepted; poll GET /api/v1/batches/{id}"), "400": _json(ERROR), **FAIL}}},
             "/api/v1/batches/{batch_id}": {"get": {
@@ -179,7 +187,6 @@ def openapi_document() -> dict[str, Any]:
         },
     }
     add_paths(document["paths"])
-    from docsvc.api.retention_openapi import add_paths as add_retention_paths
-
     add_retention_paths(document["paths"])
+    add_destruction_paths(document["paths"])
     return document

@@ -10,40 +10,11 @@ from docsvc.governance import holds, retention
 from docsvc.governance.access import Action, rule
 from docsvc.governance.restriction import set_storage_only
 from docsvc.http import client_ip, db, runtime
+from docsvc.http.params import flag, int_list, json_object, optional_int, scalar_values, text_field, text_list
 
 bp = Blueprint("api_retention", __name__, url_prefix="/api/v1")
 
 RULE_FIELDS = ("doc_type", "retention", "trigger", "authority", "event_name", "parent_retention", "reason")
-
-
-def _body() -> dict[str, object]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise DomainError("请求体应为 JSON 对象。 / The request body must be a JSON object.")
-    return data
-
-
-def _flag(body: dict[str, object], key: str, default: bool = False) -> bool:
-    value = body.get(key, default)
-    if not isinstance(value, bool):
-        raise DomainError(f"字段 {key} 应为 true 或 false。 / Field {key} must be true or false.")
-    return value
-
-
-def _list_of(body: dict[str, object], key: str, kind: type) -> list:  # type: ignore[type-arg]
-    value = body.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
-        what = "整数" if kind is int else "文字"
-        raise DomainError(f"字段 {key} 应为{what}列表。 / Field {key} must be a list of "
-                          f"{'integers' if kind is int else 'strings'}.")
-    return value
-
-
-def _text(body: dict[str, object], key: str) -> str:
-    value = body.get(key) or ""
-    if not isinstance(value, str):
-        raise DomainError(f"字段 {key} 应为文字。 / Field {key} must be a string.")
-    return value
 
 
 @bp.route("/retention/schedules")
@@ -59,9 +30,9 @@ def schedules() -> object:
 @bp.route("/retention/schedules", methods=["POST"])
 @rule(Action.MANAGE_RETENTION)
 def save_schedule() -> object:
-    body = _body()
-    draft = retention.draft_rule(db(), {k: body[k] for k in RULE_FIELDS if k in body})
-    if _flag(body, "preview"):
+    body = json_object()
+    draft = retention.draft_rule(db(), scalar_values(body, RULE_FIELDS))
+    if flag(body, "preview"):
         preview = retention.preview_rule(db(), draft)
         db().rollback()
         return jsonify(preview=preview.json())
@@ -92,17 +63,15 @@ def dashboard() -> object:
 @bp.route("/retention/events", methods=["POST"])
 @rule(Action.MANAGE_RETENTION)
 def record_event() -> object:
-    body = _body()
-    occurred = parse_date(_text(body, "occurred_on"), "事件日期 occurred_on")
+    body = json_object()
+    occurred = parse_date(text_field(body, "occurred_on"), "事件日期 occurred_on")
     if occurred is None:
         raise DomainError("请填写事件日期 occurred_on（如 2024-05-01）。 / Give the event's date, occurred_on.")
-    account, document_id = _text(body, "customer_account"), body.get("document_id")
-    if document_id is not None and (not isinstance(document_id, int) or isinstance(document_id, bool)):
-        raise DomainError("document_id 应为整数。 / document_id must be an integer.")
+    account, document_id = text_field(body, "customer_account"), optional_int(body, "document_id", minimum=1)
     event = retention.record_event(
-        db(), g.user, _text(body, "name"), occurred, customer=get_customer(db(), account) if account else None,
+        db(), g.user, text_field(body, "name"), occurred, customer=get_customer(db(), account) if account else None,
         document=get_document(db(), document_id) if document_id is not None else None,
-        note=_text(body, "note"), ip=client_ip())
+        note=text_field(body, "note"), ip=client_ip())
     return jsonify(id=event.id, name=event.name, occurred_on=event.occurred_on.isoformat()), 201
 
 
@@ -115,10 +84,10 @@ def list_holds() -> object:
 @bp.route("/holds", methods=["POST"])
 @rule(Action.MANAGE_RETENTION)
 def place_hold() -> object:
-    body = _body()
-    hold = holds.place(db(), g.user, _text(body, "name"), _text(body, "reason"),
-                       customer_accounts=_list_of(body, "customer_accounts", str),
-                       document_ids=_list_of(body, "document_ids", int), query=_text(body, "query") or None,
+    body = json_object()
+    hold = holds.place(db(), g.user, text_field(body, "name"), text_field(body, "reason"),
+                       customer_accounts=text_list(body, "customer_accounts"),
+                       document_ids=int_list(body, "document_ids"), query=text_field(body, "query") or None,
                        ip=client_ip())
     return jsonify(holds.hold_json(db(), hold)), 201
 
@@ -126,23 +95,23 @@ def place_hold() -> object:
 @bp.route("/holds/<int:hold_id>/release", methods=["POST"])
 @rule(Action.MANAGE_RETENTION)
 def release_hold(hold_id: int) -> object:
-    hold = holds.release(db(), g.user, hold_id, _text(_body(), "reason"), ip=client_ip())
+    hold = holds.release(db(), g.user, hold_id, text_field(json_object(), "reason"), ip=client_ip())
     return jsonify(holds.hold_json(db(), hold))
 
 
 @bp.route("/documents/<int:document_id>/storage-only", methods=["POST"])
 @rule(Action.MANAGE_RETENTION)
 def document_storage_only(document_id: int) -> object:
-    body = _body()
+    body = json_object()
     document = get_document(db(), document_id)
-    set_storage_only(db(), g.user, document, _flag(body, "storage_only", True), _text(body, "reason"), ip=client_ip())
+    set_storage_only(db(), g.user, document, flag(body, "storage_only") is not False, text_field(body, "reason"), ip=client_ip())
     return jsonify(document_id=document.id, storage_only=document.storage_only_at is not None)
 
 
 @bp.route("/customers/<account>/storage-only", methods=["POST"])
 @rule(Action.MANAGE_RETENTION)
 def customer_storage_only(account: str) -> object:
-    body = _body()
+    body = json_object()
     customer = get_customer(db(), account)
-    set_storage_only(db(), g.user, customer, _flag(body, "storage_only", True), _text(body, "reason"), ip=client_ip())
+    set_storage_only(db(), g.user, customer, flag(body, "storage_only") is not False, text_field(body, "reason"), ip=client_ip())
     return jsonify(customer_account=customer.account, storage_only=customer.storage_only_at is not None)

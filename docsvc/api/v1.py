@@ -43,6 +43,7 @@ def create_batch() -> object:
         db(), runtime().store, runtime().jobs, (Upload(f.filename or "", f.stream) for f in files),
         source="api", user_id=g.user.id, ip=client_ip(),
         customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
+        reason_for_destroyed=request.form.get("reason_for_destroyed"),
     )
     return jsonify(batch_service.batch_report(db(), batch.id).as_json()), 202
 

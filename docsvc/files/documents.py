@@ -92,6 +92,9 @@ def _document_fields(document: Document) -> dict[str, object]:
         "retention": document.retention, "retention_status": document.retention_status,
         "due_on": document.due_on.isoformat() if document.due_on else None,
         "storage_only": is_storage_only(document),
+        # A destroyed document is its stub: when, and by which destruction list.
+        "destroyed_at": document.destroyed_at.isoformat() if document.destroyed_at else None,
+        "destruction_list_id": document.destruction_list_id,
         "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": p.error,
                    "view_rotation": p.view_rotation} for p in live_pages(document)],
     }

@@ -19,10 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import BinaryIO
 
-from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.orm import Session
 
 from docsvc.governance.access import Action, ContentGrant, content_grant, hides_identity
@@ -31,7 +29,8 @@ from docsvc.formats import safe_filename
 from docsvc.formats.image_pdf import ImagePdfWriter, Word
 from docsvc.models import Customer, Document, Page, User
 from docsvc.search.snippets import MASKED_TITLE
-from docsvc.formats.coversheets import A4_MM, FONT_PATH
+from docsvc.formats.coversheets import A4_MM
+from docsvc.formats.sheets import MARGIN, Sheet
 from docsvc.errors import Forbidden
 from docsvc.files.customers import file_documents, get_customer
 from docsvc.files.documents import live_pages, page_words
@@ -49,7 +48,6 @@ WITHHELD_NOTE = ("未包含：您无权下载的文档（敏感类型须有“�
                  "a loan must be approved and allow download.")
 
 # Contents layout, in millimetres on A4.
-MARGIN = 15.0
 ROW = 7.0
 TEXT = 3.5
 FIRST_ROWS_AT, NEXT_ROWS_AT, ROWS_END = 44.0, 24.0, 254.0
@@ -150,7 +148,7 @@ def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported
 
 def _add_page(writer: ImagePdfWriter, store: ObjectStore, document: Document, page: Page, ocr_dpi: int) -> None:
     if page.image_key is None:
-        sheet = _Sheet(NOTE_DPI)
+        sheet = Sheet(NOTE_DPI)
         sheet.text(0, 20, f"{document.reference_code or document.title} · 第 {page.number} 页", 5)
         sheet.text(0, 30, f"此页尚无页面图像（状态：{page.status}）。处理完成后重新下载即可看到。", TEXT)
         sheet.text(0, 36, f"Page {page.number} has no page image yet (status: {page.status}); "
@@ -199,9 +197,9 @@ def _rows_per_page(first: bool) -> int:
 
 
 def _contents_sheet(export: FileExport, rows: list[tuple[str, object]], number: int, exported_by: str,
-                    moment: datetime) -> _Sheet:
+                    moment: datetime) -> Sheet:
     customer = export.customer
-    sheet = _Sheet(CONTENTS_DPI)
+    sheet = Sheet(CONTENTS_DPI)
     if number == 1:
         sheet.text(0, 0, "客户档案 整卷目录 / Customer file contents", 7)
         sheet.text(0, 12, f"户号 {customer.account}    户名 {customer.name}", 4.5, width=180)
@@ -235,7 +233,7 @@ def _contents_sheet(export: FileExport, rows: list[tuple[str, object]], number: 
     return sheet
 
 
-def _document_row(sheet: _Sheet, entry: Entry, y: float) -> None:
+def _document_row(sheet: Sheet, entry: Entry, y: float) -> None:
     d = entry.document
     start = WITHHELD if not entry.included else (str(entry.start) if entry.start else "—")
     cells = (str(entry.number), d.reference_code or "—", MASKED_TITLE if entry.masked else d.title,
@@ -243,45 +241,3 @@ def _document_row(sheet: _Sheet, entry: Entry, y: float) -> None:
     for (_, x, width), value in zip(COLUMNS, cells):
         if value:
             sheet.text(x, y, value, TEXT, width=width - 1)
-
-
-@lru_cache(maxsize=8)
-def _font(pixels: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(FONT_PATH, pixels)
-
-
-class _Sheet:
-    """An A4 sheet drawn with the CJK font (as the cover sheets are), remembering where each piece
-    of text went so it can be laid under the image as text."""
-
-    def __init__(self, dpi: int) -> None:
-        self.dpi = dpi
-        self.image = Image.new("L", (self._px(A4_MM[0]), self._px(A4_MM[1])), 255)
-        self._draw = ImageDraw.Draw(self.image)
-        self.words: list[Word] = []
-
-    def text(self, x: float, y: float, text: str, size: float, *, width: float | None = None) -> None:
-        """Text at (x, y) mm inside the margins, `size` mm high, cut with … to fit `width` mm."""
-        font = _font(self._px(size))
-        if width is not None:
-            text = _fit(text, font, self._px(width))
-        at = (self._px(MARGIN + x), self._px(MARGIN + y))
-        self._draw.text(at, text, font=font, fill=0)
-        x0, y0, x1, y1 = self._draw.textbbox(at, text, font=font)
-        self.words.append(Word(text, (x0, y0, x1, y1)))
-
-    def line(self, y: float) -> None:
-        top = self._px(MARGIN + y)
-        self._draw.line([(self._px(MARGIN), top), (self._px(A4_MM[0] - MARGIN), top)], fill=0,
-                        width=max(1, self.dpi // 100))
-
-    def _px(self, mm: float) -> int:
-        return round(mm / 25.4 * self.dpi)
-
-
-def _fit(text: str, font: ImageFont.FreeTypeFont, pixels: int) -> str:
-    if font.getlength(text) <= pixels:
-        return text
-    while text and font.getlength(text + "…") > pixels:
-        text = text[:-1]
-    return text + "…"

@@ -225,10 +225,17 @@ def binned_pages(session: Session) -> list[Page]:
 
 def purge_page(session: Session, store: ObjectStore, actor: User | None, page: Page, *,
                ip: str | None = None) -> None:
-    """Remove a binned page for good: its row and its derived objects (the original scan is shared)."""
+    """Remove a binned page of an unfiled document for good: its row and its derived objects (the
+    original scan is shared). A filed document is a record: only a destruction list removes its content."""
     if is_live(page):
         raise NotAllowedNow(f"页面 #{page.id} 不在回收站中。 / Page #{page.id} is not in the bin.")
-    refuse_if_filed(page.document, "清除它的页面", "its pages cannot be purged")
+    if page.document.filed_at is not None:
+        # A filed document is a record: its content goes only through a destruction list, never a purge.
+        raise NotAllowedNow(f"页面 #{page.id} 属于已归档文档 #{page.document_id}（档号 {page.document.reference_code}），"
+                            "不能直接清除；已归档文档的内容只能经销毁清册（鉴定、审批、监销）销毁；误扫的页面请档案员先撤回归档再处理。"
+                            f" / Page #{page.id} belongs to filed document #{page.document_id}: a filed document's "
+                            "content is removed only by executing a destruction list; for a wrong scan, an archivist "
+                            "unfiles it first.")
     if page.index_state == IndexState.PENDING:
         raise NotAllowedNow("该页正在从检索索引中移除，请稍后再清除。 / The page is still being removed from the search "
                             "index; purge it in a moment.")

@@ -19,9 +19,9 @@ from typing import TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from docsvc.constants import Grant, LoanState, Role
+from docsvc.constants import Grant, LoanState, Role, SignRole
 from docsvc.errors import Forbidden
-from docsvc.models import Customer, Document, DocumentType, Loan, LoanItem, Page, User, utcnow
+from docsvc.models import Customer, DestructionList, Document, DocumentType, Loan, LoanItem, Page, User, utcnow
 
 
 class Action(StrEnum):
@@ -168,6 +168,29 @@ def is_storage_only(document: Document) -> bool:
 def reads_storage_only(user: User | None) -> bool:
     """Only records managers read the content of storage-only documents (PIPL: kept, no longer used)."""
     return user is not None and user.active and Role.RECORDS_MANAGER in user.role_set
+def may_sign(user: User, dlist: DestructionList, role: SignRole) -> str | None:
+    """Why `user` may not sign `dlist` as `role` (None: they may): the two-person rules of 销毁.
+
+    The approver is a different person from the compiler; each supervisor (监销人) differs from the
+    compiler, the approver and the other supervisor. Web and API both ask here.
+    """
+    action = Action.APPROVE_DESTRUCTION if role == SignRole.APPROVER else Action.SUPERVISE_DESTRUCTION
+    if not can(user, action):
+        return (f"账户 {user.username} 没有{'审批' if role == SignRole.APPROVER else '监销'}权限；请由具有该角色的人员操作。 / "
+                f"{user.username} does not hold the {role} role for destruction lists.")
+    if user.id == dlist.compiler_id:
+        return (f"销毁清册 #{dlist.id} 由 {user.username} 编制，编制人不能{'审批' if role == SignRole.APPROVER else '监销'}"
+                f"自己的清册；请由另一位{'负责人' if role == SignRole.APPROVER else '监销人'}操作。 / "
+                f"{user.username} compiled list #{dlist.id} and cannot sign it as {role}; another person must.")
+    if role == SignRole.SUPERVISOR:
+        if user.id == dlist.approver_id:
+            return (f"{user.username} 已审批销毁清册 #{dlist.id}，不能再作监销人；请由另外两位监销人确认。 / "
+                    f"{user.username} approved list #{dlist.id} and cannot also supervise it.")
+        if any(s.user_id == user.id and s.role == SignRole.SUPERVISOR for s in dlist.signoffs):
+            return (f"{user.username} 已经作为监销人确认过销毁清册 #{dlist.id}；第二位监销人须是另一人。 / "
+                    f"{user.username} has already supervised list #{dlist.id}; the second supervisor must be "
+                    "someone else.")
+    return None
 
 
 @dataclass(frozen=True)

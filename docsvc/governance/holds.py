@@ -16,21 +16,19 @@ from sqlalchemy.orm import Session, selectinload
 from docsvc.errors import DomainError, NotAllowedNow, require_found
 from docsvc.governance import audit
 from docsvc.models import Customer, Document, DocumentType, Hold, HoldTarget, User, utcnow
-from docsvc.search import access_restriction
+from docsvc.search import SearchIndex, access_restriction
 
 _QUERY_PAGE = 100  # documents per search page when a saved-search hold is evaluated
 _ID_CHUNK = 10_000  # ids per IN (…) list: well under SQLite's limit on parameters
-
 
 class HoldError(DomainError):
     pass
 
 
-def held_document_ids(session: Session, document_ids: Iterable[int], index=None) -> set[int]:  # type: ignore[no-untyped-def]
+def held_document_ids(session: Session, document_ids: Iterable[int], index: SearchIndex | None = None) -> set[int]:
     """Which of `document_ids` are under at least one hold that has not been released.
 
-    `index` (a docsvc.search.SearchIndex) makes saved-search holds count; without it only the
-    customer and document targets do."""
+    `index` makes saved-search holds count; without it only the customer and document targets do."""
     ids = set(document_ids)
     if not ids:
         return set()
@@ -56,7 +54,7 @@ def _held_by_target(session: Session, ids: list[int] | None) -> set[int]:
     return set(session.scalars(by_document.union(by_customer)))
 
 
-def all_held_document_ids(session: Session, index=None) -> set[int]:  # type: ignore[no-untyped-def]
+def all_held_document_ids(session: Session, index: SearchIndex | None = None) -> set[int]:
     """Every document under a live hold (for the dashboard); saved searches count when `index` is given."""
     held = _held_by_target(session, None)
     if index is not None:
@@ -65,7 +63,7 @@ def all_held_document_ids(session: Session, index=None) -> set[int]:  # type: ig
     return held
 
 
-def query_matches(session: Session, index, query: str, document_ids: Iterable[int] | None) -> set[int]:  # type: ignore[no-untyped-def]
+def query_matches(session: Session, index: SearchIndex, query: str, document_ids: Iterable[int] | None) -> set[int]:
     """Which of `document_ids` (every document when None) the saved search `query` finds, reading
     everything (no access filter: a hold must see what a content-role user would). Restricted to
     those documents, the search pages through at most len(document_ids) hits, in date order (exact

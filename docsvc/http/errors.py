@@ -5,12 +5,12 @@ from flask import Flask, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from docsvc.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
+from docsvc.errors import Conflict, Corrupted, DomainError, Forbidden, NotFound, TooManyRequests
 from docsvc.http.context import is_api, t
 
 # Most specific first: NotAllowedNow is a Conflict, DuplicateAccount a CustomerError and a Conflict.
 STATUSES: tuple[tuple[type[DomainError], int], ...] = ((NotFound, 404), (Forbidden, 403), (Conflict, 409),
-                                                     (TooManyRequests, 429))
+                                                     (TooManyRequests, 429), (Corrupted, 500))
 
 
 def status_for(exc: DomainError) -> int:

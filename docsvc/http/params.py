@@ -72,6 +72,17 @@ def int_list(body: Mapping[str, object], name: str, *, limit: int = 10_000) -> l
     return [as_int(v, name, minimum=1) for v in value]
 
 
+def text_list(body: Mapping[str, object], name: str, *, limit: int = 10_000) -> list[str]:
+    """A list of strings (JSON array), e.g. 户号s."""
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > limit or not all(isinstance(v, str) for v in value):
+        raise BadInput(f"参数 {name} 应为文字数组（最多 {limit} 个），例如 [\"3100012345\"]。 / "
+                       f"{name} must be a list of strings (at most {limit}), e.g. [\"3100012345\"].")
+    return value
+
+
 def text_field(body: Mapping[str, object], name: str, default: str = "") -> str:
     """A string field; numbers are taken as their text, anything else (a list, an object) is refused."""
     value = body.get(name)

@@ -12,7 +12,8 @@ from docsvc.governance.access import is_sensitive
 from docsvc.constants import FileState
 from docsvc.formats import safe_filename
 from docsvc.jobs import JobQueue, enqueue_split
-from docsvc.models import Batch, BatchFile, Document, User
+from docsvc.errors import Conflict
+from docsvc.models import Batch, BatchFile, DestroyedOriginal, Document, User
 from docsvc.governance import audit
 from storage import ObjectStore
 
@@ -34,6 +35,7 @@ def receive(
     customer_account: str | None = None,
     doc_type: str | None = None,
     ip: str | None = None,
+    reason_for_destroyed: str | None = None,
 ) -> Batch:
     """Store each file's original (content-addressed), record it in a new batch and queue its split.
 
@@ -41,6 +43,9 @@ def receive(
     Each file is committed with its `upload` audit event, the first one with the batch row too: a long
     upload shows its progress, a later fault keeps what arrived (each file with its event), and a
     fault before the first file is stored leaves neither batch nor event.
+
+    A file whose content was erased by a destruction list is refused (DestroyedContent) unless
+    `reason_for_destroyed` says why it comes back; then it is stored and the reason audited.
     """
     batch = Batch(source=source, created_by_id=user_id,
                   customer_account=customer_account or None, doc_type=doc_type or None)
@@ -50,7 +55,14 @@ def receive(
     for position, upload in enumerate(uploads, start=1):
         # The original goes to the store before the audit event takes the chain lock: a large file
         # must not hold up every other audited request while it is copied.
-        stored, _created = store.put_original(upload.stream)
+        stored, created = store.put_original(upload.stream)
+        destroyed = session.get(DestroyedOriginal, stored.sha256)
+        reason = (reason_for_destroyed or "").strip()
+        if destroyed is not None and not reason:
+            if created:  # what was destroyed is not kept because someone sent it again
+                store.delete(stored.key)
+            session.rollback()
+            raise DestroyedContent(safe_filename(upload.filename), destroyed)
         bf = BatchFile(batch_id=batch.id, position=position, filename=safe_filename(upload.filename),
                        size=stored.size, sha256=stored.sha256, original_key=stored.key)
         existing = _filed_document(session, stored.sha256)
@@ -61,12 +73,29 @@ def receive(
             "source": source, "file": bf.filename, "position": position, "sha256": bf.sha256, "size": bf.size,
             "duplicate_of": bf.duplicate_of_id, "customer_account": batch.customer_account,
             "doc_type": batch.doc_type})
+        if destroyed is not None:
+            audit.record(session, actor, "upload.destroyed_again", object_type="batch", object_id=batch.id, ip=ip,
+                         detail={"file": bf.filename, "sha256": bf.sha256, "destruction_list_id": destroyed.list_id,
+                                 "reason": reason})
         session.commit()
         # Queued as soon as it is committed: splitting starts while the rest still arrives, and a
         # fault in a later file cannot leave this one recorded as queued with no job behind it.
         if existing is None:
             enqueue_split(jobs, bf.id)
     return batch
+
+
+class DestroyedContent(Conflict):
+    """The file's content was erased by a destruction list; it comes back only with a reason."""
+
+    def __init__(self, filename: str, destroyed: DestroyedOriginal) -> None:
+        day = f"{destroyed.destroyed_at:%Y-%m-%d}"
+        super().__init__(
+            f"文件“{filename}”的内容已于 {day} 按销毁清册 #{destroyed.list_id} 销毁，未予保存。如确需重新保存，请在"
+            f"“重新保存已销毁内容的理由”中写明理由后再上传（将记入审计日志）。 / The content of {filename} was destroyed "
+            f"on {day} by destruction list #{destroyed.list_id} and was not stored. To store it again, upload it "
+            "with a reason (reason_for_destroyed); the reason is audited.")
+        self.list_id = destroyed.list_id
 
 
 def mark_duplicate(bf: BatchFile, existing: Document) -> None:
@@ -84,5 +113,6 @@ def mark_duplicate(bf: BatchFile, existing: Document) -> None:
 
 def _filed_document(session: Session, sha256: str) -> Document | None:
     return session.scalars(
-        select(Document).where(Document.sha256 == sha256).order_by(Document.id).limit(1)
+        select(Document).where(Document.sha256 == sha256, Document.destroyed_at.is_(None))
+        .order_by(Document.id).limit(1)
     ).first()

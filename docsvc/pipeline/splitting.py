@@ -82,7 +82,8 @@ def _document_for(session: Session, bf: BatchFile) -> Document:
 
 def _other_document_with(session: Session, bf: BatchFile) -> Document | None:
     return session.scalars(
-        select(Document).where(Document.sha256 == bf.sha256, Document.batch_file_id != bf.id)
+        select(Document).where(Document.sha256 == bf.sha256, Document.batch_file_id != bf.id,
+                               Document.destroyed_at.is_(None))
         .order_by(Document.id).limit(1)
     ).first()
 

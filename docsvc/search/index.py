@@ -34,7 +34,7 @@ from whoosh.index import LockError
 from .arrays import IndexView, TextColumns
 from .collect import Limits, collect
 from .matching import Context, build
-from .merging import merge_rebuilt, merge_small, rebuild_group
+from .merging import merge_expunge, merge_rebuilt, merge_small, rebuild_group
 from .query import QueryError, compile_query
 from .records import AccessRestriction, DocumentHit, PageHit, PageRecord, SearchResults
 from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
@@ -215,6 +215,54 @@ class SearchIndex:
         writer.commit(mergetype=merge_small)
         self._note_dirty(ids)
         return deleted
+
+    def expunge_pages(self, page_ids: Iterable[int]) -> int:
+        """Remove pages physically from every index directory (destruction); returns entries deleted.
+
+        The live directory and a rebuild in progress each delete the pages and rewrite the segments
+        that held them (merging.merge_expunge), and the old files are removed by Whoosh's commit. The
+        directory a finished rebuild replaced (kept for searchers opened a moment before the swap) is
+        removed outright: it still holds every page as it was.
+        """
+        ids = [str(pid) for pid in page_ids]
+        keep = {self._current_name(), self._building_name()}
+        deleted = 0
+        for child in sorted(self.root.iterdir()):
+            if not (child.is_dir() and child.name.startswith("index-")):
+                continue
+            if child.name not in keep:
+                shutil.rmtree(child)
+                self._opened.pop(child.name, None)
+                continue
+            writer = self._writer(self._open(child.name))
+            try:
+                deleted += sum(writer.delete_by_term("page_id", pid) for pid in ids)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit(mergetype=merge_expunge)
+        self._note_dirty(int(pid) for pid in ids)
+        return deleted
+
+    def pages_in_files(self, page_ids: Iterable[int]) -> set[int]:
+        """Which of `page_ids` any index directory's segment files still hold, deleted or not: the
+        term table keeps a deleted page's id until its segment is rewritten (the erasure check)."""
+        ids = list(page_ids)
+        found: set[int] = set()
+        if not ids:
+            return found
+        for child in sorted(self.root.iterdir()):
+            if not (child.is_dir() and child.name.startswith("index-")):
+                continue
+            with windex.open_dir(str(child)).reader() as reader:
+                found.update(pid for pid in ids if ("page_id", str(pid)) in reader)
+        return found
+
+    def _building_name(self) -> str | None:
+        try:
+            return json.loads((self.root / BUILD_STATE_FILE).read_text(encoding="utf-8"))["dir"]
+        except (OSError, ValueError, KeyError):
+            return None
 
     def _write_batch(self, ix: windex.Index, pages: list[PageRecord], *, upsert: bool, procs: int = 1,
                      merge: bool = True) -> None:

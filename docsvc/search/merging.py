@@ -63,6 +63,16 @@ def merge_rebuilt(writer, segments) -> list:
     return _merge(writer, segments, rebuild_group(segments))
 
 
+def merge_expunge(writer, segments) -> list:
+    """``mergetype`` for destruction: rewrites every segment that holds deleted documents.
+
+    Whoosh only marks a deletion (in the table of contents); the page's terms and stored text stay in
+    its segment's files until the segment is rewritten without it. Segments without deletions are
+    left alone, so the cost follows the segments the destroyed pages were in, not the index size.
+    """
+    return _merge(writer, segments, [s for s in segments if s.has_deletions()])
+
+
 def _merge(writer, segments, group: list) -> list:
     """Streams `group` into the writer's new segment; returns the segments kept as they are.
     Deleted documents are dropped."""

@@ -6,8 +6,9 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from docsvc.governance.access import Action, rule
 from docsvc.errors import NotAllowedNow, NotFound
 from docsvc.pipeline import batches as batch_service
-from docsvc.pipeline.intake import Upload, receive
+from docsvc.pipeline.intake import DestroyedContent, Upload, receive
 from docsvc.http import client_ip, db, runtime
+from docsvc.http.errors import status_for
 from docsvc.http.uploads import UnreadableUpload, uploaded_files
 
 bp = Blueprint("batches", __name__)
@@ -33,12 +34,19 @@ def upload() -> object:
             return jsonify(error=exc.message), 400
         flash(exc.message)
         return redirect(url_for("batches.upload"))
-    batch = receive(
-        db(), runtime().store, runtime().jobs,
-        (Upload(f.filename or "", f.stream) for f in files),
-        source="web", user_id=g.user.id, ip=client_ip(),
-        customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
-    )
+    try:
+        batch = receive(
+            db(), runtime().store, runtime().jobs,
+            (Upload(f.filename or "", f.stream) for f in files),
+            source="web", user_id=g.user.id, ip=client_ip(),
+            customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
+            reason_for_destroyed=request.form.get("reason_for_destroyed"),
+        )
+    except DestroyedContent as exc:
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=exc.message), status_for(exc)
+        flash(exc.message)
+        return redirect(url_for("batches.upload"))
     target = url_for("batches.show", batch_id=batch.id)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(batch_id=batch.id, url=target), 202

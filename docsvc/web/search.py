@@ -6,6 +6,7 @@ from flask import Blueprint, g, render_template, request
 from docsvc.governance.access import Action, rule
 from docsvc.search import QueryError
 from docsvc.files.searching import SORTS, search as search_files
+from docsvc.governance.disposition import destroyed_stub
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.params import page_number
 
@@ -28,4 +29,6 @@ def search() -> object:
                                    ip=client_ip())
         except QueryError as exc:
             error = str(exc)
-    return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort)
+    stub = destroyed_stub(db(), q) if q else None
+    return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort,
+                           stub=stub)

@@ -1,0 +1,118 @@
+"""REST API for destruction lists (销毁清册): thin routes over governance.disposition and register."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, g, jsonify
+
+from docsvc.errors import DomainError
+from docsvc.governance import disposition, register
+from docsvc.governance.access import Action, rule
+from docsvc.http import client_ip, db, runtime
+from docsvc.http.params import int_field, int_list, json_object, optional_json_object, text_field
+
+bp = Blueprint("api_destruction", __name__, url_prefix="/api/v1/destruction-lists")
+
+
+def _list(list_id: int):  # type: ignore[no-untyped-def]
+    return disposition.get_list(db(), list_id)
+
+
+def _decisions(raw: object) -> list[disposition.DecisionInput]:
+    if not isinstance(raw, list) or len(raw) > 10_000 or not all(isinstance(d, dict) for d in raw):
+        raise DomainError("decisions 应为列表：[{document_id, decision, until, reason}]。 / decisions must be a list "
+                          "of {document_id, decision, until, reason}.")
+    out = []
+    for d in raw:
+        until_text = text_field(d, "until")
+        try:
+            until = date.fromisoformat(until_text) if until_text else None
+        except ValueError as exc:
+            raise DomainError(f"鉴定结论的 until 应为日期 YYYY-MM-DD（收到 {until_text[:40]}）。 / until must be a date "
+                              "YYYY-MM-DD.") from exc
+        out.append(disposition.DecisionInput(int_field(d, "document_id", minimum=1), text_field(d, "decision"), until,
+                                             text_field(d, "reason") or None))
+    return out
+
+
+def _json(dlist) -> object:  # type: ignore[no-untyped-def]
+    return jsonify(disposition.list_json(dlist))
+
+
+@bp.route("", methods=["GET"])
+@rule(Action.VIEW_RETENTION)
+def index() -> object:
+    return jsonify(lists=[disposition.list_json(d) for d in disposition.all_lists(db())])
+
+
+@bp.route("", methods=["POST"])
+@rule(Action.MANAGE_RETENTION)
+def create() -> object:
+    body = json_object()
+    dlist = disposition.create_list(db(), g.user, int_list(body, "document_ids"), title=text_field(body, "title") or None,
+                                    index=runtime().index, ip=client_ip())
+    return _json(dlist), 201
+
+
+@bp.route("/<int:list_id>")
+@rule(Action.VIEW_RETENTION)
+def show(list_id: int) -> object:
+    return _json(_list(list_id))
+
+
+@bp.route("/<int:list_id>/appraisal", methods=["POST"])
+@rule(Action.APPRAISE)
+def appraise(list_id: int) -> object:
+    body = json_object()
+    report = text_field(body, "report") if body.get("report") is not None else None
+    return _json(disposition.appraise(db(), g.user, _list(list_id), _decisions(body.get("decisions")),
+                                      report=report, ip=client_ip()))
+
+
+@bp.route("/<int:list_id>/submit", methods=["POST"])
+@rule(Action.MANAGE_RETENTION)
+def submit(list_id: int) -> object:
+    return _json(disposition.submit(db(), g.user, _list(list_id), ip=client_ip()))
+
+
+@bp.route("/<int:list_id>/approve", methods=["POST"])
+@rule(Action.APPROVE_DESTRUCTION)
+def approve(list_id: int) -> object:
+    note = text_field(optional_json_object(), "note") or None
+    return _json(disposition.approve(db(), g.user, _list(list_id), runtime().settings, note=note, ip=client_ip()))
+
+
+@bp.route("/<int:list_id>/reject", methods=["POST"])
+@rule(Action.APPROVE_DESTRUCTION)
+def reject(list_id: int) -> object:
+    return _json(disposition.reject(db(), g.user, _list(list_id), text_field(json_object(), "reason"), ip=client_ip()))
+
+
+@bp.route("/<int:list_id>/supervise", methods=["POST"])
+@rule(Action.SUPERVISE_DESTRUCTION)
+def supervise(list_id: int) -> object:
+    note = text_field(optional_json_object(), "note") or None
+    return _json(disposition.supervise(db(), g.user, _list(list_id), note=note, ip=client_ip()))
+
+
+@bp.route("/<int:list_id>/execute", methods=["POST"])
+@rule(Action.EXECUTE_DESTRUCTION)
+def execute(list_id: int) -> object:
+    return _json(disposition.start_execution(db(), g.user, _list(list_id), runtime().jobs, ip=client_ip())), 202
+
+
+@bp.route("/<int:list_id>/cancel", methods=["POST"])
+@rule(Action.MANAGE_RETENTION)
+def cancel(list_id: int) -> object:
+    return _json(disposition.cancel(db(), g.user, _list(list_id), text_field(json_object(), "reason"), ip=client_ip()))
+
+
+@bp.route("/<int:list_id>/register.pdf", defaults={"ext": "pdf"})
+@bp.route("/<int:list_id>/register.csv", defaults={"ext": "csv"})
+@rule(Action.READ_REGISTER)
+def register_file(list_id: int, ext: str) -> Response:
+    dlist = _list(list_id)
+    data = register.download(db(), runtime().store, g.user, dlist, ext, ip=client_ip())
+    media = "application/pdf" if ext == "pdf" else "text/csv; charset=utf-8"
+    return Response(data, mimetype=media, headers={
+        "Content-Disposition": f'attachment; filename="destruction-register-{list_id}.{ext}"'})
