@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
-from docsvc.governance import audit, retention
+from docsvc.governance import audit, fixity, retention
 from docsvc.runtime import Runtime
 from workers.pipeline import recover
 
@@ -36,9 +36,21 @@ def mark_due_documents(rt: Runtime) -> None:
         retention.run_daily(session)
 
 
+def check_fixity(rt: Runtime) -> None:
+    """Re-read the day's share of the originals (least recently checked first, DOCSVC_FIXITY_DAILY_MB at
+    DOCSVC_FIXITY_RATE_MB_S); missing and unexpected originals are found in full every day."""
+    settings = rt.settings
+    with rt.sessions() as session:
+        report = fixity.run(session, rt.store, budget_bytes=settings.fixity_daily_mb * fixity.MB,
+                            rate_bytes_s=settings.fixity_rate_mb_s * fixity.MB)
+    if not report.ok:
+        log.error("fixity: %s; see the administration page or run `docsvc fixity`", report.counts())
+
+
 DAILY_TASKS: list[tuple[str, DailyTask]] = [
     ("audit anchor", anchor_audit_trail),
     ("retention: mark due documents", mark_due_documents),
+    ("fixity: re-read originals", check_fixity),
 ]
 
 
