@@ -445,7 +445,7 @@ def fixity_command(budget: float | None, everything: bool) -> None:
         report = fixity.run(session, rt.store, budget_bytes=budget_bytes,
                             rate_bytes_s=settings.fixity_rate_mb_s * fixity.MB)
     click.echo(f"复核原件 / re-read {report.checked} original(s), {report.bytes_read / fixity.MB:.1f} MB; "
-               f"完好 / intact {report.intact}; 待下次复核 / left for the next runs {report.remaining}")
+               f"完好 / intact {report.intact}; 尚未核对 / never checked yet {report.unchecked}")
     for problem in report.problems:
         documents = "; ".join(d.label() for d in problem.documents) or "无文档 / no document"
         click.echo(f"[{problem.outcome}] {problem.key}  {documents}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from io import BytesIO
@@ -125,7 +126,7 @@ def test_the_budget_is_respected_and_the_next_run_takes_the_least_recently_check
             return {row.key: row.checked_at for row in session.scalars(select(FixityCheck))}
 
         first = fixity.run(session, store, budget_bytes=2000)
-        assert (first.checked, first.bytes_read, first.remaining) == (2, 2000, 1)
+        assert (first.checked, first.bytes_read, first.unchecked) == (2, 2000, 1)
         assert set(checked()) == set(sorted(keys)[:2])
         second = fixity.run(session, store, budget_bytes=1000)
         assert second.checked == 1 and set(checked()) == set(keys), "the never checked one came next"
@@ -207,6 +208,38 @@ def test_the_scheduler_runs_fixity_daily(embedded_runtime: Runtime) -> None:
     with embedded_runtime.sessions() as session:
         run = session.scalars(select(AuditEvent).where(AuditEvent.action == "fixity.run")).one()
         assert json.loads(run.detail)["intact"] == 1
+
+
+def test_the_embedded_server_runs_fixity_on_its_scheduler_thread(embedded_runtime: Runtime) -> None:
+    with embedded_runtime.sessions() as session:
+        scan(session, embedded_runtime.store, b"%PDF-1.4 embedded", code="J001-KH·2019-D30-YX-0014")
+    assert scheduler.check_fixity not in [task for _name, task in scheduler.quick_tasks()], \
+        "re-reading originals must not hold up the server's start"
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.run_daily_until, args=(stop, lambda: embedded_runtime, 0.0))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        run = None
+        while run is None and time.monotonic() < deadline:
+            with embedded_runtime.sessions() as session:
+                run = session.scalars(select(AuditEvent).where(AuditEvent.action == "fixity.run")).first()
+            time.sleep(0.05)
+        assert run is not None and json.loads(run.detail)["intact"] == 1
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def test_a_second_daily_run_on_the_same_day_reads_only_what_is_left_of_the_budget(
+        embedded_runtime: Runtime) -> None:
+    store = embedded_runtime.store
+    with embedded_runtime.sessions() as session:
+        for n in range(1, 4):
+            scan(session, store, bytes([n]) * 1000, code=f"J001-KH·2019-D30-YX-002{n}")
+        assert fixity.run_daily(session, store, daily_bytes=2000, rate_bytes_s=fixity.MB).checked == 2
+        again = fixity.run_daily(session, store, daily_bytes=2000, rate_bytes_s=fixity.MB)
+    assert again.checked == 0 and again.unchecked == 1
 
 
 def test_the_administrator_sees_the_last_run_and_each_problem_with_what_to_do(

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from docsvc.constants import FixityOutcome
@@ -99,7 +99,7 @@ class FixityReport:
     checked: int = 0  # re-read and hashed this run
     bytes_read: int = 0
     intact: int = 0  # of those checked, unchanged
-    remaining: int = 0  # present originals not re-read this run (the next runs take them)
+    unchecked: int = 0  # present originals never re-read yet (the next runs take them first)
     new_problems: int = 0
     problems: list[Problem] = field(default_factory=list)
 
@@ -112,7 +112,7 @@ class FixityReport:
 
     def counts(self) -> dict[str, int]:
         return {"expected": self.expected, "stored": self.stored, "checked": self.checked,
-                "bytes_read": self.bytes_read, "intact": self.intact, "remaining": self.remaining,
+                "bytes_read": self.bytes_read, "intact": self.intact, "unchecked": self.unchecked,
                 "altered": self.count(FixityOutcome.ALTERED), "missing": self.count(FixityOutcome.MISSING),
                 "unexpected": self.count(FixityOutcome.UNEXPECTED), "new_problems": self.new_problems}
 
@@ -215,13 +215,25 @@ def run(session: Session, store: ObjectStore, *, budget_bytes: int | None, rate_
             report.new_problems += _note(session, rows, key, outcome, actor, utcnow(), found=found, size=size)
         report.checked += 1
         session.commit()
-    report.remaining = len(due) - report.checked
+    report.unchecked = sum(1 for key in due if key not in rows or rows[key].checked_at is None)
     report.problems = problems(session)
     report.finished_at = utcnow()
     audit.record(session, actor, "fixity.run", object_type="fixity", object_id=report.started_at.date().isoformat(),
                  outcome="ok" if report.ok else "problems", now=report.finished_at, detail=report.counts())
     session.commit()
     return report
+
+
+def run_daily(session: Session, store: ObjectStore, *, daily_bytes: int, rate_bytes_s: float,
+              now: datetime | None = None) -> FixityReport:
+    """The scheduled run: re-reads what is left of today's budget, so a server restarted several times a
+    day (the embedded default runs the daily tasks at each start) still reads at most `daily_bytes`."""
+    now = now or utcnow()
+    midnight = as_utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    read_today = session.scalar(select(func.coalesce(func.sum(FixityCheck.size), 0)).where(
+        FixityCheck.checked_at >= midnight,
+        FixityCheck.outcome.in_((FixityOutcome.INTACT, FixityOutcome.ALTERED)))) or 0
+    return run(session, store, budget_bytes=max(0, daily_bytes - int(read_today)), rate_bytes_s=rate_bytes_s, now=now)
 
 
 def _due_order(row: FixityCheck | None, key: str) -> tuple[int, str, str]:
