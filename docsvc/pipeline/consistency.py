@@ -7,7 +7,7 @@ What it compares, and what `--repair` may do about each (only what can be redone
 | `page_without_image` | a page read (`done`) names no page image, thumbnail or words | the page job again |
 | `row_without_object` | a page names a derived object the store lacks | the page job again (from the original) |
 | `original_missing` | a live record names an original the store lacks | a person: restore from backup |
-| `orphan_object` | an object under `pages/` that no page row names | a person: check, then delete |
+| `orphan_object` | an object under `pages/<id>/` whose page row is gone | a person: check, then delete |
 | `unexpected_original` | an original no live record names | a person (see `docsvc fixity`) |
 | `index_missing`, `index_stale`, `index_duplicated` | `pipeline.reindex.check` | `pipeline.reindex.repair` |
 | `stuck` | work running with a stale claim, queued or index-pending for an hour | queue it again |
@@ -126,7 +126,7 @@ def check(sessions: sessionmaker[Session], store: ObjectStore, index: SearchInde
 def _check_pages(sessions: sessionmaker[Session], store: ObjectStore, report: ConsistencyReport) -> None:
     """Page rows against the objects under pages/: one listing, then the rows in id order."""
     objects = set(store.list(PAGES_PREFIX))
-    named: set[str] = set()
+    page_ids: set[int] = set()
     last = 0
     while True:
         with sessions() as session:
@@ -136,7 +136,7 @@ def _check_pages(sessions: sessionmaker[Session], store: ObjectStore, report: Co
         if not rows:
             break
         for page_id, status, *keys in rows:
-            named.update(k for k in keys if k)
+            page_ids.add(page_id)
             if status != JobState.DONE:  # not read yet, or failed with its own message: nothing derived
                 continue
             absent = [k for k in keys if k and k not in objects]
@@ -149,7 +149,16 @@ def _check_pages(sessions: sessionmaker[Session], store: ObjectStore, report: Co
             if absent or not all(keys):
                 report.pages_to_redo.append(page_id)
         last = rows[-1][0]
-    report.findings.extend(Finding(Kind.ORPHAN_OBJECT, key) for key in sorted(objects - named))
+    # Objects of a page that still exists but are not named by it (an older image.png beside a new image.jpg)
+    # are not orphans: the page's next run overwrites them and its destruction removes pages/<id>/ whole.
+    report.findings.extend(Finding(Kind.ORPHAN_OBJECT, key) for key in sorted(objects)
+                           if _page_id(key) not in page_ids)
+
+
+def _page_id(key: str) -> int | None:
+    """The page id in pages/<id>/…, None when the key has none."""
+    part = key.removeprefix(PAGES_PREFIX).partition("/")[0]
+    return int(part) if part.isdigit() else None
 
 
 def _documents(served: tuple[fixity.ServedDocument, ...]) -> str:
