@@ -10,7 +10,6 @@ from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,7 +17,7 @@ from minio import Minio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docsvc import cli
+from docsvc import cli, db
 from docsvc.config import Settings
 from docsvc.constants import FixityOutcome
 from docsvc.governance import fixity
@@ -26,9 +25,9 @@ from docsvc.governance.accounts import create_user
 from docsvc.models import (
     AuditEvent, Batch, BatchFile, DestroyedOriginal, DestructionList, Document, FixityCheck, utcnow,
 )
-from docsvc.runtime import Runtime
+from docsvc.runtime import Runtime, build_runtime
 from storage import LocalStore, ObjectStore, S3Store, StoredObject
-from tests.conftest import AuthActions, Users
+from tests.conftest import AuthActions, Users, settings_for
 from tests.factories import add_document
 from workers import scheduler
 
@@ -259,3 +258,17 @@ def test_the_administrator_sees_the_last_run_and_each_problem_with_what_to_do(
     other = app.test_client()
     AuthActions(other, users).login("clerk", "operator")
     assert other.get("/admin/integrity").status_code == 403
+
+
+def test_on_postgresql_too(pg_schema: str, tmp_path: Path) -> None:
+    rt = build_runtime(settings_for(tmp_path / "var", DOCSVC_DATABASE_URL=pg_schema))
+    db.upgrade(rt.engine)
+    try:
+        with rt.sessions() as session:
+            scans = the_four_cases(session, rt.store, lambda key: alter_local(rt.store, key))  # type: ignore[arg-type]
+            assert_reported(fixity.run(session, rt.store, budget_bytes=None), scans)
+            again = fixity.run_daily(session, rt.store, daily_bytes=1, rate_bytes_s=fixity.MB)
+            assert again.checked == 0, "today's budget was spent by the first run"
+            assert {p.outcome for p in fixity.dashboard(session).problems} == set(fixity.PROBLEMS)
+    finally:
+        rt.close()

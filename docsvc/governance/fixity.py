@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -191,15 +192,17 @@ def run(session: Session, store: ObjectStore, *, budget_bytes: int | None, rate_
     report = FixityReport(started_at=now or utcnow())
     expected, stored = expected_originals(session), stored_originals(store)
     report.expected, report.stored = len(expected), len(stored)
-    rows = {row.key: row for row in session.scalars(select(FixityCheck))}
-    _forget_settled(session, rows, expected, stored)
+    # Plain tuples, not ORM rows: one per original, and an archive holds hundreds of thousands.
+    known = {key: _Known(FixityOutcome(outcome), checked_at) for key, outcome, checked_at
+             in session.execute(select(FixityCheck.key, FixityCheck.outcome, FixityCheck.checked_at))}
+    _forget_settled(session, known, expected, stored)
     for key in sorted(expected - stored):
-        report.new_problems += _note(session, rows, key, FixityOutcome.MISSING, actor, report.started_at)
+        report.new_problems += _note(session, known, key, FixityOutcome.MISSING, actor, report.started_at)
     for key in sorted(stored - expected):
-        report.new_problems += _note(session, rows, key, FixityOutcome.UNEXPECTED, actor, report.started_at)
+        report.new_problems += _note(session, known, key, FixityOutcome.UNEXPECTED, actor, report.started_at)
     session.commit()
 
-    due = sorted(expected & stored, key=lambda k: _due_order(rows.get(k), k))
+    due = sorted(expected & stored, key=lambda k: _due_order(known.get(k), k))
     throttle = _Throttle(rate_bytes_s)
     for key in due:
         if budget_bytes is not None and report.bytes_read >= budget_bytes:
@@ -207,15 +210,15 @@ def run(session: Session, store: ObjectStore, *, budget_bytes: int | None, rate_
         try:
             found, size = sha256_of(store, key, throttle)
         except ObjectNotFound:  # removed since the listing
-            report.new_problems += _note(session, rows, key, FixityOutcome.MISSING, actor, utcnow())
+            report.new_problems += _note(session, known, key, FixityOutcome.MISSING, actor, utcnow())
         else:
             report.bytes_read += size
             outcome = FixityOutcome.INTACT if found == key.removeprefix(ORIGINALS_PREFIX) else FixityOutcome.ALTERED
             report.intact += outcome == FixityOutcome.INTACT
-            report.new_problems += _note(session, rows, key, outcome, actor, utcnow(), found=found, size=size)
+            report.new_problems += _note(session, known, key, outcome, actor, utcnow(), found=found, size=size)
         report.checked += 1
         session.commit()
-    report.unchecked = sum(1 for key in due if key not in rows or rows[key].checked_at is None)
+    report.unchecked = sum(1 for key in due if key not in known or known[key].checked_at is None)
     report.problems = problems(session)
     report.finished_at = utcnow()
     audit.record(session, actor, "fixity.run", object_type="fixity", object_id=report.started_at.date().isoformat(),
@@ -236,37 +239,45 @@ def run_daily(session: Session, store: ObjectStore, *, daily_bytes: int, rate_by
     return run(session, store, budget_bytes=max(0, daily_bytes - int(read_today)), rate_bytes_s=rate_bytes_s, now=now)
 
 
-def _due_order(row: FixityCheck | None, key: str) -> tuple[int, str, str]:
+class _Known(NamedTuple):
+    """What fixity_checks says of an original at the start of a run (and after each note)."""
+    outcome: FixityOutcome
+    checked_at: datetime | None
+
+
+def _due_order(known: _Known | None, key: str) -> tuple[int, str, str]:
     """Never checked first, then the least recently checked; the key breaks ties so runs are repeatable."""
-    if row is None or row.checked_at is None:
+    if known is None or known.checked_at is None:
         return (0, "", key)
-    return (1, as_utc(row.checked_at).isoformat(), key)
+    return (1, as_utc(known.checked_at).isoformat(), key)
 
 
-def _forget_settled(session: Session, rows: dict[str, FixityCheck], expected: set[str], stored: set[str]) -> None:
+def _forget_settled(session: Session, known: dict[str, _Known], expected: set[str], stored: set[str]) -> None:
     """Drop records the listing has overtaken: a missing original that is back (re-read it first), an
     unexpected one a record now names, and keys that are neither named nor stored (destroyed and gone)."""
-    stale = [key for key, row in rows.items()
+    stale = [key for key, row in known.items()
              if key not in expected | stored
              or (row.outcome == FixityOutcome.MISSING and key in stored)
              or (row.outcome == FixityOutcome.UNEXPECTED and key in expected)]
     for start in range(0, len(stale), 500):
         session.execute(delete(FixityCheck).where(FixityCheck.key.in_(stale[start:start + 500])))
     for key in stale:
-        del rows[key]
+        del known[key]
 
 
-def _note(session: Session, rows: dict[str, FixityCheck], key: str, outcome: FixityOutcome, actor: User | None,
+def _note(session: Session, known: dict[str, _Known], key: str, outcome: FixityOutcome, actor: User | None,
           when: datetime, *, found: str | None = None, size: int | None = None) -> int:
     """Record what was found for `key`; audit a problem when it is new (1), not on every run (0)."""
-    row = rows.get(key)
-    changed = row is None or row.outcome != outcome
+    before = known.get(key)
+    changed = before is None or before.outcome != outcome
+    row = session.get(FixityCheck, key) if before is not None else None
     if row is None:
-        row = rows[key] = FixityCheck(key=key, outcome=outcome, since=when)
+        row = FixityCheck(key=key, outcome=outcome, since=when)
         session.add(row)
     elif changed:
         row.outcome, row.since = outcome, when
     row.checked_at, row.found_sha256 = when, found
+    known[key] = _Known(outcome, when)
     if size is not None:
         row.size = size
     if not (changed and outcome in PROBLEMS):
