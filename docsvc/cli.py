@@ -509,7 +509,7 @@ def retention_due(as_csv: bool) -> None:
     with rt.sessions() as session:
         items = retention.due_documents(session, None, index=rt.index)
     if as_csv:
-        sys.stdout.write("\ufeff" + retention.due_csv(items))
+        sys.stdout.buffer.write(retention.due_csv(items))
         return
     for item in items:
         click.echo("\t".join([item.reference_code or f"#{item.document_id}", item.doc_type or "",

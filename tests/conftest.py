@@ -52,6 +52,15 @@ def pg_schema() -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_runtime(tmp_path: Path, pg_schema: str) -> Iterator[Runtime]:
+    """A runtime on its own PostgreSQL schema, migrated (not installed: no jobs run through it)."""
+    rt = build_runtime(settings_for(tmp_path / "var", DOCSVC_DATABASE_URL=pg_schema))
+    db.upgrade(rt.engine)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
 def embedded_settings(tmp_path: Path) -> Settings:
     """The embedded default: SQLite, local object folder, in-process jobs."""
     return settings_for(tmp_path / "var")

@@ -3,28 +3,17 @@ append one after another."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from docsvc import db
-from docsvc.runtime import Runtime, build_runtime
+from docsvc.runtime import Runtime
 from docsvc.governance import audit
 from docsvc.governance.accounts import create_user
-from tests.conftest import PASSWORD, settings_for
+from tests.conftest import PASSWORD
 
 WRITERS, EVENTS_EACH = 8, 25
-
-
-@pytest.fixture
-def pg_runtime(tmp_path: Path, pg_schema: str) -> Iterator[Runtime]:
-    rt = build_runtime(settings_for(tmp_path / "var", DOCSVC_DATABASE_URL=pg_schema))
-    db.upgrade(rt.engine)
-    yield rt
-    rt.close()
 
 
 def test_the_database_rejects_updates_and_deletes_of_audit_rows(pg_runtime: Runtime) -> None:

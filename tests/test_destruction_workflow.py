@@ -228,3 +228,31 @@ def test_destroyed_content_uploaded_again_is_refused_without_a_reason(
         assert bf.duplicate_of_id is None and rt.store.exists(bf.original_key)  # type: ignore[arg-type]
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "upload.destroyed_again")).one()
         assert "诉讼需要" in (event.detail or "") and str(list_id) in (event.detail or "")
+
+
+def test_a_destroyed_documents_stub_can_no_longer_be_edited_unfiled_recoded_or_restricted(
+        embedded_runtime: Runtime, tmp_path: Path) -> None:
+    from docsvc.config import FilingSettings
+    from docsvc.errors import NotAllowedNow
+    from docsvc.files import filing
+    from docsvc.governance.restriction import set_storage_only
+
+    rt = embedded_runtime
+    who = people(rt)
+    doomed = due_document(rt, tmp_path, "stub.pdf", ["用电检查单 己"])
+    execute_destruction(supervised(rt, who, [doomed]))
+    with rt.sessions() as s:
+        stub = s.get(Document, doomed)
+        code = stub.reference_code  # type: ignore[union-attr]
+        attempts = [
+            lambda: filing.update_document(s, None, stub, {"title": "改回原题名"}, FilingSettings()),  # type: ignore[arg-type]
+            lambda: filing.unfile_document(s, None, stub, reason="更正"),  # type: ignore[arg-type]
+            lambda: filing.correct_code(s, None, stub, "J001-KH·2019-D10-YX-9999", "更正", FilingSettings()),  # type: ignore[arg-type]
+            lambda: set_storage_only(s, None, stub, True, "不再使用"),  # type: ignore[arg-type]
+        ]
+        for attempt in attempts:
+            with pytest.raises(NotAllowedNow, match="已于 .* 按销毁清册"):
+                attempt()
+            s.rollback()
+        stub = s.get(Document, doomed)
+        assert stub.reference_code == code and stub.title == "已销毁 / destroyed" and stub.filed_at  # type: ignore[union-attr]

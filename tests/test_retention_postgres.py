@@ -5,29 +5,16 @@ leap days — and touch only rows that change."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
 from sqlalchemy import insert, select
 
-from docsvc import db
 from docsvc.constants import RetentionStatus
 from docsvc.governance import retention
 from docsvc.models import Customer, Document, RetentionEvent
-from docsvc.runtime import Runtime, build_runtime
-from tests.conftest import settings_for
+from docsvc.runtime import Runtime
 
 NOW = datetime(2027, 6, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def pg_runtime(tmp_path: Path, pg_schema: str) -> Iterator[Runtime]:
-    rt = build_runtime(settings_for(tmp_path / "var", DOCSVC_DATABASE_URL=pg_schema))
-    db.upgrade(rt.engine)
-    yield rt
-    rt.close()
 
 
 def _dates() -> list[date | None]:

@@ -1,7 +1,7 @@
 """REST API for retention: schedules (with the effect preview), the due list, events, holds, storage-only."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from docsvc.errors import DomainError
 from docsvc.files.customers import get_customer, parse_date
@@ -10,6 +10,7 @@ from docsvc.governance import holds, retention
 from docsvc.governance.access import Action, rule
 from docsvc.governance.restriction import set_storage_only
 from docsvc.http import client_ip, db, runtime
+from docsvc.http.downloads import csv_attachment
 from docsvc.http.params import flag, int_list, json_object, optional_int, scalar_values, text_field, text_list
 
 bp = Blueprint("api_retention", __name__, url_prefix="/api/v1")
@@ -45,8 +46,7 @@ def save_schedule() -> object:
 def due() -> object:
     items = retention.due_documents(db(), g.user, index=runtime().index)
     if request.args.get("format") == "csv":
-        return Response("\ufeff" + retention.due_csv(items), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=retention-due.csv"})
+        return csv_attachment(retention.due_csv(items), "retention-due.csv")
     return jsonify(total=len(items), documents=[retention.due_json(i) for i in items])
 
 

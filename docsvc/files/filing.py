@@ -23,6 +23,7 @@ from docsvc.errors import DomainError, NotAllowedNow
 from docsvc.files.customers import get_customer, parse_date
 from docsvc.files.doctypes import get_type
 from docsvc.files.documents import mark_for_reindex
+from docsvc.governance.disposition import refuse_if_destroyed
 from docsvc.models import Customer, Document, DocumentType, FilingSequence, User, utcnow
 from docsvc.governance import audit
 from docsvc.governance.retention import recompute
@@ -151,6 +152,7 @@ def unfile_document(session: Session, actor: User | None, document: Document, *,
     checks the archivist's right (Action.UNFILE) and commits."""
     if not reason.strip():
         raise FilingError("请说明撤回归档的原因。 / Give a reason for unfiling.")
+    refuse_if_destroyed(document)
     if document.filed_at is None:
         raise NotAllowedNow(f"文档 #{document.id} 尚未归档，无需撤回。 / Document #{document.id} is not filed.")
     before = (document.customer_account, document.doc_type)
@@ -165,6 +167,7 @@ def unfile_document(session: Session, actor: User | None, document: Document, *,
 def correct_code(session: Session, actor: User | None, document: Document, new_code: str, reason: str,
                  settings: FilingSettings, *, ip: str | None = None) -> Document:
     """Change a 档号: a separate, audited act with its reason. Commits."""
+    refuse_if_destroyed(document)  # the register names it by this 档号
     new_code, reason = new_code.strip(), reason.strip()
     if not reason:
         raise FilingError("更正档号必须填写原因。 / A reference-code correction needs a reason.")
@@ -198,6 +201,7 @@ def update_document(session: Session, actor: User | None, document: Document, va
                     settings: FilingSettings, *, ip: str | None = None) -> Document:
     """Set a document's description and, given customer_account and/or doc_type, link and file it. Commits."""
     require_handling(actor, document)  # a sensitive document's description and type need the grant
+    refuse_if_destroyed(document)
     changes: dict[str, object] = {}
     for key in EDITABLE:
         if key not in values:

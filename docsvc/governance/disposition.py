@@ -71,6 +71,15 @@ class DecisionInput:
     reason: str | None = None
 
 
+def refuse_if_destroyed(document: Document) -> None:
+    """A destroyed document's row is its stub, kept permanently as the destruction register's
+    counterpart: nothing about it changes any more."""
+    if document.destroyed_at is not None:
+        raise NotAllowedNow(f"文档 #{document.id}（档号 {document.reference_code}）已于 {document.destroyed_at:%Y-%m-%d} 按销毁清册 "
+                            f"#{document.destruction_list_id} 销毁，只保留目录信息，不能再修改。 / Document #{document.id} was "
+                            "destroyed; only its catalogue stub remains, and it cannot be changed.")
+
+
 def due_documents(session: Session, limit: int = 500) -> list[Document]:
     """Due documents not yet on an open list: what a new list is compiled from."""
     on_lists = (select(DestructionItem.document_id).join(DestructionList)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.errors import DomainError
 from docsvc.governance import audit
+from docsvc.governance.disposition import refuse_if_destroyed
 from docsvc.models import Customer, Document, User, utcnow
 
 
@@ -29,6 +30,8 @@ def set_storage_only(session: Session, actor: User | None, target: Document | Cu
     if not reason or len(reason) > 500:
         raise RestrictionError("请填写设置或解除“仅存储”的原因（最多 500 字）。 / Give the reason for setting or "
                                "clearing storage-only (500 characters at most).")
+    if isinstance(target, Document):
+        refuse_if_destroyed(target)
     kind, ident = ("document", target.id) if isinstance(target, Document) else ("customer", target.account)
     before = target.storage_only_at is not None
     if before == on:

@@ -20,8 +20,6 @@ removes anything (docsvc.governance.disposition).
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from sqlalchemy import Date, Integer, String, column, func, or_, select, table, 
 from sqlalchemy.orm import Session
 
 from docsvc.constants import RetentionStatus, RetentionTrigger
+from docsvc import exports
 from docsvc.errors import DomainError
 from docsvc.governance import audit
 from docsvc.governance.access import hides_identity
@@ -651,14 +650,12 @@ DUE_COLUMNS = ("档号 reference_code", "类型 doc_type", "户号 customer_acco
                "冻结 held")
 
 
-def due_csv(items: Sequence[DueItem]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(DUE_COLUMNS)
-    for item in items:
-        writer.writerow([item.reference_code or f"#{item.document_id}", item.doc_type or "", item.customer_account or "",
-                         item.title, item.due_on.isoformat() if item.due_on else "", "是 yes" if item.held else "否 no"])
-    return out.getvalue()
+def due_csv(items: Sequence[DueItem]) -> bytes:
+    """The due list as CSV (with a BOM for Excel; no cell runs as a formula: docsvc.exports)."""
+    return exports.csv_bytes(DUE_COLUMNS, ([item.reference_code or f"#{item.document_id}", item.doc_type or "",
+                                            item.customer_account or "", item.title,
+                                            item.due_on.isoformat() if item.due_on else "",
+                                            "是 yes" if item.held else "否 no"] for item in items))
 
 
 def due_json(item: DueItem) -> dict[str, object]:

@@ -38,11 +38,15 @@ def csv_download(lines: Iterator[str], filename: str) -> Response:
     return response
 
 
+def csv_attachment(data: bytes, filename: str) -> Response:
+    """A CSV made whole in memory (docsvc.exports) as a download."""
+    return Response(data, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
 def completeness_export(lists: list[completeness.Checklist], fmt: str | None) -> Response | None:
     """The incomplete-files report as a CSV or XLSX download, or None for other formats."""
     if fmt == "csv":
-        return Response(completeness.report_csv(lists), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=incomplete-files.csv"})
+        return csv_attachment(completeness.report_csv(lists), "incomplete-files.csv")
     if fmt == "xlsx":
         return Response(completeness.report_xlsx(lists),
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

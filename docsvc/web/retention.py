@@ -1,7 +1,7 @@
 """Retention pages: the dashboard, schedules (preview, then confirm), the due list, holds, storage-only toggles."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from docsvc.errors import DomainError
 from docsvc.files.customers import get_customer, parse_date
@@ -12,6 +12,7 @@ from docsvc.governance.access import Action, can, rule
 from docsvc.governance.restriction import set_storage_only
 from docsvc.governance.retention import RetentionError
 from docsvc.http import client_ip, db, runtime
+from docsvc.http.downloads import csv_attachment
 from docsvc.http.errors import status_for
 
 bp = Blueprint("retention", __name__)
@@ -32,8 +33,7 @@ def dashboard() -> object:
 def due() -> object:
     items = retention.due_documents(db(), g.user, index=runtime().index)
     if request.args.get("format") == "csv":
-        return Response("\ufeff" + retention.due_csv(items), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=retention-due.csv"})
+        return csv_attachment(retention.due_csv(items), "retention-due.csv")
     return render_template("retention/due.html", items=items)
 
 
