@@ -255,8 +255,9 @@ def _due_order(known: _Known | None, key: str) -> tuple[int, str, str]:
 def _forget_settled(session: Session, known: dict[str, _Known], expected: set[str], stored: set[str]) -> None:
     """Drop records the listing has overtaken: a missing original that is back (re-read it first), an
     unexpected one a record now names, and keys that are neither named nor stored (destroyed and gone)."""
+    either = expected | stored
     stale = [key for key, row in known.items()
-             if key not in expected | stored
+             if key not in either
              or (row.outcome == FixityOutcome.MISSING and key in stored)
              or (row.outcome == FixityOutcome.UNEXPECTED and key in expected)]
     for start in range(0, len(stale), 500):
