@@ -21,6 +21,7 @@ from docsvc.pipeline.consistency import Kind
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.runtime import Runtime, build_runtime
 from docsvc.search import PageRecord
+from storage import S3Store
 from tests.conftest import REDIS_URL, docsvc_cli, settings_for
 from tests.factories import add_document
 from tests.samples import form_text
@@ -158,3 +159,37 @@ def test_stuck_work_is_queued_again_on_redis(pg_schema: str, tmp_path: Path) -> 
     with rt.sessions() as session:
         assert session.get(Page, dead_id).status == JobState.QUEUED
     rt.close()
+
+
+def test_on_the_s3_protocol_objects_and_rows_are_compared_the_same_way(embedded_runtime: Runtime,
+                                                                       s3_store: S3Store) -> None:
+    rt = embedded_runtime
+    with rt.sessions() as session:
+        stored, _ = s3_store.put_original(BytesIO(b"%PDF-1.4 on S3"))
+        document = add_document(session, sha256=stored.sha256, original_key=stored.key, texts=[None],
+                                reference_code="J001-KH·2019-D30-YX-0031")
+        page = document.pages[0]
+        page.image_key, page.thumb_key, page.words_key = (
+            s3_store.put_bytes(f"pages/{page.id}/{name}", b"derived").key
+            for name in ("image.jpg", "thumb.jpg", "words.json"))
+        add_document(session, key="d" * 64, reference_code="J001-KH·2019-D30-YX-0032", texts=[])
+        session.commit()
+        page_id = page.id
+    assert set(kinds(consistency.check(rt.sessions, s3_store, rt.index))) == {Kind.ORIGINAL_MISSING}
+
+    s3_store.delete(f"pages/{page_id}/words.json")
+    s3_store.put_bytes(f"pages/{page_id + 1000}/thumb.jpg", b"left behind")
+    stray, _ = s3_store.put_original(BytesIO(b"nobody's"))
+    report = consistency.check(rt.sessions, s3_store, rt.index)
+
+    assert kinds(report) == {
+        Kind.ROW_WITHOUT_OBJECT: [f"page {page_id}"],
+        Kind.ORPHAN_OBJECT: [f"pages/{page_id + 1000}/thumb.jpg"],
+        Kind.ORIGINAL_MISSING: ["originals/" + "d" * 64],
+        Kind.UNEXPECTED_ORIGINAL: [stray.key],
+    }
+    consistency.repair(rt.sessions, rt.index, rt.jobs, report)
+    with rt.sessions() as session:
+        assert session.get(Page, page_id).status == JobState.QUEUED, "queued to regenerate its objects"
+    assert {f.kind for f in report.needs_person} == {Kind.ORPHAN_OBJECT, Kind.ORIGINAL_MISSING,
+                                                     Kind.UNEXPECTED_ORIGINAL}
