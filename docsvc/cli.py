@@ -15,13 +15,13 @@ import workers
 from docsvc import create_app, db
 from docsvc.config import ConfigError, Settings
 from docsvc.constants import FileState, Grant, Role
-from docsvc.governance import audit, retention
+from docsvc.governance import audit, fixity, retention
 from docsvc.governance.accounts import (
     AccountError, create_user, find_user, issue_token, list_tokens, revoke_token, set_active, set_grants, set_roles,
 )
 from docsvc.jobs import enqueue_index
 from docsvc.models import User
-from docsvc.pipeline import reindex as reindex_service
+from docsvc.pipeline import consistency, reindex as reindex_service
 from docsvc.pipeline.batches import batch_report
 from docsvc.pipeline.hotfolder import HotFolder
 from docsvc.pipeline.intake import Upload, receive
@@ -429,6 +429,60 @@ def audit_anchor() -> None:
     click.echo(f"锚点 / anchor {anchor.day}: #{anchor.seq} {anchor.hash}")
 
 
+
+
+@main.command("fixity")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Megabytes of originals to re-read (default DOCSVC_FIXITY_DAILY_MB).")
+@click.option("--all", "everything", is_flag=True, help="Re-read every original, whatever the budget.")
+def fixity_command(budget: float | None, everything: bool) -> None:
+    """Re-read originals (least recently checked first), compare their SHA-256 with the record, list missing and
+    unexpected ones; exit status 0 only when nothing is wrong."""
+    rt = _migrated_runtime()
+    settings = rt.settings
+    budget_bytes = None if everything else int((budget or settings.fixity_daily_mb) * fixity.MB)
+    with rt.sessions() as session:
+        report = fixity.run(session, rt.store, budget_bytes=budget_bytes,
+                            rate_bytes_s=settings.fixity_rate_mb_s * fixity.MB)
+    click.echo(f"复核原件 / re-read {report.checked} original(s), {report.bytes_read / fixity.MB:.1f} MB; "
+               f"完好 / intact {report.intact}; 尚未核对 / never checked yet {report.unchecked}")
+    for problem in report.problems:
+        documents = "; ".join(d.label() for d in problem.documents) or "无文档 / no document"
+        click.echo(f"[{problem.outcome}] {problem.key}  {documents}")
+        click.echo(f"    {problem.advice}")
+    counts = report.counts()
+    click.echo(f"损坏 / altered {counts['altered']}, 缺失 / missing {counts['missing']}, "
+               f"多余 / unexpected {counts['unexpected']}")
+    rt.close()
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command("check")
+@click.option("--repair", is_flag=True, help="Fix what is safe: queue pages and stuck work again, repair the index.")
+def check_command(repair: bool) -> None:
+    """Compare database, object store and search index; exit status 0 only when nothing is left for a person."""
+    rt = _migrated_runtime()
+    report = consistency.check(rt.sessions, rt.store, rt.index)
+    if repair and not report.ok:
+        consistency.repair(rt.sessions, rt.index, rt.jobs, report)
+    for kind in consistency.Kind:
+        found = [f for f in report.findings if f.kind == kind]
+        if not found:
+            continue
+        state = "已修复 / repaired" if report.repaired and kind in consistency.REPAIRABLE else "待处理 / to do"
+        click.echo(f"{kind}: {len(found)}  [{state}]  {consistency.ADVICE[kind]}")
+        for finding in found[:20]:
+            click.echo(f"    {finding.subject}  {finding.detail}".rstrip())
+        if len(found) > 20:
+            click.echo(f"    … {len(found) - 20} more")
+    if report.ok:
+        click.echo("数据库、对象存储与索引一致 / database, object store and index agree")
+    elif report.needs_person and not repair:
+        click.echo("运行 `docsvc check --repair` 修复可自动修复的项 / run `docsvc check --repair` to fix what is safe")
+    rt.close()
+    if report.needs_person:
+        sys.exit(1)
 
 
 @main.group("retention")

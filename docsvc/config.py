@@ -204,6 +204,10 @@ class Settings:
     proxy_hops: int = 0
     # Days between a destruction list's approval and the first supervisor's confirmation (7 recommended).
     destruction_wait_days: int = 0
+    # Fixity: megabytes of originals re-read per daily run, and the most it reads per second, so the
+    # check finishes its share each night without taking the disks from OCR (docs/integrity.md).
+    fixity_daily_mb: int = 2048
+    fixity_rate_mb_s: float = 20.0
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -286,6 +290,8 @@ class Settings:
             session_max_hours=read.whole("DOCSVC_SESSION_MAX_HOURS", 12),
             proxy_hops=read.whole("DOCSVC_PROXY_HOPS", 0, minimum=0),
             destruction_wait_days=read.whole("DOCSVC_DESTRUCTION_WAIT_DAYS", 0, minimum=0),
+            fixity_daily_mb=read.whole("DOCSVC_FIXITY_DAILY_MB", 2048),
+            fixity_rate_mb_s=read.number("DOCSVC_FIXITY_RATE_MB_S", 20.0),
             filing=FilingSettings.from_env(env),
         )
 

@@ -174,3 +174,15 @@ DESTRUCTION_METHOD = "电子文件彻底删除（含全部版本与索引）并�
 
 def register_key(list_id: int, ext: str) -> str:
     return f"registers/destruction-{list_id}.{ext}"
+
+
+class FixityOutcome(StrEnum):
+    """What fixity found for one object under originals/ (FixityCheck.outcome)."""
+    INTACT = "intact"  # re-read: its SHA-256 is the one recorded
+    ALTERED = "altered"  # re-read: its bytes hash to something else
+    MISSING = "missing"  # a live record names it; the store has no such object
+    UNEXPECTED = "unexpected"  # in the store, but no live record names it (or it was destroyed)
+
+
+# Work that says `queued` this long without a worker taking it is stuck (docsvc check).
+STUCK_QUEUED_S = 60 * 60

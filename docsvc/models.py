@@ -28,6 +28,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as aware UTC: SQLite hands back naive datetimes, and everything stored is UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
 
@@ -548,3 +553,19 @@ class DestroyedOriginal(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     list_id: Mapped[int] = mapped_column(ForeignKey("destruction_lists.id"))
     destroyed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FixityCheck(Base):
+    """The last fixity look at one object under originals/ (governance.fixity): when, and what it found.
+
+    `since` is when the current outcome was first seen, so a problem is audited once, when it appears.
+    """
+
+    __tablename__ = "fixity_checks"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    checked_at: Mapped[datetime | None] = mapped_column(index=True)  # None: re-read it first
+    outcome: Mapped[str] = mapped_column(String(12), index=True)  # constants.FixityOutcome
+    found_sha256: Mapped[str | None] = mapped_column(String(64))  # what the bytes hash to (altered)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    since: Mapped[datetime] = mapped_column(default=utcnow)

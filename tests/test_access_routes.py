@@ -45,6 +45,7 @@ EXPECTED: dict[str, Action] = {
     "admin.accounts": Action.MANAGE_ACCOUNTS,
     "admin.create": Action.MANAGE_ACCOUNTS,
     "admin.update": Action.MANAGE_ACCOUNTS,
+    "admin.integrity": Action.VIEW_INTEGRITY,
     "loans.index": Action.LOAN_REQUEST,
     "loans.create": Action.LOAN_REQUEST,
     "loans.decide": Action.LOAN_DECIDE,

@@ -47,6 +47,8 @@ BAD_VALUES = {
     "DOCSVC_SESSION_MAX_HOURS": ("12h", "positive whole number"),
     "DOCSVC_PROXY_HOPS": ("-1", "at least 0"),
     "DOCSVC_DESTRUCTION_WAIT_DAYS": ("a week", "at least 0"),
+    "DOCSVC_FIXITY_DAILY_MB": ("2GB", "positive whole number"),
+    "DOCSVC_FIXITY_RATE_MB_S": ("0", "number above 0"),
 }
 
 

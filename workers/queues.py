@@ -83,8 +83,9 @@ class InProcessJobQueue:
             self._thread(self._sweep, "docsvc-sweeper")
         if upkeep and not any(t.name == "docsvc-scheduler" for t in self._threads):
             self.recover_now()
-            # The first daily round runs before the app answers, so it never races a request.
-            scheduler.run_daily(runtime.current())
+            # The first daily round's quick tasks run before the app answers, so they never race a request;
+            # the long ones (fixity) start on the scheduler thread.
+            scheduler.run_daily(runtime.current(), scheduler.quick_tasks())
             self._thread(scheduler.run_daily_until, "docsvc-scheduler", self._stop, runtime.current)
 
     def _thread(self, target: Callable[..., None], name: str, *args: object) -> None:

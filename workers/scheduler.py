@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
-from docsvc.governance import audit, retention
+from docsvc.governance import audit, fixity, retention
 from docsvc.runtime import Runtime
 from workers.pipeline import recover
 
@@ -36,15 +36,40 @@ def mark_due_documents(rt: Runtime) -> None:
         retention.run_daily(session)
 
 
+def check_fixity(rt: Runtime) -> None:
+    """Re-read the day's share of the originals (least recently checked first, DOCSVC_FIXITY_DAILY_MB at
+    DOCSVC_FIXITY_RATE_MB_S); missing and unexpected originals are found in full every day."""
+    settings = rt.settings
+    with rt.sessions() as session:
+        report = fixity.run_daily(session, rt.store, daily_bytes=settings.fixity_daily_mb * fixity.MB,
+                                  rate_bytes_s=settings.fixity_rate_mb_s * fixity.MB)
+    if not report.ok:
+        log.error("fixity: %s; see the administration page or run `docsvc fixity`", report.counts())
+
+
 DAILY_TASKS: list[tuple[str, DailyTask]] = [
     ("audit anchor", anchor_audit_trail),
     ("retention: mark due documents", mark_due_documents),
+    ("fixity: re-read originals", check_fixity),
 ]
 
 
-def run_daily(rt: Runtime) -> None:
-    """Every daily task once; one failing is logged and does not keep the others from running."""
-    for name, task in DAILY_TASKS:
+# Tasks that read for minutes (fixity re-reads up to DOCSVC_FIXITY_DAILY_MB at a limited rate): the
+# embedded server runs them on its scheduler thread, never before it answers.
+LONG_TASKS = frozenset({check_fixity})
+
+
+def quick_tasks() -> list[tuple[str, DailyTask]]:
+    return [(name, task) for name, task in DAILY_TASKS if task not in LONG_TASKS]
+
+
+def long_tasks() -> list[tuple[str, DailyTask]]:
+    return [(name, task) for name, task in DAILY_TASKS if task in LONG_TASKS]
+
+
+def run_daily(rt: Runtime, tasks: list[tuple[str, DailyTask]] | None = None) -> None:
+    """Every daily task (or those given) once; one failing is logged and does not keep the others from running."""
+    for name, task in DAILY_TASKS if tasks is None else tasks:
         try:
             task(rt)
         except Exception:
@@ -56,9 +81,18 @@ def _seconds_to_tomorrow(now: datetime) -> float:
     return max(1.0, (tomorrow - now).total_seconds())
 
 
-def run_daily_until(stop: threading.Event, current: Callable[[], Runtime]) -> None:
-    """The embedded scheduler thread: the daily tasks after each UTC midnight, until `stop` is set
-    (the first round of the day ran when the server started)."""
+# The embedded server starts its first round's long tasks this long after start: the recovery sweep and
+# the OCR backlog go first, and an office PC that is off at midnight still gets its daily fixity run.
+LONG_TASKS_DELAY_S = 600.0
+
+
+def run_daily_until(stop: threading.Event, current: Callable[[], Runtime],
+                    long_tasks_delay_s: float = LONG_TASKS_DELAY_S) -> None:
+    """The embedded scheduler thread: the long tasks of the first round (its quick tasks ran before the
+    server answered), then every daily task after each UTC midnight, until `stop` is set."""
+    if stop.wait(long_tasks_delay_s):
+        return
+    run_daily(current(), long_tasks())
     while not stop.wait(_seconds_to_tomorrow(datetime.now(timezone.utc))):
         run_daily(current())
 

@@ -50,6 +50,7 @@ class Action(StrEnum):
     EXECUTE_DESTRUCTION = "destruction.execute"  # start the erasure of a supervised list
     READ_REGISTER = "destruction.register"  # the destruction register (PDF, CSV)
     UNFILE = "document.unfile"  # send a filed document back to the inbox to correct it (audited)
+    VIEW_INTEGRITY = "integrity.view"  # fixity results: which originals are altered, missing or unexpected
 
 
 STAFF = frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER,
@@ -85,6 +86,8 @@ _GRANTS: dict[Action, frozenset[Role]] = {
     Action.READ_REGISTER: frozenset({Role.RECORDS_MANAGER, Role.APPROVER, Role.SUPERVISOR, Role.AUDITOR}),
     # Un-filing reopens a filed document's pages to page operations: an archivist's decision.
     Action.UNFILE: frozenset({Role.ARCHIVIST, Role.RECORDS_MANAGER}),
+    # The administrator restores from backup; the records manager answers for the records concerned.
+    Action.VIEW_INTEGRITY: frozenset({Role.ADMIN, Role.RECORDS_MANAGER}),
 }
 
 CONTENT_ACTIONS = frozenset({Action.VIEW_CONTENT, Action.DOWNLOAD, Action.PRINT})

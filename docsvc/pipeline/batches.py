@@ -11,6 +11,7 @@ from docsvc.errors import NotAllowedNow, require_found
 from docsvc.jobs import JobQueue, enqueue_page, enqueue_split
 from docsvc.models import Batch, BatchFile, Document, Page, User
 from docsvc.governance import audit
+from docsvc.pipeline import jobstate
 
 
 
@@ -147,7 +148,7 @@ def retry_page(session: Session, jobs: JobQueue, page_id: int, *, actor: User | 
     page = require_found(session.get(Page, page_id), "页面", "Page", page_id)
     if page.status != JobState.FAILED:
         raise NotAllowedNow(f"页面 #{page_id} 没有失败，无需重试。 / Page #{page_id} has not failed; nothing to retry.")
-    _reset(page)
+    jobstate.reset(page)
     audit.record(session, actor, "page.retry", object_type="page", object_id=page.id, ip=ip)
     session.commit()
     enqueue_page(jobs, page.id)
@@ -168,7 +169,7 @@ def retry_failed(session: Session, jobs: JobQueue, batch_id: int, *, actor: User
         .where(BatchFile.batch_id == batch_id, Page.status == JobState.FAILED).order_by(Page.id)
     ).all()
     for row in (*files, *pages):
-        _reset(row)
+        jobstate.reset(row)
     queued = len(files) + len(pages)
     audit.record(session, actor, "batch.retry", object_type="batch", object_id=batch_id, ip=ip,
                  detail={"queued": queued, "files": [f.id for f in files], "pages": [p.id for p in pages]})
@@ -179,6 +180,3 @@ def retry_failed(session: Session, jobs: JobQueue, batch_id: int, *, actor: User
         enqueue_page(jobs, page.id)
     return queued
 
-
-def _reset(row: BatchFile | Page) -> None:
-    row.status, row.error, row.attempts = JobState.QUEUED, None, 0

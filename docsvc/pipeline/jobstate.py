@@ -4,15 +4,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, IndexState, JobState
+from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, STUCK_QUEUED_S, IndexState, JobState
 from docsvc.formats import FileProblem
-from docsvc.jobs import Stage
+from docsvc.jobs import JobQueue, Stage
 from docsvc.models import BatchFile, Page, utcnow
 
 log = logging.getLogger(__name__)
@@ -97,3 +98,49 @@ def queued_work(session: Session, *, stale_only: bool = False) -> Iterator[tuple
 def _requeue(session: Session, model: type[Row], row_id: int) -> None:
     session.execute(update(model).where(model.id == row_id).values(status=JobState.QUEUED, claimed_at=None))
     session.commit()
+
+
+def reset(row: Row) -> None:
+    """Put a row back to `queued` with a fresh count of attempts (a retry, or work redone); the caller
+    commits, then queues its job."""
+    row.status, row.error, row.attempts, row.claimed_at = JobState.QUEUED, None, 0, None
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """Work that has stopped moving: `running` with a stale claim (its worker died), `queued` that no
+    worker took for STUCK_QUEUED_S (its queue entry was lost), or pages waiting that long for the index."""
+    stage: Stage
+    row_id: int | None  # None for the index stage (one job takes every pending page)
+    state: str  # "stale claim", "queued", "index pending"
+    since: datetime
+
+
+def stuck_work(session: Session, now: datetime | None = None) -> list[Stuck]:
+    now = now or utcnow()
+    stale, long_ago = now - timedelta(seconds=STALE_CLAIM_S), now - timedelta(seconds=STUCK_QUEUED_S)
+    found: list[Stuck] = []
+    for model, stage in ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE)):
+        for row_id, status, claimed_at, updated_at in session.execute(
+                select(model.id, model.status, model.claimed_at, model.updated_at)
+                .where(or_((model.status == JobState.RUNNING) & (model.claimed_at < stale),
+                           (model.status == JobState.QUEUED) & (model.updated_at < long_ago)))
+                .order_by(model.id)):
+            found.append(Stuck(stage, row_id, "stale claim" if status == JobState.RUNNING else "queued",
+                               claimed_at if status == JobState.RUNNING else updated_at))
+    oldest = session.scalar(select(Page.updated_at).where(Page.index_state == IndexState.PENDING,
+                                                          Page.updated_at < long_ago)
+                            .order_by(Page.updated_at).limit(1))
+    if oldest is not None:
+        found.append(Stuck(Stage.INDEX, None, "index pending", oldest))
+    return found
+
+
+def unstick(session: Session, jobs: JobQueue, stuck: list[Stuck]) -> None:
+    """Queue stuck work again. A stale claim goes back to `queued` first; the job ids keep a queue from
+    holding a job twice, and a claim keeps a job delivered twice from doing its work twice."""
+    for item in stuck:
+        if item.state == "stale claim" and item.row_id is not None:
+            _requeue(session, BatchFile if item.stage == Stage.SPLIT else Page, item.row_id)
+    for item in stuck:
+        jobs.enqueue(item.stage, *(() if item.row_id is None else (item.row_id,)))

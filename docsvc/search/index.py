@@ -295,6 +295,8 @@ class SearchIndex:
         """Every page id in the live index (deleted entries excluded), in index order."""
         with self._open().searcher() as searcher:
             for reader, _ in searcher.reader().leaf_readers():
+                if reader.doc_count_all() == 0:  # a new, empty index: Whoosh's EmptyReader has no columns
+                    continue
                 column = reader.column_reader("page_key")
                 for docnum in reader.all_doc_ids():
                     yield column[docnum]

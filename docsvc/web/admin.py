@@ -1,9 +1,11 @@
-"""Administration of accounts: create, roles, the `sensitive` grant, disable/enable, last login."""
+"""Administration: accounts (create, roles, the `sensitive` grant, disable/enable, last login) and the
+integrity panel (fixity: the last run and every original altered, missing or unexpected)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from docsvc.constants import Grant, Role
+from docsvc.governance import fixity
 from docsvc.governance.access import Action, rule
 from docsvc.governance.accounts import AccountError, create_user, list_users, update_account
 from docsvc.http import client_ip, db, t
@@ -44,3 +46,9 @@ def update(user_id: int) -> object:
         db().rollback()
         flash(str(exc))
     return redirect(url_for("admin.accounts"))
+
+
+@bp.route("/integrity")
+@rule(Action.VIEW_INTEGRITY)
+def integrity() -> object:
+    return render_template("admin/integrity.html", fixity=fixity.dashboard(db()))
