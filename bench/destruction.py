@@ -143,10 +143,11 @@ def bench_expunge(args, workdir: Path) -> dict:  # type: ignore[no-untyped-def]
     index_dir = workdir / f"index-{args.index_pages}"
     ix = SearchIndex(index_dir)
     started = time.perf_counter()
-    if ix._open().doc_count() < args.index_pages:
+    if ix.page_count() < args.index_pages:
         ix.rebuild(Corpus(args.index_pages, seed=7).pages, commit_every=20_000, procs=args.procs)
     built = time.perf_counter() - started
-    segments_before = len(ix._open()._segments())
+    print(f"index of {args.index_pages} pages ready in {built:.0f} s", flush=True)
+    segments_before = ix.segment_count()
     size_before = _dir_mb(ix.current_directory())
     rng = random.Random(3)
     contiguous = list(range(1, EXPUNGE + 1))
@@ -160,6 +161,7 @@ def bench_expunge(args, workdir: Path) -> dict:  # type: ignore[no-untyped-def]
         timings[f"expunge_{name}_s"] = round(time.perf_counter() - started, 1)
         left = ix.pages_in_files(ids[:200])
         timings[f"expunge_{name}_left_in_files"] = len(left)
+        print(f"expunge {name}: {timings[f'expunge_{name}_s']} s, {len(left)} of 200 left in the files", flush=True)
     started = time.perf_counter()
     ix.delete_pages(logical)
     timings["logical_delete_s"] = round(time.perf_counter() - started, 1)

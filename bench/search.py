@@ -311,7 +311,7 @@ def _index_complete(index_dir: Path, pages: int) -> bool:
     if not (index_dir / "CURRENT").exists() or (index_dir / BUILD_STATE_FILE).exists():
         return False
     ix = SearchIndex(index_dir)
-    return not ix.needs_rebuild() and ix._open().doc_count() >= pages
+    return not ix.needs_rebuild() and ix.page_count() >= pages
 
 
 def _queries(ix: SearchIndex, queries: list[str]) -> dict:

@@ -287,6 +287,10 @@ class SearchIndex:
             with open(self.root / DIRTY_FILE, "a", encoding="utf-8") as f:
                 f.write("".join(f"{pid}\n" for pid in page_ids))
 
+    def page_count(self) -> int:
+        """Pages in the index (deleted ones not counted)."""
+        return self._open().doc_count()
+
     def segment_count(self) -> int:
         """Segments of the live index (merging.py keeps them few)."""
         return len(segments(self._open()))
