@@ -7,11 +7,12 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from docsvc.config import FilingSettings
-from docsvc.constants import IndexState, JobState
+from docsvc.constants import IndexState
 from docsvc.files import filing
 from docsvc.files.customers import AccountRule, create_customer, find_customer
 from docsvc.files.doctypes import get_type
-from docsvc.models import Customer, Document, Page
+from docsvc.models import Customer, Document
+from tests.factories import add_document
 
 RULE = AccountRule(r"^\d{10}$")
 
@@ -25,14 +26,10 @@ def filed(session: Session, account: str, doc_type: str, doc_date: date | None, 
     """A document with one page filed under `account` as `doc_type` (committed); `text` is its page's
     text, left for the index job to pick up."""
     seed = f"{account}{doc_type}{doc_date}{title}{text}{id(object())}".encode()
-    document = Document(sha256=hashlib.sha256(seed).hexdigest(), original_key="originals/x", media_type="application/pdf",
-                        title=title or f"{doc_type} {doc_date}", doc_date=doc_date, contract_end=contract_end,
-                        page_count=1)
-    session.add(document)
-    session.flush()
-    if text is not None:
-        session.add(Page(document_id=document.id, number=1, source_index=0, status=JobState.DONE, text=text,
-                         index_state=IndexState.PENDING))
+    document = add_document(session, sha256=hashlib.sha256(seed).hexdigest(), original_key="originals/x",
+                            media_type="application/pdf", title=title or f"{doc_type} {doc_date}",
+                            texts=[text] if text is not None else [], index_state=IndexState.PENDING,
+                            doc_date=doc_date, contract_end=contract_end, page_count=1)
     filing.file_document(session, None, document, customer(session, account), get_type(session, doc_type),
                          FilingSettings())
     session.commit()
