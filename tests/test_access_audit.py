@@ -10,31 +10,22 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from docsvc.governance.access import Action, can, content_filter, content_grant, loan_state
-from docsvc.constants import LOCKOUT_THRESHOLD, IndexState, page_image_key, page_thumb_key, page_words_key
+from docsvc.constants import LOCKOUT_THRESHOLD
 from docsvc.models import AuditEvent, Document, User
 from docsvc.runtime import Runtime
 from docsvc.governance import audit, loans
 from docsvc.governance.accounts import find_user
 from tests.conftest import PASSWORD, AuthActions, docsvc_cli
-from tests.factories import add_document
+from tests.factories import add_stored_document
 
 ACCOUNT_A, ACCOUNT_B = "3100012345", "3100099999"
 
 
 def make_document(rt: Runtime, account: str, doc_type: str = "HT", title: str = "供用电合同") -> tuple[int, int]:
-    """A filed one-page document with its image, thumbnail and words in the store: (document id, page id)."""
-    stored, _ = rt.store.put_original(io.BytesIO(f"%PDF {account} {doc_type} {title}".encode()))
-    with rt.sessions() as session:
-        doc = add_document(session, sha256=stored.sha256, original_key=stored.key, media_type="application/pdf",
-                           title=title, customer_account=account, doc_type=doc_type, texts=["产权分界点"],
-                           index_state=IndexState.NONE)
-        page = doc.pages[0]
-        page.image_key, page.thumb_key, page.words_key = page_image_key(page.id, "png"), page_thumb_key(page.id), page_words_key(page.id)
-        for key, body in ((page.image_key, b"\x89PNG fake"), (page.thumb_key, b"jpeg"),
-                          (page.words_key, b'{"width":1,"height":1,"words":[]}')):
-            rt.store.put_bytes(key, body)
-        session.commit()
-        return doc.id, page.id
+    """A one-page document under `account` with its image, thumbnail and words in the store: (document id, page id)."""
+    doc_id, pages = add_stored_document(rt, f"%PDF {account} {doc_type} {title}".encode(), texts=["产权分界点"], title=title, customer_account=account,
+                                        doc_type=doc_type)
+    return doc_id, pages[0]
 
 
 def events(rt: Runtime, action: str | None = None) -> list[AuditEvent]:

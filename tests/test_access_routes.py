@@ -5,6 +5,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from docsvc.governance.access import Action, declared_rule
+from tests.factories import add_stored_document
 
 # The expected rule for each endpoint. A new route must be added here, with its rule, or this test fails.
 EXPECTED: dict[str, Action] = {
@@ -196,29 +197,8 @@ SENSITIVE_TITLE = "张三身份证 330102197001011234"
 
 def _two_page_document(rt, doc_type: str, title: str, account: str | None = None) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
     """An unfiled two-page document with its page objects in the store: (document id, page ids)."""
-    import io
-
-    from docsvc.constants import page_image_key, page_thumb_key, page_words_key
-    from docsvc.models import Document, Page
-
-    stored, _ = rt.store.put_original(io.BytesIO(f"%PDF {doc_type} {title}".encode()))
-    with rt.sessions() as session:
-        doc = Document(sha256=stored.sha256, original_key=stored.key, media_type="application/pdf", title=title,
-                       doc_type=doc_type, customer_account=account, page_count=2)
-        session.add(doc)
-        session.flush()
-        pages = []
-        for n in (1, 2):
-            page = Page(document_id=doc.id, number=n, source_index=n - 1, status="done", text=f"公民身份号码 第{n}页")
-            session.add(page)
-            session.flush()
-            page.image_key, page.thumb_key, page.words_key = (page_image_key(page.id, "png"), page_thumb_key(page.id),
-                                                              page_words_key(page.id))
-            for key in (page.image_key, page.thumb_key, page.words_key):
-                rt.store.put_bytes(key, b'{"width":1,"height":1,"words":[]}')
-            pages.append(page.id)
-        session.commit()
-        return doc.id, pages
+    return add_stored_document(rt, f"%PDF {doc_type} {title}".encode(), texts=[f"公民身份号码 第{n}页" for n in (1, 2)], title=title, doc_type=doc_type,
+                               customer_account=account)
 
 
 def _filing_requests(doc_id: int, pages: list[int], plain_id: int, plain_pages: list[int]) -> dict[str, tuple[str, str, dict | None]]:
