@@ -51,7 +51,11 @@ SEARCH = {"type": "object", "properties": {
                     "confirmed pages, and only ever count pages the caller may find; the listed documents, "
                     "their pages and matching_pages are exact"},
     "total_documents": {"type": "integer"},
-    "page": {"type": "integer"}, "per_page": {"type": "integer", "description": "documents per page"},
+    "document_id": {"type": "integer", "nullable": True,
+                    "description": "the document_id parameter, when given: the one result then lists "
+                                   "per_page of that document's matching pages, in page order"},
+    "page": {"type": "integer"},
+    "per_page": {"type": "integer", "description": "documents per page (pages, with document_id)"},
     "page_count": {"type": "integer"},
     "facets": {"type": "object", "description": "'type' and 'year' → matching pages per value",
                "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
@@ -182,7 +186,11 @@ def openapi_document() -> dict[str, Any]:
                     {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
                     {"name": "page", "in": "query", "schema": {"type": "integer", "default": 1}},
                     {"name": "per_page", "in": "query", "schema": {"type": "integer", "default": 20, "maximum": 100}},
-                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "date"]}}],
+                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "date"]}},
+                    {"name": "document_id", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                     "description": "list every matching page of this document (a document hit otherwise "
+                                    "lists its best few, with matching_pages counting all), paged by page and "
+                                    "per_page, in page order; the same access rules apply"}],
                 "responses": {"200": _json(SEARCH), "400": _json(ERROR, "malformed query"), **FAIL}}},
         },
     }
