@@ -234,3 +234,44 @@ def char_error_rate(reference: str, hypothesis: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
     return previous[-1] / len(ref)
+
+
+# A 用电检查工作单 as printed forms lay it out: one bordered row per field, label cell | value cell,
+# with the identifiers archivists search for (户号, contract, work-order, meter and seal numbers, 0.22kV).
+FORM_ROWS = [("户号", "3301234567"), ("户名", "王建国"), ("合同编号", "GD-2019-004512"),
+             ("工作单号", "GZ-2023-118204"), ("电能表号", "3300012345678"), ("表计资产号", "ZC-0087-55231"),
+             ("电压等级", "0.22kV"), ("合同容量", "630kVA"), ("用电地址", "城东路18号"),
+             ("检查日期", "2023-06-15"), ("检查人员", "张伟"), ("联系电话", "13905710088"),
+             ("互感器变比", "200/5"), ("旧表止码", "12345.6"), ("新表起码", "0.0"),
+             ("封印编号", "FY-22-009981"), ("计量方式", "高供低计"), ("行业分类", "居民生活"),
+             ("检查结论", "运行正常"), ("备注", "无")]
+FORM_TITLE = "用电检查工作单"
+
+
+def render_bordered_form(rows: list[tuple[str, str]] = FORM_ROWS, *, dpi: int = 300, seed: int = 0,
+                         jpeg_quality: int = 35) -> bytes:
+    """A bordered two-cell-per-row form as a scanned JPEG: blurred, grey, noisy, speckled, lossy."""
+    rng = np.random.default_rng(seed)
+    width, height = round(210 / 25.4 * dpi), round(297 / 25.4 * dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    font, title = _font(round(12 / 72 * dpi)), _font(round(TITLE_POINTS / 72 * dpi))
+    margin, row_height = round(dpi * 0.8), round(font.size * 2.1)
+    divider = margin + round((width - 2 * margin) * 0.35)
+    draw.text(((width - draw.textlength(FORM_TITLE, font=title)) / 2, margin), FORM_TITLE, font=title, fill=0)
+    top = margin + round(title.size * 2)
+    for i, (label, value) in enumerate(rows):
+        y = top + i * row_height
+        draw.rectangle([margin, y, width - margin, y + row_height], outline=0, width=3)
+        draw.line([divider, y, divider, y + row_height], fill=0, width=3)
+        text_top = y + (row_height - font.size) // 2
+        draw.text((margin + 20, text_top), label, font=font, fill=0)
+        draw.text((divider + 20, text_top), value, font=font, fill=0)
+    pixels = np.asarray(page.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32) * 0.85 + 25
+    pixels += rng.normal(0, 14, pixels.shape)
+    specks = rng.random(pixels.shape) < 0.001
+    pixels[specks] = rng.uniform(0, 120, int(specks.sum()))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L").save(buffer, "JPEG", quality=jpeg_quality,
+                                                                        dpi=(dpi, dpi))
+    return buffer.getvalue()

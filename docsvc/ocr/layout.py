@@ -5,6 +5,11 @@ together, and spaced apart in its own text), RapidOCR its detected text segments
 character. Here pieces become Words (each CJK character alone, Latin/digit runs whole) and are
 laid out into visual lines, joined without spaces between CJK characters and with one space
 where the page itself has a gap (between form fields) or between two Latin/digit words.
+
+Engines sometimes give a word a box far taller than its glyphs (RapidOCR does for Latin/digit runs
+on forms, up to 14× the line height). Such a box is fitted to its line — the other words of its
+piece, or the line it is placed on — and lines are grouped by their median extent, so one such
+box can never swallow the lines around it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ _CJK_RANGES = (
 _NARROW_WIDTH = 0.55
 # A gap wider than this many line heights is a gap on the paper (between form fields).
 _FIELD_GAP = 0.8
+# A box taller than this many times its line's (or the page's) median height does not fit its
+# glyphs: RapidOCR gives some Latin/digit runs on forms boxes 3–14× their line's height, and a
+# title set 1.5× the body size must still count as fitting.
+_TALL = 1.6
 
 
 def is_cjk(char: str) -> bool:
@@ -79,8 +88,9 @@ def group_characters(chars: Iterable[tuple[str, Box, float]]) -> list[Word]:
 
 
 def reading_text(pieces: Sequence[Sequence[Word]]) -> tuple[str, list[Word]]:
-    """The page's text, line by line, and its words in the same order."""
-    lines = _visual_lines([list(piece) for piece in pieces if piece])
+    """The page's text, line by line, and its words in the same order (every word's box fitted to
+    its line)."""
+    lines = _visual_lines([_fit_piece(list(piece)) for piece in pieces if piece])
     text_lines, ordered = [], []
     for line in lines:
         words = [word for piece in line for word in piece]
@@ -129,19 +139,77 @@ def _union(boxes: Iterable[Box]) -> Box:
     return min(x0s), min(y0s), max(x1s), max(y1s)
 
 
+def _fit_piece(piece: list[Word]) -> list[Word]:
+    """A piece (one engine segment) whose words are mostly of one height: a word much taller than
+    the others is given their vertical extent, since the piece is one line of text."""
+    heights = [w.box[3] - w.box[1] for w in piece]
+    usual = median(heights)
+    fitting = [w for w, h in zip(piece, heights) if h <= _TALL * usual]
+    if len(fitting) == len(piece):
+        return piece
+    top, bottom = round(median(w.box[1] for w in fitting)), round(median(w.box[3] for w in fitting))
+    return [w if h <= _TALL * usual else _within(w, top, bottom) for w, h in zip(piece, heights)]
+
+
+def _within(word: Word, top: int, bottom: int) -> Word:
+    return Word(word.text, (word.box[0], top, word.box[2], bottom), word.confidence)
+
+
+class _Line:
+    """Pieces on one visual line; its extent is the median top and bottom of its pieces, so one
+    odd box neither moves nor stretches it."""
+
+    def __init__(self, box: Box, piece: list[Word]) -> None:
+        self.members: list[tuple[Box, list[Word]]] = [(box, piece)]
+        self.top, self.bottom = float(box[1]), float(box[3])
+
+    def add(self, box: Box, piece: list[Word]) -> None:
+        self.members.append((box, piece))
+        self.top = median(b[1] for b, _ in self.members)
+        self.bottom = median(b[3] for b, _ in self.members)
+
+    @property
+    def centre(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    def takes(self, box: Box) -> bool:
+        # within half a line of its centre; punctuation sits off-centre but inside that
+        return abs((box[1] + box[3]) / 2 - self.centre) < max(box[3] - box[1], self.bottom - self.top) / 2
+
+    def overlaps(self, box: Box) -> bool:
+        return any(b[0] < box[2] and box[0] < b[2] for b, _ in self.members)
+
+
 def _visual_lines(pieces: list[list[Word]]) -> list[list[list[Word]]]:
-    """Pieces grouped into lines top to bottom (whatever blocks the engine put them in), left to right."""
-    boxed = sorted(((_union_of_piece(piece), piece) for piece in pieces),
-                   key=lambda item: (item[0][1] + item[0][3]) / 2)
-    lines: list[list[tuple[Box, list[Word]]]] = []
-    tallest: Box = (0, 0, 0, 0)  # the line's tallest piece so far: punctuation sits off-centre
-    for box, piece in boxed:
-        centre, height = (box[1] + box[3]) / 2, box[3] - box[1]
-        if lines and abs(centre - (tallest[1] + tallest[3]) / 2) < max(height, tallest[3] - tallest[1]) / 2:
-            lines[-1].append((box, piece))
-            if height > tallest[3] - tallest[1]:
-                tallest = box
+    """Pieces grouped into lines top to bottom (whatever blocks the engine put them in), left to right.
+
+    Pieces of a usual height are grouped first, each joining the line above when it lies within
+    half a line of that line's centre. A piece far taller than the page's usual line (a box that
+    does not fit its glyphs) cannot say which line it is on, so it never groups others: it goes to
+    the line within its extent that has room for it (no piece there overlaps it horizontally — on a
+    form, the row whose cell it fills), the nearest such line, and its words take that line's extent.
+    """
+    boxed = [(_union_of_piece(piece), piece) for piece in pieces]
+    if not boxed:
+        return []
+    usual = median(box[3] - box[1] for box, _ in boxed)
+    regular = sorted((item for item in boxed if item[0][3] - item[0][1] <= _TALL * usual),
+                     key=lambda item: (item[0][1] + item[0][3]) / 2)
+    lines: list[_Line] = []
+    for box, piece in regular:
+        if lines and lines[-1].takes(box):
+            lines[-1].add(box, piece)
+        else:
+            lines.append(_Line(box, piece))
+    for box, piece in (item for item in boxed if item[0][3] - item[0][1] > _TALL * usual):
+        centre = (box[1] + box[3]) / 2
+        inside = [line for line in lines if box[1] <= line.centre <= box[3]]
+        room = [line for line in inside if not line.overlaps(box)] or inside
+        if not room:
+            lines.append(_Line(box, piece))
             continue
-        lines.append([(box, piece)])
-        tallest = box
-    return [[piece for _, piece in sorted(line, key=lambda item: item[0][0])] for line in lines]
+        line = min(room, key=lambda candidate: abs(candidate.centre - centre))
+        fitted = [_within(w, round(line.top), round(line.bottom)) for w in piece]
+        line.add((box[0], round(line.top), box[2], round(line.bottom)), fitted)
+    lines.sort(key=lambda line: line.centre)
+    return [[piece for _, piece in sorted(line.members, key=lambda item: item[0][0])] for line in lines]

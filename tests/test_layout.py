@@ -1,0 +1,97 @@
+"""Reading a page the way a person reads it (issue 12, point 1): every word box fits its line, and
+one box that does not can never merge lines."""
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import median
+
+import pytest
+
+from docsvc.config import Settings
+from docsvc.ocr.interface import Word
+from docsvc.ocr.layout import reading_text
+from docsvc.pipeline.recognition import read_page
+from tests.samples import FORM_ROWS, FORM_TITLE, render_bordered_form
+
+LINE_HEIGHT = 42
+ROW_PITCH = 90
+
+
+def _row(n: int, label: str, value: str, value_top: int | None = None, value_height: int = LINE_HEIGHT) -> list[list[Word]]:
+    """RapidOCR's pieces for one form row: the label's characters, then the value's digit run."""
+    top = 100 + n * ROW_PITCH
+    label_piece = [Word(c, (100 + 45 * i, top, 142 + 45 * i, top + LINE_HEIGHT), 0.99) for i, c in enumerate(label)]
+    vtop = top if value_top is None else value_top
+    return [label_piece, [Word(value, (600, vtop, 600 + 24 * len(value), vtop + value_height), 0.98)]]
+
+
+def _lines_of(text: str, words: list) -> list[list]:  # type: ignore[type-arg]
+    """The words of each text line (words come in reading order; a line is its words joined)."""
+    lines, at = [], 0
+    for line in text.split("\n"):
+        target, taken, got = line.replace(" ", ""), [], ""
+        while got != target:
+            word = words[at]
+            got += word["text"] if isinstance(word, dict) else word.text
+            taken.append(word)
+            at += 1
+        lines.append(taken)
+    assert at == len(words)
+    return lines
+
+
+def _height(word) -> int:  # type: ignore[no-untyped-def]
+    box = word["box"] if isinstance(word, dict) else word.box
+    return box[3] - box[1]
+
+
+def test_one_digit_box_many_lines_tall_merges_no_lines_and_is_fitted_to_its_row() -> None:
+    # as on the collapsed forms: the 户号 run's box is 571 px on a page of 42 px lines, and reaches
+    # from above its own row down across seven more rows
+    rows = [("户号", "3301234567"), ("户名", "GD"), ("电压", "0.22kV"), ("表号", "3300012345678"),
+            ("日期", "2023-06-15"), ("人员", "ZW"), ("电话", "13905710088"), ("封印", "FY-22-009981")]
+    pieces = [piece for n, (label, value) in enumerate(rows) for piece in _row(n, label, value)]
+    tall = [Word("3301234567", (600, 60, 840, 631), 0.97)]
+    pieces[1] = tall                                         # the 户号 value, box 571 px tall
+    text, words = reading_text(pieces)
+    assert text.split("\n") == [f"{label} {value}" for label, value in rows]
+    fitted = next(w for w in words if w.text == "3301234567")
+    assert fitted.box[1] == 100 and fitted.box[3] == 100 + LINE_HEIGHT   # on its row, as tall as the row
+    assert all(_height(w) <= 1.6 * LINE_HEIGHT for w in words)
+
+
+def test_a_tall_latin_word_inside_a_line_gets_the_line_height() -> None:
+    piece = [Word("合", (100, 200, 142, 242), 0.99), Word("同", (145, 200, 187, 242), 0.99),
+             Word("GD-2019-004512", (190, 20, 500, 560), 0.9)]
+    above = [Word("甲", (100, 110, 142, 152), 0.99)]
+    below = [Word("乙", (100, 290, 142, 332), 0.99)]
+    text, words = reading_text([above, piece, below])
+    assert text == "甲\n合同GD-2019-004512\n乙"
+    assert next(w for w in words if w.text.startswith("GD")).box[1:4:2] == (200, 242)
+
+
+def test_punctuation_below_the_centre_stays_on_its_line() -> None:
+    line = [Word("合", (100, 200, 142, 242), 0.99), Word("同", (145, 200, 187, 242), 0.99)]
+    comma = [Word("，", (190, 228, 200, 244), 0.9)]
+    text, _ = reading_text([line, comma, [Word("乙", (100, 290, 142, 332), 0.99)]])
+    assert text == "合同，\n乙"
+
+
+@pytest.mark.integration   # the real RapidOCR engine on a whole 300 dpi page
+def test_bordered_form_with_identifiers_reads_row_by_row_with_boxes_that_fit(tmp_path: Path) -> None:
+    scan = tmp_path / "form.jpg"
+    scan.write_bytes(render_bordered_form(seed=12))
+    settings = Settings.from_env({"DOCSVC_DATA_DIR": str(tmp_path / "var"), "DOCSVC_SECRET_KEY": "x",
+                                  "DOCSVC_OCR_ENGINE": "rapidocr"})
+    _, page = read_page(scan, "image/jpeg", 0, settings)        # orientation, deskew, engine, layout
+    lines = _lines_of(page.text, page.words)
+    assert len(lines) == len(FORM_ROWS) + 1                       # the title and one line per row
+    for line in lines:
+        usual = median(_height(w) for w in line)
+        assert all(_height(w) <= 1.6 * usual for w in line), line
+    at = 0
+    for expected in [FORM_TITLE, *(part for row in FORM_ROWS for part in row)]:
+        found = page.text.find(expected, at)
+        assert found >= 0, f"{expected!r} missing or out of order in:\n{page.text}"
+        at = found + len(expected)
+    assert page.text.split("\n")[1:] == [f"{label} {value}" for label, value in FORM_ROWS]
