@@ -41,7 +41,11 @@ PAGE = {"type": "object", "properties": {
     "status": {"type": "string"}, "text": {"type": "string", "nullable": True},
     "source": {"type": "string", "enum": ["text_layer", "ocr"], "nullable": True},
     "confidence": {"type": "number", "nullable": True}, "rotation": {"type": "integer"},
-    "engine": {"type": "string", "nullable": True}, "engine_version": {"type": "string", "nullable": True}}}
+    "engine": {"type": "string", "nullable": True}, "engine_version": {"type": "string", "nullable": True},
+    "width": {"type": "integer", "nullable": True}, "height": {"type": "integer", "nullable": True},
+    "dpi": {"type": "integer", "nullable": True,
+            "description": "resolution of the stored image; below the OCR dpi for a PDF page too large for "
+                           "the pixel limit at it, which is drawn at the highest dpi within the limit"}}}
 SEARCH = {"type": "object", "properties": {
     "query": {"type": "string"},
     "total": {"type": "integer", "description": "matching pages the caller may see (an estimate when approximate)"},
