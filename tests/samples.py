@@ -275,3 +275,42 @@ def render_bordered_form(rows: list[tuple[str, str]] = FORM_ROWS, *, dpi: int = 
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L").save(buffer, "JPEG", quality=jpeg_quality,
                                                                         dpi=(dpi, dpi))
     return buffer.getvalue()
+
+
+# Clauses of a 供用电合同 set in two columns, as contract annexes and 产权分界 captions often are.
+TWO_COLUMN_CLAUSES = [
+    "第一条 供电人按照国家规定的电能质量标准向用电人供电，用电人的受电设施应符合国家标准。",
+    "第二条 供电方式为高压单电源，供电电压为10kV，由城东变电站10kV城东线第12号杆接入。",
+    "第三条 产权分界点位于10kV城东线第12号杆出线侧，分界点电源侧产权属供电人，负荷侧属用电人。",
+    "第四条 计量方式为高供高计，电能计量装置安装于用电人配电室，表号3300012345678。",
+    "第五条 电费按月结算，用电人应于每月25日前通过银行代扣方式交清当月电费。",
+    "第六条 用电人不得擅自改变用电类别、擅自增加用电容量或者私自转供电力。",
+    "第七条 因不可抗力造成供电中断的，供电人应及时抢修并尽快恢复供电。",
+    "第八条 双方发生争议时应协商解决，协商不成的可向供电设施所在地人民法院起诉。",
+]
+
+
+def render_two_column_page(*, dpi: int = 300, seed: int = 0) -> tuple[Image.Image, list[str]]:
+    """A contract page with a title across the top, clauses in two columns and a footer across the
+    bottom; returns the scan (lightly noisy) and its lines in reading order (column by column)."""
+    width, height = round(210 / 25.4 * dpi), round(297 / 25.4 * dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    title, body = _font(round(TITLE_POINTS / 72 * dpi)), _font(round(10.5 / 72 * dpi))
+    margin, gutter = round(dpi * 0.8), round(dpi * 0.35)
+    column = (width - 2 * margin - gutter) // 2
+    heading = "供用电合同（附件）"
+    draw.text(((width - draw.textlength(heading, font=title)) / 2, margin), heading, font=title, fill=0)
+    top, pitch = margin + round(title.size * 2.2), round(body.size * 1.6)
+    halves = len(TWO_COLUMN_CLAUSES) // 2
+    columns = [[part for clause in TWO_COLUMN_CLAUSES[:halves] for part in _wrap(draw, clause, body, column)],
+               [part for clause in TWO_COLUMN_CLAUSES[halves:] for part in _wrap(draw, clause, body, column)]]
+    for n, lines in enumerate(columns):
+        for i, line in enumerate(lines):
+            draw.text((margin + n * (column + gutter), top + i * pitch), line, font=body, fill=0)
+    footer = "合同编号：GD-2019-004512　　第 1 页 共 3 页"
+    bottom = top + max(len(c) for c in columns) * pitch + pitch * 2
+    draw.text(((width - draw.textlength(footer, font=body)) / 2, bottom), footer, font=body, fill=0)
+    scan = _degrade(page, "jpeg", 0.0, random.Random(seed))
+    scan.info["dpi"] = (dpi, dpi)
+    return scan, [heading, *columns[0], *columns[1], footer]

@@ -2,6 +2,7 @@
 one box that does not can never merge lines."""
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from statistics import median
 
@@ -95,3 +96,54 @@ def test_bordered_form_with_identifiers_reads_row_by_row_with_boxes_that_fit(tmp
         assert found >= 0, f"{expected!r} missing or out of order in:\n{page.text}"
         at = found + len(expected)
     assert page.text.split("\n")[1:] == [f"{label} {value}" for label, value in FORM_ROWS]
+
+
+def _column_pieces(x: int, lines: int, top: int = 200, chars: int = 20) -> list[list[Word]]:
+    """Set lines of a column: each a detected segment of `chars` characters 40 px wide, ending at the column edge."""
+    return [[Word("字", (x + 40 * i, top + 60 * n, x + 40 * i + 38, top + 60 * n + 40), 0.99) for i in range(chars)]
+            for n in range(lines)]
+
+
+def test_two_columns_read_column_by_column_with_title_and_footer_in_place() -> None:
+    title = [[Word(c, (700 + 60 * i, 60, 755 + 60 * i, 115), 0.99) for i, c in enumerate("合同附件")]]
+    left, right = _column_pieces(100, 6), _column_pieces(1000, 6)
+    left[0][0] = Word("左", left[0][0].box, 0.99)
+    right[0][0] = Word("右", right[0][0].box, 0.99)
+    footer = [[Word(c, (890 + 40 * i, 700, 928 + 40 * i, 740), 0.99) for i, c in enumerate("第1页")]]   # centred
+    # the engine's order mixes the columns, as RapidOCR's does for side-by-side lines
+    text, _ = reading_text([*title, *(p for pair in zip(right, left) for p in pair), *footer])
+    lines = text.split("\n")
+    assert lines[0] == "合同附件" and lines[-1] == "第1页"
+    assert lines[1].startswith("左") and lines[7].startswith("右") and len(lines) == 14
+    assert all(len(line) == 20 for line in lines[1:13])           # no line joins the two columns
+
+
+def test_a_form_with_a_wide_blank_between_labels_and_values_stays_one_row_per_line() -> None:
+    rows = [("户号", "3301234567"), ("户名", "王建国"), ("电能表号", "3300012345678"), ("电压等级", "0.22kV"),
+            ("合同编号", "GD-2019-004512"), ("检查人员", "张伟")]
+    pieces = [piece for n, (label, value) in enumerate(rows) for piece in _row(n, label, value)]
+    text, _ = reading_text(pieces)
+    assert text.split("\n") == [f"{label} {value}" for label, value in rows]
+
+
+@pytest.mark.integration   # the real RapidOCR engine on a whole 300 dpi page
+def test_two_column_contract_page_reads_column_by_column(tmp_path: Path) -> None:
+    from difflib import SequenceMatcher
+
+    from tests.samples import render_two_column_page
+
+    scan, expected = render_two_column_page(seed=3)
+    path = tmp_path / "contract.jpg"
+    scan.save(path, "JPEG", quality=85, dpi=(300, 300))
+    settings = Settings.from_env({"DOCSVC_DATA_DIR": str(tmp_path / "var"), "DOCSVC_SECRET_KEY": "x",
+                                  "DOCSVC_OCR_ENGINE": "rapidocr"})
+    _, page = read_page(path, "image/jpeg", 0, settings)
+    read = [unicodedata.normalize("NFKC", line).replace(" ", "") for line in page.text.split("\n") if line.strip()]
+    wanted = [unicodedata.normalize("NFKC", line).replace(" ", "") for line in expected]
+
+    def best(line: str) -> tuple[float, int]:
+        return max((SequenceMatcher(None, line, w).ratio(), i) for i, w in enumerate(wanted))
+
+    matches = [best(line) for line in read]
+    assert all(ratio >= 0.85 for ratio, _ in matches), list(zip(read, matches))   # no line mixes the columns
+    assert [i for _, i in matches] == list(range(len(wanted))), page.text          # every line, in reading order

@@ -10,6 +10,10 @@ Engines sometimes give a word a box far taller than its glyphs (RapidOCR does fo
 on forms, up to 14× the line height). Such a box is fitted to its line — the other words of its
 piece, or the line it is placed on — and lines are grouped by their median extent, so one such
 box can never swallow the lines around it.
+
+A page set in two columns (a blank gutter down the middle of the text, set lines on both sides)
+reads column by column; lines reaching into the gutter (a title, a header, a footer) stay where
+they are, and a form's label and value cells stay one row per line.
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ _FIELD_GAP = 0.8
 # glyphs: RapidOCR gives some Latin/digit runs on forms boxes 3–14× their line's height, and a
 # title set 1.5× the body size must still count as fitting.
 _TALL = 1.6
+# Two columns: a blank strip at least this many line heights wide down the middle of the text, with
+# at least this many pieces of set text on each side.
+_GUTTER = 1.5
+_COLUMN_LINES = 3
+_COLUMN_WIDTH = 8   # line heights (about characters) a column of text is wide at least
+_GUTTER_CROSSING = 0.2   # a gutter is crossed by at most this share of the busiest strip's pieces
 
 
 def is_cjk(char: str) -> bool:
@@ -181,7 +191,21 @@ class _Line:
 
 
 def _visual_lines(pieces: list[list[Word]]) -> list[list[list[Word]]]:
-    """Pieces grouped into lines top to bottom (whatever blocks the engine put them in), left to right.
+    """Pieces grouped into lines top to bottom (whatever blocks the engine put them in), left to right;
+    where the page runs in two columns, the left column's lines before the right one's."""
+    boxed = [(_union_of_piece(piece), piece) for piece in pieces]
+    if not boxed:
+        return []
+    usual = median(box[3] - box[1] for box, _ in boxed)
+    lines = _group(boxed, usual)
+    gutter = _gutter(boxed, usual)
+    if gutter is not None:
+        lines = _column_by_column(lines, gutter, usual)
+    return [[piece for _, piece in sorted(line.members, key=lambda item: item[0][0])] for line in lines]
+
+
+def _group(boxed: list[tuple[Box, list[Word]]], usual: float) -> list[_Line]:
+    """Lines of the pieces, top to bottom.
 
     Pieces of a usual height are grouped first, each joining the line above when it lies within
     half a line of that line's centre. A piece far taller than the page's usual line (a box that
@@ -189,10 +213,6 @@ def _visual_lines(pieces: list[list[Word]]) -> list[list[list[Word]]]:
     the line within its extent that has room for it (no piece there overlaps it horizontally — on a
     form, the row whose cell it fills), the nearest such line, and its words take that line's extent.
     """
-    boxed = [(_union_of_piece(piece), piece) for piece in pieces]
-    if not boxed:
-        return []
-    usual = median(box[3] - box[1] for box, _ in boxed)
     regular = sorted((item for item in boxed if item[0][3] - item[0][1] <= _TALL * usual),
                      key=lambda item: (item[0][1] + item[0][3]) / 2)
     lines: list[_Line] = []
@@ -212,4 +232,78 @@ def _visual_lines(pieces: list[list[Word]]) -> list[list[list[Word]]]:
         fitted = [_within(w, round(line.top), round(line.bottom)) for w in piece]
         line.add((box[0], round(line.top), box[2], round(line.bottom)), fitted)
     lines.sort(key=lambda line: line.centre)
-    return [[piece for _, piece in sorted(line.members, key=lambda item: item[0][0])] for line in lines]
+    return lines
+
+
+def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, float] | None:
+    """The blank vertical strip between two columns of text, if the page has one.
+
+    A strip near the middle of the text, at least _GUTTER line heights wide, that few pieces cross
+    (a title, a header, a footer across the page may; the lines of either column do not). It counts
+    as a gutter only when both sides read like running text: at least _COLUMN_WIDTH characters
+    wide, each wider than twice the gutter, with at least _COLUMN_LINES pieces, a third or more of
+    them ending near the gutter (left) or the right edge (right), as set lines do (a paragraph's
+    last line need not). A form's labels and values
+    are short and end wherever their text ends, so a form stays one row per line.
+    """
+    left_edge, right_edge = min(b[0] for b, _ in boxed), max(b[2] for b, _ in boxed)
+    step = max(1.0, usual / 4)
+    bins = int((right_edge - left_edge) / step) + 1
+    crossing = [0] * bins
+    for box, _ in boxed:
+        for i in range(int((box[0] - left_edge) / step), int((box[2] - left_edge) / step) + 1):
+            crossing[i] += 1
+    few = max(crossing) * _GUTTER_CROSSING
+    best: tuple[float, float] | None = None
+    run_start: int | None = None
+    for i, count in enumerate([*crossing, bins]):     # a sentinel closes the last run
+        if count <= few and i < bins:
+            run_start = i if run_start is None else run_start
+            continue
+        if run_start is not None:
+            strip = (left_edge + run_start * step, left_edge + i * step)
+            middle = (strip[0] + strip[1]) / 2
+            if (strip[1] - strip[0] >= _GUTTER * usual
+                    and left_edge + 0.3 * (right_edge - left_edge) <= middle <= left_edge + 0.7 * (right_edge - left_edge)
+                    and (best is None or strip[1] - strip[0] > best[1] - best[0])):
+                best = strip
+            run_start = None
+    if best is None:
+        return None
+    left = [b for b, _ in boxed if b[2] <= best[0] + step]
+    right = [b for b, _ in boxed if b[0] >= best[1] - step]
+    left_end = max(b[2] for b in left) if left else best[0]
+    near = 2 * usual
+
+    def set_lines(boxes: list[Box], edge: float) -> bool:
+        return len(boxes) >= _COLUMN_LINES and sum(edge - b[2] <= near for b in boxes) >= len(boxes) / 3
+
+    # columns of text are many characters wide and the gutter narrow beside them; a form's label
+    # column is a few characters wide, often with a wide blank before the values
+    columns = (best[0] - left_edge, right_edge - best[1])
+    if min(columns) < _COLUMN_WIDTH * usual or best[1] - best[0] > 0.5 * min(columns):
+        return None
+    return best if set_lines(left, left_end) and set_lines(right, right_edge) else None
+
+
+def _column_by_column(lines: list[_Line], gutter: tuple[float, float], usual: float) -> list[_Line]:
+    """Each run of lines with nothing in the gutter read as its left column, then its right one;
+    lines reaching into it (a title, a header, a footer, a full-width paragraph) stay where they are."""
+    middle = (gutter[0] + gutter[1]) / 2
+    ordered: list[_Line] = []
+    run: list[_Line] = []
+
+    def close_run() -> None:
+        members = [member for line in run for member in line.members]
+        ordered.extend(_group([m for m in members if m[0][2] <= middle], usual))
+        ordered.extend(_group([m for m in members if m[0][2] > middle], usual))
+        run.clear()
+
+    for line in lines:
+        if any(box[0] < gutter[1] and box[2] > gutter[0] for box, _ in line.members):   # reaches into it
+            close_run()
+            ordered.append(line)
+        else:
+            run.append(line)
+    close_run()
+    return ordered
