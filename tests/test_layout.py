@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
+from typing import Any
 from statistics import median
 
 import pytest
@@ -26,22 +27,21 @@ def _row(n: int, label: str, value: str, value_top: int | None = None, value_hei
     return [label_piece, [Word(value, (600, vtop, 600 + 24 * len(value), vtop + value_height), 0.98)]]
 
 
-def _lines_of(text: str, words: list) -> list[list]:  # type: ignore[type-arg]
-    """The words of each text line (words come in reading order; a line is its words joined)."""
+def _lines_of(text: str, words: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The stored words of each text line (words come in reading order; a line is its words joined)."""
     lines, at = [], 0
     for line in text.split("\n"):
         target, taken, got = line.replace(" ", ""), [], ""
         while got != target:
-            word = words[at]
-            got += word["text"] if isinstance(word, dict) else word.text
-            taken.append(word)
+            got += words[at]["text"]
+            taken.append(words[at])
             at += 1
         lines.append(taken)
     assert at == len(words)
     return lines
 
 
-def _height(word) -> int:  # type: ignore[no-untyped-def]
+def _height(word: Word | dict[str, Any]) -> int:
     box = word["box"] if isinstance(word, dict) else word.box
     return box[3] - box[1]
 

@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from docsvc import create_app, db as dbmod
 from docsvc.governance.accounts import create_user, issue_token
-from docsvc.models import Page
+from docsvc.models import Document, Page
 from docsvc.runtime import Runtime, build_runtime, install
 from tests.conftest import PASSWORD, _csrf_from, settings_for, wait_for_batch
 from tests.testdata import make_text_pdf
@@ -27,6 +28,7 @@ OTHER = [f"用电检查单 本单引用合同 {NUMBER}。"]
 
 @dataclass
 class Files:
+    rt: Runtime
     client: FlaskClient
     tokens: dict[str, str]
     contract: int                       # document id
@@ -55,7 +57,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Files]:
     client = app.test_client()
     with rt.sessions() as session:
         tokens = {name: issue_token(session, create_user(session, name, PASSWORD, [name]), "test")
-                  for name in ("archivist", "operator", "viewer")}
+                  for name in ("archivist", "operator", "viewer", "records_manager")}
     make_text_pdf(CONTRACT, tmp / "contract.pdf")
     make_text_pdf(OTHER, tmp / "inspection.pdf")
     auth = {"Authorization": f"Bearer {tokens['operator']}"}
@@ -70,7 +72,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Files]:
         rows = session.scalars(select(Page)).all()
         contract = next(p.document_id for p in rows if p.document.title == "contract.pdf")
         pages = {p.number: p.id for p in rows if p.document_id == contract}
-    yield Files(client, tokens, contract, pages)
+    yield Files(rt, client, tokens, contract, pages)
     rt.close()
 
 
@@ -102,6 +104,20 @@ def test_the_document_filter_keeps_the_access_rule(files: Files) -> None:
     bad = files.client.get("/api/v1/search", query_string={"q": NUMBER, "document_id": "x"},
                            headers={"Authorization": f"Bearer {files.tokens['archivist']}"})
     assert bad.status_code == 400
+
+
+def test_a_storage_only_contract_lists_its_pages_to_records_managers_only(files: Files) -> None:
+    with files.rt.sessions() as session:
+        session.get(Document, files.contract).storage_only_at = datetime.now(timezone.utc)   # 限制处理
+        session.commit()
+    try:
+        assert files.api("archivist", document_id=files.contract)["total"] == 0
+        assert files.api("records_manager", document_id=files.contract, per_page=100)["total"] == 8
+    finally:
+        with files.rt.sessions() as session:
+            session.get(Document, files.contract).storage_only_at = None
+            session.commit()
+    assert files.api("archivist", document_id=files.contract)["total"] == 8
 
 
 def test_the_search_page_offers_all_matching_pages_and_lists_them(files: Files) -> None:
