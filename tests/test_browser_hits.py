@@ -49,7 +49,8 @@ def seed(rt: Runtime) -> list[int]:
         s.flush()
         for p in pages:
             words = [{"text": TERM, "box": [160, 100, 300, 130]}] if TERM in (p.text or "") else []
-            p.image_key, p.thumb_key, p.words_key = page_image_key(p.id, "png"), page_thumb_key(p.id), page_words_key(p.id)
+            p.image_key, p.thumb_key = page_image_key(p.id, "png"), page_thumb_key(p.id)
+            p.words_key = page_words_key(p.id)
             rt.store.put_bytes(p.image_key, _png())
             rt.store.put_bytes(p.thumb_key, _png())
             rt.store.put_bytes(p.words_key, json.dumps({"width": 600, "height": 800, "words": words}).encode())

@@ -19,12 +19,11 @@ LINE_HEIGHT = 42
 ROW_PITCH = 90
 
 
-def _row(n: int, label: str, value: str, value_top: int | None = None, value_height: int = LINE_HEIGHT) -> list[list[Word]]:
+def _row(n: int, label: str, value: str) -> list[list[Word]]:
     """RapidOCR's pieces for one form row: the label's characters, then the value's digit run."""
     top = 100 + n * ROW_PITCH
     label_piece = [Word(c, (100 + 45 * i, top, 142 + 45 * i, top + LINE_HEIGHT), 0.99) for i, c in enumerate(label)]
-    vtop = top if value_top is None else value_top
-    return [label_piece, [Word(value, (600, vtop, 600 + 24 * len(value), vtop + value_height), 0.98)]]
+    return [label_piece, [Word(value, (600, top, 600 + 24 * len(value), top + LINE_HEIGHT), 0.98)]]
 
 
 def _lines_of(text: str, words: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

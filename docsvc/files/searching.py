@@ -55,7 +55,8 @@ def matching_pages(session: Session, index: SearchIndex, user: User, q: str,
     ids: list[tuple[int, int]] = []
     page = 1
     while True:
-        results = search_for_user(session, index, user, q, page=page, per_page=MAX_PER_PAGE, document_id=document_id)
+        results = search_for_user(session, index, user, q, page=page, per_page=MAX_PER_PAGE,
+                                  document_id=document_id)
         ids += [(p.page_id, p.page_number) for d in results.documents for p in d.pages]
         if page >= results.page_count:
             return ids

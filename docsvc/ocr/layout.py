@@ -243,8 +243,8 @@ def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, f
     as a gutter only when both sides read like running text: at least _COLUMN_WIDTH characters
     wide, each wider than twice the gutter, with at least _COLUMN_LINES pieces, a third or more of
     them ending near the gutter (left) or the right edge (right), as set lines do (a paragraph's
-    last line need not). A form's labels and values
-    are short and end wherever their text ends, so a form stays one row per line.
+    last line need not). A form's labels and values are short and end wherever their text ends,
+    so a form stays one row per line.
     """
     left_edge, right_edge = min(b[0] for b, _ in boxed), max(b[2] for b, _ in boxed)
     step = max(1.0, usual / 4)
@@ -254,22 +254,20 @@ def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, f
         for i in range(int((box[0] - left_edge) / step), int((box[2] - left_edge) / step) + 1):
             crossing[i] += 1
     few = max(crossing) * _GUTTER_CROSSING
-    best: tuple[float, float] | None = None
-    run_start: int | None = None
-    for i, count in enumerate([*crossing, bins]):     # a sentinel closes the last run
-        if count <= few and i < bins:
-            run_start = i if run_start is None else run_start
-            continue
-        if run_start is not None:
-            strip = (left_edge + run_start * step, left_edge + i * step)
-            middle = (strip[0] + strip[1]) / 2
-            if (strip[1] - strip[0] >= _GUTTER * usual
-                    and left_edge + 0.3 * (right_edge - left_edge) <= middle <= left_edge + 0.7 * (right_edge - left_edge)
-                    and (best is None or strip[1] - strip[0] > best[1] - best[0])):
-                best = strip
-            run_start = None
-    if best is None:
+    strips: list[tuple[float, float]] = []
+    start: int | None = None
+    for i, count in enumerate([*crossing, few + 1]):     # a busy sentinel closes the last strip
+        if count <= few:
+            start = i if start is None else start
+        elif start is not None:
+            strips.append((left_edge + start * step, left_edge + i * step))
+            start = None
+    width = right_edge - left_edge
+    central = [strip for strip in strips if strip[1] - strip[0] >= _GUTTER * usual
+               and 0.3 * width <= (strip[0] + strip[1]) / 2 - left_edge <= 0.7 * width]
+    if not central:
         return None
+    best = max(central, key=lambda strip: strip[1] - strip[0])
     left = [b for b, _ in boxed if b[2] <= best[0] + step]
     right = [b for b, _ in boxed if b[0] >= best[1] - step]
     left_end = max(b[2] for b in left) if left else best[0]

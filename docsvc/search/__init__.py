@@ -9,6 +9,6 @@ from .records import AccessRestriction, DocumentHit, PageHit, PageRecord, Search
 from .schema import SCHEMA_VERSION
 
 __all__ = [
-    "MAX_PER_PAGE", "AccessRestriction", "DocumentHit", "IndexBusyError", "PageHit", "PageRecord", "QueryError", "SCHEMA_VERSION",
-    "SearchIndex", "SearchResults", "access_restriction",
+    "MAX_PER_PAGE", "AccessRestriction", "DocumentHit", "IndexBusyError", "PageHit", "PageRecord", "QueryError",
+    "SCHEMA_VERSION", "SearchIndex", "SearchResults", "access_restriction",
 ]
