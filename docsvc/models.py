@@ -224,6 +224,9 @@ class Page(Base):
     words_key: Mapped[str | None] = mapped_column(String(200))
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
+    # Resolution the stored image was drawn or scanned at; below the OCR dpi for a PDF page too large
+    # for the pixel limit (an A0 drawing), drawn at the highest dpi within it (migration 0007).
+    dpi: Mapped[int | None] = mapped_column(Integer)
     index_state: Mapped[str] = mapped_column(String(10), default=IndexState.NONE)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Turn applied when showing the page (operator's choice); the stored objects are never changed.

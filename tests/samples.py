@@ -234,3 +234,83 @@ def char_error_rate(reference: str, hypothesis: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
     return previous[-1] / len(ref)
+
+
+# A 用电检查工作单 as printed forms lay it out: one bordered row per field, label cell | value cell,
+# with the identifiers archivists search for (户号, contract, work-order, meter and seal numbers, 0.22kV).
+FORM_ROWS = [("户号", "3301234567"), ("户名", "王建国"), ("合同编号", "GD-2019-004512"),
+             ("工作单号", "GZ-2023-118204"), ("电能表号", "3300012345678"), ("表计资产号", "ZC-0087-55231"),
+             ("电压等级", "0.22kV"), ("合同容量", "630kVA"), ("用电地址", "城东路18号"),
+             ("检查日期", "2023-06-15"), ("检查人员", "张伟"), ("联系电话", "13905710088"),
+             ("互感器变比", "200/5"), ("旧表止码", "12345.6"), ("新表起码", "0.0"),
+             ("封印编号", "FY-22-009981"), ("计量方式", "高供低计"), ("行业分类", "居民生活"),
+             ("检查结论", "运行正常"), ("备注", "无")]
+FORM_TITLE = "用电检查工作单"
+
+
+def render_bordered_form(rows: list[tuple[str, str]] = FORM_ROWS, *, dpi: int = 300, seed: int = 0,
+                         jpeg_quality: int = 35) -> bytes:
+    """A bordered two-cell-per-row form as a scanned JPEG: blurred, grey, noisy, speckled, lossy."""
+    rng = np.random.default_rng(seed)
+    width, height = round(210 / 25.4 * dpi), round(297 / 25.4 * dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    font, title = _font(round(12 / 72 * dpi)), _font(round(TITLE_POINTS / 72 * dpi))
+    margin, row_height = round(dpi * 0.8), round(font.size * 2.1)
+    divider = margin + round((width - 2 * margin) * 0.35)
+    draw.text(((width - draw.textlength(FORM_TITLE, font=title)) / 2, margin), FORM_TITLE, font=title, fill=0)
+    top = margin + round(title.size * 2)
+    for i, (label, value) in enumerate(rows):
+        y = top + i * row_height
+        draw.rectangle([margin, y, width - margin, y + row_height], outline=0, width=3)
+        draw.line([divider, y, divider, y + row_height], fill=0, width=3)
+        text_top = y + (row_height - font.size) // 2
+        draw.text((margin + 20, text_top), label, font=font, fill=0)
+        draw.text((divider + 20, text_top), value, font=font, fill=0)
+    pixels = np.asarray(page.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32) * 0.85 + 25
+    pixels += rng.normal(0, 14, pixels.shape)
+    specks = rng.random(pixels.shape) < 0.001
+    pixels[specks] = rng.uniform(0, 120, int(specks.sum()))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L").save(buffer, "JPEG", quality=jpeg_quality,
+                                                                        dpi=(dpi, dpi))
+    return buffer.getvalue()
+
+
+# Clauses of a 供用电合同 set in two columns, as contract annexes and 产权分界 captions often are.
+TWO_COLUMN_CLAUSES = [
+    "第一条 供电人按照国家规定的电能质量标准向用电人供电，用电人的受电设施应符合国家标准。",
+    "第二条 供电方式为高压单电源，供电电压为10kV，由城东变电站10kV城东线第12号杆接入。",
+    "第三条 产权分界点位于10kV城东线第12号杆出线侧，分界点电源侧产权属供电人，负荷侧属用电人。",
+    "第四条 计量方式为高供高计，电能计量装置安装于用电人配电室，表号3300012345678。",
+    "第五条 电费按月结算，用电人应于每月25日前通过银行代扣方式交清当月电费。",
+    "第六条 用电人不得擅自改变用电类别、擅自增加用电容量或者私自转供电力。",
+    "第七条 因不可抗力造成供电中断的，供电人应及时抢修并尽快恢复供电。",
+    "第八条 双方发生争议时应协商解决，协商不成的可向供电设施所在地人民法院起诉。",
+]
+
+
+def render_two_column_page(*, dpi: int = 300, seed: int = 0) -> tuple[Image.Image, list[str]]:
+    """A contract page with a title across the top, clauses in two columns and a footer across the
+    bottom; returns the scan (lightly noisy) and its lines in reading order (column by column)."""
+    width, height = round(210 / 25.4 * dpi), round(297 / 25.4 * dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    title, body = _font(round(TITLE_POINTS / 72 * dpi)), _font(round(10.5 / 72 * dpi))
+    margin, gutter = round(dpi * 0.8), round(dpi * 0.35)
+    column = (width - 2 * margin - gutter) // 2
+    heading = "供用电合同（附件）"
+    draw.text(((width - draw.textlength(heading, font=title)) / 2, margin), heading, font=title, fill=0)
+    top, pitch = margin + round(title.size * 2.2), round(body.size * 1.6)
+    halves = len(TWO_COLUMN_CLAUSES) // 2
+    columns = [[part for clause in TWO_COLUMN_CLAUSES[:halves] for part in _wrap(draw, clause, body, column)],
+               [part for clause in TWO_COLUMN_CLAUSES[halves:] for part in _wrap(draw, clause, body, column)]]
+    for n, lines in enumerate(columns):
+        for i, line in enumerate(lines):
+            draw.text((margin + n * (column + gutter), top + i * pitch), line, font=body, fill=0)
+    footer = "合同编号：GD-2019-004512　　第 1 页 共 3 页"
+    bottom = top + max(len(c) for c in columns) * pitch + pitch * 2
+    draw.text(((width - draw.textlength(footer, font=body)) / 2, bottom), footer, font=body, fill=0)
+    scan = _degrade(page, "jpeg", 0.0, random.Random(seed))
+    scan.info["dpi"] = (dpi, dpi)
+    return scan, [heading, *columns[0], *columns[1], footer]

@@ -41,7 +41,11 @@ PAGE = {"type": "object", "properties": {
     "status": {"type": "string"}, "text": {"type": "string", "nullable": True},
     "source": {"type": "string", "enum": ["text_layer", "ocr"], "nullable": True},
     "confidence": {"type": "number", "nullable": True}, "rotation": {"type": "integer"},
-    "engine": {"type": "string", "nullable": True}, "engine_version": {"type": "string", "nullable": True}}}
+    "engine": {"type": "string", "nullable": True}, "engine_version": {"type": "string", "nullable": True},
+    "width": {"type": "integer", "nullable": True}, "height": {"type": "integer", "nullable": True},
+    "dpi": {"type": "integer", "nullable": True,
+            "description": "resolution of the stored image; below the OCR dpi for a PDF page too large for "
+                           "the pixel limit at it, which is drawn at the highest dpi within the limit"}}}
 SEARCH = {"type": "object", "properties": {
     "query": {"type": "string"},
     "total": {"type": "integer", "description": "matching pages the caller may see (an estimate when approximate)"},
@@ -51,7 +55,11 @@ SEARCH = {"type": "object", "properties": {
                     "confirmed pages, and only ever count pages the caller may find; the listed documents, "
                     "their pages and matching_pages are exact"},
     "total_documents": {"type": "integer"},
-    "page": {"type": "integer"}, "per_page": {"type": "integer", "description": "documents per page"},
+    "document_id": {"type": "integer", "nullable": True,
+                    "description": "the document_id parameter, when given: the one result then lists "
+                                   "per_page of that document's matching pages, in page order"},
+    "page": {"type": "integer"},
+    "per_page": {"type": "integer", "description": "documents per page (pages, with document_id)"},
     "page_count": {"type": "integer"},
     "facets": {"type": "object", "description": "'type' and 'year' → matching pages per value",
                "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
@@ -182,7 +190,11 @@ def openapi_document() -> dict[str, Any]:
                     {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
                     {"name": "page", "in": "query", "schema": {"type": "integer", "default": 1}},
                     {"name": "per_page", "in": "query", "schema": {"type": "integer", "default": 20, "maximum": 100}},
-                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "date"]}}],
+                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "date"]}},
+                    {"name": "document_id", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                     "description": "list every matching page of this document (a document hit otherwise "
+                                    "lists its best few, with matching_pages counting all), paged by page and "
+                                    "per_page, in page order; the same access rules apply"}],
                 "responses": {"200": _json(SEARCH), "400": _json(ERROR, "malformed query"), **FAIL}}},
         },
     }

@@ -5,18 +5,16 @@ from flask import Blueprint, g, jsonify, request
 
 from docsvc.governance.access import Action, rule
 from docsvc.api.openapi import openapi_document
-from docsvc.search import QueryError, SearchResults
+from docsvc.search import MAX_PER_PAGE, QueryError, SearchResults
 from docsvc.pipeline import batches as batch_service
 from docsvc.files.documents import document_json, get_document, get_page, page_json, page_summary
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.files.searching import search as search_files
 from docsvc.http import client_ip, content, db, runtime
-from docsvc.http.params import int_field, page_number
+from docsvc.http.params import int_field, optional_int, page_number
 from docsvc.http.uploads import uploaded_files
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-
-MAX_PER_PAGE = 100
 
 
 def _error(message: str, status: int = 400) -> object:
@@ -90,11 +88,12 @@ def search() -> object:
     page = page_number(request.args)
     per_page = int_field(request.args, "per_page", 20, minimum=1, maximum=MAX_PER_PAGE)
     sort = request.args.get("sort", "relevance")
+    document_id = optional_int(request.args, "document_id", minimum=1)  # every matching page of that document
     if not q:
         return _error("请提供检索词 q。 / Give a query in parameter q.")
     try:
         results = search_files(db(), runtime().index, g.user, q, page=max(1, page), per_page=per_page, sort=sort,
-                               ip=client_ip())
+                               document_id=document_id, ip=client_ip())
     except QueryError as exc:
         return _error(str(exc))
     return jsonify(search_json(results))
@@ -103,7 +102,7 @@ def search() -> object:
 def search_json(results: SearchResults) -> dict[str, object]:
     return {
         "query": results.query, "total": results.total_pages, "total_documents": results.total_documents,
-        "approximate": results.approximate,
+        "approximate": results.approximate, "document_id": results.document_id,
         "page": results.page, "per_page": results.per_page, "page_count": results.page_count,
         "facets": results.facets,
         "results": [{

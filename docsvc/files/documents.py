@@ -105,7 +105,7 @@ def page_json(page: Page) -> dict[str, object]:
         "id": page.id, "document_id": page.document_id, "number": page.number, "status": page.status,
         "error": page.error, "text": page.text, "source": page.source, "confidence": page.confidence,
         "rotation": page.rotation, "skew": page.skew, "engine": page.engine,
-        "engine_version": page.engine_version, "width": page.width, "height": page.height,
+        "engine_version": page.engine_version, "width": page.width, "height": page.height, "dpi": page.dpi,
     }
 
 

@@ -105,18 +105,23 @@ def page_count(path: Path, *, max_pages: int) -> int:
 
 def render(path: Path, index: int, *, dpi: int, max_pixels: int) -> Image.Image:
     """The page as the reader sees it (page rotation applied): "L" when the page
-    has no colour, else "RGB" so that red seals and headers survive."""
-    scale = dpi / POINTS_PER_INCH
+    has no colour, else "RGB" so that red seals and headers survive. A page too
+    large for `max_pixels` at `dpi` (an A0 drawing) is drawn at the highest whole
+    dpi within the limit, down to 72; info["dpi"] says which was used."""
     with _document(path) as document, _page(document, index) as page:
         width, height = page.get_size()  # already turned by the page's /Rotate
-        pixels = round(width * scale) * round(height * scale)
-        if pixels > max_pixels:
+        fitted = _fitting_dpi(width, height, dpi, max_pixels)
+        if fitted is None:
+            pixels = _pixels(width, height, POINTS_PER_INCH)
             raise TooLarge(
-                f"PDF 第 {index + 1} 页尺寸过大（按 {dpi} dpi 约 {pixels / 1e6:.0f} 百万像素，"
+                f"PDF 第 {index + 1} 页尺寸过大（即使按 {POINTS_PER_INCH} dpi 也约有 {pixels / 1e6:.0f} 百万像素，"
                 f"上限 {max_pixels / 1e6:.0f} 百万像素）。请将该页导出为常规纸张大小后重新上传。"
-                f"/ Page {index + 1} of the PDF is too large ({pixels / 1e6:.0f} megapixels at {dpi} dpi; "
-                f"the limit is {max_pixels / 1e6:.0f}). Export it at a normal paper size and upload it again."
+                f"/ Page {index + 1} of the PDF is too large ({pixels / 1e6:.0f} megapixels even at "
+                f"{POINTS_PER_INCH} dpi; the limit is {max_pixels / 1e6:.0f}). Export it at a normal paper size "
+                "and upload it again."
             )
+        dpi = fitted
+        scale = dpi / POINTS_PER_INCH
         if _draws_pictures(page):
             # A scan: decoding its picture is the dear part, so draw it once in
             # colour and look for colour in what was drawn.
@@ -144,6 +149,22 @@ def render(path: Path, index: int, *, dpi: int, max_pixels: int) -> Image.Image:
                 bitmap.close()
     image.info["dpi"] = (dpi, dpi)
     return image
+
+
+def _fitting_dpi(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> int | None:
+    """`dpi`, or the highest whole dpi below it at which a page of that size stays within
+    `max_pixels`; None when that would be below POINTS_PER_INCH (too coarse to read: refused)."""
+    if _pixels(width_pt, height_pt, dpi) <= max_pixels:
+        return dpi
+    fitting = int(POINTS_PER_INCH * (max_pixels / (width_pt * height_pt)) ** 0.5)
+    while fitting >= POINTS_PER_INCH and _pixels(width_pt, height_pt, fitting) > max_pixels:  # rounded sides
+        fitting -= 1
+    return fitting if fitting >= POINTS_PER_INCH else None
+
+
+def _pixels(width_pt: float, height_pt: float, dpi: int) -> int:
+    scale = dpi / POINTS_PER_INCH
+    return round(width_pt * scale) * round(height_pt * scale)
 
 
 def text_layer(path: Path, index: int) -> TextLayer | None:

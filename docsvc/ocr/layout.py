@@ -5,6 +5,15 @@ together, and spaced apart in its own text), RapidOCR its detected text segments
 character. Here pieces become Words (each CJK character alone, Latin/digit runs whole) and are
 laid out into visual lines, joined without spaces between CJK characters and with one space
 where the page itself has a gap (between form fields) or between two Latin/digit words.
+
+Engines sometimes give a word a box far taller than its glyphs (RapidOCR does for Latin/digit runs
+on forms, up to 14× the line height). Such a box is fitted to its line — the other words of its
+piece, or the line it is placed on — and lines are grouped by their median extent, so one such
+box can never swallow the lines around it.
+
+A page set in two columns (a blank gutter down the middle of the text, set lines on both sides)
+reads column by column; lines reaching into the gutter (a title, a header, a footer) stay where
+they are, and a form's label and value cells stay one row per line.
 """
 
 from __future__ import annotations
@@ -31,6 +40,16 @@ _CJK_RANGES = (
 _NARROW_WIDTH = 0.55
 # A gap wider than this many line heights is a gap on the paper (between form fields).
 _FIELD_GAP = 0.8
+# A box taller than this many times its line's (or the page's) median height does not fit its
+# glyphs: RapidOCR gives some Latin/digit runs on forms boxes 3–14× their line's height, and a
+# title set 1.5× the body size must still count as fitting.
+_TALL = 1.6
+# Two columns: a blank strip at least this many line heights wide down the middle of the text, with
+# at least this many pieces of set text on each side.
+_GUTTER = 1.5
+_COLUMN_LINES = 3
+_COLUMN_WIDTH = 8   # line heights (about characters) a column of text is wide at least
+_GUTTER_CROSSING = 0.2   # a gutter is crossed by at most this share of the busiest strip's pieces
 
 
 def is_cjk(char: str) -> bool:
@@ -79,8 +98,9 @@ def group_characters(chars: Iterable[tuple[str, Box, float]]) -> list[Word]:
 
 
 def reading_text(pieces: Sequence[Sequence[Word]]) -> tuple[str, list[Word]]:
-    """The page's text, line by line, and its words in the same order."""
-    lines = _visual_lines([list(piece) for piece in pieces if piece])
+    """The page's text, line by line, and its words in the same order (every word's box fitted to
+    its line)."""
+    lines = _visual_lines([_fit_piece(list(piece)) for piece in pieces if piece])
     text_lines, ordered = [], []
     for line in lines:
         words = [word for piece in line for word in piece]
@@ -129,19 +149,159 @@ def _union(boxes: Iterable[Box]) -> Box:
     return min(x0s), min(y0s), max(x1s), max(y1s)
 
 
+def _fit_piece(piece: list[Word]) -> list[Word]:
+    """A piece (one engine segment) whose words are mostly of one height: a word much taller than
+    the others is given their vertical extent, since the piece is one line of text."""
+    heights = [w.box[3] - w.box[1] for w in piece]
+    usual = median(heights)
+    fitting = [w for w, h in zip(piece, heights) if h <= _TALL * usual]
+    if len(fitting) == len(piece):
+        return piece
+    top, bottom = round(median(w.box[1] for w in fitting)), round(median(w.box[3] for w in fitting))
+    return [w if h <= _TALL * usual else _within(w, top, bottom) for w, h in zip(piece, heights)]
+
+
+def _within(word: Word, top: int, bottom: int) -> Word:
+    return Word(word.text, (word.box[0], top, word.box[2], bottom), word.confidence)
+
+
+class _Line:
+    """Pieces on one visual line; its extent is the median top and bottom of its pieces, so one
+    odd box neither moves nor stretches it."""
+
+    def __init__(self, box: Box, piece: list[Word]) -> None:
+        self.members: list[tuple[Box, list[Word]]] = [(box, piece)]
+        self.top, self.bottom = float(box[1]), float(box[3])
+
+    def add(self, box: Box, piece: list[Word]) -> None:
+        self.members.append((box, piece))
+        self.top = median(b[1] for b, _ in self.members)
+        self.bottom = median(b[3] for b, _ in self.members)
+
+    @property
+    def centre(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    def takes(self, box: Box) -> bool:
+        # within half a line of its centre; punctuation sits off-centre but inside that
+        return abs((box[1] + box[3]) / 2 - self.centre) < max(box[3] - box[1], self.bottom - self.top) / 2
+
+    def overlaps(self, box: Box) -> bool:
+        return any(b[0] < box[2] and box[0] < b[2] for b, _ in self.members)
+
+
 def _visual_lines(pieces: list[list[Word]]) -> list[list[list[Word]]]:
-    """Pieces grouped into lines top to bottom (whatever blocks the engine put them in), left to right."""
-    boxed = sorted(((_union_of_piece(piece), piece) for piece in pieces),
-                   key=lambda item: (item[0][1] + item[0][3]) / 2)
-    lines: list[list[tuple[Box, list[Word]]]] = []
-    tallest: Box = (0, 0, 0, 0)  # the line's tallest piece so far: punctuation sits off-centre
-    for box, piece in boxed:
-        centre, height = (box[1] + box[3]) / 2, box[3] - box[1]
-        if lines and abs(centre - (tallest[1] + tallest[3]) / 2) < max(height, tallest[3] - tallest[1]) / 2:
-            lines[-1].append((box, piece))
-            if height > tallest[3] - tallest[1]:
-                tallest = box
+    """Pieces grouped into lines top to bottom (whatever blocks the engine put them in), left to right;
+    where the page runs in two columns, the left column's lines before the right one's."""
+    boxed = [(_union_of_piece(piece), piece) for piece in pieces]
+    if not boxed:
+        return []
+    usual = median(box[3] - box[1] for box, _ in boxed)
+    lines = _group(boxed, usual)
+    gutter = _gutter(boxed, usual)
+    if gutter is not None:
+        lines = _column_by_column(lines, gutter, usual)
+    return [[piece for _, piece in sorted(line.members, key=lambda item: item[0][0])] for line in lines]
+
+
+def _group(boxed: list[tuple[Box, list[Word]]], usual: float) -> list[_Line]:
+    """Lines of the pieces, top to bottom.
+
+    Pieces of a usual height are grouped first, each joining the line above when it lies within
+    half a line of that line's centre. A piece far taller than the page's usual line (a box that
+    does not fit its glyphs) cannot say which line it is on, so it never groups others: it goes to
+    the line within its extent that has room for it (no piece there overlaps it horizontally — on a
+    form, the row whose cell it fills), the nearest such line, and its words take that line's extent.
+    """
+    regular = sorted((item for item in boxed if item[0][3] - item[0][1] <= _TALL * usual),
+                     key=lambda item: (item[0][1] + item[0][3]) / 2)
+    lines: list[_Line] = []
+    for box, piece in regular:
+        if lines and lines[-1].takes(box):
+            lines[-1].add(box, piece)
+        else:
+            lines.append(_Line(box, piece))
+    for box, piece in (item for item in boxed if item[0][3] - item[0][1] > _TALL * usual):
+        centre = (box[1] + box[3]) / 2
+        inside = [line for line in lines if box[1] <= line.centre <= box[3]]
+        room = [line for line in inside if not line.overlaps(box)] or inside
+        if not room:
+            lines.append(_Line(box, piece))
             continue
-        lines.append([(box, piece)])
-        tallest = box
-    return [[piece for _, piece in sorted(line, key=lambda item: item[0][0])] for line in lines]
+        line = min(room, key=lambda candidate: abs(candidate.centre - centre))
+        fitted = [_within(w, round(line.top), round(line.bottom)) for w in piece]
+        line.add((box[0], round(line.top), box[2], round(line.bottom)), fitted)
+    lines.sort(key=lambda line: line.centre)
+    return lines
+
+
+def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, float] | None:
+    """The blank vertical strip between two columns of text, if the page has one.
+
+    A strip near the middle of the text, at least _GUTTER line heights wide, that few pieces cross
+    (a title, a header, a footer across the page may; the lines of either column do not). It counts
+    as a gutter only when both sides read like running text: at least _COLUMN_WIDTH characters
+    wide, each wider than twice the gutter, with at least _COLUMN_LINES pieces, a third or more of
+    them ending near the gutter (left) or the right edge (right), as set lines do (a paragraph's
+    last line need not). A form's labels and values are short and end wherever their text ends,
+    so a form stays one row per line.
+    """
+    left_edge, right_edge = min(b[0] for b, _ in boxed), max(b[2] for b, _ in boxed)
+    step = max(1.0, usual / 4)
+    bins = int((right_edge - left_edge) / step) + 1
+    crossing = [0] * bins
+    for box, _ in boxed:
+        for i in range(int((box[0] - left_edge) / step), int((box[2] - left_edge) / step) + 1):
+            crossing[i] += 1
+    few = max(crossing) * _GUTTER_CROSSING
+    strips: list[tuple[float, float]] = []
+    start: int | None = None
+    for i, count in enumerate([*crossing, few + 1]):     # a busy sentinel closes the last strip
+        if count <= few:
+            start = i if start is None else start
+        elif start is not None:
+            strips.append((left_edge + start * step, left_edge + i * step))
+            start = None
+    width = right_edge - left_edge
+    central = [strip for strip in strips if strip[1] - strip[0] >= _GUTTER * usual
+               and 0.3 * width <= (strip[0] + strip[1]) / 2 - left_edge <= 0.7 * width]
+    if not central:
+        return None
+    best = max(central, key=lambda strip: strip[1] - strip[0])
+    left = [b for b, _ in boxed if b[2] <= best[0] + step]
+    right = [b for b, _ in boxed if b[0] >= best[1] - step]
+    left_end = max(b[2] for b in left) if left else best[0]
+    near = 2 * usual
+
+    def set_lines(boxes: list[Box], edge: float) -> bool:
+        return len(boxes) >= _COLUMN_LINES and sum(edge - b[2] <= near for b in boxes) >= len(boxes) / 3
+
+    # columns of text are many characters wide and the gutter narrow beside them; a form's label
+    # column is a few characters wide, often with a wide blank before the values
+    columns = (best[0] - left_edge, right_edge - best[1])
+    if min(columns) < _COLUMN_WIDTH * usual or best[1] - best[0] > 0.5 * min(columns):
+        return None
+    return best if set_lines(left, left_end) and set_lines(right, right_edge) else None
+
+
+def _column_by_column(lines: list[_Line], gutter: tuple[float, float], usual: float) -> list[_Line]:
+    """Each run of lines with nothing in the gutter read as its left column, then its right one;
+    lines reaching into it (a title, a header, a footer, a full-width paragraph) stay where they are."""
+    middle = (gutter[0] + gutter[1]) / 2
+    ordered: list[_Line] = []
+    run: list[_Line] = []
+
+    def close_run() -> None:
+        members = [member for line in run for member in line.members]
+        ordered.extend(_group([m for m in members if m[0][2] <= middle], usual))
+        ordered.extend(_group([m for m in members if m[0][2] > middle], usual))
+        run.clear()
+
+    for line in lines:
+        if any(box[0] < gutter[1] and box[2] > gutter[0] for box, _ in line.members):   # reaches into it
+            close_run()
+            ordered.append(line)
+        else:
+            run.append(line)
+    close_run()
+    return ordered

@@ -43,8 +43,11 @@ def _segment_words(segment: list) -> list[Word]:
     """Words of one detected text segment: [polygon, text, score, char polygons, chars, char scores]."""
     polygon, text, score = segment[0], segment[1], float(segment[2])
     if len(segment) >= 6 and len(segment[3]) == len(segment[4]) == len(segment[5]) > 0:
+        # A character lies inside the segment the detector found; RapidOCR's mapping of word boxes
+        # back onto the page can overshoot it, so each box is clipped to the segment's bounds.
+        outline = _bounds(polygon)
         return group_characters(
-            (char, _bounds(points), float(conf)) for points, char, conf in zip(*segment[3:6])
+            (char, _clip(_bounds(points), outline), float(conf)) for points, char, conf in zip(*segment[3:6])
         )
     # Without one box per character (vertical segments), share the segment's box out.
     return split_word(text, _bounds(polygon), score)
@@ -54,3 +57,8 @@ def _bounds(points: list[list[float]]) -> Box:
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
     return round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys))
+
+
+def _clip(box: Box, outline: Box) -> Box:
+    x0, y0 = max(box[0], outline[0]), max(box[1], outline[1])
+    return x0, y0, max(x0, min(box[2], outline[2])), max(y0, min(box[3], outline[3]))

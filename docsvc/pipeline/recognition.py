@@ -89,6 +89,7 @@ def _save(session: Session, store: ObjectStore, page: Page, image: Image.Image, 
         page_words_key(page.id), json.dumps(words_doc, ensure_ascii=False).encode(), "application/json"
     ).key
     page.width, page.height = image.size
+    page.dpi = _image_dpi(image)
     page.text = text.text
     page.source = text.source
     page.confidence = text.confidence
@@ -97,6 +98,12 @@ def _save(session: Session, store: ObjectStore, page: Page, image: Image.Image, 
     page.engine = text.engine
     page.engine_version = text.engine_version
     page.index_state = IndexState.PENDING
+
+
+def _image_dpi(image: Image.Image) -> int | None:
+    """The resolution the image was rendered at or scanned with (formats sets info["dpi"])."""
+    dpi = image.info.get("dpi")
+    return round(dpi[0]) if dpi else None
 
 
 def encode_image(image: Image.Image) -> tuple[bytes, str, str]:

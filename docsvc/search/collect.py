@@ -102,8 +102,9 @@ class _State:
 
 
 def collect(root: Node, view: IndexView, *, sort: str, first: int, stop: int,
-            limits: Limits = Limits()) -> Collected:
-    """Decide what is needed for documents [first, stop) of the result, totals and facets."""
+            limits: Limits = Limits(), pages_per_document: int | None = PAGES_PER_DOCUMENT) -> Collected:
+    """Decide what is needed for documents [first, stop) of the result, totals and facets;
+    each shown document lists its best `pages_per_document` matching pages (None: all of them)."""
     state = _State(root, view, sort)
     undecided = np.flatnonzero(root.hi & ~root.known)
     rest = np.empty(0, dtype=np.int64)
@@ -148,7 +149,7 @@ def collect(root: Node, view: IndexView, *, sort: str, first: int, stop: int,
     counts = dict(zip(*(a.tolist() for a in np.unique(state.documents[shown_members], return_counts=True))))
     shown_pages = pages[np.isin(state.documents[pages], shown)]
     for document_id in shown.tolist():
-        own = shown_pages[state.documents[shown_pages] == document_id][:PAGES_PER_DOCUMENT]
+        own = shown_pages[state.documents[shown_pages] == document_id][:pages_per_document]
         result.documents.append((document_id, counts[document_id],
                                  [(int(d), float(state.score[d])) for d in own]))
     return result

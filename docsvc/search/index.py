@@ -452,6 +452,7 @@ class SearchIndex:
         mask_sensitive: bool = True,
         sensitive_types: Iterable[str] = (),
         type_aliases: Mapping[str, str] | None = None,
+        document_id: int | None = None,
     ) -> SearchResults:
         """Documents matching `q`, `per_page` documents per result page, with facets over all
         matching pages. `restrict` (an AccessRestriction) limits everything, totals included;
@@ -466,6 +467,10 @@ class SearchIndex:
         `type_aliases`
         replaces the constructor's names for 类型: for this search (they live in the database).
         Totals and facets are exact unless `approximate` is set on the result (collect.py).
+
+        `document_id` searches that one document and lists every matching page of it in page
+        order, `per_page` pages per result page (a document hit otherwise shows its best
+        PAGES_PER_DOCUMENT pages); the same restrictions and masking apply.
         Raises QueryError for a query or paging argument that cannot be used."""
         if sort not in ("relevance", "date"):
             raise QueryError(f"排序方式只能是 relevance 或 date，收到「{sort}」 / sort must be 'relevance' or 'date'")
@@ -474,8 +479,11 @@ class SearchIndex:
         compiled = compile_query(q, self.type_aliases if type_aliases is None else type_aliases)
         view = self._view()
         if view.searcher.doc_count_all() == 0:  # nothing indexed yet: Whoosh's reader has no segment to read
-            return SearchResults(query=q, total_pages=0, total_documents=0, page=page, per_page=per_page)
+            return SearchResults(query=q, total_pages=0, total_documents=0, page=page, per_page=per_page,
+                                 document_id=document_id)
         scope = view.alive if restrict is None else _restriction_mask(view, restrict)
+        if document_id is not None:
+            scope = scope & (view.dense("document_id") == document_id)
         gates: dict[str, np.ndarray] = {}
         if content_within is not None:
             gates["text"] = _restriction_mask(view, content_within)
@@ -484,25 +492,35 @@ class SearchIndex:
             gates["title"] = ~sensitive
         root = build(compiled.plan, Context(view, scope, gates))
         first, stop = (page - 1) * per_page, page * per_page
-        found = collect(root, view, sort=sort, first=first, stop=stop, limits=self.count_limits)
+        if document_id is None:
+            found = collect(root, view, sort=sort, first=first, stop=stop, limits=self.count_limits)
+            window = slice(None)
+        else:   # the one document, all its matching pages; the result page is a window on them
+            found = collect(root, view, sort=sort, first=0, stop=1, limits=self.count_limits,
+                            pages_per_document=None)
+            window = slice(first, stop)
         results = SearchResults(query=q, total_pages=found.total_pages, total_documents=found.total_documents,
-                                page=page, per_page=per_page, facets=found.facets, approximate=found.approximate)
+                                page=page, per_page=per_page, facets=found.facets, approximate=found.approximate,
+                                document_id=document_id)
         readable = gates.get("text")
         for _, matching, hits in found.documents:
             results.documents.append(self._document_hit(
-                view, hits, matching, compiled.highlight, sensitive, readable, scored=(sort == "relevance")))
+                view, hits, matching, compiled.highlight, sensitive, readable, scored=(sort == "relevance"),
+                window=window))
         return results
 
     @staticmethod
     def _document_hit(view: IndexView, hits: list[tuple[int, float]], matching: int, pattern,
-                      masked_sensitive: np.ndarray | None, readable: np.ndarray | None, scored: bool) -> DocumentHit:
-        """One document of the result page; `masked_sensitive` marks the pages to mask as sensitive."""
+                      masked_sensitive: np.ndarray | None, readable: np.ndarray | None, scored: bool,
+                      window: slice = slice(None)) -> DocumentHit:
+        """One document of the result page, listing the `window` of its `hits` in page order (snippets
+        are made for those only); `masked_sensitive` marks the pages to mask as sensitive."""
         searcher = view.searcher
         text = view.text("text")
         stored_pages = sorted(((searcher.stored_fields(docnum), docnum, score) for docnum, score in hits),
                               key=lambda item: item[0]["page_number"])
         pages = []
-        for stored, docnum, score in stored_pages:
+        for stored, docnum, score in stored_pages[window]:
             hidden = masked_sensitive is not None and bool(masked_sensitive[docnum])
             masked = hidden or (readable is not None and not readable[docnum])
             if masked:
@@ -519,7 +537,7 @@ class SearchIndex:
             meta["title"] = MASKED_TITLE
         return DocumentHit(
             document_id=int(first_stored["document_id"]),
-            score=max(p.score for p in pages),
+            score=max((p.score for p in pages), default=0.0),   # a window past the last page lists none
             matching_pages=matching,
             pages=pages,
             title=meta["title"],

@@ -109,7 +109,9 @@ class SearchResults:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)  # "type", "year" → counts
     documents: list[DocumentHit] = field(default_factory=list)
     approximate: bool = False         # totals and facets estimated: too many candidates to confirm
+    document_id: int | None = None    # set: one document's matching pages, `per_page` pages per result page
 
     @property
     def page_count(self) -> int:
-        return max(1, -(-self.total_documents // self.per_page))
+        listed = self.total_documents if self.document_id is None else self.total_pages
+        return max(1, -(-listed // self.per_page))

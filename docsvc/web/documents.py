@@ -7,7 +7,9 @@ from docsvc.governance.access import Action, can, content_grant, hides_identity,
 from docsvc.governance.retention import document_retention
 from docsvc.files import filing
 from docsvc.files.documents import get_document, get_page, live_pages
-from docsvc.http import client_ip, content, db
+from docsvc.files.searching import matching_pages
+from docsvc.http import client_ip, content, db, runtime
+from docsvc.search import QueryError
 from docsvc.http.objects import send_object
 
 bp = Blueprint("documents", __name__)
@@ -30,8 +32,23 @@ def show(document_id: int) -> object:
 def page(page_id: int) -> object:
     p = get_page(db(), page_id)
     # hl: the strings the search matched on this page (from the results); q: the query itself
+    q = request.args.get("q", "").strip()
+    prev_hit, next_hit = _neighbouring_hits(q, p.document_id, p.number) if q else (None, None)
     return render_template("documents/page.html", page=p, document=p.document,
-                           highlight=request.args.get("q", ""), highlights=request.args.getlist("hl"))
+                           highlight=q, highlights=request.args.getlist("hl"),
+                           prev_hit_page=prev_hit, next_hit_page=next_hit)
+
+
+def _neighbouring_hits(q: str, document_id: int, number: int) -> tuple[int | None, int | None]:
+    """The matching pages of the document before and after page `number` (page ids), so the viewer's
+    ↑/↓ walk every hit of the document, not only the pages the results listed."""
+    try:
+        hits = matching_pages(db(), runtime().index, g.user, q, document_id)
+    except QueryError:      # a query typed into the address bar: no hits to walk
+        return None, None
+    before = [pid for pid, n in hits if n < number]
+    after = [pid for pid, n in hits if n > number]
+    return (before[-1] if before else None), (after[0] if after else None)
 
 
 content.mount(bp)  # image, thumbnail, words: the same views the API mounts

@@ -8,7 +8,7 @@ from docsvc.search import QueryError
 from docsvc.files.searching import SORTS, search as search_files
 from docsvc.governance.disposition import destroyed_stub
 from docsvc.http import client_ip, db, runtime
-from docsvc.http.params import page_number
+from docsvc.http.params import optional_int, page_number
 
 bp = Blueprint("search", __name__)
 
@@ -22,13 +22,14 @@ def search() -> object:
     page = page_number(request.args)
     sort = request.args.get("sort", "relevance")
     sort = sort if sort in SORTS else "relevance"
+    document_id = optional_int(request.args, "document_id", minimum=1)  # "show all N matching pages" of one
     results, error = None, None
     if q:
         try:
             results = search_files(db(), runtime().index, g.user, q, page=page, per_page=PER_PAGE, sort=sort,
-                                   ip=client_ip())
+                                   document_id=document_id, ip=client_ip())
         except QueryError as exc:
             error = str(exc)
     stub = destroyed_stub(db(), q) if q else None
     return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort,
-                           stub=stub)
+                           stub=stub, document_id=document_id)

@@ -1,6 +1,8 @@
 // Page viewer: draws a box over each word of the page that matches a search term and steps through
-// them with the ↑/↓ buttons. Terms come from the JSON block #page-highlights ({given, query}); the
-// page's words from #viewer[data-words-url].
+// them with the ↑/↓ buttons; past this page's last (or before its first) hit they open the
+// document's next (previous) matching page, #next-hit-page / #prev-hit-page, when there is one.
+// Terms come from the JSON block #page-highlights ({given, query}); the page's words from
+// #viewer[data-words-url].
 (async function () {
   const viewer = document.getElementById('viewer');
   const block = document.getElementById('page-highlights');
@@ -36,6 +38,9 @@
   if (!rects.length) return;
   let cur = 0;
   const go = d => {
+    const beyond = cur + d >= rects.length ? document.getElementById('next-hit-page')
+      : (cur + d < 0 ? document.getElementById('prev-hit-page') : null);
+    if (beyond) { window.location.href = beyond.href; return; }
     cur = (cur + d + rects.length) % rects.length;
     const img = document.getElementById('page-image');
     window.scrollTo({top: img.getBoundingClientRect().top + window.scrollY + rects[cur][1] * img.height - 120, behavior: 'smooth'});

@@ -4,14 +4,14 @@ One row per object under originals/ that fixity has looked at (intact, altered, 
 so each run takes the least recently checked first and resumes where the last one stopped.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

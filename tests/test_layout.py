@@ -1,0 +1,148 @@
+"""Reading a page the way a person reads it (issue 12, point 1): every word box fits its line, and
+one box that does not can never merge lines."""
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Any
+from statistics import median
+
+import pytest
+
+from docsvc.config import Settings
+from docsvc.ocr.interface import Word
+from docsvc.ocr.layout import reading_text
+from docsvc.pipeline.recognition import read_page
+from tests.samples import FORM_ROWS, FORM_TITLE, render_bordered_form
+
+LINE_HEIGHT = 42
+ROW_PITCH = 90
+
+
+def _row(n: int, label: str, value: str) -> list[list[Word]]:
+    """RapidOCR's pieces for one form row: the label's characters, then the value's digit run."""
+    top = 100 + n * ROW_PITCH
+    label_piece = [Word(c, (100 + 45 * i, top, 142 + 45 * i, top + LINE_HEIGHT), 0.99) for i, c in enumerate(label)]
+    return [label_piece, [Word(value, (600, top, 600 + 24 * len(value), top + LINE_HEIGHT), 0.98)]]
+
+
+def _lines_of(text: str, words: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The stored words of each text line (words come in reading order; a line is its words joined)."""
+    lines, at = [], 0
+    for line in text.split("\n"):
+        target, taken, got = line.replace(" ", ""), [], ""
+        while got != target:
+            got += words[at]["text"]
+            taken.append(words[at])
+            at += 1
+        lines.append(taken)
+    assert at == len(words)
+    return lines
+
+
+def _height(word: Word | dict[str, Any]) -> int:
+    box = word["box"] if isinstance(word, dict) else word.box
+    return box[3] - box[1]
+
+
+def test_one_digit_box_many_lines_tall_merges_no_lines_and_is_fitted_to_its_row() -> None:
+    # as on the collapsed forms: the 户号 run's box is 571 px on a page of 42 px lines, and reaches
+    # from above its own row down across seven more rows
+    rows = [("户号", "3301234567"), ("户名", "GD"), ("电压", "0.22kV"), ("表号", "3300012345678"),
+            ("日期", "2023-06-15"), ("人员", "ZW"), ("电话", "13905710088"), ("封印", "FY-22-009981")]
+    pieces = [piece for n, (label, value) in enumerate(rows) for piece in _row(n, label, value)]
+    tall = [Word("3301234567", (600, 60, 840, 631), 0.97)]
+    pieces[1] = tall                                         # the 户号 value, box 571 px tall
+    text, words = reading_text(pieces)
+    assert text.split("\n") == [f"{label} {value}" for label, value in rows]
+    fitted = next(w for w in words if w.text == "3301234567")
+    assert fitted.box[1] == 100 and fitted.box[3] == 100 + LINE_HEIGHT   # on its row, as tall as the row
+    assert all(_height(w) <= 1.6 * LINE_HEIGHT for w in words)
+
+
+def test_a_tall_latin_word_inside_a_line_gets_the_line_height() -> None:
+    piece = [Word("合", (100, 200, 142, 242), 0.99), Word("同", (145, 200, 187, 242), 0.99),
+             Word("GD-2019-004512", (190, 20, 500, 560), 0.9)]
+    above = [Word("甲", (100, 110, 142, 152), 0.99)]
+    below = [Word("乙", (100, 290, 142, 332), 0.99)]
+    text, words = reading_text([above, piece, below])
+    assert text == "甲\n合同GD-2019-004512\n乙"
+    assert next(w for w in words if w.text.startswith("GD")).box[1:4:2] == (200, 242)
+
+
+def test_punctuation_below_the_centre_stays_on_its_line() -> None:
+    line = [Word("合", (100, 200, 142, 242), 0.99), Word("同", (145, 200, 187, 242), 0.99)]
+    comma = [Word("，", (190, 228, 200, 244), 0.9)]
+    text, _ = reading_text([line, comma, [Word("乙", (100, 290, 142, 332), 0.99)]])
+    assert text == "合同，\n乙"
+
+
+@pytest.mark.integration   # the real RapidOCR engine on a whole 300 dpi page
+def test_bordered_form_with_identifiers_reads_row_by_row_with_boxes_that_fit(tmp_path: Path) -> None:
+    scan = tmp_path / "form.jpg"
+    scan.write_bytes(render_bordered_form(seed=12))
+    settings = Settings.from_env({"DOCSVC_DATA_DIR": str(tmp_path / "var"), "DOCSVC_SECRET_KEY": "x",
+                                  "DOCSVC_OCR_ENGINE": "rapidocr"})
+    _, page = read_page(scan, "image/jpeg", 0, settings)        # orientation, deskew, engine, layout
+    lines = _lines_of(page.text, page.words)
+    assert len(lines) == len(FORM_ROWS) + 1                       # the title and one line per row
+    for line in lines:
+        usual = median(_height(w) for w in line)
+        assert all(_height(w) <= 1.6 * usual for w in line), line
+    at = 0
+    for expected in [FORM_TITLE, *(part for row in FORM_ROWS for part in row)]:
+        found = page.text.find(expected, at)
+        assert found >= 0, f"{expected!r} missing or out of order in:\n{page.text}"
+        at = found + len(expected)
+    assert page.text.split("\n")[1:] == [f"{label} {value}" for label, value in FORM_ROWS]
+
+
+def _column_pieces(x: int, lines: int, top: int = 200, chars: int = 20) -> list[list[Word]]:
+    """Set lines of a column: each a detected segment of `chars` characters 40 px wide, ending at the column edge."""
+    return [[Word("字", (x + 40 * i, top + 60 * n, x + 40 * i + 38, top + 60 * n + 40), 0.99) for i in range(chars)]
+            for n in range(lines)]
+
+
+def test_two_columns_read_column_by_column_with_title_and_footer_in_place() -> None:
+    title = [[Word(c, (700 + 60 * i, 60, 755 + 60 * i, 115), 0.99) for i, c in enumerate("合同附件")]]
+    left, right = _column_pieces(100, 6), _column_pieces(1000, 6)
+    left[0][0] = Word("左", left[0][0].box, 0.99)
+    right[0][0] = Word("右", right[0][0].box, 0.99)
+    footer = [[Word(c, (890 + 40 * i, 700, 928 + 40 * i, 740), 0.99) for i, c in enumerate("第1页")]]   # centred
+    # the engine's order mixes the columns, as RapidOCR's does for side-by-side lines
+    text, _ = reading_text([*title, *(p for pair in zip(right, left) for p in pair), *footer])
+    lines = text.split("\n")
+    assert lines[0] == "合同附件" and lines[-1] == "第1页"
+    assert lines[1].startswith("左") and lines[7].startswith("右") and len(lines) == 14
+    assert all(len(line) == 20 for line in lines[1:13])           # no line joins the two columns
+
+
+def test_a_form_with_a_wide_blank_between_labels_and_values_stays_one_row_per_line() -> None:
+    rows = [("户号", "3301234567"), ("户名", "王建国"), ("电能表号", "3300012345678"), ("电压等级", "0.22kV"),
+            ("合同编号", "GD-2019-004512"), ("检查人员", "张伟")]
+    pieces = [piece for n, (label, value) in enumerate(rows) for piece in _row(n, label, value)]
+    text, _ = reading_text(pieces)
+    assert text.split("\n") == [f"{label} {value}" for label, value in rows]
+
+
+@pytest.mark.integration   # the real RapidOCR engine on a whole 300 dpi page
+def test_two_column_contract_page_reads_column_by_column(tmp_path: Path) -> None:
+    from difflib import SequenceMatcher
+
+    from tests.samples import render_two_column_page
+
+    scan, expected = render_two_column_page(seed=3)
+    path = tmp_path / "contract.jpg"
+    scan.save(path, "JPEG", quality=85, dpi=(300, 300))
+    settings = Settings.from_env({"DOCSVC_DATA_DIR": str(tmp_path / "var"), "DOCSVC_SECRET_KEY": "x",
+                                  "DOCSVC_OCR_ENGINE": "rapidocr"})
+    _, page = read_page(path, "image/jpeg", 0, settings)
+    read = [unicodedata.normalize("NFKC", line).replace(" ", "") for line in page.text.split("\n") if line.strip()]
+    wanted = [unicodedata.normalize("NFKC", line).replace(" ", "") for line in expected]
+
+    def best(line: str) -> tuple[float, int]:
+        return max((SequenceMatcher(None, line, w).ratio(), i) for i, w in enumerate(wanted))
+
+    matches = [best(line) for line in read]
+    assert all(ratio >= 0.85 for ratio, _ in matches), list(zip(read, matches))   # no line mixes the columns
+    assert [i for _, i in matches] == list(range(len(wanted))), page.text          # every line, in reading order
