@@ -77,3 +77,26 @@ def test_every_install_path_reads_a_lock_with_hashes() -> None:
     assert 'pip install --quiet --require-hashes -r "$lock"' in bootstrap
     assert "lock=$root/requirements/$extras.lock" in bootstrap
     assert "scripts/bootstrap --test" in (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+
+
+def test_everything_the_service_imports_is_in_the_runtime_lock() -> None:
+    """The Docker image installs only runtime.lock: a library imported by docsvc, workers or storage but
+    locked only for the tests would be missing in production (pypdf was, for destruction)."""
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    first_party = {"docsvc", "workers", "storage"}
+    imported: set[str] = set()
+    for package in first_party:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    imported |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+    runtime = pins("runtime.lock")
+    distributions = packages_distributions()
+    missing = {module for module in imported - first_party - set(sys.stdlib_module_names)
+               if not any(_name(d) in runtime for d in distributions.get(module, []))}
+    assert missing == set(), f"imported by the service but not in requirements/runtime.lock: {sorted(missing)}"
