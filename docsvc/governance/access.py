@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import Grant, LoanState, Role, SignRole
 from docsvc.errors import Forbidden
-from docsvc.models import Customer, DestructionList, Document, DocumentType, Loan, LoanItem, Page, User, utcnow
+from docsvc.models import Customer, DestructionList, Document, DocumentType, Loan, LoanItem, Page, User, as_utc, utcnow
 
 
 class Action(StrEnum):
@@ -232,7 +232,7 @@ def content_grant(session: Session, user: User, obj: object, action: Action = Ac
 
 def loan_state(loan: Loan, now: datetime | None = None) -> LoanState:
     """The loan's state at `now`: an approved loan past its due time has expired, with no job needed."""
-    if loan.status == LoanState.APPROVED and loan.due_at is not None and _utc(now) >= _as_utc(loan.due_at):
+    if loan.status == LoanState.APPROVED and loan.due_at is not None and as_utc(now or utcnow()) >= as_utc(loan.due_at):
         return LoanState.EXPIRED
     return LoanState(loan.status)
 
@@ -240,7 +240,7 @@ def loan_state(loan: Loan, now: datetime | None = None) -> LoanState:
 def active_loans(session: Session, user: User, now: datetime | None = None,
                  document: Document | None = None) -> list[Loan]:
     """Approved, unreturned loans of `user` in force at `now` (covering `document` when given)."""
-    moment = _utc(now)
+    moment = as_utc(now or utcnow())
     query = select(Loan).where(Loan.requester_id == user.id, Loan.status == LoanState.APPROVED,
                                Loan.starts_at <= moment, Loan.due_at > moment)
     if document is not None:
@@ -293,14 +293,6 @@ def content_filter(session: Session, user: User | None, now: datetime | None = N
     return ContentScope(all=False, document_ids=frozenset(ids), sensitive=sensitive,
                         customer_accounts=frozenset(l.customer_account for l in loans if l.customer_account),
                         sensitive_types=codes, **hidden)
-
-
-def _utc(now: datetime | None) -> datetime:
-    return _as_utc(now or utcnow())
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 F = TypeVar("F", bound=Callable[..., object])

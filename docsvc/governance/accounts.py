@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docsvc.constants import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Grant, Role
-from docsvc.models import ApiToken, AuditEvent, User, utcnow
+from docsvc.models import ApiToken, AuditEvent, User, as_utc, utcnow
 from docsvc.errors import require_found
 from docsvc.governance import audit
 from docsvc.governance.access import Action, role_allows
@@ -99,15 +99,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     now = utcnow()
     # "Last used" is for reviewing stale tokens: minute precision is plenty, and skipping the
     # write on most calls keeps a commit off every API request.
-    if row.last_used_at is None or now - _aware(row.last_used_at) > TOKEN_TOUCH_INTERVAL:
+    if row.last_used_at is None or now - as_utc(row.last_used_at) > TOKEN_TOUCH_INTERVAL:
         row.last_used_at = now
         session.commit()
     return row.user
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _token_hash(token: str) -> str:
@@ -163,7 +158,7 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
         session.commit()
         return LoginResult(None, "bad_login")
     matches = password_matches(user, password)
-    backing_off = user.locked_until is not None and _aware(user.locked_until) > moment
+    backing_off = user.locked_until is not None and as_utc(user.locked_until) > moment
     if backing_off and not (known_device_user_id == user.id and matches):
         audit.record(session, user, "login", outcome="locked", ip=ip, now=moment,
                      detail={"known_device": known_device_user_id == user.id})

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from docsvc.constants import AUDIT_ANCHORS_PREFIX, audit_anchor_key
 from docsvc import exports
 from docsvc.errors import DomainError
-from docsvc.models import AuditChainHead, AuditEvent, User, utcnow
+from docsvc.models import AuditChainHead, AuditEvent, User, as_utc, utcnow
 from storage import ObjectStore
 
 GENESIS = "0" * 64
@@ -51,7 +51,7 @@ def record(session: Session, actor: User | None, action: str, *, object_type: st
     """
     # Every column of the canonical content but seq, in _CANONICAL_COLUMNS order.
     values = (
-        _utc(now or utcnow()), actor.id if actor else None, actor.username if actor else None, action,
+        as_utc(now or utcnow()), actor.id if actor else None, actor.username if actor else None, action,
         object_type, None if object_id is None else str(object_id), outcome, purpose or None, loan_id, ip,
         None if detail is None else json.dumps(detail, ensure_ascii=False, sort_keys=True,
                                                separators=(",", ":"), default=str),
@@ -132,13 +132,8 @@ def _canonical(values: tuple[object, ...]) -> bytes:
     return _encode([seq, (occurred_at - _EPOCH) // _MICROSECOND, *rest]).encode("utf-8")  # type: ignore[operator]
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
 def _stamp(moment: datetime) -> str:
-    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -232,7 +227,7 @@ def write_anchor(session: Session, store: ObjectStore, now: datetime | None = No
     """Write today's anchor (latest seq and hash) to the object store, outside the database's reach."""
     seq, last = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)
                                 .where(AuditChainHead.id == HEAD_ID)).one()
-    moment = _utc(now or utcnow())
+    moment = as_utc(now or utcnow())
     anchor = Anchor(day=moment.date().isoformat(), seq=seq, hash=last)
     body = {"day": anchor.day, "seq": seq, "hash": last, "written_at": _stamp(moment)}
     store.put_bytes(audit_anchor_key(anchor.day), json.dumps(body).encode(), "application/json")

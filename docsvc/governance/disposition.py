@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from docsvc.governance import audit, erasure, holds, register, retention
 from docsvc.governance.access import is_sensitive, may_sign
 from docsvc.jobs import JobQueue, enqueue_destruction
 from docsvc.models import (
-    DestroyedOriginal, DestructionItem, DestructionList, DestructionSignoff, Document, User, utcnow,
+    DestroyedOriginal, DestructionItem, DestructionList, DestructionSignoff, Document, User, as_utc, utcnow,
 )
 from docsvc.search.snippets import MASKED_TITLE
 from storage import ObjectStore
@@ -241,10 +241,10 @@ def supervise(session: Session, actor: User, dlist: DestructionList, *, note: st
     """A supervisor (监销人) confirms, after the waiting period; the second one completes supervision."""
     _require(dlist, {ListState.APPROVED}, "监销")
     now = now or utcnow()
-    if dlist.wait_until is not None and _utc(now) < _utc(dlist.wait_until):
-        raise WaitingPeriod(f"销毁清册 #{dlist.id} 的等待期到 {_utc(dlist.wait_until):%Y-%m-%d %H:%M} UTC 为止，"
+    if dlist.wait_until is not None and as_utc(now) < as_utc(dlist.wait_until):
+        raise WaitingPeriod(f"销毁清册 #{dlist.id} 的等待期到 {as_utc(dlist.wait_until):%Y-%m-%d %H:%M} UTC 为止，"
                             f"请届时再确认。 / The waiting period of list #{dlist.id} runs until "
-                            f"{_utc(dlist.wait_until):%Y-%m-%d %H:%M} UTC; confirm after that.")
+                            f"{as_utc(dlist.wait_until):%Y-%m-%d %H:%M} UTC; confirm after that.")
     _may_sign(actor, dlist, SignRole.SUPERVISOR)
     session.add(DestructionSignoff(list_id=dlist.id, user_id=actor.id, role=SignRole.SUPERVISOR, signed_at=now,
                                    note=note))
@@ -465,5 +465,3 @@ def _audit(session: Session, actor: User | None, action: str, dlist: Destruction
                  detail={"state": dlist.state, **detail})
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
