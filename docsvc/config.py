@@ -208,6 +208,10 @@ class Settings:
     # check finishes its share each night without taking the disks from OCR (docs/integrity.md).
     fixity_daily_mb: int = 2048
     fixity_rate_mb_s: float = 20.0
+    # argon2id cost of new password hashes: argon2-cffi's default, RFC 9106's low-memory profile (64 MiB,
+    # 3 passes). Lower only where passwords guard nothing (the test suite); a login re-hashes at the cost set.
+    password_hash_memory_kib: int = 65536
+    password_hash_iterations: int = 3
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -292,6 +296,10 @@ class Settings:
             destruction_wait_days=read.whole("DOCSVC_DESTRUCTION_WAIT_DAYS", 0, minimum=0),
             fixity_daily_mb=read.whole("DOCSVC_FIXITY_DAILY_MB", 2048),
             fixity_rate_mb_s=read.number("DOCSVC_FIXITY_RATE_MB_S", 20.0),
+            password_hash_memory_kib=read.whole("DOCSVC_PASSWORD_HASH_MEMORY_KIB", 65536, minimum=64,
+                                                why=("：argon2 以 4 路并行计算，每路至少 16 KiB",
+                                                     ": argon2 runs 4 lanes of at least 16 KiB each")),
+            password_hash_iterations=read.whole("DOCSVC_PASSWORD_HASH_ITERATIONS", 3),
             filing=FilingSettings.from_env(env),
         )
 

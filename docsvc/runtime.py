@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from docsvc.config import Settings
 from docsvc.db import make_engine, make_sessionmaker
+from docsvc.governance.accounts import use_password_cost
 from docsvc.jobs import JobQueue, index_after_commit
 from docsvc.search import SearchIndex
 from storage import ObjectStore, open_store
@@ -47,6 +48,7 @@ def build_runtime(settings: Settings, jobs: JobQueue | None = None) -> Runtime:
             raise RuntimeError("No job queue wired: the entry point calls workers.wire() before building a runtime.")
         jobs = _make_jobs(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    use_password_cost(settings.password_hash_memory_kib, settings.password_hash_iterations)
     engine = make_engine(settings.database_url)
     store = open_store(
         s3_endpoint=settings.s3_endpoint,

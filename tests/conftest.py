@@ -34,7 +34,10 @@ PASSWORD = "correct horse battery"
 
 def settings_for(data_dir: Path, **overrides: str) -> Settings:
     env = {"DOCSVC_DATA_DIR": str(data_dir), "DOCSVC_SECRET_KEY": "test-secret", "DOCSVC_WORKERS": "2",
-           "DOCSVC_OCR_ENGINE": "rapidocr", **overrides}
+           "DOCSVC_OCR_ENGINE": "rapidocr",
+           # argon2 at its cheapest: at the default cost, hashing for the users the tests make and log in
+           # was most of the unit run's time; the default cost has its own test (test_account_self_service)
+           "DOCSVC_PASSWORD_HASH_MEMORY_KIB": "64", "DOCSVC_PASSWORD_HASH_ITERATIONS": "1", **overrides}
     return Settings.from_env(env)
 
 

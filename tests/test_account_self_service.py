@@ -1,11 +1,15 @@
 """A person's own account: changing the password, API tokens, and the login limit per address."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from flask.testing import FlaskClient
 
 from docsvc.runtime import Runtime
-from docsvc.governance.accounts import LOGIN_FAILURES_PER_MINUTE
+from docsvc.config import Settings
+from docsvc.governance.accounts import (LOGIN_FAILURES_PER_MINUTE, attempt_login, create_user, find_user,
+                                        use_password_cost)
 from tests.conftest import PASSWORD, AuthActions, _csrf_from
 from tests.test_access_audit import events
 
@@ -143,3 +147,25 @@ def test_the_login_limit_holds_across_web_processes_and_lapses_after_a_minute(
         assert failed_logins_from(session, guesser, LOGIN_LIMIT_WINDOW) == LOGIN_FAILURES_PER_MINUTE
         later = events(embedded_runtime, "login")[0].occurred_at + LOGIN_LIMIT_WINDOW + timedelta(seconds=1)
         assert failed_logins_from(session, guesser, LOGIN_LIMIT_WINDOW, now=later) == 0
+
+
+def test_a_login_rehashes_a_password_stored_at_another_cost(embedded_runtime: Runtime) -> None:
+    settings = embedded_runtime.settings
+    with embedded_runtime.sessions() as session:
+        create_user(session, "cost", PASSWORD, ["operator"])
+    try:
+        use_password_cost(128, 2)
+        with embedded_runtime.sessions() as session:
+            assert "m=64,t=1" in find_user(session, "cost").password_hash
+            assert attempt_login(session, "cost", PASSWORD).user is not None
+        with embedded_runtime.sessions() as session:
+            assert "m=128,t=2" in find_user(session, "cost").password_hash
+            assert attempt_login(session, "cost", PASSWORD).user is not None
+            assert attempt_login(session, "cost", "wrong password").user is None
+    finally:
+        use_password_cost(settings.password_hash_memory_kib, settings.password_hash_iterations)
+
+
+def test_passwords_are_hashed_at_the_default_cost_unless_told_otherwise(tmp_path: Path) -> None:
+    defaults = Settings.from_env({"DOCSVC_DATA_DIR": str(tmp_path), "DOCSVC_SECRET_KEY": "test"})
+    assert (defaults.password_hash_memory_kib, defaults.password_hash_iterations) == (65536, 3)

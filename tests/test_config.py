@@ -49,6 +49,8 @@ BAD_VALUES = {
     "DOCSVC_DESTRUCTION_WAIT_DAYS": ("a week", "at least 0"),
     "DOCSVC_FIXITY_DAILY_MB": ("2GB", "positive whole number"),
     "DOCSVC_FIXITY_RATE_MB_S": ("0", "number above 0"),
+    "DOCSVC_PASSWORD_HASH_MEMORY_KIB": ("32", "at least 64"),
+    "DOCSVC_PASSWORD_HASH_ITERATIONS": ("three", "positive whole number"),
 }
 
 

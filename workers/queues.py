@@ -65,12 +65,14 @@ class InProcessJobQueue:
     """
 
     def __init__(self, ocr_threads: int, poll_s: float = RECOVERY_POLL_S) -> None:
-        self._queues: dict[str, queue.Queue[Work]] = {q.value: queue.Queue() for q in QueueName}
+        # None wakes a waiting worker thread to stop (close puts one per thread), so closing takes no poll.
+        self._queues: dict[str, queue.Queue[Work | None]] = {q.value: queue.Queue() for q in QueueName}
         self._waiting: set[str] = set()
         self._running = 0
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._worker_queues: list[str] = []  # the queue of each worker thread, in start order
         self._poll_s = poll_s
         self._ocr_threads = max(1, ocr_threads)
 
@@ -80,6 +82,7 @@ class InProcessJobQueue:
             for name, count in counts.items():
                 for i in range(count):
                     self._thread(self._work, f"docsvc-{name}-{i}", name.value)
+                    self._worker_queues.append(name.value)
             self._thread(self._sweep, "docsvc-sweeper")
         if upkeep and not any(t.name == "docsvc-scheduler" for t in self._threads):
             self.recover_now()
@@ -106,11 +109,11 @@ class InProcessJobQueue:
 
     def _work(self, queue_name: str) -> None:
         q = self._queues[queue_name]
-        while not self._stop.is_set():
-            try:
-                job, args, job_id, attempt = q.get(timeout=0.5)
-            except queue.Empty:
-                continue
+        while True:
+            work = q.get()
+            if work is None or self._stop.is_set():
+                return
+            job, args, job_id, attempt = work
             with self._lock:
                 self._waiting.discard(job_id)
                 self._running += 1
@@ -154,6 +157,9 @@ class InProcessJobQueue:
 
     def close(self) -> None:
         self._stop.set()
+        for name in self._worker_queues:
+            self._queues[name].put(None)
+        self._worker_queues.clear()
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()

@@ -18,11 +18,29 @@ from docsvc.governance import audit
 from docsvc.governance.access import Action, role_allows
 
 _hasher = PasswordHasher()
-# Checked instead of a real hash for unknown usernames, so they cost the same time as known ones.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Checked instead of a real hash for unknown usernames, so they cost the same time as known ones; made
+# with the cost in force when it is set, or on first use (hashing costs as much as a login: not at import).
+_dummy_hash: str | None = None
 TOKEN_PREFIX = "dsv_"
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 MIN_PASSWORD_LENGTH = 8
+
+
+def use_password_cost(memory_kib: int, iterations: int) -> None:
+    """The argon2 cost of new hashes in this process (DOCSVC_PASSWORD_HASH_MEMORY_KIB / _ITERATIONS;
+    build_runtime sets it). Existing hashes keep verifying whatever their cost; a successful login
+    re-hashes a password made at another cost, so raising the setting upgrades every account in use."""
+    global _hasher, _dummy_hash
+    if (_hasher.memory_cost, _hasher.time_cost) != (memory_kib, iterations):
+        _hasher = PasswordHasher(time_cost=iterations, memory_cost=memory_kib)
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _unknown_user_hash() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 class AccountError(ValueError):
@@ -152,7 +170,7 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
         return LoginResult(None, retry_after_s=int(LOGIN_LIMIT_WINDOW.total_seconds()))
     user = find_user(session, username.strip())
     if user is None:
-        _hasher_verify(_DUMMY_HASH, password)
+        _hasher_verify(_unknown_user_hash(), password)
         audit.record(session, None, "login", outcome="failed", ip=ip, now=moment,
                      detail={"username": username[:80], "reason": "unknown user"})
         session.commit()
@@ -181,6 +199,8 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
         session.commit()
         return LoginResult(None, "account_disabled")
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, moment
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
     audit.record(session, user, "login", ip=ip, now=moment)
     session.commit()
     return LoginResult(user)
