@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     the CLI import the package without Flask's views).
     """
     from docsvc import db, http, runtime as runtime_mod
+    from docsvc.http import proxies
     from docsvc.api import customers as customers_api, destruction as destruction_api, loans_audit, v1
     from docsvc.api import retention as retention_api
     from docsvc.web import (admin, audit, auth, batches, customers, destruction, doctypes, documents, inbox, loans,
@@ -41,11 +42,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["docsvc"] = rt
-    if rt.settings.proxy_hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=rt.settings.proxy_hops,  # type: ignore[method-assign]
-                                x_proto=rt.settings.proxy_hops)
+    app.wsgi_app = proxies.behind_proxies(app.wsgi_app, rt.settings)  # type: ignore[method-assign]
     http.init_app(app)
     for module in (auth, batches, documents, search, admin, loans, audit, customers, inbox, doctypes, retention,
                    destruction):

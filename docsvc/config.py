@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -14,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES
+
+IPNetwork = IPv4Network | IPv6Network
 
 # The placeholder in .env.example: a deployment that kept it signs sessions with a published key.
 EXAMPLE_SECRET_KEY = "change-me-session-key"
@@ -58,6 +61,18 @@ class _Env:
             return False
         raise ConfigError(name, value, "需要 1/0、true/false、yes/no 或 on/off",
                           "expected 1/0, true/false, yes/no or on/off")
+
+    def networks(self, name: str) -> tuple[IPNetwork, ...]:
+        """Comma-separated addresses or networks (10.0.0.5, 172.16.0.0/12, ::1); none when unset."""
+        value = self.optional(name)
+        if value is None:
+            return ()
+        try:
+            return tuple(ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+        except ValueError:
+            raise ConfigError(name, value, "需要以逗号分隔的 IP 地址或网段，如 127.0.0.1, 172.16.0.0/12",
+                              "expected comma-separated IP addresses or networks such as 127.0.0.1, "
+                              "172.16.0.0/12") from None
 
     def whole(self, name: str, default: int, minimum: int = 1, why: tuple[str, str] = ("", "")) -> int:
         """A whole number of at least `minimum`; `why` (zh, en) explains a minimum above 1."""
@@ -202,6 +217,8 @@ class Settings:
     # Reverse proxies in front (the TLS proxy of docs/deployment.md): their X-Forwarded-For/-Proto name the
     # client, so per-address login and token limits count people, not the proxy. 0: trust no header.
     proxy_hops: int = 0
+    # The reverse proxies whose X-Forwarded-* headers are believed; from any other peer they are ignored.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     # Days between a destruction list's approval and the first supervisor's confirmation (7 recommended).
     destruction_wait_days: int = 0
     # Fixity: megabytes of originals re-read per daily run, and the most it reads per second, so the
@@ -293,6 +310,7 @@ class Settings:
             session_idle_minutes=read.whole("DOCSVC_SESSION_IDLE_MINUTES", 60),
             session_max_hours=read.whole("DOCSVC_SESSION_MAX_HOURS", 12),
             proxy_hops=read.whole("DOCSVC_PROXY_HOPS", 0, minimum=0),
+            trusted_proxies=read.networks("DOCSVC_TRUSTED_PROXIES"),
             destruction_wait_days=read.whole("DOCSVC_DESTRUCTION_WAIT_DAYS", 0, minimum=0),
             fixity_daily_mb=read.whole("DOCSVC_FIXITY_DAILY_MB", 2048),
             fixity_rate_mb_s=read.number("DOCSVC_FIXITY_RATE_MB_S", 20.0),
