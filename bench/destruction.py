@@ -26,6 +26,7 @@ import random
 import sys
 import time
 from datetime import date
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +120,7 @@ def bench_erase(args, workdir: Path) -> dict:  # type: ignore[no-untyped-def]
         objects = len(ids) + 3 * args.pages
         started = time.perf_counter()
         with rt.sessions() as s:
-            disposition.execute(s, rt.store, rt.index, list_id, fonds="J001")
+            disposition.execute(s, rt.store, rt.index, list_id, fonds="J001", zone=ZoneInfo("Asia/Shanghai"))
         erase_s = time.perf_counter() - started
         # Baseline: the same number of objects, of the same sizes, deleted and nothing else.
         keys = [rt.store.put_bytes(f"pages/baseline-{i}/image.png", os.urandom(IMAGE)).key for i in range(objects)]

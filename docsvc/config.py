@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -73,6 +74,14 @@ class _Env:
             raise ConfigError(name, value, "需要以逗号分隔的 IP 地址或网段，如 127.0.0.1, 172.16.0.0/12",
                               "expected comma-separated IP addresses or networks such as 127.0.0.1, "
                               "172.16.0.0/12") from None
+
+    def zone(self, name: str, default: str) -> ZoneInfo:
+        value = self.text(name, default)
+        try:
+            return ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(name, value, "需要 IANA 时区名，如 Asia/Shanghai", "expected an IANA time zone name "
+                              "such as Asia/Shanghai") from None
 
     def whole(self, name: str, default: int, minimum: int = 1, why: tuple[str, str] = ("", "")) -> int:
         """A whole number of at least `minimum`; `why` (zh, en) explains a minimum above 1."""
@@ -229,6 +238,8 @@ class Settings:
     # 3 passes). Lower only where passwords guard nothing (the test suite); a login re-hashes at the cost set.
     password_hash_memory_kib: int = 65536
     password_hash_iterations: int = 3
+    # Times are stored in UTC and shown to people in this zone.
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -318,6 +329,7 @@ class Settings:
                                                 why=("：argon2 以 4 路并行计算，每路至少 16 KiB",
                                                      ": argon2 runs 4 lanes of at least 16 KiB each")),
             password_hash_iterations=read.whole("DOCSVC_PASSWORD_HASH_ITERATIONS", 3),
+            timezone=read.zone("DOCSVC_TIMEZONE", "Asia/Shanghai"),
             filing=FilingSettings.from_env(env),
         )
 

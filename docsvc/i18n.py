@@ -165,7 +165,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "date_to": ("截止日期", "To"),
     "filter": ("筛选", "Filter"),
     "export_csv": ("导出 CSV", "Export CSV"),
-    "time_utc": ("时间（UTC）", "Time (UTC)"),
+    "time_in_zone": ("时间（{zone}）", "Time ({zone})"),
     "outcome": ("结果", "Outcome"),
 }
 

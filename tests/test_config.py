@@ -46,6 +46,7 @@ BAD_VALUES = {
     "DOCSVC_SESSION_IDLE_MINUTES": ("0", "positive whole number"),
     "DOCSVC_SESSION_MAX_HOURS": ("12h", "positive whole number"),
     "DOCSVC_PROXY_HOPS": ("-1", "at least 0"),
+    "DOCSVC_TIMEZONE": ("Beijing", "IANA time zone"),
     "DOCSVC_TRUSTED_PROXIES": ("10.0.0.0/33", "IP addresses or networks"),
     "DOCSVC_DESTRUCTION_WAIT_DAYS": ("a week", "at least 0"),
     "DOCSVC_FIXITY_DAILY_MB": ("2GB", "positive whole number"),

@@ -133,7 +133,8 @@ def dying_delete(self, key):
 
 local.LocalStore.delete = dying_delete
 with rt.sessions() as session:  # the job body, one item per batch: the second is not begun yet
-    disposition.execute(session, rt.store, rt.index, int(sys.argv[1]), fonds="J001", batch=1)
+    disposition.execute(session, rt.store, rt.index, int(sys.argv[1]), fonds="J001", zone=rt.settings.timezone,
+                    batch=1)
 """
 
 

@@ -31,4 +31,5 @@ def index_pending() -> int:
 def execute_destruction(list_id: int) -> None:
     rt = runtime.current()
     with rt.sessions() as session:
-        disposition.execute(session, rt.store, rt.index, list_id, fonds=rt.settings.filing.fonds)
+        disposition.execute(session, rt.store, rt.index, list_id, fonds=rt.settings.filing.fonds,
+                            zone=rt.settings.timezone)

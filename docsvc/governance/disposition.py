@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -292,7 +293,8 @@ def start_execution(session: Session, actor: User, dlist: DestructionList, jobs:
 
 
 def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id: int, *,
-            fonds: str, now: datetime | None = None, batch: int = EXECUTION_BATCH) -> DestructionList:
+            fonds: str, zone: ZoneInfo, now: datetime | None = None,
+            batch: int = EXECUTION_BATCH) -> DestructionList:
     """Erase every item decided `destroy` (the job body; idempotent and resumable).
 
     Items go in batches of `batch`: holds and eligibility are checked again for each item whose
@@ -331,7 +333,7 @@ def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id:
         raise erasure.ErasureError(f"销毁清册 #{dlist.id} 中 {len(failed)} 份文档核验未通过（#{failed}），请再次执行以完成"
                                    f"删除；如仍失败请联系系统管理员。 / {len(failed)} items of list #{dlist.id} failed "
                                    "verification; execute the list again to complete them.")
-    register.write(session, store, dlist, fonds=fonds, now=now)
+    register.write(session, store, dlist, fonds=fonds, zone=zone, now=now)
     dlist.state, dlist.executed_at = ListState.EXECUTED, now
     _audit(session, None, "destruction.executed", dlist, None, {
         **_progress(dlist), "register_pdf_sha256": dlist.register_pdf_sha256,

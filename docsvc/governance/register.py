@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from docsvc.constants import Decision, ItemResult, ListState, register_key
 from docsvc import exports
 from docsvc.errors import Corrupted, NotAllowedNow
 from docsvc.governance import audit
+from docsvc.localtime import day_text
 from docsvc.formats.sheets import Sheet, cjk_font
 from docsvc.formats.image_pdf import ImagePdfWriter
 from docsvc.models import DestructionItem, DestructionList, User
@@ -54,7 +56,7 @@ def remark(item: DestructionItem) -> str:
             ItemResult.INELIGIBLE: "执行时不再符合销毁条件，未销毁"}.get(item.result or "", "")
 
 
-def cover(dlist: DestructionList, fonds: str) -> list[tuple[str, str]]:
+def cover(dlist: DestructionList, fonds: str, zone: ZoneInfo) -> list[tuple[str, str]]:
     destroyed = [i for i in dlist.items if i.result == ItemResult.DESTROYED]
     supervisors = [s for s in dlist.signoffs if s.role == "supervisor"]
     return [
@@ -62,18 +64,18 @@ def cover(dlist: DestructionList, fonds: str) -> list[tuple[str, str]]:
         ("清册", f"#{dlist.id} {dlist.title}"),
         ("数量", f"销毁 {len(destroyed)} 件 {sum(i.page_count or 0 for i in destroyed)} 页；列入 {len(dlist.items)} 件"),
         ("编制人", _name(dlist.compiler)),
-        ("编制日期", _day(dlist.submitted_at or dlist.created_at)),
+        ("编制日期", day_text(dlist.submitted_at or dlist.created_at, "en", zone)),
         ("审批人", _name(dlist.approver)),
-        ("审批日期", _day(dlist.decided_at)),
+        ("审批日期", day_text(dlist.decided_at, "en", zone)),
         ("监销人", "、".join(_name(s.user) for s in supervisors)),
-        ("监销日期", "、".join(_day(s.signed_at) for s in supervisors)),
-        ("销毁日期", _day(dlist.executed_at)),
+        ("监销日期", "、".join(day_text(s.signed_at, "en", zone) for s in supervisors)),
+        ("销毁日期", day_text(dlist.executed_at, "en", zone)),
         ("销毁方式", dlist.method or ""),
         ("鉴定意见", dlist.appraisal_report or ""),
     ]
 
 
-def write(session: Session, store: ObjectStore, dlist: DestructionList, *, fonds: str,
+def write(session: Session, store: ObjectStore, dlist: DestructionList, *, fonds: str, zone: ZoneInfo,
           now: datetime | None = None) -> None:
     """Write both files and record their SHA-256 on the list (the caller audits and commits).
 
@@ -84,8 +86,8 @@ def write(session: Session, store: ObjectStore, dlist: DestructionList, *, fonds
                             "register cannot be changed.")
     moment = now or datetime.now(timezone.utc)
     dlist.executed_at = dlist.executed_at or moment
-    pdf = store.put_bytes(register_key(dlist.id, "pdf"), pdf_bytes(dlist, fonds, moment), "application/pdf")
-    table = store.put_bytes(register_key(dlist.id, "csv"), csv_bytes(dlist, fonds), "text/csv")
+    pdf = store.put_bytes(register_key(dlist.id, "pdf"), pdf_bytes(dlist, fonds, zone, moment), "application/pdf")
+    table = store.put_bytes(register_key(dlist.id, "csv"), csv_bytes(dlist, fonds, zone), "text/csv")
     dlist.register_pdf_key, dlist.register_pdf_sha256 = pdf.key, pdf.sha256
     dlist.register_csv_key, dlist.register_csv_sha256 = table.key, table.sha256
     session.flush()
@@ -114,18 +116,18 @@ def download(session: Session, store: ObjectStore, actor: User, dlist: Destructi
     return data
 
 
-def csv_bytes(dlist: DestructionList, fonds: str) -> bytes:
+def csv_bytes(dlist: DestructionList, fonds: str, zone: ZoneInfo) -> bytes:
     """The cover's lines, a blank line, then the register's table (docsvc.exports: no cell runs as a formula)."""
-    first, *rest = cover(dlist, fonds)
+    first, *rest = cover(dlist, fonds, zone)
     return exports.csv_bytes(first, [*rest, (), HEADER, *rows(dlist)])
 
 
-def pdf_bytes(dlist: DestructionList, fonds: str, moment: datetime) -> bytes:
+def pdf_bytes(dlist: DestructionList, fonds: str, zone: ZoneInfo, moment: datetime) -> bytes:
     out = io.BytesIO()
     writer = ImagePdfWriter(out, title=f"销毁清册 #{dlist.id} {dlist.title}", now=moment)
     sheet = Sheet(REGISTER_DPI)
     sheet.text(0, 0, "档案销毁清册 / Destruction register", 7)
-    for n, (label, value) in enumerate(cover(dlist, fonds)):
+    for n, (label, value) in enumerate(cover(dlist, fonds, zone)):
         sheet.text(0, 16 + n * 9, label, 4.5, width=30)
         sheet.text(32, 16 + n * 9, value or "—", 4.5, width=148)
     writer.add_page(sheet.image, dpi=REGISTER_DPI, words=sheet.words)
@@ -192,5 +194,3 @@ def _name(user: User | None) -> str:
     return shown if shown == user.username else f"{shown}（{user.username}）"
 
 
-def _day(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d}" if moment else ""

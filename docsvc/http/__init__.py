@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app
 
+from docsvc import localtime
 from docsvc.governance.access import Action, can, rule
 from docsvc.http import errors, gate
 from docsvc.http.auditing import audit_content_access, audit_event
@@ -25,6 +26,11 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(close_db)
     errors.init_app(app)
     app.jinja_env.globals.update(t=t, lang=lang, can=lambda user, action: can(user, Action(action)))
+    zone = settings.timezone
+    app.jinja_env.globals["zone"] = zone.key
+    app.jinja_env.filters.update(
+        when=lambda moment, seconds=False: localtime.moment_text(moment, lang(), zone, seconds=seconds),
+        day=lambda value: localtime.day_text(value, lang(), zone))
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.view_functions["static"] = _static
 

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, flash, g, jsonify, redirect, render_templ
 from docsvc.constants import Decision, ListState, SignRole
 from docsvc.errors import DomainError
 from docsvc.governance import disposition, register
+from docsvc.localtime import moment_text
 from docsvc.governance.access import Action, can, may_sign, rule
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.params import as_int
@@ -98,8 +99,9 @@ def submit(list_id: int) -> object:
 def approve(list_id: int) -> object:
     dlist = disposition.approve(db(), g.user, disposition.get_list(db(), list_id), runtime().settings,
                                 note=request.form.get("note") or None, ip=client_ip())
-    return _back(list_id, f"已批准；等待期至 {dlist.wait_until:%Y-%m-%d %H:%M} UTC。 / Approved; the waiting period "
-                          f"runs until {dlist.wait_until:%Y-%m-%d %H:%M} UTC.")
+    zone = runtime().settings.timezone
+    return _back(list_id, f"已批准；等待期至 {moment_text(dlist.wait_until, 'zh', zone)}。 / Approved; the waiting "
+                          f"period runs until {moment_text(dlist.wait_until, 'en', zone)}.")
 
 
 @bp.route("/<int:list_id>/reject", methods=["POST"])

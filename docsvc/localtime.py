@@ -1,0 +1,29 @@
+"""Times for people: stored in UTC, shown in the configured zone (DOCSVC_TIMEZONE, default Asia/Shanghai)
+in the reader's language — 2026年11月22日 14:05 / 2026-11-22 14:05. Machine formats (the API, the
+audit trail's hashes and its CSV) keep UTC with its offset."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+
+def to_zone(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A stored time (naive values are UTC: SQLite keeps no offset) in `zone`."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(zone)
+
+
+def day_text(value: date | datetime | None, lang: str, zone: ZoneInfo) -> str:
+    if value is None:
+        return ""
+    day = to_zone(value, zone).date() if isinstance(value, datetime) else value
+    return f"{day.year}年{day.month}月{day.day}日" if lang == "zh" else day.isoformat()
+
+
+def moment_text(value: datetime | None, lang: str, zone: ZoneInfo, *, seconds: bool = False) -> str:
+    if value is None:
+        return ""
+    local = to_zone(value, zone)
+    clock = local.strftime("%H:%M:%S" if seconds else "%H:%M")
+    return f"{day_text(local.date(), lang, zone)} {clock}"
