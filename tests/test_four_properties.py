@@ -23,9 +23,9 @@ from docsvc.files import filing, four_properties
 from docsvc.files.customers import AccountRule, create_customer, find_customer
 from docsvc.files.doctypes import find_type
 from docsvc.files.four_properties import Finding, FourPropertiesReport, Result
-from docsvc.files.four_properties_report import csv_bytes, json_bytes, pdf_bytes
+from docsvc.files.four_properties_report import CSV_HEADER, csv_bytes, json_bytes, pdf_bytes
 from docsvc.governance import fixity
-from docsvc.models import AuditEvent, Customer, Document, Page, utcnow
+from docsvc.models import AuditEvent, Document, Page, utcnow
 from docsvc.runtime import Runtime
 from storage import LocalStore
 from tests.conftest import AuthActions, Users
@@ -324,7 +324,7 @@ def test_the_three_formats_come_from_one_report(embedded_runtime: Runtime, files
     rows = list(csv.reader(io.StringIO(csv_bytes(report).decode("utf-8-sig"))))
     assert rows[0][0].startswith("电子档案四性检测报告")
     assert any("Asia/Shanghai" in cell for row in rows[:4] for cell in row)
-    header = rows.index(list(__import__("docsvc.files.four_properties_report", fromlist=["x"]).CSV_HEADER))
+    header = rows.index(list(CSV_HEADER))
     body = rows[header + 1:]
     assert {r[1] for r in body} == {c.spec.code for c in report.checks}
     assert any(r[1] == "AU-1" and r[4] == code_of(rt, files["application"]) for r in body)

@@ -310,7 +310,7 @@ def _documents(session: Session, customer_ids: list[int]) -> list[Document]:
         found += session.scalars(
             select(Document).where(Document.customer_id.in_(customer_ids[start:start + 500]),
                                    Document.destroyed_at.is_(None))
-            .options(selectinload(Document.pages), selectinload(Document.customer)))
+            .options(selectinload(Document.pages), selectinload(Document.customer), selectinload(Document.batch_file)))
     return sorted(found, key=lambda d: (d.customer_account or "", d.reference_code or "", d.id))
 
 
