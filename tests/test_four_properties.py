@@ -140,6 +140,7 @@ def test_an_altered_original_is_flagged_naming_its_reference_code(embedded_runti
     report = check(rt, recompute=True)
     assert named(report, "AU-1") == {contract}
     assert named(report, "IN-1") == {contract}  # its bytes no longer match the intake record
+    assert named(report, "AU-4") == {contract}
     assert named(report, "US-1") == {contract}  # and it no longer opens
     assert "SHA-256" in report.check("AU-1").findings[0].message
     assert report.needs_person and report.outcome == "needs_person"
@@ -409,3 +410,31 @@ def test_the_page_runs_shows_and_downloads_the_report(
     other = app.test_client()
     AuthActions(other, users).login("clerk", "operator")
     assert other.get("/admin/four-properties").status_code == 403
+
+
+def test_a_format_unlike_the_record_is_flagged(embedded_runtime: Runtime, files) -> None:  # type: ignore[no-untyped-def]
+    rt = embedded_runtime
+    with rt.sessions() as s:
+        s.execute(update(Document).where(Document.id == files["application"]).values(media_type="image/tiff"))
+        s.commit()
+    report = check(rt)
+    assert named(report, "AU-4") == {code_of(rt, files["application"])}
+    assert "application/pdf" in report.check("AU-4").findings[0].message
+
+
+def test_on_postgresql_too(pg_runtime: Runtime, tmp_path: Path) -> None:
+    from docsvc.runtime import install
+
+    rt = pg_runtime
+    install(rt)
+    ids = archive(rt, tmp_path)
+    assert not_passing(check(rt, recompute=True)) == {}
+    rt.store.delete(key_of(rt, ids["contract"]))
+    with rt.sessions() as s:  # past the append-only trigger, as someone with the database's keys could
+        s.execute(text("SET session_replication_role = replica"))
+        s.execute(text("UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 3"))
+        s.execute(text("SET session_replication_role = origin"))
+        s.commit()
+    report = check(rt, recompute=True)
+    assert named(report, "AU-1") == {code_of(rt, ids["contract"])}
+    assert report.check("SE-1").result == Result.PERSON

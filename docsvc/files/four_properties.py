@@ -439,8 +439,9 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
         for bf in received.get(key, []):
             if bf.size != info.size:
                 for use in users:
-                    in1.findings.append(_finding(Result.PERSON, f"原件字节数 {info.size} 与接收记录 {bf.size} 不符（{bf.filename}）。 / "
-                                                                "Stored size differs from the intake record.", use.document, subject=key))
+                    for out in (in1, au4):  # a count that disagrees (IN-1) and a file unlike its record (AU-4)
+                        out.findings.append(_finding(Result.PERSON, f"原件字节数 {info.size} 与接收记录 {bf.size} 不符（{bf.filename}）。 / "
+                                                                    "Stored size differs from the intake record.", use.document, subject=key))
         if not recompute:
             row = fixity_rows.get(key)
             if row is None or row.checked_at is None:
