@@ -438,3 +438,27 @@ def test_on_postgresql_too(pg_runtime: Runtime, tmp_path: Path) -> None:
     report = check(rt, recompute=True)
     assert named(report, "AU-1") == {code_of(rt, ids["contract"])}
     assert report.check("SE-1").result == Result.PERSON
+
+
+def test_a_stack_shared_by_two_files_is_read_once_and_names_both(
+        embedded_runtime: Runtime, files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """One scanned stack split into a document of each file (an audited split); files loaded one at a time."""
+    from docsvc.files import pageops
+
+    rt = embedded_runtime
+    monkeypatch.setattr(four_properties, "CHUNK", 1)
+    stack = ingest(rt, "stack.pdf", text_pdf(tmp_path, [CONTRACT + " 变更单", "用电检查单 户号 3000000002 检查结果合格 附页"]))
+    with rt.sessions() as s:
+        second = pageops.split(s, None, s.get(Document, stack), 2).id  # type: ignore[arg-type]
+        for doc_id, account, doc_type in ((stack, ACCOUNT, "BG"), (second, OTHER, "JC")):
+            document = s.get(Document, doc_id)
+            document.doc_date = date(2020, 2, 2)  # type: ignore[union-attr]
+            filing.file_document(s, None, document, find_customer(s, account), find_type(s, doc_type), FilingSettings())  # type: ignore[arg-type]
+        s.commit()
+    report = check(rt, None, recompute=True)
+    assert not_passing(report) == {}
+    assert (report.customers, report.documents, report.originals) == (2, 5, 4)
+    overwrite(rt.store, key_of(rt, stack), b"garbage")  # type: ignore[arg-type]
+    report = check(rt, None, recompute=True)
+    assert named(report, "AU-1") == {code_of(rt, stack), code_of(rt, second)}
+    assert {f.page_number for f in report.check("IN-1").findings if f.document_id == second} == {None}

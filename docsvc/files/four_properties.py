@@ -19,21 +19,21 @@ import hashlib
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from docsvc import formats
 from docsvc.config import FilingSettings
 from docsvc.constants import FixityOutcome, JobState
 from docsvc.files.customers import get_customer
-from docsvc.files.documents import is_live
+from docsvc.files.documents import LIVE, is_live
 from docsvc.files.filing import code_regex
 from docsvc.governance import audit, fixity
 from docsvc.models import AuditEvent, BatchFile, Customer, Document, DocumentType, FixityCheck, Page, User, as_utc, utcnow
@@ -245,51 +245,81 @@ NOT_APPLICABLE_REASONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class _DocRef:
+    """What the pass over the originals needs of a document: small, so a whole archive's fit in memory."""
+    id: int
+    reference_code: str | None
+    customer_account: str | None
+    original_key: str
+    sha256: str
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class _PageRef:
+    number: int
+    source_index: int
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Use:
-    """A document using an original: which of its pages (numbers) come from it, and from where in it."""
-    document: Document
-    pages: tuple[Page, ...]
+    """A document using an original: which of its live pages come from it, and from where in it."""
+    document: _DocRef
+    pages: tuple[_PageRef, ...]
 
 
 Progress = Callable[[int], None]
+CHUNK = 200  # customer files whose documents and pages are loaded at a time
 
 
 def run(session: Session, store: ObjectStore, filing: FilingSettings, actor: User | None, *,
         accounts: Sequence[str] | None = None, recompute: bool = False, all_pages: bool = False,
-        progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
+        progress: Progress | None = None, on_total: Callable[[int], None] | None = None,
         ip: str | None = None, now: datetime | None = None) -> FourPropertiesReport:
     """Check the customer files of `accounts` (every file when None); audit the run and commit.
 
-    `progress(n)` is told each time n more originals are done; `on_total(count)` once the set is known.
-    Raises NotFound for an account the customer table does not hold.
+    `on_total(count)` is told how many originals the set uses, `progress(n)` each time n more are done.
+    Raises NotFound for an account the customer table does not hold. Documents and pages are loaded
+    CHUNK files at a time; the originals are taken once each (a scanned stack may serve several files).
     """
     wanted = sorted({a.strip() for a in accounts if a.strip()}) if accounts is not None else None
     report = FourPropertiesReport(started_at=now or utcnow(), accounts=wanted, recomputed=recompute, all_pages=all_pages)
     customers = ([get_customer(session, a) for a in wanted] if wanted is not None
                  else list(session.scalars(select(Customer).order_by(Customer.account))))
-    documents = _documents(session, [c.id for c in customers])
-    report.customers, report.documents = len(customers), len(documents)
-    report.pages = sum(len(_live(d)) for d in documents)
+    in_set = Document.destroyed_at.is_(None) & (Document.customer_id.in_([c.id for c in customers])
+                                                if wanted is not None else Document.customer_id.is_not(None))
     results = {s.code: CheckResult(s) for s in SPECS}
     report.checks = [results[s.code] for s in SPECS]
-    uses = _uses(documents)
-    report.originals = len(uses)
+    uses = _uses(session, in_set)
+    report.customers, report.originals = len(customers), len(uses)
     if on_total is not None:
         on_total(len(uses))
 
-    _check_codes(session, filing, documents, results["AU-2"])
-    _check_domains(session, filing, customers, documents, results["AU-3"])
-    _check_description(customers, documents, results["IN-2"])
-    _check_numbering(session, filing, documents, results["IN-3"])
-    _check_page_text(documents, results["IN-4"])
-    _check_derived(store, documents, results["US-3"])
+    pattern = code_regex(filing.archive_code_pattern)
+    known = _Known(holders=_code_holders(session), types={t.code: t for t in session.scalars(select(DocumentType))},
+                   split_from=_split_documents(session), account_form=re.compile(filing.account_pattern))
+    series: set[str] = set()
+    for start in range(0, len(customers), CHUNK):
+        chunk = customers[start:start + CHUNK]
+        documents = _documents(session, [c.id for c in chunk])
+        report.documents += len(documents)
+        report.pages += sum(len(_live(d)) for d in documents)
+        _check_codes(known, pattern, filing, documents, results["AU-2"])
+        _check_domains(known, filing, chunk, documents, results["AU-3"])
+        _check_description(documents, results["IN-2"])
+        series |= _check_numbering(pattern, documents, results["IN-3"])
+        _check_page_text(documents, results["IN-4"])
+        _check_derived(store, documents, results["US-3"])
+        _check_file_counts(chunk, documents, results["IN-1"])
+        _check_intake(session, known, documents, results["SE-2"])
+        _check_filing_log(session, documents, results["SE-3"])
+        session.expunge_all()  # this chunk's rows are done with: memory stays flat over a whole archive
+    _check_series(session, pattern, series, results["IN-3"])
     _check_originals(session, store, uses, results, report, recompute=recompute, all_pages=all_pages,
                      progress=progress)
-    _check_file_counts(customers, documents, results["IN-1"])
     _check_chain(session, store, results["SE-1"])
-    _check_intake(session, documents, results["SE-2"])
-    _check_filing_log(session, documents, results["SE-3"])
     for code, reason in NOT_APPLICABLE_REASONS.items():
         results[code].not_applicable = reason
 
@@ -303,14 +333,20 @@ def run(session: Session, store: ObjectStore, filing: FilingSettings, actor: Use
     return report
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What the checks compare each chunk with, read once per report."""
+    holders: dict[str, list[int]]  # normalised 档号 → documents holding it (the whole archive)
+    types: dict[str, DocumentType]
+    split_from: set[int]  # documents made by an audited split
+    account_form: re.Pattern[str]
+
+
 def _documents(session: Session, customer_ids: list[int]) -> list[Document]:
     """The live (not destroyed) documents of the files, with pages, in 户号 and 档号 order."""
-    found: list[Document] = []
-    for start in range(0, len(customer_ids), 500):
-        found += session.scalars(
-            select(Document).where(Document.customer_id.in_(customer_ids[start:start + 500]),
-                                   Document.destroyed_at.is_(None))
-            .options(selectinload(Document.pages), selectinload(Document.customer), selectinload(Document.batch_file)))
+    found = session.scalars(
+        select(Document).where(Document.customer_id.in_(customer_ids), Document.destroyed_at.is_(None))
+        .options(selectinload(Document.pages), selectinload(Document.customer), selectinload(Document.batch_file)))
     return sorted(found, key=lambda d: (d.customer_account or "", d.reference_code or "", d.id))
 
 
@@ -318,27 +354,34 @@ def _live(document: Document) -> list[Page]:
     return sorted((p for p in document.pages if is_live(p)), key=lambda p: p.number)
 
 
-def _about(document: Document, page: Page | None = None) -> dict[str, object]:
+def _about(document: Document | _DocRef, page: Page | _PageRef | None = None) -> dict[str, object]:
     return {"reference_code": document.reference_code, "document_id": document.id,
             "page_number": page.number if page is not None else None,
             "customer_account": document.customer_account}
 
 
-def _finding(result: Result, message: str, document: Document | None = None, page: Page | None = None,
-             subject: str | None = None) -> Finding:
+def _finding(result: Result, message: str, document: Document | _DocRef | None = None,
+             page: Page | _PageRef | None = None, subject: str | None = None) -> Finding:
     where = _about(document, page) if document is not None else {}
     return Finding(result, message, subject=subject, **where)  # type: ignore[arg-type]
 
 
-def _uses(documents: Iterable[Document]) -> dict[str, list[_Use]]:
-    """Each original the set's live pages come from (and each document's own), with who uses it."""
-    by_key: dict[str, dict[int, list[Page]]] = defaultdict(dict)
-    for d in documents:
+def _uses(session: Session, in_set: ColumnElement[bool]) -> dict[str, list[_Use]]:
+    """Each original the set's documents and their live pages come from, with who uses it (small records)."""
+    docs = {row[0]: _DocRef(*row) for row in session.execute(
+        select(Document.id, Document.reference_code, Document.customer_account, Document.original_key,
+               Document.sha256, Document.media_type).where(in_set))}
+    by_key: dict[str, dict[int, list[_PageRef]]] = defaultdict(dict)
+    for d in docs.values():
         by_key[d.original_key].setdefault(d.id, [])
-        for p in _live(d):
-            by_key[p.source_key].setdefault(d.id, []).append(p)
-    index = {d.id: d for d in documents}
-    return {key: [_Use(index[i], tuple(pages)) for i, pages in users.items()] for key, users in sorted(by_key.items())}
+    for doc_id, number, source_index, key, media in session.execute(
+            select(Page.document_id, Page.number, Page.source_index, Page.original_key, Page.media_type)
+            .join(Document, Page.document_id == Document.id).where(in_set, LIVE)
+            .order_by(Page.document_id, Page.number)):
+        d = docs[doc_id]
+        by_key[key or d.original_key].setdefault(doc_id, []).append(_PageRef(number, source_index, media or d.media_type))
+    return {key: [_Use(docs[i], tuple(pages)) for i, pages in sorted(users.items())]
+            for key, users in sorted(by_key.items())}
 
 
 # --- authenticity ---------------------------------------------------------------------------------
@@ -347,13 +390,17 @@ def _normal_code(code: str) -> str:
     return unicodedata.normalize("NFKC", code).strip().upper()
 
 
-def _check_codes(session: Session, filing: FilingSettings, documents: list[Document], out: CheckResult) -> None:
-    pattern = code_regex(filing.archive_code_pattern)
-    # Uniqueness is over the whole archive: a transfer's codes must not collide with what stays behind.
+def _code_holders(session: Session) -> dict[str, list[int]]:
+    """Uniqueness is over the whole archive: a transfer's codes must not collide with what stays behind."""
     holders: dict[str, list[int]] = defaultdict(list)
     for doc_id, code in session.execute(select(Document.id, Document.reference_code)
                                         .where(Document.reference_code.is_not(None))):
         holders[_normal_code(code)].append(doc_id)
+    return holders
+
+
+def _check_codes(known: _Known, pattern: re.Pattern[str], filing: FilingSettings, documents: list[Document],
+                 out: CheckResult) -> None:
     for d in documents:
         if d.filed_at is None:
             continue
@@ -365,17 +412,15 @@ def _check_codes(session: Session, filing: FilingSettings, documents: list[Docum
         if not pattern.fullmatch(code):
             out.findings.append(_finding(Result.PERSON, f"档号“{code}”不符合配置的格式 {filing.archive_code_pattern}。 / "
                                                         f"{code!r} does not fit the configured pattern.", d))
-        others = [i for i in holders[_normal_code(code)] if i != d.id]
+        others = [i for i in known.holders[_normal_code(code)] if i != d.id]
         if others:
             out.findings.append(_finding(Result.PERSON, f"档号与文档 {', '.join(f'#{i}' for i in others)} 的档号相同"
                                                         f"（规范化后）。 / The code collides with document(s) {others}.", d))
 
 
-def _check_domains(session: Session, filing: FilingSettings, customers: list[Customer], documents: list[Document],
+def _check_domains(known: _Known, filing: FilingSettings, customers: list[Customer], documents: list[Document],
                    out: CheckResult) -> None:
-    types = {t.code: t for t in session.scalars(select(DocumentType))}
-    today = utcnow().date()
-    account_form = re.compile(filing.account_pattern)
+    types, account_form, today = known.types, known.account_form, utcnow().date()
     for c in customers:
         out.examined += 1
         if not account_form.search(c.account):
@@ -385,11 +430,11 @@ def _check_domains(session: Session, filing: FilingSettings, customers: list[Cus
     for d in documents:
         out.examined += 1
         if d.doc_type is not None:
-            known = types.get(d.doc_type)
-            if known is None:
+            doc_type = types.get(d.doc_type)
+            if doc_type is None:
                 out.findings.append(_finding(Result.PERSON, f"文档类型代码“{d.doc_type}”不在类型表中。 / "
                                                             f"Type code {d.doc_type!r} is not in the type table.", d))
-            elif not known.active:
+            elif not doc_type.active:
                 out.findings.append(_finding(Result.WARNING, f"文档类型 {d.doc_type} 已停用。 / Type {d.doc_type} is inactive.", d))
         if d.doc_date is not None and not EARLIEST_DATE <= d.doc_date <= today:
             out.findings.append(_finding(Result.PERSON, f"形成日期 {d.doc_date} 不合理（晚于今天或早于 1949 年）。 / "
@@ -501,7 +546,7 @@ def _open_original(path: Path, key: str, users: list[_Use], received: list[Batch
     try:
         info = formats.inspect(path)
         media_types = {u.document.media_type for u in users if u.document.original_key == key} | \
-                      {p.source_media_type for u in users for p in u.pages}
+                      {p.media_type for u in users for p in u.pages}
         for recorded in sorted(media_types - {info.media_type}):
             for use in users:
                 au4.findings.append(_finding(Result.PERSON, f"按内容识别为 {info.media_type}，记录为 {recorded}。 / "
@@ -578,7 +623,7 @@ MANDATORY = (("档号", "reference_code"), ("题名", "title"), ("日期", "doc_
              ("类别", "doc_type"), ("户号", "customer_account"))
 
 
-def _check_description(customers: list[Customer], documents: list[Document], out: CheckResult) -> None:
+def _check_description(documents: list[Document], out: CheckResult) -> None:
     for d in documents:
         out.examined += 1
         missing = [label for label, column in MANDATORY
@@ -593,7 +638,9 @@ def _check_description(customers: list[Customer], documents: list[Document], out
             out.findings.append(_finding(Result.PERSON, f"缺少著录项：{'、'.join(missing)}。 / Missing: {', '.join(missing)}.", d))
 
 
-def _check_numbering(session: Session, filing: FilingSettings, documents: list[Document], out: CheckResult) -> None:
+def _check_numbering(pattern: re.Pattern[str], documents: list[Document], out: CheckResult) -> set[str]:
+    """Page numbers 1…n per document; the 档号 series (code with its 件号 blanked) the documents are in."""
+    series: set[str] = set()
     for d in documents:
         out.examined += 1
         numbers = [p.number for p in _live(d)]
@@ -602,14 +649,14 @@ def _check_numbering(session: Session, filing: FilingSettings, documents: list[D
             repeated = sorted({n for n in numbers if numbers.count(n) > 1})
             out.findings.append(_finding(Result.PERSON, f"页号不连续：缺 {missing or '—'}，重复 {repeated or '—'}。 / "
                                                         f"Page numbers not 1…n: missing {missing}, repeated {repeated}.", d))
-    pattern = code_regex(filing.archive_code_pattern)
-    if "seq" not in pattern.groupindex:
-        return
-    series: set[str] = set()
-    for d in documents:
-        match = pattern.fullmatch(d.reference_code or "")
+        match = pattern.fullmatch(d.reference_code or "") if "seq" in pattern.groupindex else None
         if match:
             series.add(_series_of(match))
+    return series
+
+
+def _check_series(session: Session, pattern: re.Pattern[str], series: set[str], out: CheckResult) -> None:
+    """The 件号 of each series run from 1 without gaps, counted over the whole archive."""
     if not series:
         return
     numbers_in: dict[str, set[int]] = defaultdict(set)
@@ -685,22 +732,26 @@ def _detail(event: AuditEvent) -> dict[str, object]:
     return json.loads(event.detail) if event.detail else {}
 
 
-def _check_intake(session: Session, documents: list[Document], out: CheckResult) -> None:
+def _split_documents(session: Session) -> set[int]:
+    made: set[int] = set()
+    for event in session.scalars(select(AuditEvent).where(AuditEvent.action == "document.split")):
+        new_id = _detail(event).get("new_document_id")
+        if isinstance(new_id, int):
+            made.add(new_id)
+    return made
+
+
+def _check_intake(session: Session, known: _Known, documents: list[Document], out: CheckResult) -> None:
     batch_of = {d.id: d.batch_file.batch_id for d in documents if d.batch_file is not None}
     uploads: dict[str, set[str]] = defaultdict(set)  # batch id → SHA-256s uploaded into it
     for event in _events(session, ("upload",), "batch", sorted({str(b) for b in batch_of.values()})):
         uploads[event.object_id or ""].add(str(_detail(event).get("sha256")))
-    split_from: set[int] = set()
-    for event in session.scalars(select(AuditEvent).where(AuditEvent.action == "document.split")):
-        new_id = _detail(event).get("new_document_id")
-        if isinstance(new_id, int):
-            split_from.add(new_id)
     for d in documents:
         out.examined += 1
         batch = batch_of.get(d.id)
         if batch is not None and d.sha256 in uploads.get(str(batch), set()):
             continue
-        if d.id in split_from:
+        if d.id in known.split_from:
             continue
         out.findings.append(_finding(Result.PERSON, "审计日志中没有该文档原件的上传记录，也没有拆分记录。 / No upload (or split) "
                                                     "of this document's original is in the audit trail.", d))
