@@ -461,7 +461,6 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
     au1, au4, in1, us1, us2 = (results[c] for c in ("AU-1", "AU-4", "IN-1", "US-1", "US-2"))
     oldest: datetime | None = None
     for key, users in uses.items():
-        first = users[0].document
         for check in (au1, au4, us1, us2):
             check.examined += 1
         expected_sha = key.removeprefix(ORIGINALS_PREFIX)
