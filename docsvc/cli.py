@@ -15,6 +15,8 @@ import workers
 from docsvc import create_app, db
 from docsvc.config import ConfigError, Settings
 from docsvc.constants import FileState, Grant, Role
+from docsvc.errors import DomainError
+from docsvc.files import four_properties, four_properties_report
 from docsvc.governance import audit, fixity, retention
 from docsvc.governance.accounts import (
     AccountError, create_user, find_user, issue_token, list_tokens, revoke_token, set_active, set_grants, set_roles,
@@ -481,6 +483,51 @@ def check_command(repair: bool) -> None:
     elif report.needs_person and not repair:
         click.echo("运行 `docsvc check --repair` 修复可自动修复的项 / run `docsvc check --repair` to fix what is safe")
     rt.close()
+    if report.needs_person:
+        sys.exit(1)
+
+
+@main.command("four-properties")
+@click.option("--customer", "accounts", multiple=True, metavar="户号",
+              help="A customer file to check (repeat for several); every customer file when none is given.")
+@click.option("--format", "fmt", type=click.Choice(sorted(four_properties_report.FORMATS)), default=None,
+              help="Report format (default: from --output's extension, else json).")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write the report to this file (default: stdout; a PDF needs --output).")
+@click.option("--recompute", is_flag=True, help="Re-read every original's SHA-256 now instead of using the last fixity results.")
+@click.option("--all-pages", is_flag=True, help="Decode every page of each original, not only the first.")
+def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: Path | None, recompute: bool,
+                            all_pages: bool) -> None:
+    """四性检测 (DA/T 70-2018): authenticity, integrity, usability and security of customer files, as a report
+    (JSON, CSV or PDF); exit status 1 when a check needs a person."""
+    fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix.lstrip(".").lower()
+                  in four_properties_report.FORMATS else "json")
+    if fmt == "pdf" and output is None:
+        raise click.UsageError("PDF 报告需要用 --output 指定文件。 / A PDF report needs --output FILE.")
+    rt = _migrated_runtime()
+    bar = tqdm(desc="四性检测 / checking originals", unit="file", file=sys.stderr)
+    try:
+        with rt.sessions() as session:
+            report = four_properties.run(session, rt.store, rt.settings.filing, None,
+                                         accounts=list(accounts) or None, recompute=recompute, all_pages=all_pages,
+                                         on_total=lambda n: bar.reset(total=n), progress=bar.update)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bar.close()
+        rt.close()
+    data = four_properties_report.render(report, fmt)
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+    for check in report.checks:
+        click.echo(f"{check.spec.code:5} {four_properties.RESULT_LABELS[check.result]:<28} {check.spec.name_zh}"
+                   f"  ({len(check.findings)})", err=True)
+    counts = report.counts()
+    click.echo(f"通过 pass {counts['pass']}，警告 warning {counts['warning']}，需人工处理 needs a person "
+               f"{counts['person']}，不适用 not applicable {counts['not_applicable']}"
+               + (f"；报告 / report: {output}" if output else ""), err=True)
     if report.needs_person:
         sys.exit(1)
 

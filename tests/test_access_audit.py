@@ -184,6 +184,16 @@ def test_loans_through_the_api_and_the_auditor_exports_the_trail(
     assert rows[-1]["purpose"] == "电费争议核查"
 
 
+def test_an_anchor_written_before_the_first_event_verifies(embedded_runtime: Runtime, users) -> None:  # type: ignore[no-untyped-def]
+    """A fresh install's scheduler anchors the empty chain (seq 0); the trail that grows from it is whole."""
+    rt = embedded_runtime
+    with rt.sessions() as session:
+        assert audit.write_anchor(session, rt.store).seq == 0
+        audit.record(session, None, "page.view", object_type="page", object_id=1)
+        session.commit()
+        assert audit.verify(session, audit.load_anchors(rt.store)).ok
+
+
 def test_verify_finds_an_edited_row_a_deleted_row_and_a_cut_tail(embedded_runtime: Runtime, users) -> None:  # type: ignore[no-untyped-def]
     rt = embedded_runtime
     users.make("clerk", "viewer")

@@ -27,7 +27,9 @@ FIELDS = ("at_page", "source_document_id", "page_ids", "document_ids", "document
           # retention and destruction
           "trigger", "authority", "event_name", "parent_retention", "preview", "customer_accounts", "query",
           "storage_only", "occurred_on", "contract_end", "decisions", "decision", "until", "report",
-          "reason_for_destroyed")
+          "reason_for_destroyed",
+          # 四性检测
+          "format", "recompute", "all_pages")
 WRONG_VALUES: list[object] = ["abc", 1e30, 10**30, -1, 0, [1], [[1]], {"a": 1}, None, True, "", "1" * 30, 1.5,
                               [1e30], ["x"], "\x00"]
 NOT_OBJECTS = ("[]", '"text"', "5", "null", "[1, 2]", "{", "[" * 5000 + "]" * 5000, '{"a": ' * 3000 + "1" + "}" * 3000)

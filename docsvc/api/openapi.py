@@ -5,6 +5,7 @@ from typing import Any
 
 from docsvc.api.customers_openapi import add_paths
 from docsvc.api.destruction_openapi import add_destruction_paths
+from docsvc.api.four_properties_openapi import add_paths as add_four_properties_paths
 from docsvc.api.retention_openapi import add_paths as add_retention_paths
 from docsvc.api.openapi_common import ERROR, FAIL, json_body as _json
 
@@ -201,4 +202,5 @@ def openapi_document() -> dict[str, Any]:
     add_paths(document["paths"])
     add_retention_paths(document["paths"])
     add_destruction_paths(document["paths"])
+    add_four_properties_paths(document["paths"])
     return document

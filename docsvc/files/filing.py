@@ -60,12 +60,16 @@ _PART_PATTERNS = {"fonds": r"[0-9A-Za-z]{1,16}", "category": r"[0-9A-Za-z]{1,8}"
 
 
 def code_regex(pattern: str) -> re.Pattern[str]:
-    """The configured 档号 pattern as a regular expression: its literal text as is, each field as above."""
-    out = []
+    """The configured 档号 pattern as a regular expression: its literal text as is, each field as above.
+
+    The first occurrence of each field is a named group (`seq` is the 件号), so a code can be taken apart."""
+    out, named = [], set()
     for literal, name, _spec, _conv in string.Formatter().parse(pattern):
         out.append(re.escape(literal))
         if name is not None:
-            out.append(f"(?:{_PART_PATTERNS.get(name, r'[0-9A-Za-z]{1,16}')})")
+            group = f"?P<{name}>" if name.isidentifier() and name not in named else "?:"
+            named.add(name)
+            out.append(f"({group}{_PART_PATTERNS.get(name, r'[0-9A-Za-z]{1,16}')})")
     return re.compile("".join(out))
 
 

@@ -51,6 +51,7 @@ class Action(StrEnum):
     READ_REGISTER = "destruction.register"  # the destruction register (PDF, CSV)
     UNFILE = "document.unfile"  # send a filed document back to the inbox to correct it (audited)
     VIEW_INTEGRITY = "integrity.view"  # fixity results: which originals are altered, missing or unexpected
+    CHECK_FOUR_PROPERTIES = "integrity.four_properties"  # run the 四性检测 report over customer files
 
 
 STAFF = frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER,
@@ -88,6 +89,9 @@ _GRANTS: dict[Action, frozenset[Role]] = {
     Action.UNFILE: frozenset({Role.ARCHIVIST, Role.RECORDS_MANAGER}),
     # The administrator restores from backup; the records manager answers for the records concerned.
     Action.VIEW_INTEGRITY: frozenset({Role.ADMIN, Role.RECORDS_MANAGER}),
+    # A transfer's evidence: the archivists who prepare it, the records manager who answers for it, the
+    # auditor who checks it, the administrator who keeps the store. It names records (档号, ids), never content.
+    Action.CHECK_FOUR_PROPERTIES: frozenset({Role.ADMIN, Role.ARCHIVIST, Role.RECORDS_MANAGER, Role.AUDITOR}),
 }
 
 CONTENT_ACTIONS = frozenset({Action.VIEW_CONTENT, Action.DOWNLOAD, Action.PRINT})

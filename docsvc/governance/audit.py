@@ -165,7 +165,8 @@ class VerifyReport:
 def verify(session: Session, anchors: Iterable[Anchor] = (), batch: int = 20_000) -> VerifyReport:
     """Walk the chain in seq order; report the first broken link, then check the anchors against it."""
     expected_seq, prev, count = 1, GENESIS, 0
-    hashes_at: dict[int, str] = {}
+    # An anchor written before the first event (a fresh install's first day) names the genesis hash.
+    hashes_at: dict[int, str] = {0: GENESIS}
     wanted = {a.seq for a in anchors}
     anchors = list(anchors)
     for row in _rows(session, batch):

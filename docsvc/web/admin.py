@@ -1,5 +1,6 @@
-"""Administration: accounts (create, roles, the `sensitive` grant, disable/enable, last login) and the
-integrity panel (fixity: the last run and every original altered, missing or unexpected)."""
+"""Administration: accounts (create, roles, the `sensitive` grant, disable/enable, last login), the
+integrity panel (fixity: the last run and every original altered, missing or unexpected) and the
+四性检测 report (choose customer files, run, read it, download it as PDF, CSV or JSON)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -8,7 +9,10 @@ from docsvc.constants import Grant, Role
 from docsvc.governance import fixity
 from docsvc.governance.access import Action, rule
 from docsvc.governance.accounts import AccountError, create_user, list_users, update_account
+from docsvc.files.four_properties import PROPERTY_LABELS, RESULT_LABELS, SHOWN_FINDINGS, Property
+from docsvc.files.four_properties_report import local_time, summary_lines
 from docsvc.http import client_ip, db, t
+from docsvc.http.four_properties import report_download, report_format, run_report
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -52,3 +56,24 @@ def update(user_id: int) -> object:
 @rule(Action.VIEW_INTEGRITY)
 def integrity() -> object:
     return render_template("admin/integrity.html", fixity=fixity.dashboard(db()))
+
+
+@bp.route("/four-properties")
+@rule(Action.CHECK_FOUR_PROPERTIES)
+def four_properties() -> object:
+    return render_template("admin/four_properties.html", report=None, form={})
+
+
+@bp.route("/four-properties", methods=["POST"])
+@rule(Action.CHECK_FOUR_PROPERTIES)
+def run_four_properties() -> object:
+    """Run the report; show it, or hand it out as the download the pressed button asks for."""
+    form = request.form
+    fmt = report_format(form.get("format", "html"), allowed=("html", "pdf", "csv", "json"))
+    accounts = form.get("customer_accounts", "").replace("，", " ").replace(",", " ").split()
+    report = run_report(accounts, form)
+    if fmt != "html":
+        return report_download(report, fmt)
+    return render_template("admin/four_properties.html", report=report, form=form, summary=summary_lines(report),
+                           properties=list(Property), property_labels=PROPERTY_LABELS, result_labels=RESULT_LABELS,
+                           shown=SHOWN_FINDINGS, local_time=local_time)
