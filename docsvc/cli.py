@@ -516,7 +516,7 @@ def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: 
     finally:
         bar.close()
         rt.close()
-    data = four_properties_report.render(report, fmt)
+    data = four_properties_report.render(report, fmt, rt.settings.timezone)
     if output is None:
         sys.stdout.buffer.write(data)
     else:

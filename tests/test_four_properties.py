@@ -322,7 +322,7 @@ def test_the_three_formats_come_from_one_report(embedded_runtime: Runtime, files
     assert data["counts"] == report.counts() and data["scope"]["customer_accounts"] == [ACCOUNT]
     assert data["fixity"] == "last_fixity_result"
 
-    rows = list(csv.reader(io.StringIO(csv_bytes(report).decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(csv_bytes(report, rt.settings.timezone).decode("utf-8-sig"))))
     assert rows[0][0].startswith("电子档案四性检测报告")
     assert any("Asia/Shanghai" in cell for row in rows[:4] for cell in row)
     header = rows.index(list(CSV_HEADER))
@@ -332,7 +332,7 @@ def test_the_three_formats_come_from_one_report(embedded_runtime: Runtime, files
     assert ["'@x", "'=HYPERLINK(\"http://x\")"] == [next(r for r in body if r[4] == "'@x")[i] for i in (4, 9)]
     assert [r[3] for r in body if r[1] == "AU-5"] == ["不适用 not applicable"]
 
-    with pdfplumber.open(io.BytesIO(pdf_bytes(report))) as pdf:
+    with pdfplumber.open(io.BytesIO(pdf_bytes(report, rt.settings.timezone))) as pdf:
         words = "".join((page.extract_text() or "") for page in pdf.pages).replace(" ", "").replace("\n", "")
     for name in ("电子档案四性检测报告", "真实性", "完整性", "可用性", "安全性", "原件固定性", "必要著录项目齐全",
                  "审计日志链完整", "电子签名", "不适用", "需人工处理", "Asia/Shanghai", code_of(rt, files["application"])):

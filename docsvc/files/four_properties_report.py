@@ -1,7 +1,7 @@
 """The 四性检测 report written out: JSON for machines, CSV for spreadsheets (docsvc.exports: no cell runs as
 a formula), PDF for the transfer file (drawn with the CJK font, each text laid under the image so it can
 be searched and copied). All three come from the same FourPropertiesReport; times are shown in
-Asia/Shanghai (UTC+8), as the archivists read them, and the JSON keeps UTC.
+DOCSVC_TIMEZONE (Asia/Shanghai unless configured) with the zone named, and the JSON keeps UTC.
 """
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ from docsvc.files.four_properties import (
 from docsvc.formats.coversheets import A4_MM
 from docsvc.formats.image_pdf import ImagePdfWriter
 from docsvc.formats.sheets import MARGIN, Sheet
-from docsvc.models import as_utc
+from docsvc.localtime import to_zone
 
-ZONE = ZoneInfo("Asia/Shanghai")
-ZONE_LABEL = "北京时间 Asia/Shanghai (UTC+8)"
 FORMATS = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"}
 PDF_DPI = 150
 TITLE = "电子档案四性检测报告 / Four-properties check report (DA/T 70-2018)"
@@ -28,33 +26,34 @@ CSV_HEADER = ("属性 property", "代码 code", "检测项目 check", "结果 re
               "页 page", "户号 account", "对象 subject", "说明 message")
 
 
-def local_time(moment: datetime | None) -> str:
-    return f"{as_utc(moment).astimezone(ZONE):%Y-%m-%d %H:%M:%S}" if moment else "—"
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    return f"{to_zone(moment, zone):%Y-%m-%d %H:%M:%S} ({zone.key})" if moment else "—"
 
 
-def filename(report: FourPropertiesReport, fmt: str) -> str:
-    return f"four-properties-{as_utc(report.started_at).astimezone(ZONE):%Y%m%d-%H%M%S}.{fmt}"
+def filename(report: FourPropertiesReport, fmt: str, zone: ZoneInfo) -> str:
+    return f"four-properties-{to_zone(report.started_at, zone):%Y%m%d-%H%M%S}.{fmt}"
 
 
-def render(report: FourPropertiesReport, fmt: str) -> bytes:
+def render(report: FourPropertiesReport, fmt: str, zone: ZoneInfo) -> bytes:
+    """JSON (times in UTC) or, in DOCSVC_TIMEZONE's local time with the zone named, CSV or PDF."""
     if fmt == "json":
         return json_bytes(report)
     if fmt == "csv":
-        return csv_bytes(report)
-    return pdf_bytes(report)
+        return csv_bytes(report, zone)
+    return pdf_bytes(report, zone)
 
 
 def json_bytes(report: FourPropertiesReport) -> bytes:
     return json.dumps(report.as_json(), ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def summary_lines(report: FourPropertiesReport) -> list[tuple[str, str]]:
+def summary_lines(report: FourPropertiesReport, zone: ZoneInfo) -> list[tuple[str, str]]:
     """The report's heading facts, label and value, for the CSV's top, the PDF's first page and the web page."""
     counts = report.counts()
     scope = "全部客户档案 / every customer file" if report.accounts is None else "、".join(report.accounts) or "—"
     return [
-        ("检测时间 Run at", f"{local_time(report.started_at)} {ZONE_LABEL}"),
-        ("完成时间 Finished", f"{local_time(report.finished_at)} {ZONE_LABEL}"),
+        ("检测时间 Run at", local_time(report.started_at, zone)),
+        ("完成时间 Finished", local_time(report.finished_at, zone)),
         ("检测范围 Scope (户号)", scope),
         ("数量 Totals", f"客户档案 {report.customers} 卷，文档 {report.documents} 件，页 {report.pages}，原件 {report.originals} 个"
                         f"（{report.bytes / 1048576:.1f} MB）"),
@@ -78,9 +77,9 @@ def _finding_row(check: CheckResult, f: Finding | None) -> list[object]:
             f.customer_account or "", f.subject or "", f.message]
 
 
-def csv_bytes(report: FourPropertiesReport) -> bytes:
+def csv_bytes(report: FourPropertiesReport, zone: ZoneInfo) -> bytes:
     """Heading facts (label, value), a blank line, then one row per check and one per finding."""
-    first, *rest = [(TITLE, "")] + summary_lines(report)
+    first, *rest = [(TITLE, "")] + summary_lines(report, zone)
     rows: list[list[object] | tuple[str, ...]] = [list(r) for r in rest] + [(), CSV_HEADER]
     for check in report.checks:
         rows.append(_finding_row(check, None))
@@ -158,14 +157,14 @@ def _where(f: Finding) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def pdf_bytes(report: FourPropertiesReport) -> bytes:
+def pdf_bytes(report: FourPropertiesReport, zone: ZoneInfo) -> bytes:
     out = io.BytesIO()
     writer = ImagePdfWriter(out, title="电子档案四性检测报告", now=report.finished_at or report.started_at)
-    pages = _Pages(writer, f"四性检测报告 {local_time(report.started_at)} {ZONE_LABEL}")
+    pages = _Pages(writer, f"四性检测报告 {local_time(report.started_at, zone)}")
     pages.line("电子档案四性检测报告", size=6.5)
     pages.line("Four-properties check report (DA/T 70-2018)", size=4)
     pages.gap(3)
-    for label, value in summary_lines(report):
+    for label, value in summary_lines(report, zone):
         pages.line(f"{label}：{value}", size=3.4)
     pages.gap(3)
     pages.line("分项统计 / By property", size=4.2)

@@ -28,6 +28,7 @@ def run_report(accounts: list[str] | None, body: Mapping[str, object]) -> four_p
 
 
 def report_download(report: four_properties.FourPropertiesReport, fmt: str) -> Response:
-    name = four_properties_report.filename(report, fmt)
-    return Response(four_properties_report.render(report, fmt), mimetype=four_properties_report.FORMATS[fmt],
+    zone = runtime().settings.timezone
+    name = four_properties_report.filename(report, fmt, zone)
+    return Response(four_properties_report.render(report, fmt, zone), mimetype=four_properties_report.FORMATS[fmt],
                     headers={"Content-Disposition": attachment(name, name)})

@@ -10,8 +10,8 @@ from docsvc.governance import fixity
 from docsvc.governance.access import Action, rule
 from docsvc.governance.accounts import AccountError, create_user, list_users, update_account
 from docsvc.files.four_properties import PROPERTY_LABELS, RESULT_LABELS, SHOWN_FINDINGS, Property
-from docsvc.files.four_properties_report import local_time, summary_lines
-from docsvc.http import client_ip, db, t
+from docsvc.files.four_properties_report import summary_lines
+from docsvc.http import client_ip, db, runtime, t
 from docsvc.http.four_properties import report_download, report_format, run_report
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -74,6 +74,6 @@ def run_four_properties() -> object:
     report = run_report(accounts, form)
     if fmt != "html":
         return report_download(report, fmt)
-    return render_template("admin/four_properties.html", report=report, form=form, summary=summary_lines(report),
+    return render_template("admin/four_properties.html", report=report, form=form, summary=summary_lines(report, runtime().settings.timezone),
                            properties=list(Property), property_labels=PROPERTY_LABELS, result_labels=RESULT_LABELS,
-                           shown=SHOWN_FINDINGS, local_time=local_time)
+                           shown=SHOWN_FINDINGS)
