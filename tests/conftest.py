@@ -33,8 +33,10 @@ PASSWORD = "correct horse battery"
 
 
 def settings_for(data_dir: Path, **overrides: str) -> Settings:
+    # Files are read in the test's own process (DOCSVC_JOB_MEMORY_MB=0): a unit test may not start the
+    # decoder process. tests/test_hostile_input.py and the full-stack tests read through it, under limits.
     env = {"DOCSVC_DATA_DIR": str(data_dir), "DOCSVC_SECRET_KEY": "test-secret", "DOCSVC_WORKERS": "2",
-           "DOCSVC_OCR_ENGINE": "rapidocr", **overrides}
+           "DOCSVC_OCR_ENGINE": "rapidocr", "DOCSVC_JOB_MEMORY_MB": "0", **overrides}
     return Settings.from_env(env)
 
 
