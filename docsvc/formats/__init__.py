@@ -97,9 +97,14 @@ def sniff(path: Path) -> str:
     for signature, media_type in _SIGNATURES:
         if head.startswith(signature):
             return media_type
+    refused = _refused_kind(head)
     if b"%PDF-" in head:
-        return "application/pdf"
-    raise UnsupportedFormat(_unsupported_message(_refused_kind(head)))
+        if refused is None:
+            return "application/pdf"
+        # A file that opens as another format and as a PDF (a ZIP/PDF polyglot) is not one archival
+        # record: which one the archive holds would depend on the program that opens it.
+        raise UnsupportedFormat(_polyglot_message(refused))
+    raise UnsupportedFormat(_unsupported_message(refused))
 
 
 def inspect(path: Path, *, max_pixels: int = MAX_PIXELS, max_pages: int = MAX_PAGES) -> FileInfo:
@@ -155,6 +160,15 @@ def _refused_kind(head: bytes) -> str | None:
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "WebP"
     return None
+
+
+def _polyglot_message(kind: str) -> str:
+    return (
+        f"文件同时是 {kind} 和 PDF（开头是 {kind}，其后又有 PDF 文件头），不同程序打开会看到不同内容，"
+        "不能作为一份档案保存。请用原系统重新导出为普通 PDF 后上传。"
+        f"/ The file is both {kind} and PDF (it starts as {kind} and holds a PDF header too), so different programs "
+        "would show different contents; it cannot be kept as one record. Re-export it as a plain PDF and upload it again."
+    )
 
 
 def _unsupported_message(kind: str | None) -> str:
