@@ -14,7 +14,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringO
 from PIL import Image
 
 from tests.samples import form_text
-from tests.scans import jpeg_bytes, text_pdf_bytes
+from tests.scans import text_pdf_bytes
 from tests.testdata import _serialise
 
 PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R%s >>"
@@ -186,4 +186,6 @@ def pdf_then_zip(tmp: Path) -> bytes:
 
 def jpeg_then_zip() -> bytes:
     """A real JPEG with a ZIP appended (the classic image/archive polyglot)."""
-    return jpeg_bytes(67) + _zip("payload.js", b"alert(1)")
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), "white").save(buf, "JPEG")
+    return buf.getvalue() + _zip("payload.js", b"alert(1)")

@@ -38,6 +38,7 @@ from docsvc.formats.problems import (
     CorruptFile,
     EncryptedFile,
     FileProblem,
+    OddShape,
     TooLarge,
     UnsupportedFormat,
 )
@@ -45,7 +46,7 @@ from docsvc.formats.pdf_text import TextLayer, TextWord
 
 _FRAME = struct.Struct(">II")  # header length, payload length
 _PROBLEMS: dict[str, type[FileProblem]] = {
-    kind.__name__: kind for kind in (FileProblem, CorruptFile, EncryptedFile, TooLarge, UnsupportedFormat)}
+    kind.__name__: kind for kind in (FileProblem, CorruptFile, EncryptedFile, OddShape, TooLarge, UnsupportedFormat)}
 # Children kept idle for the next call: one per thread that reads files is enough.
 _MAX_IDLE = 8
 # Starting a child (Python and the imaging libraries) is not the file's fault: it has its own allowance.
@@ -105,6 +106,18 @@ class DecodedPage:
     layer: TextLayer | None  # the page's own text layer, when it is real (the image is then for viewing)
 
 
+def start(limits: Limits) -> None:
+    """Have a decoder ready before the first file (a worker calls it at start-up, as it loads its models)."""
+    if limits.isolated:
+        child = _take(limits.memory_mb)
+        try:
+            child.wait_ready()
+        except BaseException:
+            child.kill()
+            raise
+        _give_back(child)
+
+
 def survey(path: Path, separators: Iterable[str], limits: Limits) -> Survey:
     header, _ = _call({"op": "survey", "path": str(path), "separators": list(separators)}, limits)
     from docsvc.formats.coversheets import PageKind
@@ -137,13 +150,20 @@ class _Child:
         self._ready = False
 
     def call(self, request: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any], bytes]:
+        """The answer to `request` within `timeout_s`, counting the child's start if it has not started
+        yet: the job's own time limit (RQ's) counts it too, and must not fire first."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        if not self._ready:
-            _read_frame(self.process.stdout, _START_TIMEOUT_S)  # the child says it is ready
-            self._ready = True
+        deadline = time.monotonic() + timeout_s
+        self.wait_ready(timeout_s)
         self.process.stdin.write(json.dumps(request).encode() + b"\n")
         self.process.stdin.flush()
-        return _read_frame(self.process.stdout, timeout_s)
+        return _read_frame(self.process.stdout, deadline - time.monotonic())
+
+    def wait_ready(self, timeout_s: float = _START_TIMEOUT_S) -> None:
+        if not self._ready:
+            assert self.process.stdout is not None
+            _read_frame(self.process.stdout, timeout_s)  # the child says it is ready
+            self._ready = True
 
     def kill(self) -> None:
         if self.process.poll() is None:
