@@ -259,3 +259,14 @@ def test_an_rq_worker_stops_a_bomb_at_the_memory_limit_and_a_slow_drawing_at_the
         failed = session.scalars(select(Page).where(Page.status == "failed")).all()
         assert sorted(p.document.title for p in failed) == ["endless-drawing.pdf", "flate-bomb.pdf"]
         assert [p.attempts for p in failed] == [1, 1]  # a page over a limit is not retried
+
+
+def test_the_upload_page_knows_the_limit_so_the_browser_can_refuse_before_sending(
+        client: FlaskClient, users: Users) -> None:
+    """`docsvc serve` (waitress) refuses a request above the limit before docsvc sees it; the page says why."""
+    from tests.conftest import AuthActions
+
+    AuthActions(client, users).login("scanner", "operator")
+    html = client.get("/upload").get_data(as_text=True)
+    assert f'data-max-bytes="{LIMIT_MB * 2**20}"' in html
+    assert f"超过单次上传上限 {LIMIT_MB} MB" in html and "DOCSVC_MAX_UPLOAD_MB" in html and "{size} MB" in html
