@@ -17,6 +17,7 @@ Run as `python -m docsvc.formats.decoder MEMORY_MB` it is the child.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import resource
@@ -51,6 +52,8 @@ _PROBLEMS: dict[str, type[FileProblem]] = {
 _MAX_IDLE = 8
 # Starting a child (Python and the imaging libraries) is not the file's fault: it has its own allowance.
 _START_TIMEOUT_S = 120.0
+# Linux's default pipe-max-size: what an unprivileged process may ask for.
+_PIPE_BYTES = 1 << 20
 
 
 # Reading the file gets this share of a job's time limit; the rest is for OCR and storing the results.
@@ -147,6 +150,11 @@ class _Child:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "docsvc.formats.decoder", str(memory_mb)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        assert self.process.stdout is not None
+        try:  # a page image crosses in a few large writes rather than dozens of 64 KB ones
+            fcntl.fcntl(self.process.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        except OSError:  # above the system's pipe-max-size: the default size works, only slower
+            pass
         self._ready = False
 
     def call(self, request: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any], bytes]:
