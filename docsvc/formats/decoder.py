@@ -162,7 +162,10 @@ class _Child:
         yet: the job's own time limit (RQ's) counts it too, and must not fire first."""
         assert self.process.stdin is not None and self.process.stdout is not None
         deadline = time.monotonic() + timeout_s
-        self.wait_ready(timeout_s)
+        try:
+            self.wait_ready(timeout_s)
+        except (_Died, _Timeout):
+            raise _NotStarted() from None
         self.process.stdin.write(json.dumps(request).encode() + b"\n")
         self.process.stdin.flush()
         return _read_frame(self.process.stdout, deadline - time.monotonic())
@@ -187,6 +190,10 @@ class _Timeout(Exception):
 
 
 class _Died(Exception):
+    pass
+
+
+class _NotStarted(Exception):
     pass
 
 
@@ -221,6 +228,12 @@ def _call(request: dict[str, Any], limits: Limits) -> tuple[dict[str, Any], byte
     try:
         try:
             header, payload = child.call(request, limits.timeout_s)
+        except _NotStarted:
+            # Not the file's fault (a broken installation, no memory left on the machine): retried.
+            child.kill()
+            raise DecoderError(f"解码进程未能启动（退出码 {child.process.returncode}），请查看 worker 日志。 / "
+                               f"The decoder process did not start (exit status {child.process.returncode}); "
+                               "see the worker's log.") from None
         except _Timeout:
             raise LimitExceeded(_time_message(limits)) from None
         except (_Died, BrokenPipeError):
