@@ -26,7 +26,7 @@ from docsvc.models import User
 from docsvc.pipeline import consistency, reindex as reindex_service
 from docsvc.pipeline.batches import batch_report
 from docsvc.pipeline.hotfolder import HotFolder
-from docsvc.pipeline.intake import Upload, receive
+from docsvc.pipeline.intake import Upload, UploadTooLarge, check_size, receive
 from docsvc.runtime import Runtime, build_runtime, install
 from workers.main import run_worker
 from workers.scheduler import run_scheduler
@@ -188,7 +188,14 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
 def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str | None, wait: bool) -> None:
     """Import files and folders (recursive) as one batch, with a progress bar."""
     rt = _migrated_runtime()
-    files = _collect(paths)
+    files, refused = [], 0
+    for f in _collect(paths):
+        try:  # from the size alone: a file above the limit is never read
+            check_size(f.name, f.stat().st_size, rt.settings.max_upload_mb)
+            files.append(f)
+        except UploadTooLarge as exc:
+            click.echo(f"  {f}: {exc.message}", err=True)
+            refused += 1
     if not files:
         raise click.ClickException("没有可导入的文件。 / No files to import.")
     bar = tqdm(files, desc="上传 / storing", unit="file")
@@ -207,7 +214,7 @@ def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str 
                 s.close()
         click.echo(f"批次 / batch #{batch.id}: {len(files)} 个文件 / files")
         if not wait:
-            return
+            sys.exit(1 if refused else 0)
         rt.jobs.start()  # in-process threads in the embedded mode; RQ's workers are their own processes
         report = _follow(session, batch.id, batch_report)
     for f in report.files:
@@ -216,7 +223,7 @@ def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str 
     click.echo(f"完成 / finished: {report.status}; 页 / pages {report.pages_done}/{report.pages_total}, "
                f"失败 / failed {report.pages_failed}")
     rt.close()
-    if report.status in (FileState.FAILED, FileState.PARTIAL):
+    if refused or report.status in (FileState.FAILED, FileState.PARTIAL):
         sys.exit(1)
 
 
@@ -243,7 +250,7 @@ def watch(directory: Path, interval: float | None, once: bool) -> None:
     """Watch a hot folder (polling; works on SMB/NFS shares): ingest complete files, move them to done/ or failed/."""
     rt = _migrated_runtime()
     rt.jobs.start()  # in-process threads in the embedded mode; RQ's workers are their own processes
-    folder = HotFolder(directory)
+    folder = HotFolder(directory, max_upload_mb=rt.settings.max_upload_mb)
     pause = interval if interval is not None else rt.settings.hot_folder_poll_s
     click.echo(f"监视 / watching {directory.resolve()} (every {pause}s)")
     quiet_looks = 0

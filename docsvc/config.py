@@ -19,6 +19,9 @@ from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES
 
 IPNetwork = IPv4Network | IPv6Network
 
+# The decoder process (docsvc.formats.decoder) with its libraries loaded takes about 200 MB of address space.
+MIN_JOB_MEMORY_MB = 512
+
 # The placeholder in .env.example: a deployment that kept it signs sessions with a published key.
 EXAMPLE_SECRET_KEY = "change-me-session-key"
 
@@ -215,6 +218,8 @@ class Settings:
     ocr_dpi: int = 300
     max_upload_mb: int = 4096
     job_timeout_s: int = 900
+    # Address space of the decoder process that reads an upload's content (docs/input-limits.md).
+    job_memory_mb: int = 2048
     hot_folder_poll_s: float = 2.0
     audit_retention_days: int = 3650
     # Read events (page views, downloads) commit without waiting for the WAL flush unless this is set.
@@ -311,6 +316,7 @@ class Settings:
             ocr_dpi=read.whole("DOCSVC_OCR_DPI", 300),
             max_upload_mb=read.whole("DOCSVC_MAX_UPLOAD_MB", 4096),
             job_timeout_s=read.whole("DOCSVC_JOB_TIMEOUT", 900),
+            job_memory_mb=_job_memory_mb(read),
             hot_folder_poll_s=read.number("DOCSVC_HOT_FOLDER_POLL", 2.0),
             audit_retention_days=read.whole("DOCSVC_AUDIT_RETENTION_DAYS", 3650, minimum=MIN_AUDIT_RETENTION_DAYS,
                                             why=("：审计日志至少保留 6 个月", ": the audit trail is kept at least 6 months")),
@@ -332,6 +338,15 @@ class Settings:
             timezone=read.zone("DOCSVC_TIMEZONE", "Asia/Shanghai"),
             filing=FilingSettings.from_env(env),
         )
+
+
+def _job_memory_mb(read: _Env) -> int:
+    """0 turns the decoder process off (files read inside the worker, unlimited); else at least the minimum."""
+    if (read.optional("DOCSVC_JOB_MEMORY_MB") or "").strip() == "0":
+        return 0
+    return read.whole("DOCSVC_JOB_MEMORY_MB", 2048, minimum=MIN_JOB_MEMORY_MB,
+                      why=("（或 0 表示不用解码进程、不设上限）：解码进程本身约需 200 MB",
+                           " (or 0 for no decoder process and no limit): the decoder process itself needs about 200 MB"))
 
 
 def _host_port(value: str) -> bool:

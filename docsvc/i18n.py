@@ -37,6 +37,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "upload_failed": ("上传失败：网络中断或文件过大。请检查网络后重新上传未完成的文件。",
                       "Upload failed: the connection dropped or a file is too large. Check the network and upload the unfinished files again."),
     "no_files": ("请至少选择一个文件。", "Choose at least one file."),
+    "upload_too_large": ("所选文件共 {size} MB，超过单次上传上限 {limit} MB（设置项 DOCSVC_MAX_UPLOAD_MB），未上传。"
+                         "请分几次上传，或请管理员用 `docsvc import` / 热文件夹导入，或调高该上限。",
+                         "The files chosen come to {size} MB, above the upload limit of {limit} MB "
+                         "(DOCSVC_MAX_UPLOAD_MB); nothing was sent. Upload them in several goes, or ask an "
+                         "administrator to import them with `docsvc import` or the hot folder, or to raise the limit."),
     "batch": ("批次", "Batch"),
     "progress": ("进度", "Progress"),
     "pages_done": ("已完成页数", "Pages done"),

@@ -132,6 +132,9 @@ class BatchFile(Base):
     )
     # Separator sheets found by the split (JSON list): dropped from documents, kept on the record.
     separators: Mapped[str | None] = mapped_column(Text)
+    # What the archivist should know of a file that was read: a PDF's scripts and embedded files, kept
+    # in the original, never run or opened (migration 0009).
+    warning: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -40,8 +40,10 @@ CHEAP_PASSWORD_HASHES = {} if os.environ.get("DOCSVC_TEST_DEFAULT_PASSWORD_COST"
 
 
 def settings_for(data_dir: Path, **overrides: str) -> Settings:
+    # Files are read in the test's own process (DOCSVC_JOB_MEMORY_MB=0): a unit test may not start the
+    # decoder process. tests/test_hostile_input.py and the full-stack tests read through it, under limits.
     env = {"DOCSVC_DATA_DIR": str(data_dir), "DOCSVC_SECRET_KEY": "test-secret", "DOCSVC_WORKERS": "2",
-           "DOCSVC_OCR_ENGINE": "rapidocr", **CHEAP_PASSWORD_HASHES, **overrides}
+           "DOCSVC_OCR_ENGINE": "rapidocr", "DOCSVC_JOB_MEMORY_MB": "0", **CHEAP_PASSWORD_HASHES, **overrides}
     return Settings.from_env(env)
 
 

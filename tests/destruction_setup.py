@@ -22,6 +22,7 @@ from docsvc.models import Document, User
 from docsvc.pipeline.indexing import index_pending
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.pipeline.recognition import process_page
+from docsvc.pipeline.jobstate import job_limits
 from docsvc.pipeline.splitting import split_file
 from docsvc.runtime import Runtime
 from tests.testdata import make_text_pdf
@@ -62,7 +63,7 @@ def ingest(rt: Runtime, name: str, data: bytes) -> int:
     with rt.sessions() as s:
         file_id = receive(s, rt.store, idle, [Upload(name, io.BytesIO(data))], source="web").files[0].id
     with rt.sessions() as s:
-        split_file(s, rt.store, idle, file_id, FilingSettings())
+        split_file(s, rt.store, idle, file_id, FilingSettings(), job_limits(rt.settings))
     with rt.sessions() as s:
         document = s.scalars(select(Document).where(Document.batch_file_id == file_id)).one()
         page_ids, doc_id = [p.id for p in document.pages], document.id

@@ -16,6 +16,7 @@ from docsvc.models import AuditEvent, BatchFile, Document, DocumentType, Page
 from docsvc.files import filing
 from docsvc.files.customers import AccountRule, create_customer
 from docsvc.pipeline.intake import Upload, receive
+from docsvc.pipeline.jobstate import job_limits
 from docsvc.pipeline.splitting import split_file
 from tests import filing_stack
 from tests.factories import add_document
@@ -33,7 +34,7 @@ def _split(rt, data: bytes, separators=("cover",)) -> BatchFile:  # type: ignore
         batch = receive(s, rt.store, rt.jobs, [Upload("stack.tif", io.BytesIO(data))], source="web")
         bf_id = batch.files[0].id
     with rt.sessions() as s:
-        split_file(s, rt.store, rt.jobs, bf_id, FilingSettings(separators=separators))
+        split_file(s, rt.store, rt.jobs, bf_id, FilingSettings(separators=separators), job_limits(rt.settings))
     with rt.sessions() as s:
         return s.get(BatchFile, bf_id)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from docsvc import runtime
 from docsvc.governance import disposition
+from docsvc.pipeline.jobstate import job_limits
 from docsvc.pipeline.indexing import index_pending as index_pending_pages
 from docsvc.pipeline.recognition import process_page as recognise_page
 from docsvc.pipeline.reindex import ensure_current_schema
@@ -12,7 +13,8 @@ from docsvc.pipeline.splitting import split_file as split_batch_file
 def split_file(batch_file_id: int) -> None:
     rt = runtime.current()
     with rt.sessions() as session:
-        split_batch_file(session, rt.store, rt.jobs, batch_file_id, rt.settings.filing)
+        split_batch_file(session, rt.store, rt.jobs, batch_file_id, rt.settings.filing,
+                         job_limits(rt.settings))
 
 
 def process_page(page_id: int) -> None:

@@ -9,7 +9,9 @@ from rq import Queue, SimpleWorker
 
 from docsvc import db, runtime
 from docsvc.constants import QueueName
+from docsvc.formats import decoder
 from docsvc.ocr import get_engine
+from docsvc.pipeline.jobstate import job_limits
 
 
 def run_worker(queues: list[str], *, burst: bool = False) -> bool:
@@ -22,6 +24,8 @@ def run_worker(queues: list[str], *, burst: bool = False) -> bool:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     if QueueName.OCR.value in queues:
         get_engine(rt.settings.ocr_engine)  # load the models once, before the first page
+    if {QueueName.INGEST.value, QueueName.OCR.value} & set(queues):
+        decoder.start(job_limits(rt.settings))  # the process that reads files, ready before the first one
     connection = Redis.from_url(rt.settings.redis_url)
     # SimpleWorker runs jobs in this process: the loaded models stay loaded (a forking worker would
     # load them again for every page).

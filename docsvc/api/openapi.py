@@ -19,6 +19,9 @@ FILE = {"type": "object", "properties": {
     "id": {"type": "integer"}, "name": {"type": "string"},
     "status": {"type": "string", "enum": ["queued", "running", "done", "partial", "failed", "duplicate"]},
     "error": {"type": "string", "nullable": True},
+    "warning": {"type": "string", "nullable": True,
+                "description": "what to know of a file that was read: a PDF's JavaScript and embedded files, "
+                               "kept in the original, never run or opened"},
     "document_ids": {"type": "array", "items": {"type": "integer"}}}}
 BATCH = {"type": "object", "properties": {
     "id": {"type": "integer"},

@@ -23,6 +23,7 @@ from docsvc.formats.problems import (
     CorruptFile,
     EncryptedFile,
     FileProblem,
+    OddShape,
     TooLarge,
     UnsupportedFormat,
 )
@@ -31,11 +32,13 @@ __all__ = [
     "ACCEPTED_TYPES",
     "DEFAULT_DPI",
     "MAX_PAGES",
+    "MAX_ASPECT",
     "MAX_PIXELS",
     "CorruptFile",
     "EncryptedFile",
     "FileInfo",
     "FileProblem",
+    "OddShape",
     "TextLayer",
     "TextWord",
     "TooLarge",
@@ -59,6 +62,9 @@ DEFAULT_DPI = raster.DEFAULT_DPI
 # at about 450 MB for one colour page.
 MAX_PIXELS = 150_000_000
 MAX_PAGES = 5_000
+# A page longer than this many times its width (or wider than long) is a strip, not a page: the OCR
+# engines scale a page's long side down to about 2,000 px, which leaves such a strip without height.
+MAX_ASPECT = 100
 
 # PDF readers accept the header anywhere in the first kilobyte.
 _PDF_SEARCH = 1024
@@ -97,9 +103,14 @@ def sniff(path: Path) -> str:
     for signature, media_type in _SIGNATURES:
         if head.startswith(signature):
             return media_type
+    refused = _refused_kind(head)
     if b"%PDF-" in head:
-        return "application/pdf"
-    raise UnsupportedFormat(_unsupported_message(_refused_kind(head)))
+        if refused is None:
+            return "application/pdf"
+        # A file that opens as another format and as a PDF (a ZIP/PDF polyglot) is not one archival
+        # record: which one the archive holds would depend on the program that opens it.
+        raise UnsupportedFormat(_polyglot_message(refused))
+    raise UnsupportedFormat(_unsupported_message(refused))
 
 
 def inspect(path: Path, *, max_pixels: int = MAX_PIXELS, max_pages: int = MAX_PAGES) -> FileInfo:
@@ -120,10 +131,24 @@ def render_page(
     info["dpi"] set. A PDF page is rendered at `dpi`; an image keeps its own
     pixels and reports its own resolution when plausible, else DEFAULT_DPI."""
     if media_type == "application/pdf":
-        return pdf.render(path, index, dpi=dpi, max_pixels=max_pixels)
-    if media_type in raster.PLUGINS:
-        return raster.render(path, media_type, index, max_pixels=max_pixels)
-    raise UnsupportedFormat(_unsupported_message(media_type))
+        image = pdf.render(path, index, dpi=dpi, max_pixels=max_pixels)
+    elif media_type in raster.PLUGINS:
+        image = raster.render(path, media_type, index, max_pixels=max_pixels)
+    else:
+        raise UnsupportedFormat(_unsupported_message(media_type))
+    _check_shape(image, index)
+    return image
+
+
+def _check_shape(image: Image.Image, index: int) -> None:
+    width, height = image.size
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise OddShape(
+            f"第 {index + 1} 页形状异常（{width}×{height} 像素，长宽比超过 {MAX_ASPECT}:1），不是可以识别的页面。"
+            "请检查扫描设置（纸张尺寸），重新扫描或导出后再上传。"
+            f"/ Page {index + 1} has an odd shape ({width}×{height} pixels, more than {MAX_ASPECT}:1), which cannot be "
+            "read as a page. Check the scanner's paper size, re-scan or re-export it and upload it again."
+        )
 
 
 def render_pages(
@@ -155,6 +180,15 @@ def _refused_kind(head: bytes) -> str | None:
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "WebP"
     return None
+
+
+def _polyglot_message(kind: str) -> str:
+    return (
+        f"文件同时是 {kind} 和 PDF（开头是 {kind}，其后又有 PDF 文件头），不同程序打开会看到不同内容，"
+        "不能作为一份档案保存。请用原系统重新导出为普通 PDF 后上传。"
+        f"/ The file is both {kind} and PDF (it starts as {kind} and holds a PDF header too), so different programs "
+        "would show different contents; it cannot be kept as one record. Re-export it as a plain PDF and upload it again."
+    )
 
 
 def _unsupported_message(kind: str | None) -> str:

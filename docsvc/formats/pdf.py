@@ -18,10 +18,13 @@ the garbage collector would call into pdfium without the lock).
 from __future__ import annotations
 
 import atexit
+import ctypes
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +168,56 @@ def _fitting_dpi(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -
 def _pixels(width_pt: float, height_pt: float, dpi: int) -> int:
     scale = dpi / POINTS_PER_INCH
     return round(width_pt * scale) * round(height_pt * scale)
+
+
+@dataclass(frozen=True)
+class ActiveContent:
+    """What a PDF carries besides its pages: scripts and attached files. docsvc never runs the one
+    (pdfium is used without a form environment, the only way its scripts could run) nor opens the
+    other; they are named so the archivist knows the original holds them."""
+    javascript: int
+    attachments: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.javascript or self.attachments)
+
+
+# Actions found by name in the file's bytes: scripts in an /OpenAction, a link or a form field are not
+# in the document's JavaScript name tree, which is all pdfium counts. Compressed object streams can
+# hide them from this look; nothing is executed either way.
+_ACTION_TOKENS = re.compile(rb"/(?:JavaScript|JS|Launch)(?![A-Za-z0-9])")
+_SCAN_CHUNK = 1 << 20
+
+
+def active_content(path: Path) -> ActiveContent:
+    with _document(path) as document:
+        scripts = max(0, pdfium_c.FPDFDoc_GetJavaScriptActionCount(document))
+        names = tuple(_attachment_name(document, i) for i in range(max(0, pdfium_c.FPDFDoc_GetAttachmentCount(document))))
+    if not scripts and _mentions_actions(path):
+        scripts = 1
+    return ActiveContent(javascript=scripts, attachments=names)
+
+
+def _attachment_name(document: pdfium.PdfDocument, index: int) -> str:
+    attachment = pdfium_c.FPDFDoc_GetAttachment(document, index)
+    if not attachment:
+        return "?"
+    size = pdfium_c.FPDFAttachment_GetName(attachment, None, 0)
+    if size <= 2:
+        return "?"
+    buffer = ctypes.create_string_buffer(size)
+    pdfium_c.FPDFAttachment_GetName(attachment, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)), size)
+    return buffer.raw[: size - 2].decode("utf-16-le", errors="replace")[:120]
+
+
+def _mentions_actions(path: Path) -> bool:
+    tail = b""
+    with path.open("rb") as stream:
+        while chunk := stream.read(_SCAN_CHUNK):
+            if _ACTION_TOKENS.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False
 
 
 def text_layer(path: Path, index: int) -> TextLayer | None:

@@ -34,6 +34,10 @@ class TooLarge(FileProblem):
     """More pixels or pages than the service will decode."""
 
 
+class OddShape(FileProblem):
+    """A page far too long for its width (or the other way) to be read as a page."""
+
+
 def damaged(kind: str, detail_zh: str, detail_en: str) -> CorruptFile:
     return CorruptFile(
         f"文件已损坏，无法读取：{kind} {detail_zh}。请重新扫描或重新导出该文件后再上传。"

@@ -1,12 +1,13 @@
 """Errors as the web pages and the API answer them: the one map from domain errors to HTTP statuses."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, current_app, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from docsvc.errors import Conflict, Corrupted, DomainError, Forbidden, NotFound, TooManyRequests
 from docsvc.http.context import is_api, t
+from docsvc.pipeline.intake import too_large_message
 
 # Most specific first: NotAllowedNow is a Conflict, DuplicateAccount a CustomerError and a Conflict.
 STATUSES: tuple[tuple[type[DomainError], int], ...] = ((NotFound, 404), (Forbidden, 403), (Conflict, 409),
@@ -26,6 +27,8 @@ def init_app(app: Flask) -> None:
 def _http_error(exc: HTTPException) -> object:
     messages = {403: "forbidden", 404: "not_found"}
     text = t(messages[exc.code]) if exc.code in messages else (exc.description or exc.name)
+    if exc.code == 413:  # werkzeug refuses a body above MAX_CONTENT_LENGTH from its Content-Length, unread
+        text = too_large_message("上传内容", "The upload", None, current_app.config["MAX_CONTENT_LENGTH"] // 2**20)
     if is_api():
         return jsonify(error=text), exc.code
     return render_template("error.html", code=exc.code, message=text), exc.code

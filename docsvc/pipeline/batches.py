@@ -26,6 +26,7 @@ class FileReport:
     pages_total: int = 0
     pages_done: int = 0
     pages_failed: int = 0
+    warning: str | None = None
 
 
 @dataclass
@@ -44,7 +45,7 @@ class BatchReport:
             "counts": {"pages_total": self.pages_total, "pages_done": self.pages_done,
                        "pages_failed": self.pages_failed},
             "files": [{"id": f.id, "name": f.name, "status": f.status, "error": f.error,
-                       "document_ids": f.document_ids, "pages_total": f.pages_total,
+                       "warning": f.warning, "document_ids": f.document_ids, "pages_total": f.pages_total,
                        "pages_done": f.pages_done, "pages_failed": f.pages_failed} for f in self.files],
         }
 
@@ -113,7 +114,7 @@ def batch_reports(session: Session, batches: list[Batch]) -> list[BatchReport]:
 def _file_report(bf: BatchFile, pages: dict[str, int], document_ids: list[int]) -> FileReport:
     total = sum(pages.values())
     done, failed = pages.get(JobState.DONE, 0), pages.get(JobState.FAILED, 0)
-    report = FileReport(bf.id, bf.filename, bf.status, bf.error, document_ids, total, done, failed)
+    report = FileReport(bf.id, bf.filename, bf.status, bf.error, document_ids, total, done, failed, bf.warning)
     if bf.status == FileState.DUPLICATE:
         report.document_ids = [bf.duplicate_of_id] if bf.duplicate_of_id else []
         report.pages_total = 0

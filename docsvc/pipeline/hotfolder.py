@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from docsvc.constants import FileState, JobState
 from docsvc.jobs import JobQueue
 from docsvc.models import BatchFile
-from docsvc.pipeline.intake import Upload, receive
+from docsvc.pipeline.intake import Upload, UploadTooLarge, check_size, receive
 from storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class HotFolder:
     root: Path
     stable_polls: int = 2
     user_id: int | None = None
+    max_upload_mb: int = 4096  # DOCSVC_MAX_UPLOAD_MB
     _seen: dict[Path, tuple[tuple[int, int], int]] = field(default_factory=dict)
     _waiting: dict[Path, int] = field(default_factory=dict)  # path -> batch file id
 
@@ -42,6 +43,11 @@ class HotFolder:
         ready = self._stable_files()
         ingested: list[Path] = []
         for path in ready:
+            try:  # from the size alone: a file above the limit is never read
+                check_size(path.name, path.stat().st_size, self.max_upload_mb)
+            except UploadTooLarge as exc:
+                self._move(path, FAILED_DIR, exc.message)
+                continue
             try:
                 with path.open("rb") as stream:
                     batch = receive(session, store, jobs, [Upload(path.name, stream)],

@@ -12,7 +12,7 @@ from docsvc.governance.access import is_sensitive
 from docsvc.constants import FileState
 from docsvc.formats import safe_filename
 from docsvc.jobs import JobQueue, enqueue_split
-from docsvc.errors import Conflict
+from docsvc.errors import Conflict, DomainError
 from docsvc.models import Batch, BatchFile, DestroyedOriginal, Document, User
 from docsvc.governance import audit
 from storage import ObjectStore
@@ -83,6 +83,26 @@ def receive(
         if existing is None:
             enqueue_split(jobs, bf.id)
     return batch
+
+
+class UploadTooLarge(DomainError):
+    """A file (or an upload request) above DOCSVC_MAX_UPLOAD_MB, refused before it is read."""
+
+
+def too_large_message(what_zh: str, what_en: str, size: int | None, max_upload_mb: int) -> str:
+    stated, stated_en = (f"（{size / 2**20:,.0f} MB）", f" ({size / 2**20:,.0f} MB)") if size else ("", "")
+    return (f"{what_zh}过大{stated}，超过上限 {max_upload_mb} MB（设置项 DOCSVC_MAX_UPLOAD_MB），未予接收。"
+            "请检查是否选错了文件；扫描件请拆分为多个文件后分批上传，或请管理员调高该上限。"
+            f"/ {what_en} is too large{stated_en}: the limit is {max_upload_mb} MB (DOCSVC_MAX_UPLOAD_MB), and nothing "
+            "was received. Check it is the right file; split a scan into several files and upload them again, or ask "
+            "an administrator to raise the limit.")
+
+
+def check_size(name: str | bytes, size: int, max_upload_mb: int) -> None:
+    """Refuse a file above the limit from its size alone, before a byte of it is read (import, hot folder)."""
+    if size > max_upload_mb * 2**20:
+        shown = safe_filename(name)
+        raise UploadTooLarge(too_large_message(f"文件“{shown}”", f"The file {shown}", size, max_upload_mb))
 
 
 class DestroyedContent(Conflict):

@@ -12,7 +12,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, STUCK_QUEUED_S, IndexState, JobState
+from docsvc.config import Settings
 from docsvc.formats import FileProblem
+from docsvc.formats.decoder import Limits
 from docsvc.jobs import JobQueue, Stage
 from docsvc.models import BatchFile, Page, utcnow
 
@@ -63,6 +65,11 @@ def running(session: Session, row: Row, what: str) -> Iterator[Row]:
                 f"暂时性错误，系统将自动重试（第 {row.attempts} 次）：{detail} / "
                 f"Temporary fault, retrying automatically (attempt {row.attempts}): {detail}")
         raise
+
+
+def job_limits(settings: Settings) -> Limits:
+    """The memory and time a job's reading of its file may take (DOCSVC_JOB_MEMORY_MB, DOCSVC_JOB_TIMEOUT)."""
+    return Limits.within_job(settings.job_memory_mb, settings.job_timeout_s)
 
 
 def _finish(session: Session, row: Row, state: JobState, message: str | None) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from PIL import Image
 
-from docsvc import formats
 from docsvc.config import Settings
 from docsvc.constants import (
     THUMBNAIL_MAX_PX,
@@ -20,6 +19,7 @@ from docsvc.constants import (
     page_thumb_key,
     page_words_key,
 )
+from docsvc.formats import decoder
 from docsvc.jobs import JobQueue, enqueue_index
 from docsvc.models import Page
 from docsvc.ocr import get_engine, normalise
@@ -62,17 +62,20 @@ def process_page(session: Session, settings: Settings, store: ObjectStore, jobs:
 
 
 def read_page(path: Path, media_type: str, index: int, settings: Settings) -> tuple[Image.Image, PageText]:
-    layer = formats.text_layer(path, index) if media_type == "application/pdf" else None
+    # The file is read in the decoder process, under the job's memory and time limits; OCR runs here,
+    # where the models stay loaded, on pixels already within the pixel limit.
+    decoded = decoder.read_page(path, media_type, index, ocr_dpi=settings.ocr_dpi, view_dpi=VIEW_DPI_TEXT_LAYER,
+                                limits=jobstate.job_limits(settings))
+    layer = decoded.layer
     if layer is not None:
-        image = formats.render_page(path, media_type, index, dpi=VIEW_DPI_TEXT_LAYER)
+        image = decoded.image
         w, h = image.size
         words = [{"text": word.text,
                   "box": [round(word.box[0] * w), round(word.box[1] * h),
                           round(word.box[2] * w), round(word.box[3] * h)],
                   "conf": 1.0} for word in layer.words]
         return image, PageText(layer.text, words, None, TextSource.TEXT_LAYER, 0, None, None, None)
-    raw = formats.render_page(path, media_type, index, dpi=settings.ocr_dpi)
-    upright = normalise(raw)
+    upright = normalise(decoded.image)
     engine = get_engine(settings.ocr_engine)
     result = engine.recognise(upright.image)
     words = [{"text": w.text, "box": list(w.box), "conf": round(w.confidence, 4)} for w in result.words]

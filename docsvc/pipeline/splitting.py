@@ -6,20 +6,19 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docsvc import formats
 from docsvc.config import FilingSettings
 from docsvc.constants import JobState
 from docsvc.jobs import JobQueue, enqueue_page
 from docsvc.models import BatchFile, Document, Page
 from docsvc.files import coversheets as cover_filing
-from docsvc.formats import coversheets
+from docsvc.formats import coversheets, decoder, safe_filename
 from docsvc.pipeline import jobstate
 from docsvc.pipeline.intake import mark_duplicate
 from storage import ObjectStore
 
 
 def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_id: int,
-               filing: FilingSettings | None = None) -> None:
+               filing: FilingSettings | None = None, limits: decoder.Limits = decoder.DEFAULT_LIMITS) -> None:
     filing = filing or FilingSettings()
     bf = jobstate.claim(session, BatchFile, batch_file_id)
     if bf is None:
@@ -32,9 +31,10 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
             session.commit()
             return
         with store.local_path(bf.original_key) as path:
-            info = formats.inspect(Path(path))
-            cut = (coversheets.plan(coversheets.scan(Path(path), info.media_type, info.page_count, filing.separators))
-                   if filing.separators and _may_hold_separators(Path(path), info) else None)
+            # Read in the decoder process, under the job's memory and time limits.
+            info = decoder.survey(Path(path), filing.separators, limits)
+        cut = coversheets.plan(info.kinds) if info.kinds is not None else None
+        bf.warning = active_content_warning(info)
         bf.media_type = info.media_type
         bf.page_count = info.page_count
         if cut is not None and cut.split:
@@ -88,11 +88,20 @@ def _other_document_with(session: Session, bf: BatchFile) -> Document | None:
     ).first()
 
 
-def _may_hold_separators(path: Path, info: formats.FileInfo) -> bool:
-    """Separator sheets come through the scanner: a PDF exported with a text layer holds none.
-
-    Looking for them renders every page, so files that cannot hold them skip that cost.
-    """
-    if info.page_count < 2:
-        return False
-    return info.media_type != "application/pdf" or formats.text_layer(path, 0) is None
+def active_content_warning(info: decoder.Survey) -> str | None:
+    """A PDF's scripts and attached files are kept in the original, never run or opened: the archivist is told."""
+    if not info.javascript and not info.attachments:
+        return None
+    zh, en = [], []
+    if info.javascript:
+        zh.append("JavaScript 脚本")
+        en.append("JavaScript")
+    if info.attachments:
+        shown = [safe_filename(name) for name in info.attachments[:5]]  # named by the sender: shown as text only
+        names = "、".join(shown) + ("…" if len(info.attachments) > 5 else "")
+        zh.append(f"{len(info.attachments)} 个嵌入文件（{names}）")
+        en.append(f"{len(info.attachments)} embedded file(s) ({', '.join(shown)})")
+    return (f"注意：该 PDF 含有{'和'.join(zh)}。原件按原样保存，系统不会执行脚本，也不会打开或提取嵌入文件；只有页面被读取。"
+            "如需其中的附件，请向来源索取单独的文件。 / Note: this PDF contains " + " and ".join(en) + ". The original is "
+            "kept as it came; the scripts are never run and the embedded files never opened or extracted — only the "
+            "pages are read. Ask the sender for any attachment you need as a file of its own.")

@@ -22,7 +22,7 @@
     const tile = p => `<figure class="tile" data-page="${p.id}" title="${esc(p.error)}"><a href="/pages/${p.id}">` +
       (p.status === 'done' ? `<img loading="lazy" src="/pages/${p.id}/thumbnail" alt="${p.number}">` : `<div class="placeholder"><span class="status status-${p.status}">${labels[p.status]}</span></div>`) +
       `</a><figcaption>${p.number}${p.status === 'failed' ? ' <span class="error">✕</span>' : ''}</figcaption></figure>`;
-    const rows = b.files.map(f => `<tr data-file="${f.id}"><td class="nowrap">${esc(f.name)}</td><td class="nowrap"><span class="status status-${f.status}">${labels[f.status]}</span></td><td class="nowrap">${f.pages_done}/${f.pages_total}</td><td class="error">${esc(f.error)}</td><td class="nowrap">${f.document_ids.map(d => `<a href="/documents/${d}">#${d}</a>`).join(' ')}</td></tr>` +
+    const rows = b.files.map(f => `<tr data-file="${f.id}"><td class="nowrap">${esc(f.name)}</td><td class="nowrap"><span class="status status-${f.status}">${labels[f.status]}</span></td><td class="nowrap">${f.pages_done}/${f.pages_total}</td><td><span class="error">${esc(f.error)}</span>${f.warning ? `<span class="warning">${esc(f.warning)}</span>` : ''}</td><td class="nowrap">${f.document_ids.map(d => `<a href="/documents/${d}">#${d}</a>`).join(' ')}</td></tr>` +
       ((tiles[f.id] || []).length ? `<tr class="tiles"><td colspan="5"><div class="thumbs small">${tiles[f.id].map(tile).join('')}</div></td></tr>` : ''));
     table.querySelector('tbody').innerHTML = rows.join('');
     if (!finished.includes(b.status)) setTimeout(tick, 1000);

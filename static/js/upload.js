@@ -1,5 +1,5 @@
 // Upload page: files picked or dropped are listed, then sent in one request with a progress bar.
-// Messages come from the form's data-msg-no-files and data-msg-failed attributes.
+// Messages come from the form's data-msg-no-files, data-msg-failed and data-msg-too-large attributes.
 (function () {
   const form = document.getElementById('upload-form');
   if (!form) return;
@@ -19,6 +19,11 @@
   form.addEventListener('submit', ev => {
     ev.preventDefault();
     if (!picked.length) { fail(form.dataset.msgNoFiles); return; }
+    // The embedded server refuses a request above the limit before docsvc sees it: say so here, in words.
+    const total = picked.reduce((sum, f) => sum + f.size, 0);
+    if (total > Number(form.dataset.maxBytes)) {
+      fail(form.dataset.msgTooLarge.replace('{size}', Math.ceil(total / 1048576))); return;
+    }
     const data = new FormData(form); data.delete('files');
     picked.forEach(f => data.append('files', f, f.name));
     const xhr = new XMLHttpRequest();
