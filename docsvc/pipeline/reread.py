@@ -93,6 +93,38 @@ class RereadFailed(Exception):
     """A page could not be read again; it keeps its old text."""
 
 
+@dataclass(frozen=True)
+class ReaderCount:
+    reader: str | None  # None: read before readers were recorded
+    pages: int
+    older: bool  # `docsvc reread --before <today's layout version>` reads these again
+
+
+@dataclass(frozen=True)
+class ReadersSummary:
+    """Which readers produced the pages' text, for the admin dashboard."""
+    layout_version: int
+    readers: list[ReaderCount]
+
+    @property
+    def older_pages(self) -> int:
+        return sum(r.pages for r in self.readers if r.older)
+
+    @property
+    def command(self) -> str:
+        return f"docsvc reread --before {self.layout_version}"
+
+
+def readers_summary(session: Session) -> ReadersSummary:
+    """Pages with text per reader, most pages first; one grouped query over the pages' reader columns."""
+    older = older_than(LAYOUT_VERSION)
+    rows = session.execute(
+        select(Page.reader, older, func.count()).where(Page.text.is_not(None), LIVE)
+        .group_by(Page.reader, older).order_by(func.count().desc(), Page.reader)).all()
+    return ReadersSummary(LAYOUT_VERSION, [ReaderCount(reader, count, bool(is_older))
+                                           for reader, is_older, count in rows])
+
+
 def count(session: Session, selection: Selection) -> int:
     return session.scalar(select(func.count()).select_from(selection.query().subquery())) or 0
 
