@@ -1,4 +1,5 @@
-"""Who a scanned document belongs to, proposed from its OCR text: 户号, contract numbers, customer names.
+"""Who a scanned document belongs to, proposed from its OCR text: 户号, contract numbers, customer names
+and addresses (names and addresses approximately, as OCR may misread a character: files.namematch).
 
 Each proposal carries a confidence; only proposals at or above the configured threshold may file a
 document by themselves (`autofile`, run by `file_when_read` once the document's last page is read),
@@ -21,6 +22,7 @@ from docsvc.constants import AUTOFILE_HOW, JobState
 from docsvc.models import AuditEvent, Customer, Document, DocumentType, Page, User
 from docsvc.files.filing import file_document
 from docsvc.files.documents import LIVE, live_pages
+from docsvc.files.namematch import Approximate, matches, normalise
 from docsvc.files.typeguess import TypeGuess, guess_document_type
 
 # Digits of 户号 length stand alone (not inside a longer number such as a meter number).
@@ -29,6 +31,10 @@ _LABELLED_ACCOUNT = re.compile(r"户号[:：]?\s*(\d{6,20})")
 _CONTRACT = re.compile(r"\b([A-Z]{2,4}-\d{4}-\d{4,8})\b")
 _NAME = re.compile(r"(?:户名|用电人|用户名称|客户名称|申请人)[:：]\s*([^\s　,，。；;]{2,40})")
 _ORG_SUFFIX = re.compile(r"([\u4e00-\u9fff（）()]{2,30}(?:有限公司|公司|厂|学校|医院|中心|合作社))")
+_ADDRESS = re.compile(r"(?:用电地址|通讯地址|住址|地址)[:：]\s*([^\s　,，。；;]{4,80})")
+# What each piece of evidence is worth when it matches exactly; an approximate name or address is
+# worth its similarity's share of it (张建图 for 张建国, 67 %: 0.47), so it never files by itself.
+ACCOUNT_LABELLED, ACCOUNT_BARE, CONTRACT, NAME, ADDRESS = 0.9, 0.6, 0.8, 0.7, 0.5
 
 
 @dataclass
@@ -37,6 +43,10 @@ class Suggestion:
     name: str
     confidence: float
     reasons: list[str] = field(default_factory=list)
+    # How closely the page's name or address matched the customer's, in percent (100: exactly);
+    # None when neither did (found by 户号 or contract number only).
+    similarity: int | None = None
+    by_account: bool = False  # the page names this customer's 户号: ranked before every other
 
 
 def _text(document: Document) -> str:
@@ -59,23 +69,50 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
     accounts = labelled | set(_ACCOUNT.findall(text))
     if accounts:
         for c in session.scalars(select(Customer).where(Customer.account.in_(accounts))):
-            add(c, 0.9 if c.account in labelled else 0.6, f"户号 {c.account}")
+            add(c, ACCOUNT_LABELLED if c.account in labelled else ACCOUNT_BARE, f"户号 {c.account}")
+            scores[c.id].by_account = True
     contracts = set(_CONTRACT.findall(text))
     if contracts:
         rows = session.execute(select(Document.contract_no, Customer).join(Customer, Document.customer_id == Customer.id)
                                .where(Document.contract_no.in_(contracts)))
         for contract, c in rows:
-            add(c, 0.8, f"合同号 {contract}")
-    names = set(_NAME.findall(text)) | set(_ORG_SUFFIX.findall(text))
-    if names:
-        for c in session.scalars(select(Customer).where(Customer.name.in_(names))):
-            add(c, 0.7, f"户名 {c.name}")
-    ranked = sorted(scores.values(), key=lambda s: -s.confidence)
+            add(c, CONTRACT, f"合同号 {contract}")
+    for label, weight, found in _names_and_addresses(session, text, identified=set(scores)):
+        c = session.get(Customer, found.key)
+        assert c is not None
+        reason = f"{label} {found.value}" if found.similarity == 100 else \
+            f"{label} {found.value}（页上为“{found.read}”，相似度 {found.similarity}% / read as {found.read}, " \
+            f"{found.similarity}% similar）"
+        add(c, round(weight * found.similarity / 100, 3), reason)
+        suggestion = scores[c.id]
+        suggestion.similarity = max(suggestion.similarity or 0, found.similarity)
+    ranked = sorted(scores.values(), key=lambda s: (not s.by_account, -s.confidence))
     if len(ranked) > 1:
         # Two customers named on one page: neither is certain.
         for s in ranked:
             s.confidence = round(s.confidence * 0.8, 3)
     return ranked[:limit]
+
+
+def _names_and_addresses(session: Session, text: str,
+                         identified: set[int]) -> list[tuple[str, float, Approximate]]:
+    """The customers whose name or address the page gives, exactly or approximately (namematch).
+
+    Where the page's 户号 or contract number already identified customers, an approximate name or
+    address only backs those up: it does not add a customer of its own to the choice.
+    """
+    names = set(_NAME.findall(text)) | set(_ORG_SUFFIX.findall(text))
+    addresses = set(_ADDRESS.findall(text))
+    if not names and not addresses:
+        return []
+    rows = session.execute(select(Customer.id, Customer.name, Customer.address)).all()
+    found = [("户名", NAME, a) for a in matches(names, {i: normalise(n) for i, n, _ in rows})]
+    if addresses:
+        found += [("用电地址", ADDRESS, a)
+                  for a in matches(addresses, {i: normalise(addr) for i, _, addr in rows if addr})]
+    if identified:
+        found = [f for f in found if f[2].similarity == 100 or f[2].key in identified]
+    return found
 
 
 def autofile(session: Session, document: Document, settings: FilingSettings, actor: User | None = None) -> bool:
