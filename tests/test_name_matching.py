@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from docsvc.files import suggestions
 from docsvc.files.customers import AccountRule, create_customer
-from docsvc.files.namematch import matches, normalise
+from docsvc.files.namematch import Choices, matches
 from docsvc.models import Document
 from docsvc.runtime import Runtime
 from tests.conftest import AuthActions, Users
@@ -34,7 +34,7 @@ def suggested(rt: Runtime, text: str) -> list[suggestions.Suggestion]:
 
 
 def close(reads: list[str], *values: str) -> dict[str, int]:
-    choices = {i: normalise(v) for i, v in enumerate(values)}
+    choices = Choices(dict(enumerate(values)))
     return {values[m.key]: m.similarity for m in matches(reads, choices)}
 
 

@@ -51,26 +51,41 @@ def similarity(read: str, value: str) -> int:
     return round(Levenshtein.normalized_similarity(read, value) * 100)
 
 
-def _acceptable(read: str, value: str) -> bool:
-    if _DIGITS.findall(read) != _DIGITS.findall(value):
-        return False
-    # A person's name: the surname as read must be the customer's (given names repeat across people).
-    return len(value) > PERSON_NAME_MAX or read[:1] == value[:1]
+def _digits(value: str) -> tuple[str, ...]:
+    return tuple(_DIGITS.findall(value))
 
 
-def matches(reads: Iterable[str], choices: Mapping[int, str]) -> list[Approximate]:
+class Choices:
+    """The values to match against (customer names, or addresses), normalised and grouped by their digits,
+    so that a read string is only compared with the values whose digits it shares."""
+
+    def __init__(self, values: Mapping[int, str]) -> None:
+        self.groups: dict[tuple[str, ...], dict[int, str]] = {}
+        for key, value in values.items():
+            value = normalise(value)
+            if value:
+                self.groups.setdefault(_digits(value), {})[key] = value
+
+    def __len__(self) -> int:
+        return sum(len(group) for group in self.groups.values())
+
+
+def matches(reads: Iterable[str], choices: Choices) -> list[Approximate]:
     """Each choice within the allowed edits of a read string (identical ones too), best first.
 
-    `choices` maps keys to normalised values (normalise()); rapidfuzz compares a read string with all
-    of them in C, stopping early on those too far away.
+    rapidfuzz compares a read string with every value of the same digits in C, stopping early on those
+    too far away.
     """
     found: dict[int, Approximate] = {}
     for read in {normalise(r) for r in reads}:
-        if not read:
+        group = choices.groups.get(_digits(read)) if read else None
+        if not group:
             continue
-        for value, distance, key in process.extract(read, choices, scorer=Levenshtein.distance,
+        for value, distance, key in process.extract(read, group, scorer=Levenshtein.distance,
                                                     score_cutoff=max_edits(len(read)), limit=None):
-            if distance and (max_edits(len(value)) < distance or not _acceptable(read, value)):
+            # A person's name: the surname as read must be the customer's (given names repeat across people).
+            if distance and (max_edits(len(value)) < distance
+                             or (len(value) <= PERSON_NAME_MAX and read[:1] != value[:1])):
                 continue
             candidate = Approximate(key, read, value, similarity(read, value))
             if key not in found or found[key].similarity < candidate.similarity:

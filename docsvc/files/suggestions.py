@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +24,7 @@ from docsvc.constants import AUTOFILE_HOW, JobState
 from docsvc.models import AuditEvent, Customer, Document, DocumentType, Page, User
 from docsvc.files.filing import file_document
 from docsvc.files.documents import LIVE, live_pages
-from docsvc.files.namematch import Approximate, matches, normalise
+from docsvc.files.namematch import Approximate, Choices, matches
 from docsvc.files.typeguess import TypeGuess, guess_document_type
 
 # Digits of 户号 length stand alone (not inside a longer number such as a meter number).
@@ -77,9 +79,12 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
                                .where(Document.contract_no.in_(contracts)))
         for contract, c in rows:
             add(c, CONTRACT, f"合同号 {contract}")
-    for label, weight, found in _names_and_addresses(session, text, identified=set(scores)):
-        c = session.get(Customer, found.key)
-        assert c is not None
+    approximate = _names_and_addresses(session, text, identified=set(scores))
+    named = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({f.key for _, _, f in approximate})))}
+    for label, weight, found in approximate:
+        c = named.get(found.key)
+        if c is None:
+            continue  # deleted since the copy was read
         reason = f"{label} {found.value}" if found.similarity == 100 else \
             f"{label} {found.value}（页上为“{found.read}”，相似度 {found.similarity}% / read as {found.read}, " \
             f"{found.similarity}% similar）"
@@ -96,7 +101,9 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
 
 def _names_and_addresses(session: Session, text: str,
                          identified: set[int]) -> list[tuple[str, float, Approximate]]:
-    """The customers whose name or address the page gives, exactly or approximately (namematch).
+    """The customers whose name or address the page gives: a name exactly (SQL on the indexed column,
+    always current), names and addresses approximately or exactly (namematch, over a copy of the
+    customer list at most CHOICES_TTL_S old).
 
     Where the page's 户号 or contract number already identified customers, an approximate name or
     address only backs those up: it does not add a customer of its own to the choice.
@@ -105,14 +112,47 @@ def _names_and_addresses(session: Session, text: str,
     addresses = set(_ADDRESS.findall(text))
     if not names and not addresses:
         return []
-    rows = session.execute(select(Customer.id, Customer.name, Customer.address)).all()
-    found = [("户名", NAME, a) for a in matches(names, {i: normalise(n) for i, n, _ in rows})]
-    if addresses:
-        found += [("用电地址", ADDRESS, a)
-                  for a in matches(addresses, {i: normalise(addr) for i, _, addr in rows if addr})]
-    if identified:
-        found = [f for f in found if f[2].similarity == 100 or f[2].key in identified]
+    found = [("户名", NAME, Approximate(customer_id, name, name, 100))
+             for customer_id, name in session.execute(select(Customer.id, Customer.name).where(Customer.name.in_(names)))]
+    choices = _customer_choices(session)
+    approximate = [("户名", NAME, a) for a in matches(names, choices.names)]
+    approximate += [("用电地址", ADDRESS, a) for a in matches(addresses, choices.addresses)]
+    exact = {(label, a.key) for label, _, a in found}
+    found += [f for f in approximate if (f[0], f[2].key) not in exact
+              and (f[2].similarity == 100 or not identified or f[2].key in identified)]
     return found
+
+
+# How long a copy of the customer list serves approximate matching: reading and normalising 20,000
+# customers costs far more than matching against them (docs/benchmarks.md, "Filing"), and a customer
+# added or renamed meanwhile is still found by its exact name and 户号.
+CHOICES_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class _Choices:
+    loaded: float  # time.monotonic()
+    names: Choices      # by customer id
+    addresses: Choices  # by customer id, where an address is known
+
+
+_choices: dict[str, _Choices] = {}
+_choices_lock = threading.Lock()
+
+
+def _customer_choices(session: Session) -> _Choices:
+    """Every customer's name and address, normalised and grouped for matching; one copy per database."""
+    where = str(session.get_bind().url)
+    with _choices_lock:
+        cached = _choices.get(where)
+    if cached is not None and time.monotonic() - cached.loaded < CHOICES_TTL_S:
+        return cached
+    loaded = time.monotonic()
+    rows = session.execute(select(Customer.id, Customer.name, Customer.address)).all()
+    fresh = _Choices(loaded, Choices({i: n for i, n, _ in rows}), Choices({i: a for i, _, a in rows if a}))
+    with _choices_lock:
+        _choices[where] = fresh
+    return fresh
 
 
 def autofile(session: Session, document: Document, settings: FilingSettings, actor: User | None = None) -> bool:
