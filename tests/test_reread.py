@@ -17,7 +17,7 @@ from docsvc.models import AuditEvent, Document, Page
 from docsvc.ocr.layout import LAYOUT_VERSION
 from docsvc.pipeline.indexing import index_pending
 from docsvc.pipeline.recognition import process_page
-from docsvc.pipeline.reread import Selection, Way, count, older_than, reread, reread_page
+from docsvc.pipeline.reread import Selection, Way, count, older_than, readers_summary, reread, reread_page
 from docsvc.runtime import Runtime
 from tests.conftest import AuthActions, docsvc_cli, settings_for
 from tests.destruction_setup import ingest, text_pdf
@@ -242,6 +242,11 @@ def test_selection_flags_combine(pg_runtime: Runtime) -> None:
         assert selected(Selection(before=LAYOUT_VERSION, document_id=old_b[0], customer_account="3000000001")) == set()
         assert set(session.scalars(select(Page.id).where(older_than(LAYOUT_VERSION)))) == {
             old_a[1], unknown_a[1], old_b[1]}
+        summary = readers_summary(session)  # the dashboard's grouped count, on PostgreSQL
+        assert summary.older_pages == 3 and summary.command == f"docsvc reread --before {LAYOUT_VERSION}"
+        assert {(r.reader, r.pages, r.older) for r in summary.readers} == {
+            ("rapidocr / layout 0", 2, True), (None, 1, True), (f"x / layout {LAYOUT_VERSION}", 1, False),
+            ("pdf-text pypdfium2 4", 1, False)}
 
     put_pieces(rt, old_a[1])
     with rt.sessions() as session:  # the row lock and the swap on PostgreSQL
@@ -295,3 +300,26 @@ def test_the_integrity_page_says_how_many_pages_an_older_reader_produced(
     table = {(flag, re.sub(r"<.*?>", "", cell).strip(), int(n)) for flag, cell, n in rows}
     assert table == {("yes", "未记录（较早的识别程序） / not recorded (an older reader)", 2),
                      ("yes", "rapidocr / layout 0", 1), ("no", today, 1)}
+
+
+def test_an_interrupted_run_is_audited_with_what_it_did(embedded_runtime: Runtime) -> None:
+    rt = embedded_runtime
+    with rt.sessions() as session:
+        first = pieces_page(session, key="a", account=None, layout_version=0)[1]
+        second = pieces_page(session, key="b", account=None, layout_version=0)[1]
+    for page_id in (first, second):
+        put_pieces(rt, page_id)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_one(report) -> None:  # type: ignore[no-untyped-def]
+        raise Stop  # as Ctrl-C would, once the first page is done
+
+    with pytest.raises(Stop):
+        reread(rt.sessions, rt.settings, rt.store, Selection(before=LAYOUT_VERSION), progress=stop_after_one)
+
+    with rt.sessions() as session:
+        assert session.get(Page, first).text == "张建国" and session.get(Page, second).text == STALE  # type: ignore[union-attr]
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "pages.reread")).one()
+    assert event.outcome == "interrupted" and json.loads(event.detail or "{}")["ways"] == {"layout": 1}

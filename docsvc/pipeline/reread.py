@@ -1,7 +1,7 @@
 """Reading pages again with today's reader (`docsvc reread`): a new layout, new models, a new engine.
 
 A page whose words.json keeps the pieces its OCR engine gave layout is laid out again from them
-(milliseconds, no image read); any other page — a text layer, one read before pieces were kept, or
+(no image is read, no OCR runs); any other page — a text layer, one read before pieces were kept, or
 every page when OCR is asked for — is read again from its original, as the page job reads it.
 
 The page keeps its old text, words and images until the new ones are ready; then they replace the
@@ -137,12 +137,28 @@ def reread(sessions: sessionmaker[Session], settings: Settings, store: ObjectSto
     report = RereadReport()
     with sessions() as session:
         report.selected = count(session, selection)
+    completed = False
+    try:
+        _reread_selected(sessions, settings, store, selection, ocr, report, progress)
+        completed = True
+    finally:  # an interrupted run (a store outage, Ctrl-C) is recorded with what it did
+        with sessions() as session:
+            detail = {"selection": selection.describe(), "ocr": ocr, "selected": report.selected,
+                      "ways": dict(report.ways), "readers": dict(report.readers), "skipped": report.skipped,
+                      "failed": len(report.failed), "failures": report.failed[:FAILURES_AUDITED]}
+            audit.record(session, actor, "pages.reread", outcome="ok" if completed else "interrupted", detail=detail)
+            session.commit()
+    return report
+
+
+def _reread_selected(sessions: sessionmaker[Session], settings: Settings, store: ObjectStore, selection: Selection,
+                     ocr: bool, report: RereadReport, progress: Callable[[RereadReport], None] | None) -> None:
     last = 0
     while True:
         with sessions() as session:
             ids = session.scalars(selection.query().where(Page.id > last).order_by(Page.id).limit(CHUNK)).all()
         if not ids:
-            break
+            return
         for page_id in ids:
             with sessions() as session:
                 try:
@@ -159,13 +175,6 @@ def reread(sessions: sessionmaker[Session], settings: Settings, store: ObjectSto
             if progress is not None:
                 progress(report)
         last = ids[-1]
-    with sessions() as session:
-        audit.record(session, actor, "pages.reread", detail={
-            "selection": selection.describe(), "ocr": ocr, "selected": report.selected,
-            "ways": dict(report.ways), "readers": dict(report.readers), "skipped": report.skipped,
-            "failed": len(report.failed), "failures": report.failed[:FAILURES_AUDITED]})
-        session.commit()
-    return report
 
 
 def reread_page(session: Session, settings: Settings, store: ObjectStore, page_id: int, *,
