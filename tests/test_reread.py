@@ -86,7 +86,8 @@ def found(rt: Runtime, query: str) -> set[int]:
     return {hit.page_id for d in results.documents for hit in d.pages}
 
 
-def test_an_ocr_page_records_its_reader_and_keeps_the_engine_pieces(embedded_runtime: Runtime) -> None:
+def test_an_ocr_page_records_its_reader_and_keeps_the_engine_pieces(
+        embedded_runtime: Runtime, client: FlaskClient, auth: AuthActions) -> None:
     rt = embedded_runtime
     page = only_page(rt, ingest(rt, "contract.jpg", scan_jpeg()))
 
@@ -98,6 +99,9 @@ def test_an_ocr_page_records_its_reader_and_keeps_the_engine_pieces(embedded_run
     stored = words_of(rt, page.id)
     assert stored["read_by"]["engine_version"] == "rapidocr_onnxruntime 1.4.4"
     assert "".join(t for piece in stored["pieces"] for t, _, _ in piece) == "".join(w["text"] for w in stored["words"])
+    auth.login("boss", "admin")
+    shown = client.get(f"/pages/{page.id}/words").get_json()  # what the viewer gets: the words, not the pieces
+    assert shown["words"] == stored["words"] and "pieces" not in shown and "read_by" not in shown
 
 
 def test_a_text_layer_page_records_its_reader_and_is_never_older(embedded_runtime: Runtime, tmp_path: Path) -> None:

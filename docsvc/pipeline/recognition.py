@@ -120,7 +120,7 @@ def _word_dicts(words: list[Word]) -> list[dict[str, object]]:
 def _words_document(image: Image.Image, text: PageText) -> dict[str, object]:
     document: dict[str, object] = {"width": image.width, "height": image.height, "source": text.source.value,
                                    "words": text.words}
-    if text.pieces is not None:
+    if text.pieces is not None:   # the keys files.documents.WORDS_FOR_RELAYOUT names
         document["read_by"] = {"engine_version": text.engine_version, "models": text.models}
         # compact ([text, box, conf]): a page's pieces are as many as its words
         document["pieces"] = [[[w.text, list(w.box), round(w.confidence, 4)] for w in piece]
