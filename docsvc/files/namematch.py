@@ -66,9 +66,6 @@ class Choices:
             if value:
                 self.groups.setdefault(_digits(value), {})[key] = value
 
-    def __len__(self) -> int:
-        return sum(len(group) for group in self.groups.values())
-
 
 def matches(reads: Iterable[str], choices: Choices) -> list[Approximate]:
     """Each choice within the allowed edits of a read string (identical ones too), best first.

@@ -79,9 +79,9 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
                                .where(Document.contract_no.in_(contracts)))
         for contract, c in rows:
             add(c, CONTRACT, f"合同号 {contract}")
-    approximate = _names_and_addresses(session, text, identified=set(scores))
-    named = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({f.key for _, _, f in approximate})))}
-    for label, weight, found in approximate:
+    by_text = _names_and_addresses(session, text, identified=set(scores))
+    named = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({f.key for _, _, f in by_text})))}
+    for label, weight, found in by_text:
         c = named.get(found.key)
         if c is None:
             continue  # deleted since the copy was read
