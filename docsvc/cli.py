@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tqdm import tqdm
 
 import workers
 from docsvc import create_app, db
 from docsvc.config import ConfigError, Settings
-from docsvc.constants import FileState, Grant, Role
+from docsvc.constants import FileState, Grant, IndexState, Role
 from docsvc.errors import DomainError
 from docsvc.files import four_properties, four_properties_report
 from docsvc.governance import audit, fixity, retention
@@ -22,8 +22,9 @@ from docsvc.governance.accounts import (
     AccountError, create_user, find_user, issue_token, list_tokens, revoke_token, set_active, set_grants, set_roles,
 )
 from docsvc.jobs import enqueue_index
-from docsvc.models import User
-from docsvc.pipeline import consistency, reindex as reindex_service
+from docsvc.models import Page, User
+from docsvc.ocr.layout import LAYOUT_VERSION
+from docsvc.pipeline import consistency, reindex as reindex_service, reread as reread_service
 from docsvc.pipeline.batches import batch_report
 from docsvc.pipeline.hotfolder import HotFolder
 from docsvc.pipeline.intake import Upload, UploadTooLarge, check_size, receive
@@ -134,6 +135,68 @@ def reindex(commit_every: int, procs: int) -> None:
     bar.close()
     click.echo(f"索引已重建并启用 / index rebuilt and live: {rt.index.current_directory()}")
     rt.close()
+
+
+@main.command()
+@click.option("--before", type=click.IntRange(min=1), default=None,
+              help=f"Only pages an older reader produced: laid out before this layout version (today's is "
+                   f"{LAYOUT_VERSION}), or read before readers were recorded.")
+@click.option("--document", "document_id", type=int, default=None, help="Only this document's pages (its id).")
+@click.option("--customer", "customer_account", default=None, help="Only the pages of this customer's file (户号).")
+@click.option("--ocr", is_flag=True, help="OCR the selected pages again even where their stored words would do "
+                                          "(after a change of engine or models).")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait until the search index has the new text (embedded mode; with Redis the index worker "
+                   "takes it).")
+def reread(before: int | None, document_id: int | None, customer_account: str | None, ocr: bool, wait: bool) -> None:
+    """Read pages again with today's reader: a new layout from the stored words (fast), otherwise OCR.
+
+    Each page keeps its old text until the new text replaces it; the pages are then re-indexed.
+    The options combine: `--before 2 --customer 3000000001` re-reads that customer's older pages."""
+    rt = _migrated_runtime()
+    selection = reread_service.Selection(before=before, document_id=document_id, customer_account=customer_account)
+    with rt.sessions() as session:
+        total = reread_service.count(session, selection)
+    if total == 0:
+        click.echo("没有符合条件的页 / no pages match")
+        rt.close()
+        return
+    bar = tqdm(total=total, desc="重新识别 / re-reading", unit="page")
+
+    def progress(report: reread_service.RereadReport) -> None:
+        bar.n = min(total, report.done + len(report.failed) + report.skipped)
+        bar.refresh()
+
+    report = reread_service.reread(rt.sessions, rt.settings, rt.store, selection, ocr=ocr, progress=progress)
+    bar.close()
+    ways = report.ways
+    click.echo(f"重新识别 / re-read {report.done} 页 pages: 仅重排版 / layout only {ways[reread_service.Way.LAYOUT]}, "
+               f"OCR {ways[reread_service.Way.OCR]}, 文字层 / text layer {ways[reread_service.Way.TEXT_LAYER]}; "
+               f"失败 / failed {len(report.failed)}; 期间已变动而跳过 / changed meanwhile, skipped {report.skipped}")
+    for page_id, message in report.failed[:20]:
+        click.echo(f"  [{page_id}] {message}")
+    if wait and report.done and rt.settings.embedded_jobs:
+        rt.jobs.start()  # the index job the re-read queued runs on this process's index thread
+        _follow_index(rt)
+    rt.close()
+    if report.failed:
+        sys.exit(1)
+
+
+def _follow_index(rt: Runtime) -> None:
+    bar = tqdm(desc="索引 / indexing", unit="page", total=0)
+    with rt.sessions() as session:
+        while True:
+            pending = session.scalar(select(func.count()).select_from(Page)
+                                     .where(Page.index_state == IndexState.PENDING)) or 0
+            bar.total = max(bar.total or 0, pending)
+            bar.n = bar.total - pending
+            bar.refresh()
+            if not pending:
+                break
+            session.rollback()
+            time.sleep(0.5)
+    bar.close()
 
 
 @main.group("index")

@@ -205,6 +205,7 @@ class Page(Base):
         UniqueConstraint("document_id", "number", name="uq_pages_document_number"),
         Index("ix_pages_status", "status"),
         Index("ix_pages_index_state", "index_state"),
+        Index("ix_pages_layout_version", "layout_version"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -222,6 +223,10 @@ class Page(Base):
     skew: Mapped[float | None] = mapped_column(Float)
     engine: Mapped[str | None] = mapped_column(String(20))
     engine_version: Mapped[str | None] = mapped_column(String(80))
+    # Who produced the text (docsvc.ocr.readers) and the OCR layout version it was laid out with; NULL
+    # for pages read before readers were recorded (migration 0009): an older, unknown reader.
+    reader: Mapped[str | None] = mapped_column(String(200))
+    layout_version: Mapped[int | None] = mapped_column(Integer)
     image_key: Mapped[str | None] = mapped_column(String(200))
     thumb_key: Mapped[str | None] = mapped_column(String(200))
     words_key: Mapped[str | None] = mapped_column(String(200))

@@ -55,6 +55,11 @@ _REASONS = {"type": "array", "items": {"type": "string"}}
 SUGGESTIONS = {"type": "object", "properties": {
     "suggestions": {"type": "array", "items": {"type": "object", "properties": {
         "account": {"type": "string"}, "name": {"type": "string"}, "confidence": {"type": "number"},
+        "similarity": {"type": "integer", "nullable": True, "minimum": 0, "maximum": 100,
+                       "description": "how closely the name or address read on the page matches the customer's, "
+                                      "in percent (100: exactly; names read with errors match approximately); "
+                                      "null when only the 户号 or contract number matched"},
+        "by_account": {"type": "boolean", "description": "the page gives this customer's 户号 (ranked first)"},
         "reasons": _REASONS}}},
     "type_guess": {"type": "object", "nullable": True, "description": "the type the first page's title shows "
                    "(null when no type's phrase is on it)", "properties": {

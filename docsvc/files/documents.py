@@ -60,8 +60,14 @@ def page_object_key(page: Page, kind: str) -> str:
     return key
 
 
+# What words.json keeps besides the page's words: the OCR engine's output before layout, for laying the
+# page out again (docsvc.pipeline.recognition.relaid); not shown to anyone.
+WORDS_FOR_RELAYOUT = ("pieces", "read_by")
+
+
 def page_words(store: ObjectStore, page: Page) -> dict[str, object]:
-    return json.loads(store.read_bytes(page_object_key(page, "words")))
+    stored = json.loads(store.read_bytes(page_object_key(page, "words")))
+    return {k: v for k, v in stored.items() if k not in WORDS_FOR_RELAYOUT}
 
 
 # What names the person or the paper behind a document; for a sensitive document (an ID copy) these

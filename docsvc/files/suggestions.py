@@ -1,4 +1,5 @@
-"""Who a scanned document belongs to, proposed from its OCR text: 户号, contract numbers, customer names.
+"""Who a scanned document belongs to, proposed from its OCR text: 户号, contract numbers, customer names
+and addresses (names and addresses approximately, as OCR may misread a character: files.namematch).
 
 Each proposal carries a confidence; only proposals at or above the configured threshold may file a
 document by themselves (`autofile`, run by `file_when_read` once the document's last page is read),
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +24,7 @@ from docsvc.constants import AUTOFILE_HOW, JobState
 from docsvc.models import AuditEvent, Customer, Document, DocumentType, Page, User
 from docsvc.files.filing import file_document
 from docsvc.files.documents import LIVE, live_pages
+from docsvc.files.namematch import Approximate, Choices, matches
 from docsvc.files.typeguess import TypeGuess, guess_document_type
 
 # Digits of 户号 length stand alone (not inside a longer number such as a meter number).
@@ -29,6 +33,10 @@ _LABELLED_ACCOUNT = re.compile(r"户号[:：]?\s*(\d{6,20})")
 _CONTRACT = re.compile(r"\b([A-Z]{2,4}-\d{4}-\d{4,8})\b")
 _NAME = re.compile(r"(?:户名|用电人|用户名称|客户名称|申请人)[:：]\s*([^\s　,，。；;]{2,40})")
 _ORG_SUFFIX = re.compile(r"([\u4e00-\u9fff（）()]{2,30}(?:有限公司|公司|厂|学校|医院|中心|合作社))")
+_ADDRESS = re.compile(r"(?:用电地址|通讯地址|住址|地址)[:：]\s*([^\s　,，。；;]{4,80})")
+# What each piece of evidence is worth when it matches exactly; an approximate name or address is
+# worth its similarity's share of it (张建图 for 张建国, 67 %: 0.47), so it never files by itself.
+ACCOUNT_LABELLED, ACCOUNT_BARE, CONTRACT, NAME, ADDRESS = 0.9, 0.6, 0.8, 0.7, 0.5
 
 
 @dataclass
@@ -37,6 +45,10 @@ class Suggestion:
     name: str
     confidence: float
     reasons: list[str] = field(default_factory=list)
+    # How closely the page's name or address matched the customer's, in percent (100: exactly);
+    # None when neither did (found by 户号 or contract number only).
+    similarity: int | None = None
+    by_account: bool = False  # the page names this customer's 户号: ranked before every other
 
 
 def _text(document: Document) -> str:
@@ -59,23 +71,88 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
     accounts = labelled | set(_ACCOUNT.findall(text))
     if accounts:
         for c in session.scalars(select(Customer).where(Customer.account.in_(accounts))):
-            add(c, 0.9 if c.account in labelled else 0.6, f"户号 {c.account}")
+            add(c, ACCOUNT_LABELLED if c.account in labelled else ACCOUNT_BARE, f"户号 {c.account}")
+            scores[c.id].by_account = True
     contracts = set(_CONTRACT.findall(text))
     if contracts:
         rows = session.execute(select(Document.contract_no, Customer).join(Customer, Document.customer_id == Customer.id)
                                .where(Document.contract_no.in_(contracts)))
         for contract, c in rows:
-            add(c, 0.8, f"合同号 {contract}")
-    names = set(_NAME.findall(text)) | set(_ORG_SUFFIX.findall(text))
-    if names:
-        for c in session.scalars(select(Customer).where(Customer.name.in_(names))):
-            add(c, 0.7, f"户名 {c.name}")
-    ranked = sorted(scores.values(), key=lambda s: -s.confidence)
+            add(c, CONTRACT, f"合同号 {contract}")
+    by_text = _names_and_addresses(session, text, identified=set(scores))
+    named = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({f.key for _, _, f in by_text})))}
+    for label, weight, found in by_text:
+        c = named.get(found.key)
+        if c is None:
+            continue  # deleted since the copy was read
+        reason = f"{label} {found.value}" if found.similarity == 100 else \
+            f"{label} {found.value}（页上为“{found.read}”，相似度 {found.similarity}% / read as {found.read}, " \
+            f"{found.similarity}% similar）"
+        add(c, round(weight * found.similarity / 100, 3), reason)
+        suggestion = scores[c.id]
+        suggestion.similarity = max(suggestion.similarity or 0, found.similarity)
+    ranked = sorted(scores.values(), key=lambda s: (not s.by_account, -s.confidence))
     if len(ranked) > 1:
         # Two customers named on one page: neither is certain.
         for s in ranked:
             s.confidence = round(s.confidence * 0.8, 3)
     return ranked[:limit]
+
+
+def _names_and_addresses(session: Session, text: str,
+                         identified: set[int]) -> list[tuple[str, float, Approximate]]:
+    """The customers whose name or address the page gives: a name exactly (SQL on the indexed column,
+    always current), names and addresses approximately or exactly (namematch, over a copy of the
+    customer list at most CHOICES_TTL_S old).
+
+    Where the page's 户号 or contract number already identified customers, an approximate name or
+    address only backs those up: it does not add a customer of its own to the choice.
+    """
+    names = set(_NAME.findall(text)) | set(_ORG_SUFFIX.findall(text))
+    addresses = set(_ADDRESS.findall(text))
+    if not names and not addresses:
+        return []
+    found = [("户名", NAME, Approximate(customer_id, name, name, 100))
+             for customer_id, name in session.execute(select(Customer.id, Customer.name).where(Customer.name.in_(names)))]
+    choices = _customer_choices(session)
+    approximate = [("户名", NAME, a) for a in matches(names, choices.names)]
+    approximate += [("用电地址", ADDRESS, a) for a in matches(addresses, choices.addresses)]
+    exact = {(label, a.key) for label, _, a in found}
+    found += [f for f in approximate if (f[0], f[2].key) not in exact
+              and (f[2].similarity == 100 or not identified or f[2].key in identified)]
+    return found
+
+
+# How long a copy of the customer list serves approximate matching: reading and normalising 20,000
+# customers costs far more than matching against them (docs/benchmarks.md, "Filing"), and a customer
+# added or renamed meanwhile is still found by its exact name and 户号.
+CHOICES_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class _Choices:
+    loaded: float  # time.monotonic()
+    names: Choices      # by customer id
+    addresses: Choices  # by customer id, where an address is known
+
+
+_choices: dict[str, _Choices] = {}
+_choices_lock = threading.Lock()
+
+
+def _customer_choices(session: Session) -> _Choices:
+    """Every customer's name and address, normalised and grouped for matching; one copy per database."""
+    where = str(session.get_bind().url)
+    with _choices_lock:
+        cached = _choices.get(where)
+    if cached is not None and time.monotonic() - cached.loaded < CHOICES_TTL_S:
+        return cached
+    loaded = time.monotonic()
+    rows = session.execute(select(Customer.id, Customer.name, Customer.address)).all()
+    fresh = _Choices(loaded, Choices({i: n for i, n, _ in rows}), Choices({i: a for i, _, a in rows if a}))
+    with _choices_lock:
+        _choices[where] = fresh
+    return fresh
 
 
 def autofile(session: Session, document: Document, settings: FilingSettings, actor: User | None = None) -> bool:

@@ -24,11 +24,16 @@ class OcrResult:
     confidence: float | None  # mean word confidence, None when nothing was read
     engine: str  # "rapidocr" | "tesseract"
     engine_version: str  # e.g. "rapidocr_onnxruntime 1.4.4", "tesseract 5.3.0 chi_sim+eng"
+    models: str  # the models that read it, e.g. "ch_PP-OCRv4_det_infer+ch_PP-OCRv4_rec_infer"
+    # What the engine handed to layout (docsvc.ocr.layout.reading_text), kept so that a new layout can
+    # be run again over the same pieces without reading the image (docsvc.pipeline.reread).
+    pieces: list[list[Word]]
 
 
 class OcrEngine(Protocol):
     name: str
     version: str
+    models: str
 
     def recognise(self, image: Image.Image) -> OcrResult: ...
 

@@ -25,6 +25,11 @@ from docsvc.ocr.interface import Word
 
 Box = tuple[int, int, int, int]
 
+# Raise it with every change here that changes the text or boxes a page gets from the same engine
+# pieces: each page records the version that laid it out, and `docsvc reread --before N` lays out
+# again the pages an older version did (docs/reading.md, "Readers and re-reading").
+LAYOUT_VERSION = 1
+
 # Ranges whose characters are written without spaces between them: CJK ideographs (with
 # extensions and compatibility forms), CJK punctuation, kana, and full-width forms (：，（）).
 _CJK_RANGES = (

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from importlib.metadata import version
+from pathlib import PurePath
 
 from PIL import Image
 from rapidocr_onnxruntime import RapidOCR
+from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
+from rapidocr_onnxruntime.utils import read_yaml
 
 from docsvc.ocr.interface import OcrResult, Word
 from docsvc.ocr.layout import Box, group_characters, reading_text, split_word
@@ -17,6 +20,7 @@ class RapidOcrEngine:
 
     def __init__(self) -> None:
         self.version = f"rapidocr_onnxruntime {version('rapidocr_onnxruntime')}"
+        self.models = _models()
         self._local = threading.local()
         self._model()  # load now, in the thread that builds the engine (see get_engine)
 
@@ -27,7 +31,7 @@ class RapidOcrEngine:
         pieces = [_segment_words(segment) for segment in segments or []]
         text, words = reading_text(pieces)
         confidence = sum(w.confidence for w in words) / len(words) if words else None
-        return OcrResult(text, words, confidence, self.name, self.version)
+        return OcrResult(text, words, confidence, self.name, self.version, self.models, pieces)
 
     def _model(self) -> RapidOCR:
         # One model set per thread, each running onnxruntime on a single thread: parallel
@@ -37,6 +41,13 @@ class RapidOcrEngine:
         if model is None:
             model = self._local.model = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
         return model
+
+
+def _models() -> str:
+    """The model files RapidOCR() loads by default (the page reader records them), e.g.
+    "ch_PP-OCRv4_det_infer+ch_ppocr_mobile_v2.0_cls_infer+ch_PP-OCRv4_rec_infer"."""
+    config = read_yaml(DEFAULT_CFG_PATH)
+    return "+".join(PurePath(config[part]["model_path"]).stem for part in ("Det", "Cls", "Rec"))
 
 
 def _segment_words(segment: list) -> list[Word]:

@@ -29,6 +29,7 @@ class TesseractEngine:
         # pytesseract's child processes inherit this process's environment; one thread each.
         os.environ["OMP_THREAD_LIMIT"] = "1"
         self._languages = languages
+        self.models = f"tessdata {languages}"
         try:
             self.version = f"tesseract {pytesseract.get_tesseract_version()} {languages}"
             installed = set(pytesseract.get_languages(config=""))
@@ -71,4 +72,4 @@ class TesseractEngine:
             pieces.append(split_word(text, box, min(1.0, float(conf) / 100)))
         text, words = reading_text(pieces)
         confidence = sum(w.confidence for w in words) / len(words) if words else None
-        return OcrResult(text, words, confidence, self.name, self.version)
+        return OcrResult(text, words, confidence, self.name, self.version, self.models, pieces)

@@ -22,7 +22,9 @@ from docsvc.constants import (
 from docsvc.formats import decoder
 from docsvc.jobs import JobQueue, enqueue_index
 from docsvc.models import Page
-from docsvc.ocr import get_engine, normalise
+from docsvc.ocr import Word, get_engine, normalise
+from docsvc.ocr.layout import LAYOUT_VERSION, reading_text
+from docsvc.ocr.readers import ocr_reader, text_layer_reader
 from docsvc.pipeline import jobstate
 from docsvc.files import suggestions
 from sqlalchemy.orm import Session
@@ -39,6 +41,12 @@ class PageText:
     skew: float | None
     engine: str | None
     engine_version: str | None
+    reader: str  # docsvc.ocr.readers: engine, models and layout version
+    layout_version: int | None  # None: not laid out by docsvc.ocr.layout (a PDF text layer)
+    # OCR only: the engine's models and the pieces it gave layout, stored in words.json so that
+    # `docsvc reread` can lay the page out again without OCR (see relaid).
+    models: str | None = None
+    pieces: list[list[Word]] | None = None
 
 
 def process_page(session: Session, settings: Settings, store: ObjectStore, jobs: JobQueue, page_id: int) -> None:
@@ -50,7 +58,7 @@ def process_page(session: Session, settings: Settings, store: ObjectStore, jobs:
         # A page moved in from another scan reads from its own original.
         with store.local_path(page.source_key) as path:
             image, text = read_page(Path(path), page.source_media_type, page.source_index, settings)
-        _save(session, store, page, image, text)
+        save_page(session, store, page, image, text)
         jobstate.mark_done(session, page)
     if page.status != JobState.DONE:
         return
@@ -74,23 +82,60 @@ def read_page(path: Path, media_type: str, index: int, settings: Settings) -> tu
                   "box": [round(word.box[0] * w), round(word.box[1] * h),
                           round(word.box[2] * w), round(word.box[3] * h)],
                   "conf": 1.0} for word in layer.words]
-        return image, PageText(layer.text, words, None, TextSource.TEXT_LAYER, 0, None, None, None)
+        return image, PageText(layer.text, words, None, TextSource.TEXT_LAYER, 0, None, None, None,
+                               text_layer_reader(), None)
     upright = normalise(decoded.image)
     engine = get_engine(settings.ocr_engine)
     result = engine.recognise(upright.image)
-    words = [{"text": w.text, "box": list(w.box), "conf": round(w.confidence, 4)} for w in result.words]
-    return upright.image, PageText(result.text, words, result.confidence, TextSource.OCR,
-                                   upright.rotation, upright.skew, result.engine, result.engine_version)
+    return upright.image, PageText(result.text, _word_dicts(result.words), result.confidence, TextSource.OCR,
+                                   upright.rotation, upright.skew, result.engine, result.engine_version,
+                                   ocr_reader(result.engine_version, result.models), LAYOUT_VERSION,
+                                   result.models, result.pieces)
 
 
-def _save(session: Session, store: ObjectStore, page: Page, image: Image.Image, text: PageText) -> None:
+@dataclass(frozen=True)
+class Relaid:
+    """A page's text laid out again from the engine pieces its words.json keeps."""
+    text: str
+    words_document: dict[str, object]  # the page's words.json with the new words
+    confidence: float | None
+    reader: str
+    layout_version: int
+
+
+def relaid(words_document: dict[str, object]) -> Relaid | None:
+    """The page laid out by today's layout from the pieces its OCR stored; None when its words.json
+    has none (a text layer, or read before pieces were kept): only reading it again will do."""
+    pieces, read_by = words_document.get("pieces"), words_document.get("read_by")
+    if not isinstance(pieces, list) or not isinstance(read_by, dict):
+        return None
+    text, words = reading_text([[Word(str(t), (int(b[0]), int(b[1]), int(b[2]), int(b[3])), float(c))
+                                 for t, b, c in piece] for piece in pieces])
+    confidence = sum(w.confidence for w in words) / len(words) if words else None
+    return Relaid(text, {**words_document, "words": _word_dicts(words)}, confidence,
+                  ocr_reader(str(read_by["engine_version"]), str(read_by["models"])), LAYOUT_VERSION)
+
+
+def _word_dicts(words: list[Word]) -> list[dict[str, object]]:
+    return [{"text": w.text, "box": list(w.box), "conf": round(w.confidence, 4)} for w in words]
+
+
+def _words_document(image: Image.Image, text: PageText) -> dict[str, object]:
+    document: dict[str, object] = {"width": image.width, "height": image.height, "source": text.source.value,
+                                   "words": text.words}
+    if text.pieces is not None:   # the keys files.documents.WORDS_FOR_RELAYOUT names
+        document["read_by"] = {"engine_version": text.engine_version, "models": text.models}
+        # compact ([text, box, conf]): a page's pieces are as many as its words
+        document["pieces"] = [[[w.text, list(w.box), round(w.confidence, 4)] for w in piece]
+                              for piece in text.pieces]
+    return document
+
+
+def save_page(session: Session, store: ObjectStore, page: Page, image: Image.Image, text: PageText) -> None:
     data, ext, content_type = encode_image(image)
     page.image_key = store.put_bytes(page_image_key(page.id, ext), data, content_type).key
     page.thumb_key = store.put_bytes(page_thumb_key(page.id), encode_thumbnail(image), "image/jpeg").key
-    words_doc = {"width": image.width, "height": image.height, "source": text.source.value, "words": text.words}
-    page.words_key = store.put_bytes(
-        page_words_key(page.id), json.dumps(words_doc, ensure_ascii=False).encode(), "application/json"
-    ).key
+    page.words_key = store_words(store, page.id, _words_document(image, text))
     page.width, page.height = image.size
     page.dpi = _image_dpi(image)
     page.text = text.text
@@ -100,7 +145,14 @@ def _save(session: Session, store: ObjectStore, page: Page, image: Image.Image, 
     page.skew = text.skew
     page.engine = text.engine
     page.engine_version = text.engine_version
+    page.reader = text.reader
+    page.layout_version = text.layout_version
     page.index_state = IndexState.PENDING
+
+
+def store_words(store: ObjectStore, page_id: int, words_document: dict[str, object]) -> str:
+    return store.put_bytes(page_words_key(page_id), json.dumps(words_document, ensure_ascii=False).encode(),
+                           "application/json").key
 
 
 def _image_dpi(image: Image.Image) -> int | None:
