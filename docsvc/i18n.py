@@ -25,6 +25,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "Your session ended (idle too long, or open longer than allowed): log in again."),
     "forbidden": ("您没有权限执行此操作。如确需访问，请联系档案管理员申请授权。",
                   "You are not allowed to do this. Ask the records manager for access if you need it."),
+    "bad_request": ("请求内容不完整或格式不对。请检查填写的内容后重试。",
+                    "The request was incomplete or malformed. Check what you entered and try again."),
+    "method_not_allowed": ("此地址不支持这种操作。请从页面上的按钮或链接进入，不要直接输入地址。",
+                           "This address does not accept that kind of request. Use the page's buttons and links "
+                           "instead of typing the address."),
+    "server_error": ("系统内部出错，您的操作可能没有完成。请稍后重试；如果仍然出错，请把参考号 {reference} "
+                     "告诉系统管理员。",
+                     "Something went wrong inside docsvc and your action may not have been completed. Try again "
+                     "later; if it keeps failing, give the administrator the reference {reference}."),
+    "error_reference": ("参考号", "Reference"),
     "not_found": ("找不到该页面或对象，可能已被删除或链接有误。", "Not found: it may have been removed, or the link is wrong."),
     "drop_here": ("把扫描文件拖到这里，或点击选择文件（PDF、TIFF、JPEG、PNG，可多选）",
                   "Drop scanned files here, or click to choose (PDF, TIFF, JPEG, PNG; several at once)"),

@@ -34,8 +34,11 @@ def client_ip() -> str | None:
 
 
 def lang() -> str:
+    """The language the person chose (the switch's cookie), else the browser's Accept-Language, else Chinese."""
     chosen = request.cookies.get("lang")
-    return chosen if chosen in LANGUAGES else "zh"
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES, default="zh") or "zh"
 
 
 def t(key: str, **params: object) -> str:

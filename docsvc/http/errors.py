@@ -1,13 +1,19 @@
-"""Errors as the web pages and the API answer them: the one map from domain errors to HTTP statuses."""
+"""Errors as the web pages and the API answer them: the one map from domain errors to HTTP statuses, and
+every error answer in the reader's language, saying what to do, with a reference that is in the log."""
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template
+import logging
+import secrets
+
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from docsvc.errors import Conflict, Corrupted, DomainError, Forbidden, NotFound, TooManyRequests
 from docsvc.http.context import is_api, t
 from docsvc.pipeline.intake import too_large_message
+
+log = logging.getLogger(__name__)
 
 # Most specific first: NotAllowedNow is a Conflict, DuplicateAccount a CustomerError and a Conflict.
 STATUSES: tuple[tuple[type[DomainError], int], ...] = ((NotFound, 404), (Forbidden, 403), (Conflict, 409),
@@ -22,25 +28,50 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(InternalServerError, _server_error)
+
+
+def answer(status: int, text: str, *, reference: str | None = None) -> tuple[object, int]:
+    """The error page or JSON body; the same reference goes to the log, so a person can quote it."""
+    reference = reference or secrets.token_hex(4).upper()
+    log.log(logging.ERROR if status >= 500 else logging.INFO, "HTTP %d %s %s [ref %s]: %s", status,
+            request.method, request.path, reference, text)
+    if is_api():
+        return jsonify(error=text, reference=reference), status
+    return render_template("error.html", code=status, message=text, reference=reference), status
 
 
 def _http_error(exc: HTTPException) -> object:
-    messages = {403: "forbidden", 404: "not_found"}
-    text = t(messages[exc.code]) if exc.code in messages else (exc.description or exc.name)
-    if exc.code == 413:  # werkzeug refuses a body above MAX_CONTENT_LENGTH from its Content-Length, unread
+    code = exc.code or 500
+    if code >= 500:
+        return _server_error(exc)
+    messages = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    if code in messages:
+        text = t(messages[code])
+    elif code == 413:  # werkzeug refuses a body above MAX_CONTENT_LENGTH from its Content-Length, unread
         text = too_large_message("上传内容", "The upload", None, current_app.config["MAX_CONTENT_LENGTH"] // 2**20)
-    if is_api():
-        return jsonify(error=text), exc.code
-    return render_template("error.html", code=exc.code, message=text), exc.code
+    elif exc.description and exc.description != type(exc).description:
+        text = exc.description  # our own message (abort(400, description=...)), in both languages
+    elif code == 400:
+        text = t("bad_request")
+    else:
+        text = exc.description or exc.name
+    return answer(code, text)
 
 
 def _csrf_error(exc: CSRFError) -> object:
     text = "表单已过期或来源不明，请刷新页面后重试。 / The form expired or did not come from this site; reload and try again."
-    return render_template("error.html", code=400, message=text), 400
+    return answer(400, text)
 
 
 def _domain_error(exc: DomainError) -> object:
-    status = status_for(exc)
-    if is_api():
-        return jsonify(error=exc.message), status
-    return render_template("error.html", code=status, message=exc.message), status
+    return answer(status_for(exc), exc.message)
+
+
+def _server_error(exc: HTTPException) -> object:
+    """An unexpected failure: logged with its traceback under a reference the page shows."""
+    reference = secrets.token_hex(4).upper()
+    cause = getattr(exc, "original_exception", None) or exc
+    log.error("unexpected error [ref %s] on %s %s", reference, request.method, request.path,
+              exc_info=(type(cause), cause, cause.__traceback__))
+    return answer(500, t("server_error", reference=reference), reference=reference)
