@@ -314,3 +314,57 @@ def render_two_column_page(*, dpi: int = 300, seed: int = 0) -> tuple[Image.Imag
     scan = _degrade(page, "jpeg", 0.0, random.Random(seed))
     scan.info["dpi"] = (dpi, dpi)
     return scan, [heading, *columns[0], *columns[1], footer]
+
+
+SERIF_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+# An English product sheet laid out like OCRmyPDF's linn.png: a title, a paragraph of long lines set
+# close together across the page, then two columns. Long serif lines like these are what RapidOCR's
+# per-line direction classifier takes for upside-down text (linn.png lost its second line that way).
+SHEET_TITLE = "The MeterLink Terminal"
+SHEET_INTRO = [
+    "The MeterLink terminal is a state-of-the-art reading and billing tool for the modern utility office. It is",
+    "extremely powerful, yet amazingly simple to learn and use. Its many remarkable features include:",
+    "Every meter reading is recorded and checked against the previous month, yet many remarkable cases remain:",
+    "The reading clerk confirms each value on screen, and the terminal keeps a full history of every change made.",
+]
+SHEET_COLUMNS = [
+    ["Reading a Meter", "To read a meter, simply press READ and SAVE,", "then hold the probe against the meter",
+     "until the terminal beeps twice; the value", "and the time are stored with the account."],
+    ["Billing", "Every evening the day's readings are sent", "to the billing office, checked against the",
+     "last month's values and the tariff, and", "any doubtful reading is flagged for review."],
+]
+SHEET_FOOTER = "MeterLink Systems, 18 Harbour Road, Ningbo"
+
+
+def render_product_sheet() -> tuple[Image.Image, list[str]]:
+    """The linn-style sheet as a clean 300 dpi scan (US letter width, cropped below the footer);
+    returns the scan and its lines in reading order (intro, left column, right column, footer)."""
+    dpi, width = 300, 2550
+    size = 38
+    font, title_font = ImageFont.truetype(SERIF_PATH, size), ImageFont.truetype(SERIF_PATH, 2 * size)
+    pitch = round(size * 1.15)                       # tight leading, as on the original sheet
+    margin = 345
+    column_pitch = round(size * 1.3)
+    height = 260 + len(SHEET_INTRO) * pitch + 60 + max(map(len, SHEET_COLUMNS)) * column_pitch + 220
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    draw.text(((width - draw.textlength(SHEET_TITLE, font=title_font)) / 2, 100), SHEET_TITLE,
+              font=title_font, fill=0)
+    y = 260
+    for line in SHEET_INTRO:
+        draw.text((margin, y), line, font=font, fill=0)
+        y += pitch
+    y += 60
+    for n, column in enumerate(SHEET_COLUMNS):
+        for i, line in enumerate(column):
+            # set justified, as printed columns are: every line but a paragraph's last fills the column
+            left, words = margin + n * 1050, line.split(" ")
+            spare = 900 - draw.textlength(line, font=font) if 0 < i < len(column) - 1 else 0
+            for word in words:
+                draw.text((left, y + i * column_pitch), word, font=font, fill=0)
+                left += draw.textlength(word + " ", font=font) + spare / max(1, len(words) - 1)
+    y += max(map(len, SHEET_COLUMNS)) * column_pitch + 100
+    draw.text((width - margin - draw.textlength(SHEET_FOOTER, font=font), y), SHEET_FOOTER, font=font, fill=0)
+    scan = page.convert("RGB")
+    scan.info["dpi"] = (dpi, dpi)
+    return scan, [SHEET_TITLE, *SHEET_INTRO, *SHEET_COLUMNS[0], *SHEET_COLUMNS[1], SHEET_FOOTER]

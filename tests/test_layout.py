@@ -146,3 +146,30 @@ def test_two_column_contract_page_reads_column_by_column(tmp_path: Path) -> None
     matches = [best(line) for line in read]
     assert all(ratio >= 0.85 for ratio, _ in matches), list(zip(read, matches))   # no line mixes the columns
     assert [i for _, i in matches] == list(range(len(wanted))), page.text          # every line, in reading order
+
+
+def _reading_order(read_text: str, expected: list[str]) -> list[int]:
+    """For each line read, the index of the expected line it is (each must match one closely)."""
+    from difflib import SequenceMatcher
+
+    read = [unicodedata.normalize("NFKC", line).replace(" ", "").replace("\t", "")
+            for line in read_text.split("\n") if line.strip()]
+    wanted = [unicodedata.normalize("NFKC", line).replace(" ", "") for line in expected]
+    matches = [max((SequenceMatcher(None, line, w).ratio(), i) for i, w in enumerate(wanted)) for line in read]
+    assert all(ratio >= 0.85 for ratio, _ in matches), list(zip(read, matches))
+    return [i for _, i in matches]
+
+
+@pytest.mark.integration   # the real RapidOCR engine on a 300 dpi page
+def test_no_line_of_a_linn_style_sheet_is_lost_and_its_columns_read_in_order(tmp_path: Path) -> None:
+    # RapidOCR's per-line direction classifier took a long upright serif line for an upside-down one;
+    # read turned, it scored under the threshold and vanished (linn.png's "extremely powerful, …").
+    from tests.samples import render_product_sheet
+
+    scan, expected = render_product_sheet()
+    path = tmp_path / "sheet.png"
+    scan.save(path, dpi=(300, 300))
+    settings = Settings.from_env({"DOCSVC_DATA_DIR": str(tmp_path / "var"), "DOCSVC_SECRET_KEY": "x",
+                                  "DOCSVC_OCR_ENGINE": "rapidocr"})
+    _, page = read_page(path, "image/png", 0, settings)
+    assert _reading_order(page.text, expected) == list(range(len(expected))), page.text

@@ -46,10 +46,11 @@ _FIELD_GAP = 0.8
 _TALL = 1.6
 # Two columns: a blank strip at least this many line heights wide down the middle of the text, with
 # at least this many pieces of set text on each side.
-_GUTTER = 1.5
+_GUTTER = 0.8
 _COLUMN_LINES = 3
 _COLUMN_WIDTH = 8   # line heights (about characters) a column of text is wide at least
 _GUTTER_CROSSING = 0.2   # a gutter is crossed by at most this share of the busiest strip's pieces
+_ACROSS = 0.6   # a piece wider than this share of the text width is set across the page, not in a column
 
 
 def is_cjk(char: str) -> bool:
@@ -250,7 +251,9 @@ def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, f
     step = max(1.0, usual / 4)
     bins = int((right_edge - left_edge) / step) + 1
     crossing = [0] * bins
-    for box, _ in boxed:
+    # Lines set across the whole text width (an introduction above the columns, a list below
+    # them) are no column's lines, however many there are; they stay in place.
+    for box, _ in (item for item in boxed if item[0][2] - item[0][0] <= _ACROSS * (right_edge - left_edge)):
         for i in range(int((box[0] - left_edge) / step), int((box[2] - left_edge) / step) + 1):
             crossing[i] += 1
     few = max(crossing) * _GUTTER_CROSSING
@@ -270,7 +273,9 @@ def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, f
     best = max(central, key=lambda strip: strip[1] - strip[0])
     left = [b for b, _ in boxed if b[2] <= best[0] + step]
     right = [b for b, _ in boxed if b[0] >= best[1] - step]
+    # each column's own right edge: lines set across the page may reach further than either
     left_end = max(b[2] for b in left) if left else best[0]
+    right_end = max(b[2] for b in right) if right else right_edge
     near = 2 * usual
 
     def set_lines(boxes: list[Box], edge: float) -> bool:
@@ -281,7 +286,7 @@ def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, f
     columns = (best[0] - left_edge, right_edge - best[1])
     if min(columns) < _COLUMN_WIDTH * usual or best[1] - best[0] > 0.5 * min(columns):
         return None
-    return best if set_lines(left, left_end) and set_lines(right, right_edge) else None
+    return best if set_lines(left, left_end) and set_lines(right, right_end) else None
 
 
 def _column_by_column(lines: list[_Line], gutter: tuple[float, float], usual: float) -> list[_Line]:
@@ -298,7 +303,7 @@ def _column_by_column(lines: list[_Line], gutter: tuple[float, float], usual: fl
         run.clear()
 
     for line in lines:
-        if any(box[0] < gutter[1] and box[2] > gutter[0] for box, _ in line.members):   # reaches into it
+        if any(box[0] < middle < box[2] for box, _ in line.members):   # reaches across it
             close_run()
             ordered.append(line)
         else:
