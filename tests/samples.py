@@ -267,6 +267,11 @@ def render_bordered_form(rows: list[tuple[str, str]] = FORM_ROWS, *, dpi: int = 
         text_top = y + (row_height - font.size) // 2
         draw.text((margin + 20, text_top), label, font=font, fill=0)
         draw.text((divider + 20, text_top), value, font=font, fill=0)
+    return _scanned(page, rng, jpeg_quality, dpi)
+
+
+def _scanned(page: Image.Image, rng: np.random.Generator, jpeg_quality: int, dpi: int) -> bytes:
+    """A clean rendering as a poor scan: blurred, grey, noisy, speckled, lossy JPEG."""
     pixels = np.asarray(page.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32) * 0.85 + 25
     pixels += rng.normal(0, 14, pixels.shape)
     specks = rng.random(pixels.shape) < 0.001
@@ -275,6 +280,88 @@ def render_bordered_form(rows: list[tuple[str, str]] = FORM_ROWS, *, dpi: int = 
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L").save(buffer, "JPEG", quality=jpeg_quality,
                                                                         dpi=(dpi, dpi))
     return buffer.getvalue()
+
+
+# A 电能表装拆工作单 (meter work order): two label/value pairs per bordered row, a header with the
+# company on the left and the 档号 on the right, a page footer.
+WORK_ORDER_TITLE = "电能表装拆工作单"
+WORK_ORDER_HEADER = ("国网某市供电公司营销部", "档号：J001-BJ·2023-0042")
+WORK_ORDER_ROWS = [("工单编号", "GZ-2023-118204", "工单类型", "故障换表"),
+                   ("户号", "3301234567", "户名", "李海燕"),
+                   ("用电地址", "城东区人民路18号", "联系电话", "13905710088"),
+                   ("旧表表号", "3300012345678", "旧表止码", "12345.6"),
+                   ("新表表号", "3300087654321", "新表起码", "0.0"),
+                   ("电压等级", "0.22kV", "综合倍率", "40"),
+                   ("封印编号", "FY-22-009981", "装表人员", "张伟"),
+                   ("完成日期", "2023-06-15", "客户签字", "王建国")]
+WORK_ORDER_FOOTER = "第 1 页 共 1 页"
+
+
+def render_work_order(*, dpi: int = 300, seed: int = 0, jpeg_quality: int = 35) -> tuple[bytes, list[str]]:
+    """The work order as a poor JPEG scan (A4 width, cropped below the footer); returns it and its
+    lines in reading order, a row's cells separated by a tab."""
+    width = round(210 / 25.4 * dpi)
+    font, title = _font(round(12 / 72 * dpi)), _font(round(TITLE_POINTS / 72 * dpi))
+    margin, row_height = round(dpi * 0.6), round(font.size * 2.1)
+    top = margin + round(font.size * 2) + round(title.size * 2)
+    height = top + len(WORK_ORDER_ROWS) * row_height + round(font.size * 3) + margin
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    left, right = WORK_ORDER_HEADER
+    draw.text((margin, margin), left, font=font, fill=0)
+    draw.text((width - margin - draw.textlength(right, font=font), margin), right, font=font, fill=0)
+    title_top = margin + round(font.size * 2)
+    draw.text(((width - draw.textlength(WORK_ORDER_TITLE, font=title)) / 2, title_top), WORK_ORDER_TITLE,
+              font=title, fill=0)
+    inner = width - 2 * margin
+    edges = [margin, margin + round(inner * 0.2), margin + round(inner * 0.5), margin + round(inner * 0.7)]
+    for i, row in enumerate(WORK_ORDER_ROWS):
+        y = top + i * row_height
+        draw.rectangle([margin, y, width - margin, y + row_height], outline=0, width=3)
+        for x in edges[1:]:
+            draw.line([x, y, x, y + row_height], fill=0, width=3)
+        for x, cell in zip(edges, row):
+            draw.text((x + 20, y + (row_height - font.size) // 2), cell, font=font, fill=0)
+    footer_top = top + len(WORK_ORDER_ROWS) * row_height + round(font.size * 1.5)
+    draw.text(((width - draw.textlength(WORK_ORDER_FOOTER, font=font)) / 2, footer_top), WORK_ORDER_FOOTER,
+              font=font, fill=0)
+    lines = [f"{left} {right}", WORK_ORDER_TITLE, *("\t".join(row) for row in WORK_ORDER_ROWS), WORK_ORDER_FOOTER]
+    return _scanned(page, np.random.default_rng(seed), jpeg_quality, dpi), lines
+
+
+# A 抄表清单 (list of meter readings) set as an unruled table: columns aligned, no lines drawn.
+READING_LIST_TITLE = "抄表清单"
+READING_LIST_INTRO = "抄表区段：城东一区　　抄表日期：2023年06月15日"
+READING_LIST_ROWS = [("户号", "户名", "上次示数", "本次示数", "电量"),
+                     ("3301234567", "李海燕", "12345.6", "12501.2", "155.6"),
+                     ("3307654321", "王建国", "8812.0", "8890.4", "78.4"),
+                     ("3300098765", "宏达机械制造有限公司", "102233.5", "106120.9", "3887.4"),
+                     ("3309911223", "陈卫东", "456.7", "501.3", "44.6"),
+                     ("3301122334", "周丽娟", "23456.1", "23610.0", "153.9")]
+READING_LIST_END = "抄表员：张伟（城东抄表班）　　复核：李海燕"
+
+
+def render_reading_list(*, dpi: int = 300, seed: int = 0, jpeg_quality: int = 50) -> tuple[bytes, list[str]]:
+    """The reading list as a JPEG scan; returns it and its lines in reading order (cells by tabs)."""
+    width = round(210 / 25.4 * dpi)
+    font, title = _font(round(11 / 72 * dpi)), _font(round(TITLE_POINTS / 72 * dpi))
+    margin, pitch = round(dpi * 0.6), round(font.size * 1.8)
+    height = margin * 2 + round(title.size * 2) + (len(READING_LIST_ROWS) + 3) * pitch
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    draw.text(((width - draw.textlength(READING_LIST_TITLE, font=title)) / 2, margin), READING_LIST_TITLE,
+              font=title, fill=0)
+    y = margin + round(title.size * 2)
+    draw.text((margin, y), READING_LIST_INTRO, font=font, fill=0)
+    columns = [margin, margin + round(font.size * 7), margin + round(font.size * 18),
+               margin + round(font.size * 24), margin + round(font.size * 30)]
+    for i, row in enumerate(READING_LIST_ROWS, 1):
+        for x, cell in zip(columns, row):
+            draw.text((x, y + i * pitch), cell, font=font, fill=0)
+    draw.text((margin, y + (len(READING_LIST_ROWS) + 1) * pitch), READING_LIST_END, font=font, fill=0)
+    lines = [READING_LIST_TITLE, READING_LIST_INTRO, *("\t".join(row) for row in READING_LIST_ROWS),
+             READING_LIST_END]
+    return _scanned(page, np.random.default_rng(seed), jpeg_quality, dpi), lines
 
 
 # Clauses of a 供用电合同 set in two columns, as contract annexes and 产权分界 captions often are.

@@ -30,7 +30,7 @@ def _lines_of(text: str, words: list[dict[str, Any]]) -> list[list[dict[str, Any
     """The stored words of each text line (words come in reading order; a line is its words joined)."""
     lines, at = [], 0
     for line in text.split("\n"):
-        target, taken, got = line.replace(" ", ""), [], ""
+        target, taken, got = line.replace(" ", "").replace("\t", ""), [], ""
         while got != target:
             got += words[at]["text"]
             taken.append(words[at])
@@ -54,7 +54,7 @@ def test_one_digit_box_many_lines_tall_merges_no_lines_and_is_fitted_to_its_row(
     tall = [Word("3301234567", (600, 60, 840, 631), 0.97)]
     pieces[1] = tall                                         # the 户号 value, box 571 px tall
     text, words = reading_text(pieces)
-    assert text.split("\n") == [f"{label} {value}" for label, value in rows]
+    assert text.split("\n") == [f"{label}\t{value}" for label, value in rows]   # a form is a table
     fitted = next(w for w in words if w.text == "3301234567")
     assert fitted.box[1] == 100 and fitted.box[3] == 100 + LINE_HEIGHT   # on its row, as tall as the row
     assert all(_height(w) <= 1.6 * LINE_HEIGHT for w in words)
@@ -94,7 +94,7 @@ def test_bordered_form_with_identifiers_reads_row_by_row_with_boxes_that_fit(tmp
         found = page.text.find(expected, at)
         assert found >= 0, f"{expected!r} missing or out of order in:\n{page.text}"
         at = found + len(expected)
-    assert page.text.split("\n")[1:] == [f"{label} {value}" for label, value in FORM_ROWS]
+    assert page.text.split("\n")[1:] == [f"{label}\t{value}" for label, value in FORM_ROWS]
 
 
 def _column_pieces(x: int, lines: int, top: int = 200, chars: int = 20) -> list[list[Word]]:
@@ -122,7 +122,7 @@ def test_a_form_with_a_wide_blank_between_labels_and_values_stays_one_row_per_li
             ("合同编号", "GD-2019-004512"), ("检查人员", "张伟")]
     pieces = [piece for n, (label, value) in enumerate(rows) for piece in _row(n, label, value)]
     text, _ = reading_text(pieces)
-    assert text.split("\n") == [f"{label} {value}" for label, value in rows]
+    assert text.split("\n") == [f"{label}\t{value}" for label, value in rows]   # a form is a table
 
 
 @pytest.mark.integration   # the real RapidOCR engine on a whole 300 dpi page
@@ -173,3 +173,49 @@ def test_no_line_of_a_linn_style_sheet_is_lost_and_its_columns_read_in_order(tmp
                                   "DOCSVC_OCR_ENGINE": "rapidocr"})
     _, page = read_page(path, "image/png", 0, settings)
     assert _reading_order(page.text, expected) == list(range(len(expected))), page.text
+
+
+def _read(tmp_path: Path, data: bytes) -> str:
+    path = tmp_path / "scan.jpg"
+    path.write_bytes(data)
+    settings = Settings.from_env({"DOCSVC_DATA_DIR": str(tmp_path / "var"), "DOCSVC_SECRET_KEY": "x",
+                                  "DOCSVC_OCR_ENGINE": "rapidocr"})
+    return read_page(path, "image/jpeg", 0, settings)[1].text
+
+
+@pytest.mark.integration   # the real RapidOCR engine on a 300 dpi page
+def test_a_work_order_reads_header_title_rows_cell_by_cell_and_footer_in_order(tmp_path: Path) -> None:
+    from tests.samples import render_work_order
+
+    data, expected = render_work_order(seed=5)               # noisy, JPEG quality 35
+    text = _read(tmp_path, data)
+    assert _reading_order(text, expected) == list(range(len(expected))), text
+    rows = [unicodedata.normalize("NFKC", line) for line in text.split("\n")[2:-1]]
+    # every character of every identifier, each cell on its own, in row order
+    assert rows == [unicodedata.normalize("NFKC", line) for line in expected[2:-1]], text
+
+
+@pytest.mark.integration   # the real RapidOCR engine on a 300 dpi page
+def test_an_unruled_table_reads_row_by_row_with_its_cells_apart(tmp_path: Path) -> None:
+    from tests.samples import render_reading_list
+
+    data, expected = render_reading_list(seed=2)
+    text = _read(tmp_path, data)
+    assert _reading_order(text, expected) == list(range(len(expected))), text
+    lines = text.split("\n")
+    assert lines[2:-1] == expected[2:-1], text                # header and readings, one tab between cells
+    assert "\t" not in lines[1] and "\t" not in lines[-1]    # the lines around it are no table rows
+
+
+def test_lines_whose_second_field_merely_follows_the_first_are_no_table() -> None:
+    def field_line(n: int, first: str, second: str) -> list[list[Word]]:
+        top, x, pieces = 100 + 60 * n, 100, []
+        for part in (first, second):
+            pieces.append([Word(c, (x + 42 * i, top, x + 42 * i + 40, top + 40), 0.99) for i, c in enumerate(part)])
+            x += 42 * len(part) + 120
+        return pieces
+
+    fields = [("申请编号：SQ2019", "申请日期：2019年"), ("户号：3301", "户名：宏达机械"),
+              ("法定代表人：王建国", "联系电话：1390571"), ("申请类别：新装", "用电类别：大工业")]
+    text, _ = reading_text([p for n, (a, b) in enumerate(fields) for p in field_line(n, a, b)])
+    assert "\t" not in text and len(text.split("\n")) == 4

@@ -40,6 +40,12 @@ _CJK_RANGES = (
 _NARROW_WIDTH = 0.55
 # A gap wider than this many line heights is a gap on the paper (between form fields).
 _FIELD_GAP = 0.8
+# Between the cells of a table row: a tab reads as a gap in the text panel (white-space: pre-wrap),
+# counts as whitespace for search (a phrase across two CJK cells still matches, as across a space)
+# and for the parsers of labelled fields (户号\t3301234567).
+CELL_SEPARATOR = "\t"
+_TABLE_ROWS = 3   # lines in a row that line up before they count as a table
+_CELL_GAP = 0.3   # line heights: the least gap that splits cells at a table column
 # A box taller than this many times its line's (or the page's) median height does not fit its
 # glyphs: RapidOCR gives some Latin/digit runs on forms boxes 3–14× their line's height, and a
 # title set 1.5× the body size must still count as fitting.
@@ -98,25 +104,106 @@ def group_characters(chars: Iterable[tuple[str, Box, float]]) -> list[Word]:
     return words
 
 
-def reading_text(pieces: Sequence[Sequence[Word]]) -> tuple[str, list[Word]]:
+def reading_text(pieces: Sequence[Sequence[Word]], *, tables: bool = True) -> tuple[str, list[Word]]:
     """The page's text, line by line, and its words in the same order (every word's box fitted to
-    its line)."""
+    its line). A table's rows have their cells separated by a tab (CELL_SEPARATOR); `tables=False`
+    joins them with a space as on any other line (the reading-order benchmark's baseline)."""
     lines = _visual_lines([_fit_piece(list(piece)) for piece in pieces if piece])
+    rows = [_cells([word for piece in line for word in piece]) for line in lines]
+    in_table = _table_rows(rows) if tables else set()
+    if in_table:
+        rows = _split_at_columns(rows, in_table)
     text_lines, ordered = [], []
-    for line in lines:
-        words = [word for piece in line for word in piece]
-        height = _character_height(words)
-        parts: list[str] = []
-        for previous, word in zip([None, *words], words):
-            if previous is not None:
-                # Two Latin/digit words next to each other were split at a space or a gap.
-                latin_pair = not is_cjk(previous.text[-1]) and not is_cjk(word.text[0])
-                if latin_pair or word.box[0] - previous.box[2] > _FIELD_GAP * height:
-                    parts.append(" ")
-            parts.append(word.text)
-        text_lines.append("".join(parts))
-        ordered.extend(words)
+    for n, cells in enumerate(rows):
+        separator = CELL_SEPARATOR if n in in_table else " "
+        text_lines.append(separator.join(_cell_text(cell) for cell in cells))
+        ordered.extend(word for cell in cells for word in cell)
     return "\n".join(text_lines), ordered
+
+
+def _cells(words: list[Word]) -> list[list[Word]]:
+    """A line's words split where the page has a gap (between form fields or table cells)."""
+    height = _character_height(words)
+    cells: list[list[Word]] = [[words[0]]]
+    for previous, word in zip(words, words[1:]):
+        if word.box[0] - previous.box[2] > _FIELD_GAP * height:
+            cells.append([word])
+        else:
+            cells[-1].append(word)
+    return cells
+
+
+def _cell_text(words: list[Word]) -> str:
+    parts = [words[0].text]
+    for previous, word in zip(words, words[1:]):
+        # Two Latin/digit words next to each other were split at a space.
+        if not is_cjk(previous.text[-1]) and not is_cjk(word.text[0]):
+            parts.append(" ")
+        parts.append(word.text)
+    return "".join(parts)
+
+
+def _split_at_columns(rows: list[list[list[Word]]], in_table: set[int]) -> list[list[list[Word]]]:
+    """Table rows with a cell split where a word starts at one of the table's columns (where cells of
+    two other rows start) after a visible gap: the engine's boxes can eat into a narrow gap between
+    cells, and a column every other row has is a boundary in this one too."""
+    starts = sorted(cell[0].box[0] for n in in_table for cell in rows[n])
+    tolerance = _character_height([w for n in in_table for cell in rows[n] for w in cell]) / 2
+
+    def column_start(x: int) -> bool:
+        return sum(abs(x - start) <= tolerance for start in starts) >= 2
+
+    split = list(rows)
+    for n in in_table:
+        height = _character_height([w for cell in rows[n] for w in cell])
+        cells: list[list[Word]] = []
+        for cell in rows[n]:
+            cells.append([cell[0]])
+            for previous, word in zip(cell, cell[1:]):
+                if word.box[0] - previous.box[2] > _CELL_GAP * height and column_start(word.box[0]):
+                    cells.append([word])
+                else:
+                    cells[-1].append(word)
+        split[n] = cells
+    return split
+
+
+def _table_rows(rows: list[list[list[Word]]]) -> set[int]:
+    """Indices of the lines that are rows of a table: at least _TABLE_ROWS lines in a row, each of
+    two cells or more, whose cells after the first line up (left edges or centres within half a
+    character) with cells of the table's other rows — as in a form's label and value columns or an
+    unruled list of readings. Lines whose second field merely follows the first (申请编号：…　申请日期：…)
+    do not line up from line to line, and stay ordinary lines."""
+    heights = [_character_height([w for cell in row for w in cell]) for row in rows]
+    tolerance = median(heights) / 2 if heights else 0.0
+
+    def anchors(row: list[list[Word]]) -> list[tuple[float, float]]:
+        boxes = [_union(w.box for w in cell) for cell in row[1:]]
+        return [(b[0], (b[0] + b[2]) / 2) for b in boxes]
+
+    def aligned(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
+        return any(any(abs(p - q) <= tolerance for p, q in zip(x, y)) for x in a for y in b)
+
+    table: set[int] = set()
+    run: list[int] = []
+
+    def close_run() -> None:
+        # every row of the run lines up with another one of it
+        keep = [i for i in run if any(aligned(anchors(rows[i]), anchors(rows[j])) for j in run if j != i)]
+        if len(keep) >= _TABLE_ROWS:
+            table.update(keep)
+        run.clear()
+
+    for n, row in enumerate(rows):
+        if len(row) >= 2 and (not run or aligned(anchors(row), anchors(rows[run[-1]]))
+                              or any(aligned(anchors(row), anchors(rows[i])) for i in run)):
+            run.append(n)
+        else:
+            close_run()
+            if len(row) >= 2:
+                run.append(n)
+    close_run()
+    return table
 
 
 def _character_height(words: Sequence[Word]) -> float:
