@@ -104,13 +104,12 @@ def group_characters(chars: Iterable[tuple[str, Box, float]]) -> list[Word]:
     return words
 
 
-def reading_text(pieces: Sequence[Sequence[Word]], *, tables: bool = True) -> tuple[str, list[Word]]:
+def reading_text(pieces: Sequence[Sequence[Word]]) -> tuple[str, list[Word]]:
     """The page's text, line by line, and its words in the same order (every word's box fitted to
-    its line). A table's rows have their cells separated by a tab (CELL_SEPARATOR); `tables=False`
-    joins them with a space as on any other line (the reading-order benchmark's baseline)."""
+    its line). A table's rows have their cells separated by a tab (CELL_SEPARATOR)."""
     lines = _visual_lines([_fit_piece(list(piece)) for piece in pieces if piece])
     rows = [_cells([word for piece in line for word in piece]) for line in lines]
-    in_table = _table_rows(rows) if tables else set()
+    in_table = _table_rows(rows)
     if in_table:
         rows = _split_at_columns(rows, in_table)
     text_lines, ordered = [], []
