@@ -288,7 +288,7 @@ WORK_ORDER_TITLE = "电能表装拆工作单"
 WORK_ORDER_HEADER = ("国网某市供电公司营销部", "档号：J001-BJ·2023-0042")
 WORK_ORDER_ROWS = [("工单编号", "GZ-2023-118204", "工单类型", "故障换表"),
                    ("户号", "3301234567", "户名", "李海燕"),
-                   ("用电地址", "城东区人民路18号", "联系电话", "13905710088"),
+                   ("用电地址", "城东区人民路18号\n宏达大厦B座3楼", "联系电话", "13905710088"),
                    ("旧表表号", "3300012345678", "旧表止码", "12345.6"),
                    ("新表表号", "3300087654321", "新表起码", "0.0"),
                    ("电压等级", "0.22kV", "综合倍率", "40"),
@@ -299,12 +299,14 @@ WORK_ORDER_FOOTER = "第 1 页 共 1 页"
 
 def render_work_order(*, dpi: int = 300, seed: int = 0, jpeg_quality: int = 35) -> tuple[bytes, list[str]]:
     """The work order as a poor JPEG scan (A4 width, cropped below the footer); returns it and its
-    lines in reading order, a row's cells separated by a tab."""
+    lines in reading order, a row's cells separated by a tab. A cell of two lines (the address)
+    makes its row taller, the other cells centred beside it."""
     width = round(210 / 25.4 * dpi)
     font, title = _font(round(12 / 72 * dpi)), _font(round(TITLE_POINTS / 72 * dpi))
-    margin, row_height = round(dpi * 0.6), round(font.size * 2.1)
+    margin, row_height, leading = round(dpi * 0.6), round(font.size * 2.1), round(font.size * 1.3)
+    heights = [row_height + leading * max(cell.count("\n") for cell in row) for row in WORK_ORDER_ROWS]
     top = margin + round(font.size * 2) + round(title.size * 2)
-    height = top + len(WORK_ORDER_ROWS) * row_height + round(font.size * 3) + margin
+    height = top + sum(heights) + round(font.size * 3) + margin
     page = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(page)
     left, right = WORK_ORDER_HEADER
@@ -315,17 +317,22 @@ def render_work_order(*, dpi: int = 300, seed: int = 0, jpeg_quality: int = 35) 
               font=title, fill=0)
     inner = width - 2 * margin
     edges = [margin, margin + round(inner * 0.2), margin + round(inner * 0.5), margin + round(inner * 0.7)]
-    for i, row in enumerate(WORK_ORDER_ROWS):
-        y = top + i * row_height
+    y = top
+    for row, row_height in zip(WORK_ORDER_ROWS, heights):
         draw.rectangle([margin, y, width - margin, y + row_height], outline=0, width=3)
         for x in edges[1:]:
             draw.line([x, y, x, y + row_height], fill=0, width=3)
         for x, cell in zip(edges, row):
-            draw.text((x + 20, y + (row_height - font.size) // 2), cell, font=font, fill=0)
-    footer_top = top + len(WORK_ORDER_ROWS) * row_height + round(font.size * 1.5)
+            parts = cell.split("\n")
+            first = y + (row_height - font.size - leading * (len(parts) - 1)) // 2
+            for n, part in enumerate(parts):
+                draw.text((x + 20, first + n * leading), part, font=font, fill=0)
+        y += row_height
+    footer_top = y + round(font.size * 1.5)
     draw.text(((width - draw.textlength(WORK_ORDER_FOOTER, font=font)) / 2, footer_top), WORK_ORDER_FOOTER,
               font=font, fill=0)
-    lines = [f"{left} {right}", WORK_ORDER_TITLE, *("\t".join(row) for row in WORK_ORDER_ROWS), WORK_ORDER_FOOTER]
+    rows = ("\t".join(cell.replace("\n", "") for cell in row) for row in WORK_ORDER_ROWS)
+    lines = [f"{left} {right}", WORK_ORDER_TITLE, *rows, WORK_ORDER_FOOTER]
     return _scanned(page, np.random.default_rng(seed), jpeg_quality, dpi), lines
 
 

@@ -219,3 +219,32 @@ def test_lines_whose_second_field_merely_follows_the_first_are_no_table() -> Non
               ("法定代表人：王建国", "联系电话：1390571"), ("申请类别：新装", "用电类别：大工业")]
     text, _ = reading_text([p for n, (a, b) in enumerate(fields) for p in field_line(n, a, b)])
     assert "\t" not in text and len(text.split("\n")) == 4
+
+
+def _text_piece(text: str, x: int, top: int) -> list[Word]:
+    return [Word(c, (x + 42 * i, top, x + 42 * i + 40, top + 40), 0.99) for i, c in enumerate(text)]
+
+
+def test_a_cell_of_two_lines_reads_whole_in_its_row_with_the_label_set_beside_it() -> None:
+    # bordered rows 90 px apart; the address row is taller: its value on two lines 55 px apart and
+    # its label centred between them, so the label is a line of its own to the line grouping
+    pieces = [_text_piece("户号", 100, 100), [Word("3301234567", (600, 100, 840, 140), 0.99)],
+              _text_piece("户名", 100, 190), _text_piece("李海燕", 600, 190),
+              _text_piece("城东区人民路", 600, 270), _text_piece("用电地址", 100, 297),
+              _text_piece("宏达大厦", 600, 325),
+              _text_piece("电压", 100, 405), [Word("0.22kV", (600, 405, 740, 445), 0.99)],
+              _text_piece("备注", 100, 495), _text_piece("无", 600, 495)]
+    text, words = reading_text(pieces)
+    assert text.split("\n") == ["户号\t3301234567", "户名\t李海燕", "用电地址\t城东区人民路宏达大厦",
+                                "电压\t0.22kV", "备注\t无"]
+    assert "".join(w.text for w in words) == text.replace("\t", "").replace("\n", "")
+    assert sorted(w.box for w in words) == sorted(w.box for piece in pieces for w in piece)   # boxes untouched
+
+
+def test_every_word_is_read_once_on_a_page_of_columns_and_a_table() -> None:
+    left, right = _column_pieces(100, 6), _column_pieces(1000, 6)
+    table = [piece for n, (label, value) in enumerate([("户号", "3301234567"), ("户名", "GD"), ("电压", "0.22kV")])
+             for piece in _row(n + 10, label, value)]
+    pieces = [*left, *right, *table]
+    _, words = reading_text(pieces)
+    assert sorted((w.text, w.box) for w in words) == sorted((w.text, w.box) for p in pieces for w in p)

@@ -46,6 +46,7 @@ _FIELD_GAP = 0.8
 CELL_SEPARATOR = "\t"
 _TABLE_ROWS = 3   # lines in a row that line up before they count as a table
 _CELL_GAP = 0.3   # line heights: the least gap that splits cells at a table column
+_ROW_CONTINUES = 0.75   # table lines closer than this share of the usual row pitch are one row
 # A box taller than this many times its line's (or the page's) median height does not fit its
 # glyphs: RapidOCR gives some Latin/digit runs on forms boxes 3–14× their line's height, and a
 # title set 1.5× the body size must still count as fitting.
@@ -106,17 +107,24 @@ def group_characters(chars: Iterable[tuple[str, Box, float]]) -> list[Word]:
 
 def reading_text(pieces: Sequence[Sequence[Word]]) -> tuple[str, list[Word]]:
     """The page's text, line by line, and its words in the same order (every word's box fitted to
-    its line). A table's rows have their cells separated by a tab (CELL_SEPARATOR)."""
+    its line). A table reads row by row, a row's cells separated by a tab (CELL_SEPARATOR)."""
     lines = _visual_lines([_fit_piece(list(piece)) for piece in pieces if piece])
     rows = [_cells([word for piece in line for word in piece]) for line in lines]
-    in_table = _table_rows(rows)
-    if in_table:
-        rows = _split_at_columns(rows, in_table)
     text_lines, ordered = [], []
-    for n, cells in enumerate(rows):
-        separator = CELL_SEPARATOR if n in in_table else " "
+
+    def emit(cells: list[list[Word]], separator: str) -> None:
         text_lines.append(separator.join(_cell_text(cell) for cell in cells))
         ordered.extend(word for cell in cells for word in cell)
+
+    at = 0
+    for table in _tables(rows):
+        for cells in rows[at:table.start]:
+            emit(cells, " ")
+        for cells in _table_rows([rows[n] for n in table]):
+            emit(cells, CELL_SEPARATOR)
+        at = table.stop
+    for cells in rows[at:]:
+        emit(cells, " ")
     return "\n".join(text_lines), ordered
 
 
@@ -142,37 +150,13 @@ def _cell_text(words: list[Word]) -> str:
     return "".join(parts)
 
 
-def _split_at_columns(rows: list[list[list[Word]]], in_table: set[int]) -> list[list[list[Word]]]:
-    """Table rows with a cell split where a word starts at one of the table's columns (where cells of
-    two other rows start) after a visible gap: the engine's boxes can eat into a narrow gap between
-    cells, and a column every other row has is a boundary in this one too."""
-    starts = sorted(cell[0].box[0] for n in in_table for cell in rows[n])
-    tolerance = _character_height([w for n in in_table for cell in rows[n] for w in cell]) / 2
-
-    def column_start(x: int) -> bool:
-        return sum(abs(x - start) <= tolerance for start in starts) >= 2
-
-    split = list(rows)
-    for n in in_table:
-        height = _character_height([w for cell in rows[n] for w in cell])
-        cells: list[list[Word]] = []
-        for cell in rows[n]:
-            cells.append([cell[0]])
-            for previous, word in zip(cell, cell[1:]):
-                if word.box[0] - previous.box[2] > _CELL_GAP * height and column_start(word.box[0]):
-                    cells.append([word])
-                else:
-                    cells[-1].append(word)
-        split[n] = cells
-    return split
-
-
-def _table_rows(rows: list[list[list[Word]]]) -> set[int]:
-    """Indices of the lines that are rows of a table: at least _TABLE_ROWS lines in a row, each of
-    two cells or more, whose cells after the first line up (left edges or centres within half a
-    character) with cells of the table's other rows — as in a form's label and value columns or an
-    unruled list of readings. Lines whose second field merely follows the first (申请编号：…　申请日期：…)
-    do not line up from line to line, and stay ordinary lines."""
+def _tables(rows: list[list[list[Word]]]) -> list[range]:
+    """The runs of lines that are tables: at least _TABLE_ROWS lines of two cells or more whose cells
+    after the first line up (left edges or centres within half a character) with cells of the
+    table's other lines — as a form's label and value columns or an unruled list of readings do —
+    with the lines between them whose every cell starts at one of the table's columns (a cell's
+    second line, a label set beside it). Lines whose second field merely follows the first
+    (申请编号：…　申请日期：…) do not line up from line to line, and stay ordinary lines."""
     heights = [_character_height([w for cell in row for w in cell]) for row in rows]
     tolerance = median(heights) / 2 if heights else 0.0
 
@@ -183,26 +167,79 @@ def _table_rows(rows: list[list[list[Word]]]) -> set[int]:
     def aligned(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
         return any(any(abs(p - q) <= tolerance for p, q in zip(x, y)) for x in a for y in b)
 
-    table: set[int] = set()
+    def in_columns(row: list[list[Word]], run: list[int]) -> bool:
+        starts = [cell[0].box[0] for i in run if len(rows[i]) >= 2 for cell in rows[i]]
+        return all(any(abs(cell[0].box[0] - x) <= tolerance for x in starts) for cell in row)
+
+    tables: list[range] = []
     run: list[int] = []
 
     def close_run() -> None:
-        # every row of the run lines up with another one of it
-        keep = [i for i in run if any(aligned(anchors(rows[i]), anchors(rows[j])) for j in run if j != i)]
-        if len(keep) >= _TABLE_ROWS:
-            table.update(keep)
+        full = [i for i in run if len(rows[i]) >= 2
+                and any(aligned(anchors(rows[i]), anchors(rows[j])) for j in run if j != i and len(rows[j]) >= 2)]
+        if len(full) >= _TABLE_ROWS:
+            # a line of one cell after the last row is as likely a note under the table
+            tables.append(range(run[0], max(i for i in run if len(rows[i]) >= 2) + 1))
         run.clear()
 
     for n, row in enumerate(rows):
-        if len(row) >= 2 and (not run or aligned(anchors(row), anchors(rows[run[-1]]))
-                              or any(aligned(anchors(row), anchors(rows[i])) for i in run)):
+        if run and (len(row) >= 2 and any(aligned(anchors(row), anchors(rows[i])) for i in run)
+                    or in_columns(row, run)):
             run.append(n)
         else:
             close_run()
             if len(row) >= 2:
                 run.append(n)
     close_run()
-    return table
+    return tables
+
+
+def _table_rows(lines: list[list[list[Word]]]) -> list[list[list[Word]]]:
+    """A table's rows, each a list of cells. Lines closer together than the table's usual row pitch
+    are one row (a cell of two lines, and the cells set beside it halfway down), each cell's words
+    top to bottom; a cell is split where a word starts at one of the table's columns after a
+    visible gap, since the engine's boxes can eat into a narrow gap between two cells."""
+    words = [w for line in lines for cell in line for w in cell]
+    tolerance = _character_height(words) / 2
+    columns: list[float] = []
+    for x in sorted(cell[0].box[0] for line in lines if len(line) >= 2 for cell in line):
+        if not columns or x - columns[-1] > tolerance:
+            columns.append(x)
+
+    def column(x: int) -> int:
+        return max([0, *(i for i, start in enumerate(columns) if start <= x + tolerance)])
+
+    def split(line: list[list[Word]]) -> list[list[Word]]:
+        height = _character_height([w for cell in line for w in cell])
+        cells: list[list[Word]] = []
+        for cell in line:
+            cells.append([cell[0]])
+            for previous, word in zip(cell, cell[1:]):
+                if word.box[0] - previous.box[2] > _CELL_GAP * height and column(word.box[0]) != column(previous.box[0]):
+                    cells.append([word])
+                else:
+                    cells[-1].append(word)
+        return cells
+
+    centres = [median((w.box[1] + w.box[3]) / 2 for cell in line for w in cell) for line in lines]
+    pitch = median(b - a for a, b in zip(centres, centres[1:]))
+    groups: list[list[list[list[Word]]]] = []
+    for n, line in enumerate(lines):
+        if groups and centres[n] - centres[n - 1] < _ROW_CONTINUES * pitch:
+            groups[-1].append(split(line))
+        else:
+            groups.append([split(line)])
+    rows = []
+    for group in groups:
+        if len(group) == 1:
+            rows.append(group[0])
+            continue
+        merged: dict[int, list[Word]] = {}
+        for line in group:
+            for cell in line:
+                merged.setdefault(column(cell[0].box[0]), []).extend(cell)
+        rows.append([merged[i] for i in sorted(merged)])
+    return rows
 
 
 def _character_height(words: Sequence[Word]) -> float:
