@@ -248,3 +248,18 @@ def test_every_word_is_read_once_on_a_page_of_columns_and_a_table() -> None:
     pieces = [*left, *right, *table]
     _, words = reading_text(pieces)
     assert sorted((w.text, w.box) for w in words) == sorted((w.text, w.box) for p in pieces for w in p)
+
+
+def test_paragraph_lines_at_the_margin_do_not_join_two_field_lines_into_a_table() -> None:
+    # an application form: two lines of two fields that happen to line up, paragraph lines, then a
+    # third such line far below — no table, whatever starts at the margin in between
+    lines = [("申请类别：新装", "用电类别：大工业用电"), ("供电电压：10kV", "申请容量：800kVA"),
+             ("电源接入：10kV南湖线29号杆",), ("产权分界点：南湖线29号杆T接点",), ("计量方式：高供高计",),
+             ("电能表号：3303294916953",), ("受理人：徐建国", "受理日期：2020年")]
+    pieces = []
+    for n, fields in enumerate(lines):
+        pieces.append(_text_piece(fields[0], 100, 100 + 60 * n))
+        if len(fields) > 1:
+            pieces.append(_text_piece(fields[1], 100 + 42 * 9, 100 + 60 * n))
+    text, _ = reading_text(pieces)
+    assert "\t" not in text and len(text.split("\n")) == len(lines)

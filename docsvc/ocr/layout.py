@@ -47,6 +47,7 @@ CELL_SEPARATOR = "\t"
 _TABLE_ROWS = 3   # lines in a row that line up before they count as a table
 _CELL_GAP = 0.3   # line heights: the least gap that splits cells at a table column
 _ROW_CONTINUES = 0.75   # table lines closer than this share of the usual row pitch are one row
+_BETWEEN_ROWS = 3   # lines in a row that only start at a table's columns before the table ends
 # A box taller than this many times its line's (or the page's) median height does not fit its
 # glyphs: RapidOCR gives some Latin/digit runs on forms boxes 3–14× their line's height, and a
 # title set 1.5× the body size must still count as fitting.
@@ -154,8 +155,8 @@ def _tables(rows: list[list[list[Word]]]) -> list[range]:
     """The runs of lines that are tables: at least _TABLE_ROWS lines of two cells or more whose cells
     after the first line up (left edges or centres within half a character) with cells of the
     table's other lines — as a form's label and value columns or an unruled list of readings do —
-    with the lines between them whose every cell starts at one of the table's columns (a cell's
-    second line, a label set beside it). Lines whose second field merely follows the first
+    with the lines between them (up to _BETWEEN_ROWS in a row) whose every cell starts at one of
+    the table's columns (a cell's second line, a label set beside it). Lines whose second field merely follows the first
     (申请编号：…　申请日期：…) do not line up from line to line, and stay ordinary lines."""
     heights = [_character_height([w for cell in row for w in cell]) for row in rows]
     tolerance = median(heights) / 2 if heights else 0.0
@@ -183,9 +184,10 @@ def _tables(rows: list[list[list[Word]]]) -> list[range]:
         run.clear()
 
     for n, row in enumerate(rows):
-        if run and (len(row) >= 2 and any(aligned(anchors(row), anchors(rows[i])) for i in run)
-                    or in_columns(row, run)):
+        if run and len(row) >= 2 and any(aligned(anchors(row), anchors(rows[i])) for i in run):
             run.append(n)
+        elif run and in_columns(row, run) and not all(len(rows[i]) < 2 for i in run[-_BETWEEN_ROWS:]):
+            run.append(n)   # between rows: a cell's next line, a label set halfway down its row
         else:
             close_run()
             if len(row) >= 2:
