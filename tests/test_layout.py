@@ -260,6 +260,6 @@ def test_paragraph_lines_at_the_margin_do_not_join_two_field_lines_into_a_table(
     for n, fields in enumerate(lines):
         pieces.append(_text_piece(fields[0], 100, 100 + 60 * n))
         if len(fields) > 1:
-            pieces.append(_text_piece(fields[1], 100 + 42 * 9, 100 + 60 * n))
+            pieces.append(_text_piece(fields[1], 100 + 42 * 20, 100 + 60 * n))   # an A4 line is ~40 characters
     text, _ = reading_text(pieces)
     assert "\t" not in text and len(text.split("\n")) == len(lines)

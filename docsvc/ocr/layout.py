@@ -58,6 +58,7 @@ _GUTTER = 0.8
 _COLUMN_LINES = 3
 _COLUMN_WIDTH = 8   # line heights (about characters) a column of text is wide at least
 _GUTTER_CROSSING = 0.2   # a gutter is crossed by at most this share of the busiest strip's pieces
+_FILLED = 0.7   # share of its column's width that most lines of a column of text fill
 _ACROSS = 0.6   # a piece wider than this share of the text width is set across the page, not in a column
 
 
@@ -404,7 +405,10 @@ def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, f
     near = 2 * usual
 
     def set_lines(boxes: list[Box], edge: float) -> bool:
-        return len(boxes) >= _COLUMN_LINES and sum(edge - b[2] <= near for b in boxes) >= len(boxes) / 3
+        # most set lines fill their column; a form's fields (户号：…　户名：…) are short beside it
+        width = edge - min(b[0] for b in boxes) if boxes else 0
+        return (len(boxes) >= _COLUMN_LINES and sum(edge - b[2] <= near for b in boxes) >= len(boxes) / 3
+                and median(b[2] - b[0] for b in boxes) >= _FILLED * width)
 
     # columns of text are many characters wide and the gutter narrow beside them; a form's label
     # column is a few characters wide, often with a wide blank before the values
