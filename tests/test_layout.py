@@ -263,3 +263,17 @@ def test_paragraph_lines_at_the_margin_do_not_join_two_field_lines_into_a_table(
             pieces.append(_text_piece(fields[1], 100 + 42 * 20, 100 + 60 * n))   # an A4 line is ~40 characters
     text, _ = reading_text(pieces)
     assert "\t" not in text and len(text.split("\n")) == len(lines)
+
+
+def test_contract_clause_headings_with_their_paragraphs_between_are_no_table() -> None:
+    clauses = [("第一条", "用电容量和用电性质", "用电人用电类别为非居民照明，合同约定容量四百千伏安。"),
+               ("第二条", "供电方式", "供电人以十千伏电压经滨江线三十五号杆向用电人供电。"),
+               ("第三条", "产权分界点及责任划分", "产权分界点设在滨江线三十五号杆出线刀闸处。"),
+               ("第四条", "用电计量", "计量点设在产权分界点处，互感器变比七十五比五。")]
+    pieces, y = [], 100
+    for number, title, body in clauses:
+        pieces += [_text_piece(number, 100, y), _text_piece(title, 100 + 42 * 4, y), _text_piece(body, 100, y + 60)]
+        y += 120
+    text, _ = reading_text(pieces)
+    assert "\t" not in text
+    assert text.split("\n") == [line for number, title, body in clauses for line in (f"{number} {title}", body)]

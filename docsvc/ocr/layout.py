@@ -170,8 +170,16 @@ def _tables(rows: list[list[list[Word]]]) -> list[range]:
         return any(any(abs(p - q) <= tolerance for p, q in zip(x, y)) for x in a for y in b)
 
     def in_columns(row: list[list[Word]], run: list[int]) -> bool:
-        starts = [cell[0].box[0] for i in run if len(rows[i]) >= 2 for cell in rows[i]]
-        return all(any(abs(cell[0].box[0] - x) <= tolerance for x in starts) for cell in row)
+        # every cell starts at a column and ends before the next one (a paragraph's line between
+        # two headings 第一条　… starts at the margin too, but runs across the next column)
+        starts = sorted(cell[0].box[0] for i in run if len(rows[i]) >= 2 for cell in rows[i])
+
+        def within(cell: list[Word]) -> bool:
+            x0, x1 = cell[0].box[0], cell[-1].box[2]
+            return (any(abs(x0 - x) <= tolerance for x in starts)
+                    and all(x1 <= x + tolerance for x in starts if x > x0 + tolerance))
+
+        return all(within(cell) for cell in row)
 
     tables: list[range] = []
     run: list[int] = []
