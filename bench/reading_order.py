@@ -5,8 +5,10 @@ in columns and tables, before and after the reading-order work of issue 12 (poin
 
 Pages (tests/samples.py, rendered here): a two-column Chinese contract page with title and footer,
 a linn-style English sheet (long lines across the page, then two columns), a bordered inspection
-form (label | value rows), a meter work order (header, four cells a row, footer) and an unruled list
-of readings. Every page is stood upright as the pipeline does (`normalise`), then read by RapidOCR
+form (label | value rows), a meter work order (header, four cells a row, a two-line cell, footer)
+and an unruled list of readings; then three ordinary single-column pages (a contract, an
+application, an inspection sheet: `form_text` rendered clean, noisy and JPEG), which must read as
+before. Every page is stood upright as the pipeline does (`normalise`), then read by RapidOCR
 (one onnxruntime thread) twice: with its per-line direction classifier (as before) and without (as
 now). Each reading is laid out twice: by `docsvc/ocr/layout.py` as it was at --before (loaded from
 git into this process only) and as it is now. So "before" = classifier + old layout, "after" = the
@@ -19,6 +21,8 @@ Figures per page and configuration:
               matched lines in increasing order, over the number of expected lines. A line lost,
               or two lines joined into one (columns mixed), counts against it.
   cells       table pages: table rows read exactly with their cells separated by a tab.
+  as before   single-column pages: the new layout's text equals the old one's, tabs read as spaces
+              (their rendered lines wrap, so no line order is computed for them).
 Benchmarks are not tests: nothing here asserts; the figures are printed for a human to judge.
 """
 
@@ -49,7 +53,9 @@ from tests.samples import (  # noqa: E402
     FORM_ROWS,
     FORM_TITLE,
     char_error_rate,
+    form_text,
     render_bordered_form,
+    render_page,
     render_product_sheet,
     render_reading_list,
     render_two_column_page,
@@ -72,7 +78,10 @@ def pages() -> list[tuple[str, Image.Image, list[str]]]:
             ("linn-style sheet (en)", sheet, sheet_lines),
             ("bordered form, 2 cells a row", jpeg(render_bordered_form(seed=12)), form_lines),
             ("work order, 4 cells a row", jpeg(order), order_lines),
-            ("unruled reading list", jpeg(readings), reading_lines)]
+            ("unruled reading list", jpeg(readings), reading_lines),
+            *((f"single column: {form_text(seed).split(chr(10))[0]}, {variant}",
+               render_page(form_text(seed), variant=variant, seed=seed), form_text(seed).split("\n"))
+              for seed, variant in ((0, "clean"), (1, "noisy"), (5, "jpeg")))]
 
 
 def layout_at(commit: str) -> Layout:
@@ -123,15 +132,22 @@ def main() -> None:
         for classifier in (True, False):
             segments, _ = model(upright, use_cls=classifier, return_word_box=True)
             pieces = [_segment_words(segment) for segment in segments or []]
+            texts = {}
             for layout_name, reading_text in layouts.items():
                 text, _ = reading_text(pieces)
+                texts[layout_name] = text
                 config = f"{'classifier' if classifier else 'no classifier'} + {layout_name}"
+                if name.startswith("single column"):
+                    same = texts["old layout"] == text.replace("\t", " ")
+                    print(f"{name:32} {config:30} CER {char_error_rate(reference, text):6.1%}  "
+                          f"as before {same}", flush=True)
+                    continue
                 row = (name, config, char_error_rate(reference, text), line_order(text, expected),
                        cells_apart(text, expected))
                 rows.append(row)
                 print(f"{name:32} {config:30} CER {row[2]:6.1%}  line order {row[3]:6.1%}  "
                       f"cells {row[4][0]}/{row[4][1]}", flush=True)
-    print("\nmean over pages:")
+    print("\nmean over the column and table pages:")
     for config in dict.fromkeys(config for _, config, *_ in rows):
         mine = [r for r in rows if r[1] == config]
         cells = (sum(r[4][0] for r in mine), sum(r[4][1] for r in mine))
