@@ -267,6 +267,11 @@ def render_bordered_form(rows: list[tuple[str, str]] = FORM_ROWS, *, dpi: int = 
         text_top = y + (row_height - font.size) // 2
         draw.text((margin + 20, text_top), label, font=font, fill=0)
         draw.text((divider + 20, text_top), value, font=font, fill=0)
+    return _scanned(page, rng, jpeg_quality, dpi)
+
+
+def _scanned(page: Image.Image, rng: np.random.Generator, jpeg_quality: int, dpi: int) -> bytes:
+    """A clean rendering as a poor scan: blurred, grey, noisy, speckled, lossy JPEG."""
     pixels = np.asarray(page.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32) * 0.85 + 25
     pixels += rng.normal(0, 14, pixels.shape)
     specks = rng.random(pixels.shape) < 0.001
@@ -275,6 +280,95 @@ def render_bordered_form(rows: list[tuple[str, str]] = FORM_ROWS, *, dpi: int = 
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L").save(buffer, "JPEG", quality=jpeg_quality,
                                                                         dpi=(dpi, dpi))
     return buffer.getvalue()
+
+
+# A 电能表装拆工作单 (meter work order): two label/value pairs per bordered row, a header with the
+# company on the left and the 档号 on the right, a page footer.
+WORK_ORDER_TITLE = "电能表装拆工作单"
+WORK_ORDER_HEADER = ("国网某市供电公司营销部", "档号：J001-BJ·2023-0042")
+WORK_ORDER_ROWS = [("工单编号", "GZ-2023-118204", "工单类型", "故障换表"),
+                   ("户号", "3301234567", "户名", "李海燕"),
+                   ("用电地址", "城东区人民路18号\n宏达大厦B座3楼", "联系电话", "13905710088"),
+                   ("旧表表号", "3300012345678", "旧表止码", "12345.6"),
+                   ("新表表号", "3300087654321", "新表起码", "0.0"),
+                   ("电压等级", "0.22kV", "综合倍率", "40"),
+                   ("封印编号", "FY-22-009981", "装表人员", "张伟"),
+                   ("完成日期", "2023-06-15", "客户签字", "王建国")]
+WORK_ORDER_FOOTER = "第 1 页 共 1 页"
+
+
+def render_work_order(*, dpi: int = 300, seed: int = 0, jpeg_quality: int = 35) -> tuple[bytes, list[str]]:
+    """The work order as a poor JPEG scan (A4 width, cropped below the footer); returns it and its
+    lines in reading order, a row's cells separated by a tab. A cell of two lines (the address)
+    makes its row taller, the other cells centred beside it."""
+    width = round(210 / 25.4 * dpi)
+    font, title = _font(round(12 / 72 * dpi)), _font(round(TITLE_POINTS / 72 * dpi))
+    margin, row_height, leading = round(dpi * 0.6), round(font.size * 2.1), round(font.size * 1.3)
+    heights = [row_height + leading * max(cell.count("\n") for cell in row) for row in WORK_ORDER_ROWS]
+    top = margin + round(font.size * 2) + round(title.size * 2)
+    height = top + sum(heights) + round(font.size * 3) + margin
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    left, right = WORK_ORDER_HEADER
+    draw.text((margin, margin), left, font=font, fill=0)
+    draw.text((width - margin - draw.textlength(right, font=font), margin), right, font=font, fill=0)
+    title_top = margin + round(font.size * 2)
+    draw.text(((width - draw.textlength(WORK_ORDER_TITLE, font=title)) / 2, title_top), WORK_ORDER_TITLE,
+              font=title, fill=0)
+    inner = width - 2 * margin
+    edges = [margin, margin + round(inner * 0.2), margin + round(inner * 0.5), margin + round(inner * 0.7)]
+    y = top
+    for row, row_height in zip(WORK_ORDER_ROWS, heights):
+        draw.rectangle([margin, y, width - margin, y + row_height], outline=0, width=3)
+        for x in edges[1:]:
+            draw.line([x, y, x, y + row_height], fill=0, width=3)
+        for x, cell in zip(edges, row):
+            parts = cell.split("\n")
+            first = y + (row_height - font.size - leading * (len(parts) - 1)) // 2
+            for n, part in enumerate(parts):
+                draw.text((x + 20, first + n * leading), part, font=font, fill=0)
+        y += row_height
+    footer_top = y + round(font.size * 1.5)
+    draw.text(((width - draw.textlength(WORK_ORDER_FOOTER, font=font)) / 2, footer_top), WORK_ORDER_FOOTER,
+              font=font, fill=0)
+    rows = ("\t".join(cell.replace("\n", "") for cell in row) for row in WORK_ORDER_ROWS)
+    lines = [f"{left} {right}", WORK_ORDER_TITLE, *rows, WORK_ORDER_FOOTER]
+    return _scanned(page, np.random.default_rng(seed), jpeg_quality, dpi), lines
+
+
+# A 抄表清单 (list of meter readings) set as an unruled table: columns aligned, no lines drawn.
+READING_LIST_TITLE = "抄表清单"
+READING_LIST_INTRO = "抄表区段：城东一区　　抄表日期：2023年06月15日"
+READING_LIST_ROWS = [("户号", "户名", "上次示数", "本次示数", "电量"),
+                     ("3301234567", "李海燕", "12345.6", "12501.2", "155.6"),
+                     ("3307654321", "王建国", "8812.0", "8890.4", "78.4"),
+                     ("3300098765", "宏达机械制造有限公司", "102233.5", "106120.9", "3887.4"),
+                     ("3309911223", "陈卫东", "456.7", "501.3", "44.6"),
+                     ("3301122334", "周丽娟", "23456.1", "23610.0", "153.9")]
+READING_LIST_END = "抄表员：张伟（城东抄表班）　　复核：李海燕"
+
+
+def render_reading_list(*, dpi: int = 300, seed: int = 0, jpeg_quality: int = 50) -> tuple[bytes, list[str]]:
+    """The reading list as a JPEG scan; returns it and its lines in reading order (cells by tabs)."""
+    width = round(210 / 25.4 * dpi)
+    font, title = _font(round(11 / 72 * dpi)), _font(round(TITLE_POINTS / 72 * dpi))
+    margin, pitch = round(dpi * 0.6), round(font.size * 1.8)
+    height = margin * 2 + round(title.size * 2) + (len(READING_LIST_ROWS) + 3) * pitch
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    draw.text(((width - draw.textlength(READING_LIST_TITLE, font=title)) / 2, margin), READING_LIST_TITLE,
+              font=title, fill=0)
+    y = margin + round(title.size * 2)
+    draw.text((margin, y), READING_LIST_INTRO, font=font, fill=0)
+    columns = [margin, margin + round(font.size * 7), margin + round(font.size * 18),
+               margin + round(font.size * 24), margin + round(font.size * 30)]
+    for i, row in enumerate(READING_LIST_ROWS, 1):
+        for x, cell in zip(columns, row):
+            draw.text((x, y + i * pitch), cell, font=font, fill=0)
+    draw.text((margin, y + (len(READING_LIST_ROWS) + 1) * pitch), READING_LIST_END, font=font, fill=0)
+    lines = [READING_LIST_TITLE, READING_LIST_INTRO, *("\t".join(row) for row in READING_LIST_ROWS),
+             READING_LIST_END]
+    return _scanned(page, np.random.default_rng(seed), jpeg_quality, dpi), lines
 
 
 # Clauses of a 供用电合同 set in two columns, as contract annexes and 产权分界 captions often are.
@@ -314,3 +408,57 @@ def render_two_column_page(*, dpi: int = 300, seed: int = 0) -> tuple[Image.Imag
     scan = _degrade(page, "jpeg", 0.0, random.Random(seed))
     scan.info["dpi"] = (dpi, dpi)
     return scan, [heading, *columns[0], *columns[1], footer]
+
+
+SERIF_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+# An English product sheet laid out like OCRmyPDF's linn.png: a title, a paragraph of long lines set
+# close together across the page, then two columns. Long serif lines like these are what RapidOCR's
+# per-line direction classifier takes for upside-down text (linn.png lost its second line that way).
+SHEET_TITLE = "The MeterLink Terminal"
+SHEET_INTRO = [
+    "The MeterLink terminal is a state-of-the-art reading and billing tool for the modern utility office. It is",
+    "extremely powerful, yet amazingly simple to learn and use. Its many remarkable features include:",
+    "Every meter reading is recorded and checked against the previous month, yet many remarkable cases remain:",
+    "The reading clerk confirms each value on screen, and the terminal keeps a full history of every change made.",
+]
+SHEET_COLUMNS = [
+    ["Reading a Meter", "To read a meter, simply press READ and SAVE,", "then hold the probe against the meter",
+     "until the terminal beeps twice; the value", "and the time are stored with the account."],
+    ["Billing", "Every evening the day's readings are sent", "to the billing office, checked against the",
+     "last month's values and the tariff, and", "any doubtful reading is flagged for review."],
+]
+SHEET_FOOTER = "MeterLink Systems, 18 Harbour Road, Ningbo"
+
+
+def render_product_sheet() -> tuple[Image.Image, list[str]]:
+    """The linn-style sheet as a clean 300 dpi scan (US letter width, cropped below the footer);
+    returns the scan and its lines in reading order (intro, left column, right column, footer)."""
+    dpi, width = 300, 2550
+    size = 38
+    font, title_font = ImageFont.truetype(SERIF_PATH, size), ImageFont.truetype(SERIF_PATH, 2 * size)
+    pitch = round(size * 1.15)                       # tight leading, as on the original sheet
+    margin = 345
+    column_pitch = round(size * 1.3)
+    height = 260 + len(SHEET_INTRO) * pitch + 60 + max(map(len, SHEET_COLUMNS)) * column_pitch + 220
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    draw.text(((width - draw.textlength(SHEET_TITLE, font=title_font)) / 2, 100), SHEET_TITLE,
+              font=title_font, fill=0)
+    y = 260
+    for line in SHEET_INTRO:
+        draw.text((margin, y), line, font=font, fill=0)
+        y += pitch
+    y += 60
+    for n, column in enumerate(SHEET_COLUMNS):
+        for i, line in enumerate(column):
+            # set justified, as printed columns are: every line but a paragraph's last fills the column
+            left, words = margin + n * 1050, line.split(" ")
+            spare = 900 - draw.textlength(line, font=font) if 0 < i < len(column) - 1 else 0
+            for word in words:
+                draw.text((left, y + i * column_pitch), word, font=font, fill=0)
+                left += draw.textlength(word + " ", font=font) + spare / max(1, len(words) - 1)
+    y += max(map(len, SHEET_COLUMNS)) * column_pitch + 100
+    draw.text((width - margin - draw.textlength(SHEET_FOOTER, font=font), y), SHEET_FOOTER, font=font, fill=0)
+    scan = page.convert("RGB")
+    scan.info["dpi"] = (dpi, dpi)
+    return scan, [SHEET_TITLE, *SHEET_INTRO, *SHEET_COLUMNS[0], *SHEET_COLUMNS[1], SHEET_FOOTER]

@@ -28,7 +28,7 @@ Box = tuple[int, int, int, int]
 # Raise it with every change here that changes the text or boxes a page gets from the same engine
 # pieces: each page records the version that laid it out, and `docsvc reread --before N` lays out
 # again the pages an older version did (docs/reading.md, "Readers and re-reading").
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 # Ranges whose characters are written without spaces between them: CJK ideographs (with
 # extensions and compatibility forms), CJK punctuation, kana, and full-width forms (：，（）).
@@ -45,16 +45,26 @@ _CJK_RANGES = (
 _NARROW_WIDTH = 0.55
 # A gap wider than this many line heights is a gap on the paper (between form fields).
 _FIELD_GAP = 0.8
+# Between the cells of a table row: a tab reads as a gap in the text panel (white-space: pre-wrap),
+# counts as whitespace for search (a phrase across two CJK cells still matches, as across a space)
+# and for the parsers of labelled fields (户号\t3301234567).
+CELL_SEPARATOR = "\t"
+_TABLE_ROWS = 3   # lines in a row that line up before they count as a table
+_CELL_GAP = 0.3   # line heights: the least gap that splits cells at a table column
+_ROW_CONTINUES = 0.75   # table lines closer than this share of the usual row pitch are one row
+_BETWEEN_ROWS = 3   # lines in a row that only start at a table's columns before the table ends
 # A box taller than this many times its line's (or the page's) median height does not fit its
 # glyphs: RapidOCR gives some Latin/digit runs on forms boxes 3–14× their line's height, and a
 # title set 1.5× the body size must still count as fitting.
 _TALL = 1.6
 # Two columns: a blank strip at least this many line heights wide down the middle of the text, with
 # at least this many pieces of set text on each side.
-_GUTTER = 1.5
+_GUTTER = 0.8
 _COLUMN_LINES = 3
 _COLUMN_WIDTH = 8   # line heights (about characters) a column of text is wide at least
 _GUTTER_CROSSING = 0.2   # a gutter is crossed by at most this share of the busiest strip's pieces
+_FILLED = 0.7   # share of its column's width that most lines of a column of text fill
+_ACROSS = 0.6   # a piece wider than this share of the text width is set across the page, not in a column
 
 
 def is_cjk(char: str) -> bool:
@@ -104,23 +114,148 @@ def group_characters(chars: Iterable[tuple[str, Box, float]]) -> list[Word]:
 
 def reading_text(pieces: Sequence[Sequence[Word]]) -> tuple[str, list[Word]]:
     """The page's text, line by line, and its words in the same order (every word's box fitted to
-    its line)."""
+    its line). A table reads row by row, a row's cells separated by a tab (CELL_SEPARATOR)."""
     lines = _visual_lines([_fit_piece(list(piece)) for piece in pieces if piece])
+    rows = [_cells([word for piece in line for word in piece]) for line in lines]
     text_lines, ordered = [], []
-    for line in lines:
-        words = [word for piece in line for word in piece]
-        height = _character_height(words)
-        parts: list[str] = []
-        for previous, word in zip([None, *words], words):
-            if previous is not None:
-                # Two Latin/digit words next to each other were split at a space or a gap.
-                latin_pair = not is_cjk(previous.text[-1]) and not is_cjk(word.text[0])
-                if latin_pair or word.box[0] - previous.box[2] > _FIELD_GAP * height:
-                    parts.append(" ")
-            parts.append(word.text)
-        text_lines.append("".join(parts))
-        ordered.extend(words)
+
+    def emit(cells: list[list[Word]], separator: str) -> None:
+        text_lines.append(separator.join(_cell_text(cell) for cell in cells))
+        ordered.extend(word for cell in cells for word in cell)
+
+    at = 0
+    for table in _tables(rows):
+        for cells in rows[at:table.start]:
+            emit(cells, " ")
+        for cells in _table_rows([rows[n] for n in table]):
+            emit(cells, CELL_SEPARATOR)
+        at = table.stop
+    for cells in rows[at:]:
+        emit(cells, " ")
     return "\n".join(text_lines), ordered
+
+
+def _cells(words: list[Word]) -> list[list[Word]]:
+    """A line's words split where the page has a gap (between form fields or table cells)."""
+    height = _character_height(words)
+    cells: list[list[Word]] = [[words[0]]]
+    for previous, word in zip(words, words[1:]):
+        if word.box[0] - previous.box[2] > _FIELD_GAP * height:
+            cells.append([word])
+        else:
+            cells[-1].append(word)
+    return cells
+
+
+def _cell_text(words: list[Word]) -> str:
+    parts = [words[0].text]
+    for previous, word in zip(words, words[1:]):
+        # Two Latin/digit words next to each other were split at a space.
+        if not is_cjk(previous.text[-1]) and not is_cjk(word.text[0]):
+            parts.append(" ")
+        parts.append(word.text)
+    return "".join(parts)
+
+
+def _tables(rows: list[list[list[Word]]]) -> list[range]:
+    """The runs of lines that are tables: at least _TABLE_ROWS lines of two cells or more whose cells
+    after the first line up (left edges or centres within half a character) with cells of the
+    table's other lines — as a form's label and value columns or an unruled list of readings do —
+    with the lines between them (up to _BETWEEN_ROWS in a row) whose every cell starts at one of
+    the table's columns (a cell's second line, a label set beside it). Lines whose second field merely follows the first
+    (申请编号：…　申请日期：…) do not line up from line to line, and stay ordinary lines."""
+    heights = [_character_height([w for cell in row for w in cell]) for row in rows]
+    tolerance = median(heights) / 2 if heights else 0.0
+
+    def anchors(row: list[list[Word]]) -> list[tuple[float, float]]:
+        boxes = [_union(w.box for w in cell) for cell in row[1:]]
+        return [(b[0], (b[0] + b[2]) / 2) for b in boxes]
+
+    def aligned(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
+        return any(any(abs(p - q) <= tolerance for p, q in zip(x, y)) for x in a for y in b)
+
+    def in_columns(row: list[list[Word]], run: list[int]) -> bool:
+        # every cell starts at a column and ends before the next one (a paragraph's line between
+        # two headings 第一条　… starts at the margin too, but runs across the next column)
+        starts = sorted(cell[0].box[0] for i in run if len(rows[i]) >= 2 for cell in rows[i])
+
+        def within(cell: list[Word]) -> bool:
+            x0, x1 = cell[0].box[0], cell[-1].box[2]
+            return (any(abs(x0 - x) <= tolerance for x in starts)
+                    and all(x1 <= x + tolerance for x in starts if x > x0 + tolerance))
+
+        return all(within(cell) for cell in row)
+
+    tables: list[range] = []
+    run: list[int] = []
+
+    def close_run() -> None:
+        full = [i for i in run if len(rows[i]) >= 2
+                and any(aligned(anchors(rows[i]), anchors(rows[j])) for j in run if j != i and len(rows[j]) >= 2)]
+        if len(full) >= _TABLE_ROWS:
+            # a line of one cell after the last row is as likely a note under the table
+            tables.append(range(run[0], max(i for i in run if len(rows[i]) >= 2) + 1))
+        run.clear()
+
+    for n, row in enumerate(rows):
+        if run and len(row) >= 2 and any(aligned(anchors(row), anchors(rows[i])) for i in run):
+            run.append(n)
+        elif run and in_columns(row, run) and not all(len(rows[i]) < 2 for i in run[-_BETWEEN_ROWS:]):
+            run.append(n)   # between rows: a cell's next line, a label set halfway down its row
+        else:
+            close_run()
+            if len(row) >= 2:
+                run.append(n)
+    close_run()
+    return tables
+
+
+def _table_rows(lines: list[list[list[Word]]]) -> list[list[list[Word]]]:
+    """A table's rows, each a list of cells. Lines closer together than the table's usual row pitch
+    are one row (a cell of two lines, and the cells set beside it halfway down), each cell's words
+    top to bottom; a cell is split where a word starts at one of the table's columns after a
+    visible gap, since the engine's boxes can eat into a narrow gap between two cells."""
+    words = [w for line in lines for cell in line for w in cell]
+    tolerance = _character_height(words) / 2
+    columns: list[float] = []
+    for x in sorted(cell[0].box[0] for line in lines if len(line) >= 2 for cell in line):
+        if not columns or x - columns[-1] > tolerance:
+            columns.append(x)
+
+    def column(x: int) -> int:
+        return max([0, *(i for i, start in enumerate(columns) if start <= x + tolerance)])
+
+    def split(line: list[list[Word]]) -> list[list[Word]]:
+        height = _character_height([w for cell in line for w in cell])
+        cells: list[list[Word]] = []
+        for cell in line:
+            cells.append([cell[0]])
+            for previous, word in zip(cell, cell[1:]):
+                if word.box[0] - previous.box[2] > _CELL_GAP * height and column(word.box[0]) != column(previous.box[0]):
+                    cells.append([word])
+                else:
+                    cells[-1].append(word)
+        return cells
+
+    centres = [median((w.box[1] + w.box[3]) / 2 for cell in line for w in cell) for line in lines]
+    pitch = median(b - a for a, b in zip(centres, centres[1:]))
+    groups: list[list[list[list[Word]]]] = []
+    for n, line in enumerate(lines):
+        if groups and centres[n] - centres[n - 1] < _ROW_CONTINUES * pitch:
+            groups[-1].append(split(line))
+        else:
+            groups.append([split(line)])
+    rows = []
+    for group in groups:
+        if len(group) == 1:
+            rows.append(group[0])
+            continue
+        merged: dict[int, list[Word]] = {}
+        for line in group:
+            for cell in line:
+                merged.setdefault(column(cell[0].box[0]), []).extend(cell)
+        rows.append([merged[i] for i in sorted(merged)])
+    return rows
 
 
 def _character_height(words: Sequence[Word]) -> float:
@@ -255,7 +390,9 @@ def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, f
     step = max(1.0, usual / 4)
     bins = int((right_edge - left_edge) / step) + 1
     crossing = [0] * bins
-    for box, _ in boxed:
+    # Lines set across the whole text width (an introduction above the columns, a list below
+    # them) are no column's lines, however many there are; they stay in place.
+    for box, _ in (item for item in boxed if item[0][2] - item[0][0] <= _ACROSS * (right_edge - left_edge)):
         for i in range(int((box[0] - left_edge) / step), int((box[2] - left_edge) / step) + 1):
             crossing[i] += 1
     few = max(crossing) * _GUTTER_CROSSING
@@ -275,18 +412,23 @@ def _gutter(boxed: list[tuple[Box, list[Word]]], usual: float) -> tuple[float, f
     best = max(central, key=lambda strip: strip[1] - strip[0])
     left = [b for b, _ in boxed if b[2] <= best[0] + step]
     right = [b for b, _ in boxed if b[0] >= best[1] - step]
+    # each column's own right edge: lines set across the page may reach further than either
     left_end = max(b[2] for b in left) if left else best[0]
+    right_end = max(b[2] for b in right) if right else right_edge
     near = 2 * usual
 
     def set_lines(boxes: list[Box], edge: float) -> bool:
-        return len(boxes) >= _COLUMN_LINES and sum(edge - b[2] <= near for b in boxes) >= len(boxes) / 3
+        # most set lines fill their column; a form's fields (户号：…　户名：…) are short beside it
+        width = edge - min(b[0] for b in boxes) if boxes else 0
+        return (len(boxes) >= _COLUMN_LINES and sum(edge - b[2] <= near for b in boxes) >= len(boxes) / 3
+                and median(b[2] - b[0] for b in boxes) >= _FILLED * width)
 
     # columns of text are many characters wide and the gutter narrow beside them; a form's label
     # column is a few characters wide, often with a wide blank before the values
     columns = (best[0] - left_edge, right_edge - best[1])
     if min(columns) < _COLUMN_WIDTH * usual or best[1] - best[0] > 0.5 * min(columns):
         return None
-    return best if set_lines(left, left_end) and set_lines(right, right_edge) else None
+    return best if set_lines(left, left_end) and set_lines(right, right_end) else None
 
 
 def _column_by_column(lines: list[_Line], gutter: tuple[float, float], usual: float) -> list[_Line]:
@@ -303,7 +445,7 @@ def _column_by_column(lines: list[_Line], gutter: tuple[float, float], usual: fl
         run.clear()
 
     for line in lines:
-        if any(box[0] < gutter[1] and box[2] > gutter[0] for box, _ in line.members):   # reaches into it
+        if any(box[0] < middle < box[2] for box, _ in line.members):   # reaches across it
             close_run()
             ordered.append(line)
         else:

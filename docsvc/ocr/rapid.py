@@ -27,7 +27,11 @@ class RapidOcrEngine:
     def recognise(self, image: Image.Image) -> OcrResult:
         if image.mode not in ("L", "RGB"):
             image = image.convert("RGB" if image.mode in ("P", "RGBA", "CMYK", "YCbCr") else "L")
-        segments, _ = self._model()(image, return_word_box=True)
+        # The page comes upright from the orientation step, which votes RapidOCR's direction
+        # classifier over a dozen lines; line by line that small model takes long upright lines
+        # for upside-down ones (linn.png's second line at 0.98), which then read as garbage and
+        # fall under the score threshold: the line is lost. So lines are read as they stand.
+        segments, _ = self._model()(image, use_cls=False, return_word_box=True)
         pieces = [_segment_words(segment) for segment in segments or []]
         text, words = reading_text(pieces)
         confidence = sum(w.confidence for w in words) / len(words) if words else None
