@@ -208,6 +208,14 @@ class Settings:
     # check finishes its share each night without taking the disks from OCR (docs/integrity.md).
     fixity_daily_mb: int = 2048
     fixity_rate_mb_s: float = 20.0
+    # Logs: "text" for people at a terminal, "json" (one object per line) for a log collector.
+    log_format: str = "text"
+    # /metrics asks for this bearer token when set; unset, it answers whoever reaches the port (docs/deployment.md).
+    metrics_token: str | None = None
+    # `docsvc worker` serves its own /metrics (pages read, OCR time) on this port; 0: none.
+    worker_metrics_port: int = 0
+    # prometheus_client's multiprocess mode (gunicorn's workers add up their metrics through files here).
+    metrics_multiproc_dir: Path | None = None
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -292,8 +300,33 @@ class Settings:
             destruction_wait_days=read.whole("DOCSVC_DESTRUCTION_WAIT_DAYS", 0, minimum=0),
             fixity_daily_mb=read.whole("DOCSVC_FIXITY_DAILY_MB", 2048),
             fixity_rate_mb_s=read.number("DOCSVC_FIXITY_RATE_MB_S", 20.0),
+            log_format=read.choice("DOCSVC_LOG_FORMAT", "text", LOG_FORMATS),
+            metrics_token=read.optional("DOCSVC_METRICS_TOKEN"),
+            worker_metrics_port=_port(read, "DOCSVC_WORKER_METRICS_PORT"),
+            metrics_multiproc_dir=_multiproc_dir(read.optional("PROMETHEUS_MULTIPROC_DIR")),
             filing=FilingSettings.from_env(env),
         )
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _port(read: _Env, name: str) -> int:
+    port = read.whole(name, 0, minimum=0, why=("（0 表示不开启）", " (0: off)"))
+    if port > 65535:
+        raise ConfigError(name, str(port), "端口须在 0–65535 之间（0 表示不开启）", "expected a port from 0 to 65535 (0: off)")
+    return port
+
+
+def _multiproc_dir(value: str | None) -> Path | None:
+    """prometheus_client reads the variable itself; a directory it cannot write would fail every request."""
+    if value is None:
+        return None
+    path = Path(value)
+    if not (path.is_dir() and os.access(path, os.W_OK)):
+        raise ConfigError("PROMETHEUS_MULTIPROC_DIR", value, "需要一个已存在且可写的目录（gunicorn 启动时清空）",
+                          "expected an existing, writable directory (emptied when gunicorn starts)")
+    return path
 
 
 def _host_port(value: str) -> bool:

@@ -49,6 +49,9 @@ BAD_VALUES = {
     "DOCSVC_DESTRUCTION_WAIT_DAYS": ("a week", "at least 0"),
     "DOCSVC_FIXITY_DAILY_MB": ("2GB", "positive whole number"),
     "DOCSVC_FIXITY_RATE_MB_S": ("0", "number above 0"),
+    "DOCSVC_LOG_FORMAT": ("xml", "text, json"),
+    "DOCSVC_METRICS_TOKEN": None,                 # free text
+    "DOCSVC_WORKER_METRICS_PORT": ("70000", "0 to 65535"),
 }
 
 

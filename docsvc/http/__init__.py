@@ -1,12 +1,13 @@
 """The HTTP layer the web pages (docsvc.web) and the REST API (docsvc.api) share, as siblings: the request's
 session and runtime, the client address, audit events for the request, the access gate, sending stored
-objects, reading uploads, security headers and the error map. Neither web nor API imports the other."""
+objects, reading uploads, security headers, the error map, and the probes and metrics (monitoring).
+Neither web nor API imports the other."""
 from __future__ import annotations
 
 from flask import Flask, Response, current_app
 
 from docsvc.governance.access import Action, can, rule
-from docsvc.http import errors, gate
+from docsvc.http import errors, gate, monitoring
 from docsvc.http.auditing import audit_content_access, audit_event
 from docsvc.http.context import client_ip, close_db, db, is_api, lang, runtime, runtime_of, t
 from docsvc.http.security import security_headers
@@ -19,24 +20,19 @@ def init_app(app: Flask) -> None:
     settings = runtime_of(app).settings
     app.config.update(SESSION_COOKIE_SECURE=settings.secure_cookies, REMEMBER_COOKIE_SECURE=settings.secure_cookies,
                       REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax")
+    monitoring.init_app(app)  # first: its timing covers the gate too
     gate.init_app(app)
     app.after_request(audit_content_access)
     app.after_request(security_headers)
     app.teardown_appcontext(close_db)
     errors.init_app(app)
     app.jinja_env.globals.update(t=t, lang=lang, can=lambda user, action: can(user, Action(action)))
-    app.add_url_rule("/healthz", "healthz", _healthz)
     app.view_functions["static"] = _static
 
 
 def exempt_from_csrf(blueprint: object) -> None:
     """The API authenticates with bearer tokens, not cookies: no CSRF token to check."""
     gate.csrf.exempt(blueprint)  # type: ignore[arg-type]
-
-
-@rule(Action.PUBLIC)
-def _healthz() -> object:
-    return {"status": "ok"}
 
 
 @rule(Action.PUBLIC)

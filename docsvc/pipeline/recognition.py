@@ -21,6 +21,7 @@ from docsvc.constants import (
     page_words_key,
 )
 from docsvc.jobs import JobQueue, enqueue_index
+from docsvc.metrics import OCR_SECONDS, PAGES_FAILED, PAGES_PROCESSED
 from docsvc.models import Page
 from docsvc.ocr import get_engine, normalise
 from docsvc.pipeline import jobstate
@@ -52,8 +53,11 @@ def process_page(session: Session, settings: Settings, store: ObjectStore, jobs:
             image, text = read_page(Path(path), page.source_media_type, page.source_index, settings)
         _save(session, store, page, image, text)
         jobstate.mark_done(session, page)
+    if page.status == JobState.FAILED:
+        PAGES_FAILED.inc()
     if page.status != JobState.DONE:
         return
+    PAGES_PROCESSED.labels(str(page.source)).inc()
     # After the job body: the page stays read whatever happens here; a fault leaves the document in the inbox.
     try:
         suggestions.file_when_read(session, page.document_id, settings.filing)
@@ -72,9 +76,10 @@ def read_page(path: Path, media_type: str, index: int, settings: Settings) -> tu
                   "conf": 1.0} for word in layer.words]
         return image, PageText(layer.text, words, None, TextSource.TEXT_LAYER, 0, None, None, None)
     raw = formats.render_page(path, media_type, index, dpi=settings.ocr_dpi)
-    upright = normalise(raw)
     engine = get_engine(settings.ocr_engine)
-    result = engine.recognise(upright.image)
+    with OCR_SECONDS.labels(settings.ocr_engine).time():
+        upright = normalise(raw)
+        result = engine.recognise(upright.image)
     words = [{"text": w.text, "box": list(w.box), "conf": round(w.confidence, 4)} for w in result.words]
     return upright.image, PageText(result.text, words, result.confidence, TextSource.OCR,
                                    upright.rotation, upright.skew, result.engine, result.engine_version)

@@ -1,0 +1,105 @@
+"""Readiness: whether each dependency of this process answers now — the database, Redis (full stack only),
+the object store and the search index — with how long it took and, when it did not, why.
+
+Served by /readyz (docsvc.http.monitoring). Each check is one cheap round trip; error texts never carry
+the passwords and keys of the settings (a driver's message can quote its connection string).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from redis import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from docsvc.config import Settings
+from docsvc.runtime import Runtime
+
+Status = Literal["ok", "down", "not used"]
+
+# A dependency that takes longer than this to answer counts as down (a probe must not hang).
+CHECK_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class DependencyStatus:
+    name: str
+    status: Status
+    latency_ms: float | None = None
+    error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status != "down"
+
+    def as_json(self) -> dict[str, object]:
+        found: dict[str, object] = {"status": self.status}
+        if self.latency_ms is not None:
+            found["latency_ms"] = self.latency_ms
+        if self.error is not None:
+            found["error"] = self.error
+        return found
+
+
+_redis_clients: dict[str, Redis] = {}
+_redis_lock = threading.Lock()
+
+
+def _redis(url: str) -> Redis:
+    """One client per URL for the process: its pool reconnects after Redis comes back."""
+    with _redis_lock:
+        client = _redis_clients.get(url)
+        if client is None:
+            client = _redis_clients[url] = Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_S,
+                                                          socket_timeout=CHECK_TIMEOUT_S)
+        return client
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The values an error text must never show."""
+    found = [settings.s3_secret_key, settings.s3_access_key, settings.secret_key, settings.metrics_token]
+    found.append(make_url(settings.database_url).password)
+    if settings.redis_url:
+        found.append(unquote(urlsplit(settings.redis_url).password or ""))
+    return [value for value in found if value]
+
+
+def redact(message: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message
+
+
+def _timed(name: str, check: Callable[[], None], secrets: list[str]) -> DependencyStatus:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:  # whatever a driver raises, the dependency is not usable now
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        detail = " ".join(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}".split())
+        return DependencyStatus(name, "down", elapsed, redact(detail, secrets)[:500])
+    return DependencyStatus(name, "ok", round((time.perf_counter() - started) * 1000, 1))
+
+
+def readiness(rt: Runtime) -> list[DependencyStatus]:
+    """Every dependency in a fixed order; Redis is "not used" in the embedded default (in-process jobs)."""
+    secrets = secrets_of(rt.settings)
+
+    def database() -> None:
+        with rt.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    found = [_timed("database", database, secrets)]
+    redis_url = rt.settings.redis_url
+    if redis_url:
+        found.append(_timed("redis", lambda: _redis(redis_url).ping(), secrets))
+    else:
+        found.append(DependencyStatus("redis", "not used"))
+    found.append(_timed("object_store", rt.store.ping, secrets))
+    found.append(_timed("index", rt.index.ping, secrets))
+    return found
