@@ -1,7 +1,8 @@
 """gunicorn's settings for the full stack's web service: `gunicorn -c python:docsvc.gunicorn_conf docsvc.wsgi:app`.
 
-- Its error and access logs in DOCSVC_LOG_FORMAT, like the application's (docsvc.logs); the access log
-  itself is switched on by the command line (`--access-logfile -`, docker-compose.yml).
+- With DOCSVC_LOG_FORMAT=json its error and access logs are JSON lines like the application's
+  (docsvc.logs), the access log on stdout; in text mode the command line's `--access-logfile -`
+  (docker-compose.yml) switches the access log on.
 - With PROMETHEUS_MULTIPROC_DIR set, the metrics files of the previous run are removed when the master
   starts, and a worker's files are marked dead when it exits, as prometheus_client's multiprocess mode
   requires (docsvc.metrics).
@@ -23,7 +24,8 @@ except ConfigError as exc:
     print(f"docsvc: {exc}", file=sys.stderr)
     raise SystemExit(4) from None
 
-logconfig_dict = logs.gunicorn_logconfig(_settings.log_format)
+if _settings.log_format == "json":
+    logconfig_dict = logs.gunicorn_json_logconfig()
 # A request line in the access log: client, request, status, bytes, seconds, and the request id we answer with.
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
 

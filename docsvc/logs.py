@@ -76,18 +76,19 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-def gunicorn_logconfig(log_format: str) -> dict[str, object]:
-    """gunicorn's `logconfig_dict`: its error and access logs on stderr/stdout in the same format as ours."""
-    name = "json" if log_format == "json" else "text"
+def gunicorn_json_logconfig() -> dict[str, object]:
+    """gunicorn's `logconfig_dict` for DOCSVC_LOG_FORMAT=json: its error log on stderr and its access log
+    on stdout, one JSON object per line like ours. (In text mode gunicorn keeps its own logging, and
+    `--access-logfile` says where the access log goes.)"""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}, "text": {"format": TEXT_FORMAT}},
+        "formatters": {"json": {"()": JsonFormatter}},
         "filters": {"context": {"()": ContextFilter}},
         "handlers": {
-            "error": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": name,
+            "error": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "json",
                       "filters": ["context"]},
-            "access": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": name},
+            "access": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"},
         },
         "root": {"level": "INFO", "handlers": ["error"]},
         "loggers": {
