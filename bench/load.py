@@ -1,10 +1,10 @@
 """Load: concurrent users uploading and searching against the full stack on this machine.
 
     PYTHONPATH=. .venv/bin/python bench/load.py [--duration 600] [--users 20] [--floor-seconds 30]
-                                                [--upload-share 0.2] [--think 2.0] [--redis-db 8]
+                                                [--upload-share 0.2] [--think 2.0] [--redis-url URL]
 
 The stack, each part a process of its own as in docker-compose.yml: a PostgreSQL schema of its own in db
-`test`, Redis db --redis-db (flushed), a moto S3 server, gunicorn (`docsvc.wsgi:app`, gthread 2 workers ×
+`test`, a redis-server of its own on a free port (or --redis-url, flushed), a moto S3 server, gunicorn (`docsvc.wsgi:app`, gthread 2 workers ×
 8 threads, the compose config: docsvc.gunicorn_conf, access log, multiprocess metrics), 2 RQ workers
 (`docsvc worker ingest ocr`), the indexer (`docsvc worker index`) and the scheduler.
 
@@ -29,6 +29,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -43,7 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +84,18 @@ def wait_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | Non
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer in {timeout_s}s")
+
+
+def wait_redis(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            Redis.from_url(url).ping()
+            return
+        except RedisConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -119,8 +135,19 @@ def timed(results: Results, kind: str, call) -> requests.Response | None:  # typ
     return response
 
 
+def client() -> requests.Session:
+    """A keep-alive session that acts like a browser: gunicorn closes a connection idle for 2 s (its
+    keep-alive), and a request sent on it just then meets a reset; a browser sends a GET again on a new
+    connection, so this does too. An upload is never sent twice (it could be stored twice): each one goes
+    on a new connection of its own, never on an idle one."""
+    session = requests.Session()
+    retry = Retry(total=1, connect=1, read=1, status=0, allowed_methods=frozenset({"GET"}), raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
+
+
 def floor_user(base: str, until: float, results: Results) -> None:
-    with requests.Session() as http:
+    with client() as http:
         while time.monotonic() < until:
             timed(results, "healthz (floor)", lambda: http.get(f"{base}/healthz", timeout=60))
 
@@ -131,7 +158,7 @@ def load_user(n: int, base: str, token: str, until: float, args: argparse.Namesp
     headers = {"Authorization": f"Bearer {token}"}
     pdf_path = scratch / f"user-{n}.pdf"
     sequence = 0
-    with requests.Session() as http:
+    with client() as http:
         http.headers.update(headers)
         while time.monotonic() < until:
             if rng.random() < args.upload_share:
@@ -140,8 +167,10 @@ def load_user(n: int, base: str, token: str, until: float, args: argparse.Namesp
                 make_text_pdf([f"用电客户档案 负荷测试 {mark}\n本合同{COMMON_PHRASE}位于配电室出线侧。\n"
                                f"户号 {rng.randrange(10**9, 10**10)} 计量点 {uuid.uuid4().hex[:8]}"], pdf_path)
                 data = pdf_path.read_bytes()
-                response = timed(results, "upload", lambda: http.post(
-                    f"{base}/api/v1/batches", files={"files": (f"{mark}.pdf", data, "application/pdf")}, timeout=120))
+                # a new connection for each upload (requests.post opens its own), never an idle one
+                response = timed(results, "upload", lambda: requests.post(
+                    f"{base}/api/v1/batches", files={"files": (f"{mark}.pdf", data, "application/pdf")},
+                    headers=headers, timeout=120))
                 if response is not None and response.status_code == 202:
                     with results.lock:
                         results.tokens.append(mark)
@@ -169,7 +198,8 @@ def main() -> None:
     parser.add_argument("--upload-share", type=float, default=0.2, help="chance a user's round uploads a file")
     parser.add_argument("--think", type=float, default=2.0, help="mean seconds a user waits between rounds")
     parser.add_argument("--drain-timeout", type=float, default=1800.0)
-    parser.add_argument("--redis-db", type=int, default=8)
+    parser.add_argument("--redis-url", help="an existing Redis to use (its db is flushed); default: a "
+                        "redis-server of the benchmark's own on a free port, so nothing else shares its queues")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "docsvc-bench-load")
     args = parser.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)
@@ -177,8 +207,8 @@ def main() -> None:
     scratch = args.workdir / "scratch"
     scratch.mkdir()
 
-    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
-    Redis.from_url(redis_url).flushdb()
+    # a TERM (or the end of a shell's job) runs the clean-up below, so no server is left behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     schema = f"load_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
@@ -197,12 +227,21 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "DOCSVC_DATA_DIR": str(args.workdir / "var"),
            "DOCSVC_DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}",
-           "DOCSVC_REDIS_URL": redis_url,
            "DOCSVC_S3_ENDPOINT": f"127.0.0.1:{s3_port}", "DOCSVC_S3_ACCESS_KEY": "load",
            "DOCSVC_S3_SECRET_KEY": "load-secret", "DOCSVC_S3_BUCKET": "docsvc-load",
            "DOCSVC_SECRET_KEY": "load", "DOCSVC_OCR_ENGINE": "tesseract",
            "PROMETHEUS_MULTIPROC_DIR": str(args.workdir / "metrics"), "OMP_THREAD_LIMIT": "1"}
     try:
+        if args.redis_url:
+            redis_url = args.redis_url
+        else:
+            redis_port = free_port()
+            start("redis", "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no", "--dir", str(args.workdir))
+            redis_url = f"redis://127.0.0.1:{redis_port}/0"
+            wait_redis(redis_url, 20)
+        Redis.from_url(redis_url).flushdb()
+        env["DOCSVC_REDIS_URL"] = redis_url
         moto = start("moto", sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port))
         wait_http(f"http://127.0.0.1:{s3_port}/moto-api/", 30, moto)
         subprocess.run([sys.executable, "-m", "docsvc.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
@@ -238,9 +277,9 @@ def main() -> None:
         report(args, floor, results, elapsed, drained_in, counts, rt, base)
         rt.close()
     finally:
-        for process in processes:
+        for process in reversed(processes):  # the services first, then Redis and S3 under them
             process.terminate()
-        for process in processes:
+        for process in reversed(processes):
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
