@@ -5,16 +5,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
+from rq import Queue, SimpleWorker
 
 from docsvc import logs
 from docsvc.config import Settings
-from tests.conftest import docsvc_cli
+from tests.conftest import REDIS_URL, docsvc_cli
 
 
 @pytest.fixture
@@ -62,6 +65,20 @@ def test_an_exception_is_kept_in_the_same_line(captured: io.StringIO) -> None:
         logging.getLogger("docsvc.test_logs").exception("split failed")
     [line] = lines_of(captured)
     assert "ValueError: 坏文件 / bad file" in str(line["exception"])
+
+
+def log_inside_a_job() -> None:
+    logging.getLogger("docsvc.test_logs").info("inside a job")
+
+
+@pytest.mark.integration   # Redis
+def test_a_line_logged_inside_an_rq_job_carries_the_job_id(captured: io.StringIO) -> None:
+    connection = redis.Redis.from_url(REDIS_URL)
+    queue = Queue(f"logs-{uuid.uuid4().hex[:8]}", connection=connection)
+    job = queue.enqueue(log_inside_a_job)
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    [line] = [line for line in lines_of(captured) if line["message"] == "inside a job"]
+    assert line["job_id"] == job.id
 
 
 def test_text_is_the_default(tmp_path: Path) -> None:
