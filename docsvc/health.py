@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -23,7 +25,7 @@ from docsvc.runtime import Runtime
 Status = Literal["ok", "down", "not used"]
 
 # A dependency that takes longer than this to answer counts as down (a probe must not hang).
-CHECK_TIMEOUT_S = 3.0
+CHECK_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,11 @@ def _timed(name: str, check: Callable[[], None], secrets: list[str]) -> Dependen
     return DependencyStatus(name, "ok", round((time.perf_counter() - started) * 1000, 1))
 
 
+# The checks run side by side, so a probe takes as long as the slowest one and never more than
+# CHECK_TIMEOUT_S: a host that swallows packets would otherwise hold a connect for minutes.
+_checks = ThreadPoolExecutor(max_workers=8, thread_name_prefix="docsvc-readiness")
+
+
 def readiness(rt: Runtime) -> list[DependencyStatus]:
     """Every dependency in a fixed order; Redis is "not used" in the embedded default (in-process jobs)."""
     secrets = secrets_of(rt.settings)
@@ -94,12 +101,22 @@ def readiness(rt: Runtime) -> list[DependencyStatus]:
         with rt.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
-    found = [_timed("database", database, secrets)]
+    checks: dict[str, Callable[[], None]] = {"database": database}
     redis_url = rt.settings.redis_url
     if redis_url:
-        found.append(_timed("redis", lambda: _redis(redis_url).ping(), secrets))
-    else:
-        found.append(DependencyStatus("redis", "not used"))
-    found.append(_timed("object_store", rt.store.ping, secrets))
-    found.append(_timed("index", rt.index.ping, secrets))
+        checks["redis"] = lambda: _redis(redis_url).ping()
+    checks["object_store"] = rt.store.ping
+    checks["index"] = rt.index.ping
+    running = {name: _checks.submit(_timed, name, check, secrets) for name, check in checks.items()}
+    deadline = time.monotonic() + CHECK_TIMEOUT_S
+    found: list[DependencyStatus] = []
+    for name in ("database", "redis", "object_store", "index"):
+        if name not in running:
+            found.append(DependencyStatus(name, "not used"))
+            continue
+        try:
+            found.append(running[name].result(timeout=max(0.0, deadline - time.monotonic())))
+        except FutureTimeout:
+            found.append(DependencyStatus(name, "down", CHECK_TIMEOUT_S * 1000,
+                                          f"no answer within {CHECK_TIMEOUT_S:g} s"))
     return found

@@ -77,6 +77,13 @@ def test_a_wrong_value_names_the_variable_the_value_and_what_is_accepted(name: s
     assert en.isascii(), "then English"
 
 
+def test_the_metrics_directory_must_exist_and_be_writable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "missing")))
+    assert str(caught.value).startswith(f"PROMETHEUS_MULTIPROC_DIR={tmp_path / 'missing'}: ")
+    assert Settings.from_env(_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))).metrics_multiproc_dir == tmp_path
+
+
 @pytest.mark.parametrize("spelling", ["1", "true", "TRUE", "Yes", "on", " On "])
 def test_booleans_accept_clear_spellings_of_yes(spelling: str, tmp_path: Path) -> None:
     settings = Settings.from_env(_env(tmp_path, DOCSVC_SECURE_COOKIES=spelling, DOCSVC_AUTOFILE=spelling))

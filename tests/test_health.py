@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from docsvc import create_app, db
+from docsvc import create_app, db, health
 from docsvc.config import Settings
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.runtime import Runtime, build_runtime
@@ -173,4 +173,20 @@ def test_database_down_makes_readyz_503_naming_it_without_its_password(stack_app
         metrics = client.get("/metrics").get_data(as_text=True)
         assert 'docsvc_metrics_source_up{source="database"} 0.0' in metrics
     finally:
+        engine.dispose()
+
+
+def test_a_database_that_never_answers_counts_as_down_after_the_timeout(stack_app: Flask, stack: Runtime) -> None:
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/test")
+    stack_app.extensions["docsvc"] = dataclasses.replace(stack, engine=engine, sessions=make_sessionmaker(engine))
+    try:
+        status, body = readyz(stack_app)
+        assert status == 503 and body["down"] == ["database"]
+        assert body["dependencies"]["database"]["error"] == f"no answer within {health.CHECK_TIMEOUT_S:g} s"
+        assert body["dependencies"]["redis"]["status"] == "ok"  # the others were asked side by side
+    finally:
+        silent.close()
         engine.dispose()
