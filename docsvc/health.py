@@ -63,9 +63,9 @@ def _redis(url: str) -> Redis:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """The values an error text must never show."""
-    found = [settings.s3_secret_key, settings.s3_access_key, settings.secret_key, settings.metrics_token]
-    found.append(make_url(settings.database_url).password)
+    """The values a driver's error text could quote and must never show: the passwords in the database and
+    Redis URLs and the S3 secret key (the session key and the metrics token never reach a driver)."""
+    found = [settings.s3_secret_key, make_url(settings.database_url).password]
     if settings.redis_url:
         found.append(unquote(urlsplit(settings.redis_url).password or ""))
     return [value for value in found if value]

@@ -60,6 +60,17 @@ def test_readyz_names_a_search_index_that_is_gone(client: FlaskClient, embedded_
     assert client.get("/healthz").status_code == 200
 
 
+def test_error_texts_never_show_the_passwords_of_the_settings(tmp_path: Path) -> None:
+    settings = Settings.from_env({
+        "DOCSVC_DATA_DIR": str(tmp_path), "DOCSVC_SECRET_KEY": "x",
+        "DOCSVC_DATABASE_URL": "postgresql+psycopg://docsvc:db-pass-1@db/docsvc",
+        "DOCSVC_REDIS_URL": "redis://:redis%2Fpass@redis:6379/0",
+        "DOCSVC_S3_ENDPOINT": "minio:9000", "DOCSVC_S3_ACCESS_KEY": "docsvc", "DOCSVC_S3_SECRET_KEY": "s3-pass-1"})
+    text = "failed for postgresql://docsvc:db-pass-1@db, redis://:redis/pass@redis and key s3-pass-1"
+    assert health.redact(text, health.secrets_of(settings)) == \
+        "failed for postgresql://docsvc:***@db, redis://:***@redis and key ***"
+
+
 # --- the full stack ------------------------------------------------------------------------------------
 
 
