@@ -40,5 +40,6 @@ EXPOSE 8000
 # Fits the default command (web); docker-compose.yml gives the other services their own check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-# gthread: a long upload occupies one thread, not a whole worker process that the timeout would kill
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "8", "docsvc.wsgi:app"]
+# gthread: a long upload occupies one thread, not a whole worker process that the timeout would kill;
+# the two workers add up their metrics through PROMETHEUS_MULTIPROC_DIR (docsvc/metrics.py)
+CMD ["sh", "-c", "mkdir -p /tmp/docsvc-metrics && PROMETHEUS_MULTIPROC_DIR=/tmp/docsvc-metrics exec gunicorn --bind 0.0.0.0:8000 --config python:docsvc.gunicorn_conf --access-logfile - --worker-class gthread --workers 2 --threads 8 docsvc.wsgi:app"]

@@ -1,6 +1,7 @@
 """The `docsvc` command."""
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 import time
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from tqdm import tqdm
 
 import workers
-from docsvc import create_app, db
+from docsvc import create_app, db, logs
 from docsvc.config import ConfigError, Settings
 from docsvc.constants import FileState, Grant, IndexState, Role
 from docsvc.errors import DomainError
@@ -33,18 +34,21 @@ from workers.main import run_worker
 from workers.scheduler import run_scheduler
 
 
-def _runtime() -> Runtime:
+def _runtime(log_level: int = logging.WARNING) -> Runtime:
+    """The runtime from the environment; logs in DOCSVC_LOG_FORMAT at `log_level` (INFO for the services,
+    WARNING for one-off commands, whose output is their progress and report)."""
     try:
         settings = Settings.from_env()
     except ConfigError as exc:   # a wrong setting is the operator's to fix: say which, no traceback
         raise click.ClickException(str(exc)) from None
+    logs.configure(settings.log_format, log_level)
     rt = build_runtime(settings)
     install(rt)
     return rt
 
 
-def _migrated_runtime() -> Runtime:
-    rt = _runtime()
+def _migrated_runtime(log_level: int = logging.WARNING) -> Runtime:
+    rt = _runtime(log_level)
     try:
         db.check_migrated(rt.engine)
     except db.DatabaseNotMigrated as exc:
@@ -67,7 +71,7 @@ def serve(host: str, port: int, threads: int) -> None:
     # waitress only for `serve`: the other commands start without it
     from waitress import serve as waitress_serve
 
-    rt = _runtime()
+    rt = _runtime(logging.INFO)
     try:
         app = create_app(runtime=rt)
     except db.DatabaseNotMigrated as exc:
@@ -99,7 +103,7 @@ def db_upgrade() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker on QUEUES (default: ingest ocr). Run exactly one worker on `index`."""
-    rt = _runtime()
+    rt = _runtime(logging.INFO)
     if "index" in queues:
         _announce_schema_rebuild(rt)
     run_worker(list(queues) or ["ingest", "ocr"], burst=burst)
@@ -334,7 +338,7 @@ def watch(directory: Path, interval: float | None, once: bool) -> None:
 @click.option("--once", is_flag=True, help="One round, then stop.")
 def scheduler(interval: float, once: bool) -> None:
     """Periodic upkeep for the full stack: re-queue work whose worker died mid-job; anchor the audit trail daily."""
-    rt = _migrated_runtime()
+    rt = _migrated_runtime(logging.INFO)
 
     def report(requeued: int) -> None:
         if requeued:

@@ -245,6 +245,14 @@ class Settings:
     password_hash_iterations: int = 3
     # Times are stored in UTC and shown to people in this zone.
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    # Logs: "text" for people at a terminal, "json" (one object per line) for a log collector.
+    log_format: str = "text"
+    # /metrics asks for this bearer token when set; unset, it answers whoever reaches the port (docs/deployment.md).
+    metrics_token: str | None = None
+    # `docsvc worker` serves its own /metrics (pages read, OCR time) on this port; 0: none.
+    worker_metrics_port: int = 0
+    # prometheus_client's multiprocess mode (gunicorn's workers add up their metrics through files here).
+    metrics_multiproc_dir: Path | None = None
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -336,6 +344,10 @@ class Settings:
                                                      ": argon2 runs 4 lanes of at least 16 KiB each")),
             password_hash_iterations=read.whole("DOCSVC_PASSWORD_HASH_ITERATIONS", 3),
             timezone=read.zone("DOCSVC_TIMEZONE", "Asia/Shanghai"),
+            log_format=read.choice("DOCSVC_LOG_FORMAT", "text", LOG_FORMATS),
+            metrics_token=read.optional("DOCSVC_METRICS_TOKEN"),
+            worker_metrics_port=_port(read, "DOCSVC_WORKER_METRICS_PORT"),
+            metrics_multiproc_dir=_multiproc_dir(read.optional("PROMETHEUS_MULTIPROC_DIR")),
             filing=FilingSettings.from_env(env),
         )
 
@@ -347,6 +359,25 @@ def _job_memory_mb(read: _Env) -> int:
     return read.whole("DOCSVC_JOB_MEMORY_MB", 2048, minimum=MIN_JOB_MEMORY_MB,
                       why=("（或 0 表示不用解码进程、不设上限）：解码进程本身约需 200 MB",
                            " (or 0 for no decoder process and no limit): the decoder process itself needs about 200 MB"))
+LOG_FORMATS = ("text", "json")
+
+
+def _port(read: _Env, name: str) -> int:
+    port = read.whole(name, 0, minimum=0, why=("（0 表示不开启）", " (0: off)"))
+    if port > 65535:
+        raise ConfigError(name, str(port), "端口须在 0–65535 之间（0 表示不开启）", "expected a port from 0 to 65535 (0: off)")
+    return port
+
+
+def _multiproc_dir(value: str | None) -> Path | None:
+    """prometheus_client reads the variable itself; a directory it cannot write would fail every request."""
+    if value is None:
+        return None
+    path = Path(value)
+    if not (path.is_dir() and os.access(path, os.W_OK)):
+        raise ConfigError("PROMETHEUS_MULTIPROC_DIR", value, "需要一个已存在且可写的目录（gunicorn 启动时清空）",
+                          "expected an existing, writable directory (emptied when gunicorn starts)")
+    return path
 
 
 def _host_port(value: str) -> bool:

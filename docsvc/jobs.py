@@ -28,6 +28,10 @@ class JobQueue(Protocol):
         """Run this process's share of the work: nothing for RQ (its workers are other processes);
         the in-process threads, and with `upkeep` the recovery sweep and the daily tasks too."""
 
+    def lengths(self) -> dict[str, int]:
+        """Jobs waiting in each queue, by queue name (the /metrics gauge); raises when the queue's
+        backend cannot be reached."""
+
     def close(self) -> None: ...
 
 

@@ -10,6 +10,8 @@ from tests.factories import add_stored_document
 # The expected rule for each endpoint. A new route must be added here, with its rule, or this test fails.
 EXPECTED: dict[str, Action] = {
     "healthz": Action.PUBLIC,
+    "readyz": Action.PUBLIC,
+    "metrics": Action.PUBLIC,  # DOCSVC_METRICS_TOKEN, when set, is checked by the view
     "auth.login": Action.PUBLIC,
     "auth.logout": Action.AUTHENTICATED,
     "auth.set_language": Action.PUBLIC,

@@ -54,6 +54,9 @@ BAD_VALUES = {
     "DOCSVC_FIXITY_RATE_MB_S": ("0", "number above 0"),
     "DOCSVC_PASSWORD_HASH_MEMORY_KIB": ("32", "at least 64"),
     "DOCSVC_PASSWORD_HASH_ITERATIONS": ("three", "positive whole number"),
+    "DOCSVC_LOG_FORMAT": ("xml", "text, json"),
+    "DOCSVC_METRICS_TOKEN": None,                 # free text
+    "DOCSVC_WORKER_METRICS_PORT": ("70000", "0 to 65535"),
 }
 
 
@@ -77,6 +80,13 @@ def test_a_wrong_value_names_the_variable_the_value_and_what_is_accepted(name: s
     zh, en = message.split(": ", 1)[1].split(" / ", 1)
     assert re.search(r"[\u4e00-\u9fff]", zh), "Chinese first"
     assert en.isascii(), "then English"
+
+
+def test_the_metrics_directory_must_exist_and_be_writable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "missing")))
+    assert str(caught.value).startswith(f"PROMETHEUS_MULTIPROC_DIR={tmp_path / 'missing'}: ")
+    assert Settings.from_env(_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))).metrics_multiproc_dir == tmp_path
 
 
 @pytest.mark.parametrize("spelling", ["1", "true", "TRUE", "Yes", "on", " On "])

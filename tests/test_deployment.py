@@ -106,6 +106,24 @@ def test_web_migrates_then_serves_with_gunicorn(compose: dict) -> None:
     assert "0.0.0.0:8000" in script
 
 
+def test_web_logs_each_request_and_adds_up_its_workers_metrics(compose: dict) -> None:
+    web = compose["services"]["web"]
+    script = " ".join(command_words(web))
+    gunicorn = script[script.index("gunicorn"):].split()
+    assert gunicorn[gunicorn.index("--access-logfile") + 1] == "-"  # the access log, on stdout
+    assert gunicorn[gunicorn.index("--config") + 1] == "python:docsvc.gunicorn_conf"
+    # prometheus_client's multiprocess mode: a directory that exists before gunicorn (and the CLI) start
+    directory = web["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert directory and script.index("mkdir -p") < script.index("docsvc db upgrade")
+
+
+def test_job_services_serve_their_metrics_and_every_service_logs_in_one_format(compose: dict) -> None:
+    for name in ("worker", "indexer"):
+        assert compose["services"][name]["environment"]["DOCSVC_WORKER_METRICS_PORT"] == "9100"
+    for name in APP_SERVICES:
+        assert compose["services"][name]["environment"]["DOCSVC_LOG_FORMAT"] == "text"
+
+
 def test_every_service_has_a_healthcheck(compose: dict) -> None:
     for name, service in compose["services"].items():
         test = service.get("healthcheck", {}).get("test")

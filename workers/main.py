@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 
+from prometheus_client import start_http_server
 from redis import Redis
 from rq import Queue, SimpleWorker
 
@@ -12,6 +13,8 @@ from docsvc.constants import QueueName
 from docsvc.formats import decoder
 from docsvc.ocr import get_engine
 from docsvc.pipeline.jobstate import job_limits
+
+log = logging.getLogger(__name__)
 
 
 def run_worker(queues: list[str], *, burst: bool = False) -> bool:
@@ -30,5 +33,8 @@ def run_worker(queues: list[str], *, burst: bool = False) -> bool:
     # SimpleWorker runs jobs in this process: the loaded models stay loaded (a forking worker would
     # load them again for every page).
     worker = SimpleWorker([Queue(q, connection=connection) for q in queues], connection=connection)
-    logging.basicConfig(level=logging.INFO)
+    if rt.settings.worker_metrics_port:
+        # this process's page counters and OCR times; RQ workers are processes of their own (docsvc.metrics)
+        start_http_server(rt.settings.worker_metrics_port)
+        log.info("metrics on port %d (/metrics)", rt.settings.worker_metrics_port)
     return worker.work(burst=burst, with_scheduler=True)

@@ -49,6 +49,9 @@ class RQJobQueue:
     def start(self, *, upkeep: bool = False) -> None:
         """Nothing runs here: RQ's workers and the scheduler are processes of their own."""
 
+    def lengths(self) -> dict[str, int]:
+        return {name.value: Queue(name.value, connection=self.connection).count for name in QueueName}
+
     def close(self) -> None:
         self.connection.close()
 
@@ -141,6 +144,9 @@ class InProcessJobQueue:
                 recover(session, self)
         except Exception:
             log.exception("could not look for queued work")
+
+    def lengths(self) -> dict[str, int]:
+        return {name: q.qsize() for name, q in self._queues.items()}
 
     def idle(self) -> bool:
         with self._lock:

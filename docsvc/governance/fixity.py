@@ -310,9 +310,19 @@ class Dashboard:
     problems: list[Problem]
 
 
-def dashboard(session: Session) -> Dashboard:
-    last = session.scalars(select(AuditEvent).where(AuditEvent.action == "fixity.run")
+def _last_run(session: Session) -> AuditEvent | None:
+    return session.scalars(select(AuditEvent).where(AuditEvent.action == "fixity.run")
                            .order_by(AuditEvent.seq.desc()).limit(1)).first()
+
+
+def last_run_at(session: Session) -> datetime | None:
+    """When the last fixity run finished (its audit event), None before the first."""
+    last = _last_run(session)
+    return as_utc(last.occurred_at) if last else None
+
+
+def dashboard(session: Session) -> Dashboard:
+    last = _last_run(session)
     rows = session.execute(select(FixityCheck.outcome, FixityCheck.checked_at)).all()
     intact_checks = [as_utc(at) for outcome, at in rows if outcome == FixityOutcome.INTACT and at is not None]
     return Dashboard(

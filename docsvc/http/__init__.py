@@ -1,13 +1,14 @@
 """The HTTP layer the web pages (docsvc.web) and the REST API (docsvc.api) share, as siblings: the request's
 session and runtime, the client address, audit events for the request, the access gate, sending stored
-objects, reading uploads, security headers and the error map. Neither web nor API imports the other."""
+objects, reading uploads, security headers, the error map, and the probes and metrics (monitoring).
+Neither web nor API imports the other."""
 from __future__ import annotations
 
 from flask import Flask, Response, current_app
 
 from docsvc import localtime
 from docsvc.governance.access import Action, can, rule
-from docsvc.http import errors, gate
+from docsvc.http import errors, gate, monitoring
 from docsvc.http.auditing import audit_content_access, audit_event
 from docsvc.http.context import client_ip, close_db, db, is_api, lang, runtime, runtime_of, t
 from docsvc.http.security import security_headers
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     settings = runtime_of(app).settings
     app.config.update(SESSION_COOKIE_SECURE=settings.secure_cookies, REMEMBER_COOKIE_SECURE=settings.secure_cookies,
                       REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax")
+    monitoring.init_app(app)  # first: its timing covers the gate too
     gate.init_app(app)
     app.after_request(audit_content_access)
     app.after_request(security_headers)
@@ -31,18 +33,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         when=lambda moment, seconds=False: localtime.moment_text(moment, lang(), zone, seconds=seconds),
         day=lambda value: localtime.day_text(value, lang(), zone))
-    app.add_url_rule("/healthz", "healthz", _healthz)
     app.view_functions["static"] = _static
 
 
 def exempt_from_csrf(blueprint: object) -> None:
     """The API authenticates with bearer tokens, not cookies: no CSRF token to check."""
     gate.csrf.exempt(blueprint)  # type: ignore[arg-type]
-
-
-@rule(Action.PUBLIC)
-def _healthz() -> object:
-    return {"status": "ok"}
 
 
 @rule(Action.PUBLIC)

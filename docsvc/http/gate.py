@@ -16,6 +16,7 @@ from docsvc.governance.access import (CONTENT_ACTIONS, HANDLING_ACTIONS, SENSITI
 from docsvc.governance.accounts import TOKEN_FAILURE, failed_logins_from, user_for_token
 from docsvc.http.auditing import audit_event, content_event, object_kind
 from docsvc.http.context import client_ip, db, is_api, runtime, t
+from docsvc.http.monitoring import is_probe
 from docsvc.models import Document, Page, User
 
 csrf = CSRFProtect()
@@ -45,6 +46,9 @@ def gate() -> object | None:
     action = declared_rule(view)
     if action is None:
         abort(403, description="route has no access rule")
+    if action == Action.PUBLIC and is_probe(view):
+        g.user = None  # a probe must answer when the database is down: no session or token lookup
+        return None
     user = _actor()
     g.user = user
     if action == Action.PUBLIC:

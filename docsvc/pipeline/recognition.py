@@ -21,6 +21,7 @@ from docsvc.constants import (
 )
 from docsvc.formats import decoder
 from docsvc.jobs import JobQueue, enqueue_index
+from docsvc.metrics import OCR_SECONDS, PAGES_FAILED, PAGES_PROCESSED
 from docsvc.models import Page
 from docsvc.ocr import Word, get_engine, normalise
 from docsvc.ocr.layout import LAYOUT_VERSION, reading_text
@@ -60,8 +61,11 @@ def process_page(session: Session, settings: Settings, store: ObjectStore, jobs:
             image, text = read_page(Path(path), page.source_media_type, page.source_index, settings)
         save_page(session, store, page, image, text)
         jobstate.mark_done(session, page)
+    if page.status == JobState.FAILED:
+        PAGES_FAILED.inc()
     if page.status != JobState.DONE:
         return
+    PAGES_PROCESSED.labels(str(page.source)).inc()
     # After the job body: the page stays read whatever happens here; a fault leaves the document in the inbox.
     try:
         suggestions.file_when_read(session, page.document_id, settings.filing)
@@ -84,9 +88,10 @@ def read_page(path: Path, media_type: str, index: int, settings: Settings) -> tu
                   "conf": 1.0} for word in layer.words]
         return image, PageText(layer.text, words, None, TextSource.TEXT_LAYER, 0, None, None, None,
                                text_layer_reader(), None)
-    upright = normalise(decoded.image)
     engine = get_engine(settings.ocr_engine)
-    result = engine.recognise(upright.image)
+    with OCR_SECONDS.labels(settings.ocr_engine).time():
+        upright = normalise(decoded.image)
+        result = engine.recognise(upright.image)
     return upright.image, PageText(result.text, _word_dicts(result.words), result.confidence, TextSource.OCR,
                                    upright.rotation, upright.skew, result.engine, result.engine_version,
                                    ocr_reader(result.engine_version, result.models), LAYOUT_VERSION,

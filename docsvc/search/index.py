@@ -287,6 +287,15 @@ class SearchIndex:
             with open(self.root / DIRTY_FILE, "a", encoding="utf-8") as f:
                 f.write("".join(f"{pid}\n" for pid in page_ids))
 
+    def ping(self) -> None:
+        """Raises when there is no live index here or its table of contents cannot be read (readiness)."""
+        name = self._current_name()
+        if name is None:
+            raise FileNotFoundError(f"搜索索引目录 {self.root} 中没有可用的索引（不存在或不可读），请检查磁盘挂载和权限，"
+                                    f"或运行 docsvc reindex / no live index under {self.root} (missing or unreadable): "
+                                    "check the mount and permissions, or run `docsvc reindex`")
+        windex.open_dir(str(self.root / name)).doc_count_all()
+
     def page_count(self) -> int:
         """Pages in the index (deleted ones not counted)."""
         return self._open().doc_count()
