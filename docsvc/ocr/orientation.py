@@ -120,6 +120,17 @@ def _straighten(page: Image.Image, small: Image.Image, skew: float) -> tuple[Ima
             small.rotate(-skew, resample=Image.Resampling.BILINEAR, fillcolor=255), skew)
 
 
+def reapply(image: Image.Image, rotation: int, skew: float | None) -> Image.Image:
+    """The page as normalise() left it, from the turn and skew it recorded (no detection): a restore
+    regenerates a page image whose stored word boxes still fit it."""
+    page = _working_copy(image)
+    if rotation % 360:
+        page = page.transpose(_CLOCKWISE[rotation % 360])
+    if skew and abs(skew) >= _MIN_CORRECTED_SKEW:
+        page = _rotate_slightly(page, -skew)
+    return _with_dpi(page, image)
+
+
 def _turned_by(image: Image.Image, rotation: int) -> Normalised:
     """The page turned `rotation` degrees clockwise, then straightened."""
     page = _working_copy(image)

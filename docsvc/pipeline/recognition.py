@@ -22,7 +22,7 @@ from docsvc.constants import (
 )
 from docsvc.jobs import JobQueue, enqueue_index
 from docsvc.models import Page
-from docsvc.ocr import get_engine, normalise
+from docsvc.ocr import get_engine, normalise, reapply
 from docsvc.pipeline import jobstate
 from docsvc.files import suggestions
 from sqlalchemy.orm import Session
@@ -78,6 +78,22 @@ def read_page(path: Path, media_type: str, index: int, settings: Settings) -> tu
     words = [{"text": w.text, "box": list(w.box), "conf": round(w.confidence, 4)} for w in result.words]
     return upright.image, PageText(result.text, words, result.confidence, TextSource.OCR,
                                    upright.rotation, upright.skew, result.engine, result.engine_version)
+
+
+def redraw_view(store: ObjectStore, page: Page, settings: Settings) -> None:
+    """Write a read page's image and thumbnail again from its original, as its page job left them, without
+    reading it again: the recorded turn and skew are applied, so the kept word boxes still fit (a restore
+    regenerates derived objects this way; the text and words come from the backup)."""
+    with store.local_path(page.source_key) as path:
+        if page.source == TextSource.TEXT_LAYER:
+            image = formats.render_page(Path(path), page.source_media_type, page.source_index, dpi=VIEW_DPI_TEXT_LAYER)
+        else:
+            raw = formats.render_page(Path(path), page.source_media_type, page.source_index,
+                                      dpi=page.dpi or settings.ocr_dpi)
+            image = reapply(raw, page.rotation, page.skew)
+    data, ext, content_type = encode_image(image)
+    store.put_bytes(page.image_key or page_image_key(page.id, ext), data, content_type)
+    store.put_bytes(page.thumb_key or page_thumb_key(page.id), encode_thumbnail(image), "image/jpeg")
 
 
 def _save(session: Session, store: ObjectStore, page: Page, image: Image.Image, text: PageText) -> None:
