@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,16 +20,15 @@ from typing import Any
 import bagit
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, Table, func, select, text, update
-from sqlalchemy.exc import SAWarning
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.schema import sort_tables_and_constraints
+from sqlalchemy.schema import sort_tables
 
 from docsvc import db
 from docsvc.config import Settings
 from docsvc.constants import JobState
 from docsvc.errors import Conflict, Corrupted
 from docsvc.governance import audit
-from docsvc.models import Page
+from docsvc.models import Base, Page
 from docsvc.pipeline import reindex
 from docsvc.pipeline.backup import (
     AUDIT_SUMMARY, CATALOGUE, FORMAT, INFO_FORMAT, INFO_REVISION, INFO_ROWS_PREFIX, SCHEMA, TABLES_DIR, BackupError,
@@ -232,18 +230,17 @@ def _insert_rows(conn: Connection, folder: Path, schema: dict[str, list[dict[str
 
 
 def _insert_order(tables: list[Table]) -> tuple[list[Table], dict[str, set[str]]]:
-    """Tables parents first; the foreign-key columns that close a cycle (documents ↔ batch_files) or point at
-    their own table are inserted empty and set once every row is in."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SAWarning)
-        pairs = list(sort_tables_and_constraints(tables))
-    ordered = [t for t, _fks in pairs if t is not None]
-    cyclic = [fk for t, fks in pairs if t is None for fk in fks]
+    """Tables parents first. The foreign keys the models create after their tables (`use_alter`: they close a
+    cycle, documents ↔ batch_files) and those pointing at their own table are inserted empty and set once
+    every row is in."""
+    late = {(table.name, tuple(fk.column_keys)) for table in Base.metadata.tables.values()
+            for fk in table.foreign_key_constraints if fk.use_alter}
+    deferred_fks = {fk for table in tables for fk in table.foreign_key_constraints
+                    if (table.name, tuple(fk.column_keys)) in late or fk.referred_table is table}
+    ordered = sort_tables(tables, skip_fn=lambda fk: fk.constraint in deferred_fks)
     deferred: dict[str, set[str]] = {}
-    for table in tables:
-        for fk in table.foreign_key_constraints:
-            if fk in cyclic or fk.referred_table is table:
-                deferred.setdefault(table.name, set()).update(fk.column_keys)
+    for fk in deferred_fks:
+        deferred.setdefault(fk.parent.name, set()).update(fk.column_keys)
     return ordered, deferred
 
 
