@@ -202,7 +202,7 @@ def _insert_rows(conn: Connection, folder: Path, schema: dict[str, list[dict[str
     for name in SEEDED_TABLES:
         conn.execute(metadata.tables[name].delete())
     tables = {name: metadata.tables[name] for name in schema}
-    ordered, deferred = _insert_order(list(tables.values()))
+    ordered, deferred = insert_order(list(tables.values()))
     for n, table in enumerate(ordered, start=1):
         kinds = {c["name"]: c["kind"] for c in schema[table.name]}
         later = deferred.get(table.name, set())
@@ -229,7 +229,7 @@ def _insert_rows(conn: Connection, folder: Path, schema: dict[str, list[dict[str
         _move_sequences(conn, ordered)
 
 
-def _insert_order(tables: list[Table]) -> tuple[list[Table], dict[str, set[str]]]:
+def insert_order(tables: list[Table]) -> tuple[list[Table], dict[str, set[str]]]:
     """Tables parents first. The foreign keys the models create after their tables (`use_alter`: they close a
     cycle, documents ↔ batch_files) and those pointing at their own table are inserted empty and set once
     every row is in."""
