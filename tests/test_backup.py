@@ -21,7 +21,7 @@ from docsvc.files.searching import search_for_user
 from docsvc.governance import audit
 from docsvc.governance.accounts import create_user
 from docsvc.models import Document, Page, User, as_utc
-from docsvc.pipeline import backup, restore
+from docsvc.pipeline import backup, consistency, restore
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.runtime import Runtime, build_runtime
 from storage import S3Store
@@ -109,6 +109,8 @@ def assert_same_archive(source_rows: dict, source_objects: dict[str, bytes], sou
     assert all(hits for hits in source_answers.values())
     with restored.sessions() as session:
         assert audit.verify(session, audit.load_anchors(restored.store)).ok
+    # Database, store and index agree (`docsvc check` would exit 0).
+    assert consistency.check(restored.sessions, restored.store, restored.index).findings == []
 
 
 def test_round_trip_embedded_to_embedded(embedded_runtime: Runtime, tmp_path: Path) -> None:
