@@ -282,3 +282,15 @@ def test_snapshot_on_postgresql_is_repeatable_read(pg_runtime: Runtime) -> None:
     with backup.snapshot(rt.engine) as conn:
         add_stored_document(rt, b"%PDF-1.4 two", texts=["二"], title="two")
         assert conn.execute(select(Document.title)).scalars().all() == ["one"]
+
+
+def test_an_increment_refuses_a_damaged_original_in_the_previous_bag(embedded_runtime: Runtime,
+                                                                      tmp_path: Path) -> None:
+    rt = embedded_runtime
+    add_stored_document(rt, b"%PDF-1.4 first", texts=["一"], title="first")
+    full = tmp_path / "full"
+    backup.write(rt.engine, rt.store, full, with_derived=True)
+    (damaged,) = (full / "data" / "originals").iterdir()
+    damaged.write_bytes(b"%PDF-1.4 rotten")
+    with pytest.raises(backup.BackupError, match=f"{damaged.name}.*without --since"):
+        backup.write(rt.engine, rt.store, tmp_path / "increment", since=full, with_derived=True)

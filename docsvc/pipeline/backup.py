@@ -47,7 +47,7 @@ from docsvc.constants import AUDIT_ANCHORS_PREFIX
 from docsvc.errors import DomainError
 from docsvc.governance import audit, fixity
 from docsvc.models import DestructionList, Page, as_utc, utcnow
-from storage import ObjectStore
+from storage import ObjectStore, S3Store
 from storage.keys import ORIGINALS_PREFIX
 
 FORMAT = "docsvc-backup/1"
@@ -172,7 +172,7 @@ def encode_value(kind: str, value: Any) -> Any:
 # -- writing a bag --------------------------------------------------------------------------
 
 def source_kinds(engine: Engine, store: ObjectStore) -> tuple[str, str]:
-    return engine.dialect.name, "s3" if type(store).__name__ == "S3Store" else "local"
+    return engine.dialect.name, "s3" if isinstance(store, S3Store) else "local"
 
 
 def derived_keys(session: Session) -> set[str]:
@@ -192,7 +192,10 @@ def kept_keys(session: Session, store: ObjectStore, chain_seq: int) -> set[str]:
 
 def write(engine: Engine, store: ObjectStore, target: Path, *, since: Path | None = None,
           with_derived: bool = False, progress: Progress = no_progress) -> BackupReport:
-    """Write the bag into `target` (a new or empty folder)."""
+    """Write the bag into `target` (a new or empty folder).
+
+    bagit.make_bag changes the process's working directory while it hashes: a command's work, never the
+    threaded server's."""
     target = Path(target)
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"备份目录 {target} 不是空的；请指定新的或空的目录。 / "
