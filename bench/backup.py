@@ -12,7 +12,8 @@
            floor: the same objects copied with shutil.copyfile from the store's folder + every row of every
            table as one JSON document (json.dumps, default=str) — no snapshot, no hashing, no manifest.
   restore  `pipeline.restore.restore` of the `--with-derived` bag into a new embedded instance (validation
-           re-hashing the bag, rows inserted, objects stored, the index rebuilt, the audit chain verified);
+           re-hashing the bag, rows inserted, objects stored, the index rebuilt with 2 processes as
+           `docsvc restore` does by default, the audit chain verified);
            floor: the bag's files copied back into a folder + the JSON rows loaded and inserted with one
            executemany per table into a migrated SQLite database.
   redraw   page images and thumbnails are redrawn from the originals by a restore of a default bag; the
@@ -166,7 +167,7 @@ def timed_restore(bag: Path, folder: Path) -> tuple[float, dict[str, float], res
     stages = Stages()
     started = time.perf_counter()
     report = restore.restore(bag, target.engine, target.sessions, target.store, target.index, target.settings,
-                             progress=stages)
+                             progress=stages, procs=2)
     took = time.perf_counter() - started
     target.close()
     assert report.ok, report

@@ -547,14 +547,16 @@ def backup_command(directory: Path, since: Path | None, with_derived: bool) -> N
 
 @main.command("restore")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
-def restore_command(directory: Path) -> None:
+@click.option("--procs", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Processes rebuilding the search index (as for `docsvc reindex`).")
+def restore_command(directory: Path, procs: int) -> None:
     """Restore a backup into an EMPTY instance (the database and store the settings name): validate the bag,
     restore rows and objects, redraw page images, rebuild the index, verify the audit chain."""
     rt = _runtime()
     bars = _StageBars()
     try:
         report = restore_service.restore(directory, rt.engine, rt.sessions, rt.store, rt.index, rt.settings,
-                                         progress=bars)
+                                         progress=bars, procs=procs)
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

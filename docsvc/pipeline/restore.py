@@ -139,7 +139,8 @@ def check_empty(engine: Engine, store: ObjectStore, revision: str) -> None:
 
 
 def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
-            settings: Settings, *, progress: Progress = no_progress) -> RestoreReport:
+            settings: Settings, *, progress: Progress = no_progress, procs: int = 1) -> RestoreReport:
+    """`procs` > 1 rebuilds the index with that many processes (a command's choice, as for `docsvc reindex`)."""
     path = Path(path)
     progress("validate", 0, 1)
     bag = validate(path)
@@ -163,7 +164,7 @@ def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: 
     redraw = _restore_objects(data, store, report, progress)
     _redraw(sessions, store, settings, redraw, report, progress)
     progress("index", 0, 1)
-    reindex.rebuild(sessions, index)
+    reindex.rebuild(sessions, index, procs=procs)
     with sessions() as session:
         report.indexed = reindex.count_indexable(session)
     progress("index", 1, 1)
