@@ -152,13 +152,13 @@ def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: 
     report = RestoreReport()
     db.upgrade(engine, revision)
     schema = json.loads((data / TABLES_DIR / SCHEMA).read_text(encoding="utf-8"))
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # all rows or none
         _insert_rows(conn, data / TABLES_DIR, schema, report, progress)
-    for name, count in report.rows.items():
-        recorded = int(bag.info.get(f"{INFO_ROWS_PREFIX}{name}", count))
-        if recorded != count:
-            raise Corrupted(f"表 {name} 恢复了 {count} 行，备份记录为 {recorded} 行。 / "
-                            f"Table {name}: {count} rows restored, the backup recorded {recorded}.")
+        for name, count in report.rows.items():
+            recorded = int(bag.info.get(f"{INFO_ROWS_PREFIX}{name}", count))
+            if recorded != count:
+                raise Corrupted(f"表 {name} 恢复了 {count} 行，备份记录为 {recorded} 行。 / "
+                                f"Table {name}: {count} rows restored, the backup recorded {recorded}.")
     if revision != db.head_revision():
         db.upgrade(engine)
     redraw = _restore_objects(data, store, report, progress)
