@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Engine, Float, LargeBinary, MetaData, Text, select
 
 from docsvc import cli, db
 from docsvc.constants import IndexState, JobState
@@ -294,3 +294,15 @@ def test_an_increment_refuses_a_damaged_original_in_the_previous_bag(embedded_ru
     damaged.write_bytes(b"%PDF-1.4 rotten")
     with pytest.raises(backup.BackupError, match=f"{damaged.name}.*without --since"):
         backup.write(rt.engine, rt.store, tmp_path / "increment", since=full, with_derived=True)
+
+
+def test_every_kind_of_value_survives_json_lines() -> None:
+    values = [(Column("t", DateTime(timezone=True)), datetime(2026, 12, 4, 17, 1, 2, 345678, tzinfo=timezone.utc)),
+              (Column("n", DateTime()), datetime(2026, 12, 4, 17, 1, 2, 345678)),  # SQLite's naive UTC
+              (Column("d", Date()), date(2019, 5, 1)), (Column("b", LargeBinary()), "原件".encode() + b"\x00\xff"),
+              (Column("j", JSON()), {"户号": "3000000001", "pages": [1, 2]}), (Column("f", Float()), 0.1 + 0.2),
+              (Column("x", Text()), "产权分界点\n"), (Column("k", Boolean()), True)]
+    for column, value in values:
+        kind = backup.column_kind(column)
+        again = restore.decode_value(kind, json.loads(json.dumps(backup.encode_value(kind, value))))
+        assert again == (as_utc(value) if isinstance(value, datetime) else value), column.name
