@@ -2,7 +2,7 @@
 
 from docsvc.ocr.engines import ENGINES, get_engine
 from docsvc.ocr.interface import OcrEngine, OcrError, OcrResult, Word
-from docsvc.ocr.orientation import Normalised, deskew_angle, detect_rotation, normalise
+from docsvc.ocr.orientation import Normalised, deskew_angle, detect_rotation, normalise, reapply
 
 __all__ = [
     "ENGINES",
@@ -15,4 +15,5 @@ __all__ = [
     "detect_rotation",
     "get_engine",
     "normalise",
+    "reapply",
 ]

@@ -120,6 +120,22 @@ def _straighten(page: Image.Image, small: Image.Image, skew: float) -> tuple[Ima
             small.rotate(-skew, resample=Image.Resampling.BILINEAR, fillcolor=255), skew)
 
 
+def reapply(image: Image.Image, rotation: int, skew: float | None) -> Image.Image:
+    """The page as normalise() left it, from the turn and skew it recorded (no detection): a restore
+    regenerates a page image whose stored word boxes still fit it."""
+    # In normalise()'s order: the quarter turn, the straightening, then the half turn. (A page OSD turned
+    # was straightened after its whole turn; redrawn this way it differs by sub-pixel shading only.)
+    page = _working_copy(image)
+    quarter = rotation % 180
+    if quarter:
+        page = page.transpose(_CLOCKWISE[quarter])
+    if skew and abs(skew) >= _MIN_CORRECTED_SKEW:
+        page = _rotate_slightly(page, -skew)
+    if rotation % 360 >= 180:
+        page = page.transpose(Image.Transpose.ROTATE_180)
+    return _with_dpi(page, image)
+
+
 def _turned_by(image: Image.Image, rotation: int) -> Normalised:
     """The page turned `rotation` degrees clockwise, then straightened."""
     page = _working_copy(image)

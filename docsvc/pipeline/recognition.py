@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from docsvc import formats
 from docsvc.config import Settings
 from docsvc.constants import (
     THUMBNAIL_MAX_PX,
@@ -23,7 +24,7 @@ from docsvc.formats import decoder
 from docsvc.jobs import JobQueue, enqueue_index
 from docsvc.metrics import OCR_SECONDS, PAGES_FAILED, PAGES_PROCESSED
 from docsvc.models import Page
-from docsvc.ocr import Word, get_engine, normalise
+from docsvc.ocr import Word, get_engine, normalise, reapply
 from docsvc.ocr.layout import LAYOUT_VERSION, reading_text
 from docsvc.ocr.readers import ocr_reader, text_layer_reader
 from docsvc.pipeline import jobstate
@@ -134,6 +135,22 @@ def _words_document(image: Image.Image, text: PageText) -> dict[str, object]:
         document["pieces"] = [[[w.text, list(w.box), round(w.confidence, 4)] for w in piece]
                               for piece in text.pieces]
     return document
+
+
+def redraw_view(store: ObjectStore, page: Page, settings: Settings) -> None:
+    """Write a read page's image and thumbnail again from its original, as its page job left them, without
+    reading it again: the recorded turn and skew are applied, so the kept word boxes still fit (a restore
+    regenerates derived objects this way; the text and words come from the backup)."""
+    with store.local_path(page.source_key) as path:
+        if page.source == TextSource.TEXT_LAYER:
+            image = formats.render_page(Path(path), page.source_media_type, page.source_index, dpi=VIEW_DPI_TEXT_LAYER)
+        else:
+            raw = formats.render_page(Path(path), page.source_media_type, page.source_index,
+                                      dpi=page.dpi or settings.ocr_dpi)
+            image = reapply(raw, page.rotation, page.skew)
+    data, ext, content_type = encode_image(image)
+    store.put_bytes(page.image_key or page_image_key(page.id, ext), data, content_type)
+    store.put_bytes(page.thumb_key or page_thumb_key(page.id), encode_thumbnail(image), "image/jpeg")
 
 
 def save_page(session: Session, store: ObjectStore, page: Page, image: Image.Image, text: PageText) -> None:

@@ -1,0 +1,306 @@
+"""`docsvc restore`: a bag written by `docsvc backup` into an empty instance, any engine to any engine.
+
+In order: the bag is validated (every payload and tag file against its manifest) and refused, naming
+the files, when anything differs; its schema revision must be one this docsvc knows; the target must
+be empty. Then the rows go in as they were (ids kept, PostgreSQL sequences moved past them) at the bag's
+revision, the database is migrated to this docsvc's head, the objects go into the store (originals by
+their SHA-256), page images and thumbnails are redrawn from the originals unless the bag holds them, the
+search index is rebuilt, and the audit chain is verified against what the backup recorded.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import bagit
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, MetaData, Table, func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.schema import sort_tables
+
+from docsvc import db
+from docsvc.config import Settings
+from docsvc.constants import JobState
+from docsvc.errors import Conflict, Corrupted
+from docsvc.governance import audit
+from docsvc.models import Base, Page
+from docsvc.pipeline import reindex
+from docsvc.pipeline.backup import (
+    AUDIT_SUMMARY, CATALOGUE, FORMAT, INFO_FORMAT, INFO_REVISION, INFO_ROWS_PREFIX, SCHEMA, TABLES_DIR, BackupError,
+    ObjectKind, Progress, no_progress,
+)
+from docsvc.pipeline.recognition import redraw_view
+from docsvc.search import SearchIndex
+from storage import ObjectStore
+
+INSERT_CHUNK = 1000
+# What migrations themselves put in a new database: replaced by the bag's rows.
+SEEDED_TABLES = ("document_types", "audit_chain_head")
+
+
+class RestoreRefused(Conflict):
+    pass
+
+
+@dataclass
+class RestoreReport:
+    rows: dict[str, int] = field(default_factory=dict)
+    originals: int = 0
+    objects: int = 0
+    redrawn: int = 0
+    redraw_failed: list[str] = field(default_factory=list)
+    indexed: int = 0
+    audit: audit.VerifyReport | None = None
+    audit_matches_backup: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.redraw_failed and self.audit is not None and self.audit.ok and self.audit_matches_backup
+
+
+def validate(path: Path) -> bagit.Bag:
+    """The bag, checked file by file; Corrupted naming every file that differs, is missing or is extra."""
+    try:
+        bag = bagit.Bag(str(path))
+        bag.validate()
+    except bagit.BagValidationError as exc:
+        problems = [_problem(d) for d in exc.details] or _incomplete(bag) or [exc.message]
+        raise Corrupted(f"备份包 {path} 校验失败，未做任何恢复：{'; '.join(problems)}。请改用完好的备份副本。 / "
+                        f"Backup {path} failed validation, nothing was restored: {'; '.join(problems)}. "
+                        "Use an intact copy of the backup.") from None
+    except bagit.BagError as exc:
+        raise Corrupted(f"{path} 不是完整的备份包（BagIt）：{exc}。 / {path} is not a complete backup bag: {exc}.") from None
+    if bag.info.get(INFO_FORMAT) != FORMAT:
+        raise BackupError(f"{path} 不是 docsvc 备份包（bag-info.txt 缺少 {INFO_FORMAT}: {FORMAT}）。 / "
+                          f"{path} is not a docsvc backup (bag-info.txt lacks {INFO_FORMAT}: {FORMAT}).")
+    return bag
+
+
+def _incomplete(bag: bagit.Bag) -> list[str]:
+    """The files behind a failed Payload-Oxum (the count and size check bagit runs first, which names none)."""
+    in_manifest_only, on_disk_only = bag.compare_manifests_with_fs()
+    return ([_problem(bagit.FileMissing(p)) for p in in_manifest_only]
+            + [_problem(bagit.UnexpectedFile(p)) for p in on_disk_only])
+
+
+def _problem(detail: Exception) -> str:
+    path = getattr(detail, "path", "?")
+    if isinstance(detail, bagit.ChecksumMismatch):
+        return f"{path} 内容与清单不符 / {path}: content differs from the manifest"
+    if isinstance(detail, bagit.FileMissing):
+        return f"{path} 缺失 / {path}: missing"
+    if isinstance(detail, bagit.UnexpectedFile):
+        return f"{path} 不在清单中 / {path}: not in the manifest"
+    return str(detail)
+
+
+def check_revision(revision: str) -> None:
+    known = {script.revision for script in ScriptDirectory.from_config(db.alembic_config(None)).walk_revisions()}  # type: ignore[arg-type]
+    if revision not in known:
+        raise RestoreRefused(f"备份的数据库结构版本 {revision} 比本程序新（本程序最高 {db.head_revision()}）；请用写出该备份的"
+                             f"或更新的 docsvc 版本恢复。 / The backup's schema revision {revision} is unknown to this "
+                             f"docsvc (head {db.head_revision()}): restore with the version that wrote it or a newer one.")
+
+
+def check_empty(engine: Engine, store: ObjectStore, revision: str) -> None:
+    """Refuse a target that holds anything but what migrations seed: a restore never merges."""
+    found: list[str] = []
+    current = db.current_revision(engine)
+    if current is not None:
+        if current != revision:
+            raise RestoreRefused(f"目标数据库已迁移到 {current}，备份为 {revision}；请恢复到一个新的空数据库（不要先运行 "
+                                 f"`docsvc db upgrade`，恢复会自行迁移）。 / The target database is at revision {current}, "
+                                 f"the backup at {revision}: restore into a new, empty database (restore migrates it).")
+        with engine.connect() as conn:
+            metadata = MetaData()
+            metadata.reflect(conn)
+            for table in sorted(metadata.tables.values(), key=lambda t: t.name):
+                if table.name in ("alembic_version", "document_types"):
+                    continue
+                if table.name == "audit_chain_head":
+                    if conn.scalar(select(func.max(table.c.seq))):
+                        found.append("audit_events")
+                    continue
+                count = conn.scalar(select(func.count()).select_from(table)) or 0
+                if count:
+                    found.append(f"{table.name} ({count})")
+    if next(iter(store.list("")), None) is not None:
+        found.append(f"对象存储 / object store {store!r}")
+    if found:
+        raise RestoreRefused(f"目标实例不是空的（{', '.join(found)}），恢复不会合并数据。请为恢复准备新的空数据库和空的对象存储"
+                             f"（新的 DOCSVC_DATABASE_URL、新的存储桶或 DOCSVC_DATA_DIR），不要先启动服务或创建账户。 / "
+                             f"The target is not empty ({', '.join(found)}); a restore never merges. Point the settings at a "
+                             "new empty database and object store, and do not start the service or create accounts first.")
+
+
+def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
+            settings: Settings, *, progress: Progress = no_progress, procs: int = 1) -> RestoreReport:
+    """`procs` > 1 rebuilds the index with that many processes (a command's choice, as for `docsvc reindex`)."""
+    path = Path(path)
+    progress("validate", 0, 1)
+    bag = validate(path)
+    progress("validate", 1, 1)
+    revision = bag.info[INFO_REVISION]
+    check_revision(revision)
+    check_empty(engine, store, revision)
+    data = path / "data"
+    report = RestoreReport()
+    db.upgrade(engine, revision)
+    schema = json.loads((data / TABLES_DIR / SCHEMA).read_text(encoding="utf-8"))
+    with engine.begin() as conn:  # all rows or none
+        _insert_rows(conn, data / TABLES_DIR, schema, report, progress)
+        for name, count in report.rows.items():
+            recorded = int(bag.info.get(f"{INFO_ROWS_PREFIX}{name}", count))
+            if recorded != count:
+                raise Corrupted(f"表 {name} 恢复了 {count} 行，备份记录为 {recorded} 行。 / "
+                                f"Table {name}: {count} rows restored, the backup recorded {recorded}.")
+    if revision != db.head_revision():
+        db.upgrade(engine)
+    redraw = _restore_objects(data, store, report, progress)
+    _redraw(sessions, store, settings, redraw, report, progress)
+    progress("index", 0, 1)
+    reindex.rebuild(sessions, index, procs=procs)
+    with sessions() as session:
+        report.indexed = reindex.count_indexable(session)
+    progress("index", 1, 1)
+    recorded_chain = json.loads((data / AUDIT_SUMMARY).read_text(encoding="utf-8"))
+    with sessions() as session:
+        report.audit = audit.verify(session, audit.load_anchors(store))
+        report.audit_matches_backup = (report.audit.ok and report.audit.last_seq == recorded_chain["last_seq"]
+                                       and report.audit.last_hash == recorded_chain["last_hash"])
+        audit.record(session, None, "backup.restore", object_type="backup", object_id=path.name,
+                     outcome="ok" if report.ok else "problems",
+                     detail={"bag": str(path.resolve()), "revision": revision, "rows": sum(report.rows.values()),
+                             "originals": report.originals, "redrawn": report.redrawn,
+                             "redraw_failed": len(report.redraw_failed), "audit_events": report.audit.events})
+        session.commit()
+    return report
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+def decode_value(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "datetime":
+        return datetime.fromisoformat(value)
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "bytes":
+        return base64.b64decode(value)
+    return value
+
+
+def _insert_rows(conn: Connection, folder: Path, schema: dict[str, list[dict[str, str]]], report: RestoreReport,
+                 progress: Progress) -> None:
+    metadata = MetaData()
+    metadata.reflect(conn)
+    for name in SEEDED_TABLES:
+        conn.execute(metadata.tables[name].delete())
+    tables = {name: metadata.tables[name] for name in schema}
+    ordered, deferred = insert_order(list(tables.values()))
+    for n, table in enumerate(ordered, start=1):
+        kinds = {c["name"]: c["kind"] for c in schema[table.name]}
+        later = deferred.get(table.name, set())
+        rows, fixes = [], []
+        count = 0
+        for row in _read_rows(folder / f"{table.name}.jsonl"):
+            values = {col: decode_value(kinds[col], value) for col, value in row.items()}
+            if later and any(values.get(col) is not None for col in later):
+                fixes.append(values)
+                values = {col: (None if col in later else value) for col, value in values.items()}
+            rows.append(values)
+            count += 1
+            if len(rows) >= INSERT_CHUNK:
+                conn.execute(table.insert(), rows)
+                rows = []
+        if rows:
+            conn.execute(table.insert(), rows)
+        report.rows[table.name] = count
+        for values in fixes:
+            conn.execute(update(table).where(*(c == values[c.name] for c in table.primary_key.columns))
+                         .values({col: values[col] for col in later}))
+        progress("rows", n, len(ordered))
+    if conn.dialect.name == "postgresql":
+        _move_sequences(conn, ordered)
+
+
+def insert_order(tables: list[Table]) -> tuple[list[Table], dict[str, set[str]]]:
+    """Tables parents first. The foreign keys the models create after their tables (`use_alter`: they close a
+    cycle, documents ↔ batch_files) and those pointing at their own table are inserted empty and set once
+    every row is in."""
+    late = {(table.name, tuple(fk.column_keys)) for table in Base.metadata.tables.values()
+            for fk in table.foreign_key_constraints if fk.use_alter}
+    deferred_fks = {fk for table in tables for fk in table.foreign_key_constraints
+                    if (table.name, tuple(fk.column_keys)) in late or fk.referred_table is table}
+    ordered = sort_tables(tables, skip_fn=lambda fk: fk.constraint in deferred_fks)
+    deferred: dict[str, set[str]] = {}
+    for fk in deferred_fks:
+        deferred.setdefault(fk.parent.name, set()).update(fk.column_keys)
+    return ordered, deferred
+
+
+def _read_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as rows:
+        for line in rows:
+            yield json.loads(line)
+
+
+def _move_sequences(conn: Connection, tables: list[Table]) -> None:
+    """Sequences past the restored ids: the next row gets max(id) + 1, not an id already taken."""
+    for table in tables:
+        for column in table.primary_key.columns:
+            sequence = conn.scalar(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name})
+            if sequence:
+                conn.execute(text(f"SELECT setval(:s, COALESCE((SELECT MAX({column.name}) FROM {table.name}), 0) + 1, false)"),
+                             {"s": sequence})
+
+
+# -- objects --------------------------------------------------------------------------------
+
+def _restore_objects(data: Path, store: ObjectStore, report: RestoreReport, progress: Progress) -> set[str]:
+    """Every object the bag holds into the store; the keys of the derived ones it left to be redrawn."""
+    entries = list(_read_rows(data / CATALOGUE))
+    redraw: set[str] = set()
+    for done, entry in enumerate(entries, start=1):
+        if entry["path"] is None:
+            redraw.add(entry["key"])
+        elif entry["kind"] == ObjectKind.ORIGINAL:
+            with (data / entry["path"]).open("rb") as stream:
+                stored, _created = store.put_original(stream, entry["content_type"])
+            if stored.key != entry["key"]:
+                raise Corrupted(f"原件 {entry['key']} 写入后的 SHA-256 为 {stored.sha256}。 / "
+                                f"Original {entry['key']} hashed to {stored.sha256} when stored.")
+            report.originals += 1
+        else:
+            with (data / entry["path"]).open("rb") as stream:
+                store.put(entry["key"], stream, entry["content_type"])
+            report.objects += 1
+        progress("objects", done, len(entries))
+    return redraw
+
+
+def _redraw(sessions: sessionmaker[Session], store: ObjectStore, settings: Settings, keys: set[str],
+            report: RestoreReport, progress: Progress) -> None:
+    """Page images and thumbnails drawn again from the originals, for the pages that named them."""
+    if not keys:
+        return
+    with sessions() as session:
+        page_ids = [page_id for page_id, image, thumb in session.execute(
+            select(Page.id, Page.image_key, Page.thumb_key).where(Page.status == JobState.DONE).order_by(Page.id))
+            if image in keys or thumb in keys]
+    for done, page_id in enumerate(page_ids, start=1):
+        with sessions() as session:
+            page = session.get(Page, page_id)
+            assert page is not None
+            try:
+                redraw_view(store, page, settings)
+                report.redrawn += 1
+            except Exception as exc:  # one unreadable original must not stop the others: reported per page
+                report.redraw_failed.append(f"page {page_id}: {exc}")
+        progress("redraw", done, len(page_ids))
