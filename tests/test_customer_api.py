@@ -122,6 +122,7 @@ def test_the_customer_file_downloads_as_a_zip_of_its_originals(client, auth, emb
     from workers.queues import InProcessJobQueue
     from docsvc.files.customers import AccountRule, create_customer
     from docsvc.pipeline.intake import Upload, receive
+    from docsvc.pipeline.jobstate import job_limits
     from docsvc.pipeline.splitting import split_file
     from tests import filing_stack
 
@@ -133,7 +134,7 @@ def test_the_customer_file_downloads_as_a_zip_of_its_originals(client, auth, emb
         file_id = batch.files[0].id
     idle = InProcessJobQueue(1)  # never started: this test needs the filing, not the OCR
     with rt.sessions() as s:
-        split_file(s, rt.store, idle, file_id, FilingSettings())
+        split_file(s, rt.store, idle, file_id, FilingSettings(), job_limits(rt.settings))
     auth.login("archie", "archivist")
     r = client.get("/customers/3000000001/originals.zip")
     assert r.status_code == 200

@@ -28,6 +28,7 @@ from docsvc.formats.coversheets import FONT_PATH
 from docsvc.files.customers import AccountRule, create_customer
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.pipeline.recognition import process_page
+from docsvc.pipeline.jobstate import job_limits
 from docsvc.pipeline.splitting import split_file
 from tests.testdata import make_text_pdf
 from tests import scans
@@ -61,7 +62,7 @@ def _ingest(rt: Runtime, name: str, data: bytes, *, doc_type: str | None) -> int
                         customer_account=ACCOUNT if doc_type else None, doc_type=doc_type)
         file_id = batch.files[0].id
     with rt.sessions() as s:
-        split_file(s, rt.store, idle, file_id, FilingSettings())
+        split_file(s, rt.store, idle, file_id, FilingSettings(), job_limits(rt.settings))
     with rt.sessions() as s:
         document = s.scalars(select(Document).where(Document.batch_file_id == file_id)).one()
         page_ids = [p.id for p in document.pages]

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from ipaddress import ip_address
-from typing import TYPE_CHECKING
-
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from docsvc.config import IPNetwork, Settings
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 class TrustedProxies:
