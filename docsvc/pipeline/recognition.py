@@ -73,7 +73,8 @@ def read_page(path: Path, media_type: str, index: int, settings: Settings) -> tu
         return image, PageText(layer.text, words, None, TextSource.TEXT_LAYER, 0, None, None, None)
     raw = formats.render_page(path, media_type, index, dpi=settings.ocr_dpi)
     upright = normalise(raw)
-    engine = get_engine(settings.ocr_engine)
+    engine = get_engine(settings.ocr_engine, detection_side=settings.ocr_detection_side,
+                        threads=settings.ocr_threads)
     result = engine.recognise(upright.image)
     words = [{"text": w.text, "box": list(w.box), "conf": round(w.confidence, 4)} for w in result.words]
     return upright.image, PageText(result.text, words, result.confidence, TextSource.OCR,
