@@ -819,7 +819,6 @@ def profile_text_layer_jobs(text_pages: int, workdir: Path) -> None:
 TODAY = {"det": None, "cls": True, "batch": 6}
 LEVERS: dict[str, dict[str, object]] = {
     "today (det 1414×2000, cls on, batch 6)": {},
-    "det 1536": {"det": 1536},
     "det 1280": {"det": 1280},
     "det 960": {"det": 960},
     "det 736": {"det": 736},
@@ -829,9 +828,9 @@ LEVERS: dict[str, dict[str, object]] = {
     "arena on": {"arena": True},
     "int8 det": {"det_model": "int8"},
     "int8 rec (MatMul)": {"rec_model": "int8"},
-    "det 1280 + no cls": {"det": 1280, "cls": False},
-    "det 960 + no cls + int8 rec": {"det": 960, "cls": False, "rec_model": "int8"},
-    "shipped default (RapidOcrEngine: det 960, no cls)": {"engine": "docsvc"},
+    "det 1280 + no cls + rec batch 1": {"det": 1280, "cls": False, "batch": 1},
+    "det 960 + no cls + rec batch 1": {"det": 960, "cls": False, "batch": 1},
+    "shipped default (RapidOcrEngine as built now)": {"engine": "docsvc"},
     "rapidocr 3 (PP-OCRv6 small), default config": {"engine": "rapidocr3"},
 }
 _MARK = "@@ocr "
@@ -1038,6 +1037,9 @@ def speed_study(forms: int, generated: int, workdir: Path, rapidocr3_python: str
     finally:
         for worker in workers.values():
             worker.close()
+    # Kept beside the pages, so the tables can be printed again from a finished run.
+    (workdir / "study" / "answers.json").write_text(json.dumps(
+        {"pages": [[str(p.path), p.kind, p.text] for p in pages], "answers": answers}, ensure_ascii=False))
     report_study(pages, answers, names[0])
     thread_layouts(pages, layout_rounds)
 

@@ -70,7 +70,10 @@ class RapidOcrEngine:
         # Building one costs a fraction of a second, so it is kept for the thread's life.
         model = getattr(self._local, "model", None)
         if model is None:
-            model = self._local.model = RapidOCR(intra_op_num_threads=self.threads, inter_op_num_threads=1)
+            # Line crops are recognised one at a time: a batch is padded to its widest crop, and a
+            # page's lines vary so much in length that padding cost more than batching saved.
+            model = self._local.model = RapidOCR(intra_op_num_threads=self.threads, inter_op_num_threads=1,
+                                                 rec_batch_num=1)
             detector = model.text_det
             side = self.detection_side
             # TextDetector ignores limit_side_len unless limit_type is "min" (then it only enlarges),
