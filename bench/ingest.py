@@ -10,9 +10,9 @@ One run measures what docs/benchmarks.md ("Ingest") records:
      against real Redis (db 14, flushed), a PostgreSQL schema of its own in db `test` and the local
      object store, per engine, beside its floor: the bare engine on the same image files with the
      same parallelism (raw `tesseract PAGE out -l chi_sim+eng`, 2 at a time, OMP_THREAD_LIMIT=1;
-     RapidOCR in a loop in 2 processes, one onnxruntime thread each). Models are loaded before the
-     clock starts: workers are started, then warmed up on pages that are not counted. Floor and
-     end to end alternate in rounds of --round-pages, so both meet the same background load.
+     docsvc's RapidOcrEngine, tuned as shipped, in a loop in 2 processes, one onnxruntime thread
+     each). Models are loaded before the clock starts: workers are started, then warmed up on
+     pages that are not counted. Floor and end to end alternate in rounds of --round-pages, so both meet the same background load.
   b  text-layer PDF pages/second end to end (one N-page PDF from make_text_pdf, same stack).
   c  peak RSS of `docsvc serve` (waitress) while a 1 GB multipart body streams in: embedded mode,
      and as the web role (Redis set, so no job runs in the web process).
@@ -139,14 +139,19 @@ def _children_cpu() -> float:
 def _rapid_floor_process(tasks: "multiprocessing.Queue[str | None]",
                          results: "multiprocessing.Queue[tuple[str, str, int, float]]") -> None:
     """Read pages until None; each answer carries this process's CPU seconds so far."""
-    from rapidocr_onnxruntime import RapidOCR
+    from PIL import Image
 
-    engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
-    engine(_blank_page())  # loads every model before the clock starts
+    from docsvc.ocr.rapid import RapidOcrEngine
+
+    # docsvc's engine as configured (detection size, no line classifier, batch 1), without the
+    # pipeline around it: what is left of a page job once orientation, storage and queues are gone.
+    engine = RapidOcrEngine()
+    engine.recognise(Image.fromarray(_blank_page()))  # loads every model before the clock starts
     results.put(("", "", os.getpid(), time.process_time()))
     while (path := tasks.get()) is not None:
-        segments, _ = engine(path)
-        results.put((path, "\n".join(s[1] for s in segments or []), os.getpid(), time.process_time()))
+        with Image.open(path) as image:
+            text = engine.recognise(image).text
+        results.put((path, text, os.getpid(), time.process_time()))
 
 
 def _blank_page() -> np.ndarray:

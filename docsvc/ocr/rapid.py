@@ -23,7 +23,7 @@ from docsvc.ocr.layout import Box, group_characters, reading_text, split_word
 MODELS_DIR = Path(rapidocr_onnxruntime.__file__).parent / "models"
 # The model files shipped in the pinned rapidocr-onnxruntime wheel, as measured and tested here;
 # tests/test_ocr_models.py fails when an upgrade or a damaged install changes one
-# (docs/reading.md "The OCR stack" says how to move a pin).
+# (docs/search.md "The OCR stack that produces the text, and its pins" says how to move a pin).
 MODEL_SHA256 = {
     "ch_PP-OCRv4_det_infer.onnx": "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
     "ch_PP-OCRv4_rec_infer.onnx": "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
