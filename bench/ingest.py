@@ -12,7 +12,8 @@ One run measures what docs/benchmarks.md ("Ingest") records:
      same parallelism (raw `tesseract PAGE out -l chi_sim+eng`, 2 at a time, OMP_THREAD_LIMIT=1;
      docsvc's RapidOcrEngine, tuned as shipped, in a loop in 2 processes, one onnxruntime thread
      each). Models are loaded before the clock starts: workers are started, then warmed up on
-     pages that are not counted. Floor and end to end alternate in rounds of --round-pages, so both meet the same background load.
+     pages that are not counted. Floor and end to end alternate in rounds of --round-pages, so
+     both meet the same background load.
   b  text-layer PDF pages/second end to end (one N-page PDF from make_text_pdf, same stack).
   c  peak RSS of `docsvc serve` (waitress) while a 1 GB multipart body streams in: embedded mode,
      and as the web role (Redis set, so no job runs in the web process).

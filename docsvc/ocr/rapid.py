@@ -1,7 +1,7 @@
 """RapidOCR (PP-OCRv4 models on onnxruntime): the default engine, far better on Chinese.
 
-How it is tuned (detection input size, no per-line direction classifier, one onnxruntime thread
-per model) was chosen by the speed study in docs/benchmarks.md ("OCR speed study").
+How it is tuned (detection input size, no per-line direction classifier, recognition one line at
+a time, one onnxruntime thread per model) was chosen by the speed study in docs/benchmarks.md ("OCR speed study").
 """
 
 from __future__ import annotations
@@ -32,16 +32,16 @@ MODEL_SHA256 = {
 MODELS = "PP-OCRv4"
 
 
-
 class RapidOcrEngine:
     name = "rapidocr"
 
     def __init__(self, detection_side: int = OCR_DETECTION_SIDE, threads: int = 1) -> None:
         # detection_side is the long side, in pixels, of the copy of the page the detection model
         # looks at. The library's own rule (short side at least 736, after capping the page at
-        # 2000) hands it 1414×2000 for an A4 page, and detection then took half of a page's time.
+        # 2000) hands it 1414×2000 for an A4 page, which made detection the costliest step.
         # Recognition still reads the line crops from the page at up to 2000 px.
-        if not OCR_DETECTION_SIDES[0] <= detection_side <= OCR_DETECTION_SIDES[1] or not 1 <= threads <= OCR_MAX_THREADS:
+        low, high = OCR_DETECTION_SIDES
+        if not low <= detection_side <= high or not 1 <= threads <= OCR_MAX_THREADS:
             raise ValueError(f"detection_side {detection_side} outside {OCR_DETECTION_SIDES} or threads {threads} "
                              f"outside 1..{OCR_MAX_THREADS}")
         self.detection_side = detection_side
