@@ -1,22 +1,32 @@
 """Ingest benchmark: OCR throughput against the bare engine, text-layer rate, upload memory, accuracy.
 
     .venv/bin/python bench/ingest.py [--pages 28] [--round-pages 4] [--text-pages 200] [--upload-mb 1024]
-                                     [--only a,b,c,d,p] [--engines rapidocr,tesseract] [--workdir DIR]
+                                     [--only a,b,c,d,p,s] [--engines rapidocr,tesseract] [--workdir DIR]
+                                     [--study-forms 5] [--study-generated 2] [--layout-rounds 4]
+                                     [--rapidocr3-python PY] [--quantize-python PY]
 
 One run measures what docs/benchmarks.md ("Ingest") records:
   a  end-to-end OCR pages/minute with 2 RQ SimpleWorkers (`docsvc worker ingest ocr`, subprocesses)
      against real Redis (db 14, flushed), a PostgreSQL schema of its own in db `test` and the local
      object store, per engine, beside its floor: the bare engine on the same image files with the
      same parallelism (raw `tesseract PAGE out -l chi_sim+eng`, 2 at a time, OMP_THREAD_LIMIT=1;
-     RapidOCR in a loop in 2 processes, one onnxruntime thread each). Models are loaded before the
-     clock starts: workers are started, then warmed up on pages that are not counted. Floor and
-     end to end alternate in rounds of --round-pages, so both meet the same background load.
+     docsvc's RapidOcrEngine, tuned as shipped, in a loop in 2 processes, one onnxruntime thread
+     each). Models are loaded before the clock starts: workers are started, then warmed up on
+     pages that are not counted. Floor and end to end alternate in rounds of --round-pages, so
+     both meet the same background load.
   b  text-layer PDF pages/second end to end (one N-page PDF from make_text_pdf, same stack).
   c  peak RSS of `docsvc serve` (waitress) while a 1 GB multipart body streams in: embedded mode,
      and as the web role (Redis set, so no job runs in the web process).
   d  character error rate of the stored text against the rendered text, per engine and variant,
      beside the bare engine on the same images (comes out of the runs of `a`).
   p  where a page job's time goes: its stages timed one by one in this process.
+  s  the OCR speed study: each lever (detection input size, recognition batch size, the per-line
+     direction classifier, onnxruntime memory arena, int8 dynamic quantisation, the `rapidocr`
+     package's PP-OCRv6 models) in a worker process of its own, against today's configuration,
+     page by page in turn on upright bench forms and generated two-column and table pages: CPU
+     seconds per page (pages/min/core) and median CER; then the shipped engine's thread layouts
+     (1 process × 1 thread, 1 × 2, 2 × 1) in interleaved rounds. int8 and PP-OCRv6 need other
+     interpreters (see --quantize-python, --rapidocr3-python); without them those levers are left out.
 Benchmarks are not tests: nothing here asserts; the figures are printed for a human to judge.
 """
 
@@ -130,14 +140,19 @@ def _children_cpu() -> float:
 def _rapid_floor_process(tasks: "multiprocessing.Queue[str | None]",
                          results: "multiprocessing.Queue[tuple[str, str, int, float]]") -> None:
     """Read pages until None; each answer carries this process's CPU seconds so far."""
-    from rapidocr_onnxruntime import RapidOCR
+    from PIL import Image
 
-    engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
-    engine(_blank_page())  # loads every model before the clock starts
+    from docsvc.ocr.rapid import RapidOcrEngine
+
+    # docsvc's engine as configured (detection size, no line classifier, batch 1), without the
+    # pipeline around it: what is left of a page job once orientation, storage and queues are gone.
+    engine = RapidOcrEngine()
+    engine.recognise(Image.fromarray(_blank_page()))  # loads every model before the clock starts
     results.put(("", "", os.getpid(), time.process_time()))
     while (path := tasks.get()) is not None:
-        segments, _ = engine(path)
-        results.put((path, "\n".join(s[1] for s in segments or []), os.getpid(), time.process_time()))
+        with Image.open(path) as image:
+            text = engine.recognise(image).text
+        results.put((path, text, os.getpid(), time.process_time()))
 
 
 def _blank_page() -> np.ndarray:
@@ -793,6 +808,321 @@ def profile_text_layer_jobs(text_pages: int, workdir: Path) -> None:
           f"{100 * (1 - sum(parts.values()) / job_total):.0f} % |")
 
 
+# -- (s): the OCR speed study -----------------------------------------------------------------
+#
+# Each lever is an OCR worker process of its own (one onnxruntime thread unless the lever is about
+# threads), loaded before the clock starts. Pages go to one worker at a time, the levers taking
+# turns page by page (the order rotating), so every lever meets the same background load as
+# today's configuration; the figures are ratios of CPU seconds per page against it. The workers
+# read pages already turned upright by docsvc.ocr.normalise, as the pipeline hands them over.
+
+# A lever: what changes against today's RapidOCR configuration. Keys (all optional):
+#   det: detection input long side (None: the library's rule, 1414×2000 for A4); cls: the per-line
+#   direction classifier; batch: recognition batch size; threads: onnxruntime intra-op threads;
+#   arena: onnxruntime CPU memory arena; det_model / rec_model: "int8" for the derived models;
+#   engine: "docsvc" (RapidOcrEngine as shipped now, whatever the other keys say) or "rapidocr3"
+#   (the `rapidocr` package's bundled PP-OCRv6 small models, run from --rapidocr3-python).
+TODAY = {"det": None, "cls": True, "batch": 6}
+LEVERS: dict[str, dict[str, object]] = {
+    "today (det 1414×2000, cls on, batch 6)": {},
+    "det 1280": {"det": 1280},
+    "det 960": {"det": 960},
+    "det 736": {"det": 736},
+    "no cls": {"cls": False},
+    "rec batch 1": {"batch": 1},
+    "rec batch 16": {"batch": 16},
+    "arena on": {"arena": True},
+    "int8 det": {"det_model": "int8"},
+    "int8 rec (MatMul)": {"rec_model": "int8"},
+    "det 1280 + no cls + rec batch 1": {"det": 1280, "cls": False, "batch": 1},
+    "det 960 + no cls + rec batch 1": {"det": 960, "cls": False, "batch": 1},
+    "shipped default (RapidOcrEngine as built now)": {"engine": "docsvc"},
+    "rapidocr 3 (PP-OCRv6 small), default config": {"engine": "rapidocr3"},
+}
+_MARK = "@@ocr "
+INT8_MODELS = {"det_model": "ch_PP-OCRv4_det_infer.int8.onnx", "rec_model": "ch_PP-OCRv4_rec_infer.int8.onnx"}
+
+
+def derive_int8_models(python: str, folder: Path) -> dict[str, Path]:
+    """int8 dynamic quantisation of the shipped det and rec models, derived here (no download).
+
+    onnxruntime.quantization needs the `onnx` package, which the service does not install, so this
+    runs under another interpreter (a throwaway venv with onnxruntime + onnx). Conv weights in the
+    Paddle exports are Constant nodes; quant_pre_process folds them into initializers first.
+    The recognition model is quantised on MatMul only: with its Conv layers too it read 22 % CER.
+    """
+    from docsvc.ocr.rapid import MODELS_DIR
+
+    folder.mkdir(parents=True, exist_ok=True)
+    script = f"""
+import logging, sys
+logging.disable(logging.WARNING)
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.quantization.shape_inference import quant_pre_process
+for source, target, ops in (("ch_PP-OCRv4_det_infer.onnx", {INT8_MODELS['det_model']!r}, None),
+                            ("ch_PP-OCRv4_rec_infer.onnx", {INT8_MODELS['rec_model']!r}, ["MatMul"])):
+    folded = {str(folder)!r} + "/folded-" + source
+    quant_pre_process({str(MODELS_DIR)!r} + "/" + source, folded, skip_symbolic_shape=True)
+    quantize_dynamic(folded, {str(folder)!r} + "/" + target, weight_type=QuantType.QUInt8,
+                     **({{}} if ops is None else {{"op_types_to_quantize": ops}}))
+"""
+    subprocess.run([python, "-c", script], check=True, capture_output=True)
+    return {key: folder / name for key, name in INT8_MODELS.items()}
+
+
+def ocr_worker(spec: dict[str, object]) -> None:
+    """Read upright page images named on stdin, one per line; answer each with one JSON line."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    from PIL import Image
+
+    read = _worker_reader(spec)
+    read(Image.fromarray(_blank_page()))  # loads every model before the clock starts
+    print(_MARK + json.dumps({"ready": os.getpid()}), flush=True)
+    for line in sys.stdin:
+        image = Image.open(line.strip())
+        image.load()
+        cpu, wall = time.process_time(), time.perf_counter()
+        text, bare = read(image)
+        print(_MARK + json.dumps({"text": text, "bare": bare, "cpu": time.process_time() - cpu,
+                                  "wall": time.perf_counter() - wall}, ensure_ascii=False), flush=True)
+
+
+def _worker_reader(spec: dict[str, object]) -> Callable[..., tuple[str, str]]:
+    """A function reading one image into (text in reading order, the engine's lines joined)."""
+    threads = int(spec.get("threads", 1))  # type: ignore[arg-type]
+    if spec.get("engine") == "rapidocr3":
+        from rapidocr import RapidOCR as RapidOCR3
+
+        engine3 = RapidOCR3(params={"EngineConfig.onnxruntime.intra_op_num_threads": threads,
+                                    "EngineConfig.onnxruntime.inter_op_num_threads": 1, "Global.log_level": "error"})
+
+        def read3(image: object) -> tuple[str, str]:
+            result = engine3(np.asarray(image.convert("RGB"))[:, :, ::-1])  # type: ignore[attr-defined]
+            bare = "\n".join(result.txts or ())
+            return bare, bare
+        return read3
+
+    from docsvc.ocr.layout import reading_text
+    from docsvc.ocr.rapid import RapidOcrEngine, _segment_words
+
+    if spec.get("engine") == "docsvc":
+        shipped = RapidOcrEngine(threads=threads)
+
+        def read_shipped(image: object) -> tuple[str, str]:
+            result = shipped.recognise(image)  # type: ignore[arg-type]
+            return result.text, result.text
+        return read_shipped
+
+    import onnxruntime
+    from rapidocr_onnxruntime import RapidOCR
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    options = {**TODAY, **spec}
+    paths = {f"{part}_model_path": str(options[key]) for part, key in (("det", "det_model"), ("rec", "rec_model"))
+             if key in options}
+    engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1,
+                      rec_batch_num=options["batch"], **paths)
+    if options["det"] is not None:
+        detector, side = engine.text_det, int(options["det"])  # type: ignore[arg-type]
+        detector.get_preprocess = lambda _: DetPreProcess(side, "max", detector.mean, detector.std)
+    if options.get("arena"):
+        for holder in (engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session):
+            session_options = onnxruntime.SessionOptions()
+            session_options.intra_op_num_threads, session_options.inter_op_num_threads = threads, 1
+            session_options.log_severity_level = 4
+            session_options.enable_cpu_mem_arena = True
+            holder.session = onnxruntime.InferenceSession(holder.session._model_path, session_options,
+                                                          providers=["CPUExecutionProvider"])
+
+    def read(image: object) -> tuple[str, str]:
+        if image.mode not in ("L", "RGB"):  # type: ignore[attr-defined]
+            image = image.convert("L")  # type: ignore[attr-defined]
+        segments, _ = engine(image, use_cls=bool(options["cls"]), return_word_box=True)
+        text, _ = reading_text([_segment_words(s) for s in segments or []])
+        return text, "\n".join(s[1] for s in segments or [])
+    return read
+
+
+class OcrWorker:
+    """A worker process for one lever; ask() hands it a page and waits for its answer."""
+
+    def __init__(self, spec: dict[str, object], python: str = sys.executable) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen([python, str(Path(__file__).resolve()), "--ocr-worker", json.dumps(spec)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+    def wait_ready(self) -> None:
+        self._answer()
+
+    def send(self, path: Path) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{path}\n")
+        self.process.stdin.flush()
+
+    def ask(self, path: Path) -> dict:
+        self.send(path)
+        return self._answer()
+
+    def _answer(self) -> dict:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith(_MARK):
+                return json.loads(line[len(_MARK):])
+        raise RuntimeError(f"OCR worker {self.process.args[-1]} ended (exit {self.process.wait()})")
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class StudyPage:
+    path: Path  # upright, as normalise() left it
+    kind: str  # "form" (the bench pages), "two-column", "table"
+    text: str
+
+
+def study_pages(forms: int, generated: int, folder: Path) -> list[StudyPage]:
+    """The bench form pages (variants cycling) and generated two-column and table pages, upright."""
+    from docsvc import formats
+    from docsvc.ocr import normalise
+    from tests.samples import FORM_ROWS, FORM_TITLE, render_bordered_form, render_two_column_page
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for sample in make_samples(forms, folder / "scans", first_seed=70_000):
+        raw = formats.render_page(sample.path, formats.sniff(sample.path), 0, dpi=300)
+        pages.append(StudyPage(_save_upright(normalise(raw).image, folder / f"{sample.path.stem}.png"), "form",
+                               sample.text))
+    for n in range(generated):
+        scan, lines = render_two_column_page(seed=n)
+        pages.append(StudyPage(_save_upright(normalise(scan).image, folder / f"two-column-{n}.png"), "two-column",
+                               "\n".join(lines)))
+        jpeg = folder / f"table-{n}.jpg"
+        jpeg.write_bytes(render_bordered_form(seed=n, jpeg_quality=60 + 10 * n))
+        raw = formats.render_page(jpeg, formats.sniff(jpeg), 0, dpi=300)
+        pages.append(StudyPage(_save_upright(normalise(raw).image, folder / f"table-{n}.png"), "table",
+                               "\n".join([FORM_TITLE, *(label + value for label, value in FORM_ROWS)])))
+    return pages
+
+
+def _save_upright(image: object, path: Path) -> Path:
+    image.save(path, "PNG")  # type: ignore[attr-defined]
+    return path
+
+
+def speed_study(forms: int, generated: int, workdir: Path, rapidocr3_python: str | None,
+                quantize_python: str | None, layout_rounds: int, only_levers: list[str] | None = None) -> None:
+    pages = study_pages(forms, generated, workdir / "study")
+    # Today's configuration always runs: it is what the others are measured against.
+    levers = {name: spec for n, (name, spec) in enumerate(LEVERS.items())
+              if n == 0 or only_levers is None or any(name.startswith(prefix) for prefix in only_levers)}
+    if quantize_python:
+        models = derive_int8_models(quantize_python, workdir / "int8")
+        for spec in levers.values():
+            for key in INT8_MODELS:
+                if spec.get(key) == "int8":
+                    spec[key] = str(models[key])  # type: ignore[index]
+    else:
+        levers = {k: v for k, v in levers.items() if not any(key in v for key in INT8_MODELS)}
+    if not rapidocr3_python:
+        levers = {k: v for k, v in levers.items() if v.get("engine") != "rapidocr3"}
+    workers = {name: OcrWorker(spec, rapidocr3_python if spec.get("engine") == "rapidocr3" else sys.executable)
+               for name, spec in levers.items()}
+    answers: dict[str, list[dict]] = {name: [] for name in levers}
+    names = list(levers)
+    try:
+        for worker in workers.values():
+            worker.wait_ready()
+        for number, page in enumerate(pages):
+            turn = names[number % len(names):] + names[:number % len(names)]
+            for name in turn:
+                answers[name].append(workers[name].ask(page.path))
+            print(f"  study page {number + 1}/{len(pages)} ({page.kind}); load {os.getloadavg()[0]:.2f}", flush=True)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    # Kept beside the pages, so the tables can be printed again from a finished run.
+    (workdir / "study" / "answers.json").write_text(json.dumps(
+        {"pages": [[str(p.path), p.kind, p.text] for p in pages], "answers": answers}, ensure_ascii=False))
+    report_study(pages, answers, names[0])
+    thread_layouts(pages, layout_rounds)
+
+
+def report_study(pages: list[StudyPage], answers: dict[str, list[dict]], today: str) -> None:
+    def cer(name: str, kinds: tuple[str, ...], key: str = "text") -> float:
+        rates = [char_error_rate(p.text, a[key]) for p, a in zip(pages, answers[name]) if p.kind in kinds]
+        return 100 * statistics.median(rates) if rates else float("nan")
+
+    all_kinds = ("form", "two-column", "table")
+    base_cpu = sum(a["cpu"] for a in answers[today])
+    base_wall = sum(a["wall"] for a in answers[today])
+    base_cer = cer(today, all_kinds)
+    print(f"\n(s) OCR speed study: {len(pages)} upright pages ({sum(p.kind == 'form' for p in pages)} bench forms, "
+          f"{sum(p.kind == 'two-column' for p in pages)} two-column, {sum(p.kind == 'table' for p in pages)} table), "
+          "levers interleaved page by page, one onnxruntime thread each")
+    print("| lever | CPU s/page | pages/min/core | × today (CPU) | × today (wall) | median CER forms "
+          "| two-column | table | all | Δ all vs today |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, rows in answers.items():
+        cpu = sum(a["cpu"] for a in rows)
+        wall = sum(a["wall"] for a in rows)
+        key = "bare" if name.startswith("rapidocr 3") else "text"
+        print(f"| {name} | {cpu / len(rows):.2f} | {60 * len(rows) / cpu:.1f} | {base_cpu / cpu:.2f} "
+              f"| {base_wall / wall:.2f} | {cer(name, ('form',), key):.2f} % | {cer(name, ('two-column',), key):.2f} % "
+              f"| {cer(name, ('table',), key):.2f} % | {cer(name, all_kinds, key):.2f} % "
+              f"| {cer(name, all_kinds, key) - base_cer:+.2f} |")
+    print(f"    today's engine lines without docsvc's layout (what rapidocr 3 is compared with): median CER all "
+          f"{cer(today, all_kinds, 'bare'):.2f} %")
+
+
+def thread_layouts(pages: list[StudyPage], rounds: int) -> None:
+    """The shipped engine on 2 cores three ways: 1 process × 1 thread, 1 process × 2 threads, 2 processes.
+
+    Rounds of 2 pages each way, the order rotating; pages/min per core = pages / wall / cores used.
+    """
+    if rounds <= 0:
+        return
+    single, double, other = (OcrWorker({"engine": "docsvc", "threads": t}) for t in (1, 2, 1))
+    layouts = ("1 process × 1 thread (1 core)", "1 process × 2 threads (2 cores)", "2 processes × 1 thread (2 cores)")
+    walls = dict.fromkeys(layouts, 0.0)
+    done = dict.fromkeys(layouts, 0)
+    try:
+        for worker in (single, double, other):
+            worker.wait_ready()
+        for number in range(rounds):
+            pair = [pages[(2 * number + i) % len(pages)].path for i in range(2)]
+            for n in range(3):
+                layout = layouts[(number + n) % 3]
+                started = time.perf_counter()
+                if layout.startswith("2 processes"):
+                    single.send(pair[0])
+                    other.send(pair[1])
+                    single._answer()
+                    other._answer()
+                else:
+                    worker = single if layout.startswith("1 process × 1") else double
+                    for path in pair:
+                        worker.ask(path)
+                walls[layout] += time.perf_counter() - started
+                done[layout] += 2
+    finally:
+        for worker in (single, double, other):
+            worker.close()
+    print(f"\n(s) thread layout of the shipped engine, {rounds} rounds of 2 pages each way, interleaved "
+          f"(load {os.getloadavg()[0]:.2f} at the end)")
+    print("| layout | pages/min | pages/min/core | × 1 process × 1 thread (per core) |")
+    print("|---|---:|---:|---:|")
+    base = done[layouts[0]] / walls[layouts[0]]
+    for layout in layouts:
+        cores = 1 if "(1 core)" in layout else 2
+        rate = done[layout] / walls[layout]
+        print(f"| {layout} | {60 * rate:.1f} | {60 * rate / cores:.1f} | {rate / cores / base:.2f} |")
+
+
 # -- main -------------------------------------------------------------------------------------
 
 def machine() -> str:
@@ -813,10 +1143,23 @@ def main() -> None:
                         help="pages per alternating floor / end-to-end round (keep it a multiple of 2)")
     parser.add_argument("--text-pages", type=int, default=200, help="pages of the text-layer PDF")
     parser.add_argument("--upload-mb", type=int, default=1024, help="size of the upload body")
-    parser.add_argument("--only", default="a,b,c,d,p", help="subset of a,b,c,d,p")
+    parser.add_argument("--only", default="a,b,c,d,p,s", help="subset of a,b,c,d,p,s")
     parser.add_argument("--engines", default="rapidocr,tesseract")
     parser.add_argument("--workdir", type=Path, default=None, help="kept when given; a temp dir otherwise")
+    parser.add_argument("--study-forms", type=int, default=5, help="(s) bench form pages (cycles the variants)")
+    parser.add_argument("--study-generated", type=int, default=2, help="(s) two-column and table pages, each")
+    parser.add_argument("--layout-rounds", type=int, default=4, help="(s) rounds of the thread-layout comparison")
+    parser.add_argument("--rapidocr3-python", default=None,
+                        help="(s) interpreter of a throwaway venv with `rapidocr` installed: adds its bundled models")
+    parser.add_argument("--quantize-python", default=None,
+                        help="(s) interpreter with onnxruntime + onnx: derives the int8 models for their levers")
+    parser.add_argument("--study-levers", default=None,
+                        help="(s) comma-separated beginnings of lever names to run (default: all)")
+    parser.add_argument("--ocr-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ocr_worker is not None:
+        ocr_worker(json.loads(args.ocr_worker))
+        return
     only = set(args.only.split(","))
     engines = args.engines.split(",")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="docsvc-bench-ingest-"))
@@ -841,6 +1184,10 @@ def main() -> None:
             report_accuracy(figures, samples)
         if "p" in only:
             profile_page_jobs(engines, samples, args.text_pages, workdir)
+        if "s" in only:
+            speed_study(args.study_forms, args.study_generated, workdir, args.rapidocr3_python,
+                        args.quantize_python, args.layout_rounds,
+                        args.study_levers.split(",") if args.study_levers else None)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

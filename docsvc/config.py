@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES
+from docsvc.constants import (MIN_AUDIT_RETENTION_DAYS, OCR_DETECTION_SIDE, OCR_DETECTION_SIDES, OCR_ENGINES,
+                              OCR_MAX_THREADS)
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -100,6 +101,20 @@ class _Env:
                 raise ConfigError(name, value, "需要正整数", "expected a positive whole number")
             raise ConfigError(name, value, f"需要不小于 {minimum} 的整数{why[0]}",
                               f"expected a whole number of at least {minimum}{why[1]}")
+        return number
+
+    def between(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole number from `low` to `high`."""
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ConfigError(name, value, f"需要 {low} 到 {high} 之间的整数",
+                              f"expected a whole number from {low} to {high}")
         return number
 
     def number(self, name: str, default: float, *, most: float | None = None,
@@ -216,6 +231,10 @@ class Settings:
     secret_key: str
     inprocess_workers: int
     ocr_dpi: int = 300
+    # RapidOCR tuning (docs/benchmarks.md "OCR speed study"): the detection input's long side in
+    # pixels, and onnxruntime threads per model (1: each worker owns one core).
+    ocr_detection_side: int = OCR_DETECTION_SIDE
+    ocr_threads: int = 1
     max_upload_mb: int = 4096
     job_timeout_s: int = 900
     # Address space of the decoder process that reads an upload's content (docs/input-limits.md).
@@ -322,6 +341,8 @@ class Settings:
             secret_key=secret_key,
             inprocess_workers=read.whole("DOCSVC_WORKERS", 2),
             ocr_dpi=read.whole("DOCSVC_OCR_DPI", 300),
+            ocr_detection_side=read.between("DOCSVC_OCR_DETECTION_SIDE", OCR_DETECTION_SIDE, *OCR_DETECTION_SIDES),
+            ocr_threads=read.between("DOCSVC_OCR_THREADS", 1, 1, OCR_MAX_THREADS),
             max_upload_mb=read.whole("DOCSVC_MAX_UPLOAD_MB", 4096),
             job_timeout_s=read.whole("DOCSVC_JOB_TIMEOUT", 900),
             job_memory_mb=_job_memory_mb(read),

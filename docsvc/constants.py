@@ -4,6 +4,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 OCR_ENGINES = ("rapidocr", "tesseract")
+# RapidOCR's detection input, long side in pixels (DOCSVC_OCR_DETECTION_SIDE): the default and the
+# accepted range. The page is capped at 2000 px before detection, so more would change nothing;
+# below 640 body print shrinks under ~8 px and lines are lost. Measured in docs/benchmarks.md.
+OCR_DETECTION_SIDE = 1280
+OCR_DETECTION_SIDES = (640, 2000)
+# onnxruntime threads per RapidOCR model (DOCSVC_OCR_THREADS).
+OCR_MAX_THREADS = 16
 
 
 class QueueName(StrEnum):

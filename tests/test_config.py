@@ -29,6 +29,8 @@ BAD_VALUES = {
     "DOCSVC_SECRET_KEY": None,                    # free text
     "DOCSVC_WORKERS": ("two", "positive whole number"),
     "DOCSVC_OCR_DPI": ("300dpi", "positive whole number"),
+    "DOCSVC_OCR_DETECTION_SIDE": ("4000", "from 640 to 2000"),
+    "DOCSVC_OCR_THREADS": ("0", "from 1 to 16"),
     "DOCSVC_MAX_UPLOAD_MB": ("-1", "positive whole number"),
     "DOCSVC_JOB_TIMEOUT": ("15m", "positive whole number"),
     "DOCSVC_JOB_MEMORY_MB": ("256", "at least 512"),

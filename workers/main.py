@@ -26,7 +26,8 @@ def run_worker(queues: list[str], *, burst: bool = False) -> bool:
     # tesseract's OpenMP threads fight parallel workers; one thread per worker process is fastest.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     if QueueName.OCR.value in queues:
-        get_engine(rt.settings.ocr_engine)  # load the models once, before the first page
+        get_engine(rt.settings.ocr_engine, detection_side=rt.settings.ocr_detection_side,
+                   threads=rt.settings.ocr_threads)  # load the models once, before the first page
     if {QueueName.INGEST.value, QueueName.OCR.value} & set(queues):
         decoder.start(job_limits(rt.settings))  # the process that reads files, ready before the first one
     connection = Redis.from_url(rt.settings.redis_url)

@@ -3,37 +3,36 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
+from docsvc.constants import OCR_DETECTION_SIDE, OCR_ENGINES
 from docsvc.ocr.orientation import load_models
 from docsvc.ocr.interface import OcrEngine
 from docsvc.ocr.rapid import RapidOcrEngine
 from docsvc.ocr.tesseract import TesseractEngine
 
-_BUILDERS: dict[str, Callable[[], OcrEngine]] = {
-    "rapidocr": RapidOcrEngine,
-    "tesseract": TesseractEngine,
-}
-ENGINES = tuple(_BUILDERS)
+ENGINES = OCR_ENGINES
 
-_engines: dict[str, OcrEngine] = {}
+_engines: dict[tuple[str, int, int], OcrEngine] = {}
 _lock = threading.Lock()
 
 
-def get_engine(name: str) -> OcrEngine:
+def get_engine(name: str, *, detection_side: int = OCR_DETECTION_SIDE, threads: int = 1) -> OcrEngine:
     """The engine called `name`; every call in the process gets the same, thread-safe object.
 
-    The first call also loads the models (the engine's and the page-direction model every
-    OCR'd page goes through) for the calling thread, so a worker can load them before its
-    first page.
+    detection_side and threads (DOCSVC_OCR_DETECTION_SIDE, DOCSVC_OCR_THREADS) tune RapidOCR;
+    tesseract takes neither. The first call also loads the models (the engine's and the
+    page-direction model every OCR'd page goes through) for the calling thread, so a worker
+    can load them before its first page.
     """
-    if name not in _BUILDERS:
+    if name not in ENGINES:
         raise ValueError(
             f"未知的识别引擎 {name!r}，可用：{', '.join(ENGINES)} / "
             f"unknown OCR engine {name!r}; valid engines: {', '.join(ENGINES)}"
         )
+    key = (name, detection_side, threads) if name == "rapidocr" else (name, 0, 0)
     with _lock:
-        if name not in _engines:
-            _engines[name] = _BUILDERS[name]()
+        if key not in _engines:
+            _engines[key] = (RapidOcrEngine(detection_side, threads) if name == "rapidocr"
+                             else TesseractEngine())
             load_models()
-        return _engines[name]
+        return _engines[key]

@@ -89,7 +89,8 @@ def read_page(path: Path, media_type: str, index: int, settings: Settings) -> tu
                   "conf": 1.0} for word in layer.words]
         return image, PageText(layer.text, words, None, TextSource.TEXT_LAYER, 0, None, None, None,
                                text_layer_reader(), None)
-    engine = get_engine(settings.ocr_engine)
+    engine = get_engine(settings.ocr_engine, detection_side=settings.ocr_detection_side,
+                        threads=settings.ocr_threads)
     with OCR_SECONDS.labels(settings.ocr_engine).time():
         upright = normalise(decoded.image)
         result = engine.recognise(upright.image)
