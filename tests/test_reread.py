@@ -93,11 +93,11 @@ def test_an_ocr_page_records_its_reader_and_keeps_the_engine_pieces(
 
     assert page.source == TextSource.OCR and "产权分界点" in squash(page.text)
     assert page.layout_version == LAYOUT_VERSION
-    assert page.reader is not None and page.reader.startswith("rapidocr_onnxruntime 1.4.4 / ")
+    assert page.reader is not None and page.reader.startswith("rapidocr_onnxruntime 1.4.4 PP-OCRv4 det1280 / ")
     assert "ch_PP-OCRv4_det_infer" in page.reader and "ch_PP-OCRv4_rec_infer" in page.reader
     assert page.reader.endswith(f" / layout {LAYOUT_VERSION}")
     stored = words_of(rt, page.id)
-    assert stored["read_by"]["engine_version"] == "rapidocr_onnxruntime 1.4.4"
+    assert stored["read_by"]["engine_version"] == "rapidocr_onnxruntime 1.4.4 PP-OCRv4 det1280"
     assert "".join(t for piece in stored["pieces"] for t, _, _ in piece) == "".join(w["text"] for w in stored["words"])
     auth.login("boss", "admin")
     shown = client.get(f"/pages/{page.id}/words").get_json()  # what the viewer gets: the words, not the pieces
