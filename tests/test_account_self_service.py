@@ -156,7 +156,8 @@ def test_a_login_rehashes_a_password_stored_at_another_cost(embedded_runtime: Ru
     try:
         use_password_cost(128, 2)
         with embedded_runtime.sessions() as session:
-            assert "m=64,t=1" in find_user(session, "cost").password_hash
+            made_at = f"m={settings.password_hash_memory_kib},t={settings.password_hash_iterations}"
+            assert made_at in find_user(session, "cost").password_hash
             assert attempt_login(session, "cost", PASSWORD).user is not None
         with embedded_runtime.sessions() as session:
             assert "m=128,t=2" in find_user(session, "cost").password_hash
