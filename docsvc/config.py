@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES
+from docsvc.constants import MIN_AUDIT_RETENTION_DAYS, OCR_ENGINES, STALE_CLAIM_S
 
 # The placeholder in .env.example: a deployment that kept it signs sessions with a published key.
 EXAMPLE_SECRET_KEY = "change-me-session-key"
@@ -191,6 +191,9 @@ class Settings:
     ocr_dpi: int = 300
     max_upload_mb: int = 4096
     job_timeout_s: int = 900
+    # Seconds a job's claim on its row holds unless renewed; running jobs renew it every third of that, so
+    # work whose worker died is taken up again this long after its last renewal (docsvc.pipeline.jobstate).
+    claim_lease_s: float = STALE_CLAIM_S
     hot_folder_poll_s: float = 2.0
     audit_retention_days: int = 3650
     # Read events (page views, downloads) commit without waiting for the WAL flush unless this is set.
@@ -279,6 +282,7 @@ class Settings:
             ocr_dpi=read.whole("DOCSVC_OCR_DPI", 300),
             max_upload_mb=read.whole("DOCSVC_MAX_UPLOAD_MB", 4096),
             job_timeout_s=read.whole("DOCSVC_JOB_TIMEOUT", 900),
+            claim_lease_s=read.number("DOCSVC_CLAIM_LEASE", STALE_CLAIM_S),
             hot_folder_poll_s=read.number("DOCSVC_HOT_FOLDER_POLL", 2.0),
             audit_retention_days=read.whole("DOCSVC_AUDIT_RETENTION_DAYS", 3650, minimum=MIN_AUDIT_RETENTION_DAYS,
                                             why=("：审计日志至少保留 6 个月", ": the audit trail is kept at least 6 months")),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from docsvc.config import Settings
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.jobs import JobQueue, index_after_commit
+from docsvc.pipeline import jobstate
 from docsvc.search import SearchIndex
 from storage import ObjectStore, open_store
 
@@ -46,6 +47,7 @@ def build_runtime(settings: Settings, jobs: JobQueue | None = None) -> Runtime:
         if _make_jobs is None:
             raise RuntimeError("No job queue wired: the entry point calls workers.wire() before building a runtime.")
         jobs = _make_jobs(settings)
+    jobstate.use_claim_lease(settings.claim_lease_s)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     store = open_store(

@@ -31,6 +31,7 @@ BAD_VALUES = {
     "DOCSVC_OCR_DPI": ("300dpi", "positive whole number"),
     "DOCSVC_MAX_UPLOAD_MB": ("-1", "positive whole number"),
     "DOCSVC_JOB_TIMEOUT": ("15m", "positive whole number"),
+    "DOCSVC_CLAIM_LEASE": ("5min", "number above 0"),
     "DOCSVC_HOT_FOLDER_POLL": ("0", "number above 0"),
     "DOCSVC_AUDIT_RETENTION_DAYS": ("30", "at least 183"),
     "DOCSVC_AUDIT_DURABLE_READS": ("y", "1/0, true/false, yes/no or on/off"),

@@ -5,16 +5,25 @@ from flask import Flask, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from docsvc.errors import Conflict, Corrupted, DomainError, Forbidden, NotFound, TooManyRequests
+from docsvc.errors import Conflict, Corrupted, DomainError, Forbidden, NotFound, TooManyRequests, Unavailable
 from docsvc.http.context import is_api, t
 
 # Most specific first: NotAllowedNow is a Conflict, DuplicateAccount a CustomerError and a Conflict.
 STATUSES: tuple[tuple[type[DomainError], int], ...] = ((NotFound, 404), (Forbidden, 403), (Conflict, 409),
-                                                     (TooManyRequests, 429), (Corrupted, 500))
+                                                     (TooManyRequests, 429), (Corrupted, 500), (Unavailable, 503))
+
+
+# How long a client is told to wait before sending a request refused for an unreachable service again.
+RETRY_AFTER_S = 30
 
 
 def status_for(exc: DomainError) -> int:
     return next((status for kind, status in STATUSES if isinstance(exc, kind)), 400)
+
+
+def retry_after(exc: DomainError) -> dict[str, str]:
+    """The Retry-After header for a refusal that waiting mends (503), else none."""
+    return {"Retry-After": str(RETRY_AFTER_S)} if isinstance(exc, Unavailable) else {}
 
 
 def init_app(app: Flask) -> None:
@@ -39,5 +48,5 @@ def _csrf_error(exc: CSRFError) -> object:
 def _domain_error(exc: DomainError) -> object:
     status = status_for(exc)
     if is_api():
-        return jsonify(error=exc.message), status
-    return render_template("error.html", code=status, message=exc.message), status
+        return jsonify(error=exc.message), status, retry_after(exc)
+    return render_template("error.html", code=status, message=exc.message), status, retry_after(exc)
