@@ -84,7 +84,7 @@ def index_after_commit(sessions: sessionmaker[Session], jobs: JobQueue) -> None:
 # twice, which the jobs' claims make harmless (docsvc.pipeline.jobstate).
 
 # Entries younger than this belong to a request still handing them over; the sweep leaves them alone.
-OUTBOX_GRACE_S = 10.0
+OUTBOX_GRACE_S = 5.0
 _SWEEP_BATCH = 500
 
 

@@ -42,7 +42,10 @@ class RQJobQueue:
 
     def enqueue(self, stage: Stage, *args: int) -> None:
         step = STEPS[stage]
-        Queue(step.queue.value, connection=self.connection).enqueue_call(
+        queue = Queue(step.queue.value, connection=self.connection)
+        if stage == Stage.INDEX and any(job_id.startswith(step.job_id(())) for job_id in queue.get_job_ids()):
+            return  # an index job still waiting takes every pending page when it runs: one is enough
+        queue.enqueue_call(
             step.job,
             args=args,
             job_id=f"{step.job_id(args)}-{time.time_ns()}",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, STUCK_QUEUED_S, IndexState, JobState
@@ -211,3 +211,24 @@ def unstick(session: Session, jobs: JobQueue, stuck: list[Stuck]) -> None:
             _requeue(session, BatchFile if item.stage == Stage.SPLIT else Page, item.row_id)
     for item in stuck:
         jobs.enqueue(item.stage, *(() if item.row_id is None else (item.row_id,)))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Work waiting, for the administrator: pages not yet in the search index, jobs the queue has not taken
+    yet (the outbox: Redis unreachable), and claims whose worker stopped renewing them."""
+    index_pending: int
+    index_pending_since: datetime | None
+    outbox: int
+    outbox_since: datetime | None
+    stale_claims: int
+
+
+def backlog(session: Session) -> Backlog:
+    stale = utcnow() - timedelta(seconds=_lease_s)
+    pending = session.execute(select(func.count(), func.min(Page.updated_at))
+                              .where(Page.index_state == IndexState.PENDING)).one()
+    outbox = session.execute(select(func.count(), func.min(OutboxEntry.created_at))).one()
+    stale_claims = sum(session.scalar(select(func.count()).select_from(model).where(
+        (model.status == JobState.RUNNING) & (model.claimed_at < stale))) or 0 for model in (BatchFile, Page))
+    return Backlog(pending[0], pending[1], outbox[0], outbox[1], stale_claims)

@@ -1,5 +1,6 @@
 """Administration: accounts (create, roles, the `sensitive` grant, disable/enable, last login) and the
-integrity panel (fixity: the last run and every original altered, missing or unexpected)."""
+integrity panel (fixity: the last run and every original altered, missing or unexpected; the work waiting:
+index backlog, jobs the queue has not taken, claims of workers that died)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -9,6 +10,7 @@ from docsvc.governance import fixity
 from docsvc.governance.access import Action, rule
 from docsvc.governance.accounts import AccountError, create_user, list_users, update_account
 from docsvc.http import client_ip, db, t
+from docsvc.pipeline.jobstate import backlog
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -51,4 +53,4 @@ def update(user_id: int) -> object:
 @bp.route("/integrity")
 @rule(Action.VIEW_INTEGRITY)
 def integrity() -> object:
-    return render_template("admin/integrity.html", fixity=fixity.dashboard(db()))
+    return render_template("admin/integrity.html", fixity=fixity.dashboard(db()), backlog=backlog(db()))
