@@ -86,6 +86,11 @@ class CuttablePath:
     def cut(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            # close() alone leaves a thread blocked in accept() accepting; shutdown() wakes it with an error.
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         with self._lock:
             for sock in self._open:

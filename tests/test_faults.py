@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -188,7 +189,7 @@ def test_upload_while_the_object_store_is_unreachable_is_refused_with_503_and_le
 
 
 def test_uploads_while_redis_is_down_are_recorded_and_their_jobs_run_once_when_it_is_back(
-        make_stack: Callable[..., Stack], redis_server: RedisServer, tmp_path: Path,
+        redis_server: RedisServer, make_stack: Callable[..., Stack], tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
     stack = make_stack(redis_url=redis_server.url)
     api = stack.api()
@@ -219,3 +220,141 @@ def test_uploads_while_redis_is_down_are_recorded_and_their_jobs_run_once_when_i
         assert session.scalar(select(func.count()).select_from(Document)) == 2
     for seed in (62, 63, 64):
         wait_until(f"page {seed} in the index", lambda: stack.hits(account_of(seed), api), 30)
+
+
+# --- 3. a worker killed mid-page ------------------------------------------------------------------------
+
+
+def test_a_page_whose_worker_is_killed_mid_page_is_read_again_once(
+        redis_server: RedisServer, make_stack: Callable[..., Stack]) -> None:
+    # A short lease so the test need not wait the default 5 minutes; running jobs renew it every second.
+    stack = make_stack(redis_url=redis_server.url, DOCSVC_CLAIM_LEASE="3", DOCSVC_OCR_DPI="150")
+    api = stack.api()
+    doomed = stack.start("worker-a", "worker", "ingest", "ocr")
+    stack.start("indexer", "worker", "index")
+    stack.start("scheduler", "scheduler", "--interval", "1")
+    response = stack.upload({"stack.tif": tiff_bytes([65, 66])}, api)
+    assert response.status_code == 202
+    batch_id = response.get_json()["id"]
+
+    def page_being_read() -> int | None:
+        with stack.rt.sessions() as session:
+            return session.scalar(select(Page.id).where(Page.status == JobState.RUNNING))
+    page_id = wait_until("a page being read", page_being_read, 120, every_s=0.02)
+    os.kill(doomed.pid, signal.SIGKILL)  # a power cut for this worker: no clean-up of any kind
+    doomed.wait()
+    with stack.rt.sessions() as session:
+        page = session.get(Page, page_id)
+        assert page is not None and (page.status, page.attempts) == (JobState.RUNNING, 1)  # killed mid-page
+
+    stack.start("worker-b", "worker", "ingest", "ocr")
+    report = stack.finished(batch_id, api, timeout_s=120)
+
+    assert report["status"] == "done" and report["counts"]["pages_done"] == 2
+    with stack.rt.sessions() as session:
+        pages = session.scalars(select(Page).order_by(Page.number)).all()
+        assert {p.id: p.attempts for p in pages} == {p.id: 2 if p.id == page_id else 1 for p in pages}
+        killed = next(p for p in pages if p.id == page_id)
+        seed = 64 + killed.number
+        assert killed.words_key is not None
+        assert account_of(seed) in squash(killed.text) and squash(killed.text).count(account_of(seed)) == 1
+    words = json.loads(stack.rt.store.read_bytes(killed.words_key))
+    boxes = [(w["text"], tuple(w["box"])) for w in words["words"]] if isinstance(words, dict) else \
+        [(w["text"], tuple(w["box"])) for w in words]
+    assert boxes and len(boxes) == len(set(boxes))  # no word twice
+    assert sorted(stack.rt.store.list(f"pages/{page_id}/")) == sorted(
+        [killed.image_key, killed.thumb_key, killed.words_key])
+    wait_until("the page in the index", lambda: page_id in stack.hits(account_of(seed), api), 30)
+    assert stack.hits(account_of(seed), api) == [page_id]
+    assert list(stack.rt.index.indexed_page_ids()).count(page_id) == 1
+
+
+# --- 4. the index folder unwritable ---------------------------------------------------------------------
+
+
+def immutable(folder: Path, on: bool) -> None:
+    """chattr +i: even root can then create no file in the folder (unlike chmod, which root ignores);
+    the index writer meets EPERM, as it meets ENOSPC on a full disk or EROFS on a read-only mount."""
+    subprocess.run(["chattr", "+i" if on else "-i", str(folder)], check=True, capture_output=True)
+
+
+def test_with_the_index_folder_unwritable_search_serves_the_last_index_and_the_backlog_catches_up(
+        redis_server: RedisServer, make_stack: Callable[..., Stack], tmp_path: Path) -> None:
+    stack = make_stack(redis_url=redis_server.url)
+    api = stack.api()
+    stack.start("worker", "worker", "ingest", "ocr", "index")
+    stack.start("scheduler", "scheduler", "--interval", "1")
+    first = stack.upload({"a.pdf": text_pdf_bytes([form_text(68)], tmp_path)}, api).get_json()["id"]
+    stack.finished(first, api, timeout_s=90)
+    [first_page] = wait_until("the first page in the index", lambda: stack.hits(account_of(68), api), 30)
+    live = stack.rt.index.current_directory()
+    try:
+        immutable(live, True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"chattr +i does not work on this filesystem: {exc}")
+    try:
+        probe = live / "probe"
+        with pytest.raises(PermissionError):
+            probe.write_bytes(b"")  # as root too: the fault is real
+        second = stack.upload({"b.pdf": text_pdf_bytes([form_text(69)], tmp_path)}, api).get_json()["id"]
+        assert stack.finished(second, api, timeout_s=90)["status"] == "done"  # read, not yet indexed
+        # The index worker fails loudly, with what happened and what to do ...
+        wait_until("the index worker's error", lambda: "搜索索引目录" in stack.log("worker"), 60)
+        assert "Free disk space or restore write access" in stack.log("worker")
+        # ... the page waits for the index, and the administrator sees it ...
+        with stack.rt.sessions() as session:
+            assert session.scalar(select(Page.index_state).where(Page.id != first_page)) == "pending"
+        admin = stack.app.test_client()
+        AuthActions(admin, Users(stack.rt)).login("boss", "admin")
+        assert 'id="backlog-index">1（' in admin.get("/admin/integrity").get_data(as_text=True)
+        # ... and search answers from the last good index.
+        assert stack.hits(account_of(68), api) == [first_page]
+        assert stack.hits(account_of(69), api) == []
+    finally:
+        immutable(live, False)
+    # The fault cleared, the scheduler's rounds queue the index job again and the backlog catches up.
+    [second_page] = wait_until("the waiting page in the index", lambda: stack.hits(account_of(69), api), 60)
+    assert second_page != first_page and stack.hits(account_of(68), api) == [first_page]
+    assert 'id="backlog-index">0<' in admin.get("/admin/integrity").get_data(as_text=True)
+
+
+# --- 5. the database drops every connection -------------------------------------------------------------
+
+
+def test_web_and_workers_reconnect_by_themselves_after_the_database_restarts(
+        redis_server: RedisServer, make_stack: Callable[..., Stack], pg_schema: str, tmp_path: Path) -> None:
+    # The shared PostgreSQL cannot be restarted; what a restart does to clients is drop every connection,
+    # so this test's connections (and only them, by application_name) are terminated.
+    name = f"docsvc-faults-{uuid.uuid4().hex[:8]}"
+    pg = urlsplit(PG_URL)
+    path = CuttablePath(f"{pg.hostname}:{pg.port or 5432}")
+    path.restore()
+    url = f"{pg_schema.replace(pg.netloc, pg.netloc.replace(f'{pg.hostname}:{pg.port or 5432}', path.address))}" \
+          f"&application_name={name}"
+    stack = make_stack(redis_url=redis_server.url, database_url=url)
+    api = stack.api()
+    stack.start("worker", "worker", "ingest", "ocr", "index")
+    first = stack.upload({"a.pdf": text_pdf_bytes([form_text(70)], tmp_path)}, api).get_json()["id"]
+    assert stack.finished(first, api, timeout_s=90)["status"] == "done"
+
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        dropped = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND application_name = :name"), {"name": name}).scalar()
+    admin.dispose()
+    assert dropped >= 2  # the web's pool and the worker's
+
+    # No one restarts anything: the next request and the next job just work.
+    assert stack.client.get(f"/api/v1/batches/{first}", headers=api).status_code == 200
+    second = stack.upload({"b.pdf": text_pdf_bytes([form_text(71)], tmp_path)}, api).get_json()["id"]
+    assert stack.finished(second, api, timeout_s=90)["status"] == "done"
+    wait_until("the second file in the index", lambda: stack.hits(account_of(71), api), 30)
+
+    # While the database cannot be reached at all, a request is refused with what to do, not a bare 500.
+    path.cut()
+    down = stack.client.get(f"/api/v1/batches/{first}", headers=api)
+    assert down.status_code == 503 and down.headers["Retry-After"] == "30"
+    assert down.get_json()["error"].startswith("数据库暂时无法访问")
+    path.restore()
+    assert stack.client.get(f"/api/v1/batches/{first}", headers=api).status_code == 200

@@ -1,12 +1,18 @@
 """Errors as the web pages and the API answer them: the one map from domain errors to HTTP statuses."""
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from docsvc.errors import Conflict, Corrupted, DomainError, Forbidden, NotFound, TooManyRequests, Unavailable
 from docsvc.http.context import is_api, t
+from storage import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 # Most specific first: NotAllowedNow is a Conflict, DuplicateAccount a CustomerError and a Conflict.
 STATUSES: tuple[tuple[type[DomainError], int], ...] = ((NotFound, 404), (Forbidden, 403), (Conflict, 409),
@@ -30,6 +36,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(OperationalError, _database_down)
+    app.register_error_handler(StoreUnavailable, _store_down)
 
 
 def _http_error(exc: HTTPException) -> object:
@@ -50,3 +58,21 @@ def _domain_error(exc: DomainError) -> object:
     if is_api():
         return jsonify(error=exc.message), status, retry_after(exc)
     return render_template("error.html", code=status, message=exc.message), status, retry_after(exc)
+
+
+def _database_down(exc: OperationalError) -> object:
+    # The pool checks each connection before use (pool_pre_ping): a database that restarted is reconnected
+    # to without this; it answers only while the database cannot be reached at all.
+    log.error("database unreachable: %s", exc)
+    return _domain_error(Unavailable(
+        "数据库暂时无法访问，本次操作未完成。请一两分钟后重试；如仍失败，请联系系统管理员检查数据库（PostgreSQL）。 / "
+        "The database cannot be reached right now, so nothing was done. Try again in a minute or two; if it "
+        "still fails, ask the administrator to check the database (PostgreSQL)."))
+
+
+def _store_down(exc: StoreUnavailable) -> object:
+    log.error("object store unreachable: %s", exc)
+    return _domain_error(Unavailable(
+        "对象存储暂时无法访问，请一两分钟后重试；如仍失败，请联系系统管理员检查 MinIO/对象存储服务。 / The object store "
+        "cannot be reached right now. Try again in a minute or two; if it still fails, ask the administrator to "
+        "check the MinIO / object store service."))
