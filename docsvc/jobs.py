@@ -126,15 +126,17 @@ def sweep_outbox(session: Session, jobs: JobQueue, *, grace_s: float = OUTBOX_GR
 
     Stops at the first refusal: the queue is still down, and the entries wait for the next sweep.
     """
-    total = 0
+    total, after = 0, 0
     while True:
         entries = session.scalars(
-            select(OutboxEntry).where(OutboxEntry.created_at <= utcnow() - timedelta(seconds=grace_s))
+            select(OutboxEntry).where(OutboxEntry.created_at <= utcnow() - timedelta(seconds=grace_s),
+                                      OutboxEntry.id > after)
             .order_by(OutboxEntry.id).limit(_SWEEP_BATCH).with_for_update(skip_locked=True)
         ).all()
         if not entries:
             session.rollback()
             return total
+        after = entries[-1].id  # entries whose removal failed are not handed over twice in one sweep
         taken = hand_over(session, jobs, entries)
         total += taken
         if taken < len(entries):

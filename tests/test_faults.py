@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -183,6 +182,17 @@ def test_upload_while_the_object_store_is_unreachable_is_refused_with_503_and_le
     with stack.rt.sessions() as session:
         keys = session.scalars(select(BatchFile.original_key)).all()
     assert len(keys) == 1 and all(key and stack.rt.store.exists(key) for key in keys)
+
+    # Reading a stored page while the store is away is refused the same way, not with a bare 500.
+    stack.rt.jobs.start()  # the in-process workers read the page
+    assert stack.rt.jobs.wait_idle(60)  # type: ignore[attr-defined]
+    with stack.rt.sessions() as session:
+        page_id = session.scalar(select(Page.id).where(Page.status == JobState.DONE))
+    assert page_id is not None
+    assert stack.client.get(f"/api/v1/pages/{page_id}/image", headers=api).status_code == 200
+    path.cut()
+    image = stack.client.get(f"/api/v1/pages/{page_id}/image", headers=api)
+    assert image.status_code == 503 and image.get_json()["error"].startswith("对象存储暂时无法访问")
 
 
 # --- 2. Redis down while files arrive -------------------------------------------------------------------
