@@ -33,10 +33,6 @@ def use_claim_lease(seconds: float) -> None:
     _lease_s = seconds
 
 
-def claim_lease_s() -> float:
-    return _lease_s
-
-
 def claim(session: Session, model: type[Row], row_id: int) -> Row | None:
     """Mark the row running for this worker; None when it is done, failed or another live worker holds it.
 
