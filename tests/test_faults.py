@@ -67,8 +67,10 @@ class Stack:
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("ab") as log:
+            # A session of its own, like a container or a machine: the worker and the RQ scheduler process
+            # it forks can die together (os.killpg).
             process = subprocess.Popen([sys.executable, "-m", "docsvc.cli", *args], env=self.env, cwd=ROOT,
-                                       stdout=log, stderr=subprocess.STDOUT)
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
         return process
 
@@ -251,7 +253,9 @@ def test_a_page_whose_worker_is_killed_mid_page_is_read_again_once(
         with stack.rt.sessions() as session:
             return session.scalar(select(Page.id).where(Page.status == JobState.RUNNING))
     page_id = wait_until("a page being read", page_being_read, 120, every_s=0.02)
-    os.kill(doomed.pid, signal.SIGKILL)  # a power cut for this worker: no clean-up of any kind
+    # A power cut for this worker: SIGKILL to it and to the RQ scheduler process it forked, no clean-up of
+    # any kind. (Killed alone, the worker would leave that child holding a copy of its database socket.)
+    os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait()
     with stack.rt.sessions() as session:
         page = session.get(Page, page_id)
