@@ -335,10 +335,11 @@ def watch(directory: Path, interval: float | None, once: bool) -> None:
 
 
 @main.command()
-@click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between rounds.")
+@click.option("--interval", type=float, default=30.0, show_default=True, help="Seconds between rounds.")
 @click.option("--once", is_flag=True, help="One round, then stop.")
 def scheduler(interval: float, once: bool) -> None:
-    """Periodic upkeep for the full stack: re-queue work whose worker died mid-job; anchor the audit trail daily."""
+    """Periodic upkeep for the full stack: each round queues the jobs Redis could not take (the outbox) and
+    work whose worker died mid-job; once a day the daily tasks."""
     rt = _migrated_runtime(logging.INFO)
 
     def report(requeued: int) -> None:

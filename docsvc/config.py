@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from docsvc.constants import (MIN_AUDIT_RETENTION_DAYS, OCR_DETECTION_SIDE, OCR_DETECTION_SIDES, OCR_ENGINES,
-                              OCR_MAX_THREADS)
+                              OCR_MAX_THREADS, STALE_CLAIM_S)
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -239,6 +239,9 @@ class Settings:
     job_timeout_s: int = 900
     # Address space of the decoder process that reads an upload's content (docs/input-limits.md).
     job_memory_mb: int = 2048
+    # Seconds a job's claim on its row holds unless renewed; running jobs renew it every third of that, so
+    # work whose worker died is taken up again this long after its last renewal (docsvc.pipeline.jobstate).
+    claim_lease_s: float = STALE_CLAIM_S
     hot_folder_poll_s: float = 2.0
     audit_retention_days: int = 3650
     # Read events (page views, downloads) commit without waiting for the WAL flush unless this is set.
@@ -346,6 +349,7 @@ class Settings:
             max_upload_mb=read.whole("DOCSVC_MAX_UPLOAD_MB", 4096),
             job_timeout_s=read.whole("DOCSVC_JOB_TIMEOUT", 900),
             job_memory_mb=_job_memory_mb(read),
+            claim_lease_s=read.number("DOCSVC_CLAIM_LEASE", STALE_CLAIM_S),
             hot_folder_poll_s=read.number("DOCSVC_HOT_FOLDER_POLL", 2.0),
             audit_retention_days=read.whole("DOCSVC_AUDIT_RETENTION_DAYS", 3650, minimum=MIN_AUDIT_RETENTION_DAYS,
                                             why=("：审计日志至少保留 6 个月", ": the audit trail is kept at least 6 months")),

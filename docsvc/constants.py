@@ -53,8 +53,9 @@ AUTOFILE_HOW = "autofile"
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_S = (5, 30)
 
-# A "running" claim older than this is taken to be from a worker that died.
-STALE_CLAIM_S = 30 * 60
+# A "running" claim not renewed for this long is taken to be from a worker that died (the default of
+# DOCSVC_CLAIM_LEASE; a running job renews its claim every third of it).
+STALE_CLAIM_S = 5 * 60
 
 
 class Role(StrEnum):

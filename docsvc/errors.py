@@ -31,6 +31,11 @@ class Corrupted(DomainError):
     """Stored data no longer matches what was recorded of it (a checksum): nothing a retry mends, a person must look."""
 
 
+class Unavailable(DomainError):
+    """A service the request needs (the object store, say) cannot be reached now: nothing was changed,
+    and the same request is expected to succeed once the service is back."""
+
+
 class TooManyRequests(DomainError):
     """The same client tried too often in a short time: it must wait before trying again."""
 

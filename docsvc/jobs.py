@@ -6,11 +6,18 @@ WSGI, the tests' conftest) hand the runtime its queue, so nothing here names a w
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import event
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session, sessionmaker
+
+from docsvc.models import OutboxEntry, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class Stage(StrEnum):
@@ -71,3 +78,71 @@ def index_after_commit(sessions: sessionmaker[Session], jobs: JobQueue) -> None:
 
     event.listen(sessions, "after_commit", enqueue_if_due)
     event.listen(sessions, "after_rollback", forget)
+
+
+# The outbox: a job the database promises is written in the same transaction as the rows it serves, and
+# handed to the queue after the commit. A queue that is down (Redis restarting) refuses the hand-over; the
+# entry then waits in the table and the sweep (each round of `docsvc scheduler`, the embedded sweeper)
+# hands it over later. Nothing is lost between commit and enqueue, and nothing is queued for a change
+# that rolled back. An entry is deleted only after the queue took it: a crash in between queues the job
+# twice, which the jobs' claims make harmless (docsvc.pipeline.jobstate).
+
+# Entries younger than this belong to a request still handing them over; the sweep leaves them alone.
+OUTBOX_GRACE_S = 5.0
+_SWEEP_BATCH = 500
+
+
+def add_to_outbox(session: Session, stage: Stage, *args: int) -> OutboxEntry:
+    """Promise the job `stage(*args)` in the session's transaction; hand it over after the commit."""
+    entry = OutboxEntry(stage=stage.value, row_id=args[0] if args else None)
+    session.add(entry)
+    return entry
+
+
+def hand_over(session: Session, jobs: JobQueue, entries: Sequence[OutboxEntry]) -> int:
+    """Queue the committed entries and remove those the queue took; returns how many it took.
+
+    A refusal is logged, not raised: the change that needed the job is committed, and the sweep queues it.
+    """
+    taken: list[int] = []
+    for entry in entries:
+        try:
+            jobs.enqueue(Stage(entry.stage), *(() if entry.row_id is None else (entry.row_id,)))
+        except Exception as exc:  # the queue is down: every later entry would fail the same way
+            log.warning("job queue unreachable (%s); %d job(s) wait in the outbox for the scheduler's sweep",
+                        exc, len(entries) - len(taken))
+            break
+        taken.append(entry.id)
+    if taken:
+        try:
+            for start in range(0, len(taken), _SWEEP_BATCH):
+                session.execute(delete(OutboxEntry).where(OutboxEntry.id.in_(taken[start:start + _SWEEP_BATCH])))
+            session.commit()
+        except Exception:
+            session.rollback()
+            log.exception("queued %d job(s) but could not remove them from the outbox; the sweep queues them "
+                          "again, which their claims make harmless", len(taken))
+    return len(taken)
+
+
+def sweep_outbox(session: Session, jobs: JobQueue, *, grace_s: float = OUTBOX_GRACE_S) -> int:
+    """Hand over every entry older than `grace_s` (oldest first); returns how many the queue took.
+
+    Stops at the first refusal: the queue is still down, and the entries wait for the next sweep.
+    """
+    total, after = 0, 0
+    while True:
+        entries = session.scalars(
+            select(OutboxEntry).where(OutboxEntry.created_at <= utcnow() - timedelta(seconds=grace_s),
+                                      OutboxEntry.id > after)
+            .order_by(OutboxEntry.id).limit(_SWEEP_BATCH).with_for_update(skip_locked=True)
+        ).all()
+        if not entries:
+            session.rollback()
+            return total
+        after = entries[-1].id  # entries whose removal failed are not handed over twice in one sweep
+        taken = hand_over(session, jobs, entries)
+        total += taken
+        if taken < len(entries):
+            session.rollback()
+            return total

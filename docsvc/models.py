@@ -580,3 +580,15 @@ class FixityCheck(Base):
     found_sha256: Mapped[str | None] = mapped_column(String(64))  # what the bytes hash to (altered)
     size: Mapped[int | None] = mapped_column(BigInteger)
     since: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEntry(Base):
+    """A job still to be handed to the queue (docsvc.jobs.outbox): written in the transaction of the change
+    that needs it, removed once the queue has taken it. What Redis could not take waits here for the sweep."""
+
+    __tablename__ = "job_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16))  # docsvc.jobs.Stage
+    row_id: Mapped[int | None]  # the batch file, page or list the job serves; None for the index job
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -12,6 +12,7 @@ from docsvc.config import Settings
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.governance.accounts import use_password_cost
 from docsvc.jobs import JobQueue, index_after_commit
+from docsvc.pipeline import jobstate
 from docsvc.search import SearchIndex
 from storage import ObjectStore, open_store
 
@@ -47,6 +48,7 @@ def build_runtime(settings: Settings, jobs: JobQueue | None = None) -> Runtime:
         if _make_jobs is None:
             raise RuntimeError("No job queue wired: the entry point calls workers.wire() before building a runtime.")
         jobs = _make_jobs(settings)
+    jobstate.use_claim_lease(settings.claim_lease_s)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     use_password_cost(settings.password_hash_memory_kib, settings.password_hash_iterations)
     engine = make_engine(settings.database_url)

@@ -71,12 +71,17 @@ class S3Store:
                 f" / {key} is under originals/, which only put_original may write (originals are immutable)."
             )
         reader = HashingReader(stream)
-        self._upload(key, reader, content_type)
+        with self._reaching():
+            self._upload(key, reader, content_type)
         return StoredObject(key, reader.size, reader.hexdigest())
 
     def put_original(
         self, stream: BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE
     ) -> tuple[StoredObject, bool]:
+        with self._reaching():
+            return self._put_original(stream, content_type)
+
+    def _put_original(self, stream: BinaryIO, content_type: str) -> tuple[StoredObject, bool]:
         reader = HashingReader(stream)
         head = reader.read(self.part_size + 1)
         if len(head) <= self.part_size:
@@ -117,7 +122,8 @@ class S3Store:
     def open(self, key: str) -> Iterator[BinaryIO]:
         validate_key(key)
         try:
-            response = self._client.get_object(self.bucket, key)
+            with self._reaching():
+                response = self._client.get_object(self.bucket, key)
         except S3Error as exc:
             raise _not_found_or(exc, key) from exc
         try:
@@ -133,7 +139,8 @@ class S3Store:
     def local_path(self, key: str) -> AbstractContextManager[Path]:
         validate_key(key)
         try:
-            stat = self._client.stat_object(self.bucket, key)
+            with self._reaching():
+                stat = self._client.stat_object(self.bucket, key)
         except S3Error as exc:
             raise _not_found_or(exc, key) from exc
 
@@ -147,7 +154,8 @@ class S3Store:
     def head(self, key: str) -> ObjectInfo | None:
         validate_key(key)
         try:
-            stat = self._client.stat_object(self.bucket, key)
+            with self._reaching():
+                stat = self._client.stat_object(self.bucket, key)
         except S3Error as exc:
             if exc.code in MISSING_CODES:
                 return None
@@ -194,6 +202,15 @@ class S3Store:
             )
 
     # -- helpers -------------------------------------------------------------------------
+
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """A connection that fails (refused, reset, timed out after the client's retries) means the store is
+        down, not that an object is wrong: callers see StoreUnavailable and can say "try again later"."""
+        try:
+            yield
+        except urllib3.exceptions.HTTPError as exc:
+            raise StoreUnavailable(_unreachable(self.endpoint, self.bucket, exc)) from exc
 
     def _ensure_bucket(self) -> None:
         try:

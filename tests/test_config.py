@@ -34,6 +34,7 @@ BAD_VALUES = {
     "DOCSVC_MAX_UPLOAD_MB": ("-1", "positive whole number"),
     "DOCSVC_JOB_TIMEOUT": ("15m", "positive whole number"),
     "DOCSVC_JOB_MEMORY_MB": ("256", "at least 512"),
+    "DOCSVC_CLAIM_LEASE": ("5min", "number above 0"),
     "DOCSVC_HOT_FOLDER_POLL": ("0", "number above 0"),
     "DOCSVC_AUDIT_RETENTION_DAYS": ("30", "at least 183"),
     "DOCSVC_AUDIT_DURABLE_READS": ("y", "1/0, true/false, yes/no or on/off"),

@@ -99,3 +99,18 @@ def test_search_index_works_end_to_end_on_this_whoosh(tmp_path):
         index.add_pages([PageRecord(n, n, 1, f"第{n}页 产权分界点") for n in range(start, start + 10)])
     assert index.segment_count() < 10
     assert index.search("产权分界点", per_page=100).total_pages == 140
+
+
+def test_a_writer_whose_constructor_fails_leaves_the_index_unlocked(tmp_path):
+    """SegmentWriter takes the lock, then makes its temporary folder (`<index>.tmp`); when that fails
+    (here a file is in the way; a full disk or a read-only folder in production) the lock must not stay
+    held, or every later write waits for it (release_failed_writer_lock)."""
+    index = SearchIndex(tmp_path / "index", writer_timeout=0.5)
+    index.add_pages([PageRecord(1, 1, 1, "产权分界点")])
+    blocker = index.current_directory() / "MAIN.tmp"
+    blocker.write_bytes(b"")
+    with pytest.raises(OSError):
+        index.add_pages([PageRecord(2, 2, 1, "计量装置")])
+    blocker.unlink()
+    index.add_pages([PageRecord(2, 2, 1, "计量装置")])  # no IndexBusyError: the lock was let go
+    assert sorted(index.indexed_page_ids()) == [1, 2]

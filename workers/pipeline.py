@@ -9,10 +9,11 @@
 | destroy| `index`  | `jobs.execute_destruction(list_id)` | — (erasure rewrites index segments: the same one writer) |
 
 Upkeep beside it:
-- the recovery sweeper (`recover`): rows that say `queued` (embedded: every 5 s, for work queued
-  by another process or left by a restart) or whose worker died mid-job (full stack: each round of
-  `docsvc scheduler`), queued again;
-- the scheduler (workers/scheduler.py): DAILY_TASKS, once a day.
+- the recovery sweeper: rows that say `queued` (embedded, `recover`: every 5 s, for work queued
+  by another process or left by a restart), or whose worker died mid-job and jobs Redis could not take
+  when their change committed (the outbox) (full stack, `recover_stale`: each round of `docsvc scheduler`),
+  queued again;
+- the scheduler (workers/scheduler.py): the sweep every round (30 s), DAILY_TASKS once a day.
 
 A job's row is the truth, not the queue (docsvc.pipeline.jobstate): a job delivered twice does its
 work once, so the ids below only keep a queue from holding the same job twice.
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from docsvc.constants import QueueName
-from docsvc.jobs import JobQueue, Stage
-from docsvc.pipeline.jobstate import queued_work
+from docsvc.jobs import JobQueue, Stage, hand_over, sweep_outbox
+from docsvc.pipeline.jobstate import index_waiting, queued_work, requeue_stale
 from workers import jobs
 
 
@@ -51,9 +52,23 @@ PIPELINE: tuple[Step, ...] = (
 STEPS: dict[Stage, Step] = {step.stage: step for step in PIPELINE}
 
 
-def recover(session: Session, jobs_queue: JobQueue, *, stale_only: bool = False) -> int:
-    """Queue again the work the database says is waiting (see docsvc.pipeline.jobstate.queued_work)."""
-    found = list(queued_work(session, stale_only=stale_only))
+def recover(session: Session, jobs_queue: JobQueue) -> int:
+    """The embedded sweep: queue again the work the database says is waiting (jobstate.queued_work), and
+    hand over what is left in the outbox."""
+    found = list(queued_work(session))
     for stage, args in found:
         jobs_queue.enqueue(stage, *args)
+    sweep_outbox(session, jobs_queue)
     return len(found)
+
+
+def recover_stale(session: Session, jobs_queue: JobQueue) -> int:
+    """A round of the full stack's sweep: the outbox handed over (jobs Redis could not take when their
+    change committed), rows whose worker died mid-job queued again, and the index job when pages wait for it.
+    Returns how many jobs the queue took; a queue that is down takes none and loses none."""
+    taken = sweep_outbox(session, jobs_queue)
+    taken += hand_over(session, jobs_queue, requeue_stale(session))
+    if index_waiting(session):
+        jobs_queue.enqueue(Stage.INDEX)
+        taken += 1
+    return taken

@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable
 
 from redis import Redis
-from rq import Queue, Retry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from rq import Queue
+from rq import Retry as JobRetry
 
 from docsvc import runtime
 from docsvc.config import Settings
@@ -31,19 +34,25 @@ class RQJobQueue:
     """Jobs on Redis; the workers are `docsvc worker` processes and the upkeep is `docsvc scheduler`."""
 
     def __init__(self, redis_url: str, timeout_s: int) -> None:
-        self.connection = Redis.from_url(redis_url)
+        # One quick try: a job Redis cannot take waits in the outbox (docsvc.jobs), so a request never
+        # hangs on Redis's retries and back-off while Redis is down.
+        self.connection = Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2,
+                                         socket_timeout=10)
         self.timeout_s = timeout_s
 
     def enqueue(self, stage: Stage, *args: int) -> None:
         step = STEPS[stage]
-        Queue(step.queue.value, connection=self.connection).enqueue_call(
+        queue = Queue(step.queue.value, connection=self.connection)
+        if stage == Stage.INDEX and any(job_id.startswith(step.job_id(())) for job_id in queue.get_job_ids()):
+            return  # an index job still waiting takes every pending page when it runs: one is enough
+        queue.enqueue_call(
             step.job,
             args=args,
             job_id=f"{step.job_id(args)}-{time.time_ns()}",
             timeout=self.timeout_s,
             result_ttl=60,
             failure_ttl=7 * 24 * 3600,
-            retry=Retry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_BACKOFF_S)),
+            retry=JobRetry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_BACKOFF_S)),
         )
 
     def start(self, *, upkeep: bool = False) -> None:

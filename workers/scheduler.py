@@ -1,4 +1,4 @@
-"""Periodic upkeep: the daily tasks, and for the full stack the re-queueing of work whose worker died.
+"""Periodic upkeep: the daily tasks, and for the full stack the sweep (the outbox, work whose worker died).
 
 DAILY_TASKS is the one list of what runs once a day. Both ways of running docsvc run it: the full
 stack's `docsvc scheduler` process (run_scheduler) and, in the embedded default, a thread of the
@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from docsvc.governance import audit, fixity, retention
 from docsvc.runtime import Runtime
-from workers.pipeline import recover
+from workers.pipeline import recover_stale
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +99,26 @@ def run_daily_until(stop: threading.Event, current: Callable[[], Runtime],
 
 def run_scheduler(rt: Runtime, *, interval_s: float, once: bool,
                   report: Callable[[int], None] = lambda _n: None) -> None:
-    """`docsvc scheduler`: each round re-queues work whose worker died mid-job (RQ's queue survives in
-    Redis, so only stale claims need it) and runs the daily tasks when the day has turned."""
+    """`docsvc scheduler`: each round hands the outbox to the queue and re-queues work whose worker died
+    mid-job (RQ's queue survives in Redis, so only those need it); when the day has turned the daily tasks
+    start on a thread of their own, so a long fixity run never holds up the sweep. A round that fails
+    (Redis or the database down) is logged and the next one tries again."""
     ran_on: date | None = None
+    daily: threading.Thread | None = None
     while True:
-        with rt.sessions() as session:
-            report(recover(session, rt.jobs, stale_only=True))
+        try:
+            with rt.sessions() as session:
+                report(recover_stale(session, rt.jobs))
+        except Exception:
+            log.exception("the sweep failed (is Redis or the database down?); it runs again in %.0f s", interval_s)
         today = datetime.now(timezone.utc).date()
-        if ran_on != today:
-            run_daily(rt)
+        if ran_on != today and (daily is None or not daily.is_alive()):
             ran_on = today
+            if once:
+                run_daily(rt)
+            else:
+                daily = threading.Thread(target=run_daily, args=(rt,), name="docsvc-daily", daemon=True)
+                daily.start()
         if once:
             return
         time.sleep(interval_s)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import FileState, JobState
 from docsvc.errors import NotAllowedNow, require_found
-from docsvc.jobs import JobQueue, enqueue_page, enqueue_split
+from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
 from docsvc.models import Batch, BatchFile, Document, Page, User
 from docsvc.governance import audit
 from docsvc.pipeline import jobstate
@@ -145,14 +145,15 @@ def _batch_status(statuses: list[str]) -> str:
 
 def retry_page(session: Session, jobs: JobQueue, page_id: int, *, actor: User | None = None,
                ip: str | None = None) -> Page:
-    """Reset a failed page and queue it again; the reset and its audit event commit together."""
+    """Reset a failed page and queue it again; the reset, its audit event and its job commit together."""
     page = require_found(session.get(Page, page_id), "页面", "Page", page_id)
     if page.status != JobState.FAILED:
         raise NotAllowedNow(f"页面 #{page_id} 没有失败，无需重试。 / Page #{page_id} has not failed; nothing to retry.")
     jobstate.reset(page)
     audit.record(session, actor, "page.retry", object_type="page", object_id=page.id, ip=ip)
+    job = add_to_outbox(session, Stage.PAGE, page.id)
     session.commit()
-    enqueue_page(jobs, page.id)
+    hand_over(session, jobs, [job])
     return page
 
 
@@ -160,7 +161,7 @@ def retry_failed(session: Session, jobs: JobQueue, batch_id: int, *, actor: User
                  ip: str | None = None) -> int:
     """Queue every failed page and every file whose split failed for a fault that may have passed.
 
-    All resets commit in one transaction with the `batch.retry` event; jobs are queued after it.
+    All resets commit in one transaction with the `batch.retry` event and their jobs (the outbox).
     """
     report = batch_report(session, batch_id)
     files = [require_found(session.get(BatchFile, f.id), "文件", "File", f.id)
@@ -174,10 +175,9 @@ def retry_failed(session: Session, jobs: JobQueue, batch_id: int, *, actor: User
     queued = len(files) + len(pages)
     audit.record(session, actor, "batch.retry", object_type="batch", object_id=batch_id, ip=ip,
                  detail={"queued": queued, "files": [f.id for f in files], "pages": [p.id for p in pages]})
+    outbox = [add_to_outbox(session, Stage.SPLIT, bf.id) for bf in files]
+    outbox += [add_to_outbox(session, Stage.PAGE, page.id) for page in pages]
     session.commit()
-    for bf in files:
-        enqueue_split(jobs, bf.id)
-    for page in pages:
-        enqueue_page(jobs, page.id)
+    hand_over(session, jobs, outbox)
     return queued
 

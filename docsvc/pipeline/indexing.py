@@ -1,7 +1,9 @@
 """The index job: the one writer takes every page waiting for the index and commits them together."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import logging
+
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from docsvc.governance.access import is_sensitive
@@ -9,6 +11,8 @@ from docsvc.constants import IndexState
 from docsvc.files.documents import is_live
 from docsvc.models import Document, Page
 from docsvc.search import PageRecord, SearchIndex
+
+log = logging.getLogger(__name__)
 
 # Pages per Whoosh commit: large enough to amortise the commit, small enough to show progress.
 INDEX_BATCH = 500
@@ -35,8 +39,14 @@ def index_pending(session: Session, index: SearchIndex) -> int:
         if not pages:
             return total
         after = pages[-1].id
-        index.add_pages(page_record(p) for p in pages if is_live(p))
-        index.delete_pages(p.id for p in pages if not is_live(p))  # the bin is out of search
+        try:
+            index.add_pages(page_record(p) for p in pages if is_live(p))
+            index.delete_pages(p.id for p in pages if not is_live(p))  # the bin is out of search
+        except OSError as exc:  # disk full, read-only, permissions: nothing a retry in a second mends
+            session.rollback()
+            problem = IndexUnwritable(index, exc, _waiting(session))
+            log.error("%s", problem)
+            raise problem from exc
         for p in pages:
             session.execute(
                 update(Page).where(Page.id == p.id, Page.updated_at == p.updated_at)
@@ -54,3 +64,21 @@ def page_record(page: Page) -> PageRecord:
         customer_name=doc.customer.name if doc.customer else None, reference_code=doc.reference_code,
         doc_date=doc.doc_date, sensitive=is_sensitive(doc),
     )
+
+
+class IndexUnwritable(RuntimeError):
+    """The index folder refused a write. Searches go on answering from the last commit that succeeded;
+    the pages stay index-pending, and the index job runs again (RQ's retries, each scheduler round)."""
+
+    def __init__(self, index: SearchIndex, exc: OSError, waiting: int) -> None:
+        super().__init__(
+            f"搜索索引目录 {index.current_directory()} 无法写入（{exc.strerror or exc}）：可能磁盘已满或目录只读。"
+            f"搜索仍使用上次成功写入的索引；{waiting} 页正等待写入索引，故障排除后会自动补上。请管理员释放磁盘空间或"
+            f"恢复该目录的写权限。 / The search index folder {index.current_directory()} cannot be written "
+            f"({exc.strerror or exc}): the disk may be full or the folder read-only. Searches still answer from "
+            f"the last good index; {waiting} page(s) wait for the index and are added once the fault is cleared. "
+            "Free disk space or restore write access to the folder.")
+
+
+def _waiting(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Page).where(Page.index_state == IndexState.PENDING)) or 0

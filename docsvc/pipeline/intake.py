@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from docsvc.governance.access import is_sensitive
 from docsvc.constants import FileState
 from docsvc.formats import safe_filename
-from docsvc.jobs import JobQueue, enqueue_split
-from docsvc.errors import Conflict, DomainError
+from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
+from docsvc.errors import Conflict, DomainError, Unavailable
 from docsvc.models import Batch, BatchFile, DestroyedOriginal, Document, User
 from docsvc.governance import audit
-from storage import ObjectStore
+from storage import ObjectStore, StoreUnavailable
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ def receive(
     """Store each file's original (content-addressed), record it in a new batch and queue its split.
 
     A file whose content is already filed is recorded as a duplicate of that document and stored once.
-    Each file is committed with its `upload` audit event, the first one with the batch row too: a long
+    Each file is committed with its `upload` audit event and its split job (docsvc.jobs outbox, handed to the
+    queue after the commit, or by the scheduler when the queue is down), the first one with the batch row too: a long
     upload shows its progress, a later fault keeps what arrived (each file with its event), and a
     fault before the first file is stored leaves neither batch nor event.
 
@@ -55,7 +56,11 @@ def receive(
     for position, upload in enumerate(uploads, start=1):
         # The original goes to the store before the audit event takes the chain lock: a large file
         # must not hold up every other audited request while it is copied.
-        stored, created = store.put_original(upload.stream)
+        try:
+            stored, created = store.put_original(upload.stream)
+        except StoreUnavailable as exc:
+            session.rollback()
+            raise StoreDown(safe_filename(upload.filename), batch.id if position > 1 else None, position - 1) from exc
         destroyed = session.get(DestroyedOriginal, stored.sha256)
         reason = (reason_for_destroyed or "").strip()
         if destroyed is not None and not reason:
@@ -77,11 +82,15 @@ def receive(
             audit.record(session, actor, "upload.destroyed_again", object_type="batch", object_id=batch.id, ip=ip,
                          detail={"file": bf.filename, "sha256": bf.sha256, "destruction_list_id": destroyed.list_id,
                                  "reason": reason})
-        session.commit()
-        # Queued as soon as it is committed: splitting starts while the rest still arrives, and a
-        # fault in a later file cannot leave this one recorded as queued with no job behind it.
         if existing is None:
-            enqueue_split(jobs, bf.id)
+            # The split job commits with the file (the outbox): a queue that is down cannot leave the
+            # file recorded as queued with no job behind it.
+            session.flush()
+            job = add_to_outbox(session, Stage.SPLIT, bf.id)
+        session.commit()
+        # Handed over as soon as it is committed: splitting starts while the rest still arrives.
+        if existing is None:
+            hand_over(session, jobs, [job])
     return batch
 
 
@@ -116,6 +125,22 @@ class DestroyedContent(Conflict):
             f"on {day} by destruction list #{destroyed.list_id} and was not stored. To store it again, upload it "
             "with a reason (reason_for_destroyed); the reason is audited.")
         self.list_id = destroyed.list_id
+
+
+class StoreDown(Unavailable):
+    """The object store could not be reached while a file was sent: that file was not stored and nothing
+    records it; files of the same upload sent before it stay stored and recorded."""
+
+    def __init__(self, filename: str, batch_id: int | None, kept: int) -> None:
+        zh_kept = f"本次上传中此前的 {kept} 个文件已保存在批次 #{batch_id} 中，无需重传。" if kept else "本次上传未保存任何文件。"
+        en_kept = (f"The {kept} file(s) sent before it were stored in batch #{batch_id}; do not send them again."
+                   if kept else "Nothing from this upload was stored.")
+        super().__init__(
+            f"对象存储暂时无法访问，文件“{filename}”未能保存。{zh_kept}请稍后重新上传该文件及其后的文件；"
+            f"如几分钟后仍失败，请联系系统管理员检查 MinIO/对象存储服务。 / The object store cannot be reached, so "
+            f"{filename} was not stored. {en_kept} Upload it (and the files after it) again in a few minutes; if it "
+            "still fails, ask the administrator to check the MinIO / object store service.")
+        self.batch_id = batch_id
 
 
 def mark_duplicate(bf: BatchFile, existing: Document) -> None:

@@ -2,25 +2,37 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, STUCK_QUEUED_S, IndexState, JobState
 from docsvc.config import Settings
 from docsvc.formats import FileProblem
 from docsvc.formats.decoder import Limits
-from docsvc.jobs import JobQueue, Stage
-from docsvc.models import BatchFile, Page, utcnow
+from docsvc.jobs import JobQueue, Stage, add_to_outbox
+from docsvc.models import BatchFile, OutboxEntry, Page, utcnow
 
 log = logging.getLogger(__name__)
 
 Row = TypeVar("Row", BatchFile, Page)
+
+# How long a claim holds without being renewed. A running job renews its claim every third of it (a
+# heartbeat), however long the job takes, so a claim goes stale only when its worker is gone (killed,
+# powered off) or cut off from the database; then the sweep queues the work again. Each process takes it
+# from DOCSVC_CLAIM_LEASE when its runtime is built (use_claim_lease).
+_lease_s: float = STALE_CLAIM_S
+
+
+def use_claim_lease(seconds: float) -> None:
+    global _lease_s
+    _lease_s = seconds
 
 
 def claim(session: Session, model: type[Row], row_id: int) -> Row | None:
@@ -28,7 +40,7 @@ def claim(session: Session, model: type[Row], row_id: int) -> Row | None:
 
     The conditional UPDATE makes a job safe to run twice: only one claim wins.
     """
-    stale = utcnow() - timedelta(seconds=STALE_CLAIM_S)
+    stale = utcnow() - timedelta(seconds=_lease_s)
     result = session.execute(
         update(model)
         .where(model.id == row_id)
@@ -44,27 +56,57 @@ def claim(session: Session, model: type[Row], row_id: int) -> Row | None:
 
 @contextmanager
 def running(session: Session, row: Row, what: str) -> Iterator[Row]:
-    """Run a job's body: a file problem fails at once; other faults retry, then fail with a message."""
+    """Run a job's body with its claim renewed: a file problem fails at once; other faults retry, then fail
+    with a message."""
+    with _renewed(session, row):
+        try:
+            yield row
+        except FileProblem as problem:
+            session.rollback()
+            _finish(session, row, JobState.FAILED, problem.message)
+        except Exception as exc:
+            session.rollback()
+            session.refresh(row)
+            detail = f"{type(exc).__name__}: {exc}"[:500]
+            if row.attempts >= MAX_ATTEMPTS:
+                log.exception("%s failed for good after %d attempts", what, row.attempts)
+                _finish(session, row, JobState.FAILED,
+                        f"{what}处理失败（已尝试 {row.attempts} 次）：{detail}。请稍后在页面上点击“重试”；"
+                        f"如仍失败，请联系系统管理员。 / {what} failed after {row.attempts} attempts: {detail}. "
+                        "Retry it later; if it fails again, contact the administrator.")
+                return
+            _finish(session, row, JobState.QUEUED,
+                    f"暂时性错误，系统将自动重试（第 {row.attempts} 次）：{detail} / "
+                    f"Temporary fault, retrying automatically (attempt {row.attempts}): {detail}")
+            raise
+
+
+@contextmanager
+def _renewed(session: Session, row: Row) -> Iterator[None]:
+    """Renew the row's claim every third of the lease while the body runs, on a connection of its own."""
+    engine, model, row_id, attempt = session.get_bind(), type(row), row.id, row.attempts
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(_lease_s / 3):
+            try:
+                with engine.begin() as conn:
+                    # Only this claim (its attempt), and updated_at kept: the index job compares it.
+                    conn.execute(update(model).where(model.id == row_id, model.status == JobState.RUNNING,
+                                                     model.attempts == attempt)
+                                 .values(claimed_at=utcnow(), updated_at=model.updated_at))
+            except Exception:
+                log.warning("could not renew the claim on %s #%d; another worker may take it over "
+                            "once it is %.0f s old", model.__tablename__, row_id, _lease_s, exc_info=True)
+
+    heart = threading.Thread(target=beat, name=f"claim-{model.__tablename__}-{row_id}", daemon=True)
+    heart.start()
     try:
-        yield row
-    except FileProblem as problem:
-        session.rollback()
-        _finish(session, row, JobState.FAILED, problem.message)
-    except Exception as exc:
-        session.rollback()
-        session.refresh(row)
-        detail = f"{type(exc).__name__}: {exc}"[:500]
-        if row.attempts >= MAX_ATTEMPTS:
-            log.exception("%s failed for good after %d attempts", what, row.attempts)
-            _finish(session, row, JobState.FAILED,
-                    f"{what}处理失败（已尝试 {row.attempts} 次）：{detail}。请稍后在页面上点击“重试”；"
-                    f"如仍失败，请联系系统管理员。 / {what} failed after {row.attempts} attempts: {detail}. "
-                    "Retry it later; if it fails again, contact the administrator.")
-            return
-        _finish(session, row, JobState.QUEUED,
-                f"暂时性错误，系统将自动重试（第 {row.attempts} 次）：{detail} / "
-                f"Temporary fault, retrying automatically (attempt {row.attempts}): {detail}")
-        raise
+        yield
+    finally:
+        stop.set()
+        # Not waited for long: a late beat changes nothing once the row is no longer this attempt's.
+        heart.join(timeout=1)
 
 
 def job_limits(settings: Settings) -> Limits:
@@ -83,23 +125,44 @@ def mark_done(session: Session, row: Row) -> None:
     _finish(session, row, JobState.DONE, None)
 
 
-def queued_work(session: Session, *, stale_only: bool = False) -> Iterator[tuple[Stage, tuple[int, ...]]]:
-    """The stages (and rows) whose rows wait for a worker: how lost work is found again.
+def queued_work(session: Session) -> Iterator[tuple[Stage, tuple[int, ...]]]:
+    """The stages (and rows) whose rows wait for a worker: how the embedded worker finds lost work again.
 
-    The embedded worker takes every queued row (its queue lives in memory and dies with the process).
-    With RQ the queue survives in Redis, so the scheduler only takes rows whose worker died mid-job
-    (`stale_only`): a stale claim.
+    It takes every queued row (its queue lives in memory and dies with the process) and every stale claim.
+    With RQ the queue survives in Redis, so the scheduler takes only stale claims (requeue_stale).
     """
-    stale = utcnow() - timedelta(seconds=STALE_CLAIM_S)
+    stale = utcnow() - timedelta(seconds=_lease_s)
+    for model, stage in ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE)):
+        waiting = or_(model.status == JobState.QUEUED, (model.status == JobState.RUNNING) & (model.claimed_at < stale))
+        for row_id in session.scalars(select(model.id).where(waiting).order_by(model.id)):
+            yield stage, (row_id,)
+    if index_waiting(session):
+        yield Stage.INDEX, ()
+
+
+def index_waiting(session: Session) -> bool:
+    return session.scalar(select(Page.id).where(Page.index_state == IndexState.PENDING).limit(1)) is not None
+
+
+def requeue_stale(session: Session) -> list[OutboxEntry]:
+    """Put rows whose worker died mid-job (a stale claim) back to queued, each with its job in the outbox,
+    in one commit; the caller hands the entries over (docsvc.jobs.hand_over)."""
+    stale = utcnow() - timedelta(seconds=_lease_s)
+    entries: list[OutboxEntry] = []
     for model, stage in ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE)):
         stale_claim = (model.status == JobState.RUNNING) & (model.claimed_at < stale)
-        waiting = stale_claim if stale_only else or_(model.status == JobState.QUEUED, stale_claim)
-        for row_id in session.scalars(select(model.id).where(waiting).order_by(model.id)):
-            if stale_only:
-                _requeue(session, model, row_id)
-            yield stage, (row_id,)
-    if session.scalar(select(Page.id).where(Page.index_state == IndexState.PENDING).limit(1)) is not None:
-        yield Stage.INDEX, ()
+        row_ids = session.scalars(select(model.id).where(stale_claim).order_by(model.id)).all()
+        if not row_ids:
+            continue
+        log.warning("%d %s row(s) were claimed by a worker that stopped renewing its claim; queued again",
+                    len(row_ids), model.__tablename__)
+        for start in range(0, len(row_ids), 500):
+            chunk = row_ids[start:start + 500]
+            session.execute(update(model).where(model.id.in_(chunk), stale_claim)
+                            .values(status=JobState.QUEUED, claimed_at=None))
+        entries += [add_to_outbox(session, stage, row_id) for row_id in row_ids]
+    session.commit()
+    return entries
 
 
 def _requeue(session: Session, model: type[Row], row_id: int) -> None:
@@ -125,7 +188,7 @@ class Stuck:
 
 def stuck_work(session: Session, now: datetime | None = None) -> list[Stuck]:
     now = now or utcnow()
-    stale, long_ago = now - timedelta(seconds=STALE_CLAIM_S), now - timedelta(seconds=STUCK_QUEUED_S)
+    stale, long_ago = now - timedelta(seconds=_lease_s), now - timedelta(seconds=STUCK_QUEUED_S)
     found: list[Stuck] = []
     for model, stage in ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE)):
         for row_id, status, claimed_at, updated_at in session.execute(
@@ -151,3 +214,24 @@ def unstick(session: Session, jobs: JobQueue, stuck: list[Stuck]) -> None:
             _requeue(session, BatchFile if item.stage == Stage.SPLIT else Page, item.row_id)
     for item in stuck:
         jobs.enqueue(item.stage, *(() if item.row_id is None else (item.row_id,)))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Work waiting, for the administrator: pages not yet in the search index, jobs the queue has not taken
+    yet (the outbox: Redis unreachable), and claims whose worker stopped renewing them."""
+    index_pending: int
+    index_pending_since: datetime | None
+    outbox: int
+    outbox_since: datetime | None
+    stale_claims: int
+
+
+def backlog(session: Session) -> Backlog:
+    stale = utcnow() - timedelta(seconds=_lease_s)
+    pending = session.execute(select(func.count(), func.min(Page.updated_at))
+                              .where(Page.index_state == IndexState.PENDING)).one()
+    outbox = session.execute(select(func.count(), func.min(OutboxEntry.created_at))).one()
+    stale_claims = sum(session.scalar(select(func.count()).select_from(model).where(
+        (model.status == JobState.RUNNING) & (model.claimed_at < stale))) or 0 for model in (BatchFile, Page))
+    return Backlog(pending[0], pending[1], outbox[0], outbox[1], stale_claims)

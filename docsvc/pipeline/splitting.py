@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.config import FilingSettings
 from docsvc.constants import JobState
-from docsvc.jobs import JobQueue, enqueue_page
+from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
 from docsvc.models import BatchFile, Document, Page
 from docsvc.files import coversheets as cover_filing
 from docsvc.formats import coversheets, decoder, safe_filename
@@ -41,12 +41,12 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
             # Separator sheets cut the stack into documents; they are kept on the file record only.
             documents = cover_filing.create_documents(session, bf, cut, filing)
             bf.separators = cut.record()
-            jobstate.mark_done(session, bf)
-            for page_id in session.scalars(
+            outbox = [add_to_outbox(session, Stage.PAGE, page_id) for page_id in session.scalars(
                 select(Page.id).where(Page.document_id.in_([d.id for d in documents]), Page.status == JobState.QUEUED)
                 .order_by(Page.document_id, Page.number)
-            ):
-                enqueue_page(jobs, page_id)
+            ).all()]
+            jobstate.mark_done(session, bf)
+            hand_over(session, jobs, outbox)
             return
         document = _document_for(session, bf)
         existing = set(session.scalars(select(Page.source_index).where(Page.document_id == document.id)))
@@ -56,13 +56,14 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
         )
         document.page_count = info.page_count
         cover_filing.file_if_known(session, document, filing, how="upload")
-        jobstate.mark_done(session, bf)
-        # Page jobs go out after the commit so a worker never looks for a row that is not there yet.
-        for page_id in session.scalars(
+        # Page jobs commit with the pages (the outbox) and go out after the commit, so a worker never looks
+        # for a row that is not there yet and a queue that is down loses none of them.
+        outbox = [add_to_outbox(session, Stage.PAGE, page_id) for page_id in session.scalars(
             select(Page.id).where(Page.document_id == document.id, Page.status == JobState.QUEUED)
             .order_by(Page.number)
-        ):
-            enqueue_page(jobs, page_id)
+        ).all()]
+        jobstate.mark_done(session, bf)
+        hand_over(session, jobs, outbox)
 
 
 def _document_for(session: Session, bf: BatchFile) -> Document:

@@ -40,7 +40,7 @@ from .records import AccessRestriction, DocumentHit, PageHit, PageRecord, Search
 from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
 from .analysis import normalize
 from .snippets import MASKED_SNIPPET, MASKED_TITLE, make_snippet
-from .whoosh_internals import IndexCodec, segments
+from .whoosh_internals import IndexCodec, release_failed_writer_lock, segments
 
 CURRENT_FILE = "CURRENT"
 BUILD_STATE_FILE = "build.json"
@@ -99,6 +99,21 @@ def _write_atomic(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _commit(writer, **options) -> None:  # type: ignore[no-untyped-def]
+    """Commit; when that fails (a full disk, a read-only folder) let go of the write lock at once. Whoosh
+    keeps it until the failed writer is garbage-collected, and the next writer would wait for it."""
+    try:
+        writer.commit(**options)
+    except BaseException:
+        lock = getattr(writer, "writelock", None)
+        if lock is not None and not writer.is_closed:
+            try:
+                lock.release()
+            except Exception:  # never acquired, or released already: nothing held
+                pass
+        raise
 
 
 class SearchIndex:
@@ -186,6 +201,9 @@ class SearchIndex:
                 return ix.writer(limitmb=max(32, self.limitmb // procs), procs=procs, multisegment=True,
                                  timeout=self.writer_timeout, codec=IndexCodec())
             return ix.writer(limitmb=self.limitmb, procs=1, timeout=self.writer_timeout, codec=IndexCodec())
+        except OSError as exc:
+            release_failed_writer_lock(exc)
+            raise
         except LockError as exc:
             raise IndexBusyError(
                 f"搜索索引 {ix.storage.folder} 正被另一个写入进程占用，{self.writer_timeout:.0f} 秒后仍未释放；"
@@ -212,7 +230,7 @@ class SearchIndex:
         except BaseException:
             writer.cancel()
             raise
-        writer.commit(mergetype=merge_small)
+        _commit(writer, mergetype=merge_small)
         self._note_dirty(ids)
         return deleted
 
@@ -240,7 +258,7 @@ class SearchIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit(mergetype=merge_expunge)
+            _commit(writer, mergetype=merge_expunge)
         self._note_dirty(int(pid) for pid in ids)
         return deleted
 
@@ -277,9 +295,9 @@ class SearchIndex:
             writer.cancel()
             raise
         if merge:
-            writer.commit(mergetype=merge_small)
+            _commit(writer, mergetype=merge_small)
         else:
-            writer.commit(merge=False)
+            _commit(writer, merge=False)
 
     def _note_dirty(self, page_ids: Iterable[int]) -> None:
         """While a rebuild runs, remember pages it may have read before they changed."""

@@ -1,6 +1,6 @@
 """Everything docsvc takes from Whoosh beyond its documented API, in one place.
 
-The engine needs four things Whoosh (the whoosh-reloaded fork, ~=2.7.5) does not offer
+The engine needs five things Whoosh (the whoosh-reloaded fork, ~=2.7.5) does not offer
 publicly, each for speed measured in docs/benchmarks.md:
 
 - a term's postings as whole blocks (`posting_arrays`): the W3 codec stores up to 128 postings
@@ -10,7 +10,9 @@ publicly, each for speed measured in docs/benchmarks.md:
 - a streaming merge of segments into a writer (`stream_merge`), which feeds postings straight
   to the segment writer instead of re-sorting them through its spill-to-disk pool;
 - a codec without per-block length statistics (`IndexCodec`) and the value Whoosh stores for a
-  missing number in a column (`NUMERIC_NONE`).
+  missing number in a column (`NUMERIC_NONE`);
+- the write lock of a writer whose constructor failed (`release_failed_writer_lock`), which Whoosh
+  would otherwise hold for the life of the process.
 
 tests/test_whoosh_internals.py checks that each name still exists and behaves on a tiny real
 index, so a Whoosh release that changes them fails there by name rather than somewhere deep in
@@ -27,6 +29,7 @@ import numpy as np
 from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import SegmentReader
+from whoosh.writing import SegmentWriter
 
 # A NUMERIC column's value for a document that has none (the field's largest value).
 NUMERIC_NONE = 2**31 - 1
@@ -128,3 +131,23 @@ class IndexCodec(W3Codec):
 
     def __reduce__(self):
         return W3Codec, ()
+
+
+def release_failed_writer_lock(exc: BaseException) -> None:
+    """Let go of the write lock a writer took before its constructor failed.
+
+    SegmentWriter takes the index's lock first and then creates its temporary folder; when that fails (a
+    full disk, a read-only folder) the half-built writer is lost with the lock's descriptor still open, so
+    every later writer in the process waits for a lock nobody will release. The writer is the `self` of a
+    frame in the traceback.
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        writer = tb.tb_frame.f_locals.get("self")
+        if isinstance(writer, SegmentWriter) and getattr(writer, "writelock", None) is not None:
+            try:
+                writer.writelock.release()
+            except Exception:  # the lock was never acquired: nothing held
+                pass
+            return
+        tb = tb.tb_next

@@ -1,7 +1,8 @@
 """Administration: accounts (create, roles, the `sensitive` grant, disable/enable, last login), the
-integrity panel (fixity: the last run and every original altered, missing or unexpected; which readers
-produced the pages' text and how many pages an older one did) and the 四性检测 report (choose customer
-files, run, read it, download it as PDF, CSV or JSON)."""
+integrity panel (fixity: the last run and every original altered, missing or unexpected; the work waiting:
+index backlog, jobs the queue has not taken, claims of workers that died; which readers produced the
+pages' text and how many pages an older one did) and the 四性检测 report (choose customer files, run,
+read it, download it as PDF, CSV or JSON)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -15,6 +16,7 @@ from docsvc.files.four_properties_report import summary_lines
 from docsvc.http import client_ip, db, runtime, t
 from docsvc.http.four_properties import report_download, report_format, run_report
 from docsvc.pipeline import reread
+from docsvc.pipeline.jobstate import backlog
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -57,7 +59,8 @@ def update(user_id: int) -> object:
 @bp.route("/integrity")
 @rule(Action.VIEW_INTEGRITY)
 def integrity() -> object:
-    return render_template("admin/integrity.html", fixity=fixity.dashboard(db()), readers=reread.readers_summary(db()))
+    return render_template("admin/integrity.html", fixity=fixity.dashboard(db()), readers=reread.readers_summary(db()),
+                           backlog=backlog(db()))
 
 
 @bp.route("/four-properties")
@@ -77,5 +80,6 @@ def run_four_properties() -> object:
     if fmt != "html":
         return report_download(report, fmt)
     return render_template("admin/four_properties.html", report=report, form=form,
-                           summary=summary_lines(report, runtime().settings.timezone), properties=list(Property), property_labels=PROPERTY_LABELS, result_labels=RESULT_LABELS,
+                           summary=summary_lines(report, runtime().settings.timezone), properties=list(Property),
+                           property_labels=PROPERTY_LABELS, result_labels=RESULT_LABELS,
                            shown=SHOWN_FINDINGS)

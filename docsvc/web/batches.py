@@ -6,9 +6,9 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from docsvc.governance.access import Action, rule
 from docsvc.errors import NotAllowedNow, NotFound
 from docsvc.pipeline import batches as batch_service
-from docsvc.pipeline.intake import DestroyedContent, Upload, receive
+from docsvc.pipeline.intake import DestroyedContent, StoreDown, Upload, receive
 from docsvc.http import client_ip, db, runtime
-from docsvc.http.errors import status_for
+from docsvc.http.errors import retry_after, status_for
 from docsvc.http.uploads import UnreadableUpload, uploaded_files
 
 bp = Blueprint("batches", __name__)
@@ -42,9 +42,9 @@ def upload() -> object:
             customer_account=request.form.get("customer_account"), doc_type=request.form.get("doc_type"),
             reason_for_destroyed=request.form.get("reason_for_destroyed"),
         )
-    except DestroyedContent as exc:
+    except (DestroyedContent, StoreDown) as exc:
         if request.accept_mimetypes.best == "application/json":
-            return jsonify(error=exc.message), status_for(exc)
+            return jsonify(error=exc.message), status_for(exc), retry_after(exc)
         flash(exc.message)
         return redirect(url_for("batches.upload"))
     target = url_for("batches.show", batch_id=batch.id)
