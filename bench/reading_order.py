@@ -13,8 +13,9 @@ before. Every page is stood upright as the pipeline does (`normalise`), then rea
 two engines:
   before  the engine module as it was at --before (docsvc/ocr/<engine>.py with that commit's
           interface.py and layout.py, loaded from git into this process only): for RapidOCR the
-          library's defaults (per-line direction classifier, detection on the long side capped at
-          2000, batched recognition), one onnxruntime thread; tesseract chi_sim+eng as now.
+          library's defaults (per-line direction classifier, detection on the page capped at
+          2000 px with its short side at least 736, recognition 6 lines a batch), one onnxruntime
+          thread; tesseract chi_sim+eng as now.
   now     the product's engine as shipped: docsvc.ocr.engines.get_engine with the settings'
           defaults (RapidOCR: detection side 1280, no classifier, batch 1, one thread).
 Each engine's output before layout (today's engines return it as OcrResult.pieces; the engine at
