@@ -1,7 +1,7 @@
 """Ingest benchmark: OCR throughput against the bare engine, text-layer rate, upload memory, accuracy.
 
     .venv/bin/python bench/ingest.py [--pages 28] [--round-pages 4] [--text-pages 200] [--upload-mb 1024]
-                                     [--only a,b,c,d,p,s] [--engines rapidocr,tesseract] [--workdir DIR]
+                                     [--only a,b,c,d,p,s,r] [--engines rapidocr,tesseract] [--workdir DIR]
                                      [--study-forms 5] [--study-generated 2] [--layout-rounds 4]
                                      [--rapidocr3-python PY] [--quantize-python PY]
 
@@ -27,6 +27,8 @@ One run measures what docs/benchmarks.md ("Ingest") records:
      seconds per page (pages/min/core) and median CER; then the shipped engine's thread layouts
      (1 process × 1 thread, 1 × 2, 2 × 1) in interleaved rounds. int8 and PP-OCRv6 need other
      interpreters (see --quantize-python, --rapidocr3-python); without them those levers are left out.
+  r  reading order per engine of --engines: CER and line order on generated multi-column and table
+     pages, before and after issue 12's layout work (runs bench/reading_order.py, which says how).
 Benchmarks are not tests: nothing here asserts; the figures are printed for a human to judge.
 """
 
@@ -1143,7 +1145,7 @@ def main() -> None:
                         help="pages per alternating floor / end-to-end round (keep it a multiple of 2)")
     parser.add_argument("--text-pages", type=int, default=200, help="pages of the text-layer PDF")
     parser.add_argument("--upload-mb", type=int, default=1024, help="size of the upload body")
-    parser.add_argument("--only", default="a,b,c,d,p,s", help="subset of a,b,c,d,p,s")
+    parser.add_argument("--only", default="a,b,c,d,p,s,r", help="subset of a,b,c,d,p,s,r")
     parser.add_argument("--engines", default="rapidocr,tesseract")
     parser.add_argument("--workdir", type=Path, default=None, help="kept when given; a temp dir otherwise")
     parser.add_argument("--study-forms", type=int, default=5, help="(s) bench form pages (cycles the variants)")
@@ -1188,6 +1190,9 @@ def main() -> None:
             speed_study(args.study_forms, args.study_generated, workdir, args.rapidocr3_python,
                         args.quantize_python, args.layout_rounds,
                         args.study_levers.split(",") if args.study_levers else None)
+        if "r" in only:
+            subprocess.run([sys.executable, str(Path(__file__).with_name("reading_order.py")),
+                            "--engines", ",".join(engines)], check=True)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
