@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 import sys
 import time
 from datetime import datetime, timezone
@@ -35,15 +36,19 @@ from workers.main import run_worker
 from workers.scheduler import run_scheduler
 
 
-def _runtime(log_level: int = logging.WARNING) -> Runtime:
-    """The runtime from the environment; logs in DOCSVC_LOG_FORMAT at `log_level` (INFO for the services,
+def _settings(log_level: int = logging.WARNING) -> Settings:
+    """The settings from the environment; logs in DOCSVC_LOG_FORMAT at `log_level` (INFO for the services,
     WARNING for one-off commands, whose output is their progress and report)."""
     try:
         settings = Settings.from_env()
     except ConfigError as exc:   # a wrong setting is the operator's to fix: say which, no traceback
         raise click.ClickException(str(exc)) from None
     logs.configure(settings.log_format, log_level)
-    rt = build_runtime(settings)
+    return settings
+
+
+def _runtime(log_level: int = logging.WARNING) -> Runtime:
+    rt = build_runtime(_settings(log_level))
     install(rt)
     return rt
 
@@ -572,27 +577,44 @@ def check_command(repair: bool) -> None:
               help="Write the report to this file (default: stdout; a PDF needs --output).")
 @click.option("--recompute", is_flag=True, help="Re-read every original's SHA-256 now instead of using the last fixity results.")
 @click.option("--all-pages", is_flag=True, help="Decode every page of each original, not only the first.")
+@click.option("--bag", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Check a backup bag (`docsvc backup`, e.g. a transfer package) instead of this archive: it is "
+                   "validated, restored into a temporary instance and checked there.")
 def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: Path | None, recompute: bool,
-                            all_pages: bool) -> None:
+                            all_pages: bool, bag: Path | None) -> None:
     """四性检测 (DA/T 70-2018): authenticity, integrity, usability and security of customer files, as a report
     (JSON, CSV or PDF); exit status 1 when a check needs a person."""
     fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix.lstrip(".").lower()
                   in four_properties_report.FORMATS else "json")
     if fmt == "pdf" and output is None:
         raise click.UsageError("PDF 报告需要用 --output 指定文件。 / A PDF report needs --output FILE.")
-    rt = _migrated_runtime()
-    bar = tqdm(desc="四性检测 / checking originals", unit="file", file=sys.stderr)
+    settings = _settings() if bag else None
+    rt = None if bag else _migrated_runtime()
+    stages = _StageBars()
+    bar = tqdm(desc="四性检测 / checking originals", unit="file", file=sys.stderr, delay=0.5)
     try:
-        with rt.sessions() as session:
-            report = four_properties.run(session, rt.store, rt.settings.filing, None,
-                                         accounts=list(accounts) or None, recompute=recompute, all_pages=all_pages,
-                                         on_total=lambda n: bar.reset(total=n), progress=bar.update)
+        if rt is not None:
+            settings = rt.settings
+            with rt.sessions() as session:
+                report = four_properties.run(session, rt.store, settings.filing, None,
+                                             accounts=list(accounts) or None, recompute=recompute,
+                                             all_pages=all_pages, on_total=lambda n: bar.reset(total=n),
+                                             progress=bar.update)
+        else:
+            assert bag is not None and settings is not None
+            with tempfile.TemporaryDirectory(prefix="docsvc-bag-check-") as scratch:
+                report = restore_service.four_properties_of_bag(
+                    bag, Path(scratch), settings.filing, accounts=list(accounts) or None, recompute=recompute,
+                    all_pages=all_pages, progress=stages, on_total=lambda n: bar.reset(total=n),
+                    checked=bar.update)
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
+        stages.close()
         bar.close()
-        rt.close()
-    data = four_properties_report.render(report, fmt, rt.settings.timezone)
+        if rt is not None:
+            rt.close()
+    data = four_properties_report.render(report, fmt, settings.timezone)
     if output is None:
         sys.stdout.buffer.write(data)
     else:

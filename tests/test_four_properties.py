@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader, PdfWriter
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from docsvc import cli
 from docsvc.config import FilingSettings, Settings
@@ -363,6 +363,39 @@ def test_the_command_writes_the_report_and_exits_non_zero_when_a_person_is_neede
     assert refused.exit_code == 2 and "--output" in refused.output
     unknown = runner.invoke(cli.main, ["four-properties", "--customer", "3999999999"], env=env)
     assert unknown.exit_code == 1 and "3999999999" in unknown.output
+
+
+def test_a_backup_bag_is_checked_like_the_archive_it_came_from_and_a_damaged_one_is_refused(
+        embedded_runtime: Runtime, embedded_settings: Settings, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from docsvc.pipeline import backup
+
+    rt = embedded_runtime
+    live = check(rt, recompute=True)
+    bag = tmp_path / "bag"
+    assert backup.write(rt.engine, rt.store, bag).ok
+    env = {"DOCSVC_DATA_DIR": str(embedded_settings.data_dir), "DOCSVC_SECRET_KEY": "test-secret"}
+    out = tmp_path / "bag-report.json"
+    runner = CliRunner()
+    checked = runner.invoke(cli.main, ["four-properties", "--bag", str(bag), "--customer", ACCOUNT, "--recompute",
+                                       "--output", str(out)], env=env)
+    assert checked.exit_code == 0, checked.output
+    from_bag = json.loads(out.read_text(encoding="utf-8"))
+    assert from_bag["outcome"] == live.outcome == "passed"
+    totals = from_bag["totals"]
+    assert (totals["documents"], totals["pages"], totals["originals"]) == (live.documents, live.pages, live.originals)
+    with rt.sessions() as s:  # the live archive was not touched: the bag's run is audited in the scratch copy
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.action == "four_properties.run")) == 1
+
+    victim = sorted((bag / "data" / "originals").iterdir())[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte altered in transit
+    victim.write_bytes(bytes(data))
+    refused = runner.invoke(cli.main, ["four-properties", "--bag", str(bag)], env=env)
+    assert refused.exit_code == 1 and victim.name in refused.output, refused.output
+    victim.write_bytes(b"cut short")  # a changed size fails bagit's count-and-size check first, which names no file
+    refused = runner.invoke(cli.main, ["four-properties", "--bag", str(bag)], env=env)
+    assert refused.exit_code == 1 and victim.name in refused.output, refused.output
 
 
 def test_the_api_runs_the_report_for_archivists_and_auditors_only(

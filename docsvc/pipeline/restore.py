@@ -10,8 +10,9 @@ search index is rebuilt, and the audit chain is verified against what the backup
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -24,9 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.schema import sort_tables
 
 from docsvc import db
-from docsvc.config import Settings
+from docsvc.config import FilingSettings, Settings
 from docsvc.constants import JobState
 from docsvc.errors import Conflict, Corrupted
+from docsvc.files import four_properties
+from docsvc.files.four_properties import FourPropertiesReport
 from docsvc.governance import audit
 from docsvc.models import Base, Page
 from docsvc.pipeline import reindex
@@ -36,7 +39,7 @@ from docsvc.pipeline.backup import (
 )
 from docsvc.pipeline.recognition import redraw_view
 from docsvc.search import SearchIndex
-from storage import ObjectStore
+from storage import ObjectStore, open_store
 
 INSERT_CHUNK = 1000
 # What migrations themselves put in a new database: replaced by the bag's rows.
@@ -82,10 +85,25 @@ def validate(path: Path) -> bagit.Bag:
 
 
 def _incomplete(bag: bagit.Bag) -> list[str]:
-    """The files behind a failed Payload-Oxum (the count and size check bagit runs first, which names none)."""
+    """The files behind a failed Payload-Oxum (the count and size check bagit runs first, which names none):
+    missing or extra files, else the files whose content no longer matches the manifest (a changed size)."""
     in_manifest_only, on_disk_only = bag.compare_manifests_with_fs()
-    return ([_problem(bagit.FileMissing(p)) for p in in_manifest_only]
-            + [_problem(bagit.UnexpectedFile(p)) for p in on_disk_only])
+    problems = ([_problem(bagit.FileMissing(p)) for p in in_manifest_only]
+                + [_problem(bagit.UnexpectedFile(p)) for p in on_disk_only])
+    if problems:
+        return problems
+    root = Path(bag.path)
+    return [_problem(bagit.ChecksumMismatch(name, "sha256", digests["sha256"], actual))
+            for name, digests in sorted(bag.payload_entries().items())
+            if (actual := _sha256(root / name)) != digests.get("sha256")]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _problem(detail: Exception) -> str:
@@ -304,3 +322,27 @@ def _redraw(sessions: sessionmaker[Session], store: ObjectStore, settings: Setti
             except Exception as exc:  # one unreadable original must not stop the others: reported per page
                 report.redraw_failed.append(f"page {page_id}: {exc}")
         progress("redraw", done, len(page_ids))
+
+
+def four_properties_of_bag(path: Path, scratch: Path, filing: FilingSettings, *,
+                           accounts: Sequence[str] | None = None, recompute: bool = False, all_pages: bool = False,
+                           progress: Progress = no_progress,
+                           on_total: Callable[[int], None] | None = None,
+                           checked: Callable[[int], None] | None = None) -> FourPropertiesReport:
+    """四性检测 of a backup bag, as for a transfer package: validated (a bag that fails is refused naming the
+    file, as by restore), restored into a scratch embedded instance under `scratch` (SQLite, a local folder,
+    which must be empty), and checked there exactly as a live archive is. The scratch instance's own audit
+    trail records the run; the archive the bag came from is not touched."""
+    settings = Settings.from_env({"DOCSVC_DATA_DIR": str(scratch), "DOCSVC_SECRET_KEY": "four-properties-scratch"})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(settings.database_url)
+    try:
+        sessions = db.make_sessionmaker(engine)
+        store = open_store(s3_endpoint=None, s3_access_key=None, s3_secret_key=None, s3_bucket=settings.s3_bucket,
+                           s3_secure=False, local_root=settings.objects_dir, cache_dir=settings.cache_dir)
+        restore(path, engine, sessions, store, SearchIndex(settings.index_dir), settings, progress=progress)
+        with sessions() as session:
+            return four_properties.run(session, store, filing, None, accounts=accounts, recompute=recompute,
+                                       all_pages=all_pages, on_total=on_total, progress=checked)
+    finally:
+        engine.dispose()
