@@ -87,9 +87,13 @@ def file_with_keyboard(page: Page, pages: int) -> int:
     return keys
 
 
-def keystrokes_without_waiting(page: Page, keys: int) -> None:
-    """The floor: the same number of keystrokes sent to a bare page, nothing waited for."""
+def bare_page(page: Page) -> None:
+    """A page with nothing behind its keys, for the floor."""
     page.set_content("<input id='sink'>")
     page.focus("#sink")
+
+
+def keystrokes_without_waiting(page: Page, keys: int) -> None:
+    """The floor: the same number of keystrokes sent to a `bare_page`, nothing waited for."""
     for _ in range(keys):
         page.keyboard.press("j")
