@@ -52,7 +52,11 @@
     state.rotation = (state.rotation + 90) % 360;
     if (state.fit) fit(state.fit); else layout();
   }
-  const ready = new Promise(resolve => { if (img.complete && img.naturalWidth) resolve(); else img.addEventListener('load', resolve, {once: true}); });
+  // An image that cannot be read stays in the page's flow, its alt text showing, with nothing to lay out.
+  const ready = new Promise(resolve => {
+    if (img.complete && img.naturalWidth) resolve();
+    else { img.addEventListener('load', resolve, {once: true}); img.addEventListener('error', () => viewer.classList.add('unloaded'), {once: true}); }
+  });
   ready.then(() => { fit('width'); viewer.classList.add('laid-out'); });
   window.addEventListener('resize', () => { if (state.fit) fit(state.fit); });
 
