@@ -63,6 +63,10 @@ def test_a_twenty_page_document_is_filed_and_pages_are_worked_with_keys_only(bro
     # thumbnails eager, the big image of the chosen page only after them
     assert page.locator("#pages img[loading=eager]").count() == 20
     expect(page.locator("#preview-image")).to_have_attribute("src", re.compile(r"/pages/\d+/image$"))
+    page.wait_for_function("() => [...document.querySelectorAll('#pages img, #preview-image')].every(i => i.complete && i.naturalWidth > 0)")
+    page.keyboard.press("+")                                   # zoom the preview
+    expect(page.locator("#preview-image")).to_have_attribute("style", re.compile(r"width: 125%"))
+    page.keyboard.press("0")
 
     started = time.perf_counter()
     keys = file_with_keyboard(page, 20)
