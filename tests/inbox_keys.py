@@ -70,13 +70,14 @@ def file_with_keyboard(page: Page, pages: int) -> int:
     from playwright.sync_api import expect
 
     keys = 0
+    expect(page.locator("#pages .page.selected")).to_have_count(1)   # the keys are listened to (inbox.js ran)
     for _ in range(pages - 1):
         page.keyboard.press("j")
         keys += 1
     expect(page.locator(f"#pages .page[data-number='{pages}']")).to_have_class("page selected")
     page.keyboard.press("a")
     page.keyboard.type("宏达")
-    expect(page.locator("#customer-choices li")).to_have_count(2)
+    expect(page.locator("#customer-choices[data-query='宏达'] li")).to_have_count(2)   # the answer to all of it
     for key in ("ArrowDown", "ArrowDown", "Enter"):    # the second choice; focus moves to the type code
         page.keyboard.press(key)
     page.keyboard.type(TYPE_CODE)

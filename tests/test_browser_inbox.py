@@ -73,6 +73,7 @@ def test_a_twenty_page_document_is_filed_and_pages_are_worked_with_keys_only(bro
     print(f"\nfiled a 20-page document with {keys} keystrokes in {time.perf_counter() - started:.2f} s")
 
     expect(page.locator("#current")).to_have_attribute("data-id", str(three))
+    expect(page.locator("#pages .page[data-number='1']")).to_have_class("page selected")   # inbox.js ran
     page.keyboard.press("j")                                   # page 2 of the next document
     page.keyboard.press("r")                                   # rotate it (saved), page reloads
     expect(page.locator("#pages .page[data-number='2']")).to_have_attribute("data-rotation", "90")

@@ -74,7 +74,10 @@
     if (!q) { closeChoices(); return; }
     const answer = await (await fetch(account.dataset.searchUrl + '?q=' + encodeURIComponent(q))).json();
     if (mine !== asked) return;
+    // an answer to a longer query keeps the choice already marked, when it is still listed
+    const kept = active >= 0 && choices.children[active] ? choices.children[active].dataset.account : null;
     closeChoices();
+    choices.dataset.query = q;
     answer.customers.forEach((c, k) => {
       const li = document.createElement('li');
       li.id = 'choice-' + k; li.setAttribute('role', 'option'); li.dataset.account = c.account;
@@ -84,7 +87,8 @@
     });
     choices.hidden = !answer.customers.length;
     account.setAttribute('aria-expanded', String(!choices.hidden));
-    if (answer.customers.length === 1) mark(0);
+    const again = answer.customers.findIndex(c => c.account === kept);
+    if (again >= 0) mark(again); else if (answer.customers.length === 1) mark(0);
   }
   function take(li) {
     account.value = li.dataset.account; closeChoices();
