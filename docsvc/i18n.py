@@ -182,6 +182,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "export_csv": ("导出 CSV", "Export CSV"),
     "time_in_zone": ("时间（{zone}）", "Time ({zone})"),
     "outcome": ("结果", "Outcome"),
+    "keys": ("键盘", "Keys"),
+    "viewer_toolbar": ("页面查看工具", "Page viewer tools"),
+    "viewer_zoom": ("缩放", "zoom"),
+    "viewer_zoom_in": ("放大", "Zoom in"),
+    "viewer_zoom_out": ("缩小", "Zoom out"),
+    "viewer_ctrl_wheel": ("或 Ctrl+滚轮", "or Ctrl+wheel"),
+    "viewer_fit_width": ("适合宽度", "Fit width"),
+    "viewer_fit_height": ("适合高度", "Fit height"),
+    "viewer_rotate_view": ("旋转视图（仅显示，不保存）", "Rotate view (display only, not saved)"),
+    "viewer_stored_rotation": ("已保存的页面旋转", "Saved page rotation"),
+    "viewer_drag": ("放大后拖动图像可平移", "drag the zoomed image to pan"),
+    "viewer_prev_hit": ("上一个命中", "Previous hit"),
+    "viewer_next_hit": ("下一个命中", "Next hit"),
+    "viewer_download_page": ("下载本页图像", "Download page image"),
 }
 
 

@@ -82,6 +82,7 @@ EXPECTED: dict[str, Action] = {
     "inbox.split": Action.FILE,
     "inbox.merge": Action.FILE,
     "inbox.page_op": Action.FILE,
+    "inbox.customers": Action.FILE,
     "api_customers.list_customers": Action.VIEW_METADATA,
     "api_customers.create": Action.MANAGE_CUSTOMERS,
     "api_customers.show": Action.VIEW_METADATA,

@@ -211,7 +211,7 @@ def test_no_page_carries_inline_code_and_every_page_sends_the_strict_policy(
     assert not problems, "\n".join(problems)
     assert {e: checked.get(e) for e in MAIN_PAGES | {"auth.login"}} == dict.fromkeys(MAIN_PAGES | {"auth.login"}, 200)
     assert checked["error"] == 404
-    assert {"/static/app.css", "/static/js/batch-progress.js", "/static/js/upload.js", "/static/js/page-viewer.js",
+    assert {"/static/app.css", "/static/js/batch-progress.js", "/static/js/upload.js", "/static/js/viewer.js",
             "/static/js/inbox.js", "/static/js/cover-sheets.js"} <= loads
     for url in loads:  # every script and style a page names is there
         assert client.get(url).status_code == 200, url

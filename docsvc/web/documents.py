@@ -34,9 +34,14 @@ def page(page_id: int) -> object:
     # hl: the strings the search matched on this page (from the results); q: the query itself
     q = request.args.get("q", "").strip()
     prev_hit, next_hit = _neighbouring_hits(q, p.document_id, p.number) if q else (None, None)
-    return render_template("documents/page.html", page=p, document=p.document,
+    document = p.document
+    # the buttons show only what the gate would let through (a loan may allow viewing but not these)
+    live = document.destroyed_at is None
+    return render_template("documents/page.html", page=p, document=document,
                            highlight=q, highlights=request.args.getlist("hl"),
-                           prev_hit_page=prev_hit, next_hit_page=next_hit)
+                           prev_hit_page=prev_hit, next_hit_page=next_hit,
+                           may_download=live and can(g.user, Action.DOWNLOAD, document, session=db()),
+                           may_print=live and can(g.user, Action.PRINT, document, session=db()))
 
 
 def _neighbouring_hits(q: str, document_id: int, number: int) -> tuple[int | None, int | None]:

@@ -1,12 +1,13 @@
 """The unfiled inbox: keyboard-driven filing and page operations for scanning-room operators."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
 from docsvc.governance.access import Action, hides_identity, may_handle, rule
 from docsvc.files import filing, pageops
 from docsvc.files.doctypes import all_types
 from docsvc.files.documents import get_document, get_page, live_pages
+from docsvc.files.customers import search_customers
 from docsvc.files.suggestions import recent_autofilings, suggest
 from docsvc.files.typeguess import guess_document_type
 from docsvc.http import client_ip, db, runtime
@@ -33,6 +34,18 @@ def index() -> object:
                            # sensitive documents (ID copies) appear under a placeholder without the grant
                            hidden={d.id for d in [*documents, *([current] if current else []), *(a.document for a in autofiled if a.document)]
                                    if hides_identity(g.user, d)})
+
+
+CUSTOMER_CHOICES = 8  # as many as fit under the account field without scrolling
+
+
+@bp.route("/inbox/customers")
+@rule(Action.FILE)
+def customers() -> object:
+    """Customers whose 户号 starts with, or whose name contains, what the operator has typed so far:
+    the choices under the account field while filing."""
+    rows, total = search_customers(db(), request.args.get("q", ""), limit=CUSTOMER_CHOICES)
+    return jsonify(total=total, customers=[{"account": c.account, "name": c.name} for c in rows])
 
 
 def _next(after_id: int | None = None) -> object:
