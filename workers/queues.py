@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
 
 from docsvc import runtime
 from docsvc.config import Settings
 from docsvc.constants import MAX_ATTEMPTS, RETRY_BACKOFF_S, QueueName
-from docsvc.jobs import JobQueue, Stage
+from docsvc.jobs import JobQueue, QueueStatus, Stage, WorkerState
 from workers import scheduler
 from workers.pipeline import STEPS, recover
 
@@ -48,6 +48,16 @@ class RQJobQueue:
 
     def start(self, *, upkeep: bool = False) -> None:
         """Nothing runs here: RQ's workers and the scheduler are processes of their own."""
+
+    def status(self) -> QueueStatus:
+        queues = {name.value: Queue(name.value, connection=self.connection) for name in QueueName}
+        workers = tuple(WorkerState(w.name, tuple(w.queue_names()), str(w.get_state()))
+                        for w in Worker.all(connection=self.connection))
+        return QueueStatus(
+            kind="rq", waiting={name: q.count for name, q in queues.items()},
+            running=sum(q.started_job_registry.count for q in queues.values()),
+            failed={name: q.failed_job_registry.count for name, q in queues.items()},
+            workers=tuple(sorted(workers, key=lambda w: w.name)))
 
     def close(self) -> None:
         self.connection.close()
@@ -141,6 +151,15 @@ class InProcessJobQueue:
                 recover(session, self)
         except Exception:
             log.exception("could not look for queued work")
+
+    def status(self) -> QueueStatus:
+        with self._lock:
+            running = self._running
+            waiting = {name: q.qsize() for name, q in self._queues.items()}
+        # The worker threads come first, in _worker_queues order; then the sweeper and the scheduler.
+        workers = tuple(WorkerState(t.name, tuple(self._worker_queues[i:i + 1]), "alive" if t.is_alive() else "stopped")
+                        for i, t in enumerate(self._threads))
+        return QueueStatus(kind="in-process", waiting=waiting, running=running, failed={}, workers=workers)
 
     def idle(self) -> bool:
         with self._lock:

@@ -310,9 +310,29 @@ class Dashboard:
     problems: list[Problem]
 
 
-def dashboard(session: Session) -> Dashboard:
-    last = session.scalars(select(AuditEvent).where(AuditEvent.action == "fixity.run")
+@dataclass(frozen=True)
+class Summary:
+    """The home page's line: the last run and how many originals have a problem now (two small queries)."""
+    last_run_at: datetime | None
+    last_run: dict[str, object]
+    problems: int
+
+
+def _last_run(session: Session) -> AuditEvent | None:
+    return session.scalars(select(AuditEvent).where(AuditEvent.action == "fixity.run")
                            .order_by(AuditEvent.seq.desc()).limit(1)).first()
+
+
+def summary(session: Session) -> Summary:
+    last = _last_run(session)
+    return Summary(last_run_at=as_utc(last.occurred_at) if last else None,
+                   last_run=json.loads(last.detail) if last and last.detail else {},
+                   problems=int(session.scalar(select(func.count()).select_from(FixityCheck)
+                                               .where(FixityCheck.outcome.in_(PROBLEMS))) or 0))
+
+
+def dashboard(session: Session) -> Dashboard:
+    last = _last_run(session)
     rows = session.execute(select(FixityCheck.outcome, FixityCheck.checked_at)).all()
     intact_checks = [as_utc(at) for outcome, at in rows if outcome == FixityOutcome.INTACT and at is not None]
     return Dashboard(
