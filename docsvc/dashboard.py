@@ -262,7 +262,7 @@ def admin_panel(session: Session, jobs: JobQueue, store: ObjectStore, index_dir:
         queues, queues_error = None, f"{type(exc).__name__}: {exc}"
     return AdminPanel(
         queues=queues, queues_error=queues_error, fixity=fixity.summary(session),
-        index=_cached(f"index:{index_dir}", lambda: folder_usage(index_dir)),
+        index=_cached(f"index:{index_dir}", lambda: folder_usage(index_dir, USAGE_LIMIT)),
         store=_cached(f"store:{store!r}", lambda: store.usage(USAGE_LIMIT)), store_kind="s3" if s3 else "local")
 
 

@@ -1,0 +1,217 @@
+"""The home dashboard: each role sees its own panels with figures read from the real services, nobody
+sees a panel their roles do not open, and the retention chart's bars follow the counts."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from flask.testing import FlaskClient
+
+from docsvc import dashboard
+from docsvc.constants import FileState, JobState, RetentionStatus
+from docsvc.files.filing import unfile_document
+from docsvc.governance import audit, holds
+from docsvc.governance.accounts import create_user
+from docsvc.models import Batch, BatchFile, Document, utcnow
+from docsvc.runtime import Runtime
+from tests.conftest import PASSWORD, AuthActions
+from tests.factories import add_document
+from tests.retention_data import customer, filed
+from tests.test_web_csp import inline_code
+
+PANEL_IDS = {"operator": "panel-operator", "archivist": "panel-archivist", "records_manager": "panel-records",
+             "admin": "panel-admin", "auditor": "panel-auditor", "viewer": "panel-search"}
+
+
+def _home(client: FlaskClient) -> str:
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert not inline_code(html).problems
+    return html
+
+
+def _figure(html: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}"[^>]*>(.*?)</', html, re.S)
+    assert found, element_id
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+
+def _panels(html: str) -> set[str]:
+    return {role for role, panel in PANEL_IDS.items() if f'id="{panel}"' in html}
+
+
+def test_on_a_fresh_install_every_role_gets_its_panels_without_error(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login("chief", "admin", "operator", "archivist", "records_manager")
+    assert _panels(_home(client)) == {"operator", "archivist", "records_manager", "admin"}
+    auth.login("inspector", "auditor")
+    html = _home(client)
+    assert _panels(html) == {"auditor"}
+    assert "尚未校验过" in html
+
+
+def test_each_role_sees_only_its_own_panels(client: FlaskClient, auth: AuthActions) -> None:
+    for username, roles, expected in (
+            ("op", ("operator",), {"operator"}),
+            ("arch", ("archivist",), {"archivist"}),
+            ("rm", ("records_manager",), {"records_manager"}),
+            ("adm", ("admin",), {"admin"}),
+            ("aud", ("auditor",), {"auditor"}),
+            ("clerk", ("viewer",), {"viewer"}),
+            ("boss", ("approver",), {"viewer"}),
+            ("two", ("operator", "records_manager"), {"operator", "records_manager"})):
+        auth.login(username, *roles)
+        assert _panels(_home(client)) == expected, username
+
+
+def test_operator_sees_batches_in_progress_inbox_and_failed_pages(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    with embedded_runtime.sessions() as s:
+        batch = Batch(source="web")
+        s.add(batch)
+        s.flush()
+        bf = BatchFile(batch_id=batch.id, position=0, filename="扫描.pdf", status=FileState.DONE)
+        s.add(bf)
+        s.flush()
+        add_document(s, key="1", title="进行中", texts=["a", "b", "c"], batch_file_id=bf.id)
+        running = add_document(s, key="2", title="读取中", texts=[None], page_status=JobState.RUNNING,
+                               batch_file_id=bf.id)
+        finished = Batch(source="web")
+        s.add(finished)
+        s.flush()
+        failed_doc = add_document(s, key="3", title="坏页文档", texts=["x", None], page_status=JobState.DONE)
+        failed_doc.pages[1].status, failed_doc.pages[1].error = JobState.FAILED, "无法识别 / unreadable"
+        id_copy = add_document(s, key="4", title="张三身份证", texts=[None], page_status=JobState.FAILED, doc_type="ZJ")
+        add_document(s, key="5", title="已归档", texts=["y"], filed_at=utcnow())
+        s.commit()
+        batch_id, finished_id, failed_page = batch.id, finished.id, failed_doc.pages[1].id
+        id_copy_page = id_copy.pages[0].id
+        assert running.page_count == 1
+
+    auth.login("op", "operator")
+    html = _home(client)
+    progress = re.search(rf'>#{batch_id}</a>\s*<progress value="(\d+)" max="(\d+)">', html)
+    assert progress and progress.groups() == ("3", "4")
+    assert f">#{finished_id}</a>" not in html  # a batch with nothing left to do is not in progress
+    assert _figure(html, "inbox-count").startswith("4")  # 1, 2, 3, 4 unfiled with pages; 5 filed
+    assert _figure(html, "failed-count").startswith("2")
+    assert f'/pages/{failed_page}/retry' in html and "坏页文档" in html
+    # the operator lacks the sensitive grant: the ID copy is listed under the placeholder, without a retry form
+    assert "张三身份证" not in html and "敏感材料，已隐藏" in html
+    assert f'/pages/{id_copy_page}/retry' not in html
+
+
+def test_archivist_sees_incomplete_files_and_recent_activity_without_sensitive_titles(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    with embedded_runtime.sessions() as s:
+        customer(s, "3100000001", "甲公司", stage="contract")
+        customer(s, "3100000002", "乙公司", stage="contract")
+        customer(s, "3100000003", "丙公司")  # no stage: nothing required
+        filed(s, "3100000001", "HT", date(2020, 1, 1), title="供用电合同")
+        id_copy = filed(s, "3100000001", "ZJ", date(2020, 1, 1), title="李四身份证复印件")
+        unfile_document(s, None, id_copy, reason="错档")
+        s.commit()
+        expected = len(dashboard.completeness.incomplete(s))
+    assert expected == 2
+
+    auth.login("arch", "archivist")
+    html = _home(client)
+    assert _figure(html, "incomplete-count") == "缺件的客户档案（共 2 户）"
+    listed = html[html.index('id="incomplete-files"'):html.index('id="recent-activity"')]
+    assert "/customers/3100000001" in listed and "/customers/3100000002" in listed
+    assert "/customers/3100000003" not in listed
+    activity = html[html.index('id="recent-activity"'):]
+    assert "document.file" in activity and "document.unlink" in activity and "供用电合同" in activity
+    assert "李四身份证复印件" not in html and "敏感材料，已隐藏" in activity
+
+    with embedded_runtime.sessions() as s:
+        create_user(s, "arch2", PASSWORD, ["archivist"], grants=["sensitive"])
+    auth.login("arch2")
+    assert "李四身份证复印件" in _home(client)
+
+
+def test_records_manager_sees_due_held_destroyed_and_a_bar_per_year_proportional_to_counts(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    this_year = date.today().year
+    per_year = {this_year - 3: 1, this_year: 2, this_year + 1: 4, this_year + 4: 8, this_year + 20: 5}
+    with embedded_runtime.sessions() as s:
+        n = 0
+        for year, count in per_year.items():
+            for _ in range(count):
+                n += 1
+                due = date(year, 6, 1)
+                add_document(s, key=f"d{n}", texts=["p"], filed_at=utcnow(), due_on=due,
+                             retention_status=RetentionStatus.DUE if due <= date.today() else RetentionStatus.RUNNING)
+        add_document(s, key="gone", texts=[], destroyed_at=utcnow() - timedelta(days=400),
+                     retention_status=RetentionStatus.DESTROYED)
+        add_document(s, key="gone2", texts=[], destroyed_at=utcnow(), retention_status=RetentionStatus.DESTROYED)
+        held = add_document(s, key="held", texts=["p"], filed_at=utcnow())
+        s.commit()
+        holds.place(s, None, "窃电纠纷", "诉讼", document_ids=[held.id])
+        board = dashboard.records_panel(s, embedded_runtime.index)
+    expected_due = sum(c for y, c in per_year.items() if date(y, 6, 1) <= date.today())
+
+    auth.login("rm", "records_manager")
+    html = _home(client)
+    assert _figure(html, "due-now").startswith(str(expected_due)) and board.due_now == expected_due
+    assert _figure(html, "held").startswith("1")
+    assert _figure(html, "destroyed").startswith("2")
+    bars = re.findall(r'<g class="bar" data-year="([^"]+)" data-count="(\d+)">.*?<rect [^>]*height="([\d.]+)"',
+                      html, re.S)
+    assert [label for label, _, _ in bars] == [f"≤{this_year}"] + [str(this_year + i) for i in range(1, 10)]
+    counts = {label: int(c) for label, c, _ in bars}
+    assert counts[f"≤{this_year}"] == 3 and counts[str(this_year + 1)] == 4 and counts[str(this_year + 4)] == 8
+    assert sum(counts.values()) == 15  # the year 20 years on is beyond the chart
+    tallest = max(float(h) for _, _, h in bars)
+    for _, count, height in bars:
+        assert abs(float(height) - tallest * int(count) / 8) < 0.02
+
+
+def test_bar_chart_heights_are_proportional_and_empty_years_are_flat() -> None:
+    chart = dashboard.bar_chart(dashboard.year_bars([(2030, 10), (2031, 5)], 2030, years=3))
+    assert [b.count for b in chart.bars] == [10, 5, 0]
+    assert chart.bars[0].height == 2 * chart.bars[1].height and chart.bars[2].height == 0
+    assert all(b.y + b.height == chart.baseline for b in chart.bars)
+    assert all(b.height == 0 for b in dashboard.bar_chart(dashboard.year_bars([], 2030)).bars)
+
+
+def test_admin_sees_queues_workers_fixity_and_disk_use(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    embedded_runtime.store.put_bytes("pages/1/test.bin", b"x" * 10_000)
+    dashboard.forget_usage()
+    auth.login("adm", "admin")
+    html = _home(client)
+    assert _figure(html, "queue-kind").startswith("内置队列")
+    assert set(re.findall(r'data-queue="(\w+)"', html)) == {"ingest", "ocr", "index"}
+    status = embedded_runtime.jobs.status()
+    assert all(w.state == "alive" for w in status.workers) and len(status.workers) >= 3
+    assert html.count("status-done\">alive") == len(status.workers)
+    assert "尚未检查过" in html and "有问题的原件：0 个" in html
+    store_row = html[html.index('data-usage="store"'):]
+    used = embedded_runtime.store.usage(dashboard.USAGE_LIMIT)
+    assert used.bytes >= 10_000 and f"{dashboard.human_size(used.bytes)}，{used.objects} 个文件" in store_row
+
+
+def test_auditor_sees_the_last_recorded_verification_and_its_time(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    auth.login("aud", "auditor")
+    assert client.post("/audit/verify", data={"csrf_token": _csrf(client)}).status_code == 200
+    html = _home(client)
+    with embedded_runtime.sessions() as s:
+        last = audit.last_verify(s)
+    assert last is not None and last.ok and last.actor == "aud"
+    assert _figure(html, "last-verify").startswith(f"完整：{last.events} 条记录")
+    assert 'id="verify-now"' in html
+
+
+def _csrf(client: FlaskClient) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True))
+    assert found
+    return found.group(1)
+
+
+def test_the_batch_list_has_its_own_address_and_the_nav_links_it(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login("op", "operator")
+    html = _home(client)
+    assert 'id="nav-batches" href="/batches"' in html
+    assert client.get("/batches").status_code == 200
