@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import pytest
 from flask.testing import FlaskClient
+from redis import Redis
+from rq import Worker
+from rq.worker import WorkerStatus
 
 from docsvc import dashboard
-from docsvc.constants import FileState, JobState, RetentionStatus
+from docsvc.constants import FileState, JobState, QueueName, RetentionStatus
+from docsvc.jobs import Stage
 from docsvc.files.filing import unfile_document
 from docsvc.governance import audit, holds
 from docsvc.governance.accounts import create_user
 from docsvc.models import Batch, BatchFile, Document, utcnow
 from docsvc.runtime import Runtime
-from tests.conftest import PASSWORD, AuthActions
+from tests.conftest import PASSWORD, REDIS_URL, AuthActions
 from tests.factories import add_document
 from tests.retention_data import customer, filed
 from tests.test_web_csp import inline_code
@@ -215,3 +220,28 @@ def test_the_batch_list_has_its_own_address_and_the_nav_links_it(client: FlaskCl
     html = _home(client)
     assert 'id="nav-batches" href="/batches"' in html
     assert client.get("/batches").status_code == 200
+
+
+@pytest.mark.integration
+def test_rq_status_counts_waiting_jobs_and_registered_workers() -> None:
+    from workers.queues import RQJobQueue
+
+    redis = Redis.from_url(REDIS_URL)
+    redis.flushdb()
+    jobs = RQJobQueue(REDIS_URL, timeout_s=60)
+    try:
+        assert jobs.status().workers == () and jobs.status().waiting == {q.value: 0 for q in QueueName}
+        jobs.enqueue(Stage.PAGE, 41)
+        jobs.enqueue(Stage.PAGE, 42)
+        jobs.enqueue(Stage.INDEX)
+        worker = Worker([QueueName.OCR.value], connection=redis, name="ocr-worker-1")
+        worker.register_birth()
+        worker.set_state(WorkerStatus.BUSY)
+        status = jobs.status()
+        assert status.kind == "rq" and status.waiting == {"ingest": 0, "ocr": 2, "index": 1}
+        assert [(w.name, w.queues, w.state) for w in status.workers] == [("ocr-worker-1", ("ocr",), "busy")]
+        worker.register_death()
+        assert jobs.status().workers == ()
+    finally:
+        redis.flushdb()
+        jobs.close()

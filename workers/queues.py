@@ -51,8 +51,9 @@ class RQJobQueue:
 
     def status(self) -> QueueStatus:
         queues = {name.value: Queue(name.value, connection=self.connection) for name in QueueName}
-        workers = tuple(WorkerState(w.name, tuple(w.queue_names()), str(w.get_state()))
-                        for w in Worker.all(connection=self.connection))
+        # get_state() answers a WorkerStatus (a str enum: its value is RQ's word) or a plain string.
+        workers = tuple(WorkerState(w.name, tuple(w.queue_names()), str(getattr(state, "value", state)))
+                        for w in Worker.all(connection=self.connection) for state in (w.get_state(),))
         return QueueStatus(
             kind="rq", waiting={name: q.count for name, q in queues.items()},
             running=sum(q.started_job_registry.count for q in queues.values()),
