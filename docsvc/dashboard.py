@@ -118,7 +118,7 @@ ACTIVITY_ACTIONS = ("document.file", "document.unlink", "document.update", "docu
 
 
 def archivist_panel(session: Session, viewer: User) -> ArchivistPanel:
-    files = completeness.incomplete(session)
+    incomplete, first = completeness.incomplete_summary(session, LIST_LENGTH)
     events = list(session.scalars(select(AuditEvent).where(AuditEvent.action.in_(ACTIVITY_ACTIONS),
                                                            AuditEvent.outcome == "ok")
                                   .order_by(AuditEvent.seq.desc()).limit(LIST_LENGTH)))
@@ -135,7 +135,7 @@ def archivist_panel(session: Session, viewer: User) -> ArchivistPanel:
         return None if hides_identity(viewer, document) else (document.title or f"#{document.id}")
 
     return ArchivistPanel(
-        incomplete=len(files), incomplete_top=files[:LIST_LENGTH],
+        incomplete=incomplete, incomplete_top=first,
         activity=[Activity(as_utc(e.occurred_at), e.actor_name, e.action, e.object_type or "", e.object_id or "",
                            label(e)) for e in events])
 

@@ -135,6 +135,21 @@ def test_archivist_sees_incomplete_files_and_recent_activity_without_sensitive_t
     assert "李四身份证复印件" in _home(client)
 
 
+def test_the_counted_incomplete_files_are_those_the_completeness_report_lists(embedded_runtime: Runtime) -> None:
+    with embedded_runtime.sessions() as s:
+        for account, stage in (("3100000011", "apply"), ("3100000012", "contract"), ("3100000013", "contract"),
+                               ("3100000014", "closed"), ("3100000015", None), ("3100000016", "design")):
+            customer(s, account, **({"stage": stage} if stage else {}))
+        for code in ("SQ", "ZJ", "SJ", "JL", "HT"):  # everything a contract-stage file needs
+            filed(s, "3100000012", code, date(2021, 3, 1))
+        filed(s, "3100000013", "HT", date(2021, 3, 1))
+        filed(s, "3100000016", "SQ", date(2021, 3, 1))
+        listed = [c.account for c in dashboard.completeness.incomplete(s)]
+        total, first = dashboard.completeness.incomplete_summary(s, 2)
+    assert "3100000012" not in listed and "3100000015" not in listed and len(listed) >= 3
+    assert total == len(listed) and [c.account for c in first] == listed[:2]
+
+
 def test_records_manager_sees_due_held_destroyed_and_a_bar_per_year_proportional_to_counts(
         client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
     this_year = date.today().year
