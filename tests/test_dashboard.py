@@ -135,8 +135,13 @@ def test_archivist_sees_incomplete_files_and_recent_activity_without_sensitive_t
     assert "李四身份证复印件" in _home(client)
 
 
-def test_the_counted_incomplete_files_are_those_the_completeness_report_lists(embedded_runtime: Runtime) -> None:
-    with embedded_runtime.sessions() as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def any_runtime(request: pytest.FixtureRequest) -> Runtime:
+    return request.getfixturevalue("embedded_runtime" if request.param == "sqlite" else "pg_runtime")
+
+
+def test_the_counted_incomplete_files_are_those_the_completeness_report_lists(any_runtime: Runtime) -> None:
+    with any_runtime.sessions() as s:
         for account, stage in (("3100000011", "apply"), ("3100000012", "contract"), ("3100000013", "contract"),
                                ("3100000014", "closed"), ("3100000015", None), ("3100000016", "design")):
             customer(s, account, **({"stage": stage} if stage else {}))
