@@ -265,3 +265,14 @@ def test_rq_status_counts_waiting_jobs_and_registered_workers() -> None:
     finally:
         redis.flushdb()
         jobs.close()
+
+
+def test_the_dashboard_follows_the_language_switch(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login("chief", "admin", "operator", "archivist", "records_manager")
+    client.set_cookie("lang", "en")
+    html = _home(client)
+    for english in ("Dashboard", "Scanning", "Batches in progress (0)", "Incomplete customer files (0)",
+                    "Retention", "Job queues", "Embedded queue", "Disk use", "Never run yet"):
+        assert english in html, english
+    for chinese in ("工作台", "扫描作业", "进行中的批次", "任务队列", "磁盘占用"):
+        assert chinese not in html, chinese
