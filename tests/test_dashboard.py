@@ -17,7 +17,7 @@ from docsvc.jobs import Stage
 from docsvc.files.filing import unfile_document
 from docsvc.governance import audit, holds
 from docsvc.governance.accounts import create_user
-from docsvc.models import Batch, BatchFile, Document, utcnow
+from docsvc.models import Batch, BatchFile, utcnow
 from docsvc.runtime import Runtime
 from tests.conftest import PASSWORD, REDIS_URL, AuthActions
 from tests.factories import add_document
