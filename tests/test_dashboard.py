@@ -126,7 +126,8 @@ def test_archivist_sees_incomplete_files_and_recent_activity_without_sensitive_t
     assert "/customers/3100000001" in listed and "/customers/3100000002" in listed
     assert "/customers/3100000003" not in listed
     activity = html[html.index('id="recent-activity"'):]
-    assert "document.file" in activity and "document.unlink" in activity and "供用电合同" in activity
+    assert 'data-action="document.file">归档<' in activity and 'data-action="document.unlink">撤回归档<' in activity
+    assert "供用电合同" in activity
     assert "李四身份证复印件" not in html and "敏感材料，已隐藏" in activity
 
     with embedded_runtime.sessions() as s:
@@ -265,6 +266,12 @@ def test_rq_status_counts_waiting_jobs_and_registered_workers() -> None:
     finally:
         redis.flushdb()
         jobs.close()
+
+
+def test_every_activity_action_has_a_label_in_both_languages() -> None:
+    from docsvc.i18n import MESSAGES
+
+    assert all(f"act_{action}" in MESSAGES for action in dashboard.ACTIVITY_ACTIONS)
 
 
 def test_the_dashboard_follows_the_language_switch(client: FlaskClient, auth: AuthActions) -> None:
