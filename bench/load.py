@@ -299,7 +299,7 @@ def counts_now(rt) -> dict[str, int]:  # type: ignore[no-untyped-def]
             "pages_failed": session.scalar(select(func.count()).select_from(Page).where(Page.status == "failed")) or 0,
             "index_pending": session.scalar(select(func.count()).select_from(Page)
                                             .where(Page.index_state == IndexState.PENDING)) or 0,
-            "queued_jobs": sum(rt.jobs.lengths().values()),
+            "queued_jobs": sum(rt.jobs.status().waiting.values()),
         }
 
 

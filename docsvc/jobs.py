@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -27,6 +28,23 @@ class Stage(StrEnum):
     DESTROY = "destroy"  # a supervised destruction list's erasure (rewrites the index: the one writer too)
 
 
+@dataclass(frozen=True)
+class WorkerState:
+    name: str
+    queues: tuple[str, ...]
+    state: str  # RQ's own word (idle, busy, suspended…), or alive / stopped for a thread
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """What the administrator's dashboard shows of the job queues, read when asked."""
+    kind: str  # "rq" or "in-process"
+    waiting: dict[str, int]  # jobs waiting, per queue name
+    running: int
+    failed: dict[str, int]  # RQ: jobs in each queue's failed registry (kept 7 days); in-process: none kept
+    workers: tuple[WorkerState, ...]
+
+
 class JobQueue(Protocol):
     def enqueue(self, stage: Stage, *args: int) -> None:
         """Run `stage` for the row `args` names (none for INDEX), soon, once, with retries."""
@@ -35,9 +53,9 @@ class JobQueue(Protocol):
         """Run this process's share of the work: nothing for RQ (its workers are other processes);
         the in-process threads, and with `upkeep` the recovery sweep and the daily tasks too."""
 
-    def lengths(self) -> dict[str, int]:
-        """Jobs waiting in each queue, by queue name (the /metrics gauge); raises when the queue's
-        backend cannot be reached."""
+    def status(self) -> QueueStatus:
+        """Queue lengths and the workers serving them (RQ: registered worker processes; in-process: threads)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -5,8 +5,8 @@ Knows nothing of docsvc; docsvc decides which keys to use (see docs/storage.md).
 
 from storage.factory import open_store
 from storage.keys import ORIGINALS_PREFIX, original_key, validate_key
-from storage.local import LocalStore
-from storage.objects import ObjectInfo, ObjectNotFound, ObjectStore, StoredObject, StoreUnavailable
+from storage.local import LocalStore, folder_usage
+from storage.objects import ObjectInfo, ObjectNotFound, ObjectStore, StoredObject, StoreUnavailable, StoreUsage
 from storage.s3 import S3Store
 
 __all__ = [
@@ -17,6 +17,8 @@ __all__ = [
     "ObjectStore",
     "S3Store",
     "StoreUnavailable",
+    "StoreUsage",
+    "folder_usage",
     "StoredObject",
     "open_store",
     "original_key",

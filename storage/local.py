@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterator
 
 from storage.hashing import CHUNK, HashingReader
 from storage.keys import is_original, original_key, validate_key, validate_prefix
-from storage.objects import DEFAULT_CONTENT_TYPE, ObjectInfo, ObjectNotFound, StoredObject, StoreUnavailable
+from storage.objects import DEFAULT_CONTENT_TYPE, ObjectInfo, ObjectNotFound, StoredObject, StoreUnavailable, StoreUsage
 
 READ_ONLY = 0o444
 # Temp files start private (0o600); finished derived files are ordinary readable files.
@@ -156,6 +156,10 @@ class LocalStore:
                 f" / Local object folder {self._objects} is missing or not writable."
             )
 
+    def usage(self, limit: int) -> StoreUsage:
+        """Bytes on disk of everything under the store's folder: objects, their types, temp files."""
+        return folder_usage(self.root, limit)
+
     # -- helpers -------------------------------------------------------------------------
 
     def _receive(self, stream: BinaryIO, *, durable: bool) -> tuple[Path, HashingReader]:
@@ -188,6 +192,22 @@ class LocalStore:
             return (self._types / key).read_text(encoding="utf-8").strip() or DEFAULT_CONTENT_TYPE
         except (FileNotFoundError, NotADirectoryError):
             return DEFAULT_CONTENT_TYPE
+
+
+def folder_usage(folder: Path, limit: int) -> StoreUsage:
+    """Bytes on disk (allocated blocks, so sparse and tiny files count as the disk sees them) of the
+    files under `folder`, walking at most `limit` files."""
+    used = count = 0
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            if count >= limit:
+                return StoreUsage(used, count, complete=False)
+            try:
+                used += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+            except FileNotFoundError:  # removed while walking
+                continue
+            count += 1
+    return StoreUsage(used, count, complete=True)
 
 
 def _refuse_original(key: str) -> None:

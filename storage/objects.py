@@ -26,6 +26,15 @@ class ObjectInfo:
     modified: datetime
 
 
+@dataclass(frozen=True)
+class StoreUsage:
+    """What the store holds: `bytes` on disk (a local folder) or the sum of the objects' sizes (S3, current
+    versions only), over `objects` objects; `complete` is False when counting stopped at the limit."""
+    bytes: int
+    objects: int
+    complete: bool
+
+
 class ObjectNotFound(KeyError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
@@ -69,3 +78,7 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
 
     def ping(self) -> None: ...
+
+    def usage(self, limit: int) -> StoreUsage:
+        """Space used, counting at most `limit` objects (a walk or listing costs one step per object)."""
+        ...

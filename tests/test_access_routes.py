@@ -15,6 +15,7 @@ EXPECTED: dict[str, Action] = {
     "auth.login": Action.PUBLIC,
     "auth.logout": Action.AUTHENTICATED,
     "auth.set_language": Action.PUBLIC,
+    "home.index": Action.AUTHENTICATED,
     "batches.index": Action.VIEW_BATCH,
     "batches.upload": Action.UPLOAD,
     "batches.show": Action.VIEW_BATCH,

@@ -42,7 +42,7 @@ def _statements_for_list(client: FlaskClient, runtime: Runtime) -> tuple[int, st
 
     event.listen(runtime.engine, "before_cursor_execute", count)
     try:
-        html = client.get("/").get_data(as_text=True)
+        html = client.get("/batches").get_data(as_text=True)
     finally:
         event.remove(runtime.engine, "before_cursor_execute", count)
     return len(seen), html

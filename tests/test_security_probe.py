@@ -229,7 +229,7 @@ def test_a_session_ends_after_its_idle_timeout_and_its_maximum_age(auth: AuthAct
 def test_login_redirects_only_to_a_local_path(client: FlaskClient, users: Users, target: str) -> None:
     users.make("clerk", "viewer")
     response = _log_in(client, "clerk", next_=target)
-    assert response.status_code == 302 and response.headers["Location"] == "/search"
+    assert response.status_code == 302 and response.headers["Location"] == "/"  # the home dashboard
 
 
 def test_login_keeps_a_local_next_path(client: FlaskClient, users: Users) -> None:

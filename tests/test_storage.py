@@ -394,3 +394,16 @@ def test_open_store_refuses_s3_endpoint_without_keys(tmp_path: Path) -> None:
             s3_endpoint="minio:9000", s3_access_key=None, s3_secret_key=None, s3_bucket="docsvc", s3_secure=False,
             local_root=tmp_path / "objects", cache_dir=tmp_path / "cache",
         )
+
+
+def test_usage_counts_what_the_store_holds_and_stops_at_the_limit(store: ObjectStore) -> None:
+    for n in range(3):
+        store.put_bytes(f"pages/{n}/image.png", bytes([n]) * 5000)
+    used = store.usage(1000)
+    assert used.complete and used.objects >= 3
+    if isinstance(store, S3Store):  # the listing's sizes, exactly
+        assert (used.bytes, used.objects) == (15_000, 3)
+    else:  # allocated blocks: at least the bytes written
+        assert used.bytes >= 15_000
+    partial = store.usage(2)
+    assert not partial.complete and partial.objects == 2 and partial.bytes < used.bytes

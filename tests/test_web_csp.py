@@ -29,10 +29,10 @@ ACCOUNT = "3100012345"
 TERM = "产权分界点"
 # Everyone whose pages differ: content duty, customers, loans to decide, accounts; the audit trail is
 # walked by a separate auditor, since no account may be both admin and auditor.
-ALL_ROLES = ("admin", "archivist", "records_manager", "approver")
+ALL_ROLES = ("admin", "archivist", "records_manager", "approver", "operator")
 # The pages an archivist, an approver, an auditor and an administrator open; each must be walked.
 MAIN_PAGES = {
-    "batches.index", "batches.show", "batches.upload", "documents.show", "documents.page", "search.search",
+    "home.index", "batches.index", "batches.show", "batches.upload", "documents.show", "documents.page", "search.search",
     "customers.index", "customers.show", "customers.edit", "customers.new", "customers.import_customers",
     "customers.completeness_report", "customers.cover_sheets", "inbox.index", "loans.index", "audit.index",
     "admin.accounts", "auth.account",
@@ -207,6 +207,9 @@ def test_no_page_carries_inline_code_and_every_page_sends_the_strict_policy(
     for endpoint, url in web_pages(app, seeded):
         if endpoint.startswith("audit."):
             check(endpoint, url)
+    check("home.index", "/")  # the auditor's own panel
+    auth.login("clerk")  # a viewer: the search panel
+    check("home.index", "/")
 
     assert not problems, "\n".join(problems)
     assert {e: checked.get(e) for e in MAIN_PAGES | {"auth.login"}} == dict.fromkeys(MAIN_PAGES | {"auth.login"}, 200)

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from rq import Queue
+from rq import Queue, Worker
 from rq import Retry as JobRetry
 
 from docsvc import runtime
 from docsvc.config import Settings
 from docsvc.constants import MAX_ATTEMPTS, RETRY_BACKOFF_S, QueueName
-from docsvc.jobs import JobQueue, Stage
+from docsvc.jobs import JobQueue, QueueStatus, Stage, WorkerState
 from workers import scheduler
 from workers.pipeline import STEPS, recover
 
@@ -58,8 +58,16 @@ class RQJobQueue:
     def start(self, *, upkeep: bool = False) -> None:
         """Nothing runs here: RQ's workers and the scheduler are processes of their own."""
 
-    def lengths(self) -> dict[str, int]:
-        return {name.value: Queue(name.value, connection=self.connection).count for name in QueueName}
+    def status(self) -> QueueStatus:
+        queues = {name.value: Queue(name.value, connection=self.connection) for name in QueueName}
+        # get_state() answers a WorkerStatus (a str enum: its value is RQ's word) or a plain string.
+        workers = tuple(WorkerState(w.name, tuple(w.queue_names()), str(getattr(state, "value", state)))
+                        for w in Worker.all(connection=self.connection) for state in (w.get_state(),))
+        return QueueStatus(
+            kind="rq", waiting={name: q.count for name, q in queues.items()},
+            running=sum(q.started_job_registry.count for q in queues.values()),
+            failed={name: q.failed_job_registry.count for name, q in queues.items()},
+            workers=tuple(sorted(workers, key=lambda w: w.name)))
 
     def close(self) -> None:
         self.connection.close()
@@ -154,8 +162,14 @@ class InProcessJobQueue:
         except Exception:
             log.exception("could not look for queued work")
 
-    def lengths(self) -> dict[str, int]:
-        return {name: q.qsize() for name, q in self._queues.items()}
+    def status(self) -> QueueStatus:
+        with self._lock:
+            running = self._running
+            waiting = {name: q.qsize() for name, q in self._queues.items()}
+        # The worker threads come first, in _worker_queues order; then the sweeper and the scheduler.
+        workers = tuple(WorkerState(t.name, tuple(self._worker_queues[i:i + 1]), "alive" if t.is_alive() else "stopped")
+                        for i, t in enumerate(self._threads))
+        return QueueStatus(kind="in-process", waiting=waiting, running=running, failed={}, workers=workers)
 
     def idle(self) -> bool:
         with self._lock:

@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -243,8 +243,14 @@ def update_document(session: Session, actor: User | None, document: Document, va
     return document
 
 
+# In the inbox: unfiled documents with pages.
+_IN_INBOX = (Document.filed_at.is_(None), Document.page_count > 0)
+
+
 def inbox(session: Session, limit: int = 200) -> list[Document]:
     """Unfiled documents with pages, oldest first: what the operator works through."""
-    return list(session.scalars(
-        select(Document).where(Document.filed_at.is_(None), Document.page_count > 0)
-        .order_by(Document.id).limit(limit)))
+    return list(session.scalars(select(Document).where(*_IN_INBOX).order_by(Document.id).limit(limit)))
+
+
+def inbox_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Document).where(*_IN_INBOX)) or 0)

@@ -301,6 +301,32 @@ def verify_recorded(session: Session, store: ObjectStore, actor: User | None, *,
     return report
 
 
+@dataclass(frozen=True)
+class VerifyRecord:
+    """A recorded integrity check (`audit.verify` event): when, by whom, and what it found."""
+    at: datetime
+    actor: str | None
+    ok: bool
+    events: int | None
+    first_broken_seq: int | None
+
+
+def last_verify(session: Session) -> VerifyRecord | None:
+    """The latest recorded check. Verifying walks the whole chain, so pages show this instead of re-running it."""
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.verify")
+                            .order_by(AuditEvent.seq.desc()).limit(1)).first()
+    if event is None:
+        return None
+    detail = json.loads(event.detail) if event.detail else {}
+    return VerifyRecord(as_utc(event.occurred_at), event.actor_name, event.outcome == "ok", detail.get("events"),
+                        detail.get("first_broken_seq"))
+
+
+def chain_length(session: Session) -> int:
+    """Events in the chain, read from its head row (seq is gapless), not by counting rows."""
+    return int(session.scalar(select(AuditChainHead.seq).where(AuditChainHead.id == HEAD_ID)) or 0)
+
+
 def find_events(session: Session, f: EventFilter, limit: int | None = 500, offset: int = 0) -> list[AuditEvent]:
     query = select(AuditEvent)
     if f.actor:

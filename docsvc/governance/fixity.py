@@ -310,6 +310,14 @@ class Dashboard:
     problems: list[Problem]
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The home page's line: the last run and how many originals have a problem now (two small queries)."""
+    last_run_at: datetime | None
+    last_run: dict[str, object]
+    problems: int
+
+
 def _last_run(session: Session) -> AuditEvent | None:
     return session.scalars(select(AuditEvent).where(AuditEvent.action == "fixity.run")
                            .order_by(AuditEvent.seq.desc()).limit(1)).first()
@@ -319,6 +327,14 @@ def last_run_at(session: Session) -> datetime | None:
     """When the last fixity run finished (its audit event), None before the first."""
     last = _last_run(session)
     return as_utc(last.occurred_at) if last else None
+
+
+def summary(session: Session) -> Summary:
+    last = _last_run(session)
+    return Summary(last_run_at=as_utc(last.occurred_at) if last else None,
+                   last_run=json.loads(last.detail) if last and last.detail else {},
+                   problems=int(session.scalar(select(func.count()).select_from(FixityCheck)
+                                               .where(FixityCheck.outcome.in_(PROBLEMS))) or 0))
 
 
 def dashboard(session: Session) -> Dashboard:

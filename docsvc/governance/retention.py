@@ -708,6 +708,7 @@ class Dashboard:
     storage_only: int
     unknown: int
     destroyed_this_year: int
+    destroyed: int  # every destroyed document (the stubs kept)
     permanent: int
     by_year: list[tuple[int, int]]  # (due year, documents), running and due
     active_holds: int
@@ -739,6 +740,7 @@ def dashboard(session: Session, now: datetime | None = None, index=None) -> Dash
         storage_only=storage_only,
         unknown=count(live, Document.filed_at.is_not(None), Document.retention_status == RetentionStatus.UNKNOWN),
         destroyed_this_year=count(Document.destroyed_at >= datetime(today.year, 1, 1, tzinfo=timezone.utc)),
+        destroyed=count(Document.destroyed_at.is_not(None)),
         permanent=count(live, Document.retention_status == RetentionStatus.PERMANENT),
         by_year=[(int(y), int(n)) for y, n in by_year if y is not None],
         active_holds=int(session.scalar(select(func.count()).select_from(Hold).where(Hold.released_at.is_(None))) or 0),

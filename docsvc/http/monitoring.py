@@ -131,7 +131,7 @@ class StateCollector(Collector):
 
     def _queues(self) -> Iterator[GaugeMetricFamily]:
         lengths = GaugeMetricFamily("docsvc_queue_length", "Jobs waiting in each queue.", labels=["queue"])
-        for name, length in sorted(self.rt.jobs.lengths().items()):
+        for name, length in sorted(self.rt.jobs.status().waiting.items()):
             lengths.add_metric([name], length)
         yield lengths
 

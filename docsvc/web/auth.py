@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from docsvc.governance.access import Action, can, rule
+from docsvc.governance.access import Action, rule
 from docsvc.models import User
 from docsvc.governance.accounts import (TOO_MANY_LOGINS, AccountError, attempt_login, change_password, issue_token,
                                         list_tokens, log_out, revoke_token)
@@ -79,22 +79,13 @@ def login() -> object:
         if result.user is not None:
             start_session(result.user)
             # Only same-site paths: an absolute URL here would be an open redirect.
-            response = redirect(safe_next(request.args.get("next")) or home_url(result.user))
+            response = redirect(safe_next(request.args.get("next")) or url_for("home.index"))  # the dashboard of their roles
             _remember_device(response, result.user)
             return response
         flash(t(result.message_key or "bad_login"))
     elif request.method == "POST":
         flash(t("login_incomplete"))
     return render_template("auth/login.html", form=form)
-
-
-def home_url(user: User) -> str:
-    """Where a person lands after login: the first area their roles open."""
-    for action, endpoint in ((Action.VIEW_BATCH, "batches.index"), (Action.SEARCH, "search.search"),
-                             (Action.READ_AUDIT, "audit.index")):
-        if can(user, action):
-            return url_for(endpoint)
-    return url_for("auth.account")
 
 
 @bp.route("/logout", methods=["POST"])
@@ -109,7 +100,7 @@ def logout() -> object:
 @bp.route("/lang/<code>", methods=["POST"])
 @rule(Action.PUBLIC)
 def set_language(code: str) -> object:
-    response = redirect(request.referrer or url_for("batches.index"))
+    response = redirect(request.referrer or url_for("home.index"))
     if code in ("zh", "en"):
         response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
     return response

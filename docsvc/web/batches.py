@@ -14,7 +14,7 @@ from docsvc.http.uploads import UnreadableUpload, uploaded_files
 bp = Blueprint("batches", __name__)
 
 
-@bp.route("/")
+@bp.route("/batches")
 @rule(Action.VIEW_BATCH)
 def index() -> object:
     recent = batch_service.recent_batches(db())
