@@ -92,10 +92,7 @@ class _Env:
         value = self.optional(name)
         if value is None:
             return default
-        try:
-            number = int(value.strip())
-        except ValueError:
-            number = None
+        number = _integer(value)
         if number is None or number < minimum:
             if minimum == 1:
                 raise ConfigError(name, value, "需要正整数", "expected a positive whole number")
@@ -108,10 +105,7 @@ class _Env:
         value = self.optional(name)
         if value is None:
             return default
-        try:
-            number = int(value.strip())
-        except ValueError:
-            number = None
+        number = _integer(value)
         if number is None or not low <= number <= high:
             raise ConfigError(name, value, f"需要 {low} 到 {high} 之间的整数",
                               f"expected a whole number from {low} to {high}")
@@ -371,7 +365,7 @@ class Settings:
             timezone=read.zone("DOCSVC_TIMEZONE", "Asia/Shanghai"),
             log_format=read.choice("DOCSVC_LOG_FORMAT", "text", LOG_FORMATS),
             metrics_token=read.optional("DOCSVC_METRICS_TOKEN"),
-            worker_metrics_port=_port(read, "DOCSVC_WORKER_METRICS_PORT"),
+            worker_metrics_port=read.between("DOCSVC_WORKER_METRICS_PORT", 0, 0, 65535),  # 0: none
             metrics_multiproc_dir=_multiproc_dir(read.optional("PROMETHEUS_MULTIPROC_DIR")),
             filing=FilingSettings.from_env(env),
         )
@@ -387,11 +381,11 @@ def _job_memory_mb(read: _Env) -> int:
 LOG_FORMATS = ("text", "json")
 
 
-def _port(read: _Env, name: str) -> int:
-    port = read.whole(name, 0, minimum=0, why=("（0 表示不开启）", " (0: off)"))
-    if port > 65535:
-        raise ConfigError(name, str(port), "端口须在 0–65535 之间（0 表示不开启）", "expected a port from 0 to 65535 (0: off)")
-    return port
+def _integer(value: str) -> int | None:
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
 
 
 def _multiproc_dir(value: str | None) -> Path | None:

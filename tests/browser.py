@@ -23,6 +23,8 @@ from tests.processes import stop
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page
 
+    from docsvc.runtime import Runtime
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -136,3 +138,50 @@ def log_in(page: Page, url: str, username: str) -> None:
 def log_out(page: Page) -> None:
     page.click("header form[action='/logout'] button")
     page.wait_for_url(re.compile(r"/login"))
+
+
+@pytest.fixture
+def served_runtime(served: Server) -> Iterator["Runtime"]:
+    """The served instance's own database and store, for arranging what the browser opens."""
+    from docsvc.runtime import build_runtime
+    from tests.conftest import settings_for
+
+    rt = build_runtime(settings_for(served.data_dir))
+    yield rt
+    rt.close()
+
+
+def seed_matching_document(rt: "Runtime", texts: list[str], term: str, box: tuple[int, int, int, int],
+                           size: tuple[int, int] = (600, 800)) -> list[int]:
+    """A document of len(texts) read and indexed pages on blank scans of `size`; each page whose text holds
+    `term` carries it as an OCR word at `box`. Returns the page ids in order."""
+    import io
+    import json
+
+    from PIL import Image
+
+    from docsvc.constants import IndexState, page_image_key, page_thumb_key, page_words_key
+    from docsvc.models import Document, Page as PageRow
+    from docsvc.pipeline.indexing import index_pending
+
+    blank = io.BytesIO()
+    Image.new("L", size, 255).save(blank, "PNG")
+    with rt.sessions() as s:
+        stored, _ = rt.store.put_original(io.BytesIO(f"%PDF {term} {len(texts)}".encode()))
+        doc = Document(sha256=stored.sha256, original_key=stored.key, media_type="application/pdf",
+                       title="供用电合同", page_count=len(texts))
+        s.add(doc)
+        s.flush()
+        pages = [PageRow(document_id=doc.id, number=n, source_index=n - 1, status="done", text=text,
+                         index_state=IndexState.PENDING) for n, text in enumerate(texts, start=1)]
+        s.add_all(pages)
+        s.flush()
+        for p in pages:
+            words = [{"text": term, "box": list(box)}] if term in (p.text or "") else []
+            p.image_key, p.thumb_key, p.words_key = page_image_key(p.id, "png"), page_thumb_key(p.id), page_words_key(p.id)
+            rt.store.put_bytes(p.image_key, blank.getvalue())
+            rt.store.put_bytes(p.thumb_key, blank.getvalue())
+            rt.store.put_bytes(p.words_key, json.dumps({"width": size[0], "height": size[1], "words": words}).encode())
+        s.commit()
+        index_pending(s, rt.index)
+        return [p.id for p in pages]

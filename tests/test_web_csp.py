@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
 from PIL import Image
@@ -17,13 +16,13 @@ from playwright.sync_api import Page as BrowserPage, expect
 
 from docsvc.constants import IndexState, page_image_key, page_thumb_key, page_words_key
 from docsvc.models import Batch, BatchFile, Document, Page, utcnow
-from docsvc.runtime import Runtime, build_runtime
+from docsvc.runtime import Runtime
 from docsvc.governance import loans
 from docsvc.governance.accounts import create_user, find_user
 from docsvc.files.customers import AccountRule, create_customer
 from docsvc.pipeline.indexing import index_pending
 from tests.browser import Server, log_in
-from tests.conftest import PASSWORD, AuthActions, settings_for
+from tests.conftest import PASSWORD, AuthActions
 
 ACCOUNT = "3100012345"
 TERM = "产权分界点"
@@ -234,14 +233,6 @@ def test_the_api_sends_the_same_headers(client: FlaskClient, users) -> None:  # 
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert_strict_policy(response.headers)
-
-
-@pytest.fixture
-def served_runtime(served: Server) -> Iterator[Runtime]:
-    """The served instance's own database and store, for arranging what the browser opens."""
-    rt = build_runtime(settings_for(served.data_dir))
-    yield rt
-    rt.close()
 
 
 def test_the_browser_reports_inline_code_the_policy_blocked(
