@@ -5,6 +5,8 @@ import dataclasses
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from docsvc.api import schemas as S
+from docsvc.api.contract import CSV, PDF, XLSX, contract
 from docsvc.governance.access import Action, rule
 from docsvc.files import completeness, customer_import, filing, pageops
 from docsvc.files.customers import (
@@ -37,6 +39,7 @@ def _body() -> dict[str, object]:
 
 
 @bp.route("/customers")
+@contract("List customers; search by 户号 prefix or name", {200: S.CustomerPage}, query=S.CustomerQuery)
 @rule(Action.VIEW_METADATA)
 def list_customers() -> object:
     limit = int_field(request.args, "per_page", 50, minimum=1, maximum=200)
@@ -46,6 +49,7 @@ def list_customers() -> object:
 
 
 @bp.route("/customers", methods=["POST"])
+@contract("Create a customer", {201: S.Customer}, body=S.NewCustomer)
 @rule(Action.MANAGE_CUSTOMERS)
 def create() -> object:
     body = _body()
@@ -55,12 +59,14 @@ def create() -> object:
 
 
 @bp.route("/customers/<account>")
+@contract("One customer", {200: S.Customer})
 @rule(Action.VIEW_METADATA)
 def show(account: str) -> object:
     return jsonify(customer_json(get_customer(db(), account)))
 
 
 @bp.route("/customers/<account>", methods=["PATCH"])
+@contract("Change customer fields", {200: S.Customer}, body=S.CustomerFields)
 @rule(Action.MANAGE_CUSTOMERS)
 def update(account: str) -> object:
     body = _body()
@@ -69,6 +75,9 @@ def update(account: str) -> object:
 
 
 @bp.route("/customers/import", methods=["POST"])
+@contract("Import customers from CSV (UTF-8/GBK) or XLSX; upsert by 户号, all or nothing (422: rows "
+          "rejected, nothing written); format=csv answers the row errors as CSV",
+          {200: (S.ImportReport, CSV), 422: (S.ImportReport, CSV)}, form=S.CustomerImport, query=S.FormatQuery)
 @rule(Action.MANAGE_CUSTOMERS)
 def import_customers() -> object:
     upload = request.files.get("file")
@@ -90,18 +99,22 @@ def import_customers() -> object:
 
 
 @bp.route("/customers/<account>/completeness")
+@contract("Checklist of required document types for the customer's stage", {200: S.Checklist})
 @rule(Action.VIEW_METADATA)
 def customer_completeness(account: str) -> object:
     return jsonify(completeness.checklist(db(), get_customer(db(), account)).as_json())
 
 
 @bp.route("/customers/<account>/file.pdf")
+@contract("The customer file as one PDF with a contents list and searchable text; documents the caller may "
+          "not download are left out and listed as withheld. Audited.", {200: PDF})
 @rule(Action.DOWNLOAD)
 def file_pdf(account: str) -> object:
     return customer_file_pdf(account)
 
 
 @bp.route("/completeness")
+@contract("All incomplete customer files", {200: (S.IncompleteFiles, CSV, XLSX)}, query=S.CompletenessQuery)
 @rule(Action.VIEW_METADATA)
 def completeness_report() -> object:
     lists = completeness.incomplete(db(), region=request.args.get("region") or None,
@@ -113,12 +126,14 @@ def completeness_report() -> object:
 
 
 @bp.route("/document-types")
+@contract("The document-type table (inactive types included)", {200: S.DocumentTypes})
 @rule(Action.VIEW_METADATA)
 def document_types() -> object:
     return jsonify(types=[type_json(t) for t in all_types(db(), active_only=False)])
 
 
 @bp.route("/document-types", methods=["POST"])
+@contract("Add a document type (audited as doctype.create)", {201: S.DocumentType}, body=S.NewDocumentType)
 @rule(Action.MANAGE_CUSTOMERS)
 def create_document_type() -> object:
     body = _body()
@@ -128,12 +143,15 @@ def create_document_type() -> object:
 
 
 @bp.route("/document-types/<code>")
+@contract("One document type", {200: S.DocumentType})
 @rule(Action.VIEW_METADATA)
 def document_type(code: str) -> object:
     return jsonify(type_json(find_type(db(), code)))
 
 
 @bp.route("/document-types/<code>", methods=["PATCH"])
+@contract("Change a document type's fields (audited); the code itself cannot change", {200: S.DocumentType},
+          body=S.DocumentTypeFields)
 @rule(Action.MANAGE_CUSTOMERS)
 def update_document_type(code: str) -> object:
     body = _body()
@@ -142,6 +160,8 @@ def update_document_type(code: str) -> object:
 
 
 @bp.route("/documents/<int:document_id>", methods=["PATCH"])
+@contract("Describe a document; with customer_account and doc_type it is linked and filed (档号 assigned)",
+          {200: S.Document}, body=S.DocumentFields)
 @rule(Action.FILE)
 def patch_document(document_id: int) -> object:
     body = _body()
@@ -152,6 +172,7 @@ def patch_document(document_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/reference-code", methods=["POST"])
+@contract("Correct a 档号 (records manager; reason required; audited)", {200: S.Document}, body=S.CodeCorrection)
 @rule(Action.CORRECT_CODE)
 def correct_reference_code(document_id: int) -> object:
     body = _body()
@@ -161,6 +182,8 @@ def correct_reference_code(document_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/unfile", methods=["POST"])
+@contract("Send a filed document back to the inbox (reason required; audited; the 档号 stays)", {200: S.Document},
+          body=S.Reason)
 @rule(Action.UNFILE)
 def unfile(document_id: int) -> object:
     """Back to the inbox, so its pages can be corrected: an archivist's audited act with a reason."""
@@ -171,6 +194,7 @@ def unfile(document_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/suggestions")
+@contract("Customers proposed from the OCR text, and the type guessed from the first page", {200: S.Suggestions})
 @rule(Action.FILE)
 def suggestions(document_id: int) -> object:
     document = get_document(db(), document_id)
@@ -181,6 +205,7 @@ def suggestions(document_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/split", methods=["POST"])
+@contract("Split: pages from at_page on become a new unfiled document", {200: S.SplitDocument}, body=S.Split)
 @rule(Action.FILE)
 def split(document_id: int) -> object:
     at_page = int_field(_body(), "at_page")
@@ -189,6 +214,7 @@ def split(document_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/merge", methods=["POST"])
+@contract("Append an unfiled document's pages", {200: S.Document}, body=S.Merge)
 @rule(Action.FILE)
 def merge(document_id: int) -> object:
     source = get_document(db(), int_field(_body(), "source_document_id", minimum=1))
@@ -197,6 +223,7 @@ def merge(document_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/reorder", methods=["POST"])
+@contract("Put the pages in this order", {200: S.Document}, body=S.Reorder)
 @rule(Action.FILE)
 def reorder(document_id: int) -> object:
     ids = int_list(_body(), "page_ids")
@@ -205,12 +232,14 @@ def reorder(document_id: int) -> object:
 
 
 @bp.route("/inbox")
+@contract("Unfiled documents", {200: S.Documents})
 @rule(Action.FILE)
 def inbox() -> object:
     return jsonify(documents=[document_json(d, g.user) for d in filing.inbox(db())])
 
 
 @bp.route("/inbox/assign", methods=["POST"])
+@contract("Link and file several documents to one customer and type", {200: S.Documents}, body=S.Assign)
 @rule(Action.FILE)
 def assign() -> object:
     """Bulk: link and file several documents to one customer and type, in one transaction."""
@@ -240,30 +269,36 @@ def _page_op(page_id: int, op: str) -> object:
 
 
 @bp.route("/pages/<int:page_id>/move", methods=["POST"])
+@contract("Move the page to another document", {200: S.PageState}, body=S.MovePage)
 @rule(Action.FILE)
 def move_page(page_id: int) -> object:
     return _page_op(page_id, "move")
 
 
 @bp.route("/pages/<int:page_id>/rotate", methods=["POST"])
+@contract("Turn the page as shown (degrees, default 90)", {200: S.PageState}, body=S.RotatePage,
+          body_required=False)
 @rule(Action.FILE)
 def rotate_page(page_id: int) -> object:
     return _page_op(page_id, "rotate")
 
 
 @bp.route("/pages/<int:page_id>/delete", methods=["POST"])
+@contract("Put the page in the bin", {200: S.PageState})
 @rule(Action.FILE)
 def delete_page(page_id: int) -> object:
     return _page_op(page_id, "delete")
 
 
 @bp.route("/pages/<int:page_id>/restore", methods=["POST"])
+@contract("Take the page out of the bin", {200: S.PageState})
 @rule(Action.FILE)
 def restore_page(page_id: int) -> object:
     return _page_op(page_id, "restore")
 
 
 @bp.route("/pages/<int:page_id>/purge", methods=["POST"])
+@contract("Erase a binned page for good", {200: S.Purged})
 @rule(Action.FILE)
 def purge_page(page_id: int) -> object:
     pageops.purge_page(db(), runtime().store, g.user, get_page(db(), page_id), ip=client_ip())
@@ -271,6 +306,7 @@ def purge_page(page_id: int) -> object:
 
 
 @bp.route("/cover-sheets")
+@contract("Cover sheets (PDF) for customer and type pairs", {200: PDF}, query=S.CoverSheetQuery)
 @rule(Action.FILE)
 def cover_sheets() -> object:
     accounts, types = request.args.getlist("account"), request.args.getlist("type")

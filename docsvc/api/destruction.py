@@ -7,6 +7,8 @@ from flask import Blueprint, Response, g, jsonify
 
 from docsvc.errors import DomainError
 from docsvc.governance import disposition, register
+from docsvc.api import schemas as S
+from docsvc.api.contract import CSV, PDF, contract
 from docsvc.governance.access import Action, rule
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.params import int_field, int_list, json_object, optional_json_object, text_field
@@ -40,12 +42,15 @@ def _json(dlist) -> object:  # type: ignore[no-untyped-def]
 
 
 @bp.route("", methods=["GET"])
+@contract("Destruction lists (销毁清册)", {200: S.DestructionLists})
 @rule(Action.VIEW_RETENTION)
 def index() -> object:
     return jsonify(lists=[disposition.list_json(d) for d in disposition.all_lists(db())])
 
 
 @bp.route("", methods=["POST"])
+@contract("Compile a destruction list from due documents (records manager)", {201: S.DestructionList},
+          body=S.NewDestructionList)
 @rule(Action.MANAGE_RETENTION)
 def create() -> object:
     body = json_object()
@@ -55,12 +60,14 @@ def create() -> object:
 
 
 @bp.route("/<int:list_id>")
+@contract("A list: state, items with per-item result", {200: S.DestructionList})
 @rule(Action.VIEW_RETENTION)
 def show(list_id: int) -> object:
     return _json(_list(list_id))
 
 
 @bp.route("/<int:list_id>/appraisal", methods=["POST"])
+@contract("Record appraisal decisions (鉴定)", {200: S.DestructionList}, body=S.Appraisal)
 @rule(Action.APPRAISE)
 def appraise(list_id: int) -> object:
     body = json_object()
@@ -70,12 +77,15 @@ def appraise(list_id: int) -> object:
 
 
 @bp.route("/<int:list_id>/submit", methods=["POST"])
+@contract("Submit the appraised list for approval", {200: S.DestructionList})
 @rule(Action.MANAGE_RETENTION)
 def submit(list_id: int) -> object:
     return _json(disposition.submit(db(), g.user, _list(list_id), ip=client_ip()))
 
 
 @bp.route("/<int:list_id>/approve", methods=["POST"])
+@contract("Approve (not the compiler); the waiting period starts", {200: S.DestructionList}, body=S.Note,
+          body_required=False)
 @rule(Action.APPROVE_DESTRUCTION)
 def approve(list_id: int) -> object:
     note = text_field(optional_json_object(), "note") or None
@@ -83,12 +93,15 @@ def approve(list_id: int) -> object:
 
 
 @bp.route("/<int:list_id>/reject", methods=["POST"])
+@contract("Reject back to the compiler", {200: S.DestructionList}, body=S.Reason)
 @rule(Action.APPROVE_DESTRUCTION)
 def reject(list_id: int) -> object:
     return _json(disposition.reject(db(), g.user, _list(list_id), text_field(json_object(), "reason"), ip=client_ip()))
 
 
 @bp.route("/<int:list_id>/supervise", methods=["POST"])
+@contract("Confirm as supervisor (监销人): two distinct people, neither compiler nor approver",
+          {200: S.DestructionList}, body=S.Note, body_required=False)
 @rule(Action.SUPERVISE_DESTRUCTION)
 def supervise(list_id: int) -> object:
     note = text_field(optional_json_object(), "note") or None
@@ -96,12 +109,14 @@ def supervise(list_id: int) -> object:
 
 
 @bp.route("/<int:list_id>/execute", methods=["POST"])
+@contract("Queue the erasure of a supervised list (again, to complete one a fault stopped)", {202: S.DestructionList})
 @rule(Action.EXECUTE_DESTRUCTION)
 def execute(list_id: int) -> object:
     return _json(disposition.start_execution(db(), g.user, _list(list_id), runtime().jobs, ip=client_ip())), 202
 
 
 @bp.route("/<int:list_id>/cancel", methods=["POST"])
+@contract("Cancel before execution starts", {200: S.DestructionList}, body=S.Reason)
 @rule(Action.MANAGE_RETENTION)
 def cancel(list_id: int) -> object:
     return _json(disposition.cancel(db(), g.user, _list(list_id), text_field(json_object(), "reason"), ip=client_ip()))
@@ -109,6 +124,7 @@ def cancel(list_id: int) -> object:
 
 @bp.route("/<int:list_id>/register.pdf", defaults={"ext": "pdf"})
 @bp.route("/<int:list_id>/register.csv", defaults={"ext": "csv"})
+@contract("The destruction register (PDF or CSV), once executed; its SHA-256 is checked", {200: (PDF, CSV)})
 @rule(Action.READ_REGISTER)
 def register_file(list_id: int, ext: str) -> Response:
     dlist = _list(list_id)

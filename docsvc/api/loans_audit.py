@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
+from docsvc.api import schemas as S
+from docsvc.api.contract import CSV, contract
 from docsvc.governance.access import Action, rule
 from docsvc.governance import audit
 from docsvc.governance import loans as loan_service
@@ -14,6 +16,7 @@ bp = Blueprint("api_loans_audit", __name__, url_prefix="/api/v1")
 
 
 @bp.route("/loans", methods=["POST"])
+@contract("Request a loan of a customer file or of documents", {201: S.Loan}, body=S.NewLoan)
 @rule(Action.LOAN_REQUEST)
 def create_loan() -> object:
     body: dict[str, object] = json_object() if request.is_json else request.form.to_dict()
@@ -37,24 +40,30 @@ def _decide(loan_id: int, approve: bool) -> object:
 
 
 @bp.route("/loans/<int:loan_id>/approve", methods=["POST"])
+@contract("Approve (an approver other than the requester)", {200: S.Loan}, body=S.LoanDecision,
+          body_required=False)
 @rule(Action.LOAN_DECIDE)
 def approve_loan(loan_id: int) -> object:
     return _decide(loan_id, True)
 
 
 @bp.route("/loans/<int:loan_id>/reject", methods=["POST"])
+@contract("Reject", {200: S.Loan}, body=S.LoanDecision, body_required=False)
 @rule(Action.LOAN_DECIDE)
 def reject_loan(loan_id: int) -> object:
     return _decide(loan_id, False)
 
 
 @bp.route("/loans/<int:loan_id>/return", methods=["POST"])
+@contract("Return early (borrower or approver)", {200: S.Loan})
 @rule(Action.LOAN_REQUEST)
 def return_loan(loan_id: int) -> object:
     return jsonify(loan_service.loan_json(loan_service.return_loan(db(), g.user, loan_id, ip=client_ip())))
 
 
 @bp.route("/loans")
+@contract("Loans: pending, open, overdue, past; own loans unless approver or auditor", {200: S.LoanGroups},
+          query=S.LoanQuery)
 @rule(Action.LOAN_REQUEST)
 def list_loans() -> object:
     groups = loan_service.group_loans(loan_service.visible_loans(db(), g.user))
@@ -64,6 +73,8 @@ def list_loans() -> object:
 
 
 @bp.route("/audit")
+@contract("Audit trail (auditor only), newest first; format=csv for a spreadsheet", {200: (S.AuditPage, CSV)},
+          query=S.AuditQuery)
 @rule(Action.READ_AUDIT)
 def list_audit() -> object:
     f = audit.filter_from(request.args)

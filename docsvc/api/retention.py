@@ -7,6 +7,8 @@ from docsvc.errors import DomainError
 from docsvc.files.customers import get_customer, parse_date
 from docsvc.files.documents import get_document
 from docsvc.governance import holds, retention
+from docsvc.api import schemas as S
+from docsvc.api.contract import CSV, contract
 from docsvc.governance.access import Action, rule
 from docsvc.governance.restriction import set_storage_only
 from docsvc.http import client_ip, db, runtime
@@ -19,6 +21,7 @@ RULE_FIELDS = ("doc_type", "retention", "trigger", "authority", "event_name", "p
 
 
 @bp.route("/retention/schedules")
+@contract("The retention rule in force per document type, with its versions", {200: S.Schedules})
 @rule(Action.VIEW_RETENTION)
 def schedules() -> object:
     current = retention.current_schedules(db())
@@ -29,6 +32,8 @@ def schedules() -> object:
 
 
 @bp.route("/retention/schedules", methods=["POST"])
+@contract("Save a new version of a type's rule (201), or only preview its effect with preview: true (200)",
+          {200: S.PreviewOnly, 201: S.SavedRule}, body=S.RuleIn)
 @rule(Action.MANAGE_RETENTION)
 def save_schedule() -> object:
     body = json_object()
@@ -42,6 +47,7 @@ def save_schedule() -> object:
 
 
 @bp.route("/retention/due")
+@contract("Documents due for appraisal; format=csv for a spreadsheet", {200: (S.DueList, CSV)}, query=S.FormatQuery)
 @rule(Action.VIEW_RETENTION)
 def due() -> object:
     items = retention.due_documents(db(), g.user, index=runtime().index)
@@ -51,6 +57,7 @@ def due() -> object:
 
 
 @bp.route("/retention/dashboard")
+@contract("The retention dashboard's figures", {200: S.Dashboard})
 @rule(Action.VIEW_RETENTION)
 def dashboard() -> object:
     figures = retention.dashboard(db(), index=runtime().index)
@@ -61,6 +68,8 @@ def dashboard() -> object:
 
 
 @bp.route("/retention/events", methods=["POST"])
+@contract("Record a named event on a customer or a document; rules with trigger `event` count from it",
+          {201: S.RetentionEvent}, body=S.RetentionEventIn)
 @rule(Action.MANAGE_RETENTION)
 def record_event() -> object:
     body = json_object()
@@ -76,12 +85,14 @@ def record_event() -> object:
 
 
 @bp.route("/holds")
+@contract("Holds (冻结), newest first, released ones included", {200: S.Holds})
 @rule(Action.VIEW_RETENTION)
 def list_holds() -> object:
     return jsonify(holds=[holds.hold_json(db(), h) for h in holds.list_holds(db())])
 
 
 @bp.route("/holds", methods=["POST"])
+@contract("Place a hold on customers' files, documents and/or a saved search", {201: S.Hold}, body=S.NewHold)
 @rule(Action.MANAGE_RETENTION)
 def place_hold() -> object:
     body = json_object()
@@ -93,6 +104,7 @@ def place_hold() -> object:
 
 
 @bp.route("/holds/<int:hold_id>/release", methods=["POST"])
+@contract("Release a hold with a reason", {200: S.Hold}, body=S.Reason)
 @rule(Action.MANAGE_RETENTION)
 def release_hold(hold_id: int) -> object:
     hold = holds.release(db(), g.user, hold_id, text_field(json_object(), "reason"), ip=client_ip())
@@ -100,6 +112,7 @@ def release_hold(hold_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/storage-only", methods=["POST"])
+@contract("Set or clear storage-only (限制处理) on a document", {200: S.DocumentStorageOnly}, body=S.StorageOnlyIn)
 @rule(Action.MANAGE_RETENTION)
 def document_storage_only(document_id: int) -> object:
     body = json_object()
@@ -109,6 +122,8 @@ def document_storage_only(document_id: int) -> object:
 
 
 @bp.route("/customers/<account>/storage-only", methods=["POST"])
+@contract("Set or clear storage-only (限制处理) on a customer's whole file", {200: S.CustomerStorageOnly},
+          body=S.StorageOnlyIn)
 @rule(Action.MANAGE_RETENTION)
 def customer_storage_only(account: str) -> object:
     body = json_object()

@@ -1,10 +1,11 @@
 """REST API v1: thin routes over the same services as the web views."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from docsvc.governance.access import Action, rule
-from docsvc.api.openapi import openapi_document
+from docsvc.api import schemas as S
+from docsvc.api.contract import contract, openapi_document
 from docsvc.search import MAX_PER_PAGE, QueryError, SearchResults
 from docsvc.pipeline import batches as batch_service
 from docsvc.files.documents import document_json, get_document, get_page, page_json, page_summary
@@ -22,18 +23,22 @@ def _error(message: str, status: int = 400) -> object:
 
 
 @bp.route("/openapi.json")
+@contract("This document, generated from the models", {200: S.OpenAPI}, errors=())
 @rule(Action.PUBLIC)
 def openapi() -> object:
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app))
 
 
 @bp.route("/me")
+@contract("The token's user", {200: S.Me})
 @rule(Action.AUTHENTICATED)
 def me() -> object:
     return jsonify(id=g.user.id, username=g.user.username, roles=sorted(g.user.role_set))
 
 
 @bp.route("/batches", methods=["POST"])
+@contract("Upload files as a new batch; poll GET /api/v1/batches/{batch_id}", {202: S.Batch}, form=S.BatchUpload,
+          errors=(400, 401, 403, 404, 409, 413, 429))
 @rule(Action.UPLOAD)
 def create_batch() -> object:
     files = uploaded_files()
@@ -47,12 +52,14 @@ def create_batch() -> object:
 
 
 @bp.route("/batches/<int:batch_id>")
+@contract("Batch progress and per-file outcome", {200: S.Batch})
 @rule(Action.VIEW_BATCH)
 def get_batch(batch_id: int) -> object:
     return jsonify(batch_service.batch_report(db(), batch_id).as_json())
 
 
 @bp.route("/batches/<int:batch_id>/retry", methods=["POST"])
+@contract("Retry every failed file and page of the batch", {202: S.Queued})
 @rule(Action.RETRY)
 def retry_batch(batch_id: int) -> object:
     n = batch_service.retry_failed(db(), runtime().jobs, batch_id, actor=g.user, ip=client_ip())
@@ -60,18 +67,21 @@ def retry_batch(batch_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>")
+@contract("Document metadata and its pages", {200: S.Document})
 @rule(Action.VIEW_METADATA)
 def get_document_json(document_id: int) -> object:
     return jsonify(document_json(get_document(db(), document_id), g.user))
 
 
 @bp.route("/pages/<int:page_id>")
+@contract("Page text, source, confidence, rotation, skew, size", {200: S.Page})
 @rule(Action.VIEW_CONTENT)
 def get_page_json(page_id: int) -> object:
     return jsonify(page_json(get_page(db(), page_id)))
 
 
 @bp.route("/pages/<int:page_id>/retry", methods=["POST"])
+@contract("Retry a failed page", {202: S.PageState})
 @rule(Action.RETRY)
 def retry_page(page_id: int) -> object:
     page = batch_service.retry_page(db(), runtime().jobs, page_id, actor=g.user, ip=client_ip())
@@ -82,6 +92,7 @@ content.mount(bp)  # page bytes: the very views the web mounts, so there is one 
 
 
 @bp.route("/search")
+@contract("Full-text search over pages, grouped by document", {200: S.SearchResults}, query=S.SearchQuery)
 @rule(Action.SEARCH)
 def search() -> object:
     q = request.args.get("q", "").strip()
