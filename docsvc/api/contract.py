@@ -5,6 +5,7 @@ app's URL map, and requests are validated by the same models before the view run
 A route the document cannot describe is a failing test (tests/test_api_contract.py), not a silent gap."""
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,12 +53,19 @@ def contract(summary: str, responses: dict[int, Response], **kwargs: Any) -> Cal
     declared = Contract(summary, responses, **kwargs)
 
     def decorate(view: F) -> F:
+        wants = set(inspect.signature(view).parameters)  # a view taking `body` / `query` gets the model
+
         @wraps(view)
         def validated(*args: object, **url_args: object) -> object:
             if declared.query is not None:
-                validate(declared.query, _query_values(declared.query))
-            if declared.body is not None and (declared.body_required or request.get_data(cache=True)):
-                validate(declared.body, json_object())
+                query = validate(declared.query, _query_values(declared.query))
+                if "query" in wants:
+                    url_args["query"] = query
+            if declared.body is not None and not (_is_form() and "body" not in wants):
+                sent = declared.body_required or request.get_data(cache=True)
+                body = validate(declared.body, json_object() if sent else {})
+                if "body" in wants:
+                    url_args["body"] = body
             return view(*args, **url_args)
         setattr(validated, CONTRACT_ATTR, declared)
         return validated  # type: ignore[return-value]
@@ -70,6 +78,11 @@ MOUNTED: dict[str, Contract] = {
     "api_v1.page_thumbnail": Contract("The page thumbnail", {200: Media("image/jpeg", "JPEG thumbnail")}),
     "api_v1.page_words_json": Contract("Words with boxes in image pixels", {200: schemas.PageWords}),
 }
+
+
+def _is_form() -> bool:
+    """A form post: a view that reads forms itself (a loan request) checks it; any other refuses it as not JSON."""
+    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def contract_for(app: Flask, endpoint: str) -> Contract | None:

@@ -19,9 +19,7 @@ from docsvc.files.typeguess import guess_document_type
 from docsvc.files.coversheets import sheets_for
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.downloads import completeness_export, customer_file_pdf
-from docsvc.http.params import (
-    int_field, int_list, json_object, optional_int, optional_json_object, page_number, scalar_values, text_field,
-)
+from docsvc.http.params import json_object, scalar_values, text_field
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 
@@ -41,10 +39,9 @@ def _body() -> dict[str, object]:
 @bp.route("/customers")
 @contract("List customers; search by 户号 prefix or name", {200: S.CustomerPage}, query=S.CustomerQuery)
 @rule(Action.VIEW_METADATA)
-def list_customers() -> object:
-    limit = int_field(request.args, "per_page", 50, minimum=1, maximum=200)
-    page = page_number(request.args)
-    rows, total = search_customers(db(), request.args.get("q", ""), limit=limit, offset=(page - 1) * limit)
+def list_customers(query: S.CustomerQuery) -> object:
+    limit, page = query.per_page, query.page
+    rows, total = search_customers(db(), query.q, limit=limit, offset=(page - 1) * limit)
     return jsonify(total=total, page=page, per_page=limit, customers=[customer_json(c) for c in rows])
 
 
@@ -207,17 +204,16 @@ def suggestions(document_id: int) -> object:
 @bp.route("/documents/<int:document_id>/split", methods=["POST"])
 @contract("Split: pages from at_page on become a new unfiled document", {200: S.SplitDocument}, body=S.Split)
 @rule(Action.FILE)
-def split(document_id: int) -> object:
-    at_page = int_field(_body(), "at_page")
-    new = pageops.split(db(), g.user, get_document(db(), document_id), at_page, ip=client_ip())
+def split(document_id: int, body: S.Split) -> object:
+    new = pageops.split(db(), g.user, get_document(db(), document_id), body.at_page, ip=client_ip())
     return jsonify(document_json(get_document(db(), document_id), g.user) | {"new_document": document_json(new, g.user)})
 
 
 @bp.route("/documents/<int:document_id>/merge", methods=["POST"])
 @contract("Append an unfiled document's pages", {200: S.Document}, body=S.Merge)
 @rule(Action.FILE)
-def merge(document_id: int) -> object:
-    source = get_document(db(), int_field(_body(), "source_document_id", minimum=1))
+def merge(document_id: int, body: S.Merge) -> object:
+    source = get_document(db(), body.source_document_id)
     target = pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
     return jsonify(document_json(target, g.user))
 
@@ -225,9 +221,8 @@ def merge(document_id: int) -> object:
 @bp.route("/documents/<int:document_id>/reorder", methods=["POST"])
 @contract("Put the pages in this order", {200: S.Document}, body=S.Reorder)
 @rule(Action.FILE)
-def reorder(document_id: int) -> object:
-    ids = int_list(_body(), "page_ids")
-    document = pageops.reorder(db(), g.user, get_document(db(), document_id), ids, ip=client_ip())
+def reorder(document_id: int, body: S.Reorder) -> object:
+    document = pageops.reorder(db(), g.user, get_document(db(), document_id), body.page_ids, ip=client_ip())
     return jsonify(document_json(document, g.user))
 
 
@@ -241,25 +236,21 @@ def inbox() -> object:
 @bp.route("/inbox/assign", methods=["POST"])
 @contract("Link and file several documents to one customer and type", {200: S.Documents}, body=S.Assign)
 @rule(Action.FILE)
-def assign() -> object:
+def assign(body: S.Assign) -> object:
     """Bulk: link and file several documents to one customer and type, in one transaction."""
-    body = _body()
-    ids = int_list(body, "document_ids", limit=1000)
-    values = scalar_values(body, ("customer_account", "doc_type"))
-    docs = [get_document(db(), i) for i in ids]
+    values = scalar_values(body.model_dump(exclude_unset=True), ("customer_account", "doc_type"))
+    docs = [get_document(db(), i) for i in body.document_ids]
     for d in docs:
         filing.update_document(db(), g.user, d, values, _settings(), ip=client_ip())
     return jsonify(documents=[document_json(d, g.user) for d in docs])
 
 
-def _page_op(page_id: int, op: str) -> object:
+def _page_op(page_id: int, op: str, body: S.MovePage | S.RotatePage | None = None) -> object:
     page = get_page(db(), page_id)
-    body = optional_json_object()
-    if op == "move":
-        target = get_document(db(), int_field(body, "document_id", minimum=1))
-        pageops.move_page(db(), g.user, page, target, optional_int(body, "position", minimum=1), ip=client_ip())
-    elif op == "rotate":
-        pageops.rotate(db(), g.user, page, int_field(body, "degrees", 90, minimum=-3600, maximum=3600), ip=client_ip())
+    if isinstance(body, S.MovePage):
+        pageops.move_page(db(), g.user, page, get_document(db(), body.document_id), body.position, ip=client_ip())
+    elif isinstance(body, S.RotatePage):
+        pageops.rotate(db(), g.user, page, body.degrees, ip=client_ip())
     elif op == "delete":
         pageops.bin_page(db(), g.user, page, ip=client_ip())
     elif op == "restore":
@@ -271,16 +262,16 @@ def _page_op(page_id: int, op: str) -> object:
 @bp.route("/pages/<int:page_id>/move", methods=["POST"])
 @contract("Move the page to another document", {200: S.PageState}, body=S.MovePage)
 @rule(Action.FILE)
-def move_page(page_id: int) -> object:
-    return _page_op(page_id, "move")
+def move_page(page_id: int, body: S.MovePage) -> object:
+    return _page_op(page_id, "move", body)
 
 
 @bp.route("/pages/<int:page_id>/rotate", methods=["POST"])
 @contract("Turn the page as shown (degrees, default 90)", {200: S.PageState}, body=S.RotatePage,
           body_required=False)
 @rule(Action.FILE)
-def rotate_page(page_id: int) -> object:
-    return _page_op(page_id, "rotate")
+def rotate_page(page_id: int, body: S.RotatePage) -> object:
+    return _page_op(page_id, "rotate", body)
 
 
 @bp.route("/pages/<int:page_id>/delete", methods=["POST"])

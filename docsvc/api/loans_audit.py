@@ -10,7 +10,7 @@ from docsvc.governance import audit
 from docsvc.governance import loans as loan_service
 from docsvc.http import client_ip, db
 from docsvc.http.downloads import csv_download
-from docsvc.http.params import flag, int_field, int_list, json_object, page_number, text_field
+from docsvc.http.params import flag, int_field, int_list, json_object, text_field
 
 bp = Blueprint("api_loans_audit", __name__, url_prefix="/api/v1")
 
@@ -65,9 +65,9 @@ def return_loan(loan_id: int) -> object:
 @contract("Loans: pending, open, overdue, past; own loans unless approver or auditor", {200: S.LoanGroups},
           query=S.LoanQuery)
 @rule(Action.LOAN_REQUEST)
-def list_loans() -> object:
+def list_loans(query: S.LoanQuery) -> object:
     groups = loan_service.group_loans(loan_service.visible_loans(db(), g.user))
-    wanted = request.args.get("state")
+    wanted = query.state
     return jsonify({key: [loan_service.loan_json(l) for l in loans]
                     for key, loans in groups.items() if not wanted or key == wanted})
 
@@ -76,11 +76,10 @@ def list_loans() -> object:
 @contract("Audit trail (auditor only), newest first; format=csv for a spreadsheet", {200: (S.AuditPage, CSV)},
           query=S.AuditQuery)
 @rule(Action.READ_AUDIT)
-def list_audit() -> object:
+def list_audit(query: S.AuditQuery) -> object:
     f = audit.filter_from(request.args)
-    if request.args.get("format") == "csv":
+    if query.format == "csv":
         return csv_download(audit.export_events(db(), g.user, f, ip=client_ip()), "audit.csv")
-    per_page = int_field(request.args, "per_page", audit.PAGE_SIZE, minimum=1, maximum=1000)
-    page = page_number(request.args)
+    per_page, page = query.per_page, query.page
     events = audit.find_events(db(), f, limit=per_page, offset=(page - 1) * per_page)
     return jsonify(page=page, per_page=per_page, events=[audit.event_json(e) for e in events])

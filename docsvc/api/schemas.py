@@ -19,8 +19,16 @@ def _number_as_text(value: object) -> object:
     return value
 
 
+def _not_a_flag(value: object) -> object:
+    """true/false is not a number, though Python counts it as one."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
 Text = Annotated[str, BeforeValidator(_number_as_text)]
-Id = Annotated[int, Field(ge=1, le=MAX_INT)]
+Int = Annotated[int, BeforeValidator(_not_a_flag)]
+Id = Annotated[Int, Field(ge=1, le=MAX_INT)]
 Timestamp = Annotated[str, Field(description="ISO 8601 time")]
 Day = Annotated[str, Field(description="a date, YYYY-MM-DD")]
 Scalar = Annotated[str | int | float | bool | None, Field(description="a string, a number, true/false or null")]
@@ -198,8 +206,8 @@ class Purged(Out):
 
 class SearchQuery(In):
     q: str = Field(description="the query (docs/search.md)")
-    page: int = Field(1, ge=1, le=100_000)
-    per_page: int = Field(20, ge=1, le=100)
+    page: Int = Field(1, ge=1, le=100_000)
+    per_page: Int = Field(20, ge=1, le=100)
     sort: Literal["relevance", "date"] = "relevance"
     document_id: Id | None = Field(None, description="list every matching page of this document, paged by page "
                                                      "and per_page, in page order")
@@ -289,8 +297,8 @@ class CustomerPage(Out):
 
 class CustomerQuery(In):
     q: str = Field("", description="户号 prefix or name")
-    page: int = Field(1, ge=1, le=100_000)
-    per_page: int = Field(50, ge=1, le=200)
+    page: Int = Field(1, ge=1, le=100_000)
+    per_page: Int = Field(50, ge=1, le=200)
 
 
 class ImportRowError(Out):
@@ -409,7 +417,7 @@ class Reason(In):
 
 
 class Split(In):
-    at_page: int = Field(ge=0, le=MAX_INT)
+    at_page: Int = Field(ge=0, le=MAX_INT)
 
 
 class Merge(In):
@@ -432,7 +440,7 @@ class MovePage(In):
 
 
 class RotatePage(In):
-    degrees: int = Field(90, ge=-3600, le=3600)
+    degrees: Int = Field(90, ge=-3600, le=3600)
 
 
 class SuggestedCustomer(Out):
@@ -470,7 +478,7 @@ class Suggestions(Out):
 
 class NewLoan(In):
     purpose: Text
-    days: int = Field(ge=0, le=366)
+    days: Int = Field(0, ge=0, le=366, description="1 to 31")
     customer_account: Text | None = None
     document_ids: list[Id] = Field([], max_length=10_000)
     allow_download: bool | None = Field(None, description="ask to download originals")
@@ -539,8 +547,8 @@ class AuditQuery(In):
     from_: str | None = Field(None, alias="from", description="YYYY-MM-DD or ISO time, UTC")
     to: str | None = Field(None, description="YYYY-MM-DD (inclusive) or ISO time")
     format: Literal["json", "csv"] = "json"
-    page: int = Field(1, ge=1, le=100_000)
-    per_page: int = Field(100, ge=1, le=1000)
+    page: Int = Field(1, ge=1, le=100_000)
+    per_page: Int = Field(200, ge=1, le=1000)
 
 
 # ------------------------------------------------------------------------------------------- retention

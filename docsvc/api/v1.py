@@ -6,13 +6,12 @@ from flask import Blueprint, current_app, g, jsonify, request
 from docsvc.governance.access import Action, rule
 from docsvc.api import schemas as S
 from docsvc.api.contract import contract, openapi_document
-from docsvc.search import MAX_PER_PAGE, QueryError, SearchResults
+from docsvc.search import QueryError, SearchResults
 from docsvc.pipeline import batches as batch_service
 from docsvc.files.documents import document_json, get_document, get_page, page_json, page_summary
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.files.searching import search as search_files
 from docsvc.http import client_ip, content, db, runtime
-from docsvc.http.params import int_field, optional_int, page_number
 from docsvc.http.uploads import uploaded_files
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -94,17 +93,13 @@ content.mount(bp)  # page bytes: the very views the web mounts, so there is one 
 @bp.route("/search")
 @contract("Full-text search over pages, grouped by document", {200: S.SearchResults}, query=S.SearchQuery)
 @rule(Action.SEARCH)
-def search() -> object:
-    q = request.args.get("q", "").strip()
-    page = page_number(request.args)
-    per_page = int_field(request.args, "per_page", 20, minimum=1, maximum=MAX_PER_PAGE)
-    sort = request.args.get("sort", "relevance")
-    document_id = optional_int(request.args, "document_id", minimum=1)  # every matching page of that document
+def search(query: S.SearchQuery) -> object:
+    q = query.q.strip()
     if not q:
         return _error("请提供检索词 q。 / Give a query in parameter q.")
     try:
-        results = search_files(db(), runtime().index, g.user, q, page=max(1, page), per_page=per_page, sort=sort,
-                               document_id=document_id, ip=client_ip())
+        results = search_files(db(), runtime().index, g.user, q, page=query.page, per_page=query.per_page,
+                               sort=query.sort, document_id=query.document_id, ip=client_ip())
     except QueryError as exc:
         return _error(str(exc))
     return jsonify(search_json(results))
