@@ -19,7 +19,7 @@ from docsvc.files.typeguess import guess_document_type
 from docsvc.files.coversheets import sheets_for
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.downloads import completeness_export, customer_file_pdf
-from docsvc.http.params import json_object, scalar_values, text_field
+from docsvc.http.params import scalar_values
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 
@@ -32,8 +32,9 @@ def _rule() -> AccountRule:
     return AccountRule(_settings().account_pattern)
 
 
-def _body() -> dict[str, object]:
-    return json_object()
+def _given(body: S.In, names: tuple[str, ...]) -> dict[str, object]:
+    """The fields among `names` the request gave (a PATCH changes only those), numbers in range."""
+    return scalar_values(body.model_dump(exclude_unset=True), names)
 
 
 @bp.route("/customers")
@@ -48,10 +49,8 @@ def list_customers(query: S.CustomerQuery) -> object:
 @bp.route("/customers", methods=["POST"])
 @contract("Create a customer", {201: S.Customer}, body=S.NewCustomer)
 @rule(Action.MANAGE_CUSTOMERS)
-def create() -> object:
-    body = _body()
-    customer = create_customer(db(), g.user, _rule(), text_field(body, "account"), scalar_values(body, FIELDS),
-                               ip=client_ip())
+def create(body: S.NewCustomer) -> object:
+    customer = create_customer(db(), g.user, _rule(), body.account, _given(body, FIELDS), ip=client_ip())
     return jsonify(customer_json(customer)), 201
 
 
@@ -65,9 +64,8 @@ def show(account: str) -> object:
 @bp.route("/customers/<account>", methods=["PATCH"])
 @contract("Change customer fields", {200: S.Customer}, body=S.CustomerFields)
 @rule(Action.MANAGE_CUSTOMERS)
-def update(account: str) -> object:
-    body = _body()
-    customer = update_customer(db(), g.user, account, scalar_values(body, FIELDS), ip=client_ip())
+def update(account: str, body: S.CustomerFields) -> object:
+    customer = update_customer(db(), g.user, account, _given(body, FIELDS), ip=client_ip())
     return jsonify(customer_json(customer))
 
 
@@ -132,10 +130,9 @@ def document_types() -> object:
 @bp.route("/document-types", methods=["POST"])
 @contract("Add a document type (audited as doctype.create)", {201: S.DocumentType}, body=S.NewDocumentType)
 @rule(Action.MANAGE_CUSTOMERS)
-def create_document_type() -> object:
-    body = _body()
-    doc_type = create_type(db(), g.user, text_field(body, "code"),
-                           scalar_values(body, tuple(k for k in body if k != "code")), ip=client_ip())
+def create_document_type(body: S.NewDocumentType) -> object:
+    fields = body.model_dump(exclude_unset=True, exclude={"code"})
+    doc_type = create_type(db(), g.user, body.code, scalar_values(fields, tuple(fields)), ip=client_ip())
     return jsonify(type_json(doc_type)), 201
 
 
@@ -150,9 +147,9 @@ def document_type(code: str) -> object:
 @contract("Change a document type's fields (audited); the code itself cannot change", {200: S.DocumentType},
           body=S.DocumentTypeFields)
 @rule(Action.MANAGE_CUSTOMERS)
-def update_document_type(code: str) -> object:
-    body = _body()
-    doc_type = update_type(db(), g.user, code, scalar_values(body, tuple(body)), ip=client_ip())
+def update_document_type(code: str, body: S.DocumentTypeFields) -> object:
+    fields = body.model_dump(exclude_unset=True)
+    doc_type = update_type(db(), g.user, code, scalar_values(fields, tuple(fields)), ip=client_ip())
     return jsonify(type_json(doc_type))
 
 
@@ -160,10 +157,9 @@ def update_document_type(code: str) -> object:
 @contract("Describe a document; with customer_account and doc_type it is linked and filed (档号 assigned)",
           {200: S.Document}, body=S.DocumentFields)
 @rule(Action.FILE)
-def patch_document(document_id: int) -> object:
-    body = _body()
+def patch_document(document_id: int, body: S.DocumentFields) -> object:
     document = filing.update_document(db(), g.user, get_document(db(), document_id),
-                                      scalar_values(body, (*filing.EDITABLE, "customer_account", "doc_type")),
+                                      _given(body, (*filing.EDITABLE, "customer_account", "doc_type")),
                                       _settings(), ip=client_ip())
     return jsonify(document_json(document, g.user))
 
@@ -171,10 +167,9 @@ def patch_document(document_id: int) -> object:
 @bp.route("/documents/<int:document_id>/reference-code", methods=["POST"])
 @contract("Correct a 档号 (records manager; reason required; audited)", {200: S.Document}, body=S.CodeCorrection)
 @rule(Action.CORRECT_CODE)
-def correct_reference_code(document_id: int) -> object:
-    body = _body()
-    document = filing.correct_code(db(), g.user, get_document(db(), document_id), text_field(body, "reference_code"),
-                                   text_field(body, "reason"), _settings(), ip=client_ip())
+def correct_reference_code(document_id: int, body: S.CodeCorrection) -> object:
+    document = filing.correct_code(db(), g.user, get_document(db(), document_id), body.reference_code, body.reason,
+                                   _settings(), ip=client_ip())
     return jsonify(document_json(document, g.user))
 
 
@@ -182,10 +177,10 @@ def correct_reference_code(document_id: int) -> object:
 @contract("Send a filed document back to the inbox (reason required; audited; the 档号 stays)", {200: S.Document},
           body=S.Reason)
 @rule(Action.UNFILE)
-def unfile(document_id: int) -> object:
+def unfile(document_id: int, body: S.Reason) -> object:
     """Back to the inbox, so its pages can be corrected: an archivist's audited act with a reason."""
     document = get_document(db(), document_id)
-    filing.unfile_document(db(), g.user, document, reason=text_field(_body(), "reason"), ip=client_ip())
+    filing.unfile_document(db(), g.user, document, reason=body.reason, ip=client_ip())
     db().commit()
     return jsonify(document_json(document, g.user))
 
@@ -238,7 +233,7 @@ def inbox() -> object:
 @rule(Action.FILE)
 def assign(body: S.Assign) -> object:
     """Bulk: link and file several documents to one customer and type, in one transaction."""
-    values = scalar_values(body.model_dump(exclude_unset=True), ("customer_account", "doc_type"))
+    values = _given(body, ("customer_account", "doc_type"))
     docs = [get_document(db(), i) for i in body.document_ids]
     for d in docs:
         filing.update_document(db(), g.user, d, values, _settings(), ip=client_ip())

@@ -31,11 +31,9 @@ def create_loan() -> object:
     return jsonify(loan_service.loan_json(loan)), 201
 
 
-def _decide(loan_id: int, approve: bool) -> object:
-    body = json_object() if request.get_data(cache=True) else {}
-    loan = loan_service.decide(db(), g.user, loan_id, approve, note=text_field(body, "note"),
-                               allow_download=flag(body, "allow_download"), allow_print=flag(body, "allow_print"),
-                               ip=client_ip())
+def _decide(loan_id: int, approve: bool, body: S.LoanDecision) -> object:
+    loan = loan_service.decide(db(), g.user, loan_id, approve, note=body.note, allow_download=body.allow_download,
+                               allow_print=body.allow_print, ip=client_ip())
     return jsonify(loan_service.loan_json(loan))
 
 
@@ -43,15 +41,15 @@ def _decide(loan_id: int, approve: bool) -> object:
 @contract("Approve (an approver other than the requester)", {200: S.Loan}, body=S.LoanDecision,
           body_required=False)
 @rule(Action.LOAN_DECIDE)
-def approve_loan(loan_id: int) -> object:
-    return _decide(loan_id, True)
+def approve_loan(loan_id: int, body: S.LoanDecision) -> object:
+    return _decide(loan_id, True, body)
 
 
 @bp.route("/loans/<int:loan_id>/reject", methods=["POST"])
 @contract("Reject", {200: S.Loan}, body=S.LoanDecision, body_required=False)
 @rule(Action.LOAN_DECIDE)
-def reject_loan(loan_id: int) -> object:
-    return _decide(loan_id, False)
+def reject_loan(loan_id: int, body: S.LoanDecision) -> object:
+    return _decide(loan_id, False, body)
 
 
 @bp.route("/loans/<int:loan_id>/return", methods=["POST"])
