@@ -98,7 +98,7 @@ def _query_values(model: type[BaseModel]) -> dict[str, object]:
         key = info.alias or name
         if key not in request.args:
             continue
-        values = [v for v in request.args.getlist(key)]
+        values = request.args.getlist(key)
         if getattr(info.annotation, "__origin__", None) is list:
             out[key] = values
         elif values[-1] != "":
@@ -178,16 +178,16 @@ def openapi_document(app: Flask) -> dict[str, Any]:
 
 def _response(answer: Response, models: set[type[BaseModel]]) -> dict[str, Any]:
     content: dict[str, Any] = {}
-    description = "OK"
+    descriptions = []
     for one in answer if isinstance(answer, tuple) else (answer,):
         if isinstance(one, Media):
             content[one.media_type] = {"schema": {"type": "string", "format": "binary"}}
-            description = one.description if len(content) == 1 else description
+            descriptions.append(one.description)
         else:
             models.add(one)
             content["application/json"] = {"schema": {"$ref": REF.format(model=one.__name__)}}
-            description = "refused or failed: see error" if one is schemas.Error else description
-    return {"description": description, "content": content}
+            descriptions.append("refused: `error` says why and what to do" if one is schemas.Error else "JSON")
+    return {"description": " or ".join(descriptions), "content": content}
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
