@@ -25,7 +25,10 @@ def _error(message: str, status: int = 400) -> object:
 @contract("This document, generated from the models", {200: S.OpenAPI}, errors=())
 @rule(Action.PUBLIC)
 def openapi() -> object:
-    return jsonify(openapi_document(current_app))
+    # Generated once per app: the routes and models do not change while it runs.
+    if "openapi" not in current_app.extensions:
+        current_app.extensions["openapi"] = openapi_document(current_app)
+    return jsonify(current_app.extensions["openapi"])
 
 
 @bp.route("/me")
