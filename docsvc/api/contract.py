@@ -45,6 +45,7 @@ class Contract:
     form: type[BaseModel] | None = None  # multipart/form-data, documented (files are checked by the view)
     query: type[BaseModel] | None = None  # query string, validated
     body_required: bool = True
+    forms: bool = False  # the body may come as a form too (fields as text), e.g. from a plain HTML form
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 429))
 
 
@@ -61,9 +62,8 @@ def contract(summary: str, responses: dict[int, Response], **kwargs: Any) -> Cal
                 query = validate(declared.query, _query_values(declared.query))
                 if "query" in wants:
                     url_args["query"] = query
-            if declared.body is not None and not (_is_form() and "body" not in wants):
-                sent = declared.body_required or request.get_data(cache=True)
-                body = validate(declared.body, json_object() if sent else {})
+            if declared.body is not None:
+                body = validate(declared.body, _body_values(declared))
                 if "body" in wants:
                     url_args["body"] = body
             return view(*args, **url_args)
@@ -80,9 +80,14 @@ MOUNTED: dict[str, Contract] = {
 }
 
 
-def _is_form() -> bool:
-    """A form post: a view that reads forms itself (a loan request) checks it; any other refuses it as not JSON."""
-    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+def _body_values(declared: Contract) -> dict[str, object]:
+    """The JSON object sent ({} for an optional body not sent), or the form's filled-in fields where the
+    route takes forms too."""
+    if declared.forms and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {k: v for k, v in request.form.items() if v != ""}
+    if not declared.body_required and not request.get_data(cache=True):
+        return {}
+    return json_object()
 
 
 def contract_for(app: Flask, endpoint: str) -> Contract | None:

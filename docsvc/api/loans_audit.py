@@ -10,24 +10,19 @@ from docsvc.governance import audit
 from docsvc.governance import loans as loan_service
 from docsvc.http import client_ip, db
 from docsvc.http.downloads import csv_download
-from docsvc.http.params import flag, int_field, int_list, json_object, text_field
 
 bp = Blueprint("api_loans_audit", __name__, url_prefix="/api/v1")
 
 
 @bp.route("/loans", methods=["POST"])
-@contract("Request a loan of a customer file or of documents", {201: S.Loan}, body=S.NewLoan)
+@contract("Request a loan of a customer file or of documents (JSON, or a form: document_ids as \"12, 13\")",
+          {201: S.Loan}, body=S.NewLoan, forms=True)
 @rule(Action.LOAN_REQUEST)
-def create_loan() -> object:
-    body: dict[str, object] = json_object() if request.is_json else request.form.to_dict()
-    ids = body.get("document_ids")
-    if isinstance(ids, str):  # a form field: "12, 13"
-        body["document_ids"] = ids.replace(",", " ").split()
+def create_loan(body: S.NewLoan) -> object:
     loan = loan_service.request_loan(db(), g.user, loan_service.LoanRequest(
-        purpose=text_field(body, "purpose"), days=int_field(body, "days", 0, maximum=366),
-        customer_account=text_field(body, "customer_account") or None,
-        document_ids=tuple(int_list(body, "document_ids")), want_download=bool(flag(body, "allow_download")),
-        want_print=bool(flag(body, "allow_print"))), ip=client_ip())
+        purpose=body.purpose, days=body.days, customer_account=body.customer_account or None,
+        document_ids=tuple(body.document_ids), want_download=bool(body.allow_download),
+        want_print=bool(body.allow_print)), ip=client_ip())
     return jsonify(loan_service.loan_json(loan)), 201
 
 

@@ -476,11 +476,16 @@ class Suggestions(Out):
 
 # ---------------------------------------------------------------------------------------- loans, audit
 
+def _ids_from_text(value: object) -> object:
+    """A form's "12, 13" as [12, 13]."""
+    return value.replace(",", " ").split() if isinstance(value, str) else value
+
+
 class NewLoan(In):
     purpose: Text
     days: Int = Field(0, ge=0, le=366, description="1 to 31")
     customer_account: Text | None = None
-    document_ids: list[Id] = Field([], max_length=10_000)
+    document_ids: Annotated[list[Id], BeforeValidator(_ids_from_text)] = Field([], max_length=10_000)
     allow_download: bool | None = Field(None, description="ask to download originals")
     allow_print: bool | None = Field(None, description="ask to print page images")
 

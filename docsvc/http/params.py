@@ -54,27 +54,6 @@ def optional_int(body: Mapping[str, object], name: str, *, minimum: int = 0, max
     return None if value is None or value == "" else as_int(value, name, minimum=minimum, maximum=maximum)
 
 
-def int_list(body: Mapping[str, object], name: str, *, limit: int = 10_000) -> list[int]:
-    """A list of ids (JSON array of integers)."""
-    value = body.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > limit:
-        raise BadInput(f"参数 {name} 应为整数数组（最多 {limit} 个），例如 [12, 13]。 / "
-                       f"{name} must be a list of whole numbers (at most {limit}), e.g. [12, 13].")
-    return [as_int(v, name, minimum=1) for v in value]
-
-
-def text_field(body: Mapping[str, object], name: str, default: str = "") -> str:
-    """A string field; numbers are taken as their text, anything else (a list, an object) is refused."""
-    value = body.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise BadInput(f"参数 {name} 应为文字。 / {name} must be a string.")
-    return str(value)
-
-
 def flag(body: Mapping[str, object], name: str) -> bool | None:
     """A yes/no field: true/false (or "true"/"1"/"on", "false"/"0"/"off" from a form); None when absent."""
     value = body.get(name)
