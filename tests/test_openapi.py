@@ -6,6 +6,7 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_openapi
 
 
 def test_openapi_document_lists_every_api_route_and_method(app: Flask, client: FlaskClient) -> None:
@@ -23,6 +24,7 @@ def test_openapi_document_lists_every_api_route_and_method(app: Flask, client: F
         served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert served - documented == set(), "routes missing from the OpenAPI document"
     assert documented - served == set(), "documented routes the app does not serve"
+    validate_openapi(document)  # a valid OpenAPI 3.1 document (openapi-spec-validator, which schemathesis brings)
 
 
 def test_a_field_the_document_does_not_declare_fails_its_schema(client: FlaskClient) -> None:
