@@ -118,10 +118,10 @@ def validate(model: type[BaseModel], data: object) -> BaseModel:
         raise BadInput(_message(exc)) from exc
 
 
-_ZH = {"missing": "缺少此参数", "int_parsing": "应为整数", "int_from_float": "应为整数", "int_type": "应为整数",
+_ZH = {"int_parsing": "应为整数", "int_from_float": "应为整数", "int_type": "应为整数",
        "bool_parsing": "应为 true 或 false", "bool_type": "应为 true 或 false", "string_type": "应为文字",
-       "list_type": "应为数组", "greater_than_equal": "太小", "less_than_equal": "太大",
-       "too_long": "项数太多", "literal_error": "不是可选的值", "dict_type": "应为 JSON 对象",
+       "list_type": "应为数组", "greater_than_equal": "应不小于 {ge}", "less_than_equal": "应不大于 {le}",
+       "too_long": "最多 {max_length} 项", "literal_error": "不是可选的值", "dict_type": "应为 JSON 对象",
        "model_type": "应为 JSON 对象", "float_parsing": "应为数字", "float_type": "应为数字"}
 
 
@@ -130,7 +130,10 @@ def _message(exc: ValidationError) -> str:
     参数 at_page 应为整数。 / at_page: Input should be a valid integer."""
     error = exc.errors(include_url=False)[0]
     name = ".".join(str(part) for part in error["loc"]) or "body"
-    return (f"参数 {name} {_ZH.get(error['type'], '的值无效')}。 / {name}: {error['msg']}.")
+    if error["type"] == "missing":
+        return f"缺少参数 {name}。 / {name} is required."
+    problem = _ZH.get(error["type"], "的值无效").format(**error.get("ctx", {}))
+    return f"参数 {name} {problem}。 / {name}: {error['msg']}."
 
 
 # -------------------------------------------------------------------------------------------- document

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel
+from pydantic_core import PydanticCustomError
 
 from docsvc.http.params import MAX_INT
 
@@ -22,7 +23,7 @@ def _number_as_text(value: object) -> object:
 def _not_a_flag(value: object) -> object:
     """true/false is not a number, though Python counts it as one."""
     if isinstance(value, bool):
-        raise ValueError("Input should be a valid integer")
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
     return value
 
 
