@@ -78,3 +78,24 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(
         except Exception as exc:  # noqa: BLE001 - every operation is tried; the failures are listed together
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_schemathesis_sequences_of_calls_linked_by_the_ids_they_answer(
+        app: Flask, users: Users, known: dict[str, object]) -> None:
+    """Stateful: a created object's id, taken from the answer, is what the next call names (links that
+    schemathesis infers from the document), so a create followed by reads and changes of that object
+    answers as documented too."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    token = users.token("chief", "admin", "operator", "archivist", "records_manager", "approver", "viewer")
+
+    class Calls(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"headers": {"Authorization": f"Bearer {token}"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):  # type: ignore[no-untyped-def]
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    Calls.run(settings=settings(max_examples=15, stateful_step_count=6, deadline=None, database=None,
+                                derandomize=True, phases=[Phase.explicit, Phase.generate],
+                                suppress_health_check=list(HealthCheck)))

@@ -46,6 +46,8 @@ class Contract:
     query: type[BaseModel] | None = None  # query string, validated
     body_required: bool = True
     forms: bool = False  # the body may come as a form too (fields as text), e.g. from a plain HTML form
+    # later calls on what this one created: endpoint → {its path parameter: the answer's field}
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 429))
 
 
@@ -142,6 +144,8 @@ def openapi_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every declared API route in `app`'s URL map."""
     models: set[type[BaseModel]] = {schemas.Error}
     paths: dict[str, dict[str, Any]] = {}
+    operation_ids: dict[str, str] = {}
+    linked: list[tuple[dict[str, Any], Contract]] = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith("/api/"):
             continue
@@ -170,6 +174,10 @@ def openapi_document(app: Flask) -> dict[str, Any]:
             operation["responses"].setdefault(str(status), _response(schemas.Error, models))
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = operation
+        operation_ids.setdefault(rule.endpoint, operation["operationId"])
+        linked.append((operation, declared))
+    for operation, declared in linked:
+        _add_links(operation, declared, operation_ids)
     return {
         "openapi": "3.1.0",
         "info": {"title": "docsvc API", "version": "1",
@@ -182,6 +190,18 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
     }
+
+
+def _add_links(operation: dict[str, Any], declared: Contract, operation_ids: dict[str, str]) -> None:
+    """OpenAPI links on the first success answer: which later calls name the object it created, by which
+    field of the answer (what schemathesis's stateful run follows)."""
+    if not declared.links:
+        return
+    status = str(min(s for s in declared.responses if s < 300))
+    operation["responses"][status]["links"] = {
+        target.rsplit(".", 1)[-1]: {"operationId": operation_ids[target],
+                                    "parameters": {name: f"$response.body#/{source}" for name, source in args.items()}}
+        for target, args in declared.links.items()}
 
 
 def _response(answer: Response, models: set[type[BaseModel]]) -> dict[str, Any]:

@@ -47,7 +47,8 @@ def list_customers(query: S.CustomerQuery) -> object:
 
 
 @bp.route("/customers", methods=["POST"])
-@contract("Create a customer", {201: S.Customer}, body=S.NewCustomer)
+@contract("Create a customer", {201: S.Customer}, body=S.NewCustomer,
+          links={f"api_customers.{e}": {"account": "account"} for e in ("show", "update", "customer_completeness")})
 @rule(Action.MANAGE_CUSTOMERS)
 def create(body: S.NewCustomer) -> object:
     customer = create_customer(db(), g.user, _rule(), body.account, _given(body, FIELDS), ip=client_ip())
@@ -128,7 +129,8 @@ def document_types() -> object:
 
 
 @bp.route("/document-types", methods=["POST"])
-@contract("Add a document type (audited as doctype.create)", {201: S.DocumentType}, body=S.NewDocumentType)
+@contract("Add a document type (audited as doctype.create)", {201: S.DocumentType}, body=S.NewDocumentType,
+          links={f"api_customers.{e}": {"code": "code"} for e in ("document_type", "update_document_type")})
 @rule(Action.MANAGE_CUSTOMERS)
 def create_document_type(body: S.NewDocumentType) -> object:
     fields = body.model_dump(exclude_unset=True, exclude={"code"})
@@ -197,7 +199,9 @@ def suggestions(document_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/split", methods=["POST"])
-@contract("Split: pages from at_page on become a new unfiled document", {200: S.SplitDocument}, body=S.Split)
+@contract("Split: pages from at_page on become a new unfiled document", {200: S.SplitDocument}, body=S.Split,
+          links={"api_v1.get_document_json": {"document_id": "new_document/id"},
+                 "api_customers.patch_document": {"document_id": "new_document/id"}})
 @rule(Action.FILE)
 def split(document_id: int, body: S.Split) -> object:
     new = pageops.split(db(), g.user, get_document(db(), document_id), body.at_page, ip=client_ip())

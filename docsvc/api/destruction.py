@@ -44,7 +44,8 @@ def index() -> object:
 
 @bp.route("", methods=["POST"])
 @contract("Compile a destruction list from due documents (records manager)", {201: S.DestructionList},
-          body=S.NewDestructionList)
+          body=S.NewDestructionList, links={f"api_destruction.{e}": {"list_id": "id"} for e in (
+              "show", "appraise", "submit", "approve", "reject", "supervise", "execute", "cancel")})
 @rule(Action.MANAGE_RETENTION)
 def create(body: S.NewDestructionList) -> object:
     dlist = disposition.create_list(db(), g.user, body.document_ids, title=body.title or None, index=runtime().index,

@@ -16,7 +16,8 @@ bp = Blueprint("api_loans_audit", __name__, url_prefix="/api/v1")
 
 @bp.route("/loans", methods=["POST"])
 @contract("Request a loan of a customer file or of documents (JSON, or a form: document_ids as \"12, 13\")",
-          {201: S.Loan}, body=S.NewLoan, forms=True)
+          {201: S.Loan}, body=S.NewLoan, forms=True,
+          links={f"api_loans_audit.{e}": {"loan_id": "id"} for e in ("approve_loan", "reject_loan", "return_loan")})
 @rule(Action.LOAN_REQUEST)
 def create_loan(body: S.NewLoan) -> object:
     loan = loan_service.request_loan(db(), g.user, loan_service.LoanRequest(

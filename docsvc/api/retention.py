@@ -90,7 +90,8 @@ def list_holds() -> object:
 
 
 @bp.route("/holds", methods=["POST"])
-@contract("Place a hold on customers' files, documents and/or a saved search", {201: S.Hold}, body=S.NewHold)
+@contract("Place a hold on customers' files, documents and/or a saved search", {201: S.Hold}, body=S.NewHold,
+          links={"api_retention.release_hold": {"hold_id": "id"}})
 @rule(Action.MANAGE_RETENTION)
 def place_hold(body: S.NewHold) -> object:
     hold = holds.place(db(), g.user, body.name, body.reason, customer_accounts=body.customer_accounts,

@@ -40,7 +40,8 @@ def me() -> object:
 
 @bp.route("/batches", methods=["POST"])
 @contract("Upload files as a new batch; poll GET /api/v1/batches/{batch_id}", {202: S.Batch}, form=S.BatchUpload,
-          errors=(400, 401, 403, 404, 409, 413, 429))
+          errors=(400, 401, 403, 404, 409, 413, 429),
+          links={"api_v1.get_batch": {"batch_id": "id"}, "api_v1.retry_batch": {"batch_id": "id"}})
 @rule(Action.UPLOAD)
 def create_batch() -> object:
     files = uploaded_files()
