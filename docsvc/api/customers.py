@@ -5,6 +5,8 @@ import dataclasses
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from docsvc.api import schemas as S
+from docsvc.api.contract import CSV, PDF, XLSX, contract
 from docsvc.governance.access import Action, rule
 from docsvc.files import completeness, customer_import, filing, pageops
 from docsvc.files.customers import (
@@ -17,9 +19,7 @@ from docsvc.files.typeguess import guess_document_type
 from docsvc.files.coversheets import sheets_for
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.downloads import completeness_export, customer_file_pdf
-from docsvc.http.params import (
-    int_field, int_list, json_object, optional_int, optional_json_object, page_number, scalar_values, text_field,
-)
+from docsvc.http.params import scalar_values
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 
@@ -32,43 +32,48 @@ def _rule() -> AccountRule:
     return AccountRule(_settings().account_pattern)
 
 
-def _body() -> dict[str, object]:
-    return json_object()
+def _given(body: S.In, names: tuple[str, ...]) -> dict[str, object]:
+    """The fields among `names` the request gave (a PATCH changes only those), numbers in range."""
+    return scalar_values(body.model_dump(exclude_unset=True), names)
 
 
 @bp.route("/customers")
+@contract("List customers; search by 户号 prefix or name", {200: S.CustomerPage}, query=S.CustomerQuery)
 @rule(Action.VIEW_METADATA)
-def list_customers() -> object:
-    limit = int_field(request.args, "per_page", 50, minimum=1, maximum=200)
-    page = page_number(request.args)
-    rows, total = search_customers(db(), request.args.get("q", ""), limit=limit, offset=(page - 1) * limit)
+def list_customers(query: S.CustomerQuery) -> object:
+    limit, page = query.per_page, query.page
+    rows, total = search_customers(db(), query.q, limit=limit, offset=(page - 1) * limit)
     return jsonify(total=total, page=page, per_page=limit, customers=[customer_json(c) for c in rows])
 
 
 @bp.route("/customers", methods=["POST"])
+@contract("Create a customer", {201: S.Customer}, body=S.NewCustomer,
+          links={f"api_customers.{e}": {"account": "account"} for e in ("show", "update", "customer_completeness")})
 @rule(Action.MANAGE_CUSTOMERS)
-def create() -> object:
-    body = _body()
-    customer = create_customer(db(), g.user, _rule(), text_field(body, "account"), scalar_values(body, FIELDS),
-                               ip=client_ip())
+def create(body: S.NewCustomer) -> object:
+    customer = create_customer(db(), g.user, _rule(), body.account, _given(body, FIELDS), ip=client_ip())
     return jsonify(customer_json(customer)), 201
 
 
 @bp.route("/customers/<account>")
+@contract("One customer", {200: S.Customer})
 @rule(Action.VIEW_METADATA)
 def show(account: str) -> object:
     return jsonify(customer_json(get_customer(db(), account)))
 
 
 @bp.route("/customers/<account>", methods=["PATCH"])
+@contract("Change customer fields", {200: S.Customer}, body=S.CustomerFields)
 @rule(Action.MANAGE_CUSTOMERS)
-def update(account: str) -> object:
-    body = _body()
-    customer = update_customer(db(), g.user, account, scalar_values(body, FIELDS), ip=client_ip())
+def update(account: str, body: S.CustomerFields) -> object:
+    customer = update_customer(db(), g.user, account, _given(body, FIELDS), ip=client_ip())
     return jsonify(customer_json(customer))
 
 
 @bp.route("/customers/import", methods=["POST"])
+@contract("Import customers from CSV (UTF-8/GBK) or XLSX; upsert by 户号, all or nothing (422: rows "
+          "rejected, nothing written); format=csv answers the row errors as CSV",
+          {200: (S.ImportReport, CSV), 422: (S.ImportReport, CSV)}, form=S.CustomerImport, query=S.FormatQuery)
 @rule(Action.MANAGE_CUSTOMERS)
 def import_customers() -> object:
     upload = request.files.get("file")
@@ -90,18 +95,22 @@ def import_customers() -> object:
 
 
 @bp.route("/customers/<account>/completeness")
+@contract("Checklist of required document types for the customer's stage", {200: S.Checklist})
 @rule(Action.VIEW_METADATA)
 def customer_completeness(account: str) -> object:
     return jsonify(completeness.checklist(db(), get_customer(db(), account)).as_json())
 
 
 @bp.route("/customers/<account>/file.pdf")
+@contract("The customer file as one PDF with a contents list and searchable text; documents the caller may "
+          "not download are left out and listed as withheld. Audited.", {200: PDF})
 @rule(Action.DOWNLOAD)
 def file_pdf(account: str) -> object:
     return customer_file_pdf(account)
 
 
 @bp.route("/completeness")
+@contract("All incomplete customer files", {200: (S.IncompleteFiles, CSV, XLSX)}, query=S.CompletenessQuery)
 @rule(Action.VIEW_METADATA)
 def completeness_report() -> object:
     lists = completeness.incomplete(db(), region=request.args.get("region") or None,
@@ -113,64 +122,73 @@ def completeness_report() -> object:
 
 
 @bp.route("/document-types")
+@contract("The document-type table (inactive types included)", {200: S.DocumentTypes})
 @rule(Action.VIEW_METADATA)
 def document_types() -> object:
     return jsonify(types=[type_json(t) for t in all_types(db(), active_only=False)])
 
 
 @bp.route("/document-types", methods=["POST"])
+@contract("Add a document type (audited as doctype.create)", {201: S.DocumentType}, body=S.NewDocumentType,
+          links={f"api_customers.{e}": {"code": "code"} for e in ("document_type", "update_document_type")})
 @rule(Action.MANAGE_CUSTOMERS)
-def create_document_type() -> object:
-    body = _body()
-    doc_type = create_type(db(), g.user, text_field(body, "code"),
-                           scalar_values(body, tuple(k for k in body if k != "code")), ip=client_ip())
+def create_document_type(body: S.NewDocumentType) -> object:
+    fields = body.model_dump(exclude_unset=True, exclude={"code"})
+    doc_type = create_type(db(), g.user, body.code, scalar_values(fields, tuple(fields)), ip=client_ip())
     return jsonify(type_json(doc_type)), 201
 
 
 @bp.route("/document-types/<code>")
+@contract("One document type", {200: S.DocumentType})
 @rule(Action.VIEW_METADATA)
 def document_type(code: str) -> object:
     return jsonify(type_json(find_type(db(), code)))
 
 
 @bp.route("/document-types/<code>", methods=["PATCH"])
+@contract("Change a document type's fields (audited); the code itself cannot change", {200: S.DocumentType},
+          body=S.DocumentTypeFields)
 @rule(Action.MANAGE_CUSTOMERS)
-def update_document_type(code: str) -> object:
-    body = _body()
-    doc_type = update_type(db(), g.user, code, scalar_values(body, tuple(body)), ip=client_ip())
+def update_document_type(code: str, body: S.DocumentTypeFields) -> object:
+    fields = body.model_dump(exclude_unset=True)
+    doc_type = update_type(db(), g.user, code, scalar_values(fields, tuple(fields)), ip=client_ip())
     return jsonify(type_json(doc_type))
 
 
 @bp.route("/documents/<int:document_id>", methods=["PATCH"])
+@contract("Describe a document; with customer_account and doc_type it is linked and filed (档号 assigned)",
+          {200: S.Document}, body=S.DocumentFields)
 @rule(Action.FILE)
-def patch_document(document_id: int) -> object:
-    body = _body()
+def patch_document(document_id: int, body: S.DocumentFields) -> object:
     document = filing.update_document(db(), g.user, get_document(db(), document_id),
-                                      scalar_values(body, (*filing.EDITABLE, "customer_account", "doc_type")),
+                                      _given(body, (*filing.EDITABLE, "customer_account", "doc_type")),
                                       _settings(), ip=client_ip())
     return jsonify(document_json(document, g.user))
 
 
 @bp.route("/documents/<int:document_id>/reference-code", methods=["POST"])
+@contract("Correct a 档号 (records manager; reason required; audited)", {200: S.Document}, body=S.CodeCorrection)
 @rule(Action.CORRECT_CODE)
-def correct_reference_code(document_id: int) -> object:
-    body = _body()
-    document = filing.correct_code(db(), g.user, get_document(db(), document_id), text_field(body, "reference_code"),
-                                   text_field(body, "reason"), _settings(), ip=client_ip())
+def correct_reference_code(document_id: int, body: S.CodeCorrection) -> object:
+    document = filing.correct_code(db(), g.user, get_document(db(), document_id), body.reference_code, body.reason,
+                                   _settings(), ip=client_ip())
     return jsonify(document_json(document, g.user))
 
 
 @bp.route("/documents/<int:document_id>/unfile", methods=["POST"])
+@contract("Send a filed document back to the inbox (reason required; audited; the 档号 stays)", {200: S.Document},
+          body=S.Reason)
 @rule(Action.UNFILE)
-def unfile(document_id: int) -> object:
+def unfile(document_id: int, body: S.Reason) -> object:
     """Back to the inbox, so its pages can be corrected: an archivist's audited act with a reason."""
     document = get_document(db(), document_id)
-    filing.unfile_document(db(), g.user, document, reason=text_field(_body(), "reason"), ip=client_ip())
+    filing.unfile_document(db(), g.user, document, reason=body.reason, ip=client_ip())
     db().commit()
     return jsonify(document_json(document, g.user))
 
 
 @bp.route("/documents/<int:document_id>/suggestions")
+@contract("Customers proposed from the OCR text, and the type guessed from the first page", {200: S.Suggestions})
 @rule(Action.FILE)
 def suggestions(document_id: int) -> object:
     document = get_document(db(), document_id)
@@ -181,56 +199,57 @@ def suggestions(document_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>/split", methods=["POST"])
+@contract("Split: pages from at_page on become a new unfiled document", {200: S.SplitDocument}, body=S.Split,
+          links={"api_v1.get_document_json": {"document_id": "new_document/id"},
+                 "api_customers.patch_document": {"document_id": "new_document/id"}})
 @rule(Action.FILE)
-def split(document_id: int) -> object:
-    at_page = int_field(_body(), "at_page")
-    new = pageops.split(db(), g.user, get_document(db(), document_id), at_page, ip=client_ip())
+def split(document_id: int, body: S.Split) -> object:
+    new = pageops.split(db(), g.user, get_document(db(), document_id), body.at_page, ip=client_ip())
     return jsonify(document_json(get_document(db(), document_id), g.user) | {"new_document": document_json(new, g.user)})
 
 
 @bp.route("/documents/<int:document_id>/merge", methods=["POST"])
+@contract("Append an unfiled document's pages", {200: S.Document}, body=S.Merge)
 @rule(Action.FILE)
-def merge(document_id: int) -> object:
-    source = get_document(db(), int_field(_body(), "source_document_id", minimum=1))
+def merge(document_id: int, body: S.Merge) -> object:
+    source = get_document(db(), body.source_document_id)
     target = pageops.merge(db(), g.user, get_document(db(), document_id), source, ip=client_ip())
     return jsonify(document_json(target, g.user))
 
 
 @bp.route("/documents/<int:document_id>/reorder", methods=["POST"])
+@contract("Put the pages in this order", {200: S.Document}, body=S.Reorder)
 @rule(Action.FILE)
-def reorder(document_id: int) -> object:
-    ids = int_list(_body(), "page_ids")
-    document = pageops.reorder(db(), g.user, get_document(db(), document_id), ids, ip=client_ip())
+def reorder(document_id: int, body: S.Reorder) -> object:
+    document = pageops.reorder(db(), g.user, get_document(db(), document_id), body.page_ids, ip=client_ip())
     return jsonify(document_json(document, g.user))
 
 
 @bp.route("/inbox")
+@contract("Unfiled documents", {200: S.Documents})
 @rule(Action.FILE)
 def inbox() -> object:
     return jsonify(documents=[document_json(d, g.user) for d in filing.inbox(db())])
 
 
 @bp.route("/inbox/assign", methods=["POST"])
+@contract("Link and file several documents to one customer and type", {200: S.Documents}, body=S.Assign)
 @rule(Action.FILE)
-def assign() -> object:
+def assign(body: S.Assign) -> object:
     """Bulk: link and file several documents to one customer and type, in one transaction."""
-    body = _body()
-    ids = int_list(body, "document_ids", limit=1000)
-    values = scalar_values(body, ("customer_account", "doc_type"))
-    docs = [get_document(db(), i) for i in ids]
+    values = _given(body, ("customer_account", "doc_type"))
+    docs = [get_document(db(), i) for i in body.document_ids]
     for d in docs:
         filing.update_document(db(), g.user, d, values, _settings(), ip=client_ip())
     return jsonify(documents=[document_json(d, g.user) for d in docs])
 
 
-def _page_op(page_id: int, op: str) -> object:
+def _page_op(page_id: int, op: str, body: S.MovePage | S.RotatePage | None = None) -> object:
     page = get_page(db(), page_id)
-    body = optional_json_object()
-    if op == "move":
-        target = get_document(db(), int_field(body, "document_id", minimum=1))
-        pageops.move_page(db(), g.user, page, target, optional_int(body, "position", minimum=1), ip=client_ip())
-    elif op == "rotate":
-        pageops.rotate(db(), g.user, page, int_field(body, "degrees", 90, minimum=-3600, maximum=3600), ip=client_ip())
+    if isinstance(body, S.MovePage):
+        pageops.move_page(db(), g.user, page, get_document(db(), body.document_id), body.position, ip=client_ip())
+    elif isinstance(body, S.RotatePage):
+        pageops.rotate(db(), g.user, page, body.degrees, ip=client_ip())
     elif op == "delete":
         pageops.bin_page(db(), g.user, page, ip=client_ip())
     elif op == "restore":
@@ -240,30 +259,36 @@ def _page_op(page_id: int, op: str) -> object:
 
 
 @bp.route("/pages/<int:page_id>/move", methods=["POST"])
+@contract("Move the page to another document", {200: S.PageState}, body=S.MovePage)
 @rule(Action.FILE)
-def move_page(page_id: int) -> object:
-    return _page_op(page_id, "move")
+def move_page(page_id: int, body: S.MovePage) -> object:
+    return _page_op(page_id, "move", body)
 
 
 @bp.route("/pages/<int:page_id>/rotate", methods=["POST"])
+@contract("Turn the page as shown (degrees, default 90)", {200: S.PageState}, body=S.RotatePage,
+          body_required=False)
 @rule(Action.FILE)
-def rotate_page(page_id: int) -> object:
-    return _page_op(page_id, "rotate")
+def rotate_page(page_id: int, body: S.RotatePage) -> object:
+    return _page_op(page_id, "rotate", body)
 
 
 @bp.route("/pages/<int:page_id>/delete", methods=["POST"])
+@contract("Put the page in the bin", {200: S.PageState})
 @rule(Action.FILE)
 def delete_page(page_id: int) -> object:
     return _page_op(page_id, "delete")
 
 
 @bp.route("/pages/<int:page_id>/restore", methods=["POST"])
+@contract("Take the page out of the bin", {200: S.PageState})
 @rule(Action.FILE)
 def restore_page(page_id: int) -> object:
     return _page_op(page_id, "restore")
 
 
 @bp.route("/pages/<int:page_id>/purge", methods=["POST"])
+@contract("Erase a binned page for good", {200: S.Purged})
 @rule(Action.FILE)
 def purge_page(page_id: int) -> object:
     pageops.purge_page(db(), runtime().store, g.user, get_page(db(), page_id), ip=client_ip())
@@ -271,6 +296,7 @@ def purge_page(page_id: int) -> object:
 
 
 @bp.route("/cover-sheets")
+@contract("Cover sheets (PDF) for customer and type pairs", {200: PDF}, query=S.CoverSheetQuery)
 @rule(Action.FILE)
 def cover_sheets() -> object:
     accounts, types = request.args.getlist("account"), request.args.getlist("type")

@@ -7,9 +7,10 @@ from flask import Blueprint, Response, g, jsonify
 
 from docsvc.errors import DomainError
 from docsvc.governance import disposition, register
+from docsvc.api import schemas as S
+from docsvc.api.contract import CSV, PDF, contract
 from docsvc.governance.access import Action, rule
 from docsvc.http import client_ip, db, runtime
-from docsvc.http.params import int_field, int_list, json_object, optional_json_object, text_field
 
 bp = Blueprint("api_destruction", __name__, url_prefix="/api/v1/destruction-lists")
 
@@ -18,20 +19,15 @@ def _list(list_id: int):  # type: ignore[no-untyped-def]
     return disposition.get_list(db(), list_id)
 
 
-def _decisions(raw: object) -> list[disposition.DecisionInput]:
-    if not isinstance(raw, list) or len(raw) > 10_000 or not all(isinstance(d, dict) for d in raw):
-        raise DomainError("decisions 应为列表：[{document_id, decision, until, reason}]。 / decisions must be a list "
-                          "of {document_id, decision, until, reason}.")
+def _decisions(decisions: list[S.Appraisal.Decision]) -> list[disposition.DecisionInput]:
     out = []
-    for d in raw:
-        until_text = text_field(d, "until")
+    for d in decisions:
         try:
-            until = date.fromisoformat(until_text) if until_text else None
+            until = date.fromisoformat(d.until) if d.until else None
         except ValueError as exc:
-            raise DomainError(f"鉴定结论的 until 应为日期 YYYY-MM-DD（收到 {until_text[:40]}）。 / until must be a date "
+            raise DomainError(f"鉴定结论的 until 应为日期 YYYY-MM-DD（收到 {d.until[:40]}）。 / until must be a date "
                               "YYYY-MM-DD.") from exc
-        out.append(disposition.DecisionInput(int_field(d, "document_id", minimum=1), text_field(d, "decision"), until,
-                                             text_field(d, "reason") or None))
+        out.append(disposition.DecisionInput(d.document_id, d.decision, until, d.reason or None))
     return out
 
 
@@ -40,75 +36,86 @@ def _json(dlist) -> object:  # type: ignore[no-untyped-def]
 
 
 @bp.route("", methods=["GET"])
+@contract("Destruction lists (销毁清册)", {200: S.DestructionLists})
 @rule(Action.VIEW_RETENTION)
 def index() -> object:
     return jsonify(lists=[disposition.list_json(d) for d in disposition.all_lists(db())])
 
 
 @bp.route("", methods=["POST"])
+@contract("Compile a destruction list from due documents (records manager)", {201: S.DestructionList},
+          body=S.NewDestructionList, links={f"api_destruction.{e}": {"list_id": "id"} for e in (
+              "show", "appraise", "submit", "approve", "reject", "supervise", "execute", "cancel")})
 @rule(Action.MANAGE_RETENTION)
-def create() -> object:
-    body = json_object()
-    dlist = disposition.create_list(db(), g.user, int_list(body, "document_ids"), title=text_field(body, "title") or None,
-                                    index=runtime().index, ip=client_ip())
+def create(body: S.NewDestructionList) -> object:
+    dlist = disposition.create_list(db(), g.user, body.document_ids, title=body.title or None, index=runtime().index,
+                                    ip=client_ip())
     return _json(dlist), 201
 
 
 @bp.route("/<int:list_id>")
+@contract("A list: state, items with per-item result", {200: S.DestructionList})
 @rule(Action.VIEW_RETENTION)
 def show(list_id: int) -> object:
     return _json(_list(list_id))
 
 
 @bp.route("/<int:list_id>/appraisal", methods=["POST"])
+@contract("Record appraisal decisions (鉴定)", {200: S.DestructionList}, body=S.Appraisal)
 @rule(Action.APPRAISE)
-def appraise(list_id: int) -> object:
-    body = json_object()
-    report = text_field(body, "report") if body.get("report") is not None else None
-    return _json(disposition.appraise(db(), g.user, _list(list_id), _decisions(body.get("decisions")),
-                                      report=report, ip=client_ip()))
+def appraise(list_id: int, body: S.Appraisal) -> object:
+    return _json(disposition.appraise(db(), g.user, _list(list_id), _decisions(body.decisions), report=body.report,
+                                      ip=client_ip()))
 
 
 @bp.route("/<int:list_id>/submit", methods=["POST"])
+@contract("Submit the appraised list for approval", {200: S.DestructionList})
 @rule(Action.MANAGE_RETENTION)
 def submit(list_id: int) -> object:
     return _json(disposition.submit(db(), g.user, _list(list_id), ip=client_ip()))
 
 
 @bp.route("/<int:list_id>/approve", methods=["POST"])
+@contract("Approve (not the compiler); the waiting period starts", {200: S.DestructionList}, body=S.Note,
+          body_required=False)
 @rule(Action.APPROVE_DESTRUCTION)
-def approve(list_id: int) -> object:
-    note = text_field(optional_json_object(), "note") or None
-    return _json(disposition.approve(db(), g.user, _list(list_id), runtime().settings, note=note, ip=client_ip()))
+def approve(list_id: int, body: S.Note) -> object:
+    return _json(disposition.approve(db(), g.user, _list(list_id), runtime().settings, note=body.note or None,
+                                     ip=client_ip()))
 
 
 @bp.route("/<int:list_id>/reject", methods=["POST"])
+@contract("Reject back to the compiler", {200: S.DestructionList}, body=S.Reason)
 @rule(Action.APPROVE_DESTRUCTION)
-def reject(list_id: int) -> object:
-    return _json(disposition.reject(db(), g.user, _list(list_id), text_field(json_object(), "reason"), ip=client_ip()))
+def reject(list_id: int, body: S.Reason) -> object:
+    return _json(disposition.reject(db(), g.user, _list(list_id), body.reason, ip=client_ip()))
 
 
 @bp.route("/<int:list_id>/supervise", methods=["POST"])
+@contract("Confirm as supervisor (监销人): two distinct people, neither compiler nor approver",
+          {200: S.DestructionList}, body=S.Note, body_required=False)
 @rule(Action.SUPERVISE_DESTRUCTION)
-def supervise(list_id: int) -> object:
-    note = text_field(optional_json_object(), "note") or None
-    return _json(disposition.supervise(db(), g.user, _list(list_id), note=note, ip=client_ip()))
+def supervise(list_id: int, body: S.Note) -> object:
+    return _json(disposition.supervise(db(), g.user, _list(list_id), note=body.note or None, ip=client_ip()))
 
 
 @bp.route("/<int:list_id>/execute", methods=["POST"])
+@contract("Queue the erasure of a supervised list (again, to complete one a fault stopped)", {202: S.DestructionList})
 @rule(Action.EXECUTE_DESTRUCTION)
 def execute(list_id: int) -> object:
     return _json(disposition.start_execution(db(), g.user, _list(list_id), runtime().jobs, ip=client_ip())), 202
 
 
 @bp.route("/<int:list_id>/cancel", methods=["POST"])
+@contract("Cancel before execution starts", {200: S.DestructionList}, body=S.Reason)
 @rule(Action.MANAGE_RETENTION)
-def cancel(list_id: int) -> object:
-    return _json(disposition.cancel(db(), g.user, _list(list_id), text_field(json_object(), "reason"), ip=client_ip()))
+def cancel(list_id: int, body: S.Reason) -> object:
+    return _json(disposition.cancel(db(), g.user, _list(list_id), body.reason, ip=client_ip()))
 
 
 @bp.route("/<int:list_id>/register.pdf", defaults={"ext": "pdf"})
 @bp.route("/<int:list_id>/register.csv", defaults={"ext": "csv"})
+@contract("The destruction register (PDF or CSV), once executed; its SHA-256 is checked", {200: (PDF, CSV)})
 @rule(Action.READ_REGISTER)
 def register_file(list_id: int, ext: str) -> Response:
     dlist = _list(list_id)

@@ -1,17 +1,17 @@
 """REST API v1: thin routes over the same services as the web views."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from docsvc.governance.access import Action, rule
-from docsvc.api.openapi import openapi_document
-from docsvc.search import MAX_PER_PAGE, QueryError, SearchResults
+from docsvc.api import schemas as S
+from docsvc.api.contract import contract, openapi_document
+from docsvc.search import QueryError, SearchResults
 from docsvc.pipeline import batches as batch_service
 from docsvc.files.documents import document_json, get_document, get_page, page_json, page_summary
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.files.searching import search as search_files
 from docsvc.http import client_ip, content, db, runtime
-from docsvc.http.params import int_field, optional_int, page_number
 from docsvc.http.uploads import uploaded_files
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -22,18 +22,26 @@ def _error(message: str, status: int = 400) -> object:
 
 
 @bp.route("/openapi.json")
+@contract("This document, generated from the models", {200: S.OpenAPI}, errors=())
 @rule(Action.PUBLIC)
 def openapi() -> object:
-    return jsonify(openapi_document())
+    # Generated once per app: the routes and models do not change while it runs.
+    if "openapi" not in current_app.extensions:
+        current_app.extensions["openapi"] = openapi_document(current_app)
+    return jsonify(current_app.extensions["openapi"])
 
 
 @bp.route("/me")
+@contract("The token's user", {200: S.Me})
 @rule(Action.AUTHENTICATED)
 def me() -> object:
     return jsonify(id=g.user.id, username=g.user.username, roles=sorted(g.user.role_set))
 
 
 @bp.route("/batches", methods=["POST"])
+@contract("Upload files as a new batch; poll GET /api/v1/batches/{batch_id}", {202: S.Batch}, form=S.BatchUpload,
+          errors=(400, 401, 403, 404, 409, 413, 429),
+          links={"api_v1.get_batch": {"batch_id": "id"}, "api_v1.retry_batch": {"batch_id": "id"}})
 @rule(Action.UPLOAD)
 def create_batch() -> object:
     files = uploaded_files()
@@ -47,12 +55,14 @@ def create_batch() -> object:
 
 
 @bp.route("/batches/<int:batch_id>")
+@contract("Batch progress and per-file outcome", {200: S.Batch})
 @rule(Action.VIEW_BATCH)
 def get_batch(batch_id: int) -> object:
     return jsonify(batch_service.batch_report(db(), batch_id).as_json())
 
 
 @bp.route("/batches/<int:batch_id>/retry", methods=["POST"])
+@contract("Retry every failed file and page of the batch", {202: S.Queued})
 @rule(Action.RETRY)
 def retry_batch(batch_id: int) -> object:
     n = batch_service.retry_failed(db(), runtime().jobs, batch_id, actor=g.user, ip=client_ip())
@@ -60,18 +70,21 @@ def retry_batch(batch_id: int) -> object:
 
 
 @bp.route("/documents/<int:document_id>")
+@contract("Document metadata and its pages", {200: S.Document})
 @rule(Action.VIEW_METADATA)
 def get_document_json(document_id: int) -> object:
     return jsonify(document_json(get_document(db(), document_id), g.user))
 
 
 @bp.route("/pages/<int:page_id>")
+@contract("Page text, source, confidence, rotation, skew, size", {200: S.Page})
 @rule(Action.VIEW_CONTENT)
 def get_page_json(page_id: int) -> object:
     return jsonify(page_json(get_page(db(), page_id)))
 
 
 @bp.route("/pages/<int:page_id>/retry", methods=["POST"])
+@contract("Retry a failed page", {202: S.PageState})
 @rule(Action.RETRY)
 def retry_page(page_id: int) -> object:
     page = batch_service.retry_page(db(), runtime().jobs, page_id, actor=g.user, ip=client_ip())
@@ -82,18 +95,15 @@ content.mount(bp)  # page bytes: the very views the web mounts, so there is one 
 
 
 @bp.route("/search")
+@contract("Full-text search over pages, grouped by document", {200: S.SearchResults}, query=S.SearchQuery)
 @rule(Action.SEARCH)
-def search() -> object:
-    q = request.args.get("q", "").strip()
-    page = page_number(request.args)
-    per_page = int_field(request.args, "per_page", 20, minimum=1, maximum=MAX_PER_PAGE)
-    sort = request.args.get("sort", "relevance")
-    document_id = optional_int(request.args, "document_id", minimum=1)  # every matching page of that document
+def search(query: S.SearchQuery) -> object:
+    q = query.q.strip()
     if not q:
         return _error("请提供检索词 q。 / Give a query in parameter q.")
     try:
-        results = search_files(db(), runtime().index, g.user, q, page=max(1, page), per_page=per_page, sort=sort,
-                               document_id=document_id, ip=client_ip())
+        results = search_files(db(), runtime().index, g.user, q, page=query.page, per_page=query.per_page,
+                               sort=query.sort, document_id=query.document_id, ip=client_ip())
     except QueryError as exc:
         return _error(str(exc))
     return jsonify(search_json(results))

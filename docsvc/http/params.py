@@ -28,13 +28,6 @@ def json_object() -> dict[str, object]:
     return data
 
 
-def optional_json_object() -> dict[str, object]:
-    """The JSON body when one is sent (an object), else {}: for routes whose body is optional."""
-    if not request.get_data(cache=True):
-        return {}
-    return json_object()
-
-
 def as_int(value: object, name: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int:
     """`value` (an integer, or a string of digits from a form or query) within [minimum, maximum]."""
     if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) <= 12:
@@ -59,38 +52,6 @@ def int_field(body: Mapping[str, object], name: str, default: int | None = None,
 def optional_int(body: Mapping[str, object], name: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
     value = body.get(name)
     return None if value is None or value == "" else as_int(value, name, minimum=minimum, maximum=maximum)
-
-
-def int_list(body: Mapping[str, object], name: str, *, limit: int = 10_000) -> list[int]:
-    """A list of ids (JSON array of integers)."""
-    value = body.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > limit:
-        raise BadInput(f"参数 {name} 应为整数数组（最多 {limit} 个），例如 [12, 13]。 / "
-                       f"{name} must be a list of whole numbers (at most {limit}), e.g. [12, 13].")
-    return [as_int(v, name, minimum=1) for v in value]
-
-
-def text_list(body: Mapping[str, object], name: str, *, limit: int = 10_000) -> list[str]:
-    """A list of strings (JSON array), e.g. 户号s."""
-    value = body.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > limit or not all(isinstance(v, str) for v in value):
-        raise BadInput(f"参数 {name} 应为文字数组（最多 {limit} 个），例如 [\"3100012345\"]。 / "
-                       f"{name} must be a list of strings (at most {limit}), e.g. [\"3100012345\"].")
-    return value
-
-
-def text_field(body: Mapping[str, object], name: str, default: str = "") -> str:
-    """A string field; numbers are taken as their text, anything else (a list, an object) is refused."""
-    value = body.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise BadInput(f"参数 {name} 应为文字。 / {name} must be a string.")
-    return str(value)
 
 
 def flag(body: Mapping[str, object], name: str) -> bool | None:
