@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from datetime import date
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -28,7 +29,7 @@ from docsvc.pipeline.splitting import split_file
 from docsvc.runtime import Runtime
 from tests.browser import Server, log_in, log_out
 from tests.conftest import PASSWORD, ROOT
-from tests.destruction_setup import ACCOUNT, due_document, people, text_pdf
+from tests.destruction_setup import ACCOUNT, file_as_due, ingest, people, text_pdf
 from workers.queues import InProcessJobQueue
 
 SHOTS = ROOT / "docs" / "screenshots"
@@ -70,8 +71,6 @@ def _batch_in_progress(rt: Runtime, tmp_path: Path) -> int:
 
 def _filed_contract(rt: Runtime, tmp_path: Path) -> int:
     """The contract read from its PDF, filed under the customer as 供用电合同 (HT); returns its first page."""
-    from tests.destruction_setup import ingest
-
     doc_id = ingest(rt, "供用电合同.pdf", text_pdf(tmp_path, CONTRACT))
     with rt.sessions() as s:
         customer = find_customer(s, ACCOUNT) or create_customer(
@@ -85,6 +84,18 @@ def _filed_contract(rt: Runtime, tmp_path: Path) -> int:
         return document.pages[0].id
 
 
+def _due_from_2005(rt: Runtime, tmp_path: Path, name: str, text: str, title: str) -> int:
+    """A due document dated 2005 before it is filed, so its 档号 carries the year it was formed."""
+    doc_id = ingest(rt, name, text_pdf(tmp_path, [text]))
+    with rt.sessions() as s:
+        document = s.get(Document, doc_id)
+        assert document is not None
+        document.doc_date = date(2005, 3, 1)
+        s.commit()
+    file_as_due(rt, doc_id, title=title)
+    return doc_id
+
+
 def test_the_main_screens_render_and_are_photographed(
         browser_page: Page, served: Server, served_runtime: Runtime, tmp_path: Path) -> None:
     rt, page, url = served_runtime, browser_page, served.url
@@ -94,7 +105,7 @@ def test_the_main_screens_render_and_are_photographed(
         create_user(s, "liuyang", PASSWORD, ["archivist"])
     batch_id = _batch_in_progress(rt, tmp_path)
     first_page = _filed_contract(rt, tmp_path)
-    due = [due_document(rt, tmp_path, f"{n}.pdf", [text], title=title) for n, (text, title) in enumerate(
+    due = [_due_from_2005(rt, tmp_path, f"{n}.pdf", text, title) for n, (text, title) in enumerate(
         [("居民用电申请表 户号3000000001 2005年", "居民用电申请表"), ("电费缴费凭证 2005年3月", "电费缴费凭证"),
          ("业扩报装工单 2005年", "业扩报装工单")])]
     who = people(rt)
