@@ -11,7 +11,8 @@ holds `--documents` filed documents, each with a real JPEG thumbnail (tests/fact
 the four pages — served search, static search, served file, static file — alternating, each in a fresh
 browser context (cold cache, the login cookie only) and reads the page's own Navigation Timing: first
 contentful paint and the `load` event (which waits for every thumbnail). Prints each round, the medians
-and the ratios. Target: ≤ 2× the floor. Nothing here asserts.
+and the ratios, with where the time goes: the wait for the HTML's first byte and the median
+wait for an image's first byte. Target: ≤ 2× the floor. Nothing here asserts.
 """
 from __future__ import annotations
 
@@ -51,8 +52,12 @@ TIMING = """async () => {
   });
   const nav = performance.getEntriesByType('navigation')[0];
   const images = [...document.images];
-  return {load: nav.loadEventEnd, fcp, text: document.body.innerText.length, images: images.length,
-          shown: images.filter(i => i.complete && i.naturalWidth > 0).length};
+  // Where the time goes: the server's wait for the HTML, and for each image (request sent → first byte).
+  const waits = performance.getEntriesByType('resource').filter(e => e.initiatorType === 'img')
+    .map(e => e.responseStart - e.requestStart).sort((a, b) => a - b);
+  return {load: nav.loadEventEnd, fcp, html: nav.responseStart - nav.requestStart,
+          img: waits.length ? waits[Math.floor(waits.length / 2)] : 0, text: document.body.innerText.length,
+          images: images.length, shown: images.filter(i => i.complete && i.naturalWidth > 0).length};
 }"""
 
 
@@ -162,10 +167,11 @@ def main() -> None:
                     for name, url in pages.items():
                         for kind, target in (("served", url), ("static", floors[name])):
                             f = timed(browser, state, target)
-                            bucket = results.setdefault(f"{name} {kind}", {"load": [], "fcp": []})
-                            bucket["load"].append(f["load"])
-                            bucket["fcp"].append(f["fcp"])
+                            bucket = results.setdefault(f"{name} {kind}", {"fcp": [], "load": [], "html": [], "img": []})
+                            for figure, values in bucket.items():
+                                values.append(f[figure])
                             print(f"round {n} {name:13} {kind:6}: FCP {f['fcp']:6.0f} ms, load {f['load']:6.0f} ms, "
+                                  f"HTML wait {f['html']:5.0f} ms, image wait (median) {f['img']:5.0f} ms, "
                                   f"text {f['text']} chars, images {f['shown']}/{f['images']}")
                 browser.close()
         finally:
@@ -176,6 +182,9 @@ def main() -> None:
         for figure in ("fcp", "load"):
             m, f = statistics.median(served[figure]), statistics.median(floor[figure])
             print(f"  {name:13} {figure:4}: served {m:6.0f} ms, static {f:6.0f} ms, ratio {m / f:.2f}× (target ≤ 2×)")
+        print(f"  {name:13} waits for the first byte: HTML served {statistics.median(served['html']):.0f} ms, static "
+              f"{statistics.median(floor['html']):.0f} ms; image (median of the page's) served "
+              f"{statistics.median(served['img']):.0f} ms, static {statistics.median(floor['img']):.0f} ms")
 
 
 if __name__ == "__main__":
