@@ -1,7 +1,9 @@
 """Accessibility smoke check (issue 14, Tests): axe-core (vendored in tests/vendor/axe-core) run on the main
 pages of one served instance — login, home, upload, inbox, search results, page viewer, customer file,
 retention — signed in as an archivist. No violation of impact "serious" or "critical" of any rule (labels
-and accessible names, colour contrast, keyboard focus and the rest) may be left.
+and accessible names, colour contrast, keyboard focus and the rest) may be left. Focus order, which axe
+cannot judge, is checked by pressing Tab on the two forms people type into most: the login form and the
+inbox's filing form.
 
 The script is injected by Playwright into a context opened with `bypass_csp=True`: the application's
 Content-Security-Policy rightly refuses any script it did not serve, and axe is a test tool that must never
@@ -67,6 +69,19 @@ def violations(page: BrowserPage) -> list[dict]:
     return [v for v in result["violations"] if v["impact"] in BLOCKING]
 
 
+def tab_order(page: BrowserPage, start: str, presses: int) -> list[str]:
+    """The fields Tab reaches from `start`, in order, each named by its name, id or text (a field with
+    parts, such as a date's year, month and day, counted once)."""
+    page.focus(start)
+    order: list[str] = []
+    for _ in range(presses + 1):
+        name = page.evaluate("(e => e.name || e.id || e.textContent.trim())(document.activeElement)")
+        if not order or order[-1] != name:
+            order.append(name)
+        page.keyboard.press("Tab")
+    return order
+
+
 def test_the_main_pages_have_no_serious_accessibility_violations(
         a11y_page: BrowserPage, served: Server, served_runtime: Runtime) -> None:
     cli(server_env(served.data_dir), "user", "create", "archivist", "--role", "archivist", "--password-stdin",
@@ -82,6 +97,11 @@ def test_the_main_pages_have_no_serious_accessibility_violations(
             log_in(page, url, "archivist")
         page.goto(url + path, wait_until="load")
         assert "/login" not in page.url or name == "login", f"{name}: sent to the login page"
+        if name == "login":  # focus order: the form in reading order, from the field focused on arrival
+            assert tab_order(page, ":focus", 2) == ["username", "password", "登录"]
+        if name == "inbox":  # the filing form, worked with the keyboard all day
+            assert tab_order(page, "#customer_account", 8)[:6] == [
+                "customer_account", "type_code", "doc_type", "document_date", "contract_number", "归档 File"]
         for v in violations(page):
             targets = "; ".join(", ".join(n["target"]) + f" ({n['failureSummary']})" for n in v["nodes"][:5])
             found.append(f"{name} {path}: {v['id']} [{v['impact']}] {v['help']} — {targets}")
