@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,10 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, _wait_until_up, cli, free_port, log_in, server_env  # noqa: E402
-from tests.conftest import PASSWORD  # noqa: E402
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, log_in, serving  # noqa: E402
 from tests.inbox_keys import bare_page, file_with_keyboard, keystrokes_without_waiting, seed_inbox  # noqa: E402
-from tests.processes import stop  # noqa: E402
 
 
 def main() -> None:
@@ -35,41 +32,28 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="docsvc-ui-keys-") as tmp:
-        data_dir = Path(tmp) / "var"
-        env = server_env(data_dir)
-        cli(env, "db", "upgrade")
-        cli(env, "user", "create", "operator", "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
-        ids = seed_inbox(data_dir, (args.pages,) * args.rounds)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        log_path = Path(tmp) / "server.log"
-        with log_path.open("wb") as log:
-            server = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "serve", "--port", str(port)],
-                                      env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                _wait_until_up(server, url, log_path)
-                with sync_playwright() as playwright:
-                    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                    page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
-                    floor_page = browser.new_page()
-                    log_in(page, url, "operator")
-                    page.goto(f"{url}/inbox")
-                    filed, floors = [], []
-                    for document_id in ids:
-                        expect(page.locator("#current")).to_have_attribute("data-id", str(document_id))
-                        started = time.perf_counter()
-                        keys = file_with_keyboard(page, args.pages)
-                        filed.append(time.perf_counter() - started)
-                        bare_page(floor_page)
-                        started = time.perf_counter()
-                        keystrokes_without_waiting(floor_page, keys)
-                        floors.append(time.perf_counter() - started)
-                        print(f"document {document_id}: {keys} keys, filed in {filed[-1]:.2f} s, "
-                              f"floor {floors[-1]:.2f} s, ratio {filed[-1] / floors[-1]:.1f}×")
-                    browser.close()
-            finally:
-                stop(server)
+    with tempfile.TemporaryDirectory(prefix="docsvc-ui-keys-") as tmp, serving(Path(tmp)) as server:
+        ids = seed_inbox(server.data_dir, (args.pages,) * args.rounds)
+        url = server.url
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+            floor_page = browser.new_page()
+            log_in(page, url, "operator")
+            page.goto(f"{url}/inbox")
+            filed, floors = [], []
+            for document_id in ids:
+                expect(page.locator("#current")).to_have_attribute("data-id", str(document_id))
+                started = time.perf_counter()
+                keys = file_with_keyboard(page, args.pages)
+                filed.append(time.perf_counter() - started)
+                bare_page(floor_page)
+                started = time.perf_counter()
+                keystrokes_without_waiting(floor_page, keys)
+                floors.append(time.perf_counter() - started)
+                print(f"document {document_id}: {keys} keys, filed in {filed[-1]:.2f} s, "
+                      f"floor {floors[-1]:.2f} s, ratio {filed[-1] / floors[-1]:.1f}×")
+            browser.close()
     m, f = statistics.median(filed), statistics.median(floors)
     print(f"median over {len(filed)} rounds: filed {m:.2f} s, floor {f:.2f} s, ratio {m / f:.1f}× (target < 10 s)")
 

@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,15 +70,16 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> Non
     raise AssertionError(f"docsvc serve did not answer at {url} within {SERVER_START_S}s")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Server]:
-    """`docsvc db upgrade`, `docsvc user create operator`, then `docsvc serve` on a free port."""
-    data_dir = tmp_path / "var"
+@contextmanager
+def serving(root: Path) -> Iterator[Server]:
+    """`docsvc db upgrade`, `docsvc user create operator`, then `docsvc serve` on a free port, with its
+    data in `root`/var and its log in `root`/server.log; stopped on leaving."""
+    data_dir = root / "var"
     env = server_env(data_dir)
     cli(env, "db", "upgrade")
     cli(env, "user", "create", "operator", "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
     port = free_port()
-    log_path = tmp_path / "server.log"
+    log_path = root / "server.log"
     log = log_path.open("wb")
     # The log goes to a file, not a pipe: a pipe nobody reads would stall the server once full.
     process = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "serve", "--port", str(port)],
@@ -89,6 +91,12 @@ def served(tmp_path: Path) -> Iterator[Server]:
     finally:
         stop(process)
         log.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Server]:
+    with serving(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
