@@ -42,7 +42,6 @@ import platform
 import pstats
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,6 +61,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tests.processes import free_port  # noqa: E402
 from tests.samples import char_error_rate, form_text, render_page  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -544,12 +544,6 @@ def measure_text_layer(pages: int, workdir: Path) -> None:
 
 # -- (c): web process memory during a 1 GB upload ---------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _proc_status_kb(pid: int, field_name: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field_name + ":"):
@@ -587,7 +581,7 @@ def upload_once(megabytes: int, workdir: Path, *, web_only: bool) -> None:
     cli("db", "upgrade")
     cli("user", "create", "bench", "--role", "operator", "--password-stdin", stdin="bench-password-1234\n")
     token = cli("token", "create", "bench").strip().splitlines()[-1]
-    port = _free_port()
+    port = free_port()
     log = (workdir / "serve.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "serve", "--port", str(port)],
                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -30,7 +30,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -59,17 +58,12 @@ from docsvc.governance.accounts import create_user, find_user, issue_token  # no
 from docsvc.models import BatchFile, Page  # noqa: E402
 from docsvc.runtime import build_runtime  # noqa: E402
 from storage import ORIGINALS_PREFIX  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 from tests.testdata import make_text_pdf  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 COMMON_PHRASE = "产权分界点"
 PASSWORD = "load-test-password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.conftest import PASSWORD, ROOT
-from tests.processes import stop
+from tests.processes import free_port, stop
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page
@@ -36,12 +35,6 @@ SERVER_START_S = 30.0
 class Server:
     url: str
     data_dir: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(data_dir: Path) -> dict[str, str]:

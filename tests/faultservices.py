@@ -11,16 +11,10 @@ from pathlib import Path
 
 import redis
 
-from tests.processes import stop
+from tests.processes import free_port, stop
 
 REDIS_SERVER = "/usr/bin/redis-server"
 START_TIMEOUT_S = 20
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RedisServer:

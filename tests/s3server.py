@@ -7,7 +7,6 @@ same HTTP S3 protocol to it as it does to MinIO. Register with
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 
 from storage import S3Store
-from tests.processes import stop
+from tests.processes import free_port, stop
 
 ACCESS_KEY = "docsvc-test"
 SECRET_KEY = "docsvc-test-secret"
@@ -31,7 +30,7 @@ START_TIMEOUT_S = 30
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -74,12 +73,6 @@ def s3_store(s3_server: dict[str, str], s3_client: Minio, tmp_path: Path) -> Ite
     for error in s3_client.remove_objects(bucket, leftovers):
         raise AssertionError(f"could not clean test bucket {bucket}: {error}")
     s3_client.remove_bucket(bucket)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_ready(process: subprocess.Popen, port: int, log_path: Path) -> None:

@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,9 @@ from docsvc import create_app, db, health
 from docsvc.config import Settings
 from docsvc.db import make_engine, make_sessionmaker
 from docsvc.runtime import Runtime, build_runtime
-from tests.processes import stop
-from tests.s3server import ACCESS_KEY, SECRET_KEY, _free_port, _wait_until_ready
+from tests.faultservices import RedisServer
+from tests.processes import free_port, stop
+from tests.s3server import ACCESS_KEY, SECRET_KEY, _wait_until_ready
 
 pytestmark = pytest.mark.integration   # servers of the test's own, as processes
 
@@ -77,30 +77,17 @@ def test_error_texts_never_show_the_passwords_of_the_settings(tmp_path: Path) ->
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A redis-server of this test's own, so the test can stop it."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                stop(process)
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-    yield process, f"redis://127.0.0.1:{port}/0"
-    stop(process)
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    assert server.process is not None
+    yield server.process, server.url
+    server.stop()
 
 
 @pytest.fixture
 def own_moto(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A moto S3 server of this test's own (the session's shared one must stay up for other tests)."""
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "moto.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -167,7 +154,7 @@ def test_object_store_down_makes_readyz_503_naming_it(stack_app: Flask,
 
 
 def test_database_down_makes_readyz_503_naming_it_without_its_password(stack_app: Flask, stack: Runtime) -> None:
-    closed = _free_port()  # nothing listens there
+    closed = free_port()  # nothing listens there
     engine = make_engine(f"postgresql+psycopg://postgres:pw-never-shown@127.0.0.1:{closed}/test")
     stack_app.extensions["docsvc"] = dataclasses.replace(
         stack, engine=engine, sessions=make_sessionmaker(engine),

@@ -33,7 +33,7 @@ from docsvc.runtime import Runtime, build_runtime, install
 from tests.conftest import REDIS_URL, ROOT, Users, settings_for, wait_for_batch
 from tests.factories import add_document
 from tests.processes import stop
-from tests.s3server import _free_port
+from tests.processes import free_port
 from tests.scans import text_pdf_bytes, tiff_bytes
 from tests.samples import form_text
 
@@ -217,7 +217,7 @@ def test_gunicorn_workers_add_up_their_metrics_and_log_json_lines(stack_env: dic
     multiproc = tmp_path / "metrics"
     multiproc.mkdir()
     (multiproc / "counter_999999.db").write_bytes(b"left by a previous run")  # gunicorn's start removes it
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **stack_env, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
            "DOCSVC_LOG_FORMAT": "json"}
     out, err = tmp_path / "gunicorn.out", tmp_path / "gunicorn.err"
@@ -254,7 +254,7 @@ def test_an_rq_worker_serves_its_page_counters_on_its_own_port(stack_env: dict[s
     rt = build_runtime(Settings.from_env(stack_env))
     db.upgrade(rt.engine)
     install(rt)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **stack_env, "PYTHONPATH": str(ROOT), "DOCSVC_WORKER_METRICS_PORT": str(port)}
     worker = subprocess.Popen([sys.executable, "-m", "docsvc.cli", "worker", "ingest", "ocr"], env=env, cwd=ROOT)
     try:

@@ -85,19 +85,22 @@ def _domain_error(exc: DomainError) -> object:
 def _database_down(exc: OperationalError) -> object:
     # The pool checks each connection before use (pool_pre_ping): a database that restarted is reconnected
     # to without this; it answers only while the database cannot be reached at all.
-    log.error("database unreachable: %s", exc)
-    return _domain_error(Unavailable(
-        "数据库暂时无法访问，本次操作未完成。请一两分钟后重试；如仍失败，请联系系统管理员检查数据库（PostgreSQL）。 / "
-        "The database cannot be reached right now, so nothing was done. Try again in a minute or two; if it "
-        "still fails, ask the administrator to check the database (PostgreSQL)."))
+    return _unreachable(exc, "数据库暂时无法访问，本次操作未完成",
+                        "The database cannot be reached right now, so nothing was done",
+                        "数据库（PostgreSQL）", "the database (PostgreSQL)")
 
 
 def _store_down(exc: StoreUnavailable) -> object:
-    log.error("object store unreachable: %s", exc)
+    return _unreachable(exc, "对象存储暂时无法访问", "The object store cannot be reached right now",
+                        "MinIO/对象存储服务", "the MinIO / object store service")
+
+
+def _unreachable(exc: Exception, what_zh: str, what_en: str, service_zh: str, service_en: str) -> object:
+    """A service the request needs is down: logged, and a 503 saying to wait, then to call the administrator."""
+    log.error("%s: %s", what_en, exc)
     return _domain_error(Unavailable(
-        "对象存储暂时无法访问，请一两分钟后重试；如仍失败，请联系系统管理员检查 MinIO/对象存储服务。 / The object store "
-        "cannot be reached right now. Try again in a minute or two; if it still fails, ask the administrator to "
-        "check the MinIO / object store service."))
+        f"{what_zh}，请一两分钟后重试；如仍失败，请联系系统管理员检查{service_zh}。 / {what_en}. Try again in a minute "
+        f"or two; if it still fails, ask the administrator to check {service_en}."))
 
 
 def _server_error(exc: HTTPException) -> object:
