@@ -156,9 +156,11 @@ def check_empty(engine: Engine, store: ObjectStore, revision: str) -> None:
                              "new empty database and object store, and do not start the service or create accounts first.")
 
 
-def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: ObjectStore, index: SearchIndex,
-            settings: Settings, *, progress: Progress = no_progress, procs: int = 1) -> RestoreReport:
-    """`procs` > 1 rebuilds the index with that many processes (a command's choice, as for `docsvc reindex`)."""
+def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: ObjectStore,
+            index: SearchIndex | None, settings: Settings, *, progress: Progress = no_progress,
+            procs: int = 1) -> RestoreReport:
+    """`procs` > 1 rebuilds the index with that many processes (a command's choice, as for `docsvc reindex`);
+    no index (a scratch copy nobody searches, as for the 四性检测 of a bag) leaves the rebuild out."""
     path = Path(path)
     progress("validate", 0, 1)
     bag = validate(path)
@@ -181,11 +183,12 @@ def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: 
         db.upgrade(engine)
     redraw = _restore_objects(data, store, report, progress)
     _redraw(sessions, store, settings, redraw, report, progress)
-    progress("index", 0, 1)
-    reindex.rebuild(sessions, index, procs=procs)
-    with sessions() as session:
-        report.indexed = reindex.count_indexable(session)
-    progress("index", 1, 1)
+    if index is not None:
+        progress("index", 0, 1)
+        reindex.rebuild(sessions, index, procs=procs)
+        with sessions() as session:
+            report.indexed = reindex.count_indexable(session)
+        progress("index", 1, 1)
     recorded_chain = json.loads((data / AUDIT_SUMMARY).read_text(encoding="utf-8"))
     with sessions() as session:
         report.audit = audit.verify(session, audit.load_anchors(store))
@@ -340,7 +343,7 @@ def four_properties_of_bag(path: Path, scratch: Path, filing: FilingSettings, *,
         sessions = db.make_sessionmaker(engine)
         store = open_store(s3_endpoint=None, s3_access_key=None, s3_secret_key=None, s3_bucket=settings.s3_bucket,
                            s3_secure=False, local_root=settings.objects_dir, cache_dir=settings.cache_dir)
-        restore(path, engine, sessions, store, SearchIndex(settings.index_dir), settings, progress=progress)
+        restore(path, engine, sessions, store, None, settings, progress=progress)
         with sessions() as session:
             return four_properties.run(session, store, filing, None, accounts=accounts, recompute=recompute,
                                        all_pages=all_pages, on_total=on_total, progress=checked)
