@@ -43,6 +43,7 @@ from docsvc.files.customers import AccountRule  # noqa: E402
 from docsvc.models import Customer, Document  # noqa: E402
 from tests.factories import add_document  # noqa: E402
 from docsvc.pipeline.intake import Upload, receive  # noqa: E402
+from docsvc.pipeline.jobstate import job_limits  # noqa: E402
 from docsvc.pipeline.splitting import split_file  # noqa: E402
 from scratch import scratch_schema  # noqa: E402
 
@@ -181,7 +182,7 @@ def split_figure(rt, settings: Settings, n_pages: int) -> None:  # type: ignore[
         bf_id = batch.files[0].id
     started = time.perf_counter()
     with rt.sessions() as s:
-        split_file(s, rt.store, rt.jobs, bf_id, settings.filing)
+        split_file(s, rt.store, rt.jobs, bf_id, settings.filing, job_limits(settings))
     took = time.perf_counter() - started
     with rt.sessions() as s:
         filed = s.scalar(text("SELECT count(*) FROM documents WHERE filed_at IS NOT NULL"))

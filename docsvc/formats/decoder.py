@@ -79,10 +79,6 @@ class Limits:
         return cls(memory_mb, job_timeout_s * READ_SHARE_OF_JOB)
 
 
-# The defaults of DOCSVC_JOB_MEMORY_MB and DOCSVC_JOB_TIMEOUT (docsvc.config), for callers without settings.
-DEFAULT_LIMITS = Limits.within_job(2048, 900)
-
-
 class LimitExceeded(TooLarge):
     """Reading the file went over the memory or the time limit, or the decoder process died on it."""
 

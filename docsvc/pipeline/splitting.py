@@ -18,8 +18,9 @@ from storage import ObjectStore
 
 
 def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_id: int,
-               filing: FilingSettings | None = None, limits: decoder.Limits = decoder.DEFAULT_LIMITS) -> None:
-    filing = filing or FilingSettings()
+               filing: FilingSettings, limits: decoder.Limits) -> None:
+    """`limits`: the decoder's (jobstate.job_limits(settings)); with no memory limit the file is read in this
+    process, else in the decoder process."""
     bf = jobstate.claim(session, BatchFile, batch_file_id)
     if bf is None:
         return
