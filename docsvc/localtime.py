@@ -3,15 +3,15 @@ in the reader's language — 2026年11月22日 14:05 / 2026-11-22 14:05. Machine
 audit trail's hashes and its CSV) keep UTC with its offset."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
+
+from docsvc.models import as_utc
 
 
 def to_zone(moment: datetime, zone: ZoneInfo) -> datetime:
     """A stored time (naive values are UTC: SQLite keeps no offset) in `zone`."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(zone)
+    return as_utc(moment).astimezone(zone)
 
 
 def day_text(value: date | datetime | None, lang: str, zone: ZoneInfo) -> str:
