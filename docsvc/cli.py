@@ -34,6 +34,7 @@ from docsvc.pipeline.intake import Upload, UploadTooLarge, check_size, receive
 from docsvc.runtime import Runtime, build_runtime, install
 from workers.main import run_worker
 from workers.scheduler import run_scheduler
+from docsvc.i18n import _
 
 
 def _settings(log_level: int = logging.WARNING) -> Settings:
@@ -83,7 +84,7 @@ def serve(host: str, port: int, threads: int) -> None:
     except db.DatabaseNotMigrated as exc:
         raise click.ClickException(str(exc)) from None
     _announce_schema_rebuild(rt)
-    mode = "内嵌模式（SQLite、本地文件夹、进程内任务） / embedded" if rt.settings.embedded_jobs else "full stack (Redis workers)"
+    mode = _("embedded") if rt.settings.embedded_jobs else "full stack (Redis workers)"
     click.echo(f"docsvc 已启动 / running: http://{host}:{port}/   [{mode}]")
     click.echo(f"数据目录 / data: {rt.settings.data_dir}")
     click.echo("登录 / log in: 用户 admin，密码见首次运行时打印的内容；也可用 `docsvc user create NAME --role admin` "
@@ -118,9 +119,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 def _announce_schema_rebuild(rt: Runtime) -> None:
     """An index of an older schema is rebuilt by the index worker (the one writer) before it writes."""
     if rt.index.needs_rebuild():
-        click.echo("搜索索引的结构版本已变更，index 队列的 worker 正在后台重建索引；重建完成前旧索引继续提供检索，"
-                   "新页面在重建后才能搜到。也可停止服务后运行 `docsvc reindex`。 / The search index schema changed: "
-                   "the index worker rebuilds it now (the old index serves searches meanwhile).")
+        click.echo(_("The search index schema changed: the index worker rebuilds it now (the old index serves searches meanwhile)."))
         enqueue_index(rt.jobs)
 
 
@@ -134,7 +133,7 @@ def reindex(commit_every: int, procs: int) -> None:
     rt = _migrated_runtime()
     with rt.sessions() as session:
         total = reindex_service.count_indexable(session)
-    bar = tqdm(total=total, desc="重建索引 / reindexing", unit="page")
+    bar = tqdm(total=total, desc=_("reindexing"), unit="page")
 
     def progress(done: int, _last_page_id: int) -> None:
         bar.n = min(done, total)
@@ -168,10 +167,10 @@ def reread(before: int | None, document_id: int | None, customer_account: str | 
     with rt.sessions() as session:
         total = reread_service.count(session, selection)
     if total == 0:
-        click.echo("没有符合条件的页 / no pages match")
+        click.echo(_("no pages match"))
         rt.close()
         return
-    bar = tqdm(total=total, desc="重新识别 / re-reading", unit="page")
+    bar = tqdm(total=total, desc=_("re-reading"), unit="page")
 
     def progress(report: reread_service.RereadReport) -> None:
         bar.n = min(total, report.done + len(report.failed) + report.skipped)
@@ -194,7 +193,7 @@ def reread(before: int | None, document_id: int | None, customer_account: str | 
 
 
 def _follow_index(rt: Runtime) -> None:
-    bar = tqdm(desc="索引 / indexing", unit="page", total=0)
+    bar = tqdm(desc=_("indexing"), unit="page", total=0)
     with rt.sessions() as session:
         while True:
             pending = session.scalar(select(func.count()).select_from(Page)
@@ -230,12 +229,12 @@ def index_check(repair: bool) -> None:
         click.echo(f"重复的索引条目 / duplicated entries: {len(found.duplicated)}  {sample(found.duplicated)}")
     click.echo(f"等待 index worker 写入的页 / pages waiting for the index worker: {found.pending}")
     if found.ok:
-        click.echo("索引与数据库一致 / index and database agree")
+        click.echo(_("index and database agree"))
     elif repair:
         reindex_service.repair(rt.sessions, rt.index, found)
-        click.echo("已修复 / repaired")
+        click.echo(_("repaired"))
     else:
-        click.echo("运行 `docsvc index check --repair` 修复 / run `docsvc index check --repair` to fix")
+        click.echo(_("run `docsvc index check --repair` to fix"))
     rt.close()
     if not found.ok and not repair:
         sys.exit(1)
@@ -270,8 +269,8 @@ def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str 
             click.echo(f"  {f}: {exc.message}", err=True)
             refused += 1
     if not files:
-        raise click.ClickException("没有可导入的文件。 / No files to import.")
-    bar = tqdm(files, desc="上传 / storing", unit="file")
+        raise click.ClickException(_("No files to import."))
+    bar = tqdm(files, desc=_("storing"), unit="file")
     with rt.sessions() as session:
         streams = []
         def uploads():  # type: ignore[no-untyped-def]
@@ -302,7 +301,7 @@ def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str 
 
 def _follow(session, batch_id, batch_report):  # type: ignore[no-untyped-def]
     """Show page progress until the batch has finished."""
-    bar = tqdm(desc="识别 / processing", unit="page", total=0)
+    bar = tqdm(desc=_("processing"), unit="page", total=0)
     while True:
         session.expire_all()
         report = batch_report(session, batch_id)
@@ -370,7 +369,7 @@ def user_create(username: str, roles: tuple[str, ...], password_stdin: bool, gra
     """Create a user account."""
     rt = _migrated_runtime()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
-        "密码 / password", hide_input=True, confirmation_prompt=True)
+        _("password"), hide_input=True, confirmation_prompt=True)
     with rt.sessions() as session:
         try:
             create_user(session, username, password, list(roles), grants=list(grants))
@@ -439,7 +438,7 @@ def user_ensure_admin() -> None:
         create_user(session, "admin", password, [Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST])
     click.echo("=" * 60)
     click.echo(f"首个管理员账户 / first administrator:  admin / {password}")
-    click.echo("此密码只显示这一次，请妥善保存。 / This password is shown only once.")
+    click.echo(_("This password is shown only once."))
     click.echo("=" * 60)
 
 
@@ -459,7 +458,7 @@ def token_create(username: str, label: str) -> None:
         if account is None:
             raise click.ClickException(f"用户“{username}”不存在。 / No user {username!r}.")
         value = issue_token(session, account, label)
-    click.echo("API 令牌只显示这一次 / the token is shown only once:")
+    click.echo(_("the token is shown only once:"))
     click.echo(value)
 
 
@@ -530,7 +529,7 @@ def fixity_command(budget: float | None, everything: bool) -> None:
     click.echo(f"复核原件 / re-read {report.checked} original(s), {report.bytes_read / fixity.MB:.1f} MB; "
                f"完好 / intact {report.intact}; 尚未核对 / never checked yet {report.unchecked}")
     for problem in report.problems:
-        documents = "; ".join(d.label() for d in problem.documents) or "无文档 / no document"
+        documents = "; ".join(d.label() for d in problem.documents) or _("no document")
         click.echo(f"[{problem.outcome}] {problem.key}  {documents}")
         click.echo(f"    {problem.advice}")
     counts = report.counts()
@@ -553,16 +552,16 @@ def check_command(repair: bool) -> None:
         found = [f for f in report.findings if f.kind == kind]
         if not found:
             continue
-        state = "已修复 / repaired" if report.repaired and kind in consistency.REPAIRABLE else "待处理 / to do"
+        state = _("repaired") if report.repaired and kind in consistency.REPAIRABLE else _("to do")
         click.echo(f"{kind}: {len(found)}  [{state}]  {consistency.ADVICE[kind]}")
         for finding in found[:20]:
             click.echo(f"    {finding.subject}  {finding.detail}".rstrip())
         if len(found) > 20:
             click.echo(f"    … {len(found) - 20} more")
     if report.ok:
-        click.echo("数据库、对象存储与索引一致 / database, object store and index agree")
+        click.echo(_("database, object store and index agree"))
     elif report.needs_person and not repair:
-        click.echo("运行 `docsvc check --repair` 修复可自动修复的项 / run `docsvc check --repair` to fix what is safe")
+        click.echo(_("run `docsvc check --repair` to fix what is safe"))
     rt.close()
     if report.needs_person:
         sys.exit(1)
@@ -587,11 +586,11 @@ def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: 
     fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix.lstrip(".").lower()
                   in four_properties_report.FORMATS else "json")
     if fmt == "pdf" and output is None:
-        raise click.UsageError("PDF 报告需要用 --output 指定文件。 / A PDF report needs --output FILE.")
+        raise click.UsageError(_("A PDF report needs --output FILE."))
     settings = _settings() if bag else None
     rt = None if bag else _migrated_runtime()
     stages = _StageBars()
-    bar = tqdm(desc="四性检测 / checking originals", unit="file", file=sys.stderr, delay=0.5)
+    bar = tqdm(desc=_("checking originals"), unit="file", file=sys.stderr, delay=0.5)
     try:
         if rt is not None:
             settings = rt.settings
@@ -711,7 +710,7 @@ def restore_command(directory: Path, procs: int) -> None:
     assert report.audit is not None
     click.echo(report.audit.summary())
     if report.audit.ok and not report.audit_matches_backup:
-        click.echo("审计链与备份时记录的链尾不同 / the audit chain does not end where the backup recorded it")
+        click.echo(_("the audit chain does not end where the backup recorded it"))
     for problem in report.redraw_failed:
         click.echo(f"[redraw failed] {problem}")
     rt.close()

@@ -1,282 +1,75 @@
-"""Interface language: Chinese first, English second. Messages live in one table."""
+"""Interface language: Chinese first, English second.
+
+Every user-facing string is written in English inside `gettext` (`_`) in the code and templates; the
+Chinese lives in the message catalogue docsvc/translations/zh_CN (docs/translating.md). This module is the
+one place that knows where a text's language comes from: inside a web request, Flask-Babel's locale
+(the person's setting, else the switch's cookie, else Accept-Language, else Chinese — docsvc.http.context);
+outside one (CLI, jobs, generated files), the language a caller chose with `using()`, else
+DOCSVC_LANGUAGE, else Chinese.
+"""
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+
+import flask_babel
+from babel.support import LazyProxy, Translations
+from flask import has_request_context
+
 LANGUAGES = ("zh", "en")
+DEFAULT = "zh"
+LOCALES = {"zh": "zh_CN", "en": "en"}  # our short codes → catalogue folders under TRANSLATIONS
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    "app_name": ("客户档案管理", "Customer Files"),
-    "upload": ("上传扫描件", "Upload scans"),
-    "batches": ("批次", "Batches"),
-    "search": ("检索", "Search"),
-    "search_placeholder": ("输入户号、合同号、户名或任意文字…", "Account no., contract no., name or any words…"),
-    "login": ("登录", "Log in"),
-    "logout": ("退出", "Log out"),
-    "username": ("用户名", "Username"),
-    "password": ("密码", "Password"),
-    "bad_login": ("用户名或密码不正确，或该账户因连续登录失败已暂时锁定（最长 15 分钟）。请核对后重试；在以前成功登录过的"
-                  "这台电脑上，正确的密码仍可登录；也可请管理员解锁。",
-                  "Wrong username or password, or the account is briefly locked after repeated failures (15 minutes "
-                  "at most). Check and try again; on a computer you logged in from before, the right password "
-                  "still works; an administrator can also unlock the account."),
-    "login_incomplete": ("请填写用户名和密码；如页面停留过久，请刷新后再登录。",
-                         "Fill in both username and password; if the page was open a long time, reload it and log in again."),
-    "login_required": ("请先登录。", "Please log in first."),
-    "session_ended": ("登录已过期（长时间未操作或已超过最长登录时间），请重新登录。",
-                      "Your session ended (idle too long, or open longer than allowed): log in again."),
-    "forbidden": ("您没有权限执行此操作。如确需访问，请联系档案管理员申请授权。",
-                  "You are not allowed to do this. Ask the records manager for access if you need it."),
-    "bad_request": ("请求内容不完整或格式不对。请检查填写的内容后重试。",
-                    "The request was incomplete or malformed. Check what you entered and try again."),
-    "method_not_allowed": ("此地址不支持这种操作。请从页面上的按钮或链接进入，不要直接输入地址。",
-                           "This address does not accept that kind of request. Use the page's buttons and links "
-                           "instead of typing the address."),
-    "server_error": ("系统内部出错，您的操作可能没有完成。请稍后重试；如果仍然出错，请把参考号 {reference} "
-                     "告诉系统管理员。",
-                     "Something went wrong inside docsvc and your action may not have been completed. Try again "
-                     "later; if it keeps failing, give the administrator the reference {reference}."),
-    "error_reference": ("参考号", "Reference"),
-    "not_found": ("找不到该页面或对象，可能已被删除或链接有误。", "Not found: it may have been removed, or the link is wrong."),
-    "drop_here": ("把扫描文件拖到这里，或点击选择文件（PDF、TIFF、JPEG、PNG，可多选）",
-                  "Drop scanned files here, or click to choose (PDF, TIFF, JPEG, PNG; several at once)"),
-    "customer_account": ("户号（可选）", "Account no. (optional)"),
-    "doc_type": ("文档类型（可选）", "Document type (optional)"),
-    "reason_for_destroyed": ("重新保存已销毁内容的理由（仅当系统提示该文件已销毁时填写）",
-                             "Reason to store destroyed content again (only when told the file was destroyed)"),
-    "start_upload": ("开始上传", "Upload"),
-    "uploading": ("正在上传…", "Uploading…"),
-    "upload_failed": ("上传失败：网络中断或文件过大。请检查网络后重新上传未完成的文件。",
-                      "Upload failed: the connection dropped or a file is too large. Check the network and upload the unfinished files again."),
-    "no_files": ("请至少选择一个文件。", "Choose at least one file."),
-    "upload_too_large": ("所选文件共 {size} MB，超过单次上传上限 {limit} MB（设置项 DOCSVC_MAX_UPLOAD_MB），未上传。"
-                         "请分几次上传，或请管理员用 `docsvc import` / 热文件夹导入，或调高该上限。",
-                         "The files chosen come to {size} MB, above the upload limit of {limit} MB "
-                         "(DOCSVC_MAX_UPLOAD_MB); nothing was sent. Upload them in several goes, or ask an "
-                         "administrator to import them with `docsvc import` or the hot folder, or to raise the limit."),
-    "batch": ("批次", "Batch"),
-    "progress": ("进度", "Progress"),
-    "pages_done": ("已完成页数", "Pages done"),
-    "pages_failed": ("失败页数", "Pages failed"),
-    "file": ("文件", "File"),
-    "status": ("状态", "Status"),
-    "message": ("说明", "Message"),
-    "documents": ("文档", "Documents"),
-    "retry": ("重试", "Retry"),
-    "retry_failed": ("重试所有失败项", "Retry everything that failed"),
-    "created": ("创建时间", "Created"),
-    "source": ("来源", "Source"),
-    "page": ("页", "Page"),
-    "pages": ("页数", "Pages"),
-    "text": ("识别文字", "Text"),
-    "confidence": ("置信度", "Confidence"),
-    "rotation": ("旋转", "Rotation"),
-    "engine": ("识别引擎", "OCR engine"),
-    "text_layer": ("PDF 文字层", "PDF text layer"),
-    "ocr": ("OCR 识别", "OCR"),
-    "prev": ("上一页", "Previous"),
-    "next": ("下一页", "Next"),
-    "no_results": ("没有找到匹配的页面。请换个关键词，或检查户号、合同号是否正确。",
-                   "No pages match. Try other words, or check the account or contract number."),
-    "results_total": ("共找到 {pages} 页，分属 {docs} 份文档", "{pages} pages in {docs} documents"),
-    "results_total_about": ("共找到约 {pages} 页，分属约 {docs} 份文档（命中太多，数目为估计）",
-                            "about {pages} pages in about {docs} documents (too many hits to count exactly)"),
-    "show_all_hits": ("显示全部 {n} 个命中页", "Show all {n} matching pages"),
-    "all_hits_of": ("文档「{title}」的全部 {n} 个命中页", "All {n} matching pages of “{title}”"),
-    "all_results": ("返回全部结果", "Back to all results"),
-    "prev_hit_page": ("上一个命中页", "Previous matching page"),
-    "next_hit_page": ("下一个命中页", "Next matching page"),
-    "status_queued": ("排队中", "Queued"),
-    "status_running": ("处理中", "Processing"),
-    "status_done": ("已完成", "Done"),
-    "status_failed": ("失败", "Failed"),
-    "status_partial": ("部分失败", "Partly failed"),
-    "status_duplicate": ("重复文件", "Duplicate"),
-    "language": ("English", "中文"),
-    "document": ("文档", "Document"),
-    "view_original": ("下载原件", "Download original"),
-    "print": ("打印", "Print"),
-    "print_page_missing": ("第 {number} 页尚未处理完成，未打印；请稍后重新打印。",
-                           "Page {number} is not processed yet and is not printed; print again later."),
-    # accounts, loans, audit
-    "account_disabled": ("该账户已停用。如需使用，请联系管理员。", "This account is disabled. Ask an administrator."),
-    "my_account": ("我的账户", "My account"),
-    "change_password": ("修改密码", "Change password"),
-    "current_password": ("当前密码", "Current password"),
-    "new_password": ("新密码（至少 8 位）", "New password (8+ characters)"),
-    "password_changed": ("密码已修改。", "Password changed."),
-    "password_form_incomplete": ("请填写当前密码和新密码；如页面停留过久，请刷新后重试。",
-                                 "Fill in both the current and the new password; if the page was open a long time, reload it and try again."),
-    "api_tokens": ("API 令牌", "API tokens"),
-    "token_shown_once": ("新令牌只显示这一次，请立即复制保存：", "The new token is shown only this once; copy it now:"),
-    "token_name_hint": ("用途，例如“扫描工作站”", "What for, e.g. 'scan station'"),
-    "create_token": ("新建令牌", "Create token"),
-    "revoke": ("吊销", "Revoke"),
-    "revoked": ("已吊销", "Revoked"),
-    "name": ("名称", "Name"),
-    "last_used": ("最后使用", "Last used"),
-    "never": ("从未", "never"),
-    "accounts": ("账户管理", "Accounts"),
-    "accounts_hint": ("长期未登录的账户排在最前，请定期复核并停用不再使用的账户。",
-                      "Accounts unused longest come first: review them and disable those no longer needed."),
-    "roles": ("角色", "Roles"),
-    "grants": ("附加授权", "Grants"),
-    "active": ("启用", "Active"),
-    "last_login": ("最后登录", "Last login"),
-    "locked_until": ("锁定至", "Locked until"),
-    "save": ("保存", "Save"),
-    "new_account": ("新建账户", "New account"),
-    "display_name": ("姓名", "Full name"),
-    "create": ("创建", "Create"),
-    "account_created": ("账户已创建。", "Account created."),
-    "account_saved": ("账户 {username} 已保存。", "Account {username} saved."),
-    "role_admin": ("系统管理员", "Administrator"),
-    "role_records_manager": ("档案主管", "Records manager"),
-    "role_archivist": ("档案员", "Archivist"),
-    "role_operator": ("扫描操作员", "Scan operator"),
-    "role_approver": ("审批人", "Approver"),
-    "role_supervisor": ("监销人", "Destruction supervisor"),
-    "role_viewer": ("查阅人员", "Viewer"),
-    "role_auditor": ("审计员", "Auditor"),
-    "grant_sensitive": ("可查看敏感材料（身份证明）", "May see sensitive documents (ID copies)"),
-    "loans": ("借阅", "Loans"),
-    "request_loan": ("申请借阅", "Request a loan"),
-    "loan_customer_account": ("户号（借阅整份客户档案）", "Account no. (the whole customer file)"),
-    "loan_document_ids": ("或文档编号（逗号分隔）", "or document ids (comma-separated)"),
-    "loan_purpose": ("借阅用途", "Purpose"),
-    "loan_days": ("期限（天）", "Term (days)"),
-    "want_download": ("需要下载", "Download"),
-    "want_print": ("需要打印", "Print"),
-    "submit_request": ("提交申请", "Submit request"),
-    "loan_requested": ("借阅申请 #{id} 已提交，等待审批。", "Loan request #{id} submitted for approval."),
-    "loan_approved": ("借阅 #{id} 已批准。", "Loan #{id} approved."),
-    "loan_rejected": ("借阅 #{id} 已驳回。", "Loan #{id} rejected."),
-    "loan_returned": ("借阅 #{id} 已归还。", "Loan #{id} returned."),
-    "loans_pending": ("待审批", "Awaiting approval"),
-    "loans_open": ("借阅中", "Open"),
-    "loans_overdue": ("已到期未归还", "Expired, not returned"),
-    "loans_past": ("已结束", "Past"),
-    "loan_state_pending": ("待审批", "Pending"),
-    "loan_state_approved": ("借阅中", "Open"),
-    "loan_state_rejected": ("已驳回", "Rejected"),
-    "loan_state_returned": ("已归还", "Returned"),
-    "loan_state_expired": ("已到期", "Expired"),
-    "requester": ("申请人", "Requested by"),
-    "loan_scope": ("借阅范围", "Scope"),
-    "due": ("到期", "Due"),
-    "decision_note": ("审批意见", "Note"),
-    "approve": ("批准", "Approve"),
-    "reject": ("驳回", "Reject"),
-    "return_loan": ("归还", "Return"),
-    "renew": ("续借", "Renew"),
-    "loan": ("借阅", "Loan"),
-    "needs_loan": ("查看页面内容需要借阅授权。", "Viewing page content needs a loan."),
-    "sensitive_placeholder": ("【敏感材料，已隐藏】", "[sensitive document hidden]"),
-    "audit_trail": ("审计日志", "Audit trail"),
-    "audit_retention": ("审计日志至少保留 {days} 天。", "The trail is kept at least {days} days."),
-    "audit_verify": ("完整性校验", "Verify integrity"),
-    "audit_actor": ("操作人", "Who"),
-    "audit_action": ("操作", "What"),
-    "audit_object": ("对象", "Object"),
-    "date_from": ("起始日期", "From"),
-    "date_to": ("截止日期", "To"),
-    "filter": ("筛选", "Filter"),
-    "export_csv": ("导出 CSV", "Export CSV"),
-    "time_in_zone": ("时间（{zone}）", "Time ({zone})"),
-    "outcome": ("结果", "Outcome"),
-    "keys": ("键盘", "Keys"),
-    "viewer_toolbar": ("页面查看工具", "Page viewer tools"),
-    "viewer_zoom": ("缩放", "zoom"),
-    "viewer_zoom_in": ("放大", "Zoom in"),
-    "viewer_zoom_out": ("缩小", "Zoom out"),
-    "viewer_ctrl_wheel": ("或 Ctrl+滚轮", "or Ctrl+wheel"),
-    "viewer_fit_width": ("适合宽度", "Fit width"),
-    "viewer_fit_height": ("适合高度", "Fit height"),
-    "viewer_rotate_view": ("旋转视图（仅显示，不保存）", "Rotate view (display only, not saved)"),
-    "viewer_stored_rotation": ("已保存的页面旋转", "Saved page rotation"),
-    "viewer_drag": ("放大后拖动图像可平移", "drag the zoomed image to pan"),
-    "viewer_prev_hit": ("上一个命中", "Previous hit"),
-    "viewer_next_hit": ("下一个命中", "Next hit"),
-    "viewer_download_page": ("下载本页图像", "Download page image"),
-    # the home dashboard (docsvc/dashboard.py, templates/home/index.html)
-    "home": ("首页", "Home"),
-    "dash_title": ("工作台", "Dashboard"),
-    "dash_none": ("无", "None"),
-    "dash_operator": ("扫描作业", "Scanning"),
-    "dash_batches_in_progress": ("进行中的批次（共 {n} 个）", "Batches in progress ({n})"),
-    "dash_all_batches": ("全部批次", "All batches"),
-    "dash_inbox": ("待归档文档", "Documents waiting in the inbox"),
-    "dash_open_inbox": ("打开待归档", "Open the inbox"),
-    "dash_failed_pages": ("识别失败的页面（共 {n} 页）", "Pages that failed ({n})"),
-    "dash_see": ("查看", "See"),
-    "dash_archivist": ("档案整理", "Filing"),
-    "dash_incomplete": ("缺件的客户档案（共 {n} 户）", "Incomplete customer files ({n})"),
-    "dash_missing": ("缺少", "Missing"),
-    "dash_all_incomplete": ("查看全部缺件档案", "All incomplete files"),
-    "dash_activity": ("最近的归档与客户档案变更", "Recent filing and customer-file changes"),
-    # what the archivist's activity list calls each change (dashboard.ACTIVITY_ACTIONS)
-    "act_document.file": ("归档", "Filed"),
-    "act_document.unlink": ("撤回归档", "Unfiled"),
-    "act_document.update": ("修改著录", "Description edited"),
-    "act_document.split": ("拆分", "Split"),
-    "act_document.merge": ("合并", "Merged"),
-    "act_document.reorder": ("调整页序", "Pages reordered"),
-    "act_document.reference_code.correct": ("更正档号", "Reference code corrected"),
-    "act_customer.create": ("新建客户", "Customer created"),
-    "act_customer.update": ("修改客户", "Customer edited"),
-    "act_customer.import": ("导入客户", "Customers imported"),
-    "dash_records": ("保管期限", "Retention"),
-    "dash_due_now": ("已到期待鉴定", "Due, waiting for appraisal"),
-    "dash_due_soon": ("90 天内到期", "Due within 90 days"),
-    "dash_held": ("冻结中", "On hold"),
-    "dash_destroyed": ("已销毁（其中今年 {n} 份）", "Destroyed ({n} this year)"),
-    "dash_chart_title": ("各年到期的文档数：今年起 {n} 年（今年一栏含已到期尚未销毁的）",
-                         "Documents due per year, {n} years from this year (this year's bar includes those "
-                         "already due and not destroyed)"),
-    "dash_chart_bar": ("{year}：{n} 份", "{year}: {n} documents"),
-    "dash_open_retention": ("打开保管期限", "Open retention"),
-    "dash_admin": ("系统运行", "System"),
-    "dash_queues": ("任务队列", "Job queues"),
-    "dash_queue_kind_rq": ("Redis 队列（RQ）", "Redis queues (RQ)"),
-    "dash_queue_kind_in-process": ("内置队列（本进程的线程）", "Embedded queue (threads of this process)"),
-    "dash_queue": ("队列", "Queue"),
-    "dash_waiting": ("等待中", "Waiting"),
-    "dash_failed_jobs": ("失败（保留 7 天）", "Failed (kept 7 days)"),
-    "dash_running": ("正在运行的任务：{n}", "Jobs running: {n}"),
-    "dash_queues_unavailable": ("无法读取任务队列：{error}。请检查 Redis 是否运行、DOCSVC_REDIS_URL 是否正确。",
-                                "Could not read the job queues: {error}. Check that Redis is running and "
-                                "DOCSVC_REDIS_URL is right."),
-    "dash_workers": ("工作进程", "Workers"),
-    "dash_no_workers": ("没有登记的工作进程：上传的文件不会被处理。请启动 docsvc worker。",
-                        "No worker is registered: uploads will not be processed. Start docsvc worker."),
-    "dash_fixity": ("原件完整性检查", "Fixity of originals"),
-    "dash_fixity_last_run": ("上次检查：{when}，核对 {n} 个原件", "Last run: {when}, {n} originals checked"),
-    "dash_fixity_never": ("尚未检查过（每日任务会自动运行）", "Never run yet (the daily task runs it)"),
-    "dash_fixity_problems": ("有问题的原件：{n} 个", "Originals with a problem: {n}"),
-    "dash_open_integrity": ("打开完整性页面", "Open the integrity page"),
-    "dash_disk": ("磁盘占用", "Disk use"),
-    "dash_index_dir": ("检索索引目录（磁盘实际占用）", "Search index folder (bytes on disk)"),
-    "dash_store_local": ("对象存储：本地目录（磁盘实际占用）", "Object store: local folder (bytes on disk)"),
-    "dash_store_s3": ("对象存储：S3（各对象当前版本大小之和，不含旧版本）",
-                      "Object store: S3 (sum of the current versions' sizes, older versions not counted)"),
-    "dash_usage": ("{size}，{n} 个文件", "{size} in {n} files"),
-    "dash_usage_partial": ("至少 {size}（只统计了前 {n} 个文件）", "at least {size} (the first {n} files only)"),
-    "dash_measured_at": ("测量于 {when}；最多每 10 分钟测量一次", "measured {when}; at most once every 10 minutes"),
-    "dash_usage_failed": ("无法测量：{error}", "Could not measure: {error}"),
-    "dash_auditor": ("审计", "Audit"),
-    "dash_last_verify": ("最近一次审计日志完整性校验", "Latest audit-trail verification"),
-    "dash_verify_ok": ("完整：{n} 条记录", "Intact: {n} events"),
-    "dash_verify_broken": ("已被篡改：从第 #{seq} 条起", "BROKEN from #{seq}"),
-    "dash_verify_never": ("尚未校验过。校验会读取整条日志，请点击下方按钮执行。",
-                          "Never verified. Verifying reads the whole trail: press the button below."),
-    "dash_verify_by": ("{who} 于 {when} 执行", "run by {who} at {when}"),
-    "dash_chain_now": ("日志现有 {n} 条记录", "The trail now holds {n} events"),
-    "dash_search": ("检索档案", "Search the archive"),
-    "dash_search_help": ("输入户号、合同号、户名或文件中的任意文字。查看页面内容需要已批准的借阅；可在“借阅”中申请。",
-                         "Type an account number, contract number, customer name or any words of the papers. "
-                         "Seeing page content needs an approved loan: ask for one under Loans."),
-}
+_chosen: ContextVar[str | None] = ContextVar("docsvc_language", default=None)
 
 
-def translate(key: str, lang: str, **params: object) -> str:
-    zh, en = MESSAGES.get(key, (key, key))
-    text = en if lang == "en" else zh
-    return text.format(**params) if params else text
+def language() -> str:
+    """The language texts are produced in right now: "zh" or "en"."""
+    chosen = _chosen.get()
+    if chosen:
+        return chosen
+    if has_request_context():
+        locale = flask_babel.get_locale()
+        return "en" if locale is not None and locale.language == "en" else "zh"
+    configured = os.environ.get("DOCSVC_LANGUAGE", "").strip().lower()[:2]
+    return configured if configured in LANGUAGES else DEFAULT
+
+
+@contextmanager
+def using(code: str | None) -> Iterator[None]:
+    """Produce texts in `code` inside the block (a job started by someone who reads English, a register
+    generated for them); None or an unknown code keeps the current language."""
+    token = _chosen.set(code) if code in LANGUAGES else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _chosen.reset(token)
+
+
+@cache
+def _catalogue(code: str) -> Translations:
+    return Translations.load(str(TRANSLATIONS), [LOCALES[code]])
+
+
+def gettext(message: str, **params: object) -> str:
+    text = _catalogue(language()).ugettext(message)
+    return text % params if params else text
+
+
+def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+    params.setdefault("num", n)
+    return _catalogue(language()).ungettext(singular, plural, n) % params
+
+
+def lazy_gettext(message: str, **params: object) -> LazyProxy:
+    """A text translated when shown, not when defined: for module-level tables of labels."""
+    return LazyProxy(gettext, message, enable_cache=False, **params)
+
+
+_ = gettext

@@ -56,6 +56,8 @@ class User(UserMixin, Base):
     # Bumped on logout: every session opened before names an older generation and is refused (a copied
     # cookie dies with the logout, not 31 days later).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The interface language the person chose with the switch ("zh"/"en"); "" lets the browser decide.
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 

@@ -192,7 +192,7 @@ def test_viewer_without_content_rights_cannot_fetch_page_bytes(client: FlaskClie
 
 
 def test_a_bad_token_is_refused(client: FlaskClient) -> None:
-    response = client.get("/api/v1/me", headers={"Authorization": "Bearer dsv_nonsense"})
+    response = client.get("/api/v1/me", headers={"Authorization": "Bearer dsv_nonsense", "Accept-Language": "en"})
     assert response.status_code == 401
     assert "Bearer" in response.get_json()["error"]
 

@@ -220,7 +220,7 @@ def test_extend_and_keep_decisions_are_honoured(embedded_runtime) -> None:  # ty
         assert s.get(Document, kept.id).retention_status == RetentionStatus.PERMANENT
         assert retention.eligible(s, [doc.id, kept.id]) == {
             doc.id: "尚未到期（到期日 2031-01-01）。 / Not due yet (due on 2031-01-01).",
-            kept.id: "鉴定决定永久保存，不能销毁。 / Appraisal decided to keep it permanently."}
+            kept.id: "鉴定决定永久保存，不能销毁。"}
 
 
 def test_only_due_unheld_fixed_term_documents_are_eligible(embedded_runtime) -> None:  # type: ignore[no-untyped-def]

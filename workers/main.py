@@ -13,6 +13,7 @@ from docsvc.constants import QueueName
 from docsvc.formats import decoder
 from docsvc.ocr import get_engine
 from docsvc.pipeline.jobstate import job_limits
+from docsvc.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,7 @@ log = logging.getLogger(__name__)
 def run_worker(queues: list[str], *, burst: bool = False) -> bool:
     rt = runtime.current()
     if not rt.settings.redis_url:
-        raise SystemExit("DOCSVC_REDIS_URL 未设置：嵌入模式下任务在服务进程内运行，无需单独的 worker。 / "
-                         "DOCSVC_REDIS_URL is not set: in the embedded mode jobs run inside `docsvc serve`.")
+        raise SystemExit(_("DOCSVC_REDIS_URL is not set: in the embedded mode jobs run inside `docsvc serve`."))
     db.check_migrated(rt.engine)
     # tesseract's OpenMP threads fight parallel workers; one thread per worker process is fastest.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")

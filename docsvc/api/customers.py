@@ -20,6 +20,7 @@ from docsvc.files.coversheets import sheets_for
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.downloads import completeness_export, customer_file_pdf
 from docsvc.http.params import scalar_values
+from docsvc.i18n import _
 
 bp = Blueprint("api_customers", __name__, url_prefix="/api/v1")
 
@@ -78,7 +79,7 @@ def update(account: str, body: S.CustomerFields) -> object:
 def import_customers() -> object:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return jsonify(error="请用 multipart 字段 `file` 上传 CSV 或 XLSX。 / Send the CSV or XLSX as multipart field `file`."), 400
+        return jsonify(error=_("Send the CSV or XLSX as multipart field `file`.")), 400
     table = customer_import.read_table(upload.read(), upload.filename)
     mapping = customer_import.guess_mapping(table.headers)
     for target in customer_import.TARGETS:  # explicit mapping: map_<field>=<header>
@@ -301,7 +302,6 @@ def purge_page(page_id: int) -> object:
 def cover_sheets() -> object:
     accounts, types = request.args.getlist("account"), request.args.getlist("type")
     if not accounts or len(accounts) != len(types):
-        return jsonify(error="请成对给出 account 和 type 参数（可重复）。 / Give account and type in pairs "
-                             "(?account=…&type=…, repeatable)."), 400
+        return jsonify(error=_("Give account and type in pairs (?account=…&type=…, repeatable).")), 400
     return Response(sheets_for(db(), list(zip(accounts, types))), mimetype="application/pdf",
                     headers={"Content-Disposition": "inline; filename=cover-sheets.pdf"})

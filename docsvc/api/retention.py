@@ -14,6 +14,7 @@ from docsvc.governance.restriction import set_storage_only
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.downloads import csv_attachment
 from docsvc.http.params import scalar_values
+from docsvc.i18n import _
 
 bp = Blueprint("api_retention", __name__, url_prefix="/api/v1")
 
@@ -73,7 +74,7 @@ def dashboard() -> object:
 def record_event(body: S.RetentionEventIn) -> object:
     occurred = parse_date(body.occurred_on, "事件日期 occurred_on")
     if occurred is None:
-        raise DomainError("请填写事件日期 occurred_on（如 2024-05-01）。 / Give the event's date, occurred_on.")
+        raise DomainError(_("Give the event's date, occurred_on."))
     account, document_id = body.customer_account, body.document_id
     event = retention.record_event(
         db(), g.user, body.name, occurred, customer=get_customer(db(), account) if account else None,

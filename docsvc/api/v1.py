@@ -13,6 +13,7 @@ from docsvc.pipeline.intake import Upload, receive
 from docsvc.files.searching import search as search_files
 from docsvc.http import client_ip, content, db, runtime
 from docsvc.http.uploads import uploaded_files
+from docsvc.i18n import _
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -100,7 +101,7 @@ content.mount(bp)  # page bytes: the very views the web mounts, so there is one 
 def search(query: S.SearchQuery) -> object:
     q = query.q.strip()
     if not q:
-        return _error("请提供检索词 q。 / Give a query in parameter q.")
+        return _error(_("Give a query in parameter q."))
     try:
         results = search_files(db(), runtime().index, g.user, q, page=query.page, per_page=query.per_page,
                                sort=query.sort, document_id=query.document_id, ip=client_ip())

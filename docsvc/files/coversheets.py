@@ -12,6 +12,7 @@ from docsvc.files.doctypes import get_type
 from docsvc.files.filing import file_document
 from docsvc.formats.coversheets import Plan, cover_sheets_pdf
 from docsvc.models import BatchFile, Document, DocumentType, Page
+from docsvc.i18n import _
 
 
 def create_documents(session: Session, bf: BatchFile, cut: Plan, settings: FilingSettings) -> list[Document]:
@@ -57,7 +58,7 @@ def file_if_known(session: Session, document: Document, settings: FilingSettings
                            "in the customer list")
         if doc_type is None:
             missing.append(f"文档类型 {document.doc_type} 不存在 / unknown type {document.doc_type}")
-        document.inbox_note = "封面已识别，但" + "；".join(missing) + "。请导入客户或改正后归档。 / Import the customer or fix it, then file."
+        document.inbox_note = "封面已识别，但" + "；".join(missing) + _("Import the customer or fix it, then file.")
 
 
 def sheets_for(session: Session, pairs: list[tuple[str, str]]) -> bytes:

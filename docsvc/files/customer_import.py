@@ -24,6 +24,7 @@ from docsvc.models import Customer, Document, User, utcnow
 from docsvc.governance import audit
 from docsvc.governance.retention import recompute
 from docsvc.files.customers import FIELDS, AccountRule, CustomerError, check_closing, clean_fields
+from docsvc.i18n import _
 
 TARGETS = ("account",) + FIELDS
 # Header spellings seen in marketing-system exports, matched after removing spaces and case.
@@ -103,8 +104,7 @@ def _decode(data: bytes) -> tuple[str, str]:
             return data.decode(encoding), "gbk" if encoding == "gb18030" else "utf-8"
         except UnicodeDecodeError:
             continue
-    raise ImportError_("无法识别文件编码（既不是 UTF-8 也不是 GBK）。请在 Excel 中另存为“CSV UTF-8”。 / "
-                       "The file is neither UTF-8 nor GBK; save it as 'CSV UTF-8'.")
+    raise ImportError_(_("The file is neither UTF-8 nor GBK; save it as 'CSV UTF-8'."))
 
 
 def _read_csv(data: bytes) -> Table:
@@ -117,7 +117,7 @@ def _read_csv(data: bytes) -> Table:
     rows = list(csv.reader(io.StringIO(text), dialect))
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
-        raise ImportError_("文件是空的。 / The file is empty.")
+        raise ImportError_(_("The file is empty."))
     return Table(headers=[h.strip() for h in rows[0]], rows=rows[1:], encoding=encoding)  # type: ignore[arg-type]
 
 
@@ -132,7 +132,7 @@ def _read_xlsx(data: bytes) -> Table:
     except Exception as exc:
         raise ImportError_(f"无法读取 XLSX 文件：{exc}。请确认文件未损坏。 / Could not read the XLSX file: {exc}.") from exc
     if not rows:
-        raise ImportError_("工作表是空的。 / The worksheet is empty.")
+        raise ImportError_(_("The worksheet is empty."))
     return Table(headers=["" if h is None else str(h).strip() for h in rows[0]], rows=rows[1:])
 
 
@@ -173,7 +173,7 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
                                     f"Account {account} appears twice (first on row {valid[account][0]}).")
             fields = clean_fields({k: v for k, v in raw.items() if k != "account"})
             if not fields.get("name"):
-                raise CustomerError("户名为空。 / The name is empty.")
+                raise CustomerError(_("The name is empty."))
             check_closing(fields)
         except CustomerError as exc:
             report.errors.append(RowError(n, account, exc.message))
@@ -274,5 +274,5 @@ class ImportStash:
         # Only hex tokens name files here: no path from the request reaches the disk.
         path = self.folder / f"{token}{suffix}"
         if not token.isalnum() or not path.exists():
-            raise NotFound("导入文件已过期或不存在，请重新上传。 / The import file is gone or unknown; upload it again.")
+            raise NotFound(_("The import file is gone or unknown; upload it again."))
         return path

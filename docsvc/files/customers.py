@@ -13,6 +13,7 @@ from docsvc.models import AuditEvent, Customer, Document, User
 from docsvc.governance import audit
 from docsvc.files.doctypes import STAGE_CODES
 from docsvc.files.documents import mark_for_reindex
+from docsvc.i18n import _
 
 GRADES = ("一级", "二级", "三级")
 STATUSES = ("active", "closed")
@@ -76,8 +77,7 @@ def clean_fields(values: dict[str, object]) -> dict[str, object]:
 
 def check_closing(fields: dict[str, object]) -> None:
     if fields.get("status") == "closed" and not fields.get("closed_on"):
-        raise CustomerError("销户的客户必须填写销户日期（保管期限由此起算）。 / A closed account needs its closing date "
-                            "(retention counts from it).")
+        raise CustomerError(_("A closed account needs its closing date (retention counts from it)."))
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")

@@ -15,6 +15,7 @@ from docsvc.errors import Conflict, DomainError, Forbidden, NotFound
 from docsvc.models import Document, DocumentType, User
 from docsvc.governance import audit, retention
 from docsvc.files.documents import mark_for_reindex
+from docsvc.i18n import _
 
 # Business stages of a supply relationship, in order (DOMAIN.md: 申请 → 设计/施工 → 验收送电 → 合同签订
 # → 运行中检查 → 变更 → 销户). A type required from a stage is required at every later stage too.
@@ -118,9 +119,7 @@ def update_type(session: Session, actor: User | None, code: str, values: Mapping
     the index job. Deactivating hides the type from pickers; its documents stay filed under it."""
     doc_type = find_type(session, code)
     if "code" in values and str(values["code"] or "").strip().upper() != doc_type.code:
-        raise DocTypeError("类型代码不能修改：文档、封面和检索都用它。请新建一个类型，再停用这个。 / "
-                           "A type's code cannot change (documents, cover sheets and search use it); "
-                           "create a new type and deactivate this one.")
+        raise DocTypeError(_("A type's code cannot change (documents, cover sheets and search use it); create a new type and deactivate this one."))
     fields = clean_fields({k: v for k, v in values.items() if k != "code"})
     return _apply(session, actor, doc_type, fields, "doctype.update", ip=ip, new=False)
 
@@ -130,8 +129,7 @@ def _apply(session: Session, actor: User | None, doc_type: DocumentType, fields:
     before = {f: None if new else getattr(doc_type, f) for f in FIELDS}
     was_sensitive = bool(before["sensitive"])
     if was_sensitive and fields.get("sensitive") is False and not may_see_sensitive(actor):
-        refusal = ("只有被授予“可查看敏感材料”权限的用户才能取消类型的敏感标记，请由有此权限的同事修改。 / "
-                   "Only a user granted `sensitive` may clear a type's sensitive flag; ask a colleague who holds it.")
+        refusal = (_("Only a user granted `sensitive` may clear a type's sensitive flag; ask a colleague who holds it."))
         audit.record(session, actor, action, object_type="document_type", object_id=doc_type.code, ip=ip,
                      outcome="denied", detail={"reason": refusal, "sensitive": {"old": True, "new": False}})
         session.commit()
@@ -184,7 +182,7 @@ def clean_fields(values: Mapping[str, object]) -> dict[str, object]:
         if field in ("name_zh", "name_en"):
             text = str(raw or "").strip()
             if field == "name_zh" and not text:
-                raise DocTypeError("请填写中文名称。 / The Chinese name cannot be empty.")
+                raise DocTypeError(_("The Chinese name cannot be empty."))
             if len(text) > NAME_MAX:
                 raise DocTypeError(f"{_LABELS[field]}太长（最多 {NAME_MAX} 字）。 / "
                                    f"The {field} is too long ({NAME_MAX} characters at most).")

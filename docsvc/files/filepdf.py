@@ -36,6 +36,7 @@ from docsvc.files.customers import file_documents, get_customer
 from docsvc.files.documents import live_pages, page_words
 from docsvc.governance import audit
 from storage import ObjectStore
+from docsvc.i18n import _
 
 AUDIT_ACTION = "customer.download_file_pdf"
 NOTHING_TO_EXPORT = ("您无权下载该客户档案中的任何文档；如需下载，请申请借阅并勾选“允许下载”。 / "
@@ -201,7 +202,7 @@ def _contents_sheet(export: FileExport, rows: list[tuple[str, object]], number: 
     customer = export.customer
     sheet = Sheet(CONTENTS_DPI)
     if number == 1:
-        sheet.text(0, 0, "客户档案 整卷目录 / Customer file contents", 7)
+        sheet.text(0, 0, _("Customer file contents"), 7)
         sheet.text(0, 12, f"户号 {customer.account}    户名 {customer.name}", 4.5, width=180)
         sheet.text(0, 20, f"导出 exported {moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC · {exported_by}", TEXT)
         included, withheld = export.included, export.withheld
@@ -238,6 +239,6 @@ def _document_row(sheet: Sheet, entry: Entry, y: float) -> None:
     start = WITHHELD if not entry.included else (str(entry.start) if entry.start else "—")
     cells = (str(entry.number), d.reference_code or "—", MASKED_TITLE if entry.masked else d.title,
              d.doc_date.isoformat() if d.doc_date else "", str(len(entry.pages)), start)
-    for (_, x, width), value in zip(COLUMNS, cells):
+    for (_heading, x, width), value in zip(COLUMNS, cells):
         if value:
             sheet.text(x, y, value, TEXT, width=width - 1)

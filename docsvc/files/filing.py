@@ -27,6 +27,7 @@ from docsvc.governance.disposition import refuse_if_destroyed
 from docsvc.models import Customer, Document, DocumentType, FilingSequence, User, utcnow
 from docsvc.governance import audit
 from docsvc.governance.retention import recompute
+from docsvc.i18n import _
 
 _SEQ_FIELD = re.compile(r"\{seq(?::[^}]*)?\}")
 
@@ -85,7 +86,7 @@ def check_code(settings: FilingSettings, code: str) -> str:
 
 def next_number(session: Session, scope: str) -> int:
     """Take the next 件号 in `scope` inside the caller's transaction (row-locked until it commits)."""
-    for _ in range(3):
+    for _attempt in range(3):
         taken = session.execute(
             update(FilingSequence).where(FilingSequence.scope == scope)
             .values(last=FilingSequence.last + 1).returning(FilingSequence.last)
@@ -155,7 +156,7 @@ def unfile_document(session: Session, actor: User | None, document: Document, *,
     The one way to correct a filed document's pages (page operations refuse filed documents); the caller
     checks the archivist's right (Action.UNFILE) and commits."""
     if not reason.strip():
-        raise FilingError("请说明撤回归档的原因。 / Give a reason for unfiling.")
+        raise FilingError(_("Give a reason for unfiling."))
     refuse_if_destroyed(document)
     if document.filed_at is None:
         raise NotAllowedNow(f"文档 #{document.id} 尚未归档，无需撤回。 / Document #{document.id} is not filed.")
@@ -174,9 +175,9 @@ def correct_code(session: Session, actor: User | None, document: Document, new_c
     refuse_if_destroyed(document)  # the register names it by this 档号
     new_code, reason = new_code.strip(), reason.strip()
     if not reason:
-        raise FilingError("更正档号必须填写原因。 / A reference-code correction needs a reason.")
+        raise FilingError(_("A reference-code correction needs a reason."))
     if not new_code:
-        raise FilingError("新档号不能为空。 / The new reference code is empty.")
+        raise FilingError(_("The new reference code is empty."))
     check_code(settings, new_code)
     if document.reference_code is None:
         raise NotAllowedNow(f"文档 #{document.id} 尚未归档，没有档号可更正。 / Document #{document.id} is not filed yet.")
@@ -216,7 +217,7 @@ def update_document(session: Session, actor: User | None, document: Document, va
         else:
             value = (str(raw).strip() if raw is not None else "") or (None if key != "title" else "")
             if key == "title" and len(str(value)) > 255:
-                raise FilingError("题名太长（最多 255 字）。 / The title is too long (255 characters at most).")
+                raise FilingError(_("The title is too long (255 characters at most)."))
         if getattr(document, _COLUMNS[key]) != value:
             changes[key] = value
             setattr(document, _COLUMNS[key], value)
@@ -226,7 +227,7 @@ def update_document(session: Session, actor: User | None, document: Document, va
         customer = get_customer(session, str(account)) if account else document.customer
         doc_type = get_type(session, str(code)) if code else document.type_row
         if customer is None or doc_type is None:
-            raise FilingError("归档需要同时指定户号和文档类型。 / Filing needs both a customer account and a type.")
+            raise FilingError(_("Filing needs both a customer account and a type."))
         if customer.id != document.customer_id or doc_type.code != document.doc_type or document.filed_at is None:
             file_document(session, actor, document, customer, doc_type, settings, ip=ip)
     if changes:

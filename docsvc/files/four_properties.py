@@ -38,6 +38,7 @@ from docsvc.files.filing import code_regex
 from docsvc.governance import audit, fixity
 from docsvc.models import AuditEvent, BatchFile, Customer, Document, DocumentType, FixityCheck, Page, User, as_utc, utcnow
 from storage import ORIGINALS_PREFIX, ObjectNotFound, ObjectStore
+from docsvc.i18n import _
 
 AUDIT_ACTION = "four_properties.run"
 EARLIEST_DATE = date(1949, 1, 1)  # older customer-file dates are typing mistakes, not electricity accounts
@@ -407,7 +408,7 @@ def _check_codes(known: _Known, pattern: re.Pattern[str], filing: FilingSettings
         out.examined += 1
         code = d.reference_code
         if not code:
-            out.findings.append(_finding(Result.PERSON, "已归档但没有档号。 / Filed without a reference code.", d))
+            out.findings.append(_finding(Result.PERSON, _("Filed without a reference code."), d))
             continue
         if not pattern.fullmatch(code):
             out.findings.append(_finding(Result.PERSON, f"档号“{code}”不符合配置的格式 {filing.archive_code_pattern}。 / "
@@ -475,7 +476,7 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
                 message = f"原件 {key} 在存储中缺失。 / The original is missing from the store."
                 au1.findings.append(_finding(Result.PERSON, message, use.document, subject=key))
                 in1.findings.append(_finding(Result.PERSON, message, use.document, subject=key))
-            _note_unopenable(us1, users, key, "原件缺失，无法打开。 / The original is missing; it cannot be opened.")
+            _note_unopenable(us1, users, key, _("The original is missing; it cannot be opened."))
             if progress is not None:
                 progress(1)
             continue
@@ -490,7 +491,7 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
             row = fixity_rows.get(key)
             if row is None or row.checked_at is None:
                 for use in users:
-                    au1.findings.append(_finding(Result.WARNING, "尚未做过固定性检查。 / Never checked by fixity yet.",
+                    au1.findings.append(_finding(Result.WARNING, _("Never checked by fixity yet."),
                                                  use.document, subject=key))
             else:
                 oldest = row.checked_at if oldest is None or as_utc(row.checked_at) < as_utc(oldest) else oldest
@@ -511,11 +512,11 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
                                                          use.document, subject=key))
                 _open_original(path, key, users, received.get(key, []), results, all_pages=all_pages)
         except ObjectNotFound:
-            _note_unopenable(us1, users, key, "原件在读取时消失。 / The original vanished while being read.")
+            _note_unopenable(us1, users, key, _("The original vanished while being read."))
         if progress is not None:
             progress(1)
     if recompute:
-        au1.note = "SHA-256 本次重新计算。 / SHA-256 recomputed by this report."
+        au1.note = _("SHA-256 recomputed by this report.")
     else:
         since = f"，最早一次为 {as_utc(oldest):%Y-%m-%d %H:%M} UTC" if oldest else ""
         au1.note = (f"采用最近一次固定性检查的结果{since}；加 --recompute 重新计算。 / From the last fixity results"
@@ -571,7 +572,7 @@ def _open_original(path: Path, key: str, users: list[_Use], received: list[Batch
     except formats.EncryptedFile as exc:
         for use in users:
             us2.findings.append(_finding(Result.PERSON, exc.message, use.document, subject=key))
-        _note_unopenable(us1, users, key, "原件加密，无法打开。 / The original is encrypted; it cannot be opened.")
+        _note_unopenable(us1, users, key, _("The original is encrypted; it cannot be opened."))
     except formats.UnsupportedFormat as exc:
         for use in users:
             us2.findings.append(_finding(Result.PERSON, exc.message, use.document, subject=key))
@@ -590,8 +591,7 @@ def _encryption_and_compression(path: Path, media_type: str, key: str, users: li
             return
         if encrypted:
             for use in users:
-                us2.findings.append(_finding(Result.PERSON, "PDF 已加密（可能仅限制打印、复制等权限）。 / The PDF is encrypted "
-                                                            "(perhaps only restricting printing or copying).", use.document, subject=key))
+                us2.findings.append(_finding(Result.PERSON, _("The PDF is encrypted (perhaps only restricting printing or copying)."), use.document, subject=key))
     elif media_type == "image/tiff":
         with Image.open(path) as image:
             compression = str(image.info.get("compression", "raw"))
@@ -614,7 +614,7 @@ def _check_file_counts(customers: list[Customer], documents: list[Document], out
                                                         f"Recorded page count {d.page_count}, live pages {len(live)}.", d))
     for c in customers:
         if not per_customer.get(c.id):
-            out.findings.append(Finding(Result.WARNING, "客户档案中没有文档。 / The customer file holds no documents.",
+            out.findings.append(Finding(Result.WARNING, _("The customer file holds no documents."),
                                         customer_account=c.account))
 
 
@@ -685,10 +685,9 @@ def _check_page_text(documents: list[Document], out: CheckResult) -> None:
             if p.status == JobState.FAILED:
                 out.findings.append(_finding(Result.PERSON, f"识别失败：{p.error or '无原因 / no reason recorded'}", d, p))
             elif p.status != JobState.DONE:
-                out.findings.append(_finding(Result.WARNING, "尚未识别完成。 / Not processed yet.", d, p))
+                out.findings.append(_finding(Result.WARNING, _("Not processed yet."), d, p))
             elif not (p.text or "").strip():
-                out.findings.append(_finding(Result.WARNING, "识别出的文字为空：是否空白页？请核对。 / No text was read: "
-                                                             "a blank page? Please confirm.", d, p))
+                out.findings.append(_finding(Result.WARNING, _("No text was read: a blank page? Please confirm."), d, p))
 
 
 # --- usability (derived objects) ------------------------------------------------------------------
@@ -752,8 +751,7 @@ def _check_intake(session: Session, known: _Known, documents: list[Document], ou
             continue
         if d.id in known.split_from:
             continue
-        out.findings.append(_finding(Result.PERSON, "审计日志中没有该文档原件的上传记录，也没有拆分记录。 / No upload (or split) "
-                                                    "of this document's original is in the audit trail.", d))
+        out.findings.append(_finding(Result.PERSON, _("No upload (or split) of this document's original is in the audit trail."), d))
 
 
 _FILING_ACTIONS = ("document.file", "document.relink", "document.reference_code.correct")
@@ -773,8 +771,7 @@ def _check_filing_log(session: Session, documents: list[Document], out: CheckRes
     for d in filed:
         out.examined += 1
         if str(d.id) not in has_filing:
-            out.findings.append(_finding(Result.PERSON, "已归档，但审计日志中没有归档记录。 / Filed, but no filing event is in "
-                                                        "the audit trail.", d))
+            out.findings.append(_finding(Result.PERSON, _("Filed, but no filing event is in the audit trail."), d))
         elif last_code.get(str(d.id)) != d.reference_code:
             out.findings.append(_finding(Result.PERSON, f"当前档号与最后一次有记录的档号“{last_code.get(str(d.id))}”不同：档号被绕过系统改动。 / "
                                                         "The current code is not the last one the audit trail recorded.", d))

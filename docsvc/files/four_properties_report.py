@@ -18,6 +18,7 @@ from docsvc.formats.coversheets import A4_MM
 from docsvc.formats.image_pdf import ImagePdfWriter
 from docsvc.formats.sheets import MARGIN, Sheet
 from docsvc.localtime import to_zone
+from docsvc.i18n import _
 
 FORMATS = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"}
 PDF_DPI = 150
@@ -50,18 +51,18 @@ def json_bytes(report: FourPropertiesReport) -> bytes:
 def summary_lines(report: FourPropertiesReport, zone: ZoneInfo) -> list[tuple[str, str]]:
     """The report's heading facts, label and value, for the CSV's top, the PDF's first page and the web page."""
     counts = report.counts()
-    scope = "全部客户档案 / every customer file" if report.accounts is None else "、".join(report.accounts) or "—"
+    scope = _("every customer file") if report.accounts is None else "、".join(report.accounts) or "—"
     return [
         ("检测时间 Run at", local_time(report.started_at, zone)),
         ("完成时间 Finished", local_time(report.finished_at, zone)),
         ("检测范围 Scope (户号)", scope),
         ("数量 Totals", f"客户档案 {report.customers} 卷，文档 {report.documents} 件，页 {report.pages}，原件 {report.originals} 个"
                         f"（{report.bytes / 1048576:.1f} MB）"),
-        ("固定性依据 Fixity evidence", "本次重新计算 SHA-256 / recomputed now" if report.recomputed
-         else "最近一次固定性检查结果 / the last fixity results"),
-        ("解码 Decoded", "逐页 / every page" if report.all_pages else "每个原件首页 / first page of each original"),
-        ("结论 Outcome", {"passed": "全部通过 / all passed", "warnings": "有警告 / warnings",
-                          "needs_person": "需人工处理 / needs a person"}[report.outcome]),
+        ("固定性依据 Fixity evidence", _("recomputed now") if report.recomputed
+         else _("the last fixity results")),
+        ("解码 Decoded", _("every page") if report.all_pages else _("first page of each original")),
+        ("结论 Outcome", {"passed": _("all passed"), "warnings": _("warnings"),
+                          "needs_person": _("needs a person")}[report.outcome]),
         ("检测项统计 Checks", f"通过 {counts[Result.PASS]}，警告 {counts[Result.WARNING]}，需人工处理 {counts[Result.PERSON]}，"
                              f"不适用 {counts[Result.NOT_APPLICABLE]}（不适用项不计为通过）"),
     ]
@@ -167,7 +168,7 @@ def pdf_bytes(report: FourPropertiesReport, zone: ZoneInfo) -> bytes:
     for label, value in summary_lines(report, zone):
         pages.line(f"{label}：{value}", size=3.4)
     pages.gap(3)
-    pages.line("分项统计 / By property", size=4.2)
+    pages.line(_("By property"), size=4.2)
     by_property = report.counts_by_property()
     pages.row(["", "属性 Property", "通过/警告/人工", "不适用", ""])
     for prop in Property:

@@ -18,6 +18,7 @@ from docsvc.jobs import request_index
 from docsvc.models import BatchFile, Document, LoanItem, Page, User, utcnow
 from docsvc.governance import audit
 from storage import ObjectStore
+from docsvc.i18n import _
 
 
 class PageOpError(DomainError):
@@ -93,7 +94,7 @@ def merge(session: Session, actor: User | None, target: Document, source: Docume
           ip: str | None = None) -> Document:
     """Append `source`'s pages to `target`; `source` (unfiled) disappears once empty."""
     if target.id == source.id:
-        raise PageOpError("不能把文档与自身合并。 / A document cannot be merged with itself.")
+        raise PageOpError(_("A document cannot be merged with itself."))
     require_handling(actor, source)
     if source.filed_at is not None:
         raise NotAllowedNow(f"文档 #{source.id} 已归档（档号 {source.reference_code}），不能并入其他文档；"
@@ -180,7 +181,7 @@ def _apply_order(session: Session, actor: User | None, document: Document, order
 
 def rotate(session: Session, actor: User | None, page: Page, degrees: int, *, ip: str | None = None) -> Page:
     if degrees % 90:
-        raise PageOpError("只能按 90 度的倍数旋转。 / Rotate by multiples of 90 degrees.")
+        raise PageOpError(_("Rotate by multiples of 90 degrees."))
     page.view_rotation = (page.view_rotation + degrees) % 360
     audit.record(session, actor, "page.rotate", object_type="page", object_id=page.id, ip=ip,
                  detail={"degrees": degrees, "view_rotation": page.view_rotation})
@@ -237,8 +238,7 @@ def purge_page(session: Session, store: ObjectStore, actor: User | None, page: P
                             "content is removed only by executing a destruction list; for a wrong scan, an archivist "
                             "unfiles it first.")
     if page.index_state == IndexState.PENDING:
-        raise NotAllowedNow("该页正在从检索索引中移除，请稍后再清除。 / The page is still being removed from the search "
-                            "index; purge it in a moment.")
+        raise NotAllowedNow(_("The page is still being removed from the search index; purge it in a moment."))
     document = page.document
     for key in (page.image_key, page.thumb_key, page.words_key):
         if key:

@@ -16,6 +16,7 @@ from docsvc.models import ApiToken, AuditEvent, User, as_utc, utcnow
 from docsvc.errors import require_found
 from docsvc.governance import audit
 from docsvc.governance.access import Action, role_allows
+from docsvc.i18n import _
 
 _hasher = PasswordHasher()
 # Checked instead of a real hash for unknown usernames, so they cost the same time as known ones; made
@@ -54,9 +55,7 @@ def parse_roles(roles: str | list[str]) -> list[str]:
 def check_separation(roles: list[str]) -> list[str]:
     """Separation of duties (三员): the administrator is audited, so never their own auditor."""
     if Role.ADMIN in roles and Role.AUDITOR in roles:
-        raise AccountError("同一账户不能同时担任管理员（admin）和审计员（auditor）：管理员的操作由审计员检查。请为审计"
-                           "另建账户。 / One account cannot be both admin and auditor: the auditor checks the "
-                           "administrator. Create a separate account for auditing.")
+        raise AccountError(_("One account cannot be both admin and auditor: the auditor checks the administrator. Create a separate account for auditing."))
     return roles
 
 
@@ -65,7 +64,7 @@ def create_user(session: Session, username: str, password: str, roles: str | lis
                 grants: str | list[str] = "") -> User:
     username = username.strip()
     if not username:
-        raise AccountError("用户名不能为空。 / The username must not be empty.")
+        raise AccountError(_("The username must not be empty."))
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise AccountError(f"用户名“{username}”已存在。 / The username {username!r} is taken.")
     check_password_strength(password)
@@ -140,7 +139,7 @@ TOO_MANY_LOGINS = ("来自此网络地址的登录失败次数过多，请一分
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
-    message_key: str | None = None  # i18n key shown to the person when refused
+    message: str | None = None  # shown to the person when refused
     retry_after_s: int | None = None  # set when the address is throttled: not even a right password helps
 
 
@@ -174,14 +173,14 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
         audit.record(session, None, "login", outcome="failed", ip=ip, now=moment,
                      detail={"username": username[:80], "reason": "unknown user"})
         session.commit()
-        return LoginResult(None, "bad_login")
+        return LoginResult(None, _("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at most). Check and try again; on a computer you logged in from before, the right password still works; an administrator can also unlock the account."))
     matches = password_matches(user, password)
     backing_off = user.locked_until is not None and as_utc(user.locked_until) > moment
     if backing_off and not (known_device_user_id == user.id and matches):
         audit.record(session, user, "login", outcome="locked", ip=ip, now=moment,
                      detail={"known_device": known_device_user_id == user.id})
         session.commit()
-        return LoginResult(None, "bad_login")
+        return LoginResult(None, _("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at most). Check and try again; on a computer you logged in from before, the right password still works; an administrator can also unlock the account."))
     if not matches:
         user.failed_logins += 1
         audit.record(session, user, "login", outcome="failed", ip=ip, now=moment,
@@ -193,11 +192,11 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
                          now=moment, detail={"minutes": wait.total_seconds() / 60,
                                              "failed_in_a_row": user.failed_logins})
         session.commit()
-        return LoginResult(None, "bad_login")
+        return LoginResult(None, _("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at most). Check and try again; on a computer you logged in from before, the right password still works; an administrator can also unlock the account."))
     if not user.active:
         audit.record(session, user, "login", outcome="disabled", ip=ip, now=moment)
         session.commit()
-        return LoginResult(None, "account_disabled")
+        return LoginResult(None, _("This account is disabled. Ask an administrator."))
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, moment
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
@@ -221,12 +220,18 @@ def log_out(session: Session, user: User, *, ip: str | None = None) -> None:
     session.commit()
 
 
+def choose_language(session: Session, user: User, code: str) -> None:
+    """Keep the interface language the person switched to with their account, so it follows them."""
+    user.language = code
+    session.commit()
+
+
 def change_password(session: Session, user: User, old: str, new: str, *, ip: str | None = None) -> None:
     if not password_matches(user, old):
         audit.record(session, user, "account.password", object_type="user", object_id=user.id,
                      outcome="failed", ip=ip)
         session.commit()
-        raise AccountError("当前密码不正确。 / The current password is wrong.")
+        raise AccountError(_("The current password is wrong."))
     check_password_strength(new)
     user.password_hash = _hasher.hash(new)
     audit.record(session, user, "account.password", object_type="user", object_id=user.id, ip=ip)
@@ -245,8 +250,7 @@ def set_active(session: Session, actor: User | None, user: User, active: bool, *
 def _not_self(actor: User | None, user: User) -> None:
     """Nobody changes their own roles or grants: a second administrator does it, and it is audited."""
     if actor is not None and actor.id == user.id:
-        raise AccountError("不能修改自己的角色或授权，请由另一位管理员修改。 / You cannot change your own roles or "
-                           "grants; ask another administrator.")
+        raise AccountError(_("You cannot change your own roles or grants; ask another administrator."))
 
 
 def set_roles(session: Session, actor: User | None, user: User, roles: str | list[str], *,
@@ -300,7 +304,7 @@ def update_account(session: Session, actor: User, user_id: int, *, roles: list[s
         set_grants(session, actor, user, grants, ip=ip)
     if active != user.active:
         if not active and user.id == actor.id:
-            raise AccountError("不能停用自己的账户。 / You cannot disable your own account.")
+            raise AccountError(_("You cannot disable your own account."))
         set_active(session, actor, user, active, ip=ip)
     return user
 

@@ -30,6 +30,7 @@ from docsvc.models import (
 )
 from docsvc.search.snippets import MASKED_TITLE
 from storage import ObjectStore
+from docsvc.i18n import _
 
 if TYPE_CHECKING:
     from docsvc.config import Settings
@@ -109,7 +110,7 @@ def create_list(session: Session, actor: User, document_ids: Sequence[int], *, t
     """A draft list of due documents; refuses the whole request if any document may not go on it."""
     ids = list(dict.fromkeys(int(i) for i in document_ids))
     if not ids:
-        raise DestructionError("请至少选择一份到期文档。 / Choose at least one due document.")
+        raise DestructionError(_("Choose at least one due document."))
     verdicts = retention.eligible(session, ids, index=index)
     listed = dict(session.execute(
         select(DestructionItem.document_id, DestructionList.id).join(DestructionList)
@@ -117,8 +118,7 @@ def create_list(session: Session, actor: User, document_ids: Sequence[int], *, t
     problems = [f"#{i}: {verdicts[i]}" for i in ids if verdicts[i]]
     problems += [f"#{i}: 已在销毁清册 #{listed[i]} 中 / already on list #{listed[i]}" for i in ids if i in listed]
     if problems:
-        raise DestructionError("以下文档不能列入销毁清册，请从选择中去掉后重试： / These documents cannot go on a "
-                               "destruction list; remove them and try again: " + "; ".join(problems))
+        raise DestructionError(_("These documents cannot go on a destruction list; remove them and try again:") + "; ".join(problems))
     now = utcnow()
     dlist = DestructionList(title=(title or "").strip() or f"销毁清册 {now:%Y-%m-%d}", state=ListState.DRAFT,
                             compiler_id=actor.id, created_at=now, method=DESTRUCTION_METHOD)
@@ -230,7 +230,7 @@ def reject(session: Session, actor: User, dlist: DestructionList, reason: str, *
     _require(dlist, {ListState.SUBMITTED}, "退回")
     _may_sign(actor, dlist, SignRole.APPROVER)
     if not reason.strip():
-        raise DestructionError("退回须写明理由。 / A rejection needs a reason.")
+        raise DestructionError(_("A rejection needs a reason."))
     dlist.state, dlist.rejection_reason, dlist.decided_at = ListState.REJECTED, reason.strip(), utcnow()
     _audit(session, actor, "destruction.reject", dlist, ip, {"reason": dlist.rejection_reason})
     session.commit()
@@ -267,7 +267,7 @@ def cancel(session: Session, actor: User, dlist: DestructionList, reason: str, *
            ip: str | None = None) -> DestructionList:
     _require(dlist, CANCELLABLE, "取消")
     if not reason.strip():
-        raise DestructionError("取消须写明理由。 / Cancelling needs a reason.")
+        raise DestructionError(_("Cancelling needs a reason."))
     dlist.state, dlist.cancelled_at, dlist.cancel_reason = ListState.CANCELLED, utcnow(), reason.strip()
     _audit(session, actor, "destruction.cancel", dlist, ip, {"reason": dlist.cancel_reason})
     session.commit()

@@ -35,6 +35,7 @@ from docsvc.constants import FixityOutcome
 from docsvc.governance import audit
 from docsvc.models import AuditEvent, BatchFile, DestroyedOriginal, Document, FixityCheck, Page, User, as_utc, utcnow
 from storage import ORIGINALS_PREFIX, ObjectNotFound, ObjectStore
+from docsvc.i18n import _
 
 MB = 1024 * 1024
 READ_CHUNK = MB  # bytes hashed per read: bounded memory whatever the original's size
@@ -69,7 +70,7 @@ class ServedDocument:
 
     def label(self) -> str:
         name = self.reference_code or f"#{self.document_id}（未归档 / unfiled）"
-        return f"{name} 户号 {self.customer_account or '—'}" + (" 已销毁 / destroyed" if self.destroyed else "")
+        return f"{name} 户号 {self.customer_account or '—'}" + (_("destroyed") if self.destroyed else "")
 
     def as_json(self) -> dict[str, object]:
         return {"document_id": self.document_id, "reference_code": self.reference_code,

@@ -17,6 +17,7 @@ from docsvc.errors import DomainError, NotAllowedNow, require_found
 from docsvc.governance import audit
 from docsvc.models import Customer, Document, DocumentType, Hold, HoldTarget, User, utcnow
 from docsvc.search import SearchIndex, access_restriction
+from docsvc.i18n import _
 
 _QUERY_PAGE = 100  # documents per search page when a saved-search hold is evaluated
 _ID_CHUNK = 10_000  # ids per IN (…) list: well under SQLite's limit on parameters
@@ -95,16 +96,15 @@ def place(session: Session, actor: User | None, name: str, reason: str, *,
     A saved search is parsed now, so a hold never silently holds nothing."""
     name, reason, query = (name or "").strip(), (reason or "").strip(), (query or "").strip() or None
     if not name or len(name) > 200:
-        raise HoldError("请填写冻结名称（最多 200 字），如 “某户窃电纠纷”。 / Give the hold a name (200 characters at most).")
+        raise HoldError(_("Give the hold a name (200 characters at most)."))
     if not reason or len(reason) > 1000:
-        raise HoldError("请填写冻结原因（最多 1000 字）。 / Give the reason for the hold (1000 characters at most).")
+        raise HoldError(_("Give the reason for the hold (1000 characters at most)."))
     if query is not None and len(query) > 500:
-        raise HoldError("检索式太长（最多 500 字）。 / The saved search is too long (500 characters at most).")
+        raise HoldError(_("The saved search is too long (500 characters at most)."))
     accounts = list(dict.fromkeys(str(a).strip() for a in customer_accounts if str(a).strip()))
     ids = list(dict.fromkeys(document_ids))
     if not accounts and not ids and query is None:
-        raise HoldError("冻结需要指定至少一个户号、文档或检索式。 / A hold needs at least one customer account, "
-                        "document or saved search.")
+        raise HoldError(_("A hold needs at least one customer account, document or saved search."))
     customers = {c.account: c for c in session.scalars(select(Customer).where(Customer.account.in_(accounts)))}
     missing = [a for a in accounts if a not in customers]
     if missing:
@@ -141,7 +141,7 @@ def release(session: Session, actor: User | None, hold_id: int, reason: str, *, 
     hold = require_found(session.get(Hold, hold_id), "冻结", "Hold", hold_id)
     reason = (reason or "").strip()
     if not reason or len(reason) > 1000:
-        raise HoldError("请填写解除冻结的原因（最多 1000 字）。 / Give the reason for releasing the hold.")
+        raise HoldError(_("Give the reason for releasing the hold."))
     if hold.released_at is not None:
         raise NotAllowedNow(f"冻结 #{hold.id} 已于 {hold.released_at:%Y-%m-%d} 解除。 / Hold #{hold.id} was already "
                             "released.")

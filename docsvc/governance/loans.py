@@ -16,6 +16,7 @@ from docsvc.constants import MAX_LOAN_DAYS, LoanState
 from docsvc.errors import DomainError, Forbidden, NotAllowedNow, require_found
 from docsvc.models import Document, Loan, LoanItem, User, utcnow
 from docsvc.governance import audit
+from docsvc.i18n import _
 
 
 class LoanError(DomainError):
@@ -40,14 +41,13 @@ def request_loan(session: Session, user: User, req: LoanRequest, *, ip: str | No
                  renewal_of: Loan | None = None, now: datetime | None = None) -> Loan:
     purpose = req.purpose.strip()
     if not purpose:
-        raise LoanError("请填写借阅用途（查询用途）。 / Give the purpose of the loan.")
+        raise LoanError(_("Give the purpose of the loan."))
     if not 1 <= req.days <= MAX_LOAN_DAYS:
         raise LoanError(f"借阅期限须为 1 至 {MAX_LOAN_DAYS} 天。 / The term must be 1 to {MAX_LOAN_DAYS} days.")
     account = (req.customer_account or "").strip() or None
     ids = tuple(dict.fromkeys(req.document_ids))
     if bool(account) == bool(ids):
-        raise LoanError("请指定一个户号（整份客户档案）或若干文档编号，二者选一。 / "
-                        "Name either one customer account (the whole file) or some document ids, not both.")
+        raise LoanError(_("Name either one customer account (the whole file) or some document ids, not both."))
     missing = [i for i in ids if session.get(Document, i) is None]
     if missing:
         raise LoanError(f"文档不存在 / no such documents: {', '.join(map(str, missing))}")
@@ -114,12 +114,11 @@ def decide(session: Session, approver: User, loan_id: int, approve: bool, *, not
 
 def _decision_refusal(session: Session, approver: User, loan: Loan) -> str | None:
     if not can(approver, Action.LOAN_DECIDE):
-        return "只有审批人可以审批借阅。 / Only an approver may decide loans."
+        return _("Only an approver may decide loans.")
     if approver.id == loan.requester_id:
-        return "不能审批自己的借阅申请，请由其他审批人处理。 / You cannot decide your own loan; another approver must."
+        return _("You cannot decide your own loan; another approver must.")
     if covers_sensitive(session, loan) and not may_see_sensitive(approver):
-        return ("该档案含身份证明等敏感材料，须由具有敏感信息权限的审批人审批。 / "
-                "The file holds sensitive documents (ID copies): an approver granted `sensitive` must decide.")
+        return (_("The file holds sensitive documents (ID copies): an approver granted `sensitive` must decide."))
     return None
 
 
@@ -128,7 +127,7 @@ def return_loan(session: Session, user: User, loan_id: int, *, ip: str | None = 
     """End a loan early: the borrower returns it, or an approver takes it back."""
     loan = get_loan(session, loan_id)
     if user.id != loan.requester_id and not role_allows(user, Action.LOAN_DECIDE):
-        raise LoanForbidden("只有借阅人或审批人可以归还该借阅。 / Only the borrower or an approver may return this loan.")
+        raise LoanForbidden(_("Only the borrower or an approver may return this loan."))
     moment = now or utcnow()
     if loan_state(loan, moment) != LoanState.APPROVED:
         raise NotAllowedNow(f"借阅 #{loan.id} 当前不在借出状态（{loan_state(loan, moment)}）。 / "
@@ -145,7 +144,7 @@ def renew(session: Session, user: User, loan_id: int, days: int, *, ip: str | No
     """A renewal is a new request for the same file, decided like any other."""
     old = get_loan(session, loan_id)
     if old.requester_id != user.id:
-        raise LoanForbidden("只能续借自己的借阅。 / You can renew only your own loans.")
+        raise LoanForbidden(_("You can renew only your own loans."))
     return request_loan(session, user, LoanRequest(
         purpose=old.purpose, days=days, customer_account=old.customer_account,
         document_ids=tuple(i.document_id for i in old.items), want_download=old.want_download,

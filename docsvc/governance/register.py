@@ -25,6 +25,7 @@ from docsvc.formats.image_pdf import ImagePdfWriter
 from docsvc.models import DestructionItem, DestructionList, User
 from docsvc.formats.coversheets import A4_MM
 from storage import ObjectStore
+from docsvc.i18n import _
 
 REGISTER_DPI = 200  # 10 pt text prints crisp
 HEADER = ("序号", "档号", "题名", "年度", "应保管期限", "已保管期限", "页数", "备注")
@@ -126,7 +127,7 @@ def pdf_bytes(dlist: DestructionList, fonds: str, zone: ZoneInfo, moment: dateti
     out = io.BytesIO()
     writer = ImagePdfWriter(out, title=f"销毁清册 #{dlist.id} {dlist.title}", now=moment)
     sheet = Sheet(REGISTER_DPI)
-    sheet.text(0, 0, "档案销毁清册 / Destruction register", 7)
+    sheet.text(0, 0, _("Destruction register"), 7)
     for n, (label, value) in enumerate(cover(dlist, fonds, zone)):
         sheet.text(0, 16 + n * 9, label, 4.5, width=30)
         sheet.text(32, 16 + n * 9, value or "—", 4.5, width=148)
@@ -154,7 +155,7 @@ def _wrapped(row: tuple[str, ...]) -> list[list[str]]:
     """Each cell as the lines it takes in its column: nothing of the register is cut off."""
     font = cjk_font(round(TEXT / 25.4 * REGISTER_DPI))
     cells = []
-    for (_, width), value in zip(COLUMNS, row):
+    for (_heading, width), value in zip(COLUMNS, row):
         room, lines, line = (width - 1) / 25.4 * REGISTER_DPI, [], ""
         for char in value:
             if line and font.getlength(line + char) > room:

@@ -15,6 +15,7 @@ from docsvc.errors import DomainError
 from docsvc.governance import audit
 from docsvc.governance.disposition import refuse_if_destroyed
 from docsvc.models import Customer, Document, User, utcnow
+from docsvc.i18n import _
 
 
 class RestrictionError(DomainError):
@@ -28,8 +29,7 @@ def set_storage_only(session: Session, actor: User | None, target: Document | Cu
     Changes the search index's view of the file only through the access rule, so nothing is re-indexed."""
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
-        raise RestrictionError("请填写设置或解除“仅存储”的原因（最多 500 字）。 / Give the reason for setting or "
-                               "clearing storage-only (500 characters at most).")
+        raise RestrictionError(_("Give the reason for setting or clearing storage-only (500 characters at most)."))
     if isinstance(target, Document):
         refuse_if_destroyed(target)
     kind, ident = ("document", target.id) if isinstance(target, Document) else ("customer", target.account)

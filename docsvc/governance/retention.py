@@ -37,6 +37,7 @@ from docsvc.governance.holds import all_held_document_ids, held_document_ids
 from docsvc.models import (
     Customer, Document, DocumentType, Hold, RetentionEvent, RetentionSchedule, User, utcnow,
 )
+from docsvc.i18n import _
 
 PERMANENT = "Y"
 _PERIOD = re.compile(r"D([1-9][0-9]{0,2})")
@@ -205,7 +206,7 @@ def draft_rule(session: Session, values: dict[str, object]) -> RuleDraft:
                              "name (e.g. 窃电案件结案).")
     authority = text_of("authority", 300)
     if not authority:
-        raise RetentionError("请填写依据（保管期限表名称和条款）。 / Give the authority: the table and its clause.")
+        raise RetentionError(_("Give the authority: the table and its clause."))
     parent = text_of("parent_retention", 10)
     if parent:
         parent = parent.upper()
@@ -320,7 +321,7 @@ def follow_type_class(session: Session, actor: User | None, doc_type: DocumentTy
         return
     save_rule(session, actor, RuleDraft(doc_type.code, doc_type.retention, current.trigger, current.authority,
                                         current.event_name, current.parent_retention,
-                                        "文档类型表修改保管期限 / class changed in the document-type table"),
+                                        _("class changed in the document-type table")),
               now=now, ip=ip)
 
 
@@ -579,7 +580,7 @@ def record_event(session: Session, actor: User | None, name: str, occurred_on: d
         raise RetentionError("请填写事件名称（最多 60 字），如 窃电案件结案。 / Give the event's name (60 characters at "
                              "most), e.g. 窃电案件结案.")
     if (customer is None) == (document is None):
-        raise RetentionError("事件必须记在一个客户或一份文档上。 / An event belongs to one customer or one document.")
+        raise RetentionError(_("An event belongs to one customer or one document."))
     event = RetentionEvent(name=name, occurred_on=occurred_on, customer_id=customer.id if customer else None,
                            document_id=document.id if document else None, note=(note or "").strip() or None,
                            recorded_by_id=actor.id if actor else None)
@@ -680,19 +681,18 @@ def eligible(session: Session, document_ids: Iterable[int], index=None) -> dict[
         if d is None:
             out[document_id] = f"文档 #{document_id} 不存在。 / Document #{document_id} does not exist."
         elif d.destroyed_at is not None or d.retention_status == RetentionStatus.DESTROYED:
-            out[document_id] = "已销毁。 / Already destroyed."
+            out[document_id] = _("Already destroyed.")
         elif d.keep_permanently:
-            out[document_id] = "鉴定决定永久保存，不能销毁。 / Appraisal decided to keep it permanently."
+            out[document_id] = _("Appraisal decided to keep it permanently.")
         elif d.retention == PERMANENT or d.retention_status == RetentionStatus.PERMANENT:
             out[document_id] = "永久保管的文档不能销毁。 / A permanent (永久) document can never be destroyed."
         elif d.retention_status == RetentionStatus.UNKNOWN:
-            out[document_id] = ("无法计算到期日（缺少起算日期），不能销毁；请补全日期。 / The due date cannot be computed "
-                                "(no trigger date); complete the dates first.")
+            out[document_id] = (_("The due date cannot be computed (no trigger date); complete the dates first."))
         elif d.retention_status != RetentionStatus.DUE:
             when = d.due_on.isoformat() if d.due_on else "—"
             out[document_id] = f"尚未到期（到期日 {when}）。 / Not due yet (due on {when})."
         elif document_id in held:
-            out[document_id] = "处于冻结中，解除冻结前不能销毁。 / Under a hold; it cannot be destroyed until released."
+            out[document_id] = _("Under a hold; it cannot be destroyed until released.")
         else:
             out[document_id] = None
     return out

@@ -5,15 +5,16 @@ Neither web nor API imports the other."""
 from __future__ import annotations
 
 from flask import Flask, Response, current_app
+from flask_babel import Babel
 
-from docsvc import localtime
+from docsvc import i18n, labels, localtime
 from docsvc.governance.access import Action, can, rule
 from docsvc.http import errors, gate, monitoring
 from docsvc.http.auditing import audit_content_access, audit_event
-from docsvc.http.context import client_ip, close_db, db, is_api, lang, runtime, runtime_of, t
+from docsvc.http.context import client_ip, close_db, db, is_api, lang, runtime, runtime_of
 from docsvc.http.security import security_headers
 
-__all__ = ["audit_content_access", "audit_event", "client_ip", "db", "init_app", "is_api", "lang", "runtime", "runtime_of", "t"]
+__all__ = ["audit_content_access", "audit_event", "client_ip", "db", "init_app", "is_api", "lang", "runtime", "runtime_of"]
 
 
 def init_app(app: Flask) -> None:
@@ -27,7 +28,12 @@ def init_app(app: Flask) -> None:
     app.after_request(security_headers)
     app.teardown_appcontext(close_db)
     errors.init_app(app)
-    app.jinja_env.globals.update(t=t, lang=lang, can=lambda user, action: can(user, Action(action)))
+    Babel(app, locale_selector=lambda: i18n.LOCALES[lang()],
+          default_translation_directories=str(i18n.TRANSLATIONS))
+    # Templates translate through the same lookup as the Python code (docsvc.i18n), not a second one.
+    app.jinja_env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    app.jinja_env.globals.update(lang=lang, can=lambda user, action: can(user, Action(action)),
+                                 label=labels.label)
     zone = settings.timezone
     app.jinja_env.globals["zone"] = zone.key
     app.jinja_env.filters.update(

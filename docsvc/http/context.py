@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
-from docsvc.i18n import LANGUAGES, translate
+from docsvc.i18n import DEFAULT, LANGUAGES
 from docsvc.runtime import Runtime
 
 
@@ -34,15 +34,12 @@ def client_ip() -> str | None:
 
 
 def lang() -> str:
-    """The language the person chose (the switch's cookie), else the browser's Accept-Language, else Chinese."""
-    chosen = request.cookies.get("lang")
+    """The language the person chose (kept on their account, or the switch's cookie before logging in),
+    else the browser's Accept-Language, else Chinese."""
+    chosen = getattr(g.get("user"), "language", "") or request.cookies.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(LANGUAGES, default="zh") or "zh"
-
-
-def t(key: str, **params: object) -> str:
-    return translate(key, lang(), **params)
+    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT) or DEFAULT
 
 
 def is_api() -> bool:

@@ -11,7 +11,8 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from docsvc.errors import Conflict, Corrupted, DomainError, Forbidden, NotFound, TooManyRequests, Unavailable
-from docsvc.http.context import is_api, t
+from docsvc.http.context import is_api
+from docsvc.i18n import _, lazy_gettext as _l
 from docsvc.pipeline.intake import too_large_message
 from storage import StoreUnavailable
 
@@ -59,22 +60,24 @@ def _http_error(exc: HTTPException) -> object:
     code = exc.code or 500
     if code >= 500:
         return _server_error(exc)
-    messages = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    messages = {403: _l("You are not allowed to do this. Ask the records manager for access if you need it."),
+                404: _l("Not found: it may have been removed, or the link is wrong."),
+                405: _l("This address does not accept that kind of request. Use the page's buttons and links instead of typing the address.")}
     if code in messages:
-        text = t(messages[code])
+        text = str(messages[code])
     elif code == 413:  # werkzeug refuses a body above MAX_CONTENT_LENGTH from its Content-Length, unread
         text = too_large_message("上传内容", "The upload", None, current_app.config["MAX_CONTENT_LENGTH"] // 2**20)
     elif exc.description and exc.description != type(exc).description:
         text = exc.description  # our own message (abort(400, description=...)), in both languages
     elif code == 400:
-        text = t("bad_request")
+        text = _("The request was incomplete or malformed. Check what you entered and try again.")
     else:
         text = exc.description or exc.name
     return answer(code, text)
 
 
 def _csrf_error(exc: CSRFError) -> object:
-    text = "表单已过期或来源不明，请刷新页面后重试。 / The form expired or did not come from this site; reload and try again."
+    text = _("The form expired or did not come from this site; reload and try again.")
     return answer(400, text)
 
 
@@ -109,4 +112,4 @@ def _server_error(exc: HTTPException) -> object:
     cause = getattr(exc, "original_exception", None) or exc
     log.error("unexpected error [ref %s] on %s %s", reference, request.method, request.path,
               exc_info=(type(cause), cause, cause.__traceback__))
-    return answer(500, t("server_error", reference=reference), reference=reference)
+    return answer(500, _("Something went wrong inside docsvc and your action may not have been completed. Try again later; if it keeps failing, give the administrator the reference %(reference)s.", reference=reference), reference=reference)

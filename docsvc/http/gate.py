@@ -15,8 +15,9 @@ from docsvc.governance.access import (CONTENT_ACTIONS, HANDLING_ACTIONS, SENSITI
                                       can, content_grant, declared_rule, reads_content_by_duty)
 from docsvc.governance.accounts import TOKEN_FAILURE, failed_logins_from, user_for_token
 from docsvc.http.auditing import audit_event, content_event, object_kind
-from docsvc.http.context import client_ip, db, is_api, runtime, t
+from docsvc.http.context import client_ip, db, is_api, runtime
 from docsvc.http.monitoring import is_probe
+from docsvc.i18n import _
 from docsvc.models import Document, Page, User
 
 csrf = CSRFProtect()
@@ -55,9 +56,8 @@ def gate() -> object | None:
         return None
     if user is None:
         if is_api():
-            return jsonify(error="需要登录或有效的 API 令牌。 / Authentication required: send "
-                                 "'Authorization: Bearer <token>'."), 401
-        flash(t("login_required"))
+            return jsonify(error=_("Authentication required: send 'Authorization: Bearer <token>'.")), 401
+        flash(_("Please log in first."))
         return redirect(url_for("auth.login", next=request.full_path))
     if not can(user, action):
         audit_event("access.denied", outcome="denied", commit=True,
@@ -129,7 +129,7 @@ def _actor() -> User | None:
     if not _session_current():
         logout_user()
         cookie_session.clear()
-        flash(t("session_ended"))
+        flash(_("Your session ended (idle too long, or open longer than allowed): log in again."))
         return None
     return current_user  # type: ignore[return-value]
 
@@ -147,9 +147,7 @@ def _token_user(token: str) -> User | None:
     """The token's user; a refused token is audited, and an address refused too often waits a minute."""
     address = client_ip()
     if address and failed_logins_from(db(), address, TOKEN_LIMIT_WINDOW, action=TOKEN_FAILURE) >= TOKEN_FAILURES_PER_MINUTE:
-        raise TooManyTokenFailures("来自此网络地址的无效 API 令牌过多，请一分钟后再试，并检查令牌是否已撤销。 / Too many "
-                                   "invalid API tokens from this network address: wait a minute, and check that "
-                                   "the token has not been revoked.")
+        raise TooManyTokenFailures(_("Too many invalid API tokens from this network address: wait a minute, and check that the token has not been revoked."))
     user = user_for_token(db(), token)
     if user is None:
         # Never the token itself: a near-miss of a real token must not land in the trail.

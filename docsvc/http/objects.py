@@ -7,6 +7,7 @@ from flask import Response
 
 from docsvc.errors import NotFound
 from docsvc.http.context import runtime
+from docsvc.i18n import _
 
 CHUNK = 256 * 1024
 
@@ -15,7 +16,7 @@ def send_object(key: str, mimetype: str, download_name: str | None = None) -> Re
     store = runtime().store
     info = store.head(key)
     if info is None:
-        raise NotFound("对象不存在。 / The stored object is missing.")
+        raise NotFound(_("The stored object is missing."))
 
     def chunks():  # type: ignore[no-untyped-def]
         with store.open(key) as stream:

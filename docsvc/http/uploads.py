@@ -5,6 +5,7 @@ from flask import request
 from werkzeug.datastructures import FileStorage
 
 from docsvc.errors import DomainError
+from docsvc.i18n import _
 
 
 class UnreadableUpload(DomainError):
@@ -23,5 +24,4 @@ def uploaded_files() -> list[FileStorage]:
             "或改用 `docsvc import` / 热文件夹（它们能识别 GBK 文件名）。 / The upload could not be read: a file "
             "name is not UTF-8 (GBK, say), so nothing was received. Send the files again with UTF-8 names, or use "
             "`docsvc import` or the hot folder, which read GBK names.")
-    raise UnreadableUpload("请求中没有文件：请选择文件，或用 multipart 字段 `files` 上传。 / "
-                           "No files: choose some, or send them as multipart field `files`.")
+    raise UnreadableUpload(_("No files: choose some, or send them as multipart field `files`."))

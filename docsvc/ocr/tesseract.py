@@ -15,6 +15,7 @@ from PIL import Image
 
 from docsvc.ocr.interface import OcrError, OcrResult
 from docsvc.ocr.layout import reading_text, split_word
+from docsvc.i18n import _
 
 DEFAULT_LANGUAGES = "chi_sim+eng"
 DEFAULT_DPI = 300
@@ -34,8 +35,7 @@ class TesseractEngine:
             self.version = f"tesseract {pytesseract.get_tesseract_version()} {languages}"
             installed = set(pytesseract.get_languages(config=""))
         except pytesseract.TesseractNotFoundError as exc:
-            raise OcrError("找不到 tesseract 程序；请安装 tesseract-ocr 后重试。 / "
-                           "The tesseract program is not installed; install tesseract-ocr and retry.") from exc
+            raise OcrError(_("The tesseract program is not installed; install tesseract-ocr and retry.")) from exc
         missing = set(languages.split("+")) - installed
         if missing:
             raise OcrError(

@@ -49,6 +49,7 @@ from docsvc.governance import audit, fixity
 from docsvc.models import DestructionList, Page, as_utc, utcnow
 from storage import ObjectStore, S3Store
 from storage.keys import ORIGINALS_PREFIX
+from docsvc.i18n import _
 
 FORMAT = "docsvc-backup/1"
 CHUNK = 1 << 20
@@ -242,7 +243,7 @@ def write(engine: Engine, store: ObjectStore, target: Path, *, since: Path | Non
         INFO_DATABASE: database_kind, INFO_STORE: store_kind, INFO_SNAPSHOT: taken_at.isoformat(),
         INFO_DERIVED: DERIVED_INCLUDED if with_derived else DERIVED_REGENERATE,
         INFO_ORIGINALS: str(report.originals), INFO_LINKED: str(report.originals_linked),
-        "External-Description": "docsvc 档案备份（数据库各表、原件、审计日志） / docsvc archive backup",
+        "External-Description": _("docsvc archive backup"),
         **{f"{INFO_ROWS_PREFIX}{name}": str(count) for name, count in report.rows.items()},
     }
     if since is not None:

@@ -30,6 +30,7 @@ from docsvc.models import Page
 from docsvc.pipeline import jobstate, reindex
 from docsvc.search import SearchIndex
 from storage import ObjectStore
+from docsvc.i18n import _
 
 CHUNK = 5000  # page rows read per query
 PAGES_PREFIX = "pages/"
@@ -142,8 +143,7 @@ def _check_pages(sessions: sessionmaker[Session], store: ObjectStore, report: Co
             absent = [k for k in keys if k and k not in objects]
             if not all(keys):
                 report.findings.append(Finding(Kind.PAGE_WITHOUT_IMAGE, f"page {page_id}",
-                                               "页面已识别，但缺少图像、缩略图或文字记录 / read, but names no image, "
-                                               "thumbnail or words"))
+                                               _("read, but names no image, thumbnail or words")))
             elif absent:
                 report.findings.append(Finding(Kind.ROW_WITHOUT_OBJECT, f"page {page_id}", ", ".join(absent)))
             if absent or not all(keys):
@@ -162,7 +162,7 @@ def _page_id(key: str) -> int | None:
 
 
 def _documents(served: tuple[fixity.ServedDocument, ...]) -> str:
-    return "; ".join(d.label() for d in served) or "无文档 / no document"
+    return "; ".join(d.label() for d in served) or _("no document")
 
 
 def repair(sessions: sessionmaker[Session], index: SearchIndex, jobs: JobQueue,

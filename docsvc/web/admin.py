@@ -13,7 +13,8 @@ from docsvc.governance.access import Action, rule
 from docsvc.governance.accounts import AccountError, create_user, list_users, update_account
 from docsvc.files.four_properties import PROPERTY_LABELS, RESULT_LABELS, SHOWN_FINDINGS, Property
 from docsvc.files.four_properties_report import summary_lines
-from docsvc.http import client_ip, db, runtime, t
+from docsvc.http import client_ip, db, runtime
+from docsvc.i18n import _
 from docsvc.http.four_properties import report_download, report_format, run_report
 from docsvc.pipeline import reread
 from docsvc.pipeline.jobstate import backlog
@@ -35,7 +36,7 @@ def create() -> object:
         create_user(db(), request.form.get("username", ""), request.form.get("password", ""),
                     request.form.getlist("roles"), request.form.get("display_name", ""),
                     actor=g.user, ip=client_ip(), grants=request.form.getlist("grants"))
-        flash(t("account_created"))
+        flash(_("Account created."))
     except AccountError as exc:
         db().rollback()
         flash(str(exc))
@@ -49,7 +50,7 @@ def update(user_id: int) -> object:
         user = update_account(db(), g.user, user_id, roles=request.form.getlist("roles"),
                               grants=request.form.getlist("grants"), active=request.form.get("active") == "1",
                               ip=client_ip())
-        flash(t("account_saved", username=user.username))
+        flash(_("Account %(username)s saved.", username=user.username))
     except AccountError as exc:
         db().rollback()
         flash(str(exc))

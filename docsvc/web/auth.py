@@ -10,10 +10,11 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from docsvc.governance.access import Action, rule
+from docsvc.i18n import LANGUAGES, _
 from docsvc.models import User
-from docsvc.governance.accounts import (TOO_MANY_LOGINS, AccountError, attempt_login, change_password, issue_token,
-                                        list_tokens, log_out, revoke_token)
-from docsvc.http import client_ip, db, runtime, t
+from docsvc.governance.accounts import (TOO_MANY_LOGINS, AccountError, attempt_login, change_password, choose_language,
+                                        issue_token, list_tokens, log_out, revoke_token)
+from docsvc.http import client_ip, db, runtime
 from docsvc.http.gate import start_session
 
 bp = Blueprint("auth", __name__)
@@ -82,9 +83,9 @@ def login() -> object:
             response = redirect(safe_next(request.args.get("next")) or url_for("home.index"))  # the dashboard of their roles
             _remember_device(response, result.user)
             return response
-        flash(t(result.message_key or "bad_login"))
+        flash(result.message or _("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at most). Check and try again; on a computer you logged in from before, the right password still works; an administrator can also unlock the account."))
     elif request.method == "POST":
-        flash(t("login_incomplete"))
+        flash(_("Fill in both username and password; if the page was open a long time, reload it and log in again."))
     return render_template("auth/login.html", form=form)
 
 
@@ -101,8 +102,10 @@ def logout() -> object:
 @rule(Action.PUBLIC)
 def set_language(code: str) -> object:
     response = redirect(request.referrer or url_for("home.index"))
-    if code in ("zh", "en"):
+    if code in LANGUAGES:
         response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
+        if g.user is not None:
+            choose_language(db(), g.user, code)
     return response
 
 
@@ -118,7 +121,7 @@ def account() -> object:
 def password() -> object:
     form = PasswordForm()
     if not form.validate_on_submit():
-        flash(t("password_form_incomplete"))
+        flash(_("Fill in both the current and the new password; if the page was open a long time, reload it and try again."))
         return redirect(url_for("auth.account"))
     try:
         change_password(db(), g.user, form.current.data or "", form.new.data or "", ip=client_ip())
@@ -127,7 +130,7 @@ def password() -> object:
         return redirect(url_for("auth.account"))
     # A fresh session for this browser; every other session named the old password and has ended.
     start_session(g.user)
-    flash(t("password_changed"))
+    flash(_("Password changed."))
     return redirect(url_for("auth.account"))
 
 

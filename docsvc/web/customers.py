@@ -16,6 +16,7 @@ from docsvc.governance.access import Action, can, hides_identity, is_storage_onl
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.downloads import completeness_export, customer_file_pdf
 from docsvc.models import Document
+from docsvc.i18n import _
 
 bp = Blueprint("customers", __name__)
 
@@ -91,7 +92,7 @@ def import_customers() -> object:
     if not token:
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            flash("请选择要导入的 CSV 或 XLSX 文件。 / Choose a CSV or XLSX file to import.")
+            flash(_("Choose a CSV or XLSX file to import."))
             return redirect(url_for("customers.import_customers"))
         data = upload.read()
         table = customer_import.read_table(data, upload.filename)
@@ -142,7 +143,7 @@ def cover_sheets() -> object:
 def cover_sheets_pdf() -> object:
     pairs = list(zip(request.args.getlist("account"), request.args.getlist("type")))
     if not pairs:
-        abort(400, description="请至少填写一行“户号 类型”。 / Give at least one 'account type' line.")
+        abort(400, description=_("Give at least one 'account type' line."))
     return Response(sheets_for(db(), pairs), mimetype="application/pdf",
                     headers={"Content-Disposition": "inline; filename=cover-sheets.pdf"})
 

@@ -16,6 +16,7 @@ from docsvc.localtime import moment_text
 from docsvc.governance.access import Action, can, may_sign, rule
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.params import as_int
+from docsvc.i18n import _
 
 bp = Blueprint("destruction", __name__, url_prefix="/destruction")
 
@@ -91,7 +92,7 @@ def appraise(list_id: int) -> object:
 @rule(Action.MANAGE_RETENTION)
 def submit(list_id: int) -> object:
     disposition.submit(db(), g.user, disposition.get_list(db(), list_id), ip=client_ip())
-    return _back(list_id, "已提交审批。 / Submitted for approval.")
+    return _back(list_id, _("Submitted for approval."))
 
 
 @bp.route("/<int:list_id>/approve", methods=["POST"])
@@ -109,7 +110,7 @@ def approve(list_id: int) -> object:
 def reject(list_id: int) -> object:
     disposition.reject(db(), g.user, disposition.get_list(db(), list_id), request.form.get("reason", ""),
                        ip=client_ip())
-    return _back(list_id, "已退回编制人。 / Rejected back to the compiler.")
+    return _back(list_id, _("Rejected back to the compiler."))
 
 
 @bp.route("/<int:list_id>/supervise", methods=["POST"])
@@ -117,14 +118,14 @@ def reject(list_id: int) -> object:
 def supervise(list_id: int) -> object:
     disposition.supervise(db(), g.user, disposition.get_list(db(), list_id), note=request.form.get("note") or None,
                           ip=client_ip())
-    return _back(list_id, "已确认监销。 / Supervision confirmed.")
+    return _back(list_id, _("Supervision confirmed."))
 
 
 @bp.route("/<int:list_id>/execute", methods=["POST"])
 @rule(Action.EXECUTE_DESTRUCTION)
 def execute(list_id: int) -> object:
     disposition.start_execution(db(), g.user, disposition.get_list(db(), list_id), runtime().jobs, ip=client_ip())
-    return _back(list_id, "销毁已开始，本页显示进度。 / Destruction started; this page shows its progress.")
+    return _back(list_id, _("Destruction started; this page shows its progress."))
 
 
 @bp.route("/<int:list_id>/cancel", methods=["POST"])
@@ -132,7 +133,7 @@ def execute(list_id: int) -> object:
 def cancel(list_id: int) -> object:
     disposition.cancel(db(), g.user, disposition.get_list(db(), list_id), request.form.get("reason", ""),
                        ip=client_ip())
-    return _back(list_id, "销毁清册已取消。 / The list is cancelled.")
+    return _back(list_id, _("The list is cancelled."))
 
 
 @bp.route("/<int:list_id>/register.pdf", defaults={"ext": "pdf"})

@@ -10,6 +10,7 @@ from docsvc.files.doctypes import (
 )
 from docsvc.http import client_ip, db
 from docsvc.http.errors import status_for
+from docsvc.i18n import _
 
 bp = Blueprint("doctypes", __name__)
 
@@ -70,6 +71,5 @@ def edit(code: str) -> object:
         return _render_form(doc_type, values, exc.message, status_for(exc))
     flash(f"已保存文档类型 {doc_type.code}。 / Document type {doc_type.code} saved.")
     if was_sensitive != doc_type.sensitive:
-        flash("检索索引正在按新的敏感标记重读该类型的页面。 / The search index is re-reading this type's pages "
-              "with the new sensitive flag.")
+        flash(_("The search index is re-reading this type's pages with the new sensitive flag."))
     return redirect(url_for("doctypes.index"))

@@ -12,6 +12,7 @@ from docsvc.files.suggestions import recent_autofilings, suggest
 from docsvc.files.typeguess import guess_document_type
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.params import as_int, int_field
+from docsvc.i18n import _
 
 bp = Blueprint("inbox", __name__)
 
@@ -100,5 +101,5 @@ def page_op(page_id: int, op: str) -> object:
         target = get_document(db(), int_field(request.form, "document_id", minimum=1))
         pageops.move_page(db(), g.user, page, target, ip=client_ip())
     else:
-        flash("未知的页面操作。 / Unknown page operation.")
+        flash(_("Unknown page operation."))
     return redirect(url_for("inbox.index", document=document_id))

@@ -6,7 +6,8 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from docsvc.governance.access import Action, can, loan_state, rule
 from docsvc.constants import MAX_LOAN_DAYS
 from docsvc.governance import loans as loan_service
-from docsvc.http import client_ip, db, t
+from docsvc.http import client_ip, db
+from docsvc.i18n import _
 from docsvc.http.params import MAX_INT, int_field
 
 bp = Blueprint("loans", __name__, url_prefix="/loans")
@@ -15,7 +16,7 @@ bp = Blueprint("loans", __name__, url_prefix="/loans")
 def parse_document_ids(raw: str) -> tuple[int, ...]:
     parts = raw.replace("，", ",").replace(",", " ").split()
     if not all(p.isdigit() and len(p) <= 10 and int(p) <= MAX_INT for p in parts):
-        raise loan_service.LoanError("文档编号应为数字，用逗号或空格分隔。 / Document ids are numbers separated by commas or spaces.")
+        raise loan_service.LoanError(_("Document ids are numbers separated by commas or spaces."))
     return tuple(int(p) for p in parts)
 
 
@@ -38,7 +39,7 @@ def create() -> object:
         document_ids=parse_document_ids(form.get("document_ids", "")),
         want_download=form.get("want_download") == "1", want_print=form.get("want_print") == "1"),
         ip=client_ip())
-    flash(t("loan_requested", id=loan.id))
+    flash(_("Loan request #%(id)s submitted for approval.", id=loan.id))
     return redirect(url_for("loans.index"))
 
 
@@ -49,7 +50,7 @@ def decide(loan_id: int) -> object:
     loan_service.decide(db(), g.user, loan_id, approve, note=request.form.get("note", ""),
                         allow_download=request.form.get("allow_download") == "1",
                         allow_print=request.form.get("allow_print") == "1", ip=client_ip())
-    flash(t("loan_approved" if approve else "loan_rejected", id=loan_id))
+    flash(_("Loan #%(id)s approved.", id=loan_id) if approve else _("Loan #%(id)s rejected.", id=loan_id))
     return redirect(url_for("loans.index"))
 
 
@@ -57,7 +58,7 @@ def decide(loan_id: int) -> object:
 @rule(Action.LOAN_REQUEST)
 def give_back(loan_id: int) -> object:
     loan_service.return_loan(db(), g.user, loan_id, ip=client_ip())
-    flash(t("loan_returned", id=loan_id))
+    flash(_("Loan #%(id)s returned.", id=loan_id))
     return redirect(url_for("loans.index"))
 
 
@@ -65,5 +66,5 @@ def give_back(loan_id: int) -> object:
 @rule(Action.LOAN_REQUEST)
 def renew(loan_id: int) -> object:
     loan = loan_service.renew(db(), g.user, loan_id, int_field(request.form, "days", 7, minimum=1, maximum=366), ip=client_ip())
-    flash(t("loan_requested", id=loan.id))
+    flash(_("Loan request #%(id)s submitted for approval.", id=loan.id))
     return redirect(url_for("loans.index"))

@@ -14,6 +14,7 @@ from docsvc.governance.retention import RetentionError
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.downloads import csv_attachment
 from docsvc.http.errors import status_for
+from docsvc.i18n import _
 
 bp = Blueprint("retention", __name__)
 
@@ -100,8 +101,7 @@ def place_hold() -> object:
     try:
         ids = [int(x) for x in values["document_ids"].replace("，", ",").replace(",", " ").split()]
     except ValueError:
-        return _holds_error(values, "文档编号应为整数，用空格或逗号分隔。 / Document ids are whole numbers, "
-                                    "separated by spaces or commas.")
+        return _holds_error(values, _("Document ids are whole numbers, separated by spaces or commas."))
     try:
         hold = holds.place(db(), g.user, values["name"], values["reason"],
                            customer_accounts=values["customer_accounts"].replace("，", ",").replace(",", " ").split(),
@@ -132,7 +132,7 @@ def document_storage_only(document_id: int) -> object:
     document = get_document(db(), document_id)
     on = request.form.get("storage_only") == "1"
     set_storage_only(db(), g.user, document, on, request.form.get("reason", ""), ip=client_ip())
-    flash("已设为“仅存储”（限制处理）。 / Set to storage-only." if on else "已解除“仅存储”。 / Storage-only cleared.")
+    flash(_("Set to storage-only.") if on else _("Storage-only cleared."))
     return redirect(url_for("documents.show", document_id=document.id))
 
 
@@ -142,7 +142,7 @@ def customer_event(account: str) -> object:
     customer = get_customer(db(), account)
     occurred = parse_date(request.form.get("occurred_on", ""), "事件日期 event date")
     if occurred is None:
-        raise RetentionError("请填写事件日期（如 2024-05-01）。 / Give the event's date (e.g. 2024-05-01).")
+        raise RetentionError(_("Give the event's date (e.g. 2024-05-01)."))
     event = retention.record_event(db(), g.user, request.form.get("name", ""), occurred, customer=customer,
                                    note=request.form.get("note"), ip=client_ip())
     flash(f"已记录事件“{event.name}”（{event.occurred_on}），该户文档的到期日已重新计算。 / Event recorded; the file's "
@@ -156,6 +156,6 @@ def customer_storage_only(account: str) -> object:
     customer = get_customer(db(), account)
     on = request.form.get("storage_only") == "1"
     set_storage_only(db(), g.user, customer, on, request.form.get("reason", ""), ip=client_ip())
-    flash("整卷已设为“仅存储”（限制处理）。 / The whole file is storage-only." if on
-          else "整卷已解除“仅存储”。 / Storage-only cleared for the file.")
+    flash(_("The whole file is storage-only.") if on
+          else _("Storage-only cleared for the file."))
     return redirect(url_for("customers.show", account=customer.account))
