@@ -9,6 +9,7 @@ DOCSVC_LANGUAGE, else Chinese.
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +71,26 @@ def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
 def lazy_gettext(message: str, **params: object) -> LazyProxy:
     """A text translated when shown, not when defined: for module-level tables of labels."""
     return LazyProxy(gettext, message, enable_cache=False, **params)
+
+
+STORED = "i18n:"  # marks a stored text kept as its English message and parameters
+
+
+def stored(message: str, **params: object) -> str:
+    """A text kept in the database and shown later to people who may read another language (a page's
+    failure, a file's warning written by a job): the untranslated message and its parameters, which
+    `shown` translates when the text is read. Parameters must be JSON values."""
+    return STORED + json.dumps({"message": message, "params": params}, ensure_ascii=False)
+
+
+def shown(text: str | None) -> str:
+    """A stored text in the current language; a text stored before catalogues existed shows as it was."""
+    if not text:
+        return ""
+    if not text.startswith(STORED):
+        return text
+    kept = json.loads(text[len(STORED):])
+    return gettext(kept["message"], **kept["params"])
 
 
 _ = gettext

@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["zone"] = zone.key
     app.jinja_env.filters.update(
         when=lambda moment, seconds=False: localtime.moment_text(moment, lang(), zone, seconds=seconds),
-        day=lambda value: localtime.day_text(value, lang(), zone))
+        day=lambda value: localtime.day_text(value, lang(), zone), shown=i18n.shown)
     app.view_functions["static"] = _static
 
 
