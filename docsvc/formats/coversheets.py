@@ -22,6 +22,7 @@ import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
 from docsvc import formats
+from docsvc.i18n import _, stored
 
 PAYLOAD_PREFIX = "DOCSVC:COVER:1:"
 FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
@@ -56,7 +57,7 @@ class Segment:
     source_indices: list[int]
     account: str | None = None
     doc_type: str | None = None
-    note: str | None = None
+    note: str | None = None  # a stored text (docsvc.i18n.stored): the document's inbox note
     separator: int | None = None  # source index of the sheet that started it
 
 
@@ -100,7 +101,7 @@ def _mm(mm: float, dpi: int = SHEET_DPI) -> int:
 
 def cover_image(account: str, doc_type: str, customer_name: str = "", type_name: str = "",
                 dpi: int = SHEET_DPI) -> Image.Image:
-    """One cover sheet as a greyscale A4 image."""
+    """One cover sheet as a greyscale A4 image, its words in the current language (the QR is the same in all)."""
     w, h = _mm(A4_MM[0], dpi), _mm(A4_MM[1], dpi)
     page = Image.new("L", (w, h), 255)
     draw = ImageDraw.Draw(page)
@@ -108,29 +109,27 @@ def cover_image(account: str, doc_type: str, customer_name: str = "", type_name:
     draw.rectangle([margin, margin, w - margin, margin + band], fill=0)
     draw.rectangle([margin, h - margin - band, w - margin, h - margin], fill=0)
     y = margin + band + _mm(12, dpi)
-    draw.text((margin, y), "档案封面  COVER SHEET", font=_font(_mm(9, dpi)), fill=0)
+    draw.text((margin, y), _("Cover sheet"), font=_font(_mm(9, dpi)), fill=0)
     y += _mm(16, dpi)
     qr = segno.make(payload(account, doc_type), error="m", micro=False)
     buf = io.BytesIO()
     qr.save(buf, kind="png", scale=max(1, _mm(60, dpi) // qr.symbol_size(border=4)[0]), border=4)
     qr_img = Image.open(buf).convert("L")
     page.paste(qr_img, (w - margin - qr_img.width, y))
-    draw.text((margin, y), "户号", font=_font(_mm(7, dpi)), fill=0)
+    draw.text((margin, y), _("Account no."), font=_font(_mm(7, dpi)), fill=0)
     draw.text((margin, y + _mm(10, dpi)), account, font=_font(_mm(14, dpi)), fill=0)
     y = max(y + _mm(32, dpi), y + qr_img.height) + _mm(6, dpi)
-    draw.text((margin, y), f"类型  {doc_type}", font=_font(_mm(14, dpi)), fill=0)
+    draw.text((margin, y), _("Type %(code)s", code=doc_type), font=_font(_mm(14, dpi)), fill=0)
     y += _mm(20, dpi)
     if type_name:
         draw.text((margin, y), type_name[:18], font=_font(_mm(9, dpi)), fill=0)
         y += _mm(14, dpi)
     if customer_name:
-        draw.text((margin, y), f"户名  {customer_name[:16]}", font=_font(_mm(8, dpi)), fill=0)
+        draw.text((margin, y), _("Customer %(name)s", name=customer_name[:16]), font=_font(_mm(8, dpi)), fill=0)
         y += _mm(14, dpi)
-    note = ("扫描时放在该文档第一页之前。本页不会进入档案。",
-            "Place before the first page of the document when scanning; this page is not filed.")
-    for line in note:
-        draw.text((margin, h - margin - band - _mm(22, dpi) + (note.index(line)) * _mm(8, dpi)), line,
-                  font=_font(_mm(4.5, dpi)), fill=0)
+    draw.text((margin, h - margin - band - _mm(22, dpi)),
+              _("Place before the first page of the document when scanning; this page is not filed."),
+              font=_font(_mm(4.5, dpi)), fill=0)
     page.info["dpi"] = (dpi, dpi)
     return page
 
@@ -278,8 +277,8 @@ def plan(kinds: list[PageKind]) -> Plan:
         if k.kind == Kind.COVER:
             current.account, current.doc_type = k.account, k.doc_type
         elif k.kind == Kind.DAMAGED_COVER:
-            current.note = (f"第 {k.index + 1} 页是封面，但二维码无法识别（破损或污损）：请核对后手工归档。 / "
-                            f"Page {k.index + 1} is a cover sheet whose QR code could not be read; file these pages by hand.")
+            current.note = stored("Page %(page)s is a cover sheet whose QR code could not be read; file these "
+                                  "pages by hand.", page=k.index + 1)
     _close(result, current)
     return result
 
@@ -288,5 +287,5 @@ def _close(result: Plan, segment: Segment) -> None:
     if segment.source_indices:
         result.segments.append(segment)
     elif segment.separator is not None:
-        result.notes.append(f"第 {segment.separator + 1} 页分隔页之后没有页面。 / "
-                            f"The separator on page {segment.separator + 1} is followed by no pages.")
+        result.notes.append(stored("The separator on page %(page)s is followed by no pages.",
+                                   page=segment.separator + 1))

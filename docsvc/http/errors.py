@@ -66,7 +66,7 @@ def _http_error(exc: HTTPException) -> object:
     if code in messages:
         text = str(messages[code])
     elif code == 413:  # werkzeug refuses a body above MAX_CONTENT_LENGTH from its Content-Length, unread
-        text = too_large_message("上传内容", "The upload", None, current_app.config["MAX_CONTENT_LENGTH"] // 2**20)
+        text = too_large_message(current_app.config["MAX_CONTENT_LENGTH"] // 2**20)
     elif exc.description and exc.description != type(exc).description:
         text = exc.description  # our own message (abort(400, description=...)), in both languages
     elif code == 400:

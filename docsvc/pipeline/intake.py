@@ -13,6 +13,7 @@ from docsvc.constants import FileState
 from docsvc.formats import safe_filename
 from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
 from docsvc.errors import Conflict, DomainError, Unavailable
+from docsvc.i18n import _, stored
 from docsvc.models import Batch, BatchFile, DestroyedOriginal, Document, User
 from docsvc.governance import audit
 from storage import ObjectStore, StoreUnavailable
@@ -98,32 +99,33 @@ class UploadTooLarge(DomainError):
     """A file (or an upload request) above DOCSVC_MAX_UPLOAD_MB, refused before it is read."""
 
 
-def too_large_message(what_zh: str, what_en: str, size: int | None, max_upload_mb: int) -> str:
-    stated, stated_en = (f"（{size / 2**20:,.0f} MB）", f" ({size / 2**20:,.0f} MB)") if size else ("", "")
-    return (f"{what_zh}过大{stated}，超过上限 {max_upload_mb} MB（设置项 DOCSVC_MAX_UPLOAD_MB），未予接收。"
-            "请检查是否选错了文件；扫描件请拆分为多个文件后分批上传，或请管理员调高该上限。"
-            f"/ {what_en} is too large{stated_en}: the limit is {max_upload_mb} MB (DOCSVC_MAX_UPLOAD_MB), and nothing "
-            "was received. Check it is the right file; split a scan into several files and upload them again, or ask "
-            "an administrator to raise the limit.")
+def too_large_message(max_upload_mb: int, name: str | None = None, size: int = 0) -> str:
+    """Why the file `name` of `size` bytes, or without a name a whole request (refused from its length), was not
+    received. Said to the sender at once, never stored: in the current language."""
+    if name is None:
+        return _("The upload is too large: the limit is %(limit)s MB (DOCSVC_MAX_UPLOAD_MB), and nothing was "
+                 "received. Check it is the right file; split a scan into several files and upload them again, or ask "
+                 "an administrator to raise the limit.", limit=max_upload_mb)
+    return _("The file %(name)s is too large (%(size)s MB): the limit is %(limit)s MB (DOCSVC_MAX_UPLOAD_MB), and "
+             "nothing was received. Check it is the right file; split a scan into several files and upload them "
+             "again, or ask an administrator to raise the limit.",
+             name=name, size=f"{size / 2**20:,.0f}", limit=max_upload_mb)
 
 
 def check_size(name: str | bytes, size: int, max_upload_mb: int) -> None:
     """Refuse a file above the limit from its size alone, before a byte of it is read (import, hot folder)."""
     if size > max_upload_mb * 2**20:
-        shown = safe_filename(name)
-        raise UploadTooLarge(too_large_message(f"文件“{shown}”", f"The file {shown}", size, max_upload_mb))
+        raise UploadTooLarge(too_large_message(max_upload_mb, safe_filename(name), size))
 
 
 class DestroyedContent(Conflict):
     """The file's content was erased by a destruction list; it comes back only with a reason."""
 
     def __init__(self, filename: str, destroyed: DestroyedOriginal) -> None:
-        day = f"{destroyed.destroyed_at:%Y-%m-%d}"
-        super().__init__(
-            f"文件“{filename}”的内容已于 {day} 按销毁清册 #{destroyed.list_id} 销毁，未予保存。如确需重新保存，请在"
-            f"“重新保存已销毁内容的理由”中写明理由后再上传（将记入审计日志）。 / The content of {filename} was destroyed "
-            f"on {day} by destruction list #{destroyed.list_id} and was not stored. To store it again, upload it "
-            "with a reason (reason_for_destroyed); the reason is audited.")
+        super().__init__(_(
+            "The content of %(name)s was destroyed on %(day)s by destruction list #%(list)s and was not stored. To "
+            "store it again, upload it with a reason (reason_for_destroyed); the reason is audited.",
+            name=filename, day=f"{destroyed.destroyed_at:%Y-%m-%d}", list=destroyed.list_id))
         self.list_id = destroyed.list_id
 
 
@@ -132,14 +134,16 @@ class StoreDown(Unavailable):
     records it; files of the same upload sent before it stay stored and recorded."""
 
     def __init__(self, filename: str, batch_id: int | None, kept: int) -> None:
-        zh_kept = f"本次上传中此前的 {kept} 个文件已保存在批次 #{batch_id} 中，无需重传。" if kept else "本次上传未保存任何文件。"
-        en_kept = (f"The {kept} file(s) sent before it were stored in batch #{batch_id}; do not send them again."
-                   if kept else "Nothing from this upload was stored.")
-        super().__init__(
-            f"对象存储暂时无法访问，文件“{filename}”未能保存。{zh_kept}请稍后重新上传该文件及其后的文件；"
-            f"如几分钟后仍失败，请联系系统管理员检查 MinIO/对象存储服务。 / The object store cannot be reached, so "
-            f"{filename} was not stored. {en_kept} Upload it (and the files after it) again in a few minutes; if it "
-            "still fails, ask the administrator to check the MinIO / object store service.")
+        if kept:
+            text = _("The object store cannot be reached, so %(name)s was not stored. The %(n)s file(s) sent before "
+                     "it were stored in batch #%(batch)s; do not send them again. Upload it (and the files after it) "
+                     "again in a few minutes; if it still fails, ask the administrator to check the MinIO / object "
+                     "store service.", name=filename, n=kept, batch=batch_id)
+        else:
+            text = _("The object store cannot be reached, so %(name)s was not stored. Nothing from this upload was "
+                     "stored. Upload it again in a few minutes; if it still fails, ask the administrator to check the "
+                     "MinIO / object store service.", name=filename)
+        super().__init__(text)
         self.batch_id = batch_id
 
 
@@ -150,10 +154,11 @@ def mark_duplicate(bf: BatchFile, existing: Document) -> None:
     bf.page_count = existing.page_count
     bf.media_type = existing.media_type
     # The message is stored and shown to everyone who sees the batch: a sensitive title stays out.
-    hidden = is_sensitive(existing)
-    zh, en = ("", "") if hidden else (f"（{existing.title}）", f" ({existing.title})")
-    bf.error = (f"与已有文档 #{existing.id}{zh}内容完全相同，未重复保存。 / "
-                f"Identical to existing document #{existing.id}{en}; not stored again.")
+    if is_sensitive(existing):
+        bf.error = stored("Identical to existing document #%(id)s; not stored again.", id=existing.id)
+    else:
+        bf.error = stored("Identical to existing document #%(id)s (%(title)s); not stored again.",
+                          id=existing.id, title=existing.title)
 
 
 def _filed_document(session: Session, sha256: str) -> Document | None:

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, STUCK_QUEUED_S, IndexState, JobState
 from docsvc.config import Settings
+from docsvc.errors import Explained
 from docsvc.formats import FileProblem
 from docsvc.formats.decoder import Limits
+from docsvc.i18n import stored
 from docsvc.jobs import JobQueue, Stage, add_to_outbox
 from docsvc.models import BatchFile, OutboxEntry, Page, utcnow
 
@@ -57,27 +59,28 @@ def claim(session: Session, model: type[Row], row_id: int) -> Row | None:
 @contextmanager
 def running(session: Session, row: Row, what: str) -> Iterator[Row]:
     """Run a job's body with its claim renewed: a file problem fails at once; other faults retry, then fail
-    with a message."""
+    with a message. The message is kept on the row as a stored text (docsvc.i18n.stored), so each reader sees
+    it in their own language; `what` names the row in the log."""
     with _renewed(session, row):
         try:
             yield row
         except FileProblem as problem:
             session.rollback()
-            _finish(session, row, JobState.FAILED, problem.message)
+            _finish(session, row, JobState.FAILED, problem.stored)
         except Exception as exc:
             session.rollback()
             session.refresh(row)
-            detail = f"{type(exc).__name__}: {exc}"[:500]
+            # Our own faults keep their message untranslated too; anyone else's is shown as it was raised.
+            detail = exc.stored if isinstance(exc, Explained) else f"{type(exc).__name__}: {exc}"[:500]
             if row.attempts >= MAX_ATTEMPTS:
                 log.exception("%s failed for good after %d attempts", what, row.attempts)
                 _finish(session, row, JobState.FAILED,
-                        f"{what}处理失败（已尝试 {row.attempts} 次）：{detail}。请稍后在页面上点击“重试”；"
-                        f"如仍失败，请联系系统管理员。 / {what} failed after {row.attempts} attempts: {detail}. "
-                        "Retry it later; if it fails again, contact the administrator.")
+                        stored("Failed after %(attempts)s attempts. Retry it later; if it fails again, contact the "
+                               "administrator. The fault: %(detail)s", attempts=row.attempts, detail=detail))
                 return
             _finish(session, row, JobState.QUEUED,
-                    f"暂时性错误，系统将自动重试（第 {row.attempts} 次）：{detail} / "
-                    f"Temporary fault, retrying automatically (attempt {row.attempts}): {detail}")
+                    stored("Temporary fault, retrying automatically (attempt %(attempt)s): %(detail)s",
+                           attempt=row.attempts, detail=detail))
             raise
 
 

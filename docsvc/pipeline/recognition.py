@@ -56,7 +56,7 @@ def process_page(session: Session, settings: Settings, store: ObjectStore, jobs:
     if page is None:
         return
     document = page.document
-    with jobstate.running(session, page, f"第 {page.number} 页（{document.title}）"):
+    with jobstate.running(session, page, f"page {page.number} of document #{document.id}"):
         # A page moved in from another scan reads from its own original.
         with store.local_path(page.source_key) as path:
             image, text = read_page(Path(path), page.source_media_type, page.source_index, settings)
