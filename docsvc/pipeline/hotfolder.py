@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from docsvc.constants import FileState, JobState
+from docsvc.i18n import shown
 from docsvc.jobs import JobQueue
 from docsvc.models import BatchFile
 from docsvc.pipeline.intake import Upload, UploadTooLarge, check_size, receive
@@ -90,7 +91,7 @@ class HotFolder:
             if bf is None:
                 continue
             if bf.status == JobState.FAILED:
-                self._move(path, FAILED_DIR, bf.error or "")
+                self._move(path, FAILED_DIR, shown(bf.error))
             elif bf.status in (JobState.DONE, FileState.DUPLICATE):
                 self._move(path, DONE_DIR, None)
             else:

@@ -25,7 +25,7 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
     bf = jobstate.claim(session, BatchFile, batch_file_id)
     if bf is None:
         return
-    with jobstate.running(session, bf, f"file #{bf.id} ({bf.filename})"):
+    with jobstate.running(session, bf, stored("The file %(name)s", name=bf.filename)):
         assert bf.original_key is not None
         duplicate = _other_document_with(session, bf)
         if duplicate is not None:
