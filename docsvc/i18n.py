@@ -90,9 +90,13 @@ def shown(text: str | None) -> str:
         return ""
     if not text.startswith(STORED):
         return text
-    kept = json.loads(text[len(STORED):])
-    params = {name: shown(value) if isinstance(value, str) else value for name, value in kept["params"].items()}
-    return gettext(kept["message"], **params)
+    try:
+        kept = json.loads(text[len(STORED):])
+        params = {name: shown(value) if isinstance(value, str) else value for name, value in kept["params"].items()}
+        return gettext(kept["message"], **params)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        # Not one of ours: a parameter named by a person (a file name) that merely begins like a stored text.
+        return text
 
 
 _ = gettext

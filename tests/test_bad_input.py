@@ -180,6 +180,25 @@ def test_a_failed_file_is_told_to_each_reader_in_their_language_from_the_one_sto
         assert session.scalars(select(BatchFile.error).where(BatchFile.batch_id == batch_id)).one() == kept
 
 
+def test_a_file_named_like_a_stored_message_is_shown_by_its_name(
+        client: FlaskClient, auth: AuthActions, tmp_path: Path) -> None:
+    """Names are the sender's: one that begins like a stored text is still only a name in a message."""
+    auth.login("operator", "operator")
+    content = text_pdf_bytes([form_text(27)], tmp_path)
+    name = "i18n:{合同}.pdf"
+    batch_ids = []
+    for _ in range(2):  # the second is a duplicate, and its message names the first by its title
+        sent = client.post("/upload", data={"files": [(io.BytesIO(content), name)], "csrf_token": auth.csrf()},
+                           content_type="multipart/form-data", headers={"Accept": "application/json"})
+        batch_ids.append(sent.get_json()["batch_id"])
+        wait_for_batch(lambda: client.get(f"/batches/{batch_ids[-1]}/progress").get_json())
+
+    (duplicate,) = client.get(f"/batches/{batch_ids[1]}/progress").get_json()["files"]
+    assert duplicate["status"] == "duplicate"
+    assert duplicate["error"].startswith("与已有文档 #") and name in duplicate["error"], duplicate
+    assert client.get(f"/batches/{batch_ids[1]}").status_code == 200
+
+
 def test_upload_whose_part_headers_are_gbk_is_refused_with_a_clear_message(
         client: FlaskClient, users: Users, tmp_path: Path) -> None:
     """werkzeug cannot read multipart headers that are not UTF-8; the client is told so, not "no files"."""
