@@ -547,16 +547,16 @@ class SearchIndex:
         stored_pages = sorted(((searcher.stored_fields(docnum), docnum, score) for docnum, score in hits),
                               key=lambda item: item[0]["page_number"])
         pages = []
-        for stored, docnum, score in stored_pages[window]:
+        for fields, docnum, score in stored_pages[window]:
             hidden = masked_sensitive is not None and bool(masked_sensitive[docnum])
             masked = hidden or (readable is not None and not readable[docnum])
             if masked:
                 snippet, highlights = MASKED_SNIPPET, []
             else:
                 snippet, highlights = make_snippet(text[docnum] or "", pattern)
-            pages.append(PageHit(page_id=int(stored["page_id"]), page_number=stored["page_number"],
+            pages.append(PageHit(page_id=int(fields["page_id"]), page_number=fields["page_number"],
                                  score=score if scored else 0.0, snippet=snippet, highlights=highlights,
-                                 sensitive=bool(stored.get("sensitive")) or hidden,
+                                 sensitive=bool(fields.get("sensitive")) or hidden,
                                  masked=masked))
         first_stored, first = stored_pages[0][0], stored_pages[0][1]
         meta = {name: view.text(name)[first] or None for name in ("title", "customer", "account", "refcode")}
