@@ -127,7 +127,8 @@ def create_list(session: Session, actor: User, document_ids: Sequence[int], *, t
     problems = [f"#{i}: {shown(verdicts[i])}" for i in ids if verdicts[i]]
     problems += [f"#{i}: " + _("already on list #%(list)s", list=listed[i]) for i in ids if i in listed]
     if problems:
-        raise DestructionError(_("These documents cannot go on a destruction list; remove them and try again:") + "; ".join(problems))
+        raise DestructionError(_("These documents cannot go on a destruction list; remove them and try again: "
+                                 "%(problems)s", problems="; ".join(problems)))
     now = utcnow()
     # A name, not a message: written once in the compiler's language, like a title they type.
     default_title = _("Destruction list %(day)s", day=f"{now:%Y-%m-%d}")
@@ -146,7 +147,7 @@ def create_list(session: Session, actor: User, document_ids: Sequence[int], *, t
 def appraise(session: Session, actor: User, dlist: DestructionList, decisions: Sequence[DecisionInput], *,
              report: str | None = None, today: date | None = None, ip: str | None = None) -> DestructionList:
     """Record the appraisal group's decision on items (鉴定): destroy, extend to a date, or keep."""
-    _require(dlist, APPRAISABLE, STEPS["appraise"])
+    _require(dlist, APPRAISABLE, "appraise")
     items = {i.document_id: i for i in dlist.items}
     today = today or utcnow().date()
     now = utcnow()
@@ -183,7 +184,7 @@ def _check_decision(d: DecisionInput, today: date) -> None:
 def submit(session: Session, actor: User, dlist: DestructionList, *, today: date | None = None,
            ip: str | None = None) -> DestructionList:
     """Hand the appraised list to the approver; the register's rows are copied from the documents now."""
-    _require(dlist, APPRAISABLE, STEPS["submit"])
+    _require(dlist, APPRAISABLE, "submit")
     undecided = [i.document_id for i in dlist.items if i.decision is None]
     if undecided:
         raise DestructionError(_("%(n)s items have no decision yet (%(ids)s); appraise every item before submitting.",
@@ -211,7 +212,7 @@ def _snapshot(item: DestructionItem, d: Document, today: date) -> None:
 def approve(session: Session, actor: User, dlist: DestructionList, settings: "Settings", *,
             note: str | None = None, now: datetime | None = None, ip: str | None = None) -> DestructionList:
     """The responsible leader approves (never the compiler); the waiting period starts."""
-    _require(dlist, {ListState.SUBMITTED}, STEPS["approve"])
+    _require(dlist, {ListState.SUBMITTED}, "approve")
     _may_sign(actor, dlist, SignRole.APPROVER)
     now = now or utcnow()
     dlist.approver_id, dlist.decided_at = actor.id, now
@@ -235,7 +236,7 @@ def approve(session: Session, actor: User, dlist: DestructionList, settings: "Se
 def reject(session: Session, actor: User, dlist: DestructionList, reason: str, *,
            ip: str | None = None) -> DestructionList:
     """Back to the compiler with a reason; the appraisal may be changed and the list submitted again."""
-    _require(dlist, {ListState.SUBMITTED}, STEPS["reject"])
+    _require(dlist, {ListState.SUBMITTED}, "reject")
     _may_sign(actor, dlist, SignRole.APPROVER)
     if not reason.strip():
         raise DestructionError(_("A rejection needs a reason."))
@@ -248,7 +249,7 @@ def reject(session: Session, actor: User, dlist: DestructionList, reason: str, *
 def supervise(session: Session, actor: User, dlist: DestructionList, *, note: str | None = None,
               now: datetime | None = None, ip: str | None = None) -> DestructionList:
     """A supervisor (监销人) confirms, after the waiting period; the second one completes supervision."""
-    _require(dlist, {ListState.APPROVED}, STEPS["supervise"])
+    _require(dlist, {ListState.APPROVED}, "supervise")
     now = now or utcnow()
     if dlist.wait_until is not None and as_utc(now) < as_utc(dlist.wait_until):
         raise WaitingPeriod(_("The waiting period of list #%(list)s runs until %(moment)s UTC; confirm after that.",
@@ -272,7 +273,7 @@ def supervisors(dlist: DestructionList) -> list[DestructionSignoff]:
 
 def cancel(session: Session, actor: User, dlist: DestructionList, reason: str, *,
            ip: str | None = None) -> DestructionList:
-    _require(dlist, CANCELLABLE, STEPS["cancel"])
+    _require(dlist, CANCELLABLE, "cancel")
     if not reason.strip():
         raise DestructionError(_("Cancelling needs a reason."))
     dlist.state, dlist.cancelled_at, dlist.cancel_reason = ListState.CANCELLED, utcnow(), reason.strip()
@@ -285,7 +286,7 @@ def start_execution(session: Session, actor: User, dlist: DestructionList, jobs:
                     ip: str | None = None) -> DestructionList:
     """Queue the erasure of a supervised list; on a list already executing (a fault stopped it), queue
     it again to complete it."""
-    _require(dlist, {ListState.SUPERVISED, ListState.EXECUTING}, STEPS["execute"])
+    _require(dlist, {ListState.SUPERVISED, ListState.EXECUTING}, "execute")
     if dlist.state == ListState.SUPERVISED:
         dlist.state, dlist.execution_started_at = ListState.EXECUTING, utcnow()
         _audit(session, actor, "destruction.execute", dlist, ip, _counts(dlist))
@@ -316,7 +317,7 @@ def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id:
     dlist = get_list(session, list_id)
     if dlist.state == ListState.EXECUTED:
         return dlist
-    _require(dlist, {ListState.EXECUTING}, STEPS["execute"])
+    _require(dlist, {ListState.EXECUTING}, "execute")
     now = now or utcnow()
     todo = [i for i in dlist.items if i.decision == Decision.DESTROY and i.result not in FINAL_RESULTS]
     erased: list[tuple[DestructionItem, erasure.Plan]] = []
@@ -470,12 +471,13 @@ def _shown_detail(item: DestructionItem) -> dict[str, object]:
     return detail
 
 
-def _require(dlist: DestructionList, states: Iterable[str], step: object) -> None:
+def _require(dlist: DestructionList, states: Iterable[str], step: str) -> None:
+    """Refuse `step` (a key of STEPS) unless the list is in one of `states`."""
     allowed = set(states)
     if dlist.state not in allowed:
         raise WrongState(_("List #%(list)s is “%(state)s”: %(step)s is not possible now (the list must be %(allowed)s). "
                            "Reload the page to see the list's current step.", list=dlist.id,
-                           state=label("list_state", dlist.state), step=str(step),
+                           state=label("list_state", dlist.state), step=str(STEPS[step]),
                            allowed=", ".join(label("list_state", s) for s in sorted(allowed))))
 
 
