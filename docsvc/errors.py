@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from docsvc.i18n import _
+
 T = TypeVar("T")
 
 
@@ -40,10 +42,11 @@ class TooManyRequests(DomainError):
     """The same client tried too often in a short time: it must wait before trying again."""
 
 
-def require_found(row: T | None, what_zh: str, what_en: str, row_id: object) -> T:
-    """The row, or NotFound naming it: "文档 #12 不存在。 / Document #12 does not exist."."""
+def require_found(row: T | None, what: str, row_id: object) -> T:
+    """The row, or NotFound naming it: `require_found(row, _("Document"), 12)` says "Document #12 does not
+    exist." (`what` is the translated name of the kind of row)."""
     if row is None:
-        raise NotFound(f"{what_zh} #{row_id} 不存在。 / {what_en} #{row_id} does not exist.")
+        raise NotFound(_("%(what)s #%(id)s does not exist.", what=what, id=row_id))
     return row
 
 
