@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from docsvc.i18n import _
-
 T = TypeVar("T")
 
 
@@ -42,11 +40,11 @@ class TooManyRequests(DomainError):
     """The same client tried too often in a short time: it must wait before trying again."""
 
 
-def require_found(row: T | None, what: str, row_id: object) -> T:
-    """The row, or NotFound naming it: `require_found(row, _("Document"), 12)` says "Document #12 does not
-    exist." (`what` is the translated name of the kind of row)."""
+def require_found(row: T | None, message: str) -> T:
+    """The row, or NotFound with `message`, a whole sentence in the reader's language:
+    `require_found(session.get(Document, 12), _("Document #%(id)s does not exist.", id=12))`."""
     if row is None:
-        raise NotFound(_("%(what)s #%(id)s does not exist.", what=what, id=row_id))
+        raise NotFound(message)
     return row
 
 

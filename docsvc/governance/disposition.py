@@ -102,7 +102,8 @@ def destroyed_stub(session: Session, reference_code: str) -> Document | None:
 
 
 def get_list(session: Session, list_id: int) -> DestructionList:
-    return require_found(session.get(DestructionList, list_id), "销毁清册", "Destruction list", list_id)
+    return require_found(session.get(DestructionList, list_id),
+                         _("Destruction list #%(id)s does not exist.", id=list_id))
 
 
 def create_list(session: Session, actor: User, document_ids: Sequence[int], *, title: str | None = None,

@@ -138,7 +138,7 @@ def place(session: Session, actor: User | None, name: str, reason: str, *,
 def release(session: Session, actor: User | None, hold_id: int, reason: str, *, ip: str | None = None,
             now: datetime | None = None) -> Hold:
     """Release a hold with a reason; audited, committed. Items another hold covers stay held."""
-    hold = require_found(session.get(Hold, hold_id), "冻结", "Hold", hold_id)
+    hold = require_found(session.get(Hold, hold_id), _("Hold #%(id)s does not exist.", id=hold_id))
     reason = (reason or "").strip()
     if not reason or len(reason) > 1000:
         raise HoldError(_("Give the reason for releasing the hold."))
