@@ -71,7 +71,7 @@ REPAIRABLE = frozenset({Kind.PAGE_WITHOUT_IMAGE, Kind.ROW_WITHOUT_OBJECT, Kind.I
 @dataclass(frozen=True)
 class Finding:
     kind: Kind
-    subject: str  # "page 12", an object key, "split 3"
+    subject: str  # "page 12", an object key, "split 3": the row or object as the database names it
     detail: str = ""
 
     @property
@@ -119,7 +119,7 @@ def check(sessions: sessionmaker[Session], store: ObjectStore, index: SearchInde
     report.index = reindex.check(sessions, index)
     for kind, ids in ((Kind.INDEX_MISSING, report.index.missing), (Kind.INDEX_STALE, report.index.stale),
                       (Kind.INDEX_DUPLICATED, report.index.duplicated)):
-        report.findings.extend(Finding(kind, _("page %(id)s", id=page_id)) for page_id in ids)
+        report.findings.extend(Finding(kind, f"page {page_id}") for page_id in ids)
     report.findings.extend(
         Finding(Kind.STUCK, f"{s.stage} {s.row_id}" if s.row_id is not None else str(s.stage),
                 _("%(state)s since %(time)s", state=STUCK_STATES[s.state], time=f"{s.since:%Y-%m-%d %H:%M}"))
@@ -145,10 +145,10 @@ def _check_pages(sessions: sessionmaker[Session], store: ObjectStore, report: Co
                 continue
             absent = [k for k in keys if k and k not in objects]
             if not all(keys):
-                report.findings.append(Finding(Kind.PAGE_WITHOUT_IMAGE, _("page %(id)s", id=page_id),
+                report.findings.append(Finding(Kind.PAGE_WITHOUT_IMAGE, f"page {page_id}",
                                                _("read, but names no image, thumbnail or words")))
             elif absent:
-                report.findings.append(Finding(Kind.ROW_WITHOUT_OBJECT, _("page %(id)s", id=page_id), ", ".join(absent)))
+                report.findings.append(Finding(Kind.ROW_WITHOUT_OBJECT, f"page {page_id}", ", ".join(absent)))
             if absent or not all(keys):
                 report.pages_to_redo.append(page_id)
         last = rows[-1][0]
