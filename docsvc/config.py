@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from docsvc.i18n import _
+from docsvc.i18n import DEFAULT as DEFAULT_LANGUAGE, LANGUAGES, _
 from docsvc.constants import (MIN_AUDIT_RETENTION_DAYS, OCR_DETECTION_SIDE, OCR_DETECTION_SIDES, OCR_ENGINES,
                               OCR_MAX_THREADS, STALE_CLAIM_S)
 
@@ -318,6 +318,9 @@ class Settings:
                 _("still the example value from .env.example, with which anyone can forge a login. Set a random "
                   "value in .env (%(command)s) and start again",
                   command='python3 -c "import secrets; print(secrets.token_urlsafe(32))"'))
+        # docsvc.i18n reads DOCSVC_LANGUAGE when it translates; checked here so that a typo stops start-up
+        # like any other wrong value instead of quietly meaning Chinese.
+        read.choice("DOCSVC_LANGUAGE", DEFAULT_LANGUAGE, LANGUAGES)
         return cls(
             data_dir=data_dir,
             database_url=database_url,

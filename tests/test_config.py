@@ -60,6 +60,7 @@ BAD_VALUES = {
     "DOCSVC_LOG_FORMAT": ("xml", "text, json"),
     "DOCSVC_METRICS_TOKEN": None,                 # free text
     "DOCSVC_WORKER_METRICS_PORT": ("70000", "0 to 65535"),
+    "DOCSVC_LANGUAGE": ("fr", "zh, en"),
 }
 
 
