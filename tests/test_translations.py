@@ -39,6 +39,8 @@ HOLE = "\x07"  # stands where a Jinja tag was, so the HTML around it parses as o
 CHINESE_IS_DATA = {
     "docsvc/governance/retention_authority.py": "the authority stored on the seeded version-1 retention rules: the "
                                                 "name of the company's own Chinese retention table",
+    "docsvc/constants.py": "DESTROYED_TITLE and DESTRUCTION_METHOD are values written into the records (a destroyed "
+                           "document's title, the destruction register's method), not messages",
 }
 
 

@@ -11,6 +11,7 @@ from docsvc.constants import IndexState
 
 from docsvc.governance.access import hides_identity, is_storage_only
 from docsvc.errors import NotFound, require_found
+from docsvc.i18n import _
 from docsvc.jobs import request_index
 from docsvc.models import Document, Page, User, utcnow
 from docsvc.search.snippets import MASKED_TITLE
@@ -44,11 +45,11 @@ def mark_for_reindex(session: Session, document_ids: Iterable[int] | Select[tupl
 
 
 def get_document(session: Session, document_id: int) -> Document:
-    return require_found(session.get(Document, document_id), "文档", "Document", document_id)
+    return require_found(session.get(Document, document_id), _("Document #%(id)s does not exist.", id=document_id))
 
 
 def get_page(session: Session, page_id: int) -> Page:
-    return require_found(session.get(Page, page_id), "页面", "Page", page_id)
+    return require_found(session.get(Page, page_id), _("Page #%(id)s does not exist.", id=page_id))
 
 
 def page_object_key(page: Page, kind: str) -> str:

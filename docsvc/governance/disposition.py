@@ -21,7 +21,7 @@ from docsvc.constants import (
     DESTROYED_TITLE, DESTRUCTION_METHOD, SUPERVISORS_REQUIRED, Decision, ItemResult, ListState, RetentionStatus,
     SignRole,
 )
-from docsvc.errors import DomainError, Forbidden, NotAllowedNow, NotFound
+from docsvc.errors import DomainError, Forbidden, NotAllowedNow, require_found
 from docsvc.governance import audit, erasure, holds, register, retention
 from docsvc.governance.access import is_sensitive, may_sign
 from docsvc.jobs import JobQueue, enqueue_destruction
@@ -108,10 +108,8 @@ def destroyed_stub(session: Session, reference_code: str) -> Document | None:
 
 
 def get_list(session: Session, list_id: int) -> DestructionList:
-    dlist = session.get(DestructionList, list_id)
-    if dlist is None:
-        raise NotFound(_("Destruction list #%(id)s does not exist.", id=list_id))
-    return dlist
+    return require_found(session.get(DestructionList, list_id),
+                         _("Destruction list #%(id)s does not exist.", id=list_id))
 
 
 def create_list(session: Session, actor: User, document_ids: Sequence[int], *, title: str | None = None,

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from docsvc.errors import DomainError, NotAllowedNow, NotFound
+from docsvc.errors import DomainError, NotAllowedNow, require_found
 from docsvc.governance import audit
 from docsvc.models import Customer, Document, DocumentType, Hold, HoldTarget, User, utcnow
 from docsvc.search import SearchIndex, access_restriction
@@ -138,9 +138,7 @@ def place(session: Session, actor: User | None, name: str, reason: str, *,
 def release(session: Session, actor: User | None, hold_id: int, reason: str, *, ip: str | None = None,
             now: datetime | None = None) -> Hold:
     """Release a hold with a reason; audited, committed. Items another hold covers stay held."""
-    hold = session.get(Hold, hold_id)
-    if hold is None:
-        raise NotFound(_("Hold #%(id)s does not exist.", id=hold_id))
+    hold = require_found(session.get(Hold, hold_id), _("Hold #%(id)s does not exist.", id=hold_id))
     reason = (reason or "").strip()
     if not reason or len(reason) > 1000:
         raise HoldError(_("Give the reason for releasing the hold."))

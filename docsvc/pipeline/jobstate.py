@@ -16,6 +16,7 @@ from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, STUCK_QUEUED_S, IndexS
 from docsvc.config import Settings
 from docsvc.formats import FileProblem
 from docsvc.formats.decoder import Limits
+from docsvc.i18n import stored
 from docsvc.jobs import JobQueue, Stage, add_to_outbox
 from docsvc.models import BatchFile, OutboxEntry, Page, utcnow
 
@@ -57,7 +58,8 @@ def claim(session: Session, model: type[Row], row_id: int) -> Row | None:
 @contextmanager
 def running(session: Session, row: Row, what: str) -> Iterator[Row]:
     """Run a job's body with its claim renewed: a file problem fails at once; other faults retry, then fail
-    with a message."""
+    with a message. `what` names the work in the log; the message goes on the row, shown beside the page or
+    file it belongs to, and is kept untranslated (i18n.stored) for whoever reads it later."""
     with _renewed(session, row):
         try:
             yield row
@@ -71,13 +73,12 @@ def running(session: Session, row: Row, what: str) -> Iterator[Row]:
             if row.attempts >= MAX_ATTEMPTS:
                 log.exception("%s failed for good after %d attempts", what, row.attempts)
                 _finish(session, row, JobState.FAILED,
-                        f"{what}处理失败（已尝试 {row.attempts} 次）：{detail}。请稍后在页面上点击“重试”；"
-                        f"如仍失败，请联系系统管理员。 / {what} failed after {row.attempts} attempts: {detail}. "
-                        "Retry it later; if it fails again, contact the administrator.")
+                        stored("Processing failed after %(attempts)s attempts: %(detail)s. Retry it later; if it "
+                               "fails again, contact the administrator.", attempts=row.attempts, detail=detail))
                 return
             _finish(session, row, JobState.QUEUED,
-                    f"暂时性错误，系统将自动重试（第 {row.attempts} 次）：{detail} / "
-                    f"Temporary fault, retrying automatically (attempt {row.attempts}): {detail}")
+                    stored("Temporary fault, retrying automatically (attempt %(attempt)s): %(detail)s",
+                           attempt=row.attempts, detail=detail))
             raise
 
 
