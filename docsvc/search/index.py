@@ -325,7 +325,7 @@ class SearchIndex:
     def indexed_page_ids(self) -> Iterator[int]:
         """Every page id in the live index (deleted entries excluded), in index order."""
         with self._open().searcher() as searcher:
-            for reader, _ in searcher.reader().leaf_readers():
+            for reader, _offset in searcher.reader().leaf_readers():
                 if reader.doc_count_all() == 0:  # a new, empty index: Whoosh's EmptyReader has no columns
                     continue
                 column = reader.column_reader("page_key")
@@ -530,7 +530,7 @@ class SearchIndex:
                                 page=page, per_page=per_page, facets=found.facets, approximate=found.approximate,
                                 document_id=document_id)
         readable = gates.get("text")
-        for _, matching, hits in found.documents:
+        for _score, matching, hits in found.documents:
             results.documents.append(self._document_hit(
                 view, hits, matching, compiled.highlight, sensitive, readable, scored=(sort == "relevance"),
                 window=window))
