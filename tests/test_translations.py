@@ -41,6 +41,9 @@ CHINESE_IS_DATA = {
                                                 "name of the company's own Chinese retention table",
     "docsvc/constants.py": "DESTROYED_TITLE and DESTRUCTION_METHOD are values written into the records (a destroyed "
                            "document's title, the destruction register's method), not messages",
+    "docsvc/files/customer_words.py": "grades, status words and column headers as customer records and exports write them",
+    "docsvc/search/vocabulary.py": "the Chinese field names the query language accepts (户号:, 类型: …) and example queries",
+    "docsvc/search/analysis.py": "the ranges of CJK characters the tokenizer indexes",
 }
 
 

@@ -56,8 +56,7 @@ def page_object_key(page: Page, kind: str) -> str:
     """The stored object behind a page's image, thumbnail or words; NotFound while not yet made."""
     key = {"image": page.image_key, "thumbnail": page.thumb_key, "words": page.words_key}[kind]
     if key is None:
-        raise NotFound(f"第 {page.number} 页尚未处理完成，请稍后再看。 / "
-                       f"Page {page.number} is not processed yet ({kind}); look again shortly.")
+        raise NotFound(_("Page %(number)s is not processed yet; look again shortly.", number=page.number))
     return key
 
 
@@ -81,7 +80,7 @@ def document_json(document: Document, viewer: User | None) -> dict[str, object]:
     data = _document_fields(document)
     masked = hides_identity(viewer, document)
     if masked:
-        data |= {"title": MASKED_TITLE, **dict.fromkeys(IDENTIFYING_FIELDS)}
+        data |= {"title": str(MASKED_TITLE), **dict.fromkeys(IDENTIFYING_FIELDS)}
     return data | {"masked": masked}
 
 

@@ -199,7 +199,7 @@ def submit(session: Session, actor: User, dlist: DestructionList, *, today: date
 def _snapshot(item: DestructionItem, d: Document, today: date) -> None:
     """The register row (DestructionItem docstring): a sensitive type's title is not written down."""
     item.reference_code = d.reference_code
-    item.title = MASKED_TITLE if is_sensitive(d) else d.title
+    item.title = str(MASKED_TITLE) if is_sensitive(d) else d.title  # a snapshot, in the compiler's language
     item.year = d.doc_date.year if d.doc_date else None
     item.retention = d.retention
     # 已保管期限: whole years since the period began (1 January after the document was formed).
