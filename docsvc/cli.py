@@ -34,7 +34,8 @@ from docsvc.pipeline.intake import Upload, UploadTooLarge, check_size, receive
 from docsvc.runtime import Runtime, build_runtime, install
 from workers.main import run_worker
 from workers.scheduler import run_scheduler
-from docsvc.i18n import _
+from docsvc.i18n import _, language, lazy_gettext as _l, shown
+from docsvc.labels import label
 
 
 def _settings(log_level: int = logging.WARNING) -> Settings:
@@ -63,18 +64,16 @@ def _migrated_runtime(log_level: int = logging.WARNING) -> Runtime:
     return rt
 
 
-@click.group()
+@click.group(help=_l("docsvc — document management for scanned customer files."))
 def main() -> None:
-    """docsvc — 客户档案扫描件管理 / document management for scanned customer files."""
     workers.wire()  # this entry point hands the application its job queues
 
 
-@main.command()
+@main.command(help=_l("Run the web service (and, without Redis, the in-process workers)."))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
-    """Run the web service (and, without Redis, the in-process workers)."""
     # waitress only for `serve`: the other commands start without it
     from waitress import serve as waitress_serve
 
@@ -84,32 +83,30 @@ def serve(host: str, port: int, threads: int) -> None:
     except db.DatabaseNotMigrated as exc:
         raise click.ClickException(str(exc)) from None
     _announce_schema_rebuild(rt)
-    mode = _("embedded") if rt.settings.embedded_jobs else "full stack (Redis workers)"
-    click.echo(f"docsvc 已启动 / running: http://{host}:{port}/   [{mode}]")
-    click.echo(f"数据目录 / data: {rt.settings.data_dir}")
-    click.echo("登录 / log in: 用户 admin，密码见首次运行时打印的内容；也可用 `docsvc user create NAME --role admin` "
-               "新建账户。 / user admin with the password printed on first run, or create one with `docsvc user create`.")
+    mode = _("embedded") if rt.settings.embedded_jobs else _("full stack (Redis workers)")
+    click.echo(_("docsvc running: %(url)s   [%(mode)s]", url=f"http://{host}:{port}/", mode=mode))
+    click.echo(_("data: %(directory)s", directory=rt.settings.data_dir))
+    click.echo(_("log in: user admin with the password printed on first run, or create an account with "
+                 "`docsvc user create NAME --role admin`."))
     waitress_serve(app, host=host, port=port, threads=threads, max_request_body_size=rt.settings.max_upload_mb * 2**20)
 
 
-@main.group("db")
+@main.group("db", help=_l("Database schema."))
 def db_group() -> None:
-    """Database schema."""
+    pass
 
 
-@db_group.command("upgrade")
+@db_group.command("upgrade", help=_l("Apply every pending migration."))
 def db_upgrade() -> None:
-    """Apply every pending migration."""
     rt = _runtime()
     db.upgrade(rt.engine)
-    click.echo(f"数据库已是最新版本 / database at revision {db.current_revision(rt.engine)}")
+    click.echo(_("database at revision %(revision)s", revision=db.current_revision(rt.engine)))
 
 
-@main.command()
+@main.command(help=_l("Run an RQ worker on QUEUES (default: ingest ocr). Run exactly one worker on `index`."))
 @click.argument("queues", nargs=-1)
-@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--burst", is_flag=True, help=_l("Stop when the queues are empty."))
 def worker(queues: tuple[str, ...], burst: bool) -> None:
-    """Run an RQ worker on QUEUES (default: ingest ocr). Run exactly one worker on `index`."""
     rt = _runtime(logging.INFO)
     if "index" in queues:
         _announce_schema_rebuild(rt)
@@ -123,17 +120,18 @@ def _announce_schema_rebuild(rt: Runtime) -> None:
         enqueue_index(rt.jobs)
 
 
-@main.command()
+@main.command(help=_l("Rebuild the search index from the database; resumes after an interruption, swaps in when "
+                        "complete."))
 @click.option("--commit-every", default=20000, show_default=True, type=int,
-              help="Pages per commit (resume point); each process writes a segment of its share.")
+              help=_l("Pages per commit (resume point); each process writes a segment of its share."))
 @click.option("--procs", default=2, show_default=True, type=click.IntRange(1, 16),
-              help="Indexing processes (one per core is fastest; the rebuild merges their segments before the swap).")
+              help=_l("Indexing processes (one per core is fastest; the rebuild merges their segments before the "
+                      "swap)."))
 def reindex(commit_every: int, procs: int) -> None:
-    """Rebuild the search index from the database; resumes after an interruption, swaps in when complete."""
     rt = _migrated_runtime()
     with rt.sessions() as session:
         total = reindex_service.count_indexable(session)
-    bar = tqdm(total=total, desc=_("reindexing"), unit="page")
+    bar = tqdm(total=total, desc=_("reindexing"), unit=_("page"))
 
     def progress(done: int, _last_page_id: int) -> None:
         bar.n = min(done, total)
@@ -142,26 +140,26 @@ def reindex(commit_every: int, procs: int) -> None:
     reindex_service.rebuild(rt.sessions, rt.index, progress=progress, commit_every=commit_every, procs=procs)
     bar.n = total
     bar.close()
-    click.echo(f"索引已重建并启用 / index rebuilt and live: {rt.index.current_directory()}")
+    click.echo(_("index rebuilt and live: %(directory)s", directory=rt.index.current_directory()))
     rt.close()
 
 
-@main.command()
+@main.command(help=_l("Read pages again with today's reader: a new layout from the stored words (fast), otherwise "
+                        "OCR.\n\nEach page keeps its old text until the new text replaces it; the pages are then "
+                        "re-indexed. The options combine: `--before 2 --customer 3000000001` re-reads that customer's "
+                        "older pages."))
 @click.option("--before", type=click.IntRange(min=1), default=None,
-              help=f"Only pages an older reader produced: laid out before this layout version (today's is "
-                   f"{LAYOUT_VERSION}), or read before readers were recorded.")
-@click.option("--document", "document_id", type=int, default=None, help="Only this document's pages (its id).")
-@click.option("--customer", "customer_account", default=None, help="Only the pages of this customer's file (户号).")
-@click.option("--ocr", is_flag=True, help="OCR the selected pages again even where their stored words would do "
-                                          "(after a change of engine or models).")
+              help=_l("Only pages an older reader produced: laid out before this layout version (today's is "
+                      "%(version)s), or read before readers were recorded.", version=LAYOUT_VERSION))
+@click.option("--document", "document_id", type=int, default=None, help=_l("Only this document's pages (its id)."))
+@click.option("--customer", "customer_account", default=None, metavar=_l("ACCOUNT"),
+              help=_l("Only the pages of this customer's file (its account number)."))
+@click.option("--ocr", is_flag=True, help=_l("OCR the selected pages again even where their stored words would do "
+                                             "(after a change of engine or models)."))
 @click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Wait until the search index has the new text (embedded mode; with Redis the index worker "
-                   "takes it).")
+              help=_l("Wait until the search index has the new text (embedded mode; with Redis the index worker "
+                      "takes it)."))
 def reread(before: int | None, document_id: int | None, customer_account: str | None, ocr: bool, wait: bool) -> None:
-    """Read pages again with today's reader: a new layout from the stored words (fast), otherwise OCR.
-
-    Each page keeps its old text until the new text replaces it; the pages are then re-indexed.
-    The options combine: `--before 2 --customer 3000000001` re-reads that customer's older pages."""
     rt = _migrated_runtime()
     selection = reread_service.Selection(before=before, document_id=document_id, customer_account=customer_account)
     with rt.sessions() as session:
@@ -170,7 +168,7 @@ def reread(before: int | None, document_id: int | None, customer_account: str | 
         click.echo(_("no pages match"))
         rt.close()
         return
-    bar = tqdm(total=total, desc=_("re-reading"), unit="page")
+    bar = tqdm(total=total, desc=_("re-reading"), unit=_("page"))
 
     def progress(report: reread_service.RereadReport) -> None:
         bar.n = min(total, report.done + len(report.failed) + report.skipped)
@@ -179,9 +177,10 @@ def reread(before: int | None, document_id: int | None, customer_account: str | 
     report = reread_service.reread(rt.sessions, rt.settings, rt.store, selection, ocr=ocr, progress=progress)
     bar.close()
     ways = report.ways
-    click.echo(f"重新识别 / re-read {report.done} 页 pages: 仅重排版 / layout only {ways[reread_service.Way.LAYOUT]}, "
-               f"OCR {ways[reread_service.Way.OCR]}, 文字层 / text layer {ways[reread_service.Way.TEXT_LAYER]}; "
-               f"失败 / failed {len(report.failed)}; 期间已变动而跳过 / changed meanwhile, skipped {report.skipped}")
+    click.echo(_("re-read %(done)s pages: layout only %(layout)s, OCR %(ocr)s, text layer %(text_layer)s; "
+                 "failed %(failed)s; changed meanwhile, skipped %(skipped)s", done=report.done,
+                 layout=ways[reread_service.Way.LAYOUT], ocr=ways[reread_service.Way.OCR],
+                 text_layer=ways[reread_service.Way.TEXT_LAYER], failed=len(report.failed), skipped=report.skipped))
     for page_id, message in report.failed[:20]:
         click.echo(f"  [{page_id}] {message}")
     if wait and report.done and rt.settings.embedded_jobs:
@@ -193,7 +192,7 @@ def reread(before: int | None, document_id: int | None, customer_account: str | 
 
 
 def _follow_index(rt: Runtime) -> None:
-    bar = tqdm(desc=_("indexing"), unit="page", total=0)
+    bar = tqdm(desc=_("indexing"), unit=_("page"), total=0)
     with rt.sessions() as session:
         while True:
             pending = session.scalar(select(func.count()).select_from(Page)
@@ -208,26 +207,28 @@ def _follow_index(rt: Runtime) -> None:
     bar.close()
 
 
-@main.group("index")
+@main.group("index", help=_l("The search index."))
 def index_group() -> None:
-    """The search index."""
+    pass
 
 
-@index_group.command("check")
-@click.option("--repair", is_flag=True, help="Index the missing pages and delete the stale entries.")
+@index_group.command("check", help=_l("Compare the search index with the database; exit status 0 only when they "
+                                      "agree (or were repaired)."))
+@click.option("--repair", is_flag=True, help=_l("Index the missing pages and delete the stale entries."))
 def index_check(repair: bool) -> None:
-    """Compare the search index with the database; exit status 0 only when they agree (or were repaired)."""
     rt = _migrated_runtime()
     found = reindex_service.check(rt.sessions, rt.index)
 
     def sample(ids: list[int]) -> str:
         return ", ".join(map(str, ids[:20])) + (" …" if len(ids) > 20 else "")
 
-    click.echo(f"索引中缺少的页 / pages missing from the index: {len(found.missing)}  {sample(found.missing)}")
-    click.echo(f"已不存在的页的索引条目 / entries whose page is gone: {len(found.stale)}  {sample(found.stale)}")
+    click.echo(_("pages missing from the index: %(count)s  %(sample)s", count=len(found.missing),
+                 sample=sample(found.missing)))
+    click.echo(_("entries whose page is gone: %(count)s  %(sample)s", count=len(found.stale), sample=sample(found.stale)))
     if found.duplicated:
-        click.echo(f"重复的索引条目 / duplicated entries: {len(found.duplicated)}  {sample(found.duplicated)}")
-    click.echo(f"等待 index worker 写入的页 / pages waiting for the index worker: {found.pending}")
+        click.echo(_("duplicated entries: %(count)s  %(sample)s", count=len(found.duplicated),
+                     sample=sample(found.duplicated)))
+    click.echo(_("pages waiting for the index worker: %(count)s", count=found.pending))
     if found.ok:
         click.echo(_("index and database agree"))
     elif repair:
@@ -248,17 +249,17 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise click.ClickException(f"找不到 {p}。 / {p} does not exist.")
+            raise click.ClickException(_("%(path)s does not exist.", path=p))
     return files
 
 
-@main.command("import")
+@main.command("import", help=_l("Import files and folders (recursive) as one batch, with a progress bar."))
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--customer-account", default=None, help="户号 for every file")
-@click.option("--doc-type", default=None, help="document type code for every file")
-@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until every page is processed.")
+@click.option("--customer-account", default=None, metavar=_l("ACCOUNT"),
+              help=_l("The customer's account number for every file."))
+@click.option("--doc-type", default=None, help=_l("The document type code for every file."))
+@click.option("--wait/--no-wait", default=True, show_default=True, help=_l("Wait until every page is processed."))
 def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str | None, wait: bool) -> None:
-    """Import files and folders (recursive) as one batch, with a progress bar."""
     rt = _migrated_runtime()
     files, refused = [], 0
     for f in _collect(paths):
@@ -270,7 +271,7 @@ def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str 
             refused += 1
     if not files:
         raise click.ClickException(_("No files to import."))
-    bar = tqdm(files, desc=_("storing"), unit="file")
+    bar = tqdm(files, desc=_("storing"), unit=_("file"))
     with rt.sessions() as session:
         streams = []
         def uploads():  # type: ignore[no-untyped-def]
@@ -284,16 +285,16 @@ def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str 
         finally:
             for s in streams:
                 s.close()
-        click.echo(f"批次 / batch #{batch.id}: {len(files)} 个文件 / files")
+        click.echo(_("batch #%(id)s: %(count)s files", id=batch.id, count=len(files)))
         if not wait:
             sys.exit(1 if refused else 0)
         rt.jobs.start()  # in-process threads in the embedded mode; RQ's workers are their own processes
         report = _follow(session, batch.id, batch_report)
     for f in report.files:
         if f.status in (FileState.FAILED, FileState.PARTIAL, FileState.DUPLICATE):
-            click.echo(f"  {f.name}: {f.status} — {f.error}")
-    click.echo(f"完成 / finished: {report.status}; 页 / pages {report.pages_done}/{report.pages_total}, "
-               f"失败 / failed {report.pages_failed}")
+            click.echo(f"  {f.name}: {label('status', f.status)} — {shown(f.error)}")
+    click.echo(_("finished: %(status)s; pages %(done)s/%(total)s, failed %(failed)s", status=label("status", report.status),
+                 done=report.pages_done, total=report.pages_total, failed=report.pages_failed))
     rt.close()
     if refused or report.status in (FileState.FAILED, FileState.PARTIAL):
         sys.exit(1)
@@ -301,7 +302,7 @@ def import_(paths: tuple[str, ...], customer_account: str | None, doc_type: str 
 
 def _follow(session, batch_id, batch_report):  # type: ignore[no-untyped-def]
     """Show page progress until the batch has finished."""
-    bar = tqdm(desc=_("processing"), unit="page", total=0)
+    bar = tqdm(desc=_("processing"), unit=_("page"), total=0)
     while True:
         session.expire_all()
         report = batch_report(session, batch_id)
@@ -314,22 +315,23 @@ def _follow(session, batch_id, batch_report):  # type: ignore[no-untyped-def]
         time.sleep(0.5)
 
 
-@main.command()
+@main.command(help=_l("Watch a hot folder (polling; works on SMB/NFS shares): ingest complete files, move them to "
+                        "done/ or failed/."))
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--interval", type=float, default=None, help="Seconds between looks (default DOCSVC_HOT_FOLDER_POLL or 2).")
-@click.option("--once", is_flag=True, help="Look until the folder is empty and every file settled, then stop.")
+@click.option("--interval", type=float, default=None,
+              help=_l("Seconds between looks (default DOCSVC_HOT_FOLDER_POLL or 2)."))
+@click.option("--once", is_flag=True, help=_l("Look until the folder is empty and every file settled, then stop."))
 def watch(directory: Path, interval: float | None, once: bool) -> None:
-    """Watch a hot folder (polling; works on SMB/NFS shares): ingest complete files, move them to done/ or failed/."""
     rt = _migrated_runtime()
     rt.jobs.start()  # in-process threads in the embedded mode; RQ's workers are their own processes
     folder = HotFolder(directory, max_upload_mb=rt.settings.max_upload_mb)
     pause = interval if interval is not None else rt.settings.hot_folder_poll_s
-    click.echo(f"监视 / watching {directory.resolve()} (every {pause}s)")
+    click.echo(_("watching %(directory)s (every %(seconds)s s)", directory=directory.resolve(), seconds=pause))
     quiet_looks = 0
     with rt.sessions() as session:
         while True:
             for path in folder.poll(session, rt.store, rt.jobs):
-                click.echo(f"接收 / ingested {path.name}")
+                click.echo(_("ingested %(name)s", name=path.name))
             if once:
                 quiet_looks = quiet_looks + 1 if folder.pending() == 0 and not folder.has_candidates() else 0
                 if quiet_looks >= 2:
@@ -338,35 +340,33 @@ def watch(directory: Path, interval: float | None, once: bool) -> None:
     rt.close()
 
 
-@main.command()
-@click.option("--interval", type=float, default=30.0, show_default=True, help="Seconds between rounds.")
-@click.option("--once", is_flag=True, help="One round, then stop.")
+@main.command(help=_l("Periodic upkeep for the full stack: each round queues the jobs Redis could not take (the "
+                        "outbox) and work whose worker died mid-job; once a day the daily tasks."))
+@click.option("--interval", type=float, default=30.0, show_default=True, help=_l("Seconds between rounds."))
+@click.option("--once", is_flag=True, help=_l("One round, then stop."))
 def scheduler(interval: float, once: bool) -> None:
-    """Periodic upkeep for the full stack: each round queues the jobs Redis could not take (the outbox) and
-    work whose worker died mid-job; once a day the daily tasks."""
     rt = _migrated_runtime(logging.INFO)
 
     def report(requeued: int) -> None:
         if requeued:
-            click.echo(f"重新排队 / re-queued {requeued} job(s)")
+            click.echo(_("re-queued %(count)s job(s)", count=requeued))
 
     run_scheduler(rt, interval_s=interval, once=once, report=report)
 
 
-@main.group()
+@main.group(help=_l("User accounts."))
 def user() -> None:
-    """User accounts."""
+    pass
 
 
-@user.command("create")
+@user.command("create", help=_l("Create a user account."))
 @click.argument("username")
 @click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice([r.value for r in Role]), help="May be given several times.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+              type=click.Choice([r.value for r in Role]), help=_l("May be given several times."))
+@click.option("--password-stdin", is_flag=True, help=_l("Read the password from standard input."))
 @click.option("--grant", "grants", multiple=True, type=click.Choice([g.value for g in Grant]),
-              help="Extra right, e.g. `sensitive` (may see ID copies).")
+              help=_l("Extra right, e.g. `sensitive` (may see ID copies)."))
 def user_create(username: str, roles: tuple[str, ...], password_stdin: bool, grants: tuple[str, ...]) -> None:
-    """Create a user account."""
     rt = _migrated_runtime()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
         _("password"), hide_input=True, confirmation_prompt=True)
@@ -375,60 +375,56 @@ def user_create(username: str, roles: tuple[str, ...], password_stdin: bool, gra
             create_user(session, username, password, list(roles), grants=list(grants))
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"已创建用户 / created user {username} ({', '.join(roles)})")
+    click.echo(_("created user %(username)s (%(roles)s)", username=username, roles=", ".join(roles)))
 
 
 def _account(session, username: str):  # type: ignore[no-untyped-def]
 
     account = find_user(session, username)
     if account is None:
-        raise click.ClickException(f"用户“{username}”不存在。 / No user {username!r}.")
+        raise click.ClickException(_("No user %(username)s.", username=username))
     return account
 
 
-@user.command("disable")
+@user.command("disable", help=_l("Disable an account: it can no longer log in or use its API tokens."))
 @click.argument("username")
 def user_disable(username: str) -> None:
-    """Disable an account: it can no longer log in or use its API tokens."""
     with _migrated_runtime().sessions() as session:
         set_active(session, None, _account(session, username), False)
-    click.echo(f"已停用 / disabled {username}")
+    click.echo(_("disabled %(username)s", username=username))
 
 
-@user.command("enable")
+@user.command("enable", help=_l("Enable an account again (also clears a lockout)."))
 @click.argument("username")
 def user_enable(username: str) -> None:
-    """Enable an account again (also clears a lockout)."""
     with _migrated_runtime().sessions() as session:
         set_active(session, None, _account(session, username), True)
-    click.echo(f"已启用 / enabled {username}")
+    click.echo(_("enabled %(username)s", username=username))
 
 
-@user.command("set-role")
+@user.command("set-role", help=_l("Replace the roles of an account."))
 @click.argument("username")
 @click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice([r.value for r in Role]), help="The complete new set; may be given several times.")
+              type=click.Choice([r.value for r in Role]), help=_l("The complete new set; may be given several times."))
 def user_set_role(username: str, roles: tuple[str, ...]) -> None:
-    """Replace the roles of an account."""
     with _migrated_runtime().sessions() as session:
         set_roles(session, None, _account(session, username), list(roles))
     click.echo(f"{username}: {', '.join(sorted(roles))}")
 
 
-@user.command("grant")
+@user.command("grant", help=_l("Set the extra grants of an account (e.g. `--grant sensitive`)."))
 @click.argument("username")
 @click.option("--grant", "grants", multiple=True, type=click.Choice([g.value for g in Grant]),
-              help="The complete new set of grants; give none to remove all.")
+              help=_l("The complete new set of grants; give none to remove all."))
 def user_grant(username: str, grants: tuple[str, ...]) -> None:
-    """Set the extra grants of an account (e.g. `--grant sensitive`)."""
     with _migrated_runtime().sessions() as session:
         set_grants(session, None, _account(session, username), list(grants))
     click.echo(f"{username}: {', '.join(sorted(grants)) or '—'}")
 
 
-@user.command("ensure-admin")
+@user.command("ensure-admin", help=_l("Create user `admin` with a random password, printed once, when no admin "
+                                     "exists."))
 def user_ensure_admin() -> None:
-    """Create user `admin` with a random password, printed once, when no admin exists."""
     rt = _migrated_runtime()
     with rt.sessions() as session:
         admins = [u for u in session.scalars(select(User)) if Role.ADMIN in u.role_set]
@@ -437,61 +433,55 @@ def user_ensure_admin() -> None:
         password = secrets.token_urlsafe(12)
         create_user(session, "admin", password, [Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST])
     click.echo("=" * 60)
-    click.echo(f"首个管理员账户 / first administrator:  admin / {password}")
+    click.echo(_("first administrator:  admin / %(password)s", password=password))
     click.echo(_("This password is shown only once."))
     click.echo("=" * 60)
 
 
-@main.group()
+@main.group(help=_l("API tokens."))
 def token() -> None:
-    """API tokens."""
+    pass
 
 
-@token.command("create")
+@token.command("create", help=_l("Create an API token for USERNAME; the token is printed on the last line, once."))
 @click.argument("username")
-@click.option("--label", default="", help="What the token is for.")
-def token_create(username: str, label: str) -> None:
-    """Create an API token for USERNAME; the token is printed on the last line, once."""
+@click.option("--label", "purpose", default="", help=_l("What the token is for."))
+def token_create(username: str, purpose: str) -> None:
     rt = _migrated_runtime()
     with rt.sessions() as session:
-        account = find_user(session, username)
-        if account is None:
-            raise click.ClickException(f"用户“{username}”不存在。 / No user {username!r}.")
-        value = issue_token(session, account, label)
+        value = issue_token(session, _account(session, username), purpose)
     click.echo(_("the token is shown only once:"))
     click.echo(value)
 
 
-@token.command("list")
+@token.command("list", help=_l("List USERNAME's tokens (ids, names, state; never the tokens themselves)."))
 @click.argument("username")
 def token_list(username: str) -> None:
-    """List USERNAME's tokens (ids, names, state; never the tokens themselves)."""
     with _migrated_runtime().sessions() as session:
         for row in list_tokens(session, _account(session, username)):
-            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            state = _("revoked %(day)s", day=f"{row.revoked_at:%Y-%m-%d}") if row.revoked_at else _("in use")
             click.echo(f"{row.id}\t{row.name}\t{row.created_at:%Y-%m-%d}\t{state}")
 
 
-@token.command("revoke")
+@token.command("revoke", help=_l("Revoke token TOKEN_ID (see `docsvc token list`)."))
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
-    """Revoke token TOKEN_ID (see `docsvc token list`)."""
     with _migrated_runtime().sessions() as session:
         try:
             revoke_token(session, None, token_id)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"已吊销 / revoked token {token_id}")
+    click.echo(_("revoked token %(id)s", id=token_id))
 
 
-@main.group("audit")
+@main.group("audit", help=_l("The audit trail."))
 def audit_group() -> None:
-    """The audit trail."""
+    pass
 
 
-@audit_group.command("verify")
+@audit_group.command("verify", help=_l("Walk the hash chain and check the anchors; exit status 0 only when the trail "
+                                       "is intact."))
 def audit_verify() -> None:
-    """Walk the hash chain and check the anchors; exit status 0 only when the trail is intact."""
     rt = _migrated_runtime()
     started = time.monotonic()
     with rt.sessions() as session:
@@ -502,48 +492,49 @@ def audit_verify() -> None:
         sys.exit(1)
 
 
-@audit_group.command("anchor")
+@audit_group.command("anchor", help=_l("Write today's anchor (latest seq and hash) to the object store; the "
+                                       "scheduler runs this daily."))
 def audit_anchor() -> None:
-    """Write today's anchor (latest seq and hash) to the object store; the scheduler runs this daily."""
     rt = _migrated_runtime()
     with rt.sessions() as session:
         anchor = audit.write_anchor(session, rt.store)
-    click.echo(f"锚点 / anchor {anchor.day}: #{anchor.seq} {anchor.hash}")
+    click.echo(_("anchor %(day)s: #%(seq)s %(hash)s", day=anchor.day, seq=anchor.seq, hash=anchor.hash))
 
 
 
 
-@main.command("fixity")
+@main.command("fixity", help=_l("Re-read originals (least recently checked first), compare their SHA-256 with the "
+                                  "record, list missing and unexpected ones; exit status 0 only when nothing is wrong."))
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Megabytes of originals to re-read (default DOCSVC_FIXITY_DAILY_MB).")
-@click.option("--all", "everything", is_flag=True, help="Re-read every original, whatever the budget.")
+              help=_l("Megabytes of originals to re-read (default DOCSVC_FIXITY_DAILY_MB)."))
+@click.option("--all", "everything", is_flag=True, help=_l("Re-read every original, whatever the budget."))
 def fixity_command(budget: float | None, everything: bool) -> None:
-    """Re-read originals (least recently checked first), compare their SHA-256 with the record, list missing and
-    unexpected ones; exit status 0 only when nothing is wrong."""
     rt = _migrated_runtime()
     settings = rt.settings
     budget_bytes = None if everything else int((budget or settings.fixity_daily_mb) * fixity.MB)
     with rt.sessions() as session:
         report = fixity.run(session, rt.store, budget_bytes=budget_bytes,
                             rate_bytes_s=settings.fixity_rate_mb_s * fixity.MB)
-    click.echo(f"复核原件 / re-read {report.checked} original(s), {report.bytes_read / fixity.MB:.1f} MB; "
-               f"完好 / intact {report.intact}; 尚未核对 / never checked yet {report.unchecked}")
+    click.echo(_("re-read %(count)s original(s), %(mb)s MB; intact %(intact)s; never checked yet %(unchecked)s",
+                 count=report.checked, mb=f"{report.bytes_read / fixity.MB:.1f}", intact=report.intact,
+                 unchecked=report.unchecked))
     for problem in report.problems:
         documents = "; ".join(d.label() for d in problem.documents) or _("no document")
         click.echo(f"[{problem.outcome}] {problem.key}  {documents}")
         click.echo(f"    {problem.advice}")
     counts = report.counts()
-    click.echo(f"损坏 / altered {counts['altered']}, 缺失 / missing {counts['missing']}, "
-               f"多余 / unexpected {counts['unexpected']}")
+    click.echo(_("altered %(altered)s, missing %(missing)s, unexpected %(unexpected)s", altered=counts["altered"],
+                 missing=counts["missing"], unexpected=counts["unexpected"]))
     rt.close()
     if not report.ok:
         sys.exit(1)
 
 
-@main.command("check")
-@click.option("--repair", is_flag=True, help="Fix what is safe: queue pages and stuck work again, repair the index.")
+@main.command("check", help=_l("Compare database, object store and search index; exit status 0 only when nothing "
+                                 "is left for a person."))
+@click.option("--repair", is_flag=True,
+              help=_l("Fix what is safe: queue pages and stuck work again, repair the index."))
 def check_command(repair: bool) -> None:
-    """Compare database, object store and search index; exit status 0 only when nothing is left for a person."""
     rt = _migrated_runtime()
     report = consistency.check(rt.sessions, rt.store, rt.index)
     if repair and not report.ok:
@@ -557,7 +548,7 @@ def check_command(repair: bool) -> None:
         for finding in found[:20]:
             click.echo(f"    {finding.subject}  {finding.detail}".rstrip())
         if len(found) > 20:
-            click.echo(f"    … {len(found) - 20} more")
+            click.echo("    " + _("… %(count)s more", count=len(found) - 20))
     if report.ok:
         click.echo(_("database, object store and index agree"))
     elif report.needs_person and not repair:
@@ -567,22 +558,23 @@ def check_command(repair: bool) -> None:
         sys.exit(1)
 
 
-@main.command("four-properties")
-@click.option("--customer", "accounts", multiple=True, metavar="户号",
-              help="A customer file to check (repeat for several); every customer file when none is given.")
+@main.command("four-properties", help=_l(
+    "Four-properties check (DA/T 70-2018): authenticity, integrity, usability and security of customer files, as a "
+    "report (JSON, CSV or PDF); exit status 1 when a check needs a person."))
+@click.option("--customer", "accounts", multiple=True, metavar=_l("ACCOUNT"),
+              help=_l("A customer file to check (repeat for several); every customer file when none is given."))
 @click.option("--format", "fmt", type=click.Choice(sorted(four_properties_report.FORMATS)), default=None,
-              help="Report format (default: from --output's extension, else json).")
+              help=_l("Report format (default: from --output's extension, else json)."))
 @click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
-              help="Write the report to this file (default: stdout; a PDF needs --output).")
-@click.option("--recompute", is_flag=True, help="Re-read every original's SHA-256 now instead of using the last fixity results.")
-@click.option("--all-pages", is_flag=True, help="Decode every page of each original, not only the first.")
+              help=_l("Write the report to this file (default: stdout; a PDF needs --output)."))
+@click.option("--recompute", is_flag=True,
+              help=_l("Re-read every original's SHA-256 now instead of using the last fixity results."))
+@click.option("--all-pages", is_flag=True, help=_l("Decode every page of each original, not only the first."))
 @click.option("--bag", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="Check a backup bag (`docsvc backup`, e.g. a transfer package) instead of this archive: it is "
-                   "validated, restored into a temporary instance and checked there.")
+              help=_l("Check a backup bag (`docsvc backup`, e.g. a transfer package) instead of this archive: it is "
+                      "validated, restored into a temporary instance and checked there."))
 def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: Path | None, recompute: bool,
                             all_pages: bool, bag: Path | None) -> None:
-    """四性检测 (DA/T 70-2018): authenticity, integrity, usability and security of customer files, as a report
-    (JSON, CSV or PDF); exit status 1 when a check needs a person."""
     fmt = fmt or (output.suffix.lstrip(".").lower() if output and output.suffix.lstrip(".").lower()
                   in four_properties_report.FORMATS else "json")
     if fmt == "pdf" and output is None:
@@ -590,7 +582,7 @@ def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: 
     settings = _settings() if bag else None
     rt = None if bag else _migrated_runtime()
     stages = _StageBars()
-    bar = tqdm(desc=_("checking originals"), unit="file", file=sys.stderr, delay=0.5)
+    bar = tqdm(desc=_("checking originals"), unit=_("file"), file=sys.stderr, delay=0.5)
     try:
         if rt is not None:
             settings = rt.settings
@@ -619,12 +611,14 @@ def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: 
     else:
         output.write_bytes(data)
     for check in report.checks:
-        click.echo(f"{check.spec.code:5} {four_properties.RESULT_LABELS[check.result]:<28} {check.spec.name_zh}"
+        name = check.spec.name_en if language() == "en" else check.spec.name_zh
+        click.echo(f"{check.spec.code:5} {str(four_properties.RESULT_LABELS[check.result]):<28} {name}"
                    f"  ({len(check.findings)})", err=True)
     counts = report.counts()
-    click.echo(f"通过 pass {counts['pass']}，警告 warning {counts['warning']}，需人工处理 needs a person "
-               f"{counts['person']}，不适用 not applicable {counts['not_applicable']}"
-               + (f"；报告 / report: {output}" if output else ""), err=True)
+    click.echo(_("pass %(passed)s, warning %(warning)s, needs a person %(person)s, not applicable %(not_applicable)s",
+                 passed=counts["pass"], warning=counts["warning"], person=counts["person"],
+                 not_applicable=counts["not_applicable"])
+               + (_("; report: %(path)s", path=output) if output else ""), err=True)
     if report.needs_person:
         sys.exit(1)
 
@@ -632,9 +626,9 @@ def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: 
 class _StageBars:
     """One tqdm bar per stage of a long command, closed when the next stage starts."""
 
-    LABELS = {"tables": "数据表 / tables", "originals": "原件 / originals", "objects": "对象 / objects",
-              "manifest": "清单 / manifest", "validate": "校验备份包 / validating bag", "rows": "写入数据表 / rows",
-              "redraw": "重绘页面图像 / redrawing page images", "index": "重建索引 / search index"}
+    LABELS = {"tables": _l("tables"), "originals": _l("originals"), "objects": _l("objects"),
+              "manifest": _l("manifest"), "validate": _l("validating the bag"), "rows": _l("writing rows"),
+              "redraw": _l("redrawing page images"), "index": _l("rebuilding the search index")}
 
     def __init__(self) -> None:
         self.stage: str | None = None
@@ -643,7 +637,7 @@ class _StageBars:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if stage != self.stage:
             self.close()
-            self.stage, self.bar = stage, tqdm(total=total, desc=self.LABELS.get(stage, stage), unit="")
+            self.stage, self.bar = stage, tqdm(total=total, desc=str(self.LABELS.get(stage, stage)), unit="")
         assert self.bar is not None
         self.bar.total = total
         self.bar.n = done
@@ -655,15 +649,15 @@ class _StageBars:
         self.stage, self.bar = None, None
 
 
-@main.command("backup")
+@main.command("backup", help=_l("Write the whole archive (every table, originals, audit trail) to DIRECTORY as a "
+                                  "BagIt package; safe while the service runs. Exit status 0 only when every original "
+                                  "was found intact."))
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--since", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="A previous backup: originals it holds are hard-linked from it, not copied again.")
+              help=_l("A previous backup: originals it holds are hard-linked from it, not copied again."))
 @click.option("--with-derived", is_flag=True,
-              help="Also copy page images and thumbnails (by default restore redraws them from the originals).")
+              help=_l("Also copy page images and thumbnails (by default restore redraws them from the originals)."))
 def backup_command(directory: Path, since: Path | None, with_derived: bool) -> None:
-    """Write the whole archive (every table, originals, audit trail) to DIRECTORY as a BagIt package;
-    safe while the service runs. Exit status 0 only when every original was found intact."""
     rt = _migrated_runtime()
     bars = _StageBars()
     try:
@@ -673,28 +667,29 @@ def backup_command(directory: Path, since: Path | None, with_derived: bool) -> N
         raise click.ClickException(str(exc)) from None
     finally:
         bars.close()
-    click.echo(f"备份完成 / backup written: {report.path}")
-    click.echo(f"数据行 / rows {sum(report.rows.values())} in {len(report.rows)} tables; "
-               f"原件 / originals {report.originals} (复制 / copied {report.originals_copied}, "
-               f"链接自上次备份 / linked from the previous backup {report.originals_linked}); "
-               f"其他对象 / other objects {report.objects - report.originals_copied}; "
-               f"审计记录 / audit events {report.audit_events}")
+    click.echo(_("backup written: %(path)s", path=report.path))
+    click.echo(_("rows %(rows)s in %(tables)s tables; originals %(originals)s (copied %(copied)s, linked from the "
+                 "previous backup %(linked)s); other objects %(objects)s; audit events %(events)s",
+                 rows=sum(report.rows.values()), tables=len(report.rows), originals=report.originals,
+                 copied=report.originals_copied, linked=report.originals_linked,
+                 objects=report.objects - report.originals_copied, events=report.audit_events))
     for key in report.missing:
-        click.echo(f"[missing] {key}  存储中缺失，未备份；请运行 `docsvc fixity` / absent from the store, not in the backup")
+        click.echo(f"[missing] {key}  " + _("absent from the store, left out of the backup; run `docsvc fixity`"))
     for key in report.altered:
-        click.echo(f"[altered] {key}  内容与 SHA-256 不符，未备份；请运行 `docsvc fixity` / bytes differ from the key, left out")
+        click.echo(f"[altered] {key}  " + _("its bytes differ from its SHA-256, left out of the backup; run "
+                                            "`docsvc fixity`"))
     rt.close()
     if not report.ok:
         sys.exit(1)
 
 
-@main.command("restore")
+@main.command("restore", help=_l("Restore a backup into an EMPTY instance (the database and store the settings "
+                                   "name): validate the bag, restore rows and objects, redraw page images, rebuild the "
+                                   "index, verify the audit chain."))
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--procs", default=2, show_default=True, type=click.IntRange(1, 16),
-              help="Processes rebuilding the search index (as for `docsvc reindex`).")
+              help=_l("Processes rebuilding the search index (as for `docsvc reindex`)."))
 def restore_command(directory: Path, procs: int) -> None:
-    """Restore a backup into an EMPTY instance (the database and store the settings name): validate the bag,
-    restore rows and objects, redraw page images, rebuild the index, verify the audit chain."""
     rt = _runtime()
     bars = _StageBars()
     try:
@@ -704,9 +699,9 @@ def restore_command(directory: Path, procs: int) -> None:
         raise click.ClickException(str(exc)) from None
     finally:
         bars.close()
-    click.echo(f"恢复完成 / restored: 数据行 / rows {sum(report.rows.values())}, 原件 / originals {report.originals}, "
-               f"其他对象 / other objects {report.objects}, 重绘页面 / pages redrawn {report.redrawn}, "
-               f"已索引 / pages indexed {report.indexed}")
+    click.echo(_("restored: rows %(rows)s, originals %(originals)s, other objects %(objects)s, pages redrawn "
+                 "%(redrawn)s, pages indexed %(indexed)s", rows=sum(report.rows.values()), originals=report.originals,
+                 objects=report.objects, redrawn=report.redrawn, indexed=report.indexed))
     assert report.audit is not None
     click.echo(report.audit.summary())
     if report.audit.ok and not report.audit_matches_backup:
@@ -718,26 +713,26 @@ def restore_command(directory: Path, procs: int) -> None:
         sys.exit(1)
 
 
-@main.group("retention")
+@main.group("retention", help=_l("Retention periods: the daily expiry run and the due list."))
 def retention_group() -> None:
-    """Retention (保管期限): the daily expiry run and the due list."""
+    pass
 
 
-@retention_group.command("run")
+@retention_group.command("run", help=_l("Mark documents whose retention has expired as due for appraisal (what the "
+                                        "scheduler runs daily)."))
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Run as of this day (YYYY-MM-DD) instead of today, e.g. to catch up.")
+              help=_l("Run as of this day (YYYY-MM-DD) instead of today, e.g. to catch up."))
 def retention_run(on: "datetime | None") -> None:
-    """Mark documents whose retention has expired as due for appraisal (what the scheduler runs daily)."""
     rt = _migrated_runtime()
     with rt.sessions() as session:
         marked = retention.run_daily(session, on.replace(tzinfo=timezone.utc) if on else None)
-    click.echo(f"新到期 {marked} 份，已进入鉴定队列。 / {marked} document(s) newly due, queued for appraisal.")
+    click.echo(_("%(count)s document(s) newly due, queued for appraisal.", count=marked))
 
 
-@retention_group.command("due")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV (UTF-8 with BOM, opens in Excel) instead of a table.")
+@retention_group.command("due", help=_l("List documents due for appraisal: reference code, type, account number, "
+                                        "title (masked if sensitive), due date, held."))
+@click.option("--csv", "as_csv", is_flag=True, help=_l("CSV (UTF-8 with BOM, opens in Excel) instead of a table."))
 def retention_due(as_csv: bool) -> None:
-    """List documents due for appraisal: 档号, type, 户号, title (masked if sensitive), due date, held."""
     rt = _migrated_runtime()
     with rt.sessions() as session:
         items = retention.due_documents(session, None, index=rt.index)
@@ -747,8 +742,8 @@ def retention_due(as_csv: bool) -> None:
     for item in items:
         click.echo("\t".join([item.reference_code or f"#{item.document_id}", item.doc_type or "",
                               item.customer_account or "", item.title, item.due_on.isoformat() if item.due_on else "",
-                              "冻结 held" if item.held else ""]))
-    click.echo(f"共 {len(items)} 份到期待鉴定。 / {len(items)} document(s) due for appraisal.")
+                              _("held") if item.held else ""]))
+    click.echo(_("%(count)s document(s) due for appraisal.", count=len(items)))
 
 
 if __name__ == "__main__":

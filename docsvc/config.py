@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from docsvc.i18n import DEFAULT as DEFAULT_LANGUAGE, LANGUAGES, _
 from docsvc.constants import (MIN_AUDIT_RETENTION_DAYS, OCR_DETECTION_SIDE, OCR_DETECTION_SIDES, OCR_ENGINES,
                               OCR_MAX_THREADS, STALE_CLAIM_S)
 
@@ -28,11 +29,11 @@ EXAMPLE_SECRET_KEY = "change-me-session-key"
 
 
 class ConfigError(ValueError):
-    """A setting that cannot be used. The message names the variable, the value given and what
-    is accepted, first in Chinese, then in English; entry points print it and stop."""
+    """A setting that cannot be used. The message names the variable, the value given and what is accepted
+    (`accepted`, in the language of the process: docsvc.i18n); entry points print it and stop."""
 
-    def __init__(self, name: str, value: str, zh: str, en: str):
-        super().__init__(f"{name}={value}: {zh} / {en}")
+    def __init__(self, name: str, value: str, accepted: str):
+        super().__init__(f"{name}={value}: {accepted}")
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -64,8 +65,7 @@ class _Env:
             return True
         if value.strip().lower() in _FALSE:
             return False
-        raise ConfigError(name, value, "需要 1/0、true/false、yes/no 或 on/off",
-                          "expected 1/0, true/false, yes/no or on/off")
+        raise ConfigError(name, value, _("expected 1/0, true/false, yes/no or on/off"))
 
     def networks(self, name: str) -> tuple[IPNetwork, ...]:
         """Comma-separated addresses or networks (10.0.0.5, 172.16.0.0/12, ::1); none when unset."""
@@ -75,29 +75,27 @@ class _Env:
         try:
             return tuple(ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
         except ValueError:
-            raise ConfigError(name, value, "需要以逗号分隔的 IP 地址或网段，如 127.0.0.1, 172.16.0.0/12",
-                              "expected comma-separated IP addresses or networks such as 127.0.0.1, "
-                              "172.16.0.0/12") from None
+            raise ConfigError(name, value, _("expected comma-separated IP addresses or networks such as "
+                                             "127.0.0.1, 172.16.0.0/12")) from None
 
     def zone(self, name: str, default: str) -> ZoneInfo:
         value = self.text(name, default)
         try:
             return ZoneInfo(value.strip())
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(name, value, "需要 IANA 时区名，如 Asia/Shanghai", "expected an IANA time zone name "
-                              "such as Asia/Shanghai") from None
+            raise ConfigError(name, value, _("expected an IANA time zone name such as Asia/Shanghai")) from None
 
-    def whole(self, name: str, default: int, minimum: int = 1, why: tuple[str, str] = ("", "")) -> int:
-        """A whole number of at least `minimum`; `why` (zh, en) explains a minimum above 1."""
+    def whole(self, name: str, default: int, minimum: int = 1, why: str = "") -> int:
+        """A whole number of at least `minimum`; `why` (translated, with its leading punctuation) explains a
+        minimum above 1."""
         value = self.optional(name)
         if value is None:
             return default
         number = _integer(value)
         if number is None or number < minimum:
             if minimum == 1:
-                raise ConfigError(name, value, "需要正整数", "expected a positive whole number")
-            raise ConfigError(name, value, f"需要不小于 {minimum} 的整数{why[0]}",
-                              f"expected a whole number of at least {minimum}{why[1]}")
+                raise ConfigError(name, value, _("expected a positive whole number"))
+            raise ConfigError(name, value, _("expected a whole number of at least %(minimum)s", minimum=minimum) + why)
         return number
 
     def between(self, name: str, default: int, low: int, high: int) -> int:
@@ -107,13 +105,12 @@ class _Env:
             return default
         number = _integer(value)
         if number is None or not low <= number <= high:
-            raise ConfigError(name, value, f"需要 {low} 到 {high} 之间的整数",
-                              f"expected a whole number from {low} to {high}")
+            raise ConfigError(name, value, _("expected a whole number from %(low)s to %(high)s", low=low, high=high))
         return number
 
-    def number(self, name: str, default: float, *, most: float | None = None,
-               why: tuple[str, str] = ("", "")) -> float:
-        """A number above 0 (and at most `most`); `why` (zh, en) is added to the message."""
+    def number(self, name: str, default: float, *, most: float | None = None, why: str = "") -> float:
+        """A number above 0 (and at most `most`); `why` (translated, with its leading punctuation) is added
+        to the message."""
         value = self.optional(name)
         if value is None:
             return default
@@ -123,10 +120,8 @@ class _Env:
             number = math.nan
         if not (math.isfinite(number) and number > 0 and (most is None or number <= most)):
             if most is None:
-                raise ConfigError(name, value, f"需要大于 0 的数（如 2 或 0.5）{why[0]}",
-                                  f"expected a number above 0 (e.g. 2 or 0.5){why[1]}")
-            raise ConfigError(name, value, f"需要大于 0、不大于 {most:g} 的数{why[0]}",
-                              f"expected a number above 0 and at most {most:g}{why[1]}")
+                raise ConfigError(name, value, _("expected a number above 0 (e.g. 2 or 0.5)") + why)
+            raise ConfigError(name, value, _("expected a number above 0 and at most %(most)s", most=f"{most:g}") + why)
         return number
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -134,7 +129,7 @@ class _Env:
         if value is None:
             return default
         if value.strip().lower() not in choices:
-            raise ConfigError(name, value, f"可选值为 {', '.join(choices)}", f"choose one of: {', '.join(choices)}")
+            raise ConfigError(name, value, _("choose one of: %(choices)s", choices=", ".join(choices)))
         return value.strip().lower()
 
 
@@ -162,13 +157,13 @@ class FilingSettings:
         try:
             re.compile(account_pattern)
         except re.error as exc:
-            raise ConfigError("DOCSVC_ACCOUNT_PATTERN", account_pattern, f"不是有效的正则表达式（{exc}），如 ^\\d{{10}}$",
-                              f"expected a regular expression such as ^\\d{{10}}$ ({exc})") from None
+            raise ConfigError("DOCSVC_ACCOUNT_PATTERN", account_pattern,
+                              _("expected a regular expression such as %(example)s (%(error)s)", example=r"^\d{10}$",
+                                error=exc)) from None
         code_pattern = read.text("DOCSVC_ARCHIVE_CODE_PATTERN", default.archive_code_pattern)
         _check_code_pattern(code_pattern)
         confidence = read.number("DOCSVC_AUTOFILE_CONFIDENCE", default.autofile_confidence, most=1,
-                                 why=("（如 0.95）；要关闭自动归档请设 DOCSVC_AUTOFILE=0",
-                                      " (e.g. 0.95); to turn automatic filing off set DOCSVC_AUTOFILE=0"))
+                                 why=_(" (e.g. 0.95); to turn automatic filing off set DOCSVC_AUTOFILE=0"))
         return cls(
             account_pattern=account_pattern,
             archive_code_pattern=code_pattern,
@@ -192,8 +187,8 @@ def _separators(raw: str | None) -> tuple[str, ...]:
         return ()
     kinds = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
     if set(kinds) - set(_SEPARATOR_KINDS):
-        raise ConfigError("DOCSVC_SEPARATORS", raw, f"分隔页类型只能是 {', '.join(_SEPARATOR_KINDS)}（逗号分隔）或 none",
-                          f"expected {', '.join(_SEPARATOR_KINDS)} (comma-separated) or none")
+        raise ConfigError("DOCSVC_SEPARATORS", raw, _("expected %(kinds)s (comma-separated) or none",
+                                                      kinds=", ".join(_SEPARATOR_KINDS)))
     return kinds
 
 
@@ -206,9 +201,9 @@ def _check_code_pattern(pattern: str) -> None:
         first = second = ""
     if not first or first == second:
         raise ConfigError("DOCSVC_ARCHIVE_CODE_PATTERN", pattern,
-                          "需要由 {fonds} {category} {year} {retention} {org} {seq} 组成的格式，且含件号 {seq}（如 {seq:04d}）",
-                          "expected a format of {fonds} {category} {year} {retention} {org} {seq}, "
-                          "with the item number {seq} (e.g. {seq:04d})")
+                          _("expected a format of %(parts)s, with the item number %(seq)s (e.g. %(example)s)",
+                            parts="{fonds} {category} {year} {retention} {org} {seq}", seq="{seq}",
+                            example="{seq:04d}"))
 
 
 @dataclass(frozen=True)
@@ -302,29 +297,30 @@ class Settings:
         try:
             make_url(database_url)
         except ArgumentError:
-            raise ConfigError("DOCSVC_DATABASE_URL", database_url, "需要数据库地址，如 postgresql+psycopg://user@host/db",
-                              "expected a database URL such as postgresql+psycopg://user@host/db") from None
+            raise ConfigError("DOCSVC_DATABASE_URL", database_url,
+                              _("expected a database URL such as postgresql+psycopg://user@host/db")) from None
         redis_url = read.optional("DOCSVC_REDIS_URL")
         if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError("DOCSVC_REDIS_URL", redis_url, "需要 Redis 地址，如 redis://host:6379/0",
-                              "expected a Redis URL such as redis://host:6379/0")
+            raise ConfigError("DOCSVC_REDIS_URL", redis_url, _("expected a Redis URL such as redis://host:6379/0"))
         s3_endpoint = read.optional("DOCSVC_S3_ENDPOINT")
         if s3_endpoint and not _host_port(s3_endpoint):
             # the MinIO client takes host[:port]; https is DOCSVC_S3_SECURE's job
-            raise ConfigError("DOCSVC_S3_ENDPOINT", s3_endpoint, "需要 主机[:端口]，不带 http://（如 minio:9000；HTTPS 用 DOCSVC_S3_SECURE=1）",
-                              "expected host[:port] without http:// (e.g. minio:9000; DOCSVC_S3_SECURE=1 for HTTPS)")
+            raise ConfigError("DOCSVC_S3_ENDPOINT", s3_endpoint,
+                              _("expected host[:port] without http:// (e.g. minio:9000; DOCSVC_S3_SECURE=1 for HTTPS)"))
         bucket = read.text("DOCSVC_S3_BUCKET", "docsvc")
         if not _BUCKET.match(bucket):
-            raise ConfigError("DOCSVC_S3_BUCKET", bucket, "存储桶名须为 3–63 个小写字母、数字、点或连字符",
-                              "expected a bucket name of 3-63 lowercase letters, digits, dots or hyphens")
+            raise ConfigError("DOCSVC_S3_BUCKET", bucket,
+                              _("expected a bucket name of 3-63 lowercase letters, digits, dots or hyphens"))
         secret_key = read.optional("DOCSVC_SECRET_KEY") or _persistent_secret(data_dir)
         if secret_key == EXAMPLE_SECRET_KEY:
             raise ConfigError(
                 "DOCSVC_SECRET_KEY", secret_key,
-                "仍是 .env.example 中的示例值，任何人都能用它伪造登录。请在 .env 中换成随机值"
-                "（python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"）后再启动",
-                "still the example value from .env.example, with which anyone can forge a login. Set a random "
-                "value in .env (python3 -c \"import secrets; print(secrets.token_urlsafe(32))\") and start again")
+                _("still the example value from .env.example, with which anyone can forge a login. Set a random "
+                  "value in .env (%(command)s) and start again",
+                  command='python3 -c "import secrets; print(secrets.token_urlsafe(32))"'))
+        # docsvc.i18n reads DOCSVC_LANGUAGE when it translates; checked here so that a typo stops start-up
+        # like any other wrong value instead of quietly meaning Chinese.
+        read.choice("DOCSVC_LANGUAGE", DEFAULT_LANGUAGE, LANGUAGES)
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -346,7 +342,7 @@ class Settings:
             claim_lease_s=read.number("DOCSVC_CLAIM_LEASE", STALE_CLAIM_S),
             hot_folder_poll_s=read.number("DOCSVC_HOT_FOLDER_POLL", 2.0),
             audit_retention_days=read.whole("DOCSVC_AUDIT_RETENTION_DAYS", 3650, minimum=MIN_AUDIT_RETENTION_DAYS,
-                                            why=("：审计日志至少保留 6 个月", ": the audit trail is kept at least 6 months")),
+                                            why=_(": the audit trail is kept at least 6 months")),
             audit_durable_reads=read.flag("DOCSVC_AUDIT_DURABLE_READS", False),
             # Browsers send Secure cookies to http://localhost too; turn off only behind plain-HTTP proxies.
             # Off by default: the embedded service is reached over plain HTTP on the office network.
@@ -359,8 +355,7 @@ class Settings:
             fixity_daily_mb=read.whole("DOCSVC_FIXITY_DAILY_MB", 2048),
             fixity_rate_mb_s=read.number("DOCSVC_FIXITY_RATE_MB_S", 20.0),
             password_hash_memory_kib=read.whole("DOCSVC_PASSWORD_HASH_MEMORY_KIB", 65536, minimum=64,
-                                                why=("：argon2 以 4 路并行计算，每路至少 16 KiB",
-                                                     ": argon2 runs 4 lanes of at least 16 KiB each")),
+                                                why=_(": argon2 runs 4 lanes of at least 16 KiB each")),
             password_hash_iterations=read.whole("DOCSVC_PASSWORD_HASH_ITERATIONS", 3),
             timezone=read.zone("DOCSVC_TIMEZONE", "Asia/Shanghai"),
             log_format=read.choice("DOCSVC_LOG_FORMAT", "text", LOG_FORMATS),
@@ -376,8 +371,8 @@ def _job_memory_mb(read: _Env) -> int:
     if (read.optional("DOCSVC_JOB_MEMORY_MB") or "").strip() == "0":
         return 0
     return read.whole("DOCSVC_JOB_MEMORY_MB", 2048, minimum=MIN_JOB_MEMORY_MB,
-                      why=("（或 0 表示不用解码进程、不设上限）：解码进程本身约需 200 MB",
-                           " (or 0 for no decoder process and no limit): the decoder process itself needs about 200 MB"))
+                      why=_(" (or 0 for no decoder process and no limit): the decoder process itself needs about "
+                            "200 MB"))
 LOG_FORMATS = ("text", "json")
 
 
@@ -394,8 +389,8 @@ def _multiproc_dir(value: str | None) -> Path | None:
         return None
     path = Path(value)
     if not (path.is_dir() and os.access(path, os.W_OK)):
-        raise ConfigError("PROMETHEUS_MULTIPROC_DIR", value, "需要一个已存在且可写的目录（gunicorn 启动时清空）",
-                          "expected an existing, writable directory (emptied when gunicorn starts)")
+        raise ConfigError("PROMETHEUS_MULTIPROC_DIR", value,
+                          _("expected an existing, writable directory (emptied when gunicorn starts)"))
     return path
 
 

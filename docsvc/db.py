@@ -10,6 +10,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from docsvc.i18n import _
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -72,7 +74,5 @@ def check_migrated(engine: Engine) -> None:
     current, head = current_revision(engine), head_revision()
     if current != head:
         raise DatabaseNotMigrated(
-            f"数据库结构不是最新版本（当前 {current or '空'}，需要 {head}）。请先运行 `docsvc db upgrade`。\n"
-            f"The database schema is not up to date (at {current or 'nothing'}, needs {head}). "
-            "Run `docsvc db upgrade` first."
-        )
+            _("The database schema is not up to date (at %(current)s, needs %(head)s). Run `docsvc db upgrade` first.",
+              current=current or _("nothing"), head=head))

@@ -58,10 +58,11 @@ class TooManyRequests(DomainError):
     """The same client tried too often in a short time: it must wait before trying again."""
 
 
-def require_found(row: T | None, what_zh: str, what_en: str, row_id: object) -> T:
-    """The row, or NotFound naming it: "文档 #12 不存在。 / Document #12 does not exist."."""
+def require_found(row: T | None, message: str) -> T:
+    """The row, or NotFound with `message`, a whole sentence in the reader's language:
+    `require_found(session.get(Document, 12), _("Document #%(id)s does not exist.", id=12))`."""
     if row is None:
-        raise NotFound(f"{what_zh} #{row_id} 不存在。 / {what_en} #{row_id} does not exist.")
+        raise NotFound(message)
     return row
 
 

@@ -63,6 +63,29 @@ LABELS = {
         'text_layer': _l("PDF text layer"),
         'ocr': _l("OCR"),
     },
+    'list_state': {
+        'draft': _l('Draft'),
+        'appraisal': _l('Under appraisal'),
+        'submitted': _l('Submitted for approval'),
+        'approved': _l('Approved, waiting period'),
+        'rejected': _l('Returned to the compiler'),
+        'supervised': _l('Supervised'),
+        'executing': _l('Executing'),
+        'executed': _l('Executed'),
+        'cancelled': _l('Cancelled'),
+    },
+    'decision': {
+        'destroy': _l('Destroy'),
+        'extend': _l('Extend'),
+        'keep': _l('Keep permanently'),
+    },
+    'item_result': {
+        'destroyed': _l('Destroyed'),
+        'held_at_execution': _l('Held at execution, not destroyed'),
+        'ineligible': _l('No longer eligible at execution, not destroyed'),
+        'failed': _l('Verification failed: execute again'),
+        'erasing': _l('Erasing'),
+    },
 }
 
 

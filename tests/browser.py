@@ -29,6 +29,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SERVER_START_S = 30.0
+# Where a failing browser test leaves a screenshot of the page it had open (kept out of git).
+FAILURE_SHOTS = Path(os.environ.get("DOCSVC_TEST_ARTIFACTS", str(ROOT / "var" / "test-failures")))
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,29 @@ def csp_violations() -> list[str]:
     return []
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's outcome on the test, so `browser_page` knows at teardown whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"outcome_{report.when}", report)
+
+
+def _save_failure_shot(request: pytest.FixtureRequest, page: Page) -> None:
+    report = getattr(request.node, "outcome_call", None)
+    if report is None or not report.failed or page.is_closed():
+        return
+    FAILURE_SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = FAILURE_SHOTS / (re.sub(r"[^\w.-]+", "_", request.node.nodeid) + ".png")
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot of the failing page: {shot} ({page.url})")
+
+
 @pytest.fixture
-def browser_page(csp_violations: list[str]) -> Iterator[Page]:
+def browser_page(csp_violations: list[str], request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh chromium page, 1280×900, Chinese locale. Any Content-Security-Policy violation
-    (an inline script, handler or style the policy blocked) fails the test: the UI would be broken."""
+    (an inline script, handler or style the policy blocked) fails the test: the UI would be broken.
+    When the test fails, a screenshot of the page is saved under FAILURE_SHOTS and its path printed."""
     if not CHROMIUM.exists():
         pytest.skip(f"no chromium at {CHROMIUM} (apt install chromium); browser tests need it")
     from playwright.sync_api import sync_playwright
@@ -120,6 +141,7 @@ def browser_page(csp_violations: list[str]) -> Iterator[Page]:
         page.set_default_timeout(20_000)
         try:
             yield page
+            _save_failure_shot(request, page)
             if not page.is_closed():
                 page.evaluate("0")  # a round trip, so console messages still in flight arrive
             assert not csp_violations, "blocked by the Content-Security-Policy:\n" + "\n".join(csp_violations)

@@ -11,10 +11,18 @@ from docsvc.constants import IndexState
 from docsvc.files import filing
 from docsvc.files.customers import AccountRule, create_customer, find_customer
 from docsvc.files.doctypes import get_type
+from docsvc.governance import retention
+from docsvc.i18n import shown
 from docsvc.models import Customer, Document
 from tests.factories import add_document
 
 RULE = AccountRule(r"^\d{10}$")
+
+
+def why_not(session: Session, document_ids: list[int], **options: object) -> dict[int, str | None]:
+    """retention.eligible's verdicts as a reader sees them (they are stored texts), in the current language."""
+    return {i: shown(reason) if reason else None
+            for i, reason in retention.eligible(session, document_ids, **options).items()}  # type: ignore[arg-type]
 
 
 def customer(session: Session, account: str, name: str = "宏达机械制造有限公司", **values: object) -> Customer:

@@ -215,7 +215,7 @@ def test_restore_refuses_an_instance_that_is_not_empty(embedded_runtime: Runtime
     backup.write(rt.engine, rt.store, bag, with_derived=True)
     with rt.sessions() as session:
         before = session.scalar(select(Document.id).order_by(Document.id.desc()))
-    with pytest.raises(restore.RestoreRefused, match="不是空的.*documents \\(1\\).*object store"):
+    with pytest.raises(restore.RestoreRefused, match="不是空的.*documents \\(1\\).*对象存储"):
         restore.restore(bag, rt.engine, rt.sessions, rt.store, rt.index, rt.settings)
     with rt.sessions() as session:
         assert session.scalar(select(Document.id).order_by(Document.id.desc())) == before
@@ -292,7 +292,7 @@ def test_an_increment_refuses_a_damaged_original_in_the_previous_bag(embedded_ru
     backup.write(rt.engine, rt.store, full, with_derived=True)
     (damaged,) = (full / "data" / "originals").iterdir()
     damaged.write_bytes(b"%PDF-1.4 rotten")
-    with pytest.raises(backup.BackupError, match=f"{damaged.name}.*without --since"):
+    with pytest.raises(backup.BackupError, match=f"{damaged.name}.*不带 --since"):
         backup.write(rt.engine, rt.store, tmp_path / "increment", since=full, with_derived=True)
 
 

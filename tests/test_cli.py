@@ -1,6 +1,7 @@
 """The `docsvc` command as an operator uses it, in the embedded default."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,37 @@ def test_service_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> N
     result = docsvc_cli("serve", "--port", "1", env={"DOCSVC_DATA_DIR": str(tmp_path / "fresh")}, timeout=60)
     assert result.returncode != 0
     assert "docsvc db upgrade" in result.stderr
+
+
+def test_the_command_speaks_chinese_unless_docsvc_language_says_english(cli_env: dict[str, str]) -> None:
+    """Help, reports and errors in Chinese by default; DOCSVC_LANGUAGE=en turns all of them to English,
+    and neither prints the two languages side by side."""
+    helped = docsvc_cli("--help", env=cli_env)
+    assert helped.returncode == 0
+    assert "客户档案扫描件管理" in helped.stdout and "用户账户" in helped.stdout
+    assert "document management" not in helped.stdout
+    option = docsvc_cli("import", "--help", env=cli_env)
+    assert "等待所有页处理完毕" in option.stdout and "户号" in option.stdout
+    checked = docsvc_cli("check", env=cli_env)
+    assert checked.returncode == 0 and "数据库、对象存储与索引一致" in checked.stdout
+    assert "agree" not in checked.stdout
+    missing = docsvc_cli("user", "disable", "nobody", env=cli_env)
+    assert missing.returncode != 0 and "用户“nobody”不存在。" in missing.stderr and "No user" not in missing.stderr
+
+    english = {**cli_env, "DOCSVC_LANGUAGE": "en"}
+    helped = docsvc_cli("--help", env=english)
+    assert helped.returncode == 0
+    assert "document management for scanned customer files" in helped.stdout and "User accounts." in helped.stdout
+    assert not re.search(r"[\u4e00-\u9fff]", helped.stdout)
+    option = docsvc_cli("import", "--help", env=english)
+    assert "Wait until every page is processed." in option.stdout and "ACCOUNT" in option.stdout
+    assert not re.search(r"[\u4e00-\u9fff]", option.stdout)
+    checked = docsvc_cli("check", env=english)
+    assert checked.returncode == 0 and "database, object store and index agree" in checked.stdout
+    assert not re.search(r"[\u4e00-\u9fff]", checked.stdout)
+    missing = docsvc_cli("user", "disable", "nobody", env=english)
+    assert missing.returncode != 0 and "No user nobody." in missing.stderr
+    assert not re.search(r"[\u4e00-\u9fff]", missing.stderr)
 
 
 def test_user_and_token_creation(cli_env: dict[str, str]) -> None:
@@ -57,8 +89,8 @@ def test_import_walks_folders_and_reports_each_bad_file(cli_env: dict[str, str],
 
     assert result.returncode == 1  # one file refused: the batch is partial
     assert "notes.txt" in result.stdout and "PDF" in result.stdout
-    assert "pages 2/2" in result.stdout
-    assert "识别 / processing" in result.stderr  # the progress bar
+    assert "页 2/2" in result.stdout
+    assert "识别" in result.stderr  # the progress bar
 
 
 def test_hot_folder_ingests_complete_files_and_sorts_them_into_done_and_failed(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from docsvc import cli
+from docsvc import cli, i18n
 from docsvc.config import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,7 @@ BAD_VALUES = {
     "DOCSVC_LOG_FORMAT": ("xml", "text, json"),
     "DOCSVC_METRICS_TOKEN": None,                 # free text
     "DOCSVC_WORKER_METRICS_PORT": ("70000", "0 to 65535"),
+    "DOCSVC_LANGUAGE": ("fr", "zh, en"),
 }
 
 
@@ -74,15 +75,19 @@ def test_the_table_covers_every_setting_config_reads() -> None:
 
 @pytest.mark.parametrize("name", [n for n, bad in BAD_VALUES.items() if bad])
 def test_a_wrong_value_names_the_variable_the_value_and_what_is_accepted(name: str, tmp_path: Path) -> None:
+    """In Chinese by default, in English for whoever reads English; never both at once."""
     value, accepted = BAD_VALUES[name]
     with pytest.raises(ConfigError) as caught:
         Settings.from_env(_env(tmp_path, **{name: value}))
-    message = str(caught.value)
-    assert message.startswith(f"{name}={value}: ")
-    assert accepted in message
-    zh, en = message.split(": ", 1)[1].split(" / ", 1)
-    assert re.search(r"[\u4e00-\u9fff]", zh), "Chinese first"
-    assert en.isascii(), "then English"
+    chinese = str(caught.value)
+    assert chinese.startswith(f"{name}={value}: ")
+    assert re.search(r"[\u4e00-\u9fff]", chinese.split(": ", 1)[1]) and "expected" not in chinese
+    with i18n.using("en"), pytest.raises(ConfigError) as caught:
+        Settings.from_env(_env(tmp_path, **{name: value}))
+    english = str(caught.value)
+    assert english.startswith(f"{name}={value}: ")
+    assert accepted in english
+    assert english.split(": ", 1)[1].isascii(), "English only"
 
 
 def test_the_metrics_directory_must_exist_and_be_writable(tmp_path: Path) -> None:
@@ -127,15 +132,20 @@ def test_the_command_line_prints_the_sentence_and_exits_non_zero(monkeypatch: py
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(cli.main, ["serve"])
     assert result.exit_code == 1
-    assert "DOCSVC_WORKERS=two: 需要正整数 / expected a positive whole number" in result.output
+    assert "DOCSVC_WORKERS=two: 需要正整数\n" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+    monkeypatch.setenv("DOCSVC_LANGUAGE", "en")
+    result = CliRunner().invoke(cli.main, ["serve"])
+    assert result.exit_code == 1
+    assert "DOCSVC_WORKERS=two: expected a positive whole number\n" in result.output
 
 
 @pytest.mark.integration   # a process of its own
 def test_docsvc_serve_stops_at_start_up_without_a_traceback(tmp_path: Path) -> None:
-    env = {**os.environ, **_env(tmp_path, DOCSVC_AUTOFILE="ture"), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **_env(tmp_path, DOCSVC_AUTOFILE="ture"), "PYTHONPATH": str(ROOT), "DOCSVC_LANGUAGE": "en"}
     done = subprocess.run([sys.executable, "-m", "docsvc.cli", "serve"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
-    assert "DOCSVC_AUTOFILE=ture" in done.stderr and "expected 1/0, true/false, yes/no or on/off" in done.stderr
+    assert "DOCSVC_AUTOFILE=ture: expected 1/0, true/false, yes/no or on/off" in done.stderr
+    assert "Traceback" not in done.stderr
     assert "Traceback" not in done.stderr

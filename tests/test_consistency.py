@@ -101,7 +101,7 @@ def test_check_finds_each_inconsistency_and_repair_fixes_the_safe_ones(embedded_
     assert sorted(rt.index.indexed_page_ids()) == [a.id, b.id, c.id, d.id]
     left = CliRunner().invoke(cli.main, ["check", "--repair"], env=env)
     assert left.exit_code == 1, "what needs a person keeps the status non-zero"
-    assert "orphan_object: 1  [待处理 / to do]" in left.output
+    assert "orphan_object: 1  [待处理]  没有页面记录引用该对象" in left.output
 
     rt.store.delete("pages/987654/image.jpg")                     # what the person does
     rt.store.delete(stray.key)
@@ -152,7 +152,7 @@ def test_stuck_work_is_queued_again_on_redis(pg_schema: str, tmp_path: Path) -> 
     result = docsvc_cli("check", "--repair", env=env, timeout=120)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "stuck: 3  [已修复 / repaired]" in result.stdout
+    assert "stuck: 3  [已修复]  --repair 重新排队" in result.stdout
     assert [j.args for j in Queue("ingest", connection=connection).get_jobs()] == [(forgotten_id,)]
     assert [j.args for j in Queue("ocr", connection=connection).get_jobs()] == [(dead_id,)]
     assert len(Queue("index", connection=connection).get_jobs()) == 1

@@ -48,7 +48,9 @@ def test_a_list_goes_from_due_items_to_an_executed_register_through_the_api(
     assert appraised.status_code == 200 and appraised.get_json()["state"] == "appraisal"
     assert client.post(f"{url}/submit", headers=_bearer(rm)).get_json()["state"] == "submitted"
     early = client.post(f"{url}/supervise", headers=_bearer(sup1))
-    assert early.status_code == 409 and "approved" in early.get_json()["error"]
+    assert early.status_code == 409 and "「已提交审批」" in early.get_json()["error"] and "已批准" in early.get_json()["error"]
+    early = client.post(f"{url}/supervise", headers=_bearer(sup1) | {"Accept-Language": "en"})
+    assert early.status_code == 409 and "“Submitted for approval”" in early.get_json()["error"]
     assert client.post(f"{url}/approve", headers=_bearer(leader)).get_json()["state"] == "approved"
     assert client.post(f"{url}/supervise", headers=_bearer(sup1)).get_json()["supervisors"] == ["sup1"]
     twice = client.post(f"{url}/supervise", headers=_bearer(sup1))
@@ -113,6 +115,17 @@ def test_the_records_manager_compiles_and_the_stub_shows_as_destroyed_in_the_bro
     client.post(f"/destruction/{list_id}/cancel", data={"reason": "重新编制", "csrf_token": token})
     executed = supervised(rt, people(rt), [doomed])
     execute_destruction(executed)
+    # The list's page and the index are Chinese by default and English when asked.
+    chinese = {f"/destruction/{executed}": [f"<h1>销毁清册 #{executed}", ">已执行<", "登记簿：", ">已销毁<", "执行结果"],
+               "/destruction/": ["<h1>销毁清册</h1>", ">已执行<", ">已取消<", "到期 → 鉴定"]}
+    english = {f"/destruction/{executed}": [f"<h1>Destruction list #{executed}", ">Executed<", "Register:",
+                                             ">Destroyed<", "Result"],
+               "/destruction/": ["<h1>Destruction lists</h1>", ">Executed<", ">Cancelled<", "Due → appraisal"]}
+    for path in chinese:
+        page = client.get(path).get_data(as_text=True)
+        assert all(text in page for text in chinese[path]) and not any(text in page for text in english[path]), path
+        page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+        assert all(text in page for text in english[path]) and not any(text in page for text in chinese[path]), path
     with rt.sessions() as s:
         code = s.get(Document, doomed).reference_code  # type: ignore[union-attr]
     document = client.get(f"/documents/{doomed}").get_data(as_text=True)

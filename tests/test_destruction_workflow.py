@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from docsvc import i18n
 from docsvc.constants import ItemResult, ListState
 from docsvc.files import pageops
 from docsvc.governance import disposition
@@ -136,10 +137,20 @@ def test_a_hold_placed_after_approval_stops_that_item_at_execution(
         assert [(i.document_id, i.result) for i in dlist.items] == [  # type: ignore[union-attr]
             (first, ItemResult.DESTROYED), (second, ItemResult.HELD)]
         assert dlist.state == ListState.EXECUTED  # type: ignore[union-attr]
+        # Why it was passed over is kept as the message, so each reader sees it in their language.
+        assert disposition.passed_over(dlist.items[1]).startswith(i18n.STORED)  # type: ignore[union-attr]
+        assert _passed_over_reason(dlist) == "处于冻结中，解除冻结前不能销毁。"
+        with i18n.using("en"):
+            assert _passed_over_reason(dlist) == "Under a hold; it cannot be destroyed until released."
         kept = s.get(Document, second)
         assert kept.destroyed_at is None and kept.pages and kept.pages[0].text  # type: ignore[union-attr]
     assert all(rt.store.exists(k) for k in held_keys)
     assert rt.index.search("用电检查单 乙").total_documents == 1
+
+
+def _passed_over_reason(dlist: DestructionList) -> object:
+    """What the API says of the list's second item: why execution left it."""
+    return disposition.list_json(dlist)["items"][1]["result_detail"]["reason"]  # type: ignore[index]
 
 
 def test_supervision_waits_for_the_waiting_period(embedded_runtime: Runtime, two_due: tuple[int, int]) -> None:

@@ -78,6 +78,11 @@ def test_an_administrator_adds_edits_and_deactivates_a_type_in_the_web_form(
         "retention": "D10", "required_from": "acceptance", "position": "", "active": "1"})
     assert created.status_code == 302
     assert "电能表检定证书" in client.get("/document-types").get_data(as_text=True)
+    # a type goes by its name in the reader's language: Chinese by default, English when asked
+    chinese = client.get("/cover-sheets").get_data(as_text=True)
+    english = client.get("/cover-sheets", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "电能表检定证书" in chinese and "打印封面" in chinese and "Meter test certificate" not in chinese
+    assert "Meter test certificate" in english and "Cover sheets" in english and "电能表检定证书" not in english
     meter = _type(rt, "JD")
     assert (meter.retention, meter.required_from, meter.sensitive, meter.active) == ("D10", "acceptance", False, True)
     assert meter.position == 10  # after the nine seeded types

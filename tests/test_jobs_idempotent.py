@@ -151,8 +151,9 @@ def test_page_whose_original_is_missing_is_retried_then_failed_after_three_attem
             job_functions.process_page(page_id)
         page = page_row(rt, page_id)
         assert (page.status, page.attempts) == (JobState.QUEUED, attempt)
-        chinese, english = read(page.error)
-        assert "暂时性错误" in chinese and "retrying" in english
+        chinese, english = read(page.error)  # kept untranslated: each reader sees it in their own language
+        assert "暂时性错误" in chinese and f"第 {attempt} 次" in chinese
+        assert f"retrying automatically (attempt {attempt})" in english
     job_functions.process_page(page_id)  # the last attempt records the failure and returns
 
     page = page_row(rt, page_id)

@@ -90,8 +90,8 @@ def test_index_check_finds_and_repairs_a_missing_page_and_a_stale_entry(embedded
 
     found = docsvc_cli("index", "check", env=env_of(rt))
     assert found.returncode == 1
-    assert f"pages missing from the index: 1  {ids[3]}" in found.stdout
-    assert "entries whose page is gone: 1  424242" in found.stdout
+    assert f"索引中缺少的页：1  {ids[3]}" in found.stdout
+    assert "已不存在的页的索引条目：1  424242" in found.stdout
 
     repaired = docsvc_cli("index", "check", "--repair", env=env_of(rt))
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr

@@ -13,7 +13,7 @@ from docsvc.jobs import enqueue_index
 from docsvc.models import AuditEvent, Customer, Document
 from docsvc.runtime import Runtime
 from tests.conftest import Users
-from tests.retention_data import filed
+from tests.retention_data import filed, why_not
 
 
 def _h(token: str) -> dict[str, str]:
@@ -100,7 +100,7 @@ def test_a_saved_search_hold_catches_a_document_indexed_later(app, users: Users)
     _indexed(rt)
     with rt.sessions() as s:
         assert retention.eligible(s, [caught_id, free_id]) == {caught_id: None, free_id: None}  # without the index
-        result = retention.eligible(s, [caught_id, free_id], index=rt.index)
+        result = why_not(s, [caught_id, free_id], index=rt.index)
         assert "冻结" in result[caught_id] and result[free_id] is None
         assert retention.dashboard(s, index=rt.index).held == 1
         holds.release(s, None, hold_id, "案件已结")

@@ -99,9 +99,15 @@ def test_holds_are_placed_listed_and_released_through_the_api(client: FlaskClien
     assert again.status_code == 409 and "已于" in again.get_json()["error"]
     listed = client.get("/api/v1/holds", headers=_h(tokens["archivist"])).get_json()["holds"]
     assert [h["released_at"] is not None for h in listed] == [True]
-    rows = list(csv.reader(io.StringIO(client.get("/api/v1/retention/due?format=csv",
-                                                  headers=_h(tokens["rm"])).get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[1][2] == "3000000002" and rows[1][5] == "否 no"
+    rows = _due_csv(client, _h(tokens["rm"]))
+    assert rows[0][:3] == ["档号", "类型", "户号"] and rows[1][2] == "3000000002" and rows[1][5] == "否"
+    rows = _due_csv(client, _h(tokens["rm"]) | {"Accept-Language": "en"})  # the headings follow the reader
+    assert rows[0][:3] == ["Reference code", "Type", "Account"] and rows[1][5] == "no"
+
+
+def _due_csv(client: FlaskClient, headers: dict[str, str]) -> list[list[str]]:
+    body = client.get("/api/v1/retention/due?format=csv", headers=headers).get_data(as_text=True)
+    return list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
 
 
 def test_an_event_recorded_through_the_api_starts_the_period(client: FlaskClient, users: Users,
@@ -136,6 +142,25 @@ def test_web_schedule_change_shows_the_preview_before_saving(client: FlaskClient
     assert "第 2 版" in saved.get_data(as_text=True)
     dashboard = client.get("/retention").get_data(as_text=True)
     assert 'id="fig-due">1<' in dashboard and "<meter" in dashboard and 'id="nav-retention"' in dashboard
+
+
+def test_retention_pages_are_chinese_by_default_and_english_when_asked(client: FlaskClient, auth: AuthActions,
+                                                                      users: Users) -> None:
+    with users.runtime.sessions() as s:
+        filed(s, "3000000001", "JC", date(2010, 6, 30), title="用电检查单")  # due
+    auth.login("wang", "records_manager")
+    for path, chinese, english in [
+            ("/retention", ["<h1>保管期限</h1>", "到期不等于销毁", "90 天内到期", "到期待鉴定（最早的 50 份）"],
+             ["<h1>Retention</h1>", "Expiry is not destruction", "Due within 90 days", "Due for appraisal (first 50)"]),
+            ("/retention/schedules", ["<h1>保管期限表</h1>", "文档形成次年1月1日起算", "10 年"],
+             ["<h1>Retention schedules</h1>", "From 1 January after the document date", "10 years"]),
+            ("/retention/holds", ["新建冻结", "没有冻结。"], ["Place a hold", "No holds."])]:
+        page = client.get(path).get_data(as_text=True)
+        assert all(text in page for text in chinese), path
+        assert not any(text in page for text in english), path
+        page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+        assert all(text in page for text in english), path
+        assert not any(text in page for text in chinese), path
 
 
 def test_web_holds_page_places_and_releases_and_roles_are_refused(client: FlaskClient, auth: AuthActions,

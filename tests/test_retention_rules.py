@@ -16,7 +16,8 @@ from docsvc.config import FilingSettings
 from docsvc.governance import holds, retention
 from docsvc.governance.retention import RetentionError, due_on
 from docsvc.models import AuditEvent, Document, RetentionSchedule
-from tests.retention_data import customer, filed
+from docsvc import i18n
+from tests.retention_data import customer, filed, why_not
 
 T = RetentionTrigger
 
@@ -97,7 +98,7 @@ def test_an_unfiled_document_has_no_due_date(embedded_runtime) -> None:  # type:
         s.commit()
         doc = s.get(Document, doc.id)
         assert (doc.retention, doc.due_on, doc.retention_status) == (None, None, RetentionStatus.UNKNOWN)
-        assert "无法计算" in retention.eligible(s, [doc.id])[doc.id]
+        assert "无法计算" in why_not(s, [doc.id])[doc.id]
 
 
 def test_changing_the_type_recomputes_under_the_new_types_rule(embedded_runtime) -> None:  # type: ignore[no-untyped-def]
@@ -218,9 +219,11 @@ def test_extend_and_keep_decisions_are_honoured(embedded_runtime) -> None:  # ty
         assert (s.get(Document, doc.id).due_on, s.get(Document, doc.id).retention_status) == (
             date(2031, 1, 1), RetentionStatus.RUNNING)
         assert s.get(Document, kept.id).retention_status == RetentionStatus.PERMANENT
-        assert retention.eligible(s, [doc.id, kept.id]) == {
-            doc.id: "尚未到期（到期日 2031-01-01）。 / Not due yet (due on 2031-01-01).",
-            kept.id: "鉴定决定永久保存，不能销毁。"}
+        assert why_not(s, [doc.id, kept.id]) == {doc.id: "尚未到期（到期日 2031-01-01）。", kept.id: "鉴定决定永久保存，不能销毁。"}
+        # kept as the message and its values (an execution stores them), so each reader sees their language
+        with i18n.using("en"):
+            assert why_not(s, [doc.id, kept.id]) == {doc.id: "Not due yet (due on 2031-01-01).",
+                                                     kept.id: "Appraisal decided to keep it permanently."}
 
 
 def test_only_due_unheld_fixed_term_documents_are_eligible(embedded_runtime) -> None:  # type: ignore[no-untyped-def]
@@ -232,7 +235,7 @@ def test_only_due_unheld_fixed_term_documents_are_eligible(embedded_runtime) -> 
         unknown = filed(s, "3000000001", "JC", None)
         retention.run_daily(s, at("2026-01-01"))
         holds.place(s, None, "窃电纠纷", "客户对追补电费有异议", customer_accounts=["3000000004"])
-        result = retention.eligible(s, [due.id, held.id, permanent.id, running.id, unknown.id, 999999])
+        result = why_not(s, [due.id, held.id, permanent.id, running.id, unknown.id, 999999])
         assert result[due.id] is None
         assert "冻结" in result[held.id] and "永久" in result[permanent.id] and "尚未到期" in result[running.id]
         assert "无法计算" in result[unknown.id] and "不存在" in result[999999]
@@ -247,7 +250,7 @@ def test_a_customer_hold_catches_a_document_filed_later_until_every_hold_is_rele
         retention.run_daily(s, at("2026-01-01"))
         assert holds.held_document_ids(s, [later.id]) == {later.id}
         holds.release(s, None, first.id, "诉讼已结案")
-        assert "冻结" in retention.eligible(s, [later.id])[later.id]  # the other hold still covers it
+        assert "冻结" in why_not(s, [later.id])[later.id]  # the other hold still covers it
         holds.release(s, None, second.id, "欠费已结清")
         assert retention.eligible(s, [later.id]) == {later.id: None}
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("hold.%"))).all()
@@ -280,6 +283,6 @@ def test_large_id_lists_stay_under_sqlites_parameter_limit(embedded_runtime) -> 
         holds.place(s, None, "诉讼", "法院立案", document_ids=[doc.id])
         ids = [doc.id, *range(1_000_000, 1_040_000)]  # more ids than SQLite takes parameters in one statement
         assert holds.held_document_ids(s, ids) == {doc.id}
-        result = retention.eligible(s, ids)
+        result = why_not(s, ids)
         assert "冻结" in result[doc.id] and len(result) == len(ids)
         assert retention.recompute(s, ids, at("2026-01-01")) == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from docsvc.pipeline.reindex import reindex_documents
 from tests.testdata import make_text_pdf
 from tests.conftest import PASSWORD, settings_for, wait_for_batch
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
 # file name → (pages, doc type, 户号, 户名, document date)
 FILES = {
     "contract.pdf": (["供用电合同\n合同编号：ＧＤ－２０１９－００４５１２\n本合同产权分界点位于10kV城东线第12号杆。",
@@ -48,9 +50,10 @@ class Archive:
     documents: dict[str, int]              # file → document id
     tokens: dict[str, str]
 
-    def search(self, q: str, who: str = "archivist", **params: object):  # type: ignore[no-untyped-def]
-        return self.client.get("/api/v1/search", query_string={"q": q, "per_page": 100, **params},
-                               headers={"Authorization": f"Bearer {self.tokens[who]}"})
+    def search(self, q: str, who: str = "archivist", language: str | None = None,  # type: ignore[no-untyped-def]
+               **params: object):
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} | ({"Accept-Language": language} if language else {})
+        return self.client.get("/api/v1/search", query_string={"q": q, "per_page": 100, **params}, headers=headers)
 
     def page_ids(self, q: str, who: str = "archivist") -> set[int]:
         response = self.search(q, who)
@@ -156,9 +159,12 @@ def test_api_result_has_total_facets_and_pages_with_snippet_and_score(archive: A
 
 
 @pytest.mark.parametrize("q", ['"产权', "foo:bar", "AND 产权", "2021..2019", "，。"])
-def test_malformed_query_is_a_400_with_a_bilingual_message_never_a_500(archive: Archive, q: str) -> None:
-    response = archive.search(q)
-    assert response.status_code == 400 and " / " in response.get_json()["error"]
+def test_malformed_query_is_a_400_in_the_readers_language_never_a_500(archive: Archive, q: str) -> None:
+    chinese, english = archive.search(q), archive.search(q, language="en")
+    assert chinese.status_code == english.status_code == 400
+    assert set(CJK.findall(chinese.get_json()["error"])) - set(q)  # Chinese by default, beyond what was typed
+    assert english.get_json()["error"] != chinese.get_json()["error"]
+    assert re.search(r"[a-z]{4,}", english.get_json()["error"])
     assert archive.search("产权", sort="name").status_code == 400
 
 
@@ -279,6 +285,11 @@ def test_search_page_shows_facets_paging_help_and_a_message_for_a_bad_query(arch
     try:
         html = client.get("/search", query_string={"q": "产权分界点"}).get_data(as_text=True)
         assert "<mark>产权分界点</mark>" in html and 'class="facet"' in html and "search-help" in html
+        assert "检索语法" in html and "相关度" in html and "Query language" not in html   # Chinese by default…
+        english = client.get("/search", query_string={"q": "产权分界点"},
+                             headers={"Accept-Language": "en"}).get_data(as_text=True)
+        assert "Query language" in english and "relevance" in english and "检索语法" not in english  # …English when asked
+        assert "<mark>产权分界点</mark>" in english                    # the archive's words stay as they are
         assert "%E7%B1%BB%E5%9E%8B:HT" in html                           # facet link adds 类型:HT
         assert "hl=%E4%BA%A7" in html                                  # page links carry the hit strings
         bad = client.get("/search", query_string={"q": '"产权'})

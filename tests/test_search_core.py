@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import threading
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from docsvc import i18n
 from docsvc.search import PageRecord, QueryError, SearchIndex, access_restriction
 from docsvc.search.collect import Limits
 from docsvc.search.index import VERSION_FILE
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
 WANG = dict(customer_name="王建国", customer_account="3301234567")
 
 
@@ -121,10 +124,13 @@ def test_query_table_returns_exactly_the_expected_pages(index, q, expected):
 
 @pytest.mark.parametrize("q", ['"产权', "(产权", "产权)", "foo:bar", "AND 产权", "产权 OR", "NOT", "()",
                                "2021..2019", "日期:2019-13", "年:去年", "，。！", "", "   ", "客户:", "x" * 501])
-def test_malformed_query_raises_query_error_with_bilingual_message(index, q):
-    with pytest.raises(QueryError) as err:
+def test_malformed_query_raises_query_error_in_the_readers_language(index, q):
+    with pytest.raises(QueryError) as chinese:
         index.search(q)
-    assert " / " in str(err.value)  # Chinese first, then English
+    with i18n.using("en"), pytest.raises(QueryError) as english:
+        index.search(q)
+    assert set(CJK.findall(str(chinese.value))) - set(q)  # Chinese by default, beyond what was typed
+    assert str(english.value) != str(chinese.value) and re.search(r"[a-z]{4,}", str(english.value))
 
 
 def test_bad_paging_or_sort_is_a_query_error(index):

@@ -11,6 +11,7 @@ from docsvc.api import schemas as S
 from docsvc.api.contract import CSV, PDF, contract
 from docsvc.governance.access import Action, rule
 from docsvc.http import client_ip, db, runtime
+from docsvc.i18n import _
 
 bp = Blueprint("api_destruction", __name__, url_prefix="/api/v1/destruction-lists")
 
@@ -25,8 +26,8 @@ def _decisions(decisions: list[S.Appraisal.Decision]) -> list[disposition.Decisi
         try:
             until = date.fromisoformat(d.until) if d.until else None
         except ValueError as exc:
-            raise DomainError(f"鉴定结论的 until 应为日期 YYYY-MM-DD（收到 {d.until[:40]}）。 / until must be a date "
-                              "YYYY-MM-DD.") from exc
+            raise DomainError(_("A decision's until must be a date YYYY-MM-DD (received %(value)s).",
+                                value=d.until[:40])) from exc
         out.append(disposition.DecisionInput(d.document_id, d.decision, until, d.reason or None))
     return out
 
@@ -36,7 +37,7 @@ def _json(dlist) -> object:  # type: ignore[no-untyped-def]
 
 
 @bp.route("", methods=["GET"])
-@contract("Destruction lists (销毁清册)", {200: S.DestructionLists})
+@contract("Destruction lists", {200: S.DestructionLists})
 @rule(Action.VIEW_RETENTION)
 def index() -> object:
     return jsonify(lists=[disposition.list_json(d) for d in disposition.all_lists(db())])
@@ -61,7 +62,7 @@ def show(list_id: int) -> object:
 
 
 @bp.route("/<int:list_id>/appraisal", methods=["POST"])
-@contract("Record appraisal decisions (鉴定)", {200: S.DestructionList}, body=S.Appraisal)
+@contract("Record appraisal decisions", {200: S.DestructionList}, body=S.Appraisal)
 @rule(Action.APPRAISE)
 def appraise(list_id: int, body: S.Appraisal) -> object:
     return _json(disposition.appraise(db(), g.user, _list(list_id), _decisions(body.decisions), report=body.report,
@@ -92,7 +93,7 @@ def reject(list_id: int, body: S.Reason) -> object:
 
 
 @bp.route("/<int:list_id>/supervise", methods=["POST"])
-@contract("Confirm as supervisor (监销人): two distinct people, neither compiler nor approver",
+@contract("Confirm as supervisor: two distinct people, neither compiler nor approver",
           {200: S.DestructionList}, body=S.Note, body_required=False)
 @rule(Action.SUPERVISE_DESTRUCTION)
 def supervise(list_id: int, body: S.Note) -> object:

@@ -72,7 +72,7 @@ def dashboard() -> object:
           {201: S.RetentionEvent}, body=S.RetentionEventIn)
 @rule(Action.MANAGE_RETENTION)
 def record_event(body: S.RetentionEventIn) -> object:
-    occurred = parse_date(body.occurred_on, "事件日期 occurred_on")
+    occurred = parse_date(body.occurred_on, _("Event date (occurred_on)"))
     if occurred is None:
         raise DomainError(_("Give the event's date, occurred_on."))
     account, document_id = body.customer_account, body.document_id
@@ -84,7 +84,7 @@ def record_event(body: S.RetentionEventIn) -> object:
 
 
 @bp.route("/holds")
-@contract("Holds (冻结), newest first, released ones included", {200: S.Holds})
+@contract("Holds, newest first, released ones included", {200: S.Holds})
 @rule(Action.VIEW_RETENTION)
 def list_holds() -> object:
     return jsonify(holds=[holds.hold_json(db(), h) for h in holds.list_holds(db())])
@@ -109,7 +109,8 @@ def release_hold(hold_id: int, body: S.Reason) -> object:
 
 
 @bp.route("/documents/<int:document_id>/storage-only", methods=["POST"])
-@contract("Set or clear storage-only (限制处理) on a document", {200: S.DocumentStorageOnly}, body=S.StorageOnlyIn)
+@contract("Set or clear storage-only (restriction of processing) on a document", {200: S.DocumentStorageOnly},
+          body=S.StorageOnlyIn)
 @rule(Action.MANAGE_RETENTION)
 def document_storage_only(document_id: int, body: S.StorageOnlyIn) -> object:
     document = get_document(db(), document_id)
@@ -118,7 +119,7 @@ def document_storage_only(document_id: int, body: S.StorageOnlyIn) -> object:
 
 
 @bp.route("/customers/<account>/storage-only", methods=["POST"])
-@contract("Set or clear storage-only (限制处理) on a customer's whole file", {200: S.CustomerStorageOnly},
+@contract("Set or clear storage-only (restriction of processing) on a customer's whole file", {200: S.CustomerStorageOnly},
           body=S.StorageOnlyIn)
 @rule(Action.MANAGE_RETENTION)
 def customer_storage_only(account: str, body: S.StorageOnlyIn) -> object:

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from docsvc import exports
 from docsvc.models import Customer, Document, DocumentType
-from docsvc.files.doctypes import STAGE_CODES, required_types, stage_label
+from docsvc.files.doctypes import STAGE_CODES, required_types, stage_label, type_name
+from docsvc.i18n import _, language
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _filed_counts(session: Session, customer_ids: list[int]) -> dict[tuple[int, 
 def checklist(session: Session, customer: Customer) -> Checklist:
     counts = _filed_counts(session, [customer.id])
     required = {t.code for t in required_types(session, customer.stage)}
-    items = [CheckItem(t.code, t.name_zh, t.code in required, counts.get((customer.id, t.code), 0))
+    items = [CheckItem(t.code, type_name(t), t.code in required, counts.get((customer.id, t.code), 0))
              for t in session.scalars(select(DocumentType).where(DocumentType.active.is_(True))
                                       .order_by(DocumentType.position))]
     return Checklist(customer.account, customer.name, customer.stage, items)
@@ -85,7 +86,7 @@ def _checklists(session: Session, customers: list[Customer]) -> list[Checklist]:
             required_by_stage[c.stage] = {t.code for t in required_types(session, c.stage)}
         req = required_by_stage[c.stage]
         lists.append(Checklist(c.account, c.name, c.stage,
-                               [CheckItem(t.code, t.name_zh, t.code in req, counts.get((c.id, t.code), 0)) for t in types]))
+                               [CheckItem(t.code, type_name(t), t.code in req, counts.get((c.id, t.code), 0)) for t in types]))
     return lists
 
 
@@ -119,16 +120,19 @@ def incomplete_summary(session: Session, limit: int) -> tuple[int, list[Checklis
     return len(rows), _checklists(session, first)
 
 
-REPORT_HEADER = ["户号 account", "户名 name", "业务环节 stage", "缺少 missing"]
+def _header() -> list[str]:
+    return [_("Account no."), _("Customer name"), _("Stage"), _("Missing")]
 
 
 def _rows(lists: list[Checklist]) -> list[list[str]]:
-    return [[c.account, c.name, stage_label(c.stage), "、".join(f"{i.code} {i.name}" for i in c.missing)] for c in lists]
+    separator = "、" if language() == "zh" else ", "
+    return [[c.account, c.name, stage_label(c.stage), separator.join(f"{i.code} {i.name}" for i in c.missing)]
+            for c in lists]
 
 
 def report_csv(lists: list[Checklist]) -> bytes:
-    return exports.csv_bytes(REPORT_HEADER, _rows(lists))
+    return exports.csv_bytes(_header(), _rows(lists))
 
 
 def report_xlsx(lists: list[Checklist]) -> bytes:
-    return exports.xlsx_bytes("不完整档案", REPORT_HEADER, _rows(lists))
+    return exports.xlsx_bytes(_("Incomplete files"), _header(), _rows(lists))

@@ -23,27 +23,11 @@ from docsvc.errors import DomainError, NotFound
 from docsvc.models import Customer, Document, User, utcnow
 from docsvc.governance import audit
 from docsvc.governance.retention import recompute
+from docsvc.files.customer_words import HEADER_SYNONYMS
 from docsvc.files.customers import FIELDS, AccountRule, CustomerError, check_closing, clean_fields
 from docsvc.i18n import _
 
 TARGETS = ("account",) + FIELDS
-# Header spellings seen in marketing-system exports, matched after removing spaces and case.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "account": ("户号", "用户编号", "客户编号", "用户号", "account", "accountno", "户号account"),
-    "name": ("户名", "用户名称", "客户名称", "name", "customername"),
-    "address": ("用电地址", "地址", "address"),
-    "phone": ("联系电话", "电话", "手机", "phone", "tel"),
-    "category": ("用电类别", "category"),
-    "voltage": ("电压等级", "供电电压", "voltage"),
-    "grade": ("档案等级", "等级", "客户等级", "grade"),
-    "region": ("区域", "供电单位", "所属区域", "地区", "region"),
-    "industry": ("行业", "行业分类", "industry"),
-    "stage": ("业务环节", "stage"),
-    "status": ("状态", "用户状态", "status"),
-    "closed_on": ("销户日期", "销户时间", "closedon", "closingdate"),
-    "tags": ("标签", "tags"),
-    "location": ("档案位置", "存放位置", "实体档案位置", "location"),
-}
 MAX_ROWS = 200_000
 _CHUNK = 900  # stays under SQLite's bound-parameter limit
 
@@ -84,7 +68,7 @@ class ImportReport:
                 "errors": [{"row": e.row, "account": e.account, "message": e.message} for e in self.errors]}
 
     def errors_csv(self) -> bytes:
-        return exports.csv_bytes(["行号 row", "户号 account", "原因 reason"],
+        return exports.csv_bytes([_("Row"), _("Account no."), _("Reason")],
                                  ([e.row, e.account, e.message] for e in self.errors))
 
 
@@ -92,8 +76,8 @@ def read_table(data: bytes, filename: str = "") -> Table:
     if data[:4] == b"PK\x03\x04" or data[:4] == b"\xd0\xcf\x11\xe0":  # XLSX, or legacy XLS
         return _read_xlsx(data)
     if filename.lower().endswith((".xlsx", ".xls")):
-        raise ImportError_(f"文件“{filename}”不是有效的 Excel 文件，请在 Excel 中另存为 .xlsx 或 CSV。 / "
-                           f"{filename} is not a valid Excel file; save it as .xlsx or CSV.")
+        raise ImportError_(_("“%(filename)s” is not a valid Excel file; save it in Excel as .xlsx or CSV.",
+                             filename=filename))
     return _read_csv(data)
 
 
@@ -130,7 +114,8 @@ def _read_xlsx(data: bytes) -> Table:
         rows = [list(r) for r in book.get_sheet_by_index(0).to_python(skip_empty_area=True)
                 if any(c not in (None, "") for c in r)]
     except Exception as exc:
-        raise ImportError_(f"无法读取 XLSX 文件：{exc}。请确认文件未损坏。 / Could not read the XLSX file: {exc}.") from exc
+        raise ImportError_(_("Could not read the XLSX file: %(error)s. Check that the file is not damaged.",
+                             error=str(exc))) from exc
     if not rows:
         raise ImportError_(_("The worksheet is empty."))
     return Table(headers=["" if h is None else str(h).strip() for h in rows[0]], rows=rows[1:])
@@ -140,7 +125,7 @@ def guess_mapping(headers: list[str]) -> dict[str, str]:
     """target field → source header, for headers we recognise."""
     norm = {h.replace(" ", "").replace("_", "").lower(): h for h in headers}
     mapping: dict[str, str] = {}
-    for target, names in SYNONYMS.items():
+    for target, names in HEADER_SYNONYMS.items():
         for name in names:
             if name.lower() in norm:
                 mapping[target] = norm[name.lower()]
@@ -159,9 +144,9 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
                *, dry_run: bool, skip_rejected: bool = False, ip: str | None = None,
                source_name: str = "") -> ImportReport:
     if "account" not in mapping or "name" not in mapping:
-        raise ImportError_("请为“户号”和“户名”指定对应的列。 / Map the columns for account (户号) and name (户名).")
+        raise ImportError_(_("Choose the columns that hold the account number and the customer name."))
     if len(table.rows) > MAX_ROWS:
-        raise ImportError_(f"一次最多导入 {MAX_ROWS} 行，请拆分文件。 / At most {MAX_ROWS} rows per import; split the file.")
+        raise ImportError_(_("At most %(n)s rows per import; split the file.", n=MAX_ROWS))
     report = ImportReport(dry_run=dry_run, encoding=table.encoding)
     valid: dict[str, tuple[int, dict[str, object]]] = {}
     for n, raw in _rows(table, mapping):
@@ -169,8 +154,8 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
         try:
             account = rule.check(account)
             if account in valid:
-                raise CustomerError(f"户号 {account} 在文件中重复（第 {valid[account][0]} 行已出现）。 / "
-                                    f"Account {account} appears twice (first on row {valid[account][0]}).")
+                raise CustomerError(_("Account %(account)s appears twice in the file (first on row %(row)s).",
+                                      account=account, row=valid[account][0]))
             fields = clean_fields({k: v for k, v in raw.items() if k != "account"})
             if not fields.get("name"):
                 raise CustomerError(_("The name is empty."))

@@ -11,15 +11,20 @@ from sqlalchemy.orm import Session, selectinload
 from docsvc.errors import Conflict, DomainError, NotFound
 from docsvc.models import AuditEvent, Customer, Document, User
 from docsvc.governance import audit
+from docsvc.files.customer_words import DATE_FORMATS, GRADES, STATUS_WORDS
 from docsvc.files.doctypes import STAGE_CODES
 from docsvc.files.documents import mark_for_reindex
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l
 
-GRADES = ("一级", "二级", "三级")
 STATUSES = ("active", "closed")
 # Fields a create/update may set, besides the account itself.
 FIELDS = ("name", "address", "phone", "category", "voltage", "grade", "region", "industry", "stage",
           "status", "closed_on", "tags", "location")
+# What each field is called on screen, in the form and in messages about it.
+FIELD_LABELS = {"account": _l("Account no."), "name": _l("Customer name"), "address": _l("Address"),
+                "phone": _l("Phone"), "category": _l("Category"), "voltage": _l("Voltage"), "grade": _l("Grade"),
+                "region": _l("Region"), "industry": _l("Industry"), "stage": _l("Stage"), "status": _l("Status"),
+                "closed_on": _l("Closing date"), "tags": _l("Tags"), "location": _l("Paper-file location")}
 _LENGTHS = {"name": 200, "address": 300, "phone": 40, "category": 40, "voltage": 20, "region": 80,
             "industry": 80, "tags": 300, "location": 120}
 
@@ -39,8 +44,8 @@ class AccountRule:
     def check(self, account: str) -> str:
         account = (account or "").strip()
         if not re.fullmatch(self.pattern, account):
-            raise CustomerError(f"户号“{account}”格式不正确（应符合 {self.pattern}）。请核对户号。 / "
-                                f"Account number {account!r} does not match the pattern {self.pattern}.")
+            raise CustomerError(_("Account number “%(account)s” does not match the pattern %(pattern)s; check it.",
+                                  account=account, pattern=self.pattern))
         return account
 
 
@@ -52,35 +57,34 @@ def clean_fields(values: dict[str, object]) -> dict[str, object]:
             continue
         raw = values[key]
         if key == "closed_on":
-            out[key] = parse_date(raw, "销户日期 closing date")
+            out[key] = parse_date(raw, str(FIELD_LABELS["closed_on"]))
             continue
         text = "" if raw is None else str(raw).strip()
         if key == "tags":
             text = " ".join(text.replace(",", " ").replace("，", " ").split())
         if len(text) > _LENGTHS.get(key, 20):
-            raise CustomerError(f"字段 {key} 太长（最多 {_LENGTHS.get(key, 20)} 字）。 / Field {key} is too long.")
+            raise CustomerError(_("%(field)s is too long (%(n)s characters at most).", field=FIELD_LABELS[key],
+                                  n=_LENGTHS.get(key, 20)))
         out[key] = text if key == "tags" else (text or None)
     if "name" in out and not out["name"]:
-        raise CustomerError("户名不能为空。 / The customer name (户名) is required.")
+        raise CustomerError(_("The customer name is required."))
     if out.get("grade") and out["grade"] not in GRADES:
-        raise CustomerError(f"档案等级“{out['grade']}”无效，应为一级、二级或三级。 / Grade must be 一级, 二级 or 三级.")
+        raise CustomerError(_("Grade “%(grade)s” is not valid; use %(grades)s.", grade=out["grade"],
+                              grades=", ".join(GRADES)))
     if "status" in out:
-        status = {"在用": "active", "正常": "active", "销户": "closed", "已销户": "closed"}.get(
-            str(out["status"] or ""), out["status"] or "active")
+        status = STATUS_WORDS.get(str(out["status"] or ""), out["status"] or "active")
         if status not in STATUSES:
-            raise CustomerError(f"状态“{out['status']}”无效，应为 active 或 closed。 / Status must be active or closed.")
+            raise CustomerError(_("Status “%(status)s” is not valid; use active or closed.", status=out["status"]))
         out["status"] = status
     if out.get("stage") and out["stage"] not in STAGE_CODES:
-        raise CustomerError(f"业务环节“{out['stage']}”无效，可用：{', '.join(STAGE_CODES)}。 / Unknown stage.")
+        raise CustomerError(_("Stage “%(stage)s” is not valid; use one of %(stages)s.", stage=out["stage"],
+                              stages=", ".join(STAGE_CODES)))
     return out
 
 
 def check_closing(fields: dict[str, object]) -> None:
     if fields.get("status") == "closed" and not fields.get("closed_on"):
         raise CustomerError(_("A closed account needs its closing date (retention counts from it)."))
-
-
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 
 
 def parse_date(raw: object, label: str) -> date | None:
@@ -97,19 +101,18 @@ def parse_date(raw: object, label: str) -> date | None:
     text = str(raw).strip()
     if isinstance(raw, str) and text.isdigit() and len(text) <= 5:  # a serial number typed as text (not 0: no loop)
         return parse_date(int(text), label)
-    for fmt in _DATE_FORMATS:
+    for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(text.split(" ")[0].split("T")[0], fmt).date()
         except ValueError:
             continue
-    raise CustomerError(f"{label}“{text}”不是有效日期（如 2024-05-01）。 / {text!r} is not a date (e.g. 2024-05-01).")
+    raise CustomerError(_("%(field)s “%(text)s” is not a date (e.g. 2024-05-01).", field=label, text=text))
 
 
 def get_customer(session: Session, account: str) -> Customer:
     customer = session.scalars(select(Customer).where(Customer.account == (account or "").strip())).first()
     if customer is None:
-        raise NotFound(f"户号 {account} 不在客户表中。请先导入或新建该客户。 / "
-                       f"No customer with account number {account}; import or create it first.")
+        raise NotFound(_("No customer with account number %(account)s; import or create it first.", account=account))
     return customer
 
 
@@ -153,10 +156,10 @@ def create_customer(session: Session, actor: User | None, rule: AccountRule, acc
     account = rule.check(account)
     fields = clean_fields({"status": "active", **values})
     if "name" not in fields:
-        raise CustomerError("户名不能为空。 / The customer name (户名) is required.")
+        raise CustomerError(_("The customer name is required."))
     check_closing(fields)
     if find_customer(session, account) is not None:
-        raise DuplicateAccount(f"户号 {account} 已存在；如需修改请编辑该客户。 / Account {account} already exists; edit it instead.")
+        raise DuplicateAccount(_("Account %(account)s already exists; edit that customer instead.", account=account))
     customer = Customer(account=account, **fields)
     session.add(customer)
     session.flush()

@@ -15,27 +15,28 @@ from docsvc.errors import Conflict, DomainError, Forbidden, NotFound
 from docsvc.models import Document, DocumentType, User
 from docsvc.governance import audit, retention
 from docsvc.files.documents import mark_for_reindex
-from docsvc.i18n import _
+from docsvc.i18n import _, language, lazy_gettext as _l
 
 # Business stages of a supply relationship, in order (DOMAIN.md: 申请 → 设计/施工 → 验收送电 → 合同签订
 # → 运行中检查 → 变更 → 销户). A type required from a stage is required at every later stage too.
-STAGES: tuple[tuple[str, str, str], ...] = (
-    ("apply", "申请", "Application"),
-    ("design", "设计/施工", "Design / construction"),
-    ("acceptance", "验收送电", "Acceptance and energising"),
-    ("contract", "合同签订", "Contract signed"),
-    ("operation", "运行中检查", "In operation"),
-    ("change", "变更", "Changed"),
-    ("closed", "销户", "Closed"),
+STAGES = (
+    ("apply", _l("Application")),
+    ("design", _l("Design / construction")),
+    ("acceptance", _l("Acceptance and energising")),
+    ("contract", _l("Contract signed")),
+    ("operation", _l("In operation")),
+    ("change", _l("Changed")),
+    ("closed", _l("Account closing")),
 )
-STAGE_CODES = tuple(code for code, _, _ in STAGES)
+STAGE_CODES = tuple(code for code, _name in STAGES)
 RETENTION_CLASSES = ("Y", "D30", "D10")
-RETENTION_LABELS = {"Y": "永久 Permanent", "D30": "定期 30 年 30 years", "D10": "定期 10 年 10 years"}
+RETENTION_LABELS = {"Y": _l("Permanent"), "D30": _l("30 years"), "D10": _l("10 years")}
 
 # Fields a create or update may set, besides the code.
 FIELDS = ("name_zh", "name_en", "retention", "sensitive", "required_from", "position", "active")
-_LABELS = {"name_zh": "中文名称", "name_en": "英文名称", "retention": "保管期限", "sensitive": "敏感",
-           "required_from": "必备环节", "position": "排序", "active": "启用"}
+FIELD_LABELS = {"name_zh": _l("Chinese name"), "name_en": _l("English name"), "retention": _l("Default retention"),
+                "sensitive": _l("Sensitive"), "required_from": _l("Required from stage"), "position": _l("Order"),
+                "active": _l("Active")}
 NAME_MAX = 100  # the columns' length
 POSITION_MAX = 9999
 
@@ -53,10 +54,16 @@ class DocTypeForbidden(DocTypeError, Forbidden):
 
 
 def stage_label(code: str | None) -> str:
-    for c, zh, en in STAGES:
+    for c, name in STAGES:
         if c == code:
-            return f"{zh} {en}"
+            return str(name)
     return ""
+
+
+def type_name(doc_type: DocumentType) -> str:
+    """The type's name in the reader's language: the English name when they read English and the type
+    has one, else the Chinese (the name every type has)."""
+    return doc_type.name_en if language() == "en" and doc_type.name_en else doc_type.name_zh
 
 
 def stage_rank(code: str | None) -> int:
@@ -73,9 +80,8 @@ def all_types(session: Session, *, active_only: bool = True) -> list[DocumentTyp
 def get_type(session: Session, code: str) -> DocumentType:
     doc_type = session.get(DocumentType, (code or "").strip().upper())
     if doc_type is None or not doc_type.active:
-        known = "、".join(t.code for t in all_types(session))
-        raise DocTypeError(f"文档类型“{code}”不存在。可用类型：{known}。 / "
-                           f"Unknown document type {code!r}; use one of: {known}.")
+        raise DocTypeError(_("Unknown document type “%(code)s”; use one of: %(known)s.", code=code,
+                             known=", ".join(t.code for t in all_types(session))))
     return doc_type
 
 
@@ -83,7 +89,7 @@ def find_type(session: Session, code: str) -> DocumentType:
     """The type with this code, active or not (get_type is for filing: active types only)."""
     doc_type = session.get(DocumentType, (code or "").strip().upper())
     if doc_type is None:
-        raise NotFound(f"文档类型“{code}”不存在。 / Document type {code!r} does not exist.")
+        raise NotFound(_("Document type “%(code)s” does not exist.", code=code))
     return doc_type
 
 
@@ -99,11 +105,10 @@ def create_type(session: Session, actor: User | None, code: str, values: Mapping
     when the new type is sensitive. The caller queues the index job."""
     code = _code(code)
     if session.get(DocumentType, code) is not None:
-        raise DuplicateType(f"类型代码“{code}”已存在，请在列表中编辑它。 / Type {code} already exists; edit it instead.")
+        raise DuplicateType(_("Type code “%(code)s” already exists; edit it in the list instead.", code=code))
     missing = [f for f in ("name_zh", "retention") if not str(values.get(f) or "").strip()]
     if missing:
-        raise DocTypeError(f"新类型需要填写：{'、'.join(_LABELS[f] for f in missing)}。 / "
-                           f"A new type needs: {', '.join(missing)}.")
+        raise DocTypeError(_("A new type needs: %(fields)s.", fields=", ".join(str(FIELD_LABELS[f]) for f in missing)))
     fields = clean_fields(values)
     doc_type = DocumentType(code=code, name_en="", sensitive=False, required_from=None, active=True,
                             position=(session.scalar(select(func.max(DocumentType.position))) or 0) + 1)
@@ -166,8 +171,7 @@ def _apply(session: Session, actor: User | None, doc_type: DocumentType, fields:
 def _code(raw: str) -> str:
     code = (raw or "").strip().upper()
     if not re.fullmatch(r"[A-Z0-9]{1,20}", code):
-        raise DocTypeError(f"类型代码“{code}”无效：请用 1–20 个英文字母或数字，例如 HT。 / "
-                           f"Type code {code!r} is not valid: use 1–20 letters A–Z or digits, e.g. HT.")
+        raise DocTypeError(_("Type code “%(code)s” is not valid: use 1–20 letters A–Z or digits, e.g. HT.", code=code))
     return code
 
 
@@ -175,8 +179,8 @@ def clean_fields(values: Mapping[str, object]) -> dict[str, object]:
     """The given fields, checked and normalised; a DocTypeError says what is wrong and how to fix it."""
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
-        raise DocTypeError(f"不认识的字段：{'、'.join(unknown)}。可以修改的有：{'、'.join(FIELDS)}。 / "
-                           f"Unknown field(s) {', '.join(unknown)}; use {', '.join(FIELDS)}.")
+        raise DocTypeError(_("Unknown field(s): %(unknown)s; the fields that can change are %(fields)s.",
+                             unknown=", ".join(unknown), fields=", ".join(FIELDS)))
     out: dict[str, object] = {}
     for field, raw in values.items():
         if field in ("name_zh", "name_en"):
@@ -184,28 +188,28 @@ def clean_fields(values: Mapping[str, object]) -> dict[str, object]:
             if field == "name_zh" and not text:
                 raise DocTypeError(_("The Chinese name cannot be empty."))
             if len(text) > NAME_MAX:
-                raise DocTypeError(f"{_LABELS[field]}太长（最多 {NAME_MAX} 字）。 / "
-                                   f"The {field} is too long ({NAME_MAX} characters at most).")
+                raise DocTypeError(_("%(field)s is too long (%(n)s characters at most).", field=FIELD_LABELS[field],
+                                     n=NAME_MAX))
             out[field] = text
         elif field == "retention":
             if raw not in RETENTION_CLASSES:
-                raise DocTypeError(f"保管期限“{raw}”无效，应为 Y（永久）、D30（30 年）或 D10（10 年）。 / "
-                                   "Retention must be Y (permanent), D30 (30 years) or D10 (10 years).")
+                raise DocTypeError(_("Retention “%(value)s” is not valid; use Y (permanent), D30 (30 years) or D10 (10 years).",
+                                     value=raw))
             out[field] = raw
         elif field in ("sensitive", "active"):
             if not isinstance(raw, bool):
-                raise DocTypeError(f"“{_LABELS[field]}”应为 true 或 false。 / {field} must be true or false.")
+                raise DocTypeError(_("“%(field)s” must be true or false.", field=FIELD_LABELS[field]))
             out[field] = raw
         elif field == "required_from":
             if raw and raw not in STAGE_CODES:
-                raise DocTypeError(f"业务环节“{raw}”无效，应为 {'、'.join(STAGE_CODES)} 之一，或留空。 / "
-                                   f"Unknown stage {raw!r}; use one of {', '.join(STAGE_CODES)}, or none.")
+                raise DocTypeError(_("Unknown stage “%(stage)s”; use one of %(stages)s, or none.", stage=raw,
+                                     stages=", ".join(STAGE_CODES)))
             out[field] = raw or None
         elif field == "position":
             text = str(raw).strip()
             if isinstance(raw, bool) or not text.isdigit() or int(text) > POSITION_MAX:
-                raise DocTypeError(f"排序“{raw}”无效：请填写 0 到 {POSITION_MAX} 之间的整数。 / "
-                                   f"Order must be a whole number from 0 to {POSITION_MAX}.")
+                raise DocTypeError(_("Order “%(value)s” is not valid: give a whole number from 0 to %(max)s.", value=raw,
+                                     max=POSITION_MAX))
             out[field] = int(text)
     return out
 

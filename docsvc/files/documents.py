@@ -11,7 +11,7 @@ from docsvc.constants import IndexState
 
 from docsvc.governance.access import hides_identity, is_storage_only
 from docsvc.errors import NotFound, require_found
-from docsvc.i18n import shown
+from docsvc.i18n import _, shown
 from docsvc.jobs import request_index
 from docsvc.models import Document, Page, User, utcnow
 from docsvc.search.snippets import MASKED_TITLE
@@ -45,19 +45,18 @@ def mark_for_reindex(session: Session, document_ids: Iterable[int] | Select[tupl
 
 
 def get_document(session: Session, document_id: int) -> Document:
-    return require_found(session.get(Document, document_id), "文档", "Document", document_id)
+    return require_found(session.get(Document, document_id), _("Document #%(id)s does not exist.", id=document_id))
 
 
 def get_page(session: Session, page_id: int) -> Page:
-    return require_found(session.get(Page, page_id), "页面", "Page", page_id)
+    return require_found(session.get(Page, page_id), _("Page #%(id)s does not exist.", id=page_id))
 
 
 def page_object_key(page: Page, kind: str) -> str:
     """The stored object behind a page's image, thumbnail or words; NotFound while not yet made."""
     key = {"image": page.image_key, "thumbnail": page.thumb_key, "words": page.words_key}[kind]
     if key is None:
-        raise NotFound(f"第 {page.number} 页尚未处理完成，请稍后再看。 / "
-                       f"Page {page.number} is not processed yet ({kind}); look again shortly.")
+        raise NotFound(_("Page %(number)s is not processed yet; look again shortly.", number=page.number))
     return key
 
 
@@ -81,7 +80,7 @@ def document_json(document: Document, viewer: User | None) -> dict[str, object]:
     data = _document_fields(document)
     masked = hides_identity(viewer, document)
     if masked:
-        data |= {"title": MASKED_TITLE, **dict.fromkeys(IDENTIFYING_FIELDS)}
+        data |= {"title": str(MASKED_TITLE), **dict.fromkeys(IDENTIFYING_FIELDS)}
     return data | {"masked": masked}
 
 

@@ -237,7 +237,7 @@ def _contents_sheet(export: FileExport, rows: list[tuple[str, object]], number: 
 def _document_row(sheet: Sheet, entry: Entry, y: float) -> None:
     d = entry.document
     start = WITHHELD if not entry.included else (str(entry.start) if entry.start else "—")
-    cells = (str(entry.number), d.reference_code or "—", MASKED_TITLE if entry.masked else d.title,
+    cells = (str(entry.number), d.reference_code or "—", str(MASKED_TITLE) if entry.masked else d.title,
              d.doc_date.isoformat() if d.doc_date else "", str(len(entry.pages)), start)
     for (_heading, x, width), value in zip(COLUMNS, cells):
         if value:

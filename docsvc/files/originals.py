@@ -14,13 +14,12 @@ from docsvc.files.documents import live_pages
 from docsvc.formats.filenames import name_part
 from docsvc.governance import audit
 from docsvc.governance.access import Action, content_grant
+from docsvc.i18n import _
 from docsvc.models import Document, User
 from storage import ObjectStore
 
 AUDIT_ACTION = "customer.download_originals"
 EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tif", "image/jpeg": "jpg", "image/png": "png"}
-NOTHING_TO_DOWNLOAD = ("您无权下载该客户档案中的任何原件；如需下载，请申请借阅并勾选“允许下载”。 / "
-                       "You may not download any original of this file; request a loan that allows downloads.")
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def originals_zip(session: Session, store: ObjectStore, user: User, account: str
     documents = file_documents(session, customer)
     allowed = [d for d in documents if content_grant(session, user, d, Action.DOWNLOAD) is not None]
     if not allowed:
-        raise Forbidden(NOTHING_TO_DOWNLOAD)
+        raise Forbidden(_("You may not download any original of this file; request a loan that allows downloads."))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:  # scans are compressed already
         seen: set[str] = set()

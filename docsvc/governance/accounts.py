@@ -297,7 +297,7 @@ def update_account(session: Session, actor: User, user_id: int, *, roles: list[s
                    active: bool, ip: str | None = None) -> User:
     """The administrator's form as one use case: change what differs (each change audited on its own);
     nobody disables their own account."""
-    user = require_found(session.get(User, user_id), "用户", "User", user_id)
+    user = require_found(session.get(User, user_id), _("User #%(id)s does not exist.", id=user_id))
     if sorted(roles) != sorted(user.role_set):
         set_roles(session, actor, user, roles, ip=ip)
     if sorted(grants) != sorted(user.grant_set):

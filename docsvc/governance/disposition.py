@@ -25,12 +25,13 @@ from docsvc.errors import DomainError, Forbidden, NotAllowedNow, require_found
 from docsvc.governance import audit, erasure, holds, register, retention
 from docsvc.governance.access import is_sensitive, may_sign
 from docsvc.jobs import JobQueue, enqueue_destruction
+from docsvc.labels import label
 from docsvc.models import (
     DestroyedOriginal, DestructionItem, DestructionList, DestructionSignoff, Document, User, as_utc, utcnow,
 )
 from docsvc.search.snippets import MASKED_TITLE
 from storage import ObjectStore
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l, shown
 
 if TYPE_CHECKING:
     from docsvc.config import Settings
@@ -45,6 +46,10 @@ APPRAISABLE = frozenset({ListState.DRAFT, ListState.APPRAISAL, ListState.REJECTE
 # Results that end an item's execution; the others (none yet, erasing, failed) are taken again.
 FINAL_RESULTS = frozenset({ItemResult.DESTROYED, ItemResult.HELD, ItemResult.INELIGIBLE})
 OPEN_STATES = CANCELLABLE | {ListState.EXECUTING}
+# The steps `_require` names when a list is not at them.
+STEPS = {"appraise": _l("appraisal"), "submit": _l("submission"), "approve": _l("approval"),
+         "reject": _l("rejection"), "supervise": _l("supervision"), "cancel": _l("cancellation"),
+         "execute": _l("execution")}
 # Items begun together: their index entries go in one commit (a Whoosh commit costs tens of ms).
 EXECUTION_BATCH = 100
 
@@ -77,9 +82,10 @@ def refuse_if_destroyed(document: Document) -> None:
     """A destroyed document's row is its stub, kept permanently as the destruction register's
     counterpart: nothing about it changes any more."""
     if document.destroyed_at is not None:
-        raise NotAllowedNow(f"文档 #{document.id}（档号 {document.reference_code}）已于 {document.destroyed_at:%Y-%m-%d} 按销毁清册 "
-                            f"#{document.destruction_list_id} 销毁，只保留目录信息，不能再修改。 / Document #{document.id} was "
-                            "destroyed; only its catalogue stub remains, and it cannot be changed.")
+        raise NotAllowedNow(_("Document #%(id)s (reference code %(code)s) was destroyed on %(day)s by destruction "
+                              "list #%(list)s; only its catalogue stub remains, and it cannot be changed.",
+                              id=document.id, code=document.reference_code, day=f"{document.destroyed_at:%Y-%m-%d}",
+                              list=document.destruction_list_id))
 
 
 def due_documents(session: Session, limit: int = 500) -> list[Document]:
@@ -102,7 +108,8 @@ def destroyed_stub(session: Session, reference_code: str) -> Document | None:
 
 
 def get_list(session: Session, list_id: int) -> DestructionList:
-    return require_found(session.get(DestructionList, list_id), "销毁清册", "Destruction list", list_id)
+    return require_found(session.get(DestructionList, list_id),
+                         _("Destruction list #%(id)s does not exist.", id=list_id))
 
 
 def create_list(session: Session, actor: User, document_ids: Sequence[int], *, title: str | None = None,
@@ -115,12 +122,15 @@ def create_list(session: Session, actor: User, document_ids: Sequence[int], *, t
     listed = dict(session.execute(
         select(DestructionItem.document_id, DestructionList.id).join(DestructionList)
         .where(DestructionItem.document_id.in_(ids), DestructionList.state.in_(list(OPEN_STATES)))).all())
-    problems = [f"#{i}: {verdicts[i]}" for i in ids if verdicts[i]]
-    problems += [f"#{i}: 已在销毁清册 #{listed[i]} 中 / already on list #{listed[i]}" for i in ids if i in listed]
+    problems = [f"#{i}: {shown(verdicts[i])}" for i in ids if verdicts[i]]
+    problems += [f"#{i}: " + _("already on list #%(list)s", list=listed[i]) for i in ids if i in listed]
     if problems:
-        raise DestructionError(_("These documents cannot go on a destruction list; remove them and try again:") + "; ".join(problems))
+        raise DestructionError(_("These documents cannot go on a destruction list; remove them and try again: "
+                                 "%(problems)s", problems="; ".join(problems)))
     now = utcnow()
-    dlist = DestructionList(title=(title or "").strip() or f"销毁清册 {now:%Y-%m-%d}", state=ListState.DRAFT,
+    # A name, not a message: written once in the compiler's language, like a title they type.
+    default_title = _("Destruction list %(day)s", day=f"{now:%Y-%m-%d}")
+    dlist = DestructionList(title=(title or "").strip() or default_title, state=ListState.DRAFT,
                             compiler_id=actor.id, created_at=now, method=DESTRUCTION_METHOD)
     session.add(dlist)
     session.flush()
@@ -135,7 +145,7 @@ def create_list(session: Session, actor: User, document_ids: Sequence[int], *, t
 def appraise(session: Session, actor: User, dlist: DestructionList, decisions: Sequence[DecisionInput], *,
              report: str | None = None, today: date | None = None, ip: str | None = None) -> DestructionList:
     """Record the appraisal group's decision on items (鉴定): destroy, extend to a date, or keep."""
-    _require(dlist, APPRAISABLE, "鉴定")
+    _require(dlist, APPRAISABLE, "appraise")
     items = {i.document_id: i for i in dlist.items}
     today = today or utcnow().date()
     now = utcnow()
@@ -143,8 +153,7 @@ def appraise(session: Session, actor: User, dlist: DestructionList, decisions: S
     for d in decisions:
         item = items.get(d.document_id)
         if item is None:
-            raise DestructionError(f"文档 #{d.document_id} 不在销毁清册 #{dlist.id} 中。 / Document #{d.document_id} "
-                                   f"is not on list #{dlist.id}.")
+            raise DestructionError(_("Document #%(id)s is not on list #%(list)s.", id=d.document_id, list=dlist.id))
         _check_decision(d, today)
         item.decision, item.until = d.decision, d.until if d.decision == Decision.EXTEND else None
         item.reason = (d.reason or "").strip() or None
@@ -161,25 +170,23 @@ def appraise(session: Session, actor: User, dlist: DestructionList, decisions: S
 
 def _check_decision(d: DecisionInput, today: date) -> None:
     if d.decision not in set(Decision):
-        raise DestructionError(f"文档 #{d.document_id} 的鉴定结论「{d.decision}」无效，应为 destroy（销毁）、extend"
-                               f"（延期）或 keep（永久保存）。 / Decision must be destroy, extend or keep.")
+        raise DestructionError(_("Document #%(id)s: the decision “%(decision)s” is not valid; it must be destroy, "
+                                 "extend or keep.", id=d.document_id, decision=d.decision))
     if d.decision != Decision.DESTROY and not (d.reason or "").strip():
-        raise DestructionError(f"文档 #{d.document_id}：延期或永久保存须写明理由。 / Document #{d.document_id}: "
-                               "an extension or keeping needs a reason.")
+        raise DestructionError(_("Document #%(id)s: an extension or keeping needs a reason.", id=d.document_id))
     if d.decision == Decision.EXTEND and (d.until is None or d.until <= today):
-        raise DestructionError(f"文档 #{d.document_id}：延期须给出今天以后的新到期日。 / Document #{d.document_id}: "
-                               "an extension needs a new due date after today.")
+        raise DestructionError(_("Document #%(id)s: an extension needs a new due date after today.",
+                                 id=d.document_id))
 
 
 def submit(session: Session, actor: User, dlist: DestructionList, *, today: date | None = None,
            ip: str | None = None) -> DestructionList:
     """Hand the appraised list to the approver; the register's rows are copied from the documents now."""
-    _require(dlist, APPRAISABLE, "提交")
+    _require(dlist, APPRAISABLE, "submit")
     undecided = [i.document_id for i in dlist.items if i.decision is None]
     if undecided:
-        raise DestructionError(f"还有 {len(undecided)} 份文档未鉴定（#{', #'.join(map(str, undecided[:10]))}）；请逐项"
-                               f"给出结论后再提交。 / {len(undecided)} items have no decision yet; appraise every "
-                               "item before submitting.")
+        raise DestructionError(_("%(n)s items have no decision yet (%(ids)s); appraise every item before submitting.",
+                                 n=len(undecided), ids="#" + ", #".join(map(str, undecided[:10]))))
     today = today or utcnow().date()
     for item in dlist.items:
         _snapshot(item, item.document, today)
@@ -192,7 +199,7 @@ def submit(session: Session, actor: User, dlist: DestructionList, *, today: date
 def _snapshot(item: DestructionItem, d: Document, today: date) -> None:
     """The register row (DestructionItem docstring): a sensitive type's title is not written down."""
     item.reference_code = d.reference_code
-    item.title = MASKED_TITLE if is_sensitive(d) else d.title
+    item.title = str(MASKED_TITLE) if is_sensitive(d) else d.title  # a snapshot, in the compiler's language
     item.year = d.doc_date.year if d.doc_date else None
     item.retention = d.retention
     # 已保管期限: whole years since the period began (1 January after the document was formed).
@@ -203,7 +210,7 @@ def _snapshot(item: DestructionItem, d: Document, today: date) -> None:
 def approve(session: Session, actor: User, dlist: DestructionList, settings: "Settings", *,
             note: str | None = None, now: datetime | None = None, ip: str | None = None) -> DestructionList:
     """The responsible leader approves (never the compiler); the waiting period starts."""
-    _require(dlist, {ListState.SUBMITTED}, "审批")
+    _require(dlist, {ListState.SUBMITTED}, "approve")
     _may_sign(actor, dlist, SignRole.APPROVER)
     now = now or utcnow()
     dlist.approver_id, dlist.decided_at = actor.id, now
@@ -227,7 +234,7 @@ def approve(session: Session, actor: User, dlist: DestructionList, settings: "Se
 def reject(session: Session, actor: User, dlist: DestructionList, reason: str, *,
            ip: str | None = None) -> DestructionList:
     """Back to the compiler with a reason; the appraisal may be changed and the list submitted again."""
-    _require(dlist, {ListState.SUBMITTED}, "退回")
+    _require(dlist, {ListState.SUBMITTED}, "reject")
     _may_sign(actor, dlist, SignRole.APPROVER)
     if not reason.strip():
         raise DestructionError(_("A rejection needs a reason."))
@@ -240,12 +247,11 @@ def reject(session: Session, actor: User, dlist: DestructionList, reason: str, *
 def supervise(session: Session, actor: User, dlist: DestructionList, *, note: str | None = None,
               now: datetime | None = None, ip: str | None = None) -> DestructionList:
     """A supervisor (监销人) confirms, after the waiting period; the second one completes supervision."""
-    _require(dlist, {ListState.APPROVED}, "监销")
+    _require(dlist, {ListState.APPROVED}, "supervise")
     now = now or utcnow()
     if dlist.wait_until is not None and as_utc(now) < as_utc(dlist.wait_until):
-        raise WaitingPeriod(f"销毁清册 #{dlist.id} 的等待期到 {as_utc(dlist.wait_until):%Y-%m-%d %H:%M} UTC 为止，"
-                            f"请届时再确认。 / The waiting period of list #{dlist.id} runs until "
-                            f"{as_utc(dlist.wait_until):%Y-%m-%d %H:%M} UTC; confirm after that.")
+        raise WaitingPeriod(_("The waiting period of list #%(list)s runs until %(moment)s UTC; confirm after that.",
+                              list=dlist.id, moment=f"{as_utc(dlist.wait_until):%Y-%m-%d %H:%M}"))
     _may_sign(actor, dlist, SignRole.SUPERVISOR)
     session.add(DestructionSignoff(list_id=dlist.id, user_id=actor.id, role=SignRole.SUPERVISOR, signed_at=now,
                                    note=note))
@@ -265,7 +271,7 @@ def supervisors(dlist: DestructionList) -> list[DestructionSignoff]:
 
 def cancel(session: Session, actor: User, dlist: DestructionList, reason: str, *,
            ip: str | None = None) -> DestructionList:
-    _require(dlist, CANCELLABLE, "取消")
+    _require(dlist, CANCELLABLE, "cancel")
     if not reason.strip():
         raise DestructionError(_("Cancelling needs a reason."))
     dlist.state, dlist.cancelled_at, dlist.cancel_reason = ListState.CANCELLED, utcnow(), reason.strip()
@@ -278,7 +284,7 @@ def start_execution(session: Session, actor: User, dlist: DestructionList, jobs:
                     ip: str | None = None) -> DestructionList:
     """Queue the erasure of a supervised list; on a list already executing (a fault stopped it), queue
     it again to complete it."""
-    _require(dlist, {ListState.SUPERVISED, ListState.EXECUTING}, "执行")
+    _require(dlist, {ListState.SUPERVISED, ListState.EXECUTING}, "execute")
     if dlist.state == ListState.SUPERVISED:
         dlist.state, dlist.execution_started_at = ListState.EXECUTING, utcnow()
         _audit(session, actor, "destruction.execute", dlist, ip, _counts(dlist))
@@ -309,7 +315,7 @@ def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id:
     dlist = get_list(session, list_id)
     if dlist.state == ListState.EXECUTED:
         return dlist
-    _require(dlist, {ListState.EXECUTING}, "执行")
+    _require(dlist, {ListState.EXECUTING}, "execute")
     now = now or utcnow()
     todo = [i for i in dlist.items if i.decision == Decision.DESTROY and i.result not in FINAL_RESULTS]
     erased: list[tuple[DestructionItem, erasure.Plan]] = []
@@ -330,9 +336,9 @@ def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id:
     session.commit()
     failed = [i.document_id for i in dlist.items if i.result == ItemResult.FAILED]
     if failed:
-        raise erasure.ErasureError(f"销毁清册 #{dlist.id} 中 {len(failed)} 份文档核验未通过（#{failed}），请再次执行以完成"
-                                   f"删除；如仍失败请联系系统管理员。 / {len(failed)} items of list #{dlist.id} failed "
-                                   "verification; execute the list again to complete them.")
+        raise erasure.ErasureError(_("%(n)s items of list #%(list)s failed verification (%(ids)s); execute the list "
+                                     "again to complete them, and if they fail again, call the system administrator.",
+                                     n=len(failed), list=dlist.id, ids="#" + ", #".join(map(str, failed))))
     register.write(session, store, dlist, fonds=fonds, zone=zone, now=now)
     dlist.state, dlist.executed_at = ListState.EXECUTED, now
     _audit(session, None, "destruction.executed", dlist, None, {
@@ -423,7 +429,7 @@ def list_json(dlist: DestructionList) -> dict[str, object]:
         "items": [{
             "position": i.position, "document_id": i.document_id, "decision": i.decision,
             "until": i.until.isoformat() if i.until else None, "reason": i.reason, "result": i.result,
-            "result_detail": _detail(i) or None,
+            "result_detail": _shown_detail(i) or None,
         } for i in dlist.items],
     }
 
@@ -447,12 +453,30 @@ def _detail(item: DestructionItem) -> dict[str, object]:
     return json.loads(item.result_detail) if item.result_detail else {}
 
 
-def _require(dlist: DestructionList, states: Iterable[str], step_zh: str) -> None:
+def passed_over(item: DestructionItem) -> str | None:
+    """Why execution left the item untouched (held, no longer eligible): a stored text (i18n.shown reads
+    it in the reader's language); None for an item it did not pass over."""
+    reason = _detail(item).get("reason")
+    return reason if isinstance(reason, str) else None
+
+
+def _shown_detail(item: DestructionItem) -> dict[str, object]:
+    """The item's detail for a reader, the reason it was passed over in their language."""
+    detail = _detail(item)
+    reason = passed_over(item)
+    if reason is not None:
+        detail["reason"] = shown(reason)
+    return detail
+
+
+def _require(dlist: DestructionList, states: Iterable[str], step: str) -> None:
+    """Refuse `step` (a key of STEPS) unless the list is in one of `states`."""
     allowed = set(states)
     if dlist.state not in allowed:
-        raise WrongState(f"销毁清册 #{dlist.id} 当前状态为「{dlist.state}」，不能{step_zh}（须为 "
-                         f"{'、'.join(sorted(allowed))}）。请刷新页面查看清册的当前步骤。 / List #{dlist.id} is "
-                         f"{dlist.state}; this step needs it to be {' or '.join(sorted(allowed))}.")
+        raise WrongState(_("List #%(list)s is “%(state)s”: %(step)s is not possible now (the list must be %(allowed)s). "
+                           "Reload the page to see the list's current step.", list=dlist.id,
+                           state=label("list_state", dlist.state), step=str(STEPS[step]),
+                           allowed=", ".join(label("list_state", s) for s in sorted(allowed))))
 
 
 def _may_sign(actor: User, dlist: DestructionList, role: SignRole) -> None:

@@ -24,6 +24,7 @@ from pypdf.generic import DictionaryObject, NameObject
 from sqlalchemy import Engine, delete, or_, select, text
 from sqlalchemy.orm import Session
 
+from docsvc.i18n import _
 from docsvc.models import Document, Page
 from storage import ObjectStore, StoredObject
 
@@ -122,8 +123,8 @@ def cut_original(data: bytes, media_type: str, indexes: list[int]) -> "_Cut":
     if media_type == "image/tiff":
         return _Cut(_cut_tiff(data, indexes), media_type)
     # JPEG and PNG hold one page, which one document owns: nothing to share, nothing to cut.
-    raise ErasureError(f"无法从 {media_type} 原件中拆出页面：该格式只有一页。请联系系统管理员。 / "
-                       f"Cannot cut pages out of a {media_type} original: it holds one page.")
+    raise ErasureError(_("Cannot cut pages out of a %(media_type)s original: it holds one page. Call the system "
+                         "administrator.", media_type=media_type))
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,8 @@ def remove_objects(store: ObjectStore, erased: Plan) -> dict[str, int]:
     removed: dict[str, int] = {}
     for key in [*erased.objects, *erased.originals]:
         if not key.startswith(ERASABLE_PREFIXES):
-            raise ErasureError(f"拒绝删除 {key}：销毁只删除页面对象和原件。 / Refusing to delete {key}: "
-                               "destruction removes page objects and originals only.")
+            raise ErasureError(_("Refusing to delete %(key)s: destruction removes page objects and originals only.",
+                                 key=key))
         removed[key] = store.delete(key)
     return removed
 

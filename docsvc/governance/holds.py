@@ -108,12 +108,12 @@ def place(session: Session, actor: User | None, name: str, reason: str, *,
     customers = {c.account: c for c in session.scalars(select(Customer).where(Customer.account.in_(accounts)))}
     missing = [a for a in accounts if a not in customers]
     if missing:
-        raise HoldError(f"这些户号不在客户表中：{'、'.join(missing)}。请核对户号。 / Unknown customer account(s): "
-                        f"{', '.join(missing)}.")
+        raise HoldError(_("These customer accounts are not in the customer table: %(accounts)s. Check the accounts.",
+                          accounts=", ".join(missing)))
     known = set(session.scalars(select(Document.id).where(Document.id.in_(ids)))) if ids else set()
     unknown = [str(i) for i in ids if i not in known]
     if unknown:
-        raise HoldError(f"这些文档不存在：#{'、#'.join(unknown)}。 / Unknown document(s): #{', #'.join(unknown)}.")
+        raise HoldError(_("These documents do not exist: %(ids)s.", ids="#" + ", #".join(unknown)))
     if query is not None:
         from docsvc.search import QueryError
         from docsvc.search.query import compile_query
@@ -121,7 +121,7 @@ def place(session: Session, actor: User | None, name: str, reason: str, *,
         try:
             compile_query(query, DocumentType.alias_map(session))
         except QueryError as exc:
-            raise HoldError(f"检索式无法使用：{exc} / The saved search cannot be used: {exc}") from exc
+            raise HoldError(_("The saved search cannot be used: %(problem)s", problem=str(exc))) from exc
     hold = Hold(name=name, reason=reason, owner_id=actor.id if actor else None, query=query,
                 created_at=now or utcnow())
     hold.targets = ([HoldTarget(customer_id=customers[a].id) for a in accounts]
@@ -138,13 +138,13 @@ def place(session: Session, actor: User | None, name: str, reason: str, *,
 def release(session: Session, actor: User | None, hold_id: int, reason: str, *, ip: str | None = None,
             now: datetime | None = None) -> Hold:
     """Release a hold with a reason; audited, committed. Items another hold covers stay held."""
-    hold = require_found(session.get(Hold, hold_id), "冻结", "Hold", hold_id)
+    hold = require_found(session.get(Hold, hold_id), _("Hold #%(id)s does not exist.", id=hold_id))
     reason = (reason or "").strip()
     if not reason or len(reason) > 1000:
         raise HoldError(_("Give the reason for releasing the hold."))
     if hold.released_at is not None:
-        raise NotAllowedNow(f"冻结 #{hold.id} 已于 {hold.released_at:%Y-%m-%d} 解除。 / Hold #{hold.id} was already "
-                            "released.")
+        raise NotAllowedNow(_("Hold #%(id)s was already released on %(day)s.", id=hold.id,
+                              day=f"{hold.released_at:%Y-%m-%d}"))
     hold.released_at, hold.released_by_id, hold.release_reason = now or utcnow(), actor.id if actor else None, reason
     audit.record(session, actor, "hold.release", object_type="hold", object_id=hold.id, ip=ip, now=now,
                  detail={"name": hold.name, "reason": reason})

@@ -67,7 +67,7 @@ def request_loan(session: Session, user: User, req: LoanRequest, *, ip: str | No
 
 
 def get_loan(session: Session, loan_id: int) -> Loan:
-    return require_found(session.get(Loan, loan_id), "借阅申请", "Loan", loan_id)
+    return require_found(session.get(Loan, loan_id), _("Loan request #%(id)s does not exist.", id=loan_id))
 
 
 def covers_sensitive(session: Session, loan: Loan) -> bool:

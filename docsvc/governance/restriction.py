@@ -35,9 +35,11 @@ def set_storage_only(session: Session, actor: User | None, target: Document | Cu
     kind, ident = ("document", target.id) if isinstance(target, Document) else ("customer", target.account)
     before = target.storage_only_at is not None
     if before == on:
-        state = "已是“仅存储”" if on else "不是“仅存储”"
-        raise RestrictionError(f"{'文档' if kind == 'document' else '客户'} {ident} {state}，无需更改。 / "
-                               f"The {kind} {ident} is {'already' if on else 'not'} storage-only.")
+        unchanged = {("document", True): _("Document %(id)s is already storage-only; nothing to change."),
+                     ("document", False): _("Document %(id)s is not storage-only; nothing to change."),
+                     ("customer", True): _("Customer %(id)s is already storage-only; nothing to change."),
+                     ("customer", False): _("Customer %(id)s is not storage-only; nothing to change.")}
+        raise RestrictionError(unchanged[kind, on] % {"id": ident})
     target.storage_only_at = (now or utcnow()) if on else None
     target.storage_only_reason = reason if on else None
     audit.record(session, actor, "storage_only.set" if on else "storage_only.clear", object_type=kind,

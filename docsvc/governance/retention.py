@@ -34,25 +34,25 @@ from docsvc.errors import DomainError
 from docsvc.governance import audit
 from docsvc.governance.access import hides_identity
 from docsvc.governance.holds import all_held_document_ids, held_document_ids
+from docsvc.governance.retention_authority import INITIAL_AUTHORITY
 from docsvc.models import (
     Customer, Document, DocumentType, Hold, RetentionEvent, RetentionSchedule, User, utcnow,
 )
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l, stored
 
 PERMANENT = "Y"
 _PERIOD = re.compile(r"D([1-9][0-9]{0,2})")
-INITIAL_AUTHORITY = "企业归档范围和保管期限表（初始） / initial company table"
 DUE_SOON_DAYS = 90
 TRIGGER_LABELS = {
-    RetentionTrigger.DOCUMENT_DATE: "文档形成次年1月1日起算 / from 1 January after the document date",
-    RetentionTrigger.ACCOUNT_CLOSED: "销户日期起算 / from the account's closing date",
-    RetentionTrigger.CONTRACT_END: "合同终止日期起算 / from the contract's end date",
-    RetentionTrigger.EVENT: "指定事件日期起算 / from a named event's date",
+    RetentionTrigger.DOCUMENT_DATE: _l("From 1 January after the document date"),
+    RetentionTrigger.ACCOUNT_CLOSED: _l("From the account's closing date"),
+    RetentionTrigger.CONTRACT_END: _l("From the contract's end date"),
+    RetentionTrigger.EVENT: _l("From a named event's date"),
 }
 STATUS_LABELS = {
-    RetentionStatus.PERMANENT: "永久 permanent", RetentionStatus.UNKNOWN: "无法计算 cannot compute",
-    RetentionStatus.RUNNING: "保管中 running", RetentionStatus.DUE: "已到期待鉴定 due for appraisal",
-    RetentionStatus.DESTROYED: "已销毁 destroyed",
+    RetentionStatus.PERMANENT: _l("Permanent"), RetentionStatus.UNKNOWN: _l("Cannot compute"),
+    RetentionStatus.RUNNING: _l("Running"), RetentionStatus.DUE: _l("Due for appraisal"),
+    RetentionStatus.DESTROYED: _l("Destroyed"),
 }
 
 
@@ -68,8 +68,8 @@ def period_years(retention: str) -> int | None:
         return None
     match = _PERIOD.fullmatch(retention or "")
     if match is None:
-        raise RetentionError(f"保管期限“{retention}”无效：应为 Y（永久）、D30、D10 或 D<年数>（如 D5）。 / "
-                             f"Retention {retention!r} is not valid: use Y (permanent), D30, D10 or D<years> (e.g. D5).")
+        raise RetentionError(_("Retention “%(retention)s” is not valid: use Y (permanent), D30, D10 or D<years> "
+                               "(e.g. D5).", retention=retention))
     return int(match.group(1))
 
 
@@ -83,7 +83,9 @@ def label(retention: str | None) -> str:
     if not retention:
         return "—"
     years = period_years(retention)
-    return "永久 Permanent" if years is None else f"{years} 年 {years} years"
+    if years is None:
+        return _("Permanent")
+    return _("%(n)s year", n=years) if years == 1 else _("%(n)s years", n=years)
 
 
 def due_on(retention: str, trigger: str, trigger_date: date | None) -> date | None:
@@ -184,26 +186,26 @@ def draft_rule(session: Session, values: dict[str, object]) -> RuleDraft:
     def text_of(key: str, limit: int) -> str | None:
         raw = values.get(key)
         if raw is not None and not isinstance(raw, str):
-            raise RetentionError(f"字段 {key} 应为文字。 / Field {key} must be a string.")
+            raise RetentionError(_("Field %(field)s must be text.", field=key))
         value = (raw or "").strip()
         if len(value) > limit:
-            raise RetentionError(f"字段 {key} 太长（最多 {limit} 字）。 / Field {key} is too long ({limit} at most).")
+            raise RetentionError(_("Field %(field)s is too long (%(limit)s characters at most).", field=key,
+                                   limit=limit))
         return value or None
 
     code = (text_of("doc_type", 20) or "").upper()
     if session.get(DocumentType, code) is None:
-        raise RetentionError(f"文档类型“{code}”不存在，请先在文档类型表中新建。 / Unknown document type {code!r}; "
-                             "create it in the document-type table first.")
+        raise RetentionError(_("Unknown document type “%(code)s”; create it in the document-type table first.",
+                               code=code))
     retention = (text_of("retention", 10) or "").upper()
     period_years(retention)
     trigger = text_of("trigger", 20) or ""
     if trigger not in set(RetentionTrigger):
-        raise RetentionError(f"起算方式“{trigger}”无效，应为 {'、'.join(RetentionTrigger)}。 / "
-                             f"Trigger must be one of {', '.join(RetentionTrigger)}.")
+        raise RetentionError(_("Trigger “%(trigger)s” is not valid: it must be one of %(choices)s.",
+                               trigger=trigger, choices=", ".join(RetentionTrigger)))
     event_name = text_of("event_name", 60)
     if trigger == RetentionTrigger.EVENT and not event_name:
-        raise RetentionError("按事件起算时请填写事件名称（如 窃电案件结案）。 / An event trigger needs the event's "
-                             "name (e.g. 窃电案件结案).")
+        raise RetentionError(_("An event trigger needs the event's name (e.g. theft case closed)."))
     authority = text_of("authority", 300)
     if not authority:
         raise RetentionError(_("Give the authority: the table and its clause."))
@@ -212,9 +214,10 @@ def draft_rule(session: Session, values: dict[str, object]) -> RuleDraft:
         parent = parent.upper()
         period_years(parent)
         if not longer_or_equal(retention, parent):
-            raise RetentionError(f"{code} 的保管期限 {label(retention)} 短于上级规定 {label(parent)}：企业保管期限表"
-                                 f"只能延长、不能缩短上级期限。请改为不短于 {parent} 的期限。 / The rule ({retention}) is "
-                                 f"shorter than its parent rule ({parent}); a company table may lengthen, never shorten it.")
+            raise RetentionError(_("The rule for %(code)s (%(rule)s) is shorter than its parent rule (%(parent)s): a "
+                                   "company table may lengthen, never shorten it. Choose a period no shorter than "
+                                   "%(parent_class)s.", code=code, rule=label(retention), parent=label(parent),
+                                   parent_class=parent))
     return RuleDraft(code, retention, trigger, authority, event_name if trigger == RetentionTrigger.EVENT else None,
                      parent, text_of("reason", 500))
 
@@ -271,9 +274,9 @@ def save_rule(session: Session, actor: User | None, draft: RuleDraft, *, now: da
     current = current_schedules(session).get(draft.doc_type)
     filed = _filed_count(session, draft.doc_type)
     if current is not None and filed and not longer_or_equal(draft.retention, current.retention) and not draft.reason:
-        raise RetentionError(f"把 {draft.doc_type} 的保管期限从 {label(current.retention)} 缩短为 {label(draft.retention)} "
-                             f"会影响已归档的 {filed} 份文档，请填写缩短的理由。 / Shortening {draft.doc_type} from "
-                             f"{current.retention} to {draft.retention} affects {filed} filed document(s): give a reason.")
+        raise RetentionError(_("Shortening %(code)s from %(old)s to %(new)s affects %(n)s filed document(s): give "
+                               "a reason.", code=draft.doc_type, old=label(current.retention),
+                               new=label(draft.retention), n=filed))
     moment = now or utcnow()
     if current is not None:
         current.superseded_at = moment
@@ -304,12 +307,11 @@ def check_class_change(session: Session, doc_type: str, retention: str) -> None:
     if current is None:
         return
     if current.parent_retention and not longer_or_equal(retention, current.parent_retention):
-        raise RetentionError(f"{doc_type} 的保管期限不能短于上级规定 {label(current.parent_retention)}。 / "
-                             f"{doc_type} cannot be kept shorter than its parent rule ({current.parent_retention}).")
+        raise RetentionError(_("%(code)s cannot be kept shorter than its parent rule (%(parent)s).", code=doc_type,
+                               parent=label(current.parent_retention)))
     if not longer_or_equal(retention, current.retention) and _filed_count(session, doc_type):
-        raise RetentionError(f"缩短 {doc_type} 的保管期限会影响已归档文档：请在“保管期限表”页面修改并填写理由。 / "
-                             f"Shortening {doc_type} affects filed documents: change it on the retention schedules "
-                             "page, with a reason.")
+        raise RetentionError(_("Shortening %(code)s affects filed documents: change it on the retention schedules "
+                               "page, with a reason.", code=doc_type))
 
 
 def follow_type_class(session: Session, actor: User | None, doc_type: DocumentType, *, ip: str | None = None,
@@ -577,8 +579,7 @@ def record_event(session: Session, actor: User | None, name: str, occurred_on: d
     """Record a named event (e.g. 窃电案件结案) on a customer or a document, recompute, audit, commit."""
     name = (name or "").strip()
     if not name or len(name) > 60:
-        raise RetentionError("请填写事件名称（最多 60 字），如 窃电案件结案。 / Give the event's name (60 characters at "
-                             "most), e.g. 窃电案件结案.")
+        raise RetentionError(_("Give the event's name (60 characters at most), e.g. theft case closed."))
     if (customer is None) == (document is None):
         raise RetentionError(_("An event belongs to one customer or one document."))
     event = RetentionEvent(name=name, occurred_on=occurred_on, customer_id=customer.id if customer else None,
@@ -643,20 +644,19 @@ def due_documents(session: Session, viewer: User | None, *, index=None, limit: i
     documents = list(session.scalars(query))
     held = held_document_ids(session, [d.id for d in documents], index)
     return [DueItem(d.id, d.reference_code, d.doc_type, d.customer_account,
-                    "【敏感材料，已隐藏】" if hides_identity(viewer, d) else d.title, d.retention, d.due_on,
+                    _("[sensitive document hidden]") if hides_identity(viewer, d) else d.title, d.retention, d.due_on,
                     d.id in held) for d in documents]
 
 
-DUE_COLUMNS = ("档号 reference_code", "类型 doc_type", "户号 customer_account", "题名 title", "到期日 due_on",
-               "冻结 held")
+DUE_COLUMNS = (_l("Reference code"), _l("Type"), _l("Account"), _l("Title"), _l("Due on"), _l("Held"))
 
 
 def due_csv(items: Sequence[DueItem]) -> bytes:
     """The due list as CSV (with a BOM for Excel; no cell runs as a formula: docsvc.exports)."""
-    return exports.csv_bytes(DUE_COLUMNS, ([item.reference_code or f"#{item.document_id}", item.doc_type or "",
+    return exports.csv_bytes([str(c) for c in DUE_COLUMNS], ([item.reference_code or f"#{item.document_id}", item.doc_type or "",
                                             item.customer_account or "", item.title,
                                             item.due_on.isoformat() if item.due_on else "",
-                                            "是 yes" if item.held else "否 no"] for item in items))
+                                            _("yes") if item.held else _("no")] for item in items))
 
 
 def due_json(item: DueItem) -> dict[str, object]:
@@ -666,7 +666,8 @@ def due_json(item: DueItem) -> dict[str, object]:
 
 
 def eligible(session: Session, document_ids: Iterable[int], index=None) -> dict[int, str | None]:  # type: ignore[no-untyped-def]
-    """For each id: None when it may go on a destruction list, else why not (Chinese / English).
+    """For each id: None when it may go on a destruction list, else why not, as a stored text
+    (i18n.stored: the execution keeps it on the item; `i18n.shown` reads it in the reader's language).
 
     Eligible: due, not kept permanently, class not 永久, not destroyed, under no hold (saved-search
     holds too when `index` is given)."""
@@ -679,20 +680,20 @@ def eligible(session: Session, document_ids: Iterable[int], index=None) -> dict[
     for document_id in ids:
         d = rows.get(document_id)
         if d is None:
-            out[document_id] = f"文档 #{document_id} 不存在。 / Document #{document_id} does not exist."
+            out[document_id] = stored("Document #%(id)s does not exist.", id=document_id)
         elif d.destroyed_at is not None or d.retention_status == RetentionStatus.DESTROYED:
-            out[document_id] = _("Already destroyed.")
+            out[document_id] = stored("Already destroyed.")
         elif d.keep_permanently:
-            out[document_id] = _("Appraisal decided to keep it permanently.")
+            out[document_id] = stored("Appraisal decided to keep it permanently.")
         elif d.retention == PERMANENT or d.retention_status == RetentionStatus.PERMANENT:
-            out[document_id] = "永久保管的文档不能销毁。 / A permanent (永久) document can never be destroyed."
+            out[document_id] = stored("A permanent document can never be destroyed.")
         elif d.retention_status == RetentionStatus.UNKNOWN:
-            out[document_id] = (_("The due date cannot be computed (no trigger date); complete the dates first."))
+            out[document_id] = stored("The due date cannot be computed (no trigger date); complete the dates first.")
         elif d.retention_status != RetentionStatus.DUE:
             when = d.due_on.isoformat() if d.due_on else "—"
-            out[document_id] = f"尚未到期（到期日 {when}）。 / Not due yet (due on {when})."
+            out[document_id] = stored("Not due yet (due on %(day)s).", day=when)
         elif document_id in held:
-            out[document_id] = _("Under a hold; it cannot be destroyed until released.")
+            out[document_id] = stored("Under a hold; it cannot be destroyed until released.")
         else:
             out[document_id] = None
     return out
@@ -752,7 +753,7 @@ def document_retention(session: Session, document: Document) -> dict[str, object
     schedule = session.get(RetentionSchedule, document.schedule_id) if document.schedule_id else None
     return {"retention": document.retention, "retention_label": label(document.retention),
             "status": document.retention_status,
-            "status_label": STATUS_LABELS.get(RetentionStatus(document.retention_status), document.retention_status),
+            "status_label": str(STATUS_LABELS.get(RetentionStatus(document.retention_status), document.retention_status)),
             "due_on": document.due_on.isoformat() if document.due_on else None,
             "trigger": schedule.trigger if schedule else None, "schedule_version": schedule.version if schedule else None,
             "authority": schedule.authority if schedule else None,

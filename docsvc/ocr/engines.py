@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from docsvc.constants import OCR_DETECTION_SIDE, OCR_ENGINES
+from docsvc.i18n import _
 from docsvc.ocr.orientation import load_models
 from docsvc.ocr.interface import OcrEngine
 from docsvc.ocr.rapid import RapidOcrEngine
@@ -25,10 +26,8 @@ def get_engine(name: str, *, detection_side: int = OCR_DETECTION_SIDE, threads: 
     can load them before its first page.
     """
     if name not in ENGINES:
-        raise ValueError(
-            f"未知的识别引擎 {name!r}，可用：{', '.join(ENGINES)} / "
-            f"unknown OCR engine {name!r}; valid engines: {', '.join(ENGINES)}"
-        )
+        raise ValueError(_("unknown OCR engine %(name)s; valid engines: %(engines)s", name=repr(name),
+                           engines=", ".join(ENGINES)))
     key = (name, detection_side, threads) if name == "rapidocr" else (name, 0, 0)
     with _lock:
         if key not in _engines:

@@ -38,11 +38,9 @@ class TesseractEngine:
             raise OcrError(_("The tesseract program is not installed; install tesseract-ocr and retry.")) from exc
         missing = set(languages.split("+")) - installed
         if missing:
-            raise OcrError(
-                f"tesseract 缺少语言包 {', '.join(sorted(missing))}，无法识别页面；请安装对应的 "
-                f"tesseract-ocr-<语言> 软件包后重试。 / tesseract lacks the language data "
-                f"{', '.join(sorted(missing))}; install the tesseract-ocr language packages and retry."
-            )
+            raise OcrError(_("tesseract lacks the language data %(languages)s and cannot read pages; install the "
+                             "matching tesseract-ocr-<language> packages and retry.",
+                             languages=", ".join(sorted(missing))))
 
     def recognise(self, image: Image.Image) -> OcrResult:
         grey = image if image.mode == "L" else image.convert("L")
@@ -55,13 +53,11 @@ class TesseractEngine:
                     file.name, lang=self._languages, output_type=pytesseract.Output.DICT,
                     config=f"--dpi {dpi} -c preserve_interword_spaces=1", timeout=TIMEOUT_SECONDS)
             except RuntimeError as exc:  # pytesseract's time-out
-                raise OcrError(
-                    f"tesseract 识别超过 {TIMEOUT_SECONDS} 秒未完成，已中止；请重试该页，若仍失败请检查扫描图像。 / "
-                    f"tesseract took over {TIMEOUT_SECONDS} s and was stopped; retry the page.") from exc
+                raise OcrError(_("tesseract took over %(seconds)s s and was stopped; retry the page, and if it fails "
+                                 "again check the scanned image.", seconds=TIMEOUT_SECONDS)) from exc
             except pytesseract.TesseractError as exc:
-                raise OcrError(
-                    f"tesseract 运行失败：{exc.message}；请确认已安装 tesseract-ocr 及中文语言包后重试。 / "
-                    f"tesseract failed: {exc.message}; check the tesseract-ocr installation and retry.") from exc
+                raise OcrError(_("tesseract failed: %(error)s; check that tesseract-ocr and its Chinese language "
+                                 "data are installed, then retry.", error=exc.message)) from exc
         pieces = []
         for level, text, conf, left, top, width, height in zip(
                 data["level"], data["text"], data["conf"], data["left"], data["top"], data["width"], data["height"]):

@@ -199,8 +199,7 @@ def write(engine: Engine, store: ObjectStore, target: Path, *, since: Path | Non
     threaded server's."""
     target = Path(target)
     if target.exists() and any(target.iterdir()):
-        raise BackupError(f"备份目录 {target} 不是空的；请指定新的或空的目录。 / "
-                          f"Backup folder {target} is not empty: name a new or empty folder.")
+        raise BackupError(_("Backup folder %(folder)s is not empty: name a new or empty folder.", folder=target))
     previous = _previous_originals(since) if since is not None else {}
     target.mkdir(parents=True, exist_ok=True)
     report = BackupReport(path=target)
@@ -208,9 +207,8 @@ def write(engine: Engine, store: ObjectStore, target: Path, *, since: Path | Non
     with snapshot(engine) as conn:
         revision = db.current_revision_in(conn)
         if revision != db.head_revision():
-            raise BackupError(f"数据库结构版本为 {revision}，本程序需要 {db.head_revision()}；请先运行 `docsvc db upgrade`。 / "
-                              f"The database is at revision {revision}, this docsvc needs {db.head_revision()}: "
-                              "run `docsvc db upgrade` first.")
+            raise BackupError(_("The database is at revision %(revision)s, this docsvc needs %(head)s: run "
+                                "`docsvc db upgrade` first.", revision=revision, head=db.head_revision()))
         taken_at = utcnow()
         _write_tables(conn, target / TABLES_DIR, report, progress)
         with Session(bind=conn) as session:
@@ -371,12 +369,17 @@ def open_bag(path: Path) -> bagit.Bag:
     try:
         bag = bagit.Bag(str(path))
     except bagit.BagError as exc:
-        raise BackupError(f"{path} 不是可读的备份包（BagIt）：{exc}。请检查路径。 / "
-                          f"{path} is not a readable backup bag (BagIt): {exc}.") from None
-    if bag.info.get(INFO_FORMAT) != FORMAT:
-        raise BackupError(f"{path} 不是 docsvc 备份包（bag-info.txt 缺少 {INFO_FORMAT}: {FORMAT}）。 / "
-                          f"{path} is not a docsvc backup (bag-info.txt lacks {INFO_FORMAT}: {FORMAT}).")
+        raise BackupError(_("%(path)s is not a readable backup bag (BagIt): %(error)s. Check the path.", path=path,
+                            error=exc)) from None
+    refuse_foreign(bag, path)
     return bag
+
+
+def refuse_foreign(bag: bagit.Bag, path: Path) -> None:
+    """A bag that docsvc did not write (its bag-info.txt lacks our format line) is refused."""
+    if bag.info.get(INFO_FORMAT) != FORMAT:
+        raise BackupError(_("%(path)s is not a docsvc backup (bag-info.txt lacks %(line)s).", path=path,
+                            line=f"{INFO_FORMAT}: {FORMAT}"))
 
 
 _ORIGINAL_ENTRY = re.compile(rf"^data/{ORIGINALS_DIR}/([0-9a-f]{{64}})$")
@@ -388,6 +391,5 @@ def _check_linked(bag: bagit.Bag, previous: dict[str, Path]) -> None:
         match = _ORIGINAL_ENTRY.match(rel_path.replace(os.sep, "/"))
         if match and hashes["sha256"] != match.group(1):
             source = previous.get(match.group(1))
-            raise BackupError(f"原件 {match.group(1)} 在上一个备份 {source} 中已损坏；请不带 --since 做一次完整备份。 / "
-                              f"Original {match.group(1)} is damaged in the previous backup ({source}): "
-                              "write a full backup without --since.")
+            raise BackupError(_("Original %(key)s is damaged in the previous backup (%(source)s): write a full "
+                                "backup without --since.", key=match.group(1), source=source))

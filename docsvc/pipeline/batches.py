@@ -74,7 +74,7 @@ def page_tiles(session: Session, batch_id: int) -> dict[int, list[dict[str, obje
 
 
 def batch_report(session: Session, batch_id: int) -> BatchReport:
-    batch = require_found(session.get(Batch, batch_id), "批次", "Batch", batch_id)
+    batch = require_found(session.get(Batch, batch_id), _("Batch #%(id)s does not exist.", id=batch_id))
     return batch_reports(session, [batch])[0]
 
 
@@ -151,7 +151,7 @@ def _batch_status(statuses: list[str]) -> str:
 def retry_page(session: Session, jobs: JobQueue, page_id: int, *, actor: User | None = None,
                ip: str | None = None) -> Page:
     """Reset a failed page and queue it again; the reset, its audit event and its job commit together."""
-    page = require_found(session.get(Page, page_id), "页面", "Page", page_id)
+    page = require_found(session.get(Page, page_id), _("Page #%(id)s does not exist.", id=page_id))
     if page.status != JobState.FAILED:
         raise NotAllowedNow(_("Page #%(id)s has not failed; nothing to retry.", id=page_id))
     jobstate.reset(page)
@@ -169,7 +169,7 @@ def retry_failed(session: Session, jobs: JobQueue, batch_id: int, *, actor: User
     All resets commit in one transaction with the `batch.retry` event and their jobs (the outbox).
     """
     report = batch_report(session, batch_id)
-    files = [require_found(session.get(BatchFile, f.id), "文件", "File", f.id)
+    files = [require_found(session.get(BatchFile, f.id), _("File #%(id)s does not exist.", id=f.id))
              for f in report.files if f.status == FileState.FAILED and not f.document_ids]
     pages = session.scalars(
         select(Page).join(Document).join(BatchFile, BatchFile.id == Document.batch_file_id)

@@ -30,7 +30,7 @@ from docsvc.models import Page
 from docsvc.pipeline import jobstate, reindex
 from docsvc.search import SearchIndex
 from storage import ObjectStore
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l
 
 CHUNK = 5000  # page rows read per query
 PAGES_PREFIX = "pages/"
@@ -50,18 +50,20 @@ class Kind(StrEnum):
 
 # What to do, per kind; the repairable kinds say what `--repair` does.
 ADVICE: dict[Kind, str] = {
-    Kind.PAGE_WITHOUT_IMAGE: "--repair 重新排队该页，从原件重新生成 / --repair queues the page again to regenerate it from the original",
-    Kind.ROW_WITHOUT_OBJECT: "--repair 重新排队该页，从原件重新生成 / --repair queues the page again to regenerate it from the original",
+    Kind.PAGE_WITHOUT_IMAGE: _l("--repair queues the page again to regenerate it from the original"),
+    Kind.ROW_WITHOUT_OBJECT: _l("--repair queues the page again to regenerate it from the original"),
     Kind.ORIGINAL_MISSING: fixity.ADVICE[FixityOutcome.MISSING],
-    Kind.ORPHAN_OBJECT: ("没有页面记录引用该对象：请确认它不属于任何文档后删除（可能是未完成的销毁或清除留下的）。 / No page "
-                         "row names this object: make sure it belongs to no document, then delete it (an unfinished "
-                         "destruction or purge may have left it)."),
+    Kind.ORPHAN_OBJECT: _l("No page row names this object: make sure it belongs to no document, then delete it (an "
+                           "unfinished destruction or purge may have left it)."),
     Kind.UNEXPECTED_ORIGINAL: fixity.ADVICE[FixityOutcome.UNEXPECTED],
-    Kind.INDEX_MISSING: "--repair 写入索引 / --repair indexes the page",
-    Kind.INDEX_STALE: "--repair 删除该索引条目 / --repair deletes the entry",
-    Kind.INDEX_DUPLICATED: "--repair 重写该页的索引条目 / --repair rewrites the page's entry once",
-    Kind.STUCK: "--repair 重新排队 / --repair queues the work again",
+    Kind.INDEX_MISSING: _l("--repair indexes the page"),
+    Kind.INDEX_STALE: _l("--repair deletes the entry"),
+    Kind.INDEX_DUPLICATED: _l("--repair rewrites the page's entry once"),
+    Kind.STUCK: _l("--repair queues the work again"),
 }
+# What stuck work is waiting for, by jobstate.Stuck.state.
+STUCK_STATES = {"stale claim": _l("its worker stopped (stale claim)"), "queued": _l("queued, no worker took it"),
+                "index pending": _l("waiting for the index worker")}
 REPAIRABLE = frozenset({Kind.PAGE_WITHOUT_IMAGE, Kind.ROW_WITHOUT_OBJECT, Kind.INDEX_MISSING, Kind.INDEX_STALE,
                         Kind.INDEX_DUPLICATED, Kind.STUCK})
 
@@ -69,7 +71,7 @@ REPAIRABLE = frozenset({Kind.PAGE_WITHOUT_IMAGE, Kind.ROW_WITHOUT_OBJECT, Kind.I
 @dataclass(frozen=True)
 class Finding:
     kind: Kind
-    subject: str  # "page 12", an object key, "split 3"
+    subject: str  # "page 12", an object key, "split 3": the row or object as the database names it
     detail: str = ""
 
     @property
@@ -120,7 +122,8 @@ def check(sessions: sessionmaker[Session], store: ObjectStore, index: SearchInde
         report.findings.extend(Finding(kind, f"page {page_id}") for page_id in ids)
     report.findings.extend(
         Finding(Kind.STUCK, f"{s.stage} {s.row_id}" if s.row_id is not None else str(s.stage),
-                f"{s.state} since {s.since:%Y-%m-%d %H:%M}") for s in report.stuck)
+                _("%(state)s since %(time)s", state=STUCK_STATES[s.state], time=f"{s.since:%Y-%m-%d %H:%M}"))
+        for s in report.stuck)
     return report
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from docsvc.constants import FileState, JobState
-from docsvc.i18n import shown
+from docsvc.i18n import _, shown
 from docsvc.jobs import JobQueue
 from docsvc.models import BatchFile
 from docsvc.pipeline.intake import Upload, UploadTooLarge, check_size, receive
@@ -54,8 +54,8 @@ class HotFolder:
                     batch = receive(session, store, jobs, [Upload(path.name, stream)],
                                     source="watch", user_id=self.user_id)
             except OSError as exc:
-                self._move(path, FAILED_DIR, f"无法读取文件：{exc}。请检查文件权限后重新放入。 / "
-                                             f"Could not read the file: {exc}. Check its permissions and drop it again.")
+                self._move(path, FAILED_DIR, _("Could not read the file: %(error)s. Check its permissions and drop "
+                                               "it again.", error=exc))
                 continue
             self._waiting[path] = batch.files[0].id
             ingested.append(path)
@@ -91,7 +91,7 @@ class HotFolder:
             if bf is None:
                 continue
             if bf.status == JobState.FAILED:
-                self._move(path, FAILED_DIR, shown(bf.error))
+                self._move(path, FAILED_DIR, shown(bf.error))  # a job's message, read by the operator here
             elif bf.status in (JobState.DONE, FileState.DUPLICATE):
                 self._move(path, DONE_DIR, None)
             else:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from docsvc.config import Settings
 from docsvc.constants import IndexState, JobState, TextSource
 from docsvc.files.documents import LIVE, is_live
+from docsvc.i18n import _
 from docsvc.governance import audit
 from docsvc.jobs import request_index
 from docsvc.models import Document, Page, User
@@ -235,6 +236,5 @@ def _words_document(store: ObjectStore, page: Page) -> dict[str, object]:
 
 def _failure(page_id: int, exc: Exception) -> str:
     message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-    return (f"第 {page_id} 号页未能重新识别，原有文字保持不变：{message}；请检查该页的原件后重试。 / "
-            f"page {page_id} could not be read again and keeps its text: {message}; "
-            "check the page's original and retry.")[:1000]
+    return _("page %(id)s could not be read again and keeps its text: %(error)s; check the page's original and "
+             "retry.", id=page_id, error=message)[:1000]

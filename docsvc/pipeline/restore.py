@@ -31,11 +31,12 @@ from docsvc.errors import Conflict, Corrupted
 from docsvc.files import four_properties
 from docsvc.files.four_properties import FourPropertiesReport
 from docsvc.governance import audit
+from docsvc.i18n import _
 from docsvc.models import Base, Page
 from docsvc.pipeline import reindex
 from docsvc.pipeline.backup import (
-    AUDIT_SUMMARY, CATALOGUE, FORMAT, INFO_FORMAT, INFO_REVISION, INFO_ROWS_PREFIX, SCHEMA, TABLES_DIR, BackupError,
-    ObjectKind, Progress, no_progress,
+    AUDIT_SUMMARY, CATALOGUE, INFO_REVISION, INFO_ROWS_PREFIX, SCHEMA, TABLES_DIR, ObjectKind, Progress, no_progress,
+    refuse_foreign,
 )
 from docsvc.pipeline.recognition import redraw_view
 from docsvc.search import SearchIndex
@@ -73,14 +74,11 @@ def validate(path: Path) -> bagit.Bag:
         bag.validate()
     except bagit.BagValidationError as exc:
         problems = [_problem(d) for d in exc.details] or _incomplete(bag) or [exc.message]
-        raise Corrupted(f"备份包 {path} 校验失败，未做任何恢复：{'; '.join(problems)}。请改用完好的备份副本。 / "
-                        f"Backup {path} failed validation, nothing was restored: {'; '.join(problems)}. "
-                        "Use an intact copy of the backup.") from None
+        raise Corrupted(_("Backup %(path)s failed validation, nothing was restored: %(problems)s. Use an intact "
+                          "copy of the backup.", path=path, problems="; ".join(problems))) from None
     except bagit.BagError as exc:
-        raise Corrupted(f"{path} 不是完整的备份包（BagIt）：{exc}。 / {path} is not a complete backup bag: {exc}.") from None
-    if bag.info.get(INFO_FORMAT) != FORMAT:
-        raise BackupError(f"{path} 不是 docsvc 备份包（bag-info.txt 缺少 {INFO_FORMAT}: {FORMAT}）。 / "
-                          f"{path} is not a docsvc backup (bag-info.txt lacks {INFO_FORMAT}: {FORMAT}).")
+        raise Corrupted(_("%(path)s is not a complete backup bag (BagIt): %(error)s.", path=path, error=exc)) from None
+    refuse_foreign(bag, path)
     return bag
 
 
@@ -109,20 +107,20 @@ def _sha256(path: Path) -> str:
 def _problem(detail: Exception) -> str:
     path = getattr(detail, "path", "?")
     if isinstance(detail, bagit.ChecksumMismatch):
-        return f"{path} 内容与清单不符 / {path}: content differs from the manifest"
+        return _("%(path)s: content differs from the manifest", path=path)
     if isinstance(detail, bagit.FileMissing):
-        return f"{path} 缺失 / {path}: missing"
+        return _("%(path)s: missing", path=path)
     if isinstance(detail, bagit.UnexpectedFile):
-        return f"{path} 不在清单中 / {path}: not in the manifest"
+        return _("%(path)s: not in the manifest", path=path)
     return str(detail)
 
 
 def check_revision(revision: str) -> None:
     known = {script.revision for script in ScriptDirectory.from_config(db.alembic_config(None)).walk_revisions()}  # type: ignore[arg-type]
     if revision not in known:
-        raise RestoreRefused(f"备份的数据库结构版本 {revision} 比本程序新（本程序最高 {db.head_revision()}）；请用写出该备份的"
-                             f"或更新的 docsvc 版本恢复。 / The backup's schema revision {revision} is unknown to this "
-                             f"docsvc (head {db.head_revision()}): restore with the version that wrote it or a newer one.")
+        raise RestoreRefused(_("The backup's schema revision %(revision)s is unknown to this docsvc (head %(head)s): "
+                               "restore with the version that wrote it or a newer one.", revision=revision,
+                               head=db.head_revision()))
 
 
 def check_empty(engine: Engine, store: ObjectStore, revision: str) -> None:
@@ -131,9 +129,9 @@ def check_empty(engine: Engine, store: ObjectStore, revision: str) -> None:
     current = db.current_revision(engine)
     if current is not None:
         if current != revision:
-            raise RestoreRefused(f"目标数据库已迁移到 {current}，备份为 {revision}；请恢复到一个新的空数据库（不要先运行 "
-                                 f"`docsvc db upgrade`，恢复会自行迁移）。 / The target database is at revision {current}, "
-                                 f"the backup at {revision}: restore into a new, empty database (restore migrates it).")
+            raise RestoreRefused(_("The target database is at revision %(current)s, the backup at %(revision)s: "
+                                   "restore into a new, empty database (do not run `docsvc db upgrade` first: the "
+                                   "restore migrates it).", current=current, revision=revision))
         with engine.connect() as conn:
             metadata = MetaData()
             metadata.reflect(conn)
@@ -148,12 +146,12 @@ def check_empty(engine: Engine, store: ObjectStore, revision: str) -> None:
                 if count:
                     found.append(f"{table.name} ({count})")
     if next(iter(store.list("")), None) is not None:
-        found.append(f"对象存储 / object store {store!r}")
+        found.append(_("object store %(store)s", store=repr(store)))
     if found:
-        raise RestoreRefused(f"目标实例不是空的（{', '.join(found)}），恢复不会合并数据。请为恢复准备新的空数据库和空的对象存储"
-                             f"（新的 DOCSVC_DATABASE_URL、新的存储桶或 DOCSVC_DATA_DIR），不要先启动服务或创建账户。 / "
-                             f"The target is not empty ({', '.join(found)}); a restore never merges. Point the settings at a "
-                             "new empty database and object store, and do not start the service or create accounts first.")
+        raise RestoreRefused(_("The target is not empty (%(found)s); a restore never merges. Point the settings at a "
+                               "new empty database and object store (a new DOCSVC_DATABASE_URL, a new bucket or "
+                               "DOCSVC_DATA_DIR), and do not start the service or create accounts first.",
+                               found=", ".join(found)))
 
 
 def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: ObjectStore,
@@ -177,8 +175,8 @@ def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: 
         for name, count in report.rows.items():
             recorded = int(bag.info.get(f"{INFO_ROWS_PREFIX}{name}", count))
             if recorded != count:
-                raise Corrupted(f"表 {name} 恢复了 {count} 行，备份记录为 {recorded} 行。 / "
-                                f"Table {name}: {count} rows restored, the backup recorded {recorded}.")
+                raise Corrupted(_("Table %(table)s: %(count)s rows restored, the backup recorded %(recorded)s.",
+                                  table=name, count=count, recorded=recorded))
     if revision != db.head_revision():
         db.upgrade(engine)
     redraw = _restore_objects(data, store, report, progress)
@@ -295,8 +293,8 @@ def _restore_objects(data: Path, store: ObjectStore, report: RestoreReport, prog
             with (data / entry["path"]).open("rb") as stream:
                 stored, _created = store.put_original(stream, entry["content_type"])
             if stored.key != entry["key"]:
-                raise Corrupted(f"原件 {entry['key']} 写入后的 SHA-256 为 {stored.sha256}。 / "
-                                f"Original {entry['key']} hashed to {stored.sha256} when stored.")
+                raise Corrupted(_("Original %(key)s hashed to %(sha256)s when stored.", key=entry["key"],
+                                  sha256=stored.sha256))
             report.originals += 1
         else:
             with (data / entry["path"]).open("rb") as stream:
@@ -323,7 +321,7 @@ def _redraw(sessions: sessionmaker[Session], store: ObjectStore, settings: Setti
                 redraw_view(store, page, settings)
                 report.redrawn += 1
             except Exception as exc:  # one unreadable original must not stop the others: reported per page
-                report.redraw_failed.append(f"page {page_id}: {exc}")
+                report.redraw_failed.append(_("page %(id)s: %(error)s", id=page_id, error=exc))
         progress("redraw", done, len(page_ids))
 
 

@@ -38,6 +38,8 @@ from .merging import merge_expunge, merge_rebuilt, merge_small, rebuild_group
 from .query import QueryError, compile_query
 from .records import AccessRestriction, DocumentHit, PageHit, PageRecord, SearchResults
 from .schema import SCHEMA_VERSION, build_schema, key_date, page_fields
+from docsvc.i18n import _
+
 from .analysis import normalize
 from .snippets import MASKED_SNIPPET, MASKED_TITLE, make_snippet
 from .whoosh_internals import IndexCodec, release_failed_writer_lock, segments
@@ -170,8 +172,7 @@ class SearchIndex:
     def _open(self, name: str | None = None) -> windex.Index:
         name = name or self._current_name()
         if name is None:
-            raise FileNotFoundError(f"搜索索引目录 {self.root} 中没有可用的索引，请运行 docsvc reindex / "
-                                    f"no live index under {self.root}: run `docsvc reindex`")
+            raise FileNotFoundError(_("No live search index under %(folder)s: run `docsvc reindex`", folder=str(self.root)))
         ix = self._opened.get(name)
         if ix is None:
             ix = self._opened[name] = windex.open_dir(str(self.root / name))
@@ -205,10 +206,10 @@ class SearchIndex:
             release_failed_writer_lock(exc)
             raise
         except LockError as exc:
-            raise IndexBusyError(
-                f"搜索索引 {ix.storage.folder} 正被另一个写入进程占用，{self.writer_timeout:.0f} 秒后仍未释放；"
-                f"请确认只有一个 index 队列的 worker 在运行后重试 / index is locked by another writer: "
-                f"make sure exactly one index worker runs, then retry") from exc
+            raise IndexBusyError(_(
+                "The search index %(folder)s is locked by another writer and was not released after %(seconds)s "
+                "seconds: make sure exactly one worker of the index queue runs, then retry",
+                folder=str(ix.storage.folder), seconds=round(self.writer_timeout))) from exc
 
     def add_pages(self, pages: Iterable[PageRecord]) -> int:
         """Insert or replace pages (by page_id) in ONE commit; returns how many were written."""
@@ -309,9 +310,8 @@ class SearchIndex:
         """Raises when there is no live index here or its table of contents cannot be read (readiness)."""
         name = self._current_name()
         if name is None:
-            raise FileNotFoundError(f"搜索索引目录 {self.root} 中没有可用的索引（不存在或不可读），请检查磁盘挂载和权限，"
-                                    f"或运行 docsvc reindex / no live index under {self.root} (missing or unreadable): "
-                                    "check the mount and permissions, or run `docsvc reindex`")
+            raise FileNotFoundError(_("No live search index under %(folder)s (missing or unreadable): check the mount "
+                                      "and permissions, or run `docsvc reindex`", folder=str(self.root)))
         windex.open_dir(str(self.root / name)).doc_count_all()
 
     def page_count(self) -> int:
@@ -325,7 +325,7 @@ class SearchIndex:
     def indexed_page_ids(self) -> Iterator[int]:
         """Every page id in the live index (deleted entries excluded), in index order."""
         with self._open().searcher() as searcher:
-            for reader, _ in searcher.reader().leaf_readers():
+            for reader, _offset in searcher.reader().leaf_readers():
                 if reader.doc_count_all() == 0:  # a new, empty index: Whoosh's EmptyReader has no columns
                     continue
                 column = reader.column_reader("page_key")
@@ -500,9 +500,9 @@ class SearchIndex:
         PAGES_PER_DOCUMENT pages); the same restrictions and masking apply.
         Raises QueryError for a query or paging argument that cannot be used."""
         if sort not in ("relevance", "date"):
-            raise QueryError(f"排序方式只能是 relevance 或 date，收到「{sort}」 / sort must be 'relevance' or 'date'")
+            raise QueryError(_("Sort must be 'relevance' or 'date', not '%(sort)s'", sort=sort))
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-            raise QueryError(f"页码须从 1 开始，每页 1–{MAX_PER_PAGE} 条 / page starts at 1; per_page is 1–{MAX_PER_PAGE}")
+            raise QueryError(_("Pages start at 1, with 1–%(n)s results per page", n=MAX_PER_PAGE))
         compiled = compile_query(q, self.type_aliases if type_aliases is None else type_aliases)
         view = self._view()
         if view.searcher.doc_count_all() == 0:  # nothing indexed yet: Whoosh's reader has no segment to read
@@ -530,7 +530,7 @@ class SearchIndex:
                                 page=page, per_page=per_page, facets=found.facets, approximate=found.approximate,
                                 document_id=document_id)
         readable = gates.get("text")
-        for _, matching, hits in found.documents:
+        for _score, matching, hits in found.documents:
             results.documents.append(self._document_hit(
                 view, hits, matching, compiled.highlight, sensitive, readable, scored=(sort == "relevance"),
                 window=window))
@@ -551,7 +551,7 @@ class SearchIndex:
             hidden = masked_sensitive is not None and bool(masked_sensitive[docnum])
             masked = hidden or (readable is not None and not readable[docnum])
             if masked:
-                snippet, highlights = MASKED_SNIPPET, []
+                snippet, highlights = str(MASKED_SNIPPET), []
             else:
                 snippet, highlights = make_snippet(text[docnum] or "", pattern)
             pages.append(PageHit(page_id=int(fields["page_id"]), page_number=fields["page_number"],
@@ -561,7 +561,7 @@ class SearchIndex:
         first_stored, first = stored_pages[0][0], stored_pages[0][1]
         meta = {name: view.text(name)[first] or None for name in ("title", "customer", "account", "refcode")}
         if masked_sensitive is not None and masked_sensitive[first] and meta["title"]:
-            meta["title"] = MASKED_TITLE
+            meta["title"] = str(MASKED_TITLE)
         return DocumentHit(
             document_id=int(first_stored["document_id"]),
             score=max((p.score for p in pages), default=0.0),   # a window past the last page lists none

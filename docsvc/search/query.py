@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 from whoosh import query as wq
 
+from docsvc.i18n import _
+
+from .vocabulary import FIELD_ALIASES
 from .analysis import (
     literal_pieces,
     normalize_query,
@@ -33,18 +36,11 @@ from .analysis import (
 
 MAX_QUERY_LENGTH = 500
 
-# query field name → (internal kind, index field)
-FIELD_ALIASES: dict[str, str] = {
-    "户号": "account", "account": "account",
-    "类型": "type", "type": "type",
-    "档号": "refcode", "ref": "refcode",
-    "客户": "customer", "户名": "customer", "customer": "customer",
-    "标题": "title", "题名": "title", "title": "title",
-    "年": "date", "年份": "date", "年度": "date", "year": "date", "日期": "date", "date": "date",
-}
 # a bare word is looked for in the page text and in the document's descriptive metadata
 FREE_TEXT_FIELDS = ("text", "customer", "account", "refcode", "title")
-_FIELD_HELP = "户号/account, 类型/type, 档号/ref, 客户/customer, 标题/title, 年/year/日期/date"
+# "户号/account, 类型/type, …": every spelling of each field, for the message naming an unknown one
+_FIELD_HELP = ", ".join("/".join(name for name, k in FIELD_ALIASES.items() if k == kind)
+                        for kind in dict.fromkeys(FIELD_ALIASES.values()))
 
 _DATE = r"\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?"
 _RANGE = re.compile(rf"^(?P<lo>{_DATE})?\.\.(?P<hi>{_DATE})?$")
@@ -71,10 +67,6 @@ class _Lexeme:
     quoted: bool = False
 
 
-def _fail(zh: str, en: str) -> QueryError:
-    return QueryError(f"{zh} / {en}")
-
-
 def _lex(text: str) -> list[_Lexeme]:
     out: list[_Lexeme] = []
     i, n = 0, len(text)
@@ -88,8 +80,7 @@ def _lex(text: str) -> list[_Lexeme]:
         elif ch == '"':
             end = text.find('"', i + 1)
             if end < 0:
-                raise _fail(f"引号没有闭合：{text[i:i + 20]}… 请补上另一个引号",
-                            "unclosed quote: add the closing \"")
+                raise QueryError(_("Unclosed quote: %(text)s… add the closing quote", text=text[i:i + 20]))
             out.append(_Lexeme("phrase", text[i + 1:end], quoted=True))
             i = end + 1
         elif ch == "-" and i + 1 < n and not text[i + 1].isspace() and (i == 0 or text[i - 1] in " \t\n("):
@@ -104,7 +95,7 @@ def _lex(text: str) -> list[_Lexeme]:
             if word.endswith(":") and j < n and text[j] == '"':
                 end = text.find('"', j + 1)
                 if end < 0:
-                    raise _fail("引号没有闭合，请补上另一个引号", "unclosed quote: add the closing \"")
+                    raise QueryError(_("Unclosed quote: add the closing quote"))
                 word += text[j + 1:end]
                 out.append(_field_lexeme(word, quoted=True))
                 i = end + 1
@@ -121,13 +112,12 @@ def _field_lexeme(word: str, quoted: bool = False) -> _Lexeme:
     kind = FIELD_ALIASES.get(name) or FIELD_ALIASES.get(name.lower())
     if kind is None:
         if name and not name.isdigit():
-            raise _fail(f"不认识的字段「{name}」。可用字段：{_FIELD_HELP}。如要搜索含冒号的文字，请加引号，例如 \"{word}\"",
-                        f"unknown field '{name}'; use one of the fields above, or quote text that contains a colon")
+            raise QueryError(_("Unknown field '%(name)s'. The fields are %(fields)s. To search for text that contains "
+                               "a colon, quote it, e.g. \"%(word)s\"", name=name, fields=_FIELD_HELP, word=word))
         return _Lexeme("word", word)
     value = m.group(2)
     if not value.strip():
-        raise _fail(f"字段「{name}」后面缺少要查找的值，例如 {name}:2019",
-                    f"field '{name}:' needs a value after the colon")
+        raise QueryError(_("Field '%(name)s:' needs a value after the colon, e.g. %(name)s:2019", name=name))
     return _Lexeme("field", value, name=kind, quoted=quoted)
 
 
@@ -175,8 +165,7 @@ class _Parser:
     def deeper(self) -> None:
         self.depth += 1
         if self.depth > MAX_NESTING:
-            raise _fail(f"括号或 NOT 嵌套超过 {MAX_NESTING} 层，请简化搜索", f"more than {MAX_NESTING} nested "
-                        "brackets or NOTs: simplify the query")
+            raise QueryError(_("More than %(n)s nested brackets or NOTs: simplify the query", n=MAX_NESTING))
 
     def peek(self) -> _Lexeme | None:
         return self.lx[self.i] if self.i < len(self.lx) else None
@@ -189,7 +178,7 @@ class _Parser:
     def parse(self):
         node = self.or_expr()
         if self.peek() is not None:
-            raise _fail("右括号多了一个，请删除或补上左括号", "unmatched ')': remove it or add '('")
+            raise QueryError(_("Unmatched ')': remove it or add '('"))
         return node
 
     def or_expr(self):
@@ -197,7 +186,7 @@ class _Parser:
         while (lx := self.peek()) and lx.kind == "op" and lx.value == "OR":
             self.take()
             if self.peek() is None or self.peek().kind == ")":
-                raise _fail("OR 后面缺少搜索词", "OR needs a search term after it")
+                raise QueryError(_("OR needs a search term after it"))
             nodes.append(self.and_expr())
         return nodes[0] if len(nodes) == 1 else _Bool("or", nodes)
 
@@ -207,18 +196,18 @@ class _Parser:
             if lx.kind == "op" and lx.value == "AND":
                 self.take()
                 if self.peek() is None or self.peek().kind == ")":
-                    raise _fail("AND 后面缺少搜索词", "AND needs a search term after it")
+                    raise QueryError(_("AND needs a search term after it"))
             nodes.append(self.unary())
         return nodes[0] if len(nodes) == 1 else _Bool("and", nodes)
 
     def unary(self):
         lx = self.peek()
         if lx is None:
-            raise _fail("搜索内容不完整", "the query ends too early")
+            raise QueryError(_("The query ends too early"))
         if lx.kind == "-" or (lx.kind == "op" and lx.value == "NOT"):
             self.take()
             if self.peek() is None or self.peek().kind == ")" or self.peek().kind == "op" and self.peek().value != "NOT":
-                raise _fail("NOT 或减号后面缺少要排除的词", "NOT / '-' needs a term to exclude")
+                raise QueryError(_("NOT or '-' needs a term to exclude"))
             self.deeper()
             node = _Not(self.unary())
             self.depth -= 1
@@ -229,18 +218,18 @@ class _Parser:
         lx = self.take()
         if lx.kind == "(":
             if self.peek() is None or self.peek().kind == ")":
-                raise _fail("括号里没有内容", "empty parentheses")
+                raise QueryError(_("Empty parentheses"))
             self.deeper()
             node = self.or_expr()
             self.depth -= 1
             if self.peek() is None or self.peek().kind != ")":
-                raise _fail("括号没有闭合，请补上右括号", "unclosed '(': add ')'")
+                raise QueryError(_("Unclosed '(': add ')'"))
             self.take()
             return node
         if lx.kind == ")":
-            raise _fail("右括号多了一个，请删除或补上左括号", "unmatched ')': remove it or add '('")
+            raise QueryError(_("Unmatched ')': remove it or add '('"))
         if lx.kind == "op":
-            raise _fail(f"{lx.value} 前面缺少搜索词", f"{lx.value} needs a search term before it")
+            raise QueryError(_("%(operator)s needs a search term before it", operator=lx.value))
         if lx.kind == "field":
             return _field_node(lx)
         if lx.kind == "word" and ".." in lx.value:
@@ -261,11 +250,11 @@ def _date_bounds(text: str, upper: bool) -> int:
     year = parts[0]
     month = parts[1] if len(parts) > 1 else (12 if upper else 1)
     if not 1 <= month <= 12:
-        raise _fail(f"日期「{text}」的月份不对", f"'{text}' has no such month")
+        raise QueryError(_("The date '%(text)s' has no such month", text=text))
     last_day = calendar.monthrange(year, month)[1]
     day = parts[2] if len(parts) > 2 else (last_day if upper else 1)
     if not 1 <= day <= last_day:
-        raise _fail(f"日期「{text}」的日不对", f"'{text}' has no such day")
+        raise QueryError(_("The date '%(text)s' has no such day", text=text))
     return year * 10000 + month * 100 + day
 
 
@@ -273,18 +262,15 @@ def _date_node(value: str) -> _Dates:
     m = _RANGE.match(value)
     if m:
         if not m.group("lo") and not m.group("hi"):
-            raise _fail("日期范围两端至少写一个，例如 2019..2021 或 2019..",
-                        "a date range needs at least one end, e.g. 2019..2021")
+            raise QueryError(_("A date range needs at least one end, e.g. 2019..2021 or 2019.."))
         lo = _date_bounds(m.group("lo"), upper=False) if m.group("lo") else 0
         hi = _date_bounds(m.group("hi"), upper=True) if m.group("hi") else 99991231
     elif _SINGLE_DATE.match(value):
         lo, hi = _date_bounds(value, upper=False), _date_bounds(value, upper=True)
     else:
-        raise _fail(f"看不懂的日期「{value}」，请写成 2019、2019-03、2019-03-05 或 2019..2021",
-                    f"cannot read date '{value}'; write 2019, 2019-03, 2019-03-05 or 2019..2021")
+        raise QueryError(_("Cannot read the date '%(value)s'; write 2019, 2019-03, 2019-03-05 or 2019..2021", value=value))
     if lo > hi:
-        raise _fail(f"日期范围「{value}」前后颠倒了，请把较早的日期写在前面",
-                    f"date range '{value}' is reversed: put the earlier date first")
+        raise QueryError(_("The date range '%(value)s' is reversed: put the earlier date first", value=value))
     return _Dates(lo, hi)
 
 
@@ -361,8 +347,7 @@ class _Compiler:
             return FilterLeaf(wq.Or([wq.Term("doc_type", c) for c in codes]))
         terms, prefixes = query_terms(node.text)
         if not terms and not prefixes:
-            raise _fail(f"「{node.text}」里没有可以搜索的文字或数字",
-                        f"'{node.text}' has no letters, digits or Chinese characters to search for")
+            raise QueryError(_("'%(text)s' has no letters, digits or Chinese characters to search for", text=node.text))
         if node.field is None and positive:
             self.literals.append(node.text)
         fields = (node.field,) if node.field is not None else FREE_TEXT_FIELDS
@@ -370,12 +355,11 @@ class _Compiler:
 
 
 def compile_query(q: str, type_aliases: Mapping[str, str] | None = None) -> CompiledQuery:
-    """Parse an archivist's query; raises QueryError with a bilingual explanation."""
+    """Parse an archivist's query; raises QueryError explaining, in the reader's language, what is wrong."""
     if q is None or not q.strip():
-        raise _fail("请输入要搜索的内容", "please type something to search for")
+        raise QueryError(_("Type something to search for"))
     if len(q) > MAX_QUERY_LENGTH:
-        raise _fail(f"搜索内容太长（超过 {MAX_QUERY_LENGTH} 个字），请缩短",
-                    f"query longer than {MAX_QUERY_LENGTH} characters")
+        raise QueryError(_("The query is longer than %(n)s characters; shorten it", n=MAX_QUERY_LENGTH))
     ast = _Parser(_lex(normalize_query(q).strip())).parse()
     compiler = _Compiler(type_aliases or {})
     plan = compiler.compile(ast)

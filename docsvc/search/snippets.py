@@ -5,10 +5,13 @@ from __future__ import annotations
 import html
 import re
 
+from docsvc.i18n import lazy_gettext as _l
+
 SNIPPET_CHARS = 120
 LEAD_CHARS = 30            # context kept before the first hit
-MASKED_SNIPPET = "（内容已隐藏：敏感页面或无借阅权限 / text hidden: sensitive page or no loan）"
-MASKED_TITLE = "（敏感文件 / sensitive document）"
+# Shown in the reader's language: str() them where they are used.
+MASKED_SNIPPET = _l("(text hidden: sensitive page or no loan)")
+MASKED_TITLE = _l("(sensitive document)")
 _WS = re.compile(r"\s+")
 
 

@@ -7,10 +7,10 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from docsvc.files import completeness, customer_import, originals
 from docsvc.files.coversheets import sheets_for
 from docsvc.files.customers import (
-    FIELDS, GRADES, AccountRule, create_customer, file_documents, file_history, get_customer, search_customers,
-    update_customer,
+    FIELD_LABELS, FIELDS, GRADES, AccountRule, create_customer, file_documents, file_history, get_customer,
+    search_customers, update_customer,
 )
-from docsvc.files.doctypes import STAGES, all_types
+from docsvc.files.doctypes import STAGES, all_types, stage_label, type_name
 from docsvc.files.suggestions import autofile_note
 from docsvc.governance.access import Action, can, hides_identity, is_storage_only, reads_storage_only, rule
 from docsvc.http import client_ip, db, runtime
@@ -21,6 +21,12 @@ from docsvc.i18n import _
 bp = Blueprint("customers", __name__)
 
 IMPORT_FIELDS = customer_import.TARGETS
+
+
+@bp.context_processor
+def _names() -> dict[str, object]:
+    """What the customer pages call fields, stages and types, in the reader's language."""
+    return {"labels": FIELD_LABELS, "stage_label": stage_label, "type_name": type_name}
 
 
 def _rule() -> AccountRule:

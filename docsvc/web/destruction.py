@@ -16,7 +16,7 @@ from docsvc.localtime import moment_text
 from docsvc.governance.access import Action, can, may_sign, rule
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.params import as_int
-from docsvc.i18n import _
+from docsvc.i18n import _, language
 
 bp = Blueprint("destruction", __name__, url_prefix="/destruction")
 
@@ -41,8 +41,8 @@ def create() -> object:
     ids = [as_int(i, "document_id", minimum=1) for i in request.form.getlist("document_id")]
     dlist = disposition.create_list(db(), g.user, ids, title=request.form.get("title") or None,
                                     index=runtime().index, ip=client_ip())
-    return _back(dlist.id, f"已编制销毁清册 #{dlist.id}（{len(ids)} 件），请逐件鉴定。 / List #{dlist.id} compiled; "
-                           "appraise each item.")
+    return _back(dlist.id, _("Destruction list #%(id)s compiled (%(n)s items); appraise each item.", id=dlist.id,
+                             n=len(ids)))
 
 
 @bp.route("/<int:list_id>")
@@ -52,6 +52,7 @@ def show(list_id: int) -> object:
     return render_template(
         "destruction/show.html", dlist=dlist, progress=disposition.list_json(dlist)["progress"],
         supervisors=disposition.supervisors(dlist), Decision=Decision, ListState=ListState,
+        passed_over={i.document_id: disposition.passed_over(i) for i in dlist.items},
         may_appraise=can(g.user, Action.APPRAISE) and dlist.state in disposition.APPRAISABLE,
         may_manage=can(g.user, Action.MANAGE_RETENTION),
         approve_refusal=may_sign(g.user, dlist, SignRole.APPROVER),
@@ -80,12 +81,12 @@ def appraise(list_id: int) -> object:
         try:
             until = date.fromisoformat(raw_until) if raw_until else None
         except ValueError as exc:
-            raise DomainError(f"文档 #{item.document_id} 的延期日期「{raw_until}」格式应为 YYYY-MM-DD。 / The new due "
-                              "date must be YYYY-MM-DD.") from exc
+            raise DomainError(_("The new due date of document #%(id)s, “%(value)s”, must be YYYY-MM-DD.",
+                                id=item.document_id, value=raw_until)) from exc
         decisions.append(disposition.DecisionInput(item.document_id, choice, until,
                                                    request.form.get(f"reason_{item.document_id}") or None))
     disposition.appraise(db(), g.user, dlist, decisions, report=request.form.get("report"), ip=client_ip())
-    return _back(list_id, f"已记录 {len(decisions)} 件的鉴定结论。 / Decisions recorded for {len(decisions)} items.")
+    return _back(list_id, _("Decisions recorded for %(n)s items.", n=len(decisions)))
 
 
 @bp.route("/<int:list_id>/submit", methods=["POST"])
@@ -100,9 +101,8 @@ def submit(list_id: int) -> object:
 def approve(list_id: int) -> object:
     dlist = disposition.approve(db(), g.user, disposition.get_list(db(), list_id), runtime().settings,
                                 note=request.form.get("note") or None, ip=client_ip())
-    zone = runtime().settings.timezone
-    return _back(list_id, f"已批准；等待期至 {moment_text(dlist.wait_until, 'zh', zone)}。 / Approved; the waiting "
-                          f"period runs until {moment_text(dlist.wait_until, 'en', zone)}.")
+    return _back(list_id, _("Approved; the waiting period runs until %(moment)s.",
+                            moment=moment_text(dlist.wait_until, language(), runtime().settings.timezone)))
 
 
 @bp.route("/<int:list_id>/reject", methods=["POST"])

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from docsvc.governance.access import Action, rule
 from docsvc.models import DocumentType
 from docsvc.files.doctypes import (
-    RETENTION_LABELS, STAGES, DocTypeError, all_types, create_type, find_type, stage_label, update_type,
+    FIELD_LABELS, RETENTION_LABELS, STAGES, DocTypeError, all_types, create_type, find_type, stage_label, update_type,
 )
 from docsvc.http import client_ip, db
 from docsvc.http.errors import status_for
@@ -30,14 +30,14 @@ def _form_values() -> dict[str, object]:
 def _render_form(doc_type: DocumentType | None, values: dict[str, object], error: str | None = None,
                  status: int = 200) -> tuple[str, int]:
     return render_template("doctypes/edit.html", doc_type=doc_type, values=values, error=error,
-                           retention_labels=RETENTION_LABELS, stages=STAGES), status
+                           retention_labels=RETENTION_LABELS, stages=STAGES, labels=FIELD_LABELS), status
 
 
 @bp.route("/document-types")
 @rule(Action.MANAGE_CUSTOMERS)
 def index() -> object:
     return render_template("doctypes/index.html", types=all_types(db(), active_only=False),
-                           retention_labels=RETENTION_LABELS, stage_label=stage_label)
+                           retention_labels=RETENTION_LABELS, stage_label=stage_label, labels=FIELD_LABELS)
 
 
 @bp.route("/document-types/new", methods=["GET", "POST"])
@@ -52,7 +52,7 @@ def new() -> object:
     except DocTypeError as exc:
         db().rollback()
         return _render_form(None, values | {"code": code}, exc.message, status_for(exc))
-    flash(f"已新建文档类型 {doc_type.code}。 / Document type {doc_type.code} added.")
+    flash(_("Document type %(code)s added.", code=doc_type.code))
     return redirect(url_for("doctypes.index"))
 
 
@@ -69,7 +69,7 @@ def edit(code: str) -> object:
     except DocTypeError as exc:
         db().rollback()
         return _render_form(doc_type, values, exc.message, status_for(exc))
-    flash(f"已保存文档类型 {doc_type.code}。 / Document type {doc_type.code} saved.")
+    flash(_("Document type %(code)s saved.", code=doc_type.code))
     if was_sensitive != doc_type.sensitive:
         flash(_("The search index is re-reading this type's pages with the new sensitive flag."))
     return redirect(url_for("doctypes.index"))

@@ -11,6 +11,7 @@ from docsvc.files.searching import matching_pages
 from docsvc.http import client_ip, content, db, runtime
 from docsvc.search import QueryError
 from docsvc.http.objects import send_object
+from docsvc.i18n import _
 
 bp = Blueprint("documents", __name__)
 
@@ -83,6 +84,5 @@ def unfile(document_id: int) -> object:
     document = get_document(db(), document_id)
     filing.unfile_document(db(), g.user, document, reason=request.form.get("reason", ""), ip=client_ip())
     db().commit()
-    flash(f"文档 #{document.id} 已撤回到待归档，可在收件箱中更正。 / Document #{document.id} is back in the inbox "
-          "for correction.")
+    flash(_("Document #%(id)s is back in the inbox for correction.", id=document.id))
     return redirect(url_for("inbox.index", document=document.id))

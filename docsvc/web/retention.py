@@ -81,8 +81,8 @@ def save_schedule() -> object:
     except DomainError as exc:
         db().rollback()
         return _schedules_page(values, exc.message, status_for(exc))
-    flash(f"已保存 {row.doc_type} 第 {row.version} 版规则，{changed} 份文档的到期日已重新计算。 / "
-          f"Saved version {row.version} of {row.doc_type}; {changed} document(s) recomputed.")
+    flash(_("Saved version %(version)s of the %(code)s rule; the due dates of %(n)s document(s) were recomputed.",
+            version=row.version, code=row.doc_type, n=changed))
     return redirect(url_for("retention.schedules"))
 
 
@@ -109,7 +109,7 @@ def place_hold() -> object:
     except DomainError as exc:
         db().rollback()
         return _holds_error(values, exc.message, status_for(exc))
-    flash(f"已冻结：{hold.name}（#{hold.id}）。 / Hold #{hold.id} placed.")
+    flash(_("Hold placed: %(name)s (#%(id)s).", name=hold.name, id=hold.id))
     return redirect(url_for("retention.hold_list"))
 
 
@@ -122,7 +122,7 @@ def _holds_error(values: dict[str, str], message: str, status: int = 400) -> tup
 @rule(Action.MANAGE_RETENTION)
 def release_hold(hold_id: int) -> object:
     hold = holds.release(db(), g.user, hold_id, request.form.get("reason", ""), ip=client_ip())
-    flash(f"已解除冻结 #{hold.id}。 / Hold #{hold.id} released.")
+    flash(_("Hold #%(id)s released.", id=hold.id))
     return redirect(url_for("retention.hold_list"))
 
 
@@ -140,13 +140,13 @@ def document_storage_only(document_id: int) -> object:
 @rule(Action.MANAGE_RETENTION)
 def customer_event(account: str) -> object:
     customer = get_customer(db(), account)
-    occurred = parse_date(request.form.get("occurred_on", ""), "事件日期 event date")
+    occurred = parse_date(request.form.get("occurred_on", ""), _("Event date"))
     if occurred is None:
         raise RetentionError(_("Give the event's date (e.g. 2024-05-01)."))
     event = retention.record_event(db(), g.user, request.form.get("name", ""), occurred, customer=customer,
                                    note=request.form.get("note"), ip=client_ip())
-    flash(f"已记录事件“{event.name}”（{event.occurred_on}），该户文档的到期日已重新计算。 / Event recorded; the file's "
-          "due dates were recomputed.")
+    flash(_("Event “%(name)s” (%(day)s) recorded; the due dates of the file's documents were recomputed.",
+            name=event.name, day=event.occurred_on.isoformat()))
     return redirect(url_for("customers.show", account=customer.account))
 
 

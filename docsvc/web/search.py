@@ -5,6 +5,7 @@ from flask import Blueprint, g, render_template, request
 
 from docsvc.governance.access import Action, rule
 from docsvc.search import QueryError
+from docsvc.search.vocabulary import EXCLUDED_WORD, FACET_FIELDS, QUERY_EXAMPLES
 from docsvc.files.searching import SORTS, search as search_files
 from docsvc.governance.disposition import destroyed_stub
 from docsvc.http import client_ip, db, runtime
@@ -32,4 +33,5 @@ def search() -> object:
             error = str(exc)
     stub = destroyed_stub(db(), q) if q else None
     return render_template("search/results.html", q=q, results=results, error=error, page=page, sort=sort,
-                           stub=stub, document_id=document_id)
+                           stub=stub, document_id=document_id, facet_fields=FACET_FIELDS,
+                           query_examples=QUERY_EXAMPLES, excluded_word=EXCLUDED_WORD)
