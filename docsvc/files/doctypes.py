@@ -15,7 +15,7 @@ from docsvc.errors import Conflict, DomainError, Forbidden, NotFound
 from docsvc.models import Document, DocumentType, User
 from docsvc.governance import audit, retention
 from docsvc.files.documents import mark_for_reindex
-from docsvc.i18n import _
+from docsvc.i18n import _, language
 
 # Business stages of a supply relationship, in order (DOMAIN.md: 申请 → 设计/施工 → 验收送电 → 合同签订
 # → 运行中检查 → 变更 → 销户). A type required from a stage is required at every later stage too.
@@ -57,6 +57,12 @@ def stage_label(code: str | None) -> str:
         if c == code:
             return f"{zh} {en}"
     return ""
+
+
+def type_name(doc_type: DocumentType) -> str:
+    """The type's name in the reader's language: the English name when they read English and the type
+    has one, else the Chinese (the name every type has)."""
+    return doc_type.name_en if language() == "en" and doc_type.name_en else doc_type.name_zh
 
 
 def stage_rank(code: str | None) -> int:
