@@ -24,7 +24,7 @@ from docsvc.files import filing, four_properties
 from docsvc.files.customers import AccountRule, create_customer, find_customer
 from docsvc.files.doctypes import find_type
 from docsvc.files.four_properties import Finding, FourPropertiesReport, Result
-from docsvc.files.four_properties_report import CSV_HEADER, csv_bytes, json_bytes, pdf_bytes
+from docsvc.files.four_properties_report import csv_bytes, json_bytes, pdf_bytes
 from docsvc.governance import fixity
 from docsvc.models import AuditEvent, Document, Page, utcnow
 from docsvc.runtime import Runtime
