@@ -175,13 +175,17 @@ def test_loans_through_the_api_and_the_auditor_exports_the_trail(
     listed = client.get("/api/v1/audit?actor=clerk&object=page:%d" % page_id, headers=bearer(auditor)).get_json()
     assert [(e["action"], e["outcome"], e["loan_id"]) for e in listed["events"]] == [
         ("page.text", "denied", None), ("page.text", "ok", loan_id)]
-    exported = client.get("/api/v1/audit?format=csv&action=loan.", headers=bearer(auditor))
+    exported = client.get("/api/v1/audit?format=csv&action=loan.", headers=bearer(auditor) | {"Accept-Language": "en"})
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
-    assert [r["action"] for r in rows] == ["loan.return", "loan.approve", "loan.request"]
+    assert [r["What"] for r in rows] == ["loan.return", "loan.approve", "loan.request"]
+    # The headings are in the reader's language (Chinese by default); the events as they were recorded.
+    chinese = client.get("/api/v1/audit?format=csv&action=loan.", headers=bearer(auditor)).get_data(as_text=True)
+    assert chinese.splitlines()[0] == "序号,时间（UTC）,操作人,操作,对象类型,对象编号,结果,借阅用途,借阅,IP,说明,哈希值（SHA-256）"
+    assert chinese.splitlines()[1:] == exported.get_data(as_text=True).splitlines()[1:]
     refused = client.get("/api/v1/audit?action=access.denied", headers=bearer(auditor)).get_json()["events"]
     assert {(e["actor"], e["detail"]["endpoint"]) for e in refused} == {
         ("clerk", "api_loans_audit.approve_loan"), ("head", "api_loans_audit.list_audit")}
-    assert rows[-1]["purpose"] == "电费争议核查"
+    assert rows[-1]["Purpose"] == "电费争议核查"
 
 
 def test_an_anchor_written_before_the_first_event_verifies(embedded_runtime: Runtime, users) -> None:  # type: ignore[no-untyped-def]
