@@ -6,7 +6,7 @@ import logging
 import re
 
 import pytest
-from flask import Flask
+from flask import Flask, abort
 from flask.testing import FlaskClient
 
 from docsvc.constants import MAX_LOAN_DAYS
@@ -107,3 +107,16 @@ def test_a_refused_loan_request_is_explained_in_the_readers_language(client: Fla
     text = chinese.get_data(as_text=True)
     assert chinese.status_code == 400 and f"借阅期限须为 1 至 {MAX_LOAN_DAYS} 天。" in text
     assert "The term must be" not in text
+
+
+def test_a_refusal_werkzeug_names_is_told_in_the_readers_language(app: Flask) -> None:
+    @rule(Action.PUBLIC)
+    def picky() -> object:
+        abort(415)
+
+    app.add_url_rule("/api/v1/picky", "api_picky", picky)
+    client = app.test_client()
+    english = client.get("/api/v1/picky", headers={"Accept-Language": "en"}).get_json()["error"]
+    assert "HTTP 415, Unsupported Media Type" in english and "Check what was sent" in english
+    chinese = client.get("/api/v1/picky").get_json()["error"]
+    assert "HTTP 415" in chinese and CJK.search(chinese) and "Check what was sent" not in chinese

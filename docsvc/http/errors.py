@@ -71,8 +71,9 @@ def _http_error(exc: HTTPException) -> object:
         text = exc.description  # our own message (abort(400, description=_(...))), in the reader's language
     elif code == 400:
         text = _("The request was incomplete or malformed. Check what you entered and try again.")
-    else:
-        text = exc.description or exc.name
+    else:  # werkzeug's own refusals (411, 415, 431 …): its description is in English only
+        text = _("This request cannot be answered (HTTP %(code)s, %(name)s). Check what was sent and try again.",
+                 code=code, name=exc.name)
     return answer(code, text)
 
 
