@@ -49,8 +49,8 @@ class In(BaseModel):
 # ------------------------------------------------------------------------------------------------ errors
 
 class Error(Out):
-    error: str = Field(description="what happened and what to do, in the reader's language: the language chosen on their account, "
-                                   "else Accept-Language, else Chinese")
+    error: str = Field(description="what happened and what to do, in the reader's language: the one chosen on "
+                                   "their account, else Accept-Language, else Chinese")
     reference: str | None = Field(None, description="quoted in the server log beside the cause")
 
 

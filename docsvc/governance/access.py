@@ -185,9 +185,10 @@ def may_sign(user: User, dlist: DestructionList, role: SignRole) -> str | None:
     approving = role == SignRole.APPROVER
     names = {"user": user.username, "id": dlist.id}
     if not can(user, action):
-        return (_("%(user)s does not hold the approver role for destruction lists; someone who does must sign.", **names)
-                if approving else
-                _("%(user)s does not hold the supervisor role for destruction lists; someone who does must sign.", **names))
+        return (_("%(user)s does not hold the approver role for destruction lists; someone who does must sign.",
+                  **names) if approving else
+                _("%(user)s does not hold the supervisor role for destruction lists; someone who does must sign.",
+                  **names))
     if user.id == dlist.compiler_id:
         return (_("%(user)s compiled destruction list #%(id)s and cannot approve it: the compiler never approves "
                   "their own list; another responsible person must.", **names)

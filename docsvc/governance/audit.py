@@ -359,15 +359,16 @@ def find_events(session: Session, f: EventFilter, limit: int | None = 500, offse
 
 
 # The export's columns and their headings, in the reader's language; the cells are the events as recorded.
-CSV_COLUMNS = {"seq": _l("No."), "occurred_at": _l("Time (%(zone)s)", zone="UTC"), "actor_name": _l("Who"), "action": _l("What"),
-               "object_type": _l("Object type"), "object_id": _l("Object ID"), "outcome": _l("Outcome"),
-               "purpose": _l("Purpose"), "loan_id": _l("Loan"), "ip": "IP", "detail": _l("Message"),
-               "hash": _l("Hash (SHA-256)")}
+CSV_COLUMNS = {"seq": _l("No."), "occurred_at": _l("Time (%(zone)s)", zone="UTC"), "actor_name": _l("Who"),
+               "action": _l("What"), "object_type": _l("Object type"), "object_id": _l("Object ID"),
+               "outcome": _l("Outcome"), "purpose": _l("Purpose"), "loan_id": _l("Loan"), "ip": "IP",
+               "detail": _l("Message"), "hash": _l("Hash (SHA-256)")}
 
 
 def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
-    yield from exports.csv_stream([str(h) for h in CSV_COLUMNS.values()], ([_stamp(e.occurred_at) if c == "occurred_at" else getattr(e, c)
-                                                 for c in CSV_COLUMNS] for e in events))
+    yield from exports.csv_stream([str(heading) for heading in CSV_COLUMNS.values()],
+                                  ([_stamp(e.occurred_at) if c == "occurred_at" else getattr(e, c) for c in CSV_COLUMNS]
+                                   for e in events))
 
 
 def event_json(e: AuditEvent) -> dict[str, object]:
