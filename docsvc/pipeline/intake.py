@@ -13,6 +13,7 @@ from docsvc.constants import FileState
 from docsvc.formats import safe_filename
 from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
 from docsvc.errors import Conflict, DomainError, Unavailable
+from docsvc.i18n import _
 from docsvc.models import Batch, BatchFile, DestroyedOriginal, Document, User
 from docsvc.governance import audit
 from storage import ObjectStore, StoreUnavailable
@@ -98,20 +99,23 @@ class UploadTooLarge(DomainError):
     """A file (or an upload request) above DOCSVC_MAX_UPLOAD_MB, refused before it is read."""
 
 
-def too_large_message(what_zh: str, what_en: str, size: int | None, max_upload_mb: int) -> str:
-    stated, stated_en = (f"（{size / 2**20:,.0f} MB）", f" ({size / 2**20:,.0f} MB)") if size else ("", "")
-    return (f"{what_zh}过大{stated}，超过上限 {max_upload_mb} MB（设置项 DOCSVC_MAX_UPLOAD_MB），未予接收。"
-            "请检查是否选错了文件；扫描件请拆分为多个文件后分批上传，或请管理员调高该上限。"
-            f"/ {what_en} is too large{stated_en}: the limit is {max_upload_mb} MB (DOCSVC_MAX_UPLOAD_MB), and nothing "
-            "was received. Check it is the right file; split a scan into several files and upload them again, or ask "
-            "an administrator to raise the limit.")
+def too_large_message(max_upload_mb: int, name: str | None = None, size: int = 0) -> str:
+    """Why the file `name` of `size` bytes, or without a name a whole request (refused from its length), was not
+    received. Said to the sender at once, never stored: in the current language."""
+    if name is None:
+        return _("The upload is too large: the limit is %(limit)s MB (DOCSVC_MAX_UPLOAD_MB), and nothing was "
+                 "received. Check it is the right file; split a scan into several files and upload them again, or ask "
+                 "an administrator to raise the limit.", limit=max_upload_mb)
+    return _("The file %(name)s is too large (%(size)s MB): the limit is %(limit)s MB (DOCSVC_MAX_UPLOAD_MB), and "
+             "nothing was received. Check it is the right file; split a scan into several files and upload them "
+             "again, or ask an administrator to raise the limit.",
+             name=name, size=f"{size / 2**20:,.0f}", limit=max_upload_mb)
 
 
 def check_size(name: str | bytes, size: int, max_upload_mb: int) -> None:
     """Refuse a file above the limit from its size alone, before a byte of it is read (import, hot folder)."""
     if size > max_upload_mb * 2**20:
-        shown = safe_filename(name)
-        raise UploadTooLarge(too_large_message(f"文件“{shown}”", f"The file {shown}", size, max_upload_mb))
+        raise UploadTooLarge(too_large_message(max_upload_mb, safe_filename(name), size))
 
 
 class DestroyedContent(Conflict):
