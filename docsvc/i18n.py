@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -71,6 +71,11 @@ def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
 def lazy_gettext(message: str, **params: object) -> LazyProxy:
     """A text translated when shown, not when defined: for module-level tables of labels."""
     return LazyProxy(gettext, message, enable_cache=False, **params)
+
+
+def listing(items: Iterable[str]) -> str:
+    """Items in a row as the language of the moment lists them: 甲、乙 in Chinese, a, b in English."""
+    return (", " if language() == "en" else "、").join(items)
 
 
 STORED = "i18n:"  # marks a stored text kept as its English message and parameters

@@ -499,6 +499,8 @@ class DestructionList(Base):
     register_pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     register_csv_key: Mapped[str | None] = mapped_column(String(200))
     register_csv_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The language the register is written in ("zh"/"en"): the executor's, so it can be generated again alike.
+    register_language: Mapped[str | None] = mapped_column(String(8))
 
     compiler: Mapped[User] = relationship(foreign_keys=[compiler_id])
     approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])

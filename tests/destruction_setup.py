@@ -107,8 +107,9 @@ def shared_stack(rt: Runtime, tmp_path: Path, texts: list[str], at: int) -> tupl
 
 
 def supervised(rt: Runtime, who: People, document_ids: list[int],
-               decisions: list[disposition.DecisionInput] | None = None) -> int:
-    """A list taken through every step up to its two supervisors' confirmation; returns its id."""
+               decisions: list[disposition.DecisionInput] | None = None, *, start: bool = True) -> int:
+    """A list taken through every step up to its two supervisors' confirmation and, with `start`, its
+    execution queued (never run: the caller runs the job); returns its id."""
     with rt.sessions() as s:
         dlist = disposition.create_list(s, s.merge(who.rm), document_ids, index=rt.index)
         decisions = decisions or [disposition.DecisionInput(i, "destroy") for i in document_ids]
@@ -117,5 +118,6 @@ def supervised(rt: Runtime, who: People, document_ids: list[int],
         disposition.approve(s, s.merge(who.leader), dlist, rt.settings)
         disposition.supervise(s, s.merge(who.sup1), dlist)
         disposition.supervise(s, s.merge(who.sup2), dlist)
-        disposition.start_execution(s, s.merge(who.rm), dlist, InProcessJobQueue(1))
+        if start:
+            disposition.start_execution(s, s.merge(who.rm), dlist, InProcessJobQueue(1))
         return dlist.id

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from docsvc import i18n
 from docsvc.governance.access import Action, can, content_filter, content_grant, loan_state
 from docsvc.constants import LOCKOUT_THRESHOLD
 from docsvc.models import AuditEvent, Document, User
@@ -84,9 +86,15 @@ def test_an_approver_cannot_approve_their_own_loan_and_sensitive_files_need_a_se
         loan = loans.request_loan(session, head, loans.LoanRequest(purpose="核查", days=3, customer_account=ACCOUNT_B))  # type: ignore[arg-type]
         with pytest.raises(loans.LoanForbidden, match="自己"):
             loans.decide(session, head, loan.id, True)  # type: ignore[arg-type]
-        with pytest.raises(loans.LoanForbidden, match="敏感"):
+        with i18n.using("en"), pytest.raises(loans.LoanForbidden, match="holds sensitive documents"):
             loans.decide(session, other, loan.id, True)  # type: ignore[arg-type]
-    assert [e.outcome for e in events(rt, "loan.approve")] == ["denied", "denied"]
+    refusals = events(rt, "loan.approve")
+    assert [e.outcome for e in refusals] == ["denied", "denied"]
+    # The trail records the reason as it always has, in both languages, whichever language it was said in.
+    assert [json.loads(e.detail)["reason"] for e in refusals] == [  # type: ignore[arg-type]
+        "该档案含身份证明等敏感材料，须由具有敏感信息权限的审批人审批。 / "
+        "The file holds sensitive documents (ID copies): an approver granted `sensitive` must decide.",
+        "不能审批自己的借阅申请，请由其他审批人处理。 / You cannot decide your own loan; another approver must."]
 
 
 def test_a_viewer_fetching_another_files_pages_by_id_is_refused_and_audited(
@@ -175,13 +183,17 @@ def test_loans_through_the_api_and_the_auditor_exports_the_trail(
     listed = client.get("/api/v1/audit?actor=clerk&object=page:%d" % page_id, headers=bearer(auditor)).get_json()
     assert [(e["action"], e["outcome"], e["loan_id"]) for e in listed["events"]] == [
         ("page.text", "denied", None), ("page.text", "ok", loan_id)]
-    exported = client.get("/api/v1/audit?format=csv&action=loan.", headers=bearer(auditor))
+    exported = client.get("/api/v1/audit?format=csv&action=loan.", headers=bearer(auditor) | {"Accept-Language": "en"})
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
-    assert [r["action"] for r in rows] == ["loan.return", "loan.approve", "loan.request"]
+    assert [r["What"] for r in rows] == ["loan.return", "loan.approve", "loan.request"]
+    # The headings are in the reader's language (Chinese by default); the events as they were recorded.
+    chinese = client.get("/api/v1/audit?format=csv&action=loan.", headers=bearer(auditor)).get_data(as_text=True)
+    assert chinese.splitlines()[0] == "序号,时间（UTC）,操作人,操作,对象类型,对象编号,结果,借阅用途,借阅,IP,说明,哈希值（SHA-256）"
+    assert chinese.splitlines()[1:] == exported.get_data(as_text=True).splitlines()[1:]
     refused = client.get("/api/v1/audit?action=access.denied", headers=bearer(auditor)).get_json()["events"]
     assert {(e["actor"], e["detail"]["endpoint"]) for e in refused} == {
         ("clerk", "api_loans_audit.approve_loan"), ("head", "api_loans_audit.list_audit")}
-    assert rows[-1]["purpose"] == "电费争议核查"
+    assert rows[-1]["Purpose"] == "电费争议核查"
 
 
 def test_an_anchor_written_before_the_first_event_verifies(embedded_runtime: Runtime, users) -> None:  # type: ignore[no-untyped-def]

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import io
+import re
 
+import pytest
 from openpyxl import load_workbook
 
 from docsvc.constants import IndexState, JobState
-from docsvc.models import Document, Page
+from docsvc.models import Document, DocumentType, Page
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _h(token: str) -> dict[str, str]:
@@ -76,7 +80,7 @@ def test_customer_crud_import_completeness_and_filing_through_the_api(client, us
     assert rows[1][0] == "3000000001"
 
 
-def test_page_operations_and_cover_sheets_through_the_api(client, users, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+def test_page_operations_through_the_api(client, users, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
     operator = _h(users.token("op", "operator"))
     doc_id = _inbox_document(embedded_runtime)
     pages = client.get(f"/api/v1/documents/{doc_id}", headers=operator).get_json()["pages"]
@@ -92,12 +96,45 @@ def test_page_operations_and_cover_sheets_through_the_api(client, users, embedde
     client.post(f"/api/v1/pages/{pages[0]['id']}/restore", headers=operator)
     assert [d["id"] for d in client.get("/api/v1/inbox", headers=operator).get_json()["documents"]] == [doc_id]
 
+
+def _pdf_text(data: bytes) -> list[str]:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        return [re.sub(r"\s+", " ", pdf[i].get_textpage().get_text_range()) for i in range(len(pdf))]
+    finally:
+        pdf.close()
+
+
+@pytest.mark.integration  # the PDF's text layer is set in tesseract's glyphless font
+def test_cover_sheets_are_printed_in_the_readers_language(client, users, auth, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
+    operator = _h(users.token("op", "operator"))
     client.post("/api/v1/customers", json={"account": "3000000001", "name": "宏达机械"},
                 headers=_h(users.token("arch", "archivist")))
-    pdf = client.get("/api/v1/cover-sheets?account=3000000001&type=HT&account=3000000001&type=JC", headers=operator)
-    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.count(b"/Type /Page\n") + \
-        pdf.data.count(b"/Type /Page\r") + pdf.data.count(b"/Type /Page ") >= 2
+    url = "/api/v1/cover-sheets?account=3000000001&type=HT&account=3000000001&type=JC"
+    pdf = client.get(url, headers=operator)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    chinese = _pdf_text(pdf.data)
+    assert len(chinese) == 2
+    for text in ("档案封面", "户号 3000000001", "类型 HT", "供用电合同及协议", "户名 宏达机械", "扫描时放在该文档第一页之前"):
+        assert text in chinese[0], text
+    assert "类型 JC" in chinese[1]
+    assert not re.search("Cover|Account|Type|Customer|Place", " ".join(chinese))
     assert client.get("/api/v1/cover-sheets?account=3999999999&type=HT", headers=operator).status_code == 404
+
+    with embedded_runtime.sessions() as s:
+        type_name = s.get(DocumentType, "HT").name_en
+    english = _pdf_text(client.get(url, headers={**operator, "Accept-Language": "en"}).data)
+    for text in ("Cover sheet", "Account No. 3000000001", "Type HT", type_name, "Customer 宏达机械",
+                 "Place before the first page of the document when scanning"):
+        assert text in english[0], text
+    assert not CJK.search(" ".join(english).replace("宏达机械", "")), english
+
+    auth.login("clerk", "operator")  # the page's link, for someone who chose English with the switch
+    client.set_cookie("lang", "en")
+    page = client.get("/cover-sheets.pdf?account=3000000001&type=HT")
+    assert page.status_code == 200 and "Cover sheet" in _pdf_text(page.data)[0]
 
 
 def test_an_operator_files_an_inbox_document_in_the_browser_form(client, auth, embedded_runtime) -> None:  # type: ignore[no-untyped-def]

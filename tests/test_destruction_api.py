@@ -141,3 +141,69 @@ def test_the_records_manager_compiles_and_the_stub_shows_as_destroyed_in_the_bro
     assert refused.status_code == 302 and refused.headers["Location"].endswith("/upload")
     shown = client.get("/upload").get_data(as_text=True)
     assert f"销毁清册 #{executed}" in shown and "重新保存已销毁内容的理由" in shown
+
+
+def _pdf_text(data: bytes) -> str:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        return " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf))).replace("\r\n", " ")
+    finally:
+        pdf.close()
+
+
+def test_the_register_is_in_the_language_of_whoever_set_the_execution_going(
+        client: FlaskClient, users, embedded_runtime: Runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Chinese by default; English when the records manager executing the list reads English, although the
+    job that writes it runs later and elsewhere. Every later reader gets that same register, and it can
+    be generated again from the list byte for byte."""
+    import hashlib
+    import re
+
+    from docsvc.governance import register
+    from docsvc.models import DestructionList
+    from tests.destruction_setup import people, supervised
+
+    rt = embedded_runtime
+    who = people(rt)
+    rm, auditor = users.token("rm"), users.token("aud", "auditor")
+
+    def executed(name: str, language: dict[str, str]) -> tuple[int, str, str]:
+        doomed = due_document(rt, tmp_path, name, [f"用电检查单 {name}"], title=f"用电检查单 {name}")
+        list_id = supervised(rt, who, [doomed], start=False)
+        url = f"/api/v1/destruction-lists/{list_id}"
+        assert client.post(f"{url}/execute", headers={**_bearer(rm), **language}).status_code == 202
+        deadline = time.monotonic() + 120
+        while client.get(url, headers=_bearer(auditor)).get_json()["state"] != "executed":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        pdf = client.get(f"{url}/register.pdf", headers=_bearer(auditor)).data
+        table = client.get(f"{url}/register.csv", headers=_bearer(auditor)).data.decode("utf-8-sig")
+        return list_id, _pdf_text(pdf), table
+
+    _, chinese, table = executed("a.pdf", {})
+    for text in ("档案销毁清册", "全宗号", "数量", "编制人", "审批日期", "监销人", "销毁日期", "序号", "档号",
+                 "应保管期限", "已保管期限", "10年", "已销毁", "销毁清册#", "页"):
+        assert text in chinese.replace(" ", ""), text
+    assert "序号,档号,题名,年度,应保管期限,已保管期限,页数,备注" in table
+    assert not re.search("Destruction|Fonds|Compiled|Reference|Remarks|years|Destroyed", chinese + table)
+
+    list_id, english, table = executed("b.pdf", {"Accept-Language": "en"})
+    for text in ("Destruction register", "Fonds J001", "Quantity", "Items destroyed: 1 (pages: 1); items listed: 1",
+                 "Compiled by", "Approved on", "Supervised by sup1, sup2", "Destroyed on", "No.", "Reference code",
+                 "Required retention", "Kept for", "Remarks", "10 years", "Destroyed", "page 1 of 1"):
+        assert text in english, text
+    assert "No.,Reference code,Title,Year,Required retention,Kept for,Pages,Remarks" in table
+    with rt.sessions() as s:
+        dlist = s.get(DestructionList, list_id)
+        assert dlist is not None and dlist.register_language == "en"
+        data = [dlist.title, dlist.appraisal_report or "", dlist.method or "", *(i.title or "" for i in dlist.items)]
+        # Outside any request (the command line, a later check): the same bytes as recorded.
+        again = register.render(dlist, rt.settings.filing.fonds, rt.settings.timezone)
+        assert [hashlib.sha256(b).hexdigest() for b in again] == [dlist.register_pdf_sha256, dlist.register_csv_sha256]
+    cjk = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+    squeezed = re.sub(r"\s", "", english)
+    for value in data:  # what people wrote into the list stays as written
+        squeezed = squeezed.replace(re.sub(r"\s", "", value), "")
+    assert not cjk.search(squeezed), english

@@ -24,7 +24,7 @@ from docsvc.search.snippets import MASKED_TITLE
 from docsvc.files import filing, pageops
 from docsvc.governance import loans
 from docsvc.governance.accounts import create_user, find_user
-from docsvc.formats.coversheets import FONT_PATH
+from docsvc.formats.sheets import FONT_PATH
 from docsvc.files.customers import AccountRule, create_customer
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.pipeline.recognition import process_page
@@ -257,10 +257,47 @@ def test_a_long_file_has_contents_over_several_pages_and_pages_not_yet_read_keep
     assert r.status_code == 200
     pages = _pdf_pages(r.data)
     assert len(pages) == 2 + 40  # two contents pages, then one page per document
-    assert "contentspage2of2" in _squeeze(pages[1][0])
+    assert "目录第2/2页" in _squeeze(pages[1][0])
     assert _squeeze(f"{last_code} 补充协议 40 1 42") in _squeeze(pages[1][0])
     assert _squeeze(f"{last_code} · 第 1 页") in _squeeze(pages[41][0])
-    assert "此页尚无页面图像" in pages[41][0] and "queued" in pages[41][0]
+    assert "此页尚无页面图像（排队中）" in pages[41][0]
+
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def test_the_pdf_is_in_the_readers_language_only(client: FlaskClient, users, embedded_runtime: Runtime) -> None:  # type: ignore[no-untyped-def]
+    """Chinese by default, English for a reader asking for it: headings, columns, notes and the withheld
+    mark; only the file's own data (names, titles) stays as it was written."""
+    rt = embedded_runtime
+    with rt.sessions() as s:
+        customer = create_customer(s, None, AccountRule(r"^\d{10}$"), ACCOUNT, {"name": "绿源食品加工厂"})
+        for n, code in enumerate(("HT", "ZJ")):  # the ID copy is withheld: the archivist lacks `sensitive`
+            d = add_document(s, sha256=f"{n:064d}", original_key=f"originals/{n}", title=f"补充协议 {n + 1:02d}",
+                             texts=[None], page_status=JobState.QUEUED, index_state=IndexState.NONE)
+            filing.file_document(s, None, d, customer, s.get(DocumentType, code), FilingSettings())  # type: ignore[arg-type]
+        s.commit()
+        type_names = [s.get(DocumentType, code).name_en for code in ("HT", "ZJ")]  # type: ignore[union-attr]
+    token = users.token("archie", "archivist")
+
+    chinese = _pdf_pages(client.get(API, headers=_bearer(token)).data)
+    contents, note = _squeeze(chinese[0][0]), _squeeze(chinese[1][0])
+    for heading in ("客户档案整卷目录", "户号3000000001户名绿源食品加工厂", "1份文档，1页；1份未包含",
+                    "序号档号题名日期页数起始页", "未包含：您无权下载的文档", "目录第1/1页"):
+        assert heading in contents, heading
+    assert "此页尚无页面图像（排队中）" in note
+    for english in ("Customer", "contents", "Account", "xported", "documents", "ithheld", "Title", "Page"):
+        assert english not in contents + note, english
+
+    english = _pdf_pages(client.get(API, headers={**_bearer(token), "Accept-Language": "en"}).data)
+    contents, note = english[0][0], english[1][0]
+    for heading in ("Customer file contents", "Account 3000000001", "Customer 绿源食品加工厂",
+                    "Documents: 1, pages: 1; withheld: 1", "No. Reference code Title Date Pages Starts on page",
+                    "Withheld: documents you may not download", "Contents page 1 of 1", *type_names):
+        assert _squeeze(heading) in _squeeze(contents), heading
+    assert _squeeze("This page has no page image yet (Queued)") in _squeeze(note)
+    data = ("绿源食品加工厂", "补充协议", str(MASKED_TITLE))
+    assert not CJK.search(re.sub("|".join(map(re.escape, data)), "", contents)), contents
 
 
 def test_page_images_go_in_unchanged_and_rare_characters_survive_the_text_layer() -> None:

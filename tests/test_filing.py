@@ -15,7 +15,7 @@ from docsvc.db import make_engine, make_sessionmaker
 from docsvc.models import AuditEvent, BatchFile, Document, DocumentType, Page
 from docsvc.files import filing
 from docsvc.files.customers import AccountRule, create_customer
-from docsvc.i18n import shown
+from docsvc.i18n import shown, using
 from docsvc.pipeline.intake import Upload, receive
 from docsvc.pipeline.jobstate import job_limits
 from docsvc.pipeline.splitting import split_file
@@ -57,7 +57,11 @@ def test_a_stack_with_cover_sheets_splits_files_and_drops_the_covers(embedded_ru
             ("3999999999", "HT", [10], False),             # unknown customer: inbox with a note
             ("3000000001", "JC", [12], True),
         ]
-        assert "二维码无法识别" in shown(docs[3].inbox_note) and "3999999999" in shown(docs[4].inbox_note)
+        # The notes are kept untranslated and shown in the reader's language.
+        assert "二维码无法识别" in shown(docs[3].inbox_note) and "3999999999 不在客户表中" in shown(docs[4].inbox_note)
+        with using("en"):
+            assert "could not be read" in shown(docs[3].inbox_note)
+            assert "account 3999999999 is not in the customer list" in shown(docs[4].inbox_note)
         assert docs[1].location == "3号库 A-12" and docs[1].page_count == 2
         year = date.today().year
         assert docs[1].reference_code == f"J001-KH·{year}-Y-YX-0001"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from docsvc.files import filing, four_properties
 from docsvc.files.customers import AccountRule, create_customer, find_customer
 from docsvc.files.doctypes import find_type
 from docsvc.files.four_properties import Finding, FourPropertiesReport, Result
-from docsvc.files.four_properties_report import CSV_HEADER, csv_bytes, json_bytes, pdf_bytes
+from docsvc.files.four_properties_report import csv_bytes, json_bytes, pdf_bytes
 from docsvc.governance import fixity
 from docsvc.models import AuditEvent, Document, Page, utcnow
 from docsvc.runtime import Runtime
@@ -325,12 +326,12 @@ def test_the_three_formats_come_from_one_report(embedded_runtime: Runtime, files
     rows = list(csv.reader(io.StringIO(csv_bytes(report, rt.settings.timezone).decode("utf-8-sig"))))
     assert rows[0][0].startswith("电子档案四性检测报告")
     assert any("Asia/Shanghai" in cell for row in rows[:4] for cell in row)
-    header = rows.index(list(CSV_HEADER))
+    header = rows.index(["属性", "代码", "检测项目", "结果", "档号", "文档", "页", "户号", "对象", "说明"])
     body = rows[header + 1:]
     assert {r[1] for r in body} == {c.spec.code for c in report.checks}
     assert any(r[1] == "AU-1" and r[4] == code_of(rt, files["application"]) for r in body)
     assert ["'@x", "'=HYPERLINK(\"http://x\")"] == [next(r for r in body if r[4] == "'@x")[i] for i in (4, 9)]
-    assert [r[3] for r in body if r[1] == "AU-5"] == ["不适用 not applicable"]
+    assert [r[3] for r in body if r[1] == "AU-5"] == ["不适用"]
 
     with pdfplumber.open(io.BytesIO(pdf_bytes(report, rt.settings.timezone))) as pdf:
         words = "".join((page.extract_text() or "") for page in pdf.pages).replace(" ", "").replace("\n", "")
@@ -495,3 +496,71 @@ def test_a_stack_shared_by_two_files_is_read_once_and_names_both(
     report = check(rt, None, recompute=True)
     assert named(report, "AU-1") == {code_of(rt, stack), code_of(rt, second)}
     assert {f.page_number for f in report.check("IN-1").findings if f.document_id == second} == {None}
+
+
+def _pdf_text(data: bytes) -> str:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        return " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf))).replace("\r\n", " ")
+    finally:
+        pdf.close()
+
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+ENGLISH = ("Four-properties check report", "Run at", "Scope (account numbers)", "Authenticity", "Integrity",
+           "Usability", "Security", "Fixity: originals match their recorded SHA-256", "Not applicable",
+           "What is checked:", "Missing description: Title.", "Why it does not apply:")
+CHINESE = ("电子档案四性检测报告", "检测时间", "检测范围（户号）", "真实性", "完整性", "可用性", "安全性",
+           "原件固定性（SHA-256与登记值一致）", "不适用", "检测内容：", "缺少著录项：题名。", "不适用原因：")
+
+
+def test_the_report_is_in_the_readers_language(
+        embedded_runtime: Runtime, embedded_settings: Settings, client: FlaskClient, auth: AuthActions, users: Users,
+        files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Chinese by default; English for a reader asking for it (Accept-Language, the switch's cookie) and for
+    the command under DOCSVC_LANGUAGE=en. Only the data (codes, keys, the time zone) reads the same."""
+    rt = embedded_runtime
+    with rt.sessions() as s:
+        s.execute(update(Document).where(Document.id == files["contract"]).values(title=""))
+        s.commit()
+    api = {"Authorization": f"Bearer {users.token('arch', 'archivist')}"}
+    body = {"customer_accounts": [ACCOUNT], "recompute": True, "format": "pdf"}
+
+    chinese = _pdf_text(client.post("/api/v1/four-properties", json=body, headers=api).data)
+    for text in CHINESE:
+        assert text in chinese.replace(" ", ""), text
+    for text in ENGLISH:
+        assert text not in chinese, text
+
+    in_english = {**api, "Accept-Language": "en"}
+    english = _pdf_text(client.post("/api/v1/four-properties", json=body, headers=in_english).data)
+    for text in ENGLISH:
+        assert text in english, text
+    # SE-1's note is the audit trail's own summary (governance.audit), the one text not written here; its
+    # counts grow with each run, hence compared without digits or spaces.
+    checks = client.post("/api/v1/four-properties", json={**body, "format": "json"}, headers=in_english).get_json()
+    audit_note = re.sub(r"[\s\d]", "", next(c["note"] for c in checks["checks"] if c["code"] == "SE-1"))
+    assert not CJK.search(re.sub(r"[\s\d]", "", english).replace(audit_note, "")), english
+
+    table = client.post("/api/v1/four-properties", json={**body, "format": "csv"},
+                        headers={**api, "Accept-Language": "en"}).data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(table)))
+    assert rows[0][0] == "Four-properties check report (DA/T 70-2018)" and "Asia/Shanghai" in rows[1][1]
+    assert ["Property", "Code", "Check", "Result", "Reference code", "Document id", "Page", "Account number",
+            "Subject", "Message"] in rows
+    assert not CJK.search(re.sub(r"[\s\d]", "", table).replace(audit_note, ""))
+
+    auth.login("auditor1", "auditor")  # the page, for someone who chose English with the switch
+    client.set_cookie("lang", "en")
+    page = client.post("/admin/four-properties", data={"csrf_token": auth.csrf("/admin/four-properties"),
+                                                       "customer_accounts": ACCOUNT, "format": "pdf"})
+    assert "Fixity: originals match their recorded SHA-256" in _pdf_text(page.data)
+
+    env = {"DOCSVC_DATA_DIR": str(embedded_settings.data_dir), "DOCSVC_SECRET_KEY": "test-secret"}
+    for language, expected in (({}, CHINESE[0]), ({"DOCSVC_LANGUAGE": "en"}, ENGLISH[0])):
+        out = tmp_path / f"report-{len(language)}.pdf"
+        CliRunner().invoke(cli.main, ["four-properties", "--customer", ACCOUNT, "--output", str(out)],
+                           env={**env, **language})
+        assert expected in _pdf_text(out.read_bytes()), language

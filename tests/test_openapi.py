@@ -44,6 +44,6 @@ def test_a_malformed_request_is_refused_by_its_model_naming_the_field(client: Fl
     bearer = {"Authorization": f"Bearer {users.token('chief', 'admin', 'archivist', 'records_manager')}"}
     response = client.post("/api/v1/holds", json={"name": "x", "reason": "y", "document_ids": ["abc"]}, headers=bearer)
     assert response.status_code == 400
-    assert response.get_json()["error"].startswith("参数 document_ids.0 应为整数。 / document_ids.0:")
+    assert response.get_json()["error"] == "参数 document_ids.0 应为整数。"
     response = client.get("/api/v1/search", query_string={"q": "合同", "sort": "size"}, headers=bearer)
     assert response.status_code == 400 and "sort" in response.get_json()["error"]

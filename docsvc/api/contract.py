@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from docsvc.api import schemas
 from docsvc.http.params import BadInput, json_object
+from docsvc.i18n import _, lazy_gettext as _l
 
 F = TypeVar("F", bound=Callable[..., object])
 CONTRACT_ATTR = "api_contract"
@@ -120,22 +121,35 @@ def validate(model: type[BaseModel], data: object) -> BaseModel:
         raise BadInput(_message(exc)) from exc
 
 
-_ZH = {"int_parsing": "应为整数", "int_from_float": "应为整数", "int_type": "应为整数",
-       "bool_parsing": "应为 true 或 false", "bool_type": "应为 true 或 false", "string_type": "应为文字",
-       "list_type": "应为数组", "greater_than_equal": "应不小于 {ge}", "less_than_equal": "应不大于 {le}",
-       "too_long": "最多 {max_length} 项", "literal_error": "不是可选的值", "dict_type": "应为 JSON 对象",
-       "model_type": "应为 JSON 对象", "float_parsing": "应为数字", "float_type": "应为数字"}
+# What pydantic's error types mean, for the reader; `name` is the field, the rest pydantic's context.
+_PROBLEMS = {
+    "missing": _l("%(name)s is required."),
+    "int_parsing": _l("%(name)s must be a whole number."),
+    "int_from_float": _l("%(name)s must be a whole number."),
+    "int_type": _l("%(name)s must be a whole number."),
+    "float_parsing": _l("%(name)s must be a number."),
+    "float_type": _l("%(name)s must be a number."),
+    "bool_parsing": _l("%(name)s must be true or false."),
+    "bool_type": _l("%(name)s must be true or false."),
+    "string_type": _l("%(name)s must be text."),
+    "list_type": _l("%(name)s must be a list."),
+    "dict_type": _l("%(name)s must be a JSON object."),
+    "model_type": _l("%(name)s must be a JSON object."),
+    "greater_than_equal": _l("%(name)s must be at least %(ge)s."),
+    "less_than_equal": _l("%(name)s must be at most %(le)s."),
+    "too_long": _l("%(name)s may hold at most %(max_length)s items."),
+    "literal_error": _l("%(name)s must be one of %(expected)s."),
+}
 
 
 def _message(exc: ValidationError) -> str:
-    """The first problem, naming the field in both languages, e.g.
-    参数 at_page 应为整数。 / at_page: Input should be a valid integer."""
+    """The first problem, naming the field, in the reader's language, e.g. "at_page must be a whole number."."""
     error = exc.errors(include_url=False)[0]
     name = ".".join(str(part) for part in error["loc"]) or "body"
-    if error["type"] == "missing":
-        return f"缺少参数 {name}。 / {name} is required."
-    problem = _ZH.get(error["type"], "的值无效").format(**error.get("ctx", {}))
-    return f"参数 {name} {problem}。 / {name}: {error['msg']}."
+    problem = _PROBLEMS.get(error["type"])
+    if problem is None:  # a kind of problem not named above: pydantic's own (English) words say it
+        return _("%(name)s is not valid: %(problem)s.", name=name, problem=error["msg"])
+    return str(problem) % {**error.get("ctx", {}), "name": name}
 
 
 # -------------------------------------------------------------------------------------------- document

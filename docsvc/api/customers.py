@@ -39,7 +39,7 @@ def _given(body: S.In, names: tuple[str, ...]) -> dict[str, object]:
 
 
 @bp.route("/customers")
-@contract("List customers; search by 户号 prefix or name", {200: S.CustomerPage}, query=S.CustomerQuery)
+@contract("List customers; search by account number prefix or name", {200: S.CustomerPage}, query=S.CustomerQuery)
 @rule(Action.VIEW_METADATA)
 def list_customers(query: S.CustomerQuery) -> object:
     limit, page = query.per_page, query.page
@@ -72,7 +72,7 @@ def update(account: str, body: S.CustomerFields) -> object:
 
 
 @bp.route("/customers/import", methods=["POST"])
-@contract("Import customers from CSV (UTF-8/GBK) or XLSX; upsert by 户号, all or nothing (422: rows "
+@contract("Import customers from CSV (UTF-8/GBK) or XLSX; upsert by account number, all or nothing (422: rows "
           "rejected, nothing written); format=csv answers the row errors as CSV",
           {200: (S.ImportReport, CSV), 422: (S.ImportReport, CSV)}, form=S.CustomerImport, query=S.FormatQuery)
 @rule(Action.MANAGE_CUSTOMERS)
@@ -157,7 +157,7 @@ def update_document_type(code: str, body: S.DocumentTypeFields) -> object:
 
 
 @bp.route("/documents/<int:document_id>", methods=["PATCH"])
-@contract("Describe a document; with customer_account and doc_type it is linked and filed (档号 assigned)",
+@contract("Describe a document; with customer_account and doc_type it is linked and filed (reference code assigned)",
           {200: S.Document}, body=S.DocumentFields)
 @rule(Action.FILE)
 def patch_document(document_id: int, body: S.DocumentFields) -> object:
@@ -168,7 +168,8 @@ def patch_document(document_id: int, body: S.DocumentFields) -> object:
 
 
 @bp.route("/documents/<int:document_id>/reference-code", methods=["POST"])
-@contract("Correct a 档号 (records manager; reason required; audited)", {200: S.Document}, body=S.CodeCorrection)
+@contract("Correct a reference code (records manager; reason required; audited)", {200: S.Document},
+          body=S.CodeCorrection)
 @rule(Action.CORRECT_CODE)
 def correct_reference_code(document_id: int, body: S.CodeCorrection) -> object:
     document = filing.correct_code(db(), g.user, get_document(db(), document_id), body.reference_code, body.reason,
@@ -177,8 +178,8 @@ def correct_reference_code(document_id: int, body: S.CodeCorrection) -> object:
 
 
 @bp.route("/documents/<int:document_id>/unfile", methods=["POST"])
-@contract("Send a filed document back to the inbox (reason required; audited; the 档号 stays)", {200: S.Document},
-          body=S.Reason)
+@contract("Send a filed document back to the inbox (reason required; audited; the reference code stays)",
+          {200: S.Document}, body=S.Reason)
 @rule(Action.UNFILE)
 def unfile(document_id: int, body: S.Reason) -> object:
     """Back to the inbox, so its pages can be corrected: an archivist's audited act with a reason."""

@@ -12,7 +12,8 @@ bp = Blueprint("api_four_properties", __name__, url_prefix="/api/v1")
 
 
 @bp.route("/four-properties", methods=["POST"])
-@contract("Run the 四性检测 report (DA/T 70-2018) over customer files; the run is audited",
+@contract("Run the four-properties check (DA/T 70-2018) over customer files, its texts in the request's "
+          "language; the run is audited",
           {200: (S.FourPropertiesReport, CSV, PDF)}, body=S.FourPropertiesIn, body_required=False)
 @rule(Action.CHECK_FOUR_PROPERTIES)
 def run_four_properties(body: S.FourPropertiesIn) -> object:

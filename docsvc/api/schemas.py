@@ -49,7 +49,8 @@ class In(BaseModel):
 # ------------------------------------------------------------------------------------------------ errors
 
 class Error(Out):
-    error: str = Field(description="what happened and what to do (Chinese / English, or the reader's language)")
+    error: str = Field(description="what happened and what to do, in the reader's language: the one chosen on "
+                                   "their account, else Accept-Language, else Chinese")
     reference: str | None = Field(None, description="quoted in the server log beside the cause")
 
 
@@ -130,13 +131,13 @@ class Document(Out):
     document_date: Day | None
     contract_number: str | None
     business_ref: str | None
-    archive_code: str | None = Field(description="档号")
+    archive_code: str | None = Field(description="the reference code (archival code) of a filed document")
     location: str | None
     notes: str | None
     filed_at: Timestamp | None
     inbox_note: str | None
     contract_end: Day | None
-    retention: str | None = Field(description="retention class (保管期限)")
+    retention: str | None = Field(description="retention class: Y (permanent), D30 or D10")
     retention_status: str | None
     due_on: Day | None
     storage_only: bool
@@ -241,7 +242,7 @@ class SearchResults(Out):
     total: int = Field(description="matching pages the caller may see (an estimate when approximate)")
     total_documents: int
     approximate: bool = Field(description="true when total, total_documents and facet counts are estimates "
-                                          "(约 N / about N); the listed documents are exact")
+                                          "(shown as \"about N\"); the listed documents are exact")
     document_id: int | None
     page: int
     per_page: int
@@ -253,8 +254,8 @@ class SearchResults(Out):
 # ------------------------------------------------------------------------------------------- customers
 
 class Customer(Out):
-    account: str = Field(description="户号")
-    name: str = Field(description="户名")
+    account: str = Field(description="customer account number")
+    name: str = Field(description="customer name")
     address: str | None
     phone: str | None
     category: str | None
@@ -286,7 +287,7 @@ class CustomerFields(In):
 
 
 class NewCustomer(CustomerFields):
-    account: Text = Field(description="户号")
+    account: Text = Field(description="customer account number")
 
 
 class CustomerPage(Out):
@@ -297,7 +298,7 @@ class CustomerPage(Out):
 
 
 class CustomerQuery(In):
-    q: str = Field("", description="户号 prefix or name")
+    q: str = Field("", description="customer account number prefix, or name")
     page: Int = Field(1, ge=1, le=100_000)
     per_page: Int = Field(50, ge=1, le=200)
 
@@ -359,7 +360,7 @@ class CompletenessQuery(In):
 
 
 class CoverSheetQuery(In):
-    account: list[str] = Field(description="户号, repeated, paired with type")
+    account: list[str] = Field(description="customer account number, repeated, paired with type")
     type: list[str] = Field(description="document type code, repeated, paired with account")
 
 
@@ -377,9 +378,9 @@ class DocumentType(Out):
 
 
 class DocumentTypeFields(In):
-    name_zh: Scalar = Field(None, description="中文名称 (required on create)")
+    name_zh: Scalar = Field(None, description="Chinese name (required on create)")
     name_en: Scalar = None
-    retention: Scalar = Field(None, description="default retention class (保管期限): Y, D30 or D10")
+    retention: Scalar = Field(None, description="default retention class: Y (permanent), D30 or D10")
     sensitive: Scalar = Field(None, description="content only for users granted `sensitive`")
     required_from: Scalar = Field(None, description="business stage from which a customer file must hold this type")
     position: Scalar = Field(None, description="order in lists and pickers")
@@ -450,8 +451,8 @@ class SuggestedCustomer(Out):
     confidence: float
     reasons: list[str]
     similarity: int | None = Field(description="how closely the name or address read on the page matches, in "
-                                               "percent; null when only the 户号 or contract number matched")
-    by_account: bool = Field(description="the page gives this customer's 户号 (ranked first)")
+                                               "percent; null when only the account number or contract number matched")
+    by_account: bool = Field(description="the page gives this customer's account number (ranked first)")
 
 
 class RunnerUp(Out):
@@ -583,10 +584,10 @@ class Schedules(Out):
 
 class RuleIn(In):
     doc_type: Scalar = None
-    retention: Scalar = Field(None, description="Y (永久), D30 or D10")
+    retention: Scalar = Field(None, description="Y (permanent), D30 or D10")
     trigger: Scalar = None
     authority: Scalar = Field(None, description="table and clause")
-    event_name: Scalar = Field(None, description="trigger event: e.g. 窃电案件结案")
+    event_name: Scalar = Field(None, description="trigger event, e.g. the closing of an electricity-theft case")
     parent_retention: Scalar = None
     reason: Scalar = None
     preview: bool | None = Field(None, description="only show the rule's effect; nothing saved")
@@ -759,7 +760,7 @@ class Appraisal(In):
         reason: Text | None = Field(None, description="required for extend and keep")
 
     decisions: list[Decision] = Field(max_length=10_000)
-    report: Text | None = Field(None, description="the appraisal report (鉴定意见)")
+    report: Text | None = Field(None, description="the appraisal report")
 
 
 class Note(In):
@@ -775,11 +776,11 @@ class Finding(Out):
     document_id: int | None
     page_number: int | None
     customer_account: str | None
-    subject: str | None = Field(description="an object key, a 档号 series or an audit event")
+    subject: str | None = Field(description="an object key, a series of reference codes or an audit event")
 
 
 class Check(Out):
-    code: str = Field(description="AU-1 … SE-4 (docs/integrity.md, 四性检测)")
+    code: str = Field(description="AU-1 … SE-4 (docs/integrity.md, the four-properties check)")
     property: Literal["authenticity", "integrity", "usability", "security"]
     name_zh: str
     name_en: str
@@ -812,7 +813,7 @@ class FourPropertiesReport(Out):
 
 class FourPropertiesIn(In):
     customer_accounts: list[str] = Field([], max_length=10_000,
-                                         description="户号 of the files to check; empty: every file")
+                                         description="account numbers of the files to check; empty: every file")
     recompute: bool | None = Field(None, description="re-read each original's SHA-256 now")
     all_pages: bool | None = Field(None, description="decode every page, not only the first")
     format: Literal["json", "csv", "pdf"] = "json"

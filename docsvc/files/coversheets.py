@@ -8,11 +8,11 @@ from sqlalchemy.orm import Session
 
 from docsvc.config import FilingSettings
 from docsvc.files.customers import find_customer, get_customer
-from docsvc.files.doctypes import get_type
+from docsvc.files.doctypes import get_type, type_name
 from docsvc.files.filing import file_document
 from docsvc.formats.coversheets import Plan, cover_sheets_pdf
+from docsvc.i18n import stored
 from docsvc.models import BatchFile, Document, DocumentType, Page
-from docsvc.i18n import _
 
 
 def create_documents(session: Session, bf: BatchFile, cut: Plan, settings: FilingSettings) -> list[Document]:
@@ -52,19 +52,27 @@ def file_if_known(session: Session, document: Document, settings: FilingSettings
     if customer is not None and doc_type is not None and doc_type.active:
         file_document(session, None, document, customer, doc_type, settings, how=how)
     elif how == "cover_sheet":
-        missing = []
-        if customer is None:
-            missing.append(f"户号 {document.customer_account} 不在客户表中 / account {document.customer_account} is not "
-                           "in the customer list")
-        if doc_type is None:
-            missing.append(f"文档类型 {document.doc_type} 不存在 / unknown type {document.doc_type}")
-        document.inbox_note = "封面已识别，但" + "；".join(missing) + _("Import the customer or fix it, then file.")
+        # Kept untranslated: the inbox shows it in the language of whoever reads it (i18n.shown).
+        if customer is None and doc_type is None:
+            document.inbox_note = stored(
+                "The cover sheet was read, but account %(account)s is not in the customer list and type %(code)s "
+                "does not exist. Import the customer or fix it, then file.",
+                account=document.customer_account, code=document.doc_type)
+        elif customer is None:
+            document.inbox_note = stored(
+                "The cover sheet was read, but account %(account)s is not in the customer list. Import the "
+                "customer or fix it, then file.", account=document.customer_account)
+        else:
+            document.inbox_note = stored(
+                "The cover sheet was read, but type %(code)s does not exist or is no longer in use. Fix it, "
+                "then file.", code=document.doc_type)
 
 
 def sheets_for(session: Session, pairs: list[tuple[str, str]]) -> bytes:
-    """The printable PDF for (户号, type code) pairs; unknown customers or types raise NotFound/DocTypeError."""
+    """The printable PDF for (户号, type code) pairs, in the reader's language; unknown customers or types
+    raise NotFound/DocTypeError."""
     sheets = []
     for account, code in pairs:
         customer, doc_type = get_customer(session, account), get_type(session, code)
-        sheets.append((customer.account, doc_type.code, customer.name, doc_type.name_zh))
+        sheets.append((customer.account, doc_type.code, customer.name, type_name(doc_type)))
     return cover_sheets_pdf(sheets)

@@ -4,7 +4,7 @@ under it as invisible text, so the PDF is searchable and selectable in any reade
 Which documents go in is the download rule, applied per document as for the ZIP of originals
 (`access.content_grant(..., Action.DOWNLOAD)`): sensitive types only for users granted `sensitive`,
 viewers only under an approved loan that allows download. A document left out is still listed on
-the contents page, marked 未包含 / withheld, so whoever reads the PDF knows it is not the whole
+the contents page, marked withheld (未包含), so whoever reads the PDF knows it is not the whole
 paper file; one the reader may not identify (a sensitive type without the grant) is listed under
 the placeholder title, as the customer page shows it.
 
@@ -12,7 +12,8 @@ Documents are grouped by type in the order of the customer file view; pages in t
 appear, and a page without an image yet (still being read, or failed) appears as a sheet saying so,
 so that page numbers in the contents hold. Each page is the stored page image (upright and deskewed
 by the page job) turned by the page's view rotation, as the viewer shows it. The PDF is written
-page by page to a stream: memory holds one page image at a time.
+page by page to a stream: memory holds one page image at a time. Its texts are in the language of the
+person downloading it (the request's).
 """
 from __future__ import annotations
 
@@ -29,32 +30,27 @@ from docsvc.formats import safe_filename
 from docsvc.formats.image_pdf import ImagePdfWriter, Word
 from docsvc.models import Customer, Document, Page, User
 from docsvc.search.snippets import MASKED_TITLE
-from docsvc.formats.coversheets import A4_MM
-from docsvc.formats.sheets import MARGIN, Sheet
+from docsvc.formats.sheets import A4_MM, MARGIN, Sheet
 from docsvc.errors import Forbidden
 from docsvc.files.customers import file_documents, get_customer
+from docsvc.files.doctypes import type_name
 from docsvc.files.documents import live_pages, page_words
 from docsvc.governance import audit
+from docsvc.i18n import _, lazy_gettext as _l
+from docsvc.labels import label
 from storage import ObjectStore
-from docsvc.i18n import _
 
 AUDIT_ACTION = "customer.download_file_pdf"
-NOTHING_TO_EXPORT = ("您无权下载该客户档案中的任何文档；如需下载，请申请借阅并勾选“允许下载”。 / "
-                     "You may not download any document of this file; request a loan that allows downloads.")
 CONTENTS_DPI = 200  # 10 pt text prints crisp
 NOTE_DPI = 100  # the sheet standing in for a page without an image
-WITHHELD = "未包含"
-WITHHELD_NOTE = ("未包含：您无权下载的文档（敏感类型须有“敏感材料”权限；借阅须经批准并允许下载）。",
-                 "Withheld (未包含): documents you may not download. Sensitive types need the sensitive grant; "
-                 "a loan must be approved and allow download.")
 
 # Contents layout, in millimetres on A4.
 ROW = 7.0
 TEXT = 3.5
 FIRST_ROWS_AT, NEXT_ROWS_AT, ROWS_END = 44.0, 24.0, 254.0
 # (heading, x, width) of each column; widths add up to the 180 mm between the margins.
-COLUMNS = (("序号 No.", 0, 12), ("档号 Ref.", 12, 50), ("题名 Title", 62, 58), ("日期 Date", 120, 22),
-           ("页数 Pages", 142, 16), ("起始页 Start", 158, 22))
+COLUMNS = ((_l("No."), 0, 12), (_l("Reference code"), 12, 50), (_l("Title"), 62, 58), (_l("Date"), 120, 22),
+           (_l("Pages"), 142, 16), (_l("Starts on page"), 158, 22))
 
 
 @dataclass
@@ -100,14 +96,14 @@ def plan_export(session: Session, user: User, customer: Customer, now: datetime 
     for number, d in enumerate(file_documents(session, customer), start=1):
         grant = content_grant(session, user, d, Action.DOWNLOAD, now)
         entries.append(Entry(number, d, live_pages(d), grant, hides_identity(user, d)))
-    names = {d.doc_type: d.type_row.name_zh for d in (e.document for e in entries) if d.doc_type and d.type_row}
+    names = {d.doc_type: type_name(d.type_row) for d in (e.document for e in entries) if d.doc_type and d.type_row}
     export = FileExport(customer, entries, names)
     _lay_out(export)
     return export
 
 
 def download_name(customer: Customer) -> str:
-    return safe_filename(f"{customer.account}_{customer.name}_整卷.pdf")
+    return safe_filename(_("%(account)s_%(name)s_file.pdf", account=customer.account, name=customer.name))
 
 
 def export_file(session: Session, store: ObjectStore, user: User, account: str, out: BinaryIO, *, ocr_dpi: int,
@@ -120,7 +116,8 @@ def export_file(session: Session, store: ObjectStore, user: User, account: str, 
         audit.record(session, user, AUDIT_ACTION, object_type="customer", object_id=export.customer.account,
                      outcome="denied", ip=ip, detail={"withheld": withheld})
         session.commit()
-        raise Forbidden(NOTHING_TO_EXPORT)
+        raise Forbidden(_("You may not download any document of this file; to download, request a loan and "
+                          "tick “allow download”."))
     pages = write_pdf(export, store, out, exported_by=user.username, ocr_dpi=ocr_dpi)
     loans = export.loan_ids
     audit.record(session, user, AUDIT_ACTION, object_type="customer", object_id=export.customer.account, ip=ip,
@@ -135,7 +132,8 @@ def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported
               now: datetime | None = None) -> int:
     """Write the PDF to `out`; returns its page count."""
     moment = now or datetime.now(timezone.utc)
-    writer = ImagePdfWriter(out, title=f"客户档案 {export.customer.account} {export.customer.name}", now=moment)
+    writer = ImagePdfWriter(out, title=_("Customer file %(account)s %(name)s", account=export.customer.account,
+                                         name=export.customer.name), now=moment)
     for number, rows in enumerate(export.layout, start=1):
         sheet = _contents_sheet(export, rows, number, exported_by, moment)
         writer.add_page(sheet.image, dpi=CONTENTS_DPI, words=sheet.words)
@@ -150,10 +148,10 @@ def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported
 def _add_page(writer: ImagePdfWriter, store: ObjectStore, document: Document, page: Page, ocr_dpi: int) -> None:
     if page.image_key is None:
         sheet = Sheet(NOTE_DPI)
-        sheet.text(0, 20, f"{document.reference_code or document.title} · 第 {page.number} 页", 5)
-        sheet.text(0, 30, f"此页尚无页面图像（状态：{page.status}）。处理完成后重新下载即可看到。", TEXT)
-        sheet.text(0, 36, f"Page {page.number} has no page image yet (status: {page.status}); "
-                          "download again once it is processed.", TEXT)
+        sheet.text(0, 20, _("%(document)s · page %(page)s", document=document.reference_code or document.title,
+                            page=page.number), 5)
+        sheet.text(0, 30, _("This page has no page image yet (%(status)s); download again once it is processed.",
+                            status=label("status", page.status)), TEXT, width=180)
         writer.add_page(sheet.image, dpi=NOTE_DPI, words=sheet.words)
         return
     words: list[Word] = []
@@ -203,19 +201,23 @@ def _contents_sheet(export: FileExport, rows: list[tuple[str, object]], number: 
     sheet = Sheet(CONTENTS_DPI)
     if number == 1:
         sheet.text(0, 0, _("Customer file contents"), 7)
-        sheet.text(0, 12, f"户号 {customer.account}    户名 {customer.name}", 4.5, width=180)
-        sheet.text(0, 20, f"导出 exported {moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC · {exported_by}", TEXT)
+        sheet.text(0, 12, _("Account %(account)s    Customer %(name)s", account=customer.account, name=customer.name),
+                   4.5, width=180)
+        sheet.text(0, 20, _("Exported %(moment)s UTC · %(user)s",
+                            moment=moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"), user=exported_by), TEXT)
         included, withheld = export.included, export.withheld
-        summary = (f"{len(included)} 份文档 documents, {sum(len(e.pages) for e in included)} 页 pages"
-                   + (f"; {len(withheld)} 份未包含 withheld" if withheld else ""))
+        pages = sum(len(e.pages) for e in included)
+        summary = (_("Documents: %(documents)s, pages: %(pages)s; withheld: %(withheld)s", documents=len(included),
+                     pages=pages, withheld=len(withheld)) if withheld
+                   else _("Documents: %(documents)s, pages: %(pages)s", documents=len(included), pages=pages))
         sheet.text(0, 26, summary, TEXT)
         top = FIRST_ROWS_AT - ROW
     else:
-        sheet.text(0, 0, f"户号 {customer.account} {customer.name} · 目录（续）/ contents (continued)", 4,
-                   width=180)
+        sheet.text(0, 0, _("Account %(account)s %(name)s · contents (continued)", account=customer.account,
+                           name=customer.name), 4, width=180)
         top = NEXT_ROWS_AT - ROW
     for heading, x, width in COLUMNS:
-        sheet.text(x, top, heading, 2.8, width=width - 1)
+        sheet.text(x, top, str(heading), 2.8, width=width - 1)
     sheet.line(top + ROW - 1.5)
     y = top + ROW
     for kind, value in rows:
@@ -227,16 +229,17 @@ def _contents_sheet(export: FileExport, rows: list[tuple[str, object]], number: 
             _document_row(sheet, value, y)
         y += ROW
     if number == export.contents_pages and export.withheld:
-        for line, text in enumerate(WITHHELD_NOTE):
-            sheet.text(0, ROWS_END + 2 + 4 * line, text, 2.8, width=180)
-    sheet.text(0, A4_MM[1] - 2 * MARGIN - 3, f"目录 第 {number} / {export.contents_pages} 页 · "
-                                             f"contents page {number} of {export.contents_pages}", 3)
+        note = _("Withheld: documents you may not download. Sensitive types need the sensitive grant; a loan "
+                 "must be approved and allow download.")
+        sheet.paragraph(0, ROWS_END + 2, note, 2.8, width=180, pitch=4)
+    sheet.text(0, A4_MM[1] - 2 * MARGIN - 3, _("Contents page %(page)s of %(pages)s", page=number,
+                                               pages=export.contents_pages), 3)
     return sheet
 
 
 def _document_row(sheet: Sheet, entry: Entry, y: float) -> None:
     d = entry.document
-    start = WITHHELD if not entry.included else (str(entry.start) if entry.start else "—")
+    start = _("Withheld") if not entry.included else (str(entry.start) if entry.start else "—")
     cells = (str(entry.number), d.reference_code or "—", str(MASKED_TITLE) if entry.masked else d.title,
              d.doc_date.isoformat() if d.doc_date else "", str(len(entry.pages)), start)
     for (_heading, x, width), value in zip(COLUMNS, cells):

@@ -11,7 +11,8 @@ ends in one of four results: pass, warning, needs a person, or not applicable. A
 档号, document id and, where it is about a page, the page number.
 
 The report reads the database and the store and changes nothing but the audit trail (one
-`four_properties.run` event per report).
+`four_properties.run` event per report). Its texts — the checks' names, findings, notes — are in the
+language of the moment (the request's; for the command, DOCSVC_LANGUAGE); the codes stay codes.
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ import hashlib
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from babel.support import LazyProxy
 from PIL import Image
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
@@ -37,8 +39,8 @@ from docsvc.files.documents import LIVE, is_live
 from docsvc.files.filing import code_regex
 from docsvc.governance import audit, fixity
 from docsvc.models import AuditEvent, BatchFile, Customer, Document, DocumentType, FixityCheck, Page, User, as_utc, utcnow
+from docsvc.i18n import _, lazy_gettext as _l, listing, shown, using
 from storage import ORIGINALS_PREFIX, ObjectNotFound, ObjectStore
-from docsvc.i18n import _
 
 AUDIT_ACTION = "four_properties.run"
 EARLIEST_DATE = date(1949, 1, 1)  # older customer-file dates are typing mistakes, not electricity accounts
@@ -56,8 +58,8 @@ class Result(StrEnum):
     NOT_APPLICABLE = "not_applicable"
 
 
-RESULT_LABELS = {Result.PASS: "通过 pass", Result.WARNING: "警告 warning", Result.PERSON: "需人工处理 needs a person",
-                 Result.NOT_APPLICABLE: "不适用 not applicable"}
+_RESULT_NAMES = {Result.PASS: _l("Pass"), Result.WARNING: _l("Warning"), Result.PERSON: _l("Needs a person"),
+                 Result.NOT_APPLICABLE: _l("Not applicable")}
 _SEVERITY = {Result.PASS: 0, Result.WARNING: 1, Result.PERSON: 2}
 
 
@@ -68,25 +70,55 @@ class Property(StrEnum):
     SECURITY = "security"
 
 
-PROPERTY_LABELS = {Property.AUTHENTICITY: "真实性 Authenticity", Property.INTEGRITY: "完整性 Integrity",
-                   Property.USABILITY: "可用性 Usability", Property.SECURITY: "安全性 Security"}
+_PROPERTY_NAMES = {Property.AUTHENTICITY: _l("Authenticity"), Property.INTEGRITY: _l("Integrity"),
+                   Property.USABILITY: _l("Usability"), Property.SECURITY: _l("Security")}
+
+
+class _Names(Mapping[str, str]):
+    """The names of codes as plain text in the language of the moment, read when looked up (the command
+    line formats them to a width, which a lazy text cannot be)."""
+
+    def __init__(self, names: Mapping[str, LazyProxy]) -> None:
+        self._names = names
+
+    def __getitem__(self, code: str) -> str:
+        return str(self._names[code])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+RESULT_LABELS = _Names(_RESULT_NAMES)
+PROPERTY_LABELS = _Names(_PROPERTY_NAMES)
 
 
 @dataclass(frozen=True)
 class CheckSpec:
     code: str
     prop: Property
-    name_zh: str
-    name_en: str
-    what: str  # what is checked, and where the answer comes from
-    action: str  # what to do about a finding
+    name: LazyProxy  # the check's name, in the language of the moment when read
+    what: LazyProxy  # what is checked, and where the answer comes from
+    action: LazyProxy | str  # what to do about a finding
+
+    @property
+    def name_zh(self) -> str:
+        with using("zh"):
+            return str(self.name)
+
+    @property
+    def name_en(self) -> str:
+        with using("en"):
+            return str(self.name)
 
 
 @dataclass(frozen=True)
 class Finding:
     """One record a check is unhappy with, and how unhappy."""
     result: Result  # WARNING or PERSON
-    message: str  # Chinese first, then English
+    message: str  # in the language the report was run in
     reference_code: str | None = None  # 档号
     document_id: int | None = None
     page_number: int | None = None
@@ -117,7 +149,7 @@ class CheckResult:
     def as_json(self) -> dict[str, object]:
         s = self.spec
         return {"code": s.code, "property": s.prop.value, "name_zh": s.name_zh, "name_en": s.name_en,
-                "what": s.what, "action": s.action, "result": self.result.value, "examined": self.examined,
+                "what": str(s.what), "action": str(s.action), "result": self.result.value, "examined": self.examined,
                 "note": self.note, "not_applicable": self.not_applicable,
                 "findings": [f.as_json() for f in self.findings]}
 
@@ -177,72 +209,93 @@ def _utc(moment: datetime) -> str:
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_RESTORE = "从备份恢复该原件到同一路径，再运行 `docsvc fixity --all` 复核。 / Restore the original from backup to the same key, then run `docsvc fixity --all`."
 SPECS: tuple[CheckSpec, ...] = (
-    CheckSpec("AU-1", Property.AUTHENTICITY, "原件固定性（SHA-256 与登记值一致）", "Fixity: originals match their recorded SHA-256",
-              "每个原件的 SHA-256 与接收时登记的值（对象名 originals/<sha256>、文档记录）一致：重新计算（--recompute），或采用最近一次固定性检查的结果并注明日期。 / "
-              "Each original's SHA-256 against the value recorded at intake: recomputed now (--recompute) or the last fixity check's result, with its date.",
-              "损坏或缺失：勿覆盖，" + _RESTORE + " 从未核对：运行 `docsvc four-properties --recompute` 或 `docsvc fixity`。 / Never checked: run with --recompute or `docsvc fixity`."),
-    CheckSpec("AU-2", Property.AUTHENTICITY, "档号规范性与唯一性", "Reference code (档号): form and uniqueness",
-              "每份已归档文档都有档号，符合配置的档号格式（DOCSVC_ARCHIVE_CODE_PATTERN），且在全库唯一（按 NFKC 规范化、去空格、不分大小写比较）。 / "
-              "Every filed document has a 档号 fitting the configured pattern, unique in the whole archive (compared after NFKC, trimming, ignoring case).",
-              "由档案主管在文档页面“更正档号”（有审计记录的更正），不要直接修改数据库。 / A records manager corrects the code on the document page (an audited correction)."),
-    CheckSpec("AU-3", Property.AUTHENTICITY, "元数据值域", "Metadata values in their domains",
-              "文档类型代码存在且启用；形成日期不晚于今天、不早于 1949 年；保管期限为 Y 或 D<年数>；文档的户号与所属客户一致；户号符合 DOCSVC_ACCOUNT_PATTERN。 / "
-              "Type code exists and is active; document date not in the future nor before 1949; retention Y or D<years>; the document's 户号 mirrors its customer's; 户号 fits DOCSVC_ACCOUNT_PATTERN.",
-              "在文档或客户页面更正著录；类型停用的，确认是否改为现行类型。 / Correct the description on the document or customer page."),
-    CheckSpec("AU-4", Property.AUTHENTICITY, "文件名、大小、格式与记录一致", "File name, size and format agree with the record",
-              "存储中原件的大小等于接收记录（batch_files.size）；按内容识别的格式等于记录的类型；上传文件名的扩展名与格式相符；文档的 SHA-256 与其原件对象名一致。 / "
-              "Stored size equals the intake record; the format read from the content equals the recorded media type; the uploaded name's extension fits it; the document's SHA-256 names its original.",
-              "大小或格式不符：按 AU-1 处理（从备份恢复）；扩展名不符仅为提示，核对来源即可。 / Size or format mismatch: treat as AU-1; an extension mismatch is a note only."),
-    CheckSpec("IN-1", Property.INTEGRITY, "件数、页数、字节数相符", "Item, page and byte counts agree",
-              "客户档案内文档件数 > 0；每份文档记录的页数等于在用页数；每页指向原件中存在的页（页序号 < 原件页数）；原件字节数与存储对象一致（数据库与对象存储对照）。 / "
-              "Each file holds documents; each document's page count equals its live pages; each page points inside its original; the original's bytes in the store equal the record.",
-              "页数不符：在文档页面核对页面（拆分、合并、删除）；原件缺失或字节不符：" + _RESTORE),
-    CheckSpec("IN-2", Property.INTEGRITY, "必要著录项目齐全（DA/T 18）", "Mandatory description fields filled (DA/T 18)",
-              "档号=reference_code、题名=title、日期=doc_date、责任者=客户户名（customers.name）、保管期限=retention、"
-              "类别=doc_type、户号=customer_account、页数=page_count 均已填写。 / 档号, 题名, 日期, 责任者 (customer name), 保管期限, 类别, 户号 and 页数 are filled.",
-              "在文档页面补填著录；缺保管期限的，先确认文档类型（保管期限由类型的保管期限表计算）。 / Fill the description on the document page."),
-    CheckSpec("IN-3", Property.INTEGRITY, "编号连续", "Numbering without gaps",
-              "每份文档在用页的页号为 1…n，无缺号、无重号；本次检测涉及的档号序列（同一全宗·年度·期限）件号从 1 起连续，缺号列出。 / "
-              "Each document's live pages are numbered 1…n; the 件号 of the code series the set touches run from 1 without gaps.",
-              "页号问题：在文档页面重新排序；件号缺号：核对缺号是否因档号更正或退回而空出，并在移交说明中注明。 / Page numbering: reorder on the document page; 件号 gaps: explain them in the transfer note."),
-    CheckSpec("IN-4", Property.INTEGRITY, "每页有文字或原因", "Every page has text or a reason",
-              "每页已识别且有文字；识别失败的页有失败原因；识别出的文字为空的页列为警告（可能是空白页，请确认）。 / "
-              "Each page has been read and has text; a failed page has its reason; a page read as empty is a warning (blank? confirm).",
-              "失败页：在批次页面重试；尚未处理：等待处理完成；空白页：核对扫描件，确认为空白页即可。 / Failed: retry it; unprocessed: wait; empty: confirm it is blank."),
-    CheckSpec("US-1", Property.USABILITY, "原件可打开、可显示", "Each original opens and renders",
-              "每个原件按内容识别类型，能读出页数，并能解码显示首页（--all-pages 时逐页解码）。 / Each original is identified, its pages counted, and its first page (every page with --all-pages) decoded.",
-              "从备份恢复完好的原件，或重新扫描该文档。 / Restore a good copy from backup or re-scan the document."),
-    CheckSpec("US-2", Property.USABILITY, "无加密、无不通用的压缩", "No encryption, no unusual compression",
-              "PDF 未加密（含仅限权限的加密）；TIFF 的压缩方式为通用方式（无压缩、CCITT G3/G4、LZW、PackBits、JPEG、Deflate）。 / "
-              "PDFs are not encrypted (not even permission-only); TIFF compression is a common one.",
-              "导出不加密的 PDF 或转换为通用压缩的 TIFF 后，作为新版本重新上传并在移交说明中注明。 / Re-export without encryption or with common compression."),
-    CheckSpec("US-3", Property.USABILITY, "页面图像可显示", "Page images can be shown",
-              "已处理的每页都有页面图像和缩略图对象（由原件生成的派生文件）。 / Each processed page's image and thumbnail objects exist (derived from the original).",
-              "运行 `docsvc check --repair`：从原件重新生成。 / Run `docsvc check --repair` to regenerate them from the original."),
-    CheckSpec("SE-1", Property.SECURITY, "审计日志链完整", "The audit chain verifies",
-              "审计日志的哈希链逐条校验，并与对象存储中的每日锚点核对。 / The hash chain of the audit trail, checked event by event and against the daily anchors in the object store.",
-              "立即通知审计员和系统管理员：日志被删除或改动，保全现场，从备份核对。 / Tell the auditor and the administrator at once; keep everything as it is."),
-    CheckSpec("SE-2", Property.SECURITY, "每件有接收记录", "Every item has its intake in the audit trail",
-              "每份文档的原件有上传（upload）审计记录且 SHA-256 相符，或由有记录的拆分（document.split）产生。 / "
-              "Each document's original has its `upload` event with the same SHA-256, or the document came from an audited split.",
-              "无记录的文档来历不明：核对来源（是否绕过系统写入数据库），由档案主管决定保留或重新接收。 / An item without its intake came in outside the service: find out how."),
-    CheckSpec("SE-3", Property.SECURITY, "归档与档号变更均有记录", "Every filing and code change was logged",
-              "每份已归档文档有归档（document.file）记录；当前档号等于最后一次有记录的归档、重新归档或档号更正所给的档号。 / "
-              "Each filed document has its `document.file` event; its current 档号 is the one the last audited filing, relink or correction gave.",
-              "档号被绕过系统改动：核对原因，由档案主管以“更正档号”恢复或确认（留下记录）。 / A code changed outside the service: correct or confirm it through an audited correction."),
-    CheckSpec("AU-5", Property.AUTHENTICITY, "电子签名 / 电子印章有效性", "Electronic signatures and seals",
-              "验证电子签名、电子印章。 / Verify electronic signatures and seals.", "—"),
-    CheckSpec("SE-4", Property.SECURITY, "离线存储载体检测", "Offline carrier check",
-              "移交载体（光盘、硬盘）的可读性与病毒检测。 / Readability and virus scan of a transfer carrier.", "—"),
+    CheckSpec("AU-1", Property.AUTHENTICITY, _l("Fixity: originals match their recorded SHA-256"),
+              _l("Each original's SHA-256 against the value recorded at intake (the object name originals/<sha256>, "
+                 "the document record): recomputed now (--recompute), or the last fixity check's result, with its "
+                 "date."),
+              _l("Altered or missing: do not overwrite it; restore the original from backup to the same key, then run "
+                 "`docsvc fixity --all` to check it again. Never checked: run `docsvc four-properties --recompute` "
+                 "or `docsvc fixity`.")),
+    CheckSpec("AU-2", Property.AUTHENTICITY, _l("Reference codes: form and uniqueness"),
+              _l("Every filed document has a reference code that fits the configured pattern "
+                 "(DOCSVC_ARCHIVE_CODE_PATTERN) and is unique in the whole archive (compared after NFKC "
+                 "normalisation, trimming spaces, ignoring case)."),
+              _l("A records manager corrects the code with “Correct reference code” on the document page (an audited "
+                 "correction); do not change the database directly.")),
+    CheckSpec("AU-3", Property.AUTHENTICITY, _l("Metadata values in their domains"),
+              _l("The type code exists and is active; the document date is neither after today nor before 1949; the "
+                 "retention period is Y or D<years>; the document's account number is its customer's; the account "
+                 "number fits DOCSVC_ACCOUNT_PATTERN."),
+              _l("Correct the description on the document or customer page; for a type no longer in use, decide "
+                 "whether the document moves to a current type.")),
+    CheckSpec("AU-4", Property.AUTHENTICITY, _l("File name, size and format agree with the record"),
+              _l("The stored original's size equals the intake record (batch_files.size); the format read from the "
+                 "content equals the recorded type; the uploaded name's extension fits the format; the document's "
+                 "SHA-256 names its original."),
+              _l("Size or format mismatch: treat it as AU-1 (restore from backup); an extension mismatch is only a "
+                 "note: check where the file came from.")),
+    CheckSpec("IN-1", Property.INTEGRITY, _l("Item, page and byte counts agree"),
+              _l("Each customer file holds documents; each document's recorded page count equals its live pages; "
+                 "each page points to a page of its original that exists (page index < the original's pages); the "
+                 "original's bytes equal the stored object (database against object store)."),
+              _l("Page count mismatch: check the pages on the document page (split, merge, delete); original missing "
+                 "or its bytes differ: restore the original from backup to the same key, then run "
+                 "`docsvc fixity --all` to check it again.")),
+    CheckSpec("IN-2", Property.INTEGRITY, _l("Mandatory description fields filled (DA/T 18)"),
+              _l("Reference code = reference_code, title = title, date = doc_date, creator = the customer's name "
+                 "(customers.name), retention period = retention, class = doc_type, account number = "
+                 "customer_account and page count = page_count are all filled."),
+              _l("Fill in the description on the document page; where the retention period is missing, check the "
+                 "document type first (the retention period comes from the type's retention schedule).")),
+    CheckSpec("IN-3", Property.INTEGRITY, _l("Numbering without gaps"),
+              _l("Each document's live pages are numbered 1…n, none missing or repeated; in the reference-code "
+                 "series the checked documents belong to (same fonds, year and retention period), item numbers run "
+                 "from 1 without gaps, and the missing ones are listed."),
+              _l("Page numbering: reorder the pages on the document page; missing item numbers: check whether a code "
+                 "correction or a return left them unused, and say so in the transfer note.")),
+    CheckSpec("IN-4", Property.INTEGRITY, _l("Every page has text or a reason"),
+              _l("Each page has been read and has text; a page whose reading failed has its reason; a page read as "
+                 "empty is a warning (perhaps a blank page: please confirm)."),
+              _l("Failed pages: retry them on the batch page; not processed yet: wait until processing finishes; "
+                 "empty pages: check the scan and confirm the page is blank.")),
+    CheckSpec("US-1", Property.USABILITY, _l("Each original opens and renders"),
+              _l("Each original's format is identified from its content, its pages are counted and its first page "
+                 "is decoded (every page with --all-pages)."),
+              _l("Restore a good copy of the original from backup, or scan the document again.")),
+    CheckSpec("US-2", Property.USABILITY, _l("No encryption, no unusual compression"),
+              _l("PDFs are not encrypted (not even with permission-only encryption); TIFF compression is a common one "
+                 "(none, CCITT G3/G4, LZW, PackBits, JPEG, Deflate)."),
+              _l("Export a PDF without encryption, or convert to a TIFF with common compression, upload it again as a "
+                 "new version and say so in the transfer note.")),
+    CheckSpec("US-3", Property.USABILITY, _l("Page images can be shown"),
+              _l("Each processed page has its page image and thumbnail objects (derived from the original)."),
+              _l("Run `docsvc check --repair` to make them again from the original.")),
+    CheckSpec("SE-1", Property.SECURITY, _l("The audit chain verifies"),
+              _l("The hash chain of the audit trail, checked event by event and against the daily anchors in the "
+                 "object store."),
+              _l("Tell the auditor and the system administrator at once: the log was cut or altered; keep everything "
+                 "as it is and compare with the backups.")),
+    CheckSpec("SE-2", Property.SECURITY, _l("Every item has its intake in the audit trail"),
+              _l("Each document's original has its upload event (upload) with the same SHA-256, or the document came "
+                 "from an audited split (document.split)."),
+              _l("A document without its intake came from an unknown source: find out how (was the database written "
+                 "around the service?); a records manager decides whether to keep it or take it in again.")),
+    CheckSpec("SE-3", Property.SECURITY, _l("Every filing and code change was logged"),
+              _l("Each filed document has its filing event (document.file); its current reference code is the one "
+                 "the last audited filing, refiling or code correction gave."),
+              _l("The code was changed outside the service: find out why; a records manager restores or confirms it "
+                 "with “Correct reference code” (which leaves a record).")),
+    CheckSpec("AU-5", Property.AUTHENTICITY, _l("Validity of electronic signatures and seals"),
+              _l("Verify electronic signatures and seals."), "—"),
+    CheckSpec("SE-4", Property.SECURITY, _l("Offline carrier check"),
+              _l("Readability and virus scan of a transfer carrier (optical disc, hard disk)."), "—"),
 )
-_SPEC = {s.code: s for s in SPECS}
 NOT_APPLICABLE_REASONS = {
-    "AU-5": "纸质档案的扫描件不带电子签名或电子印章，签名、印章在纸质原件上；本检测不适用，不计为通过。 / Scans of paper carry no "
-            "electronic signature or seal (those are on the paper); not applicable, never counted as passed.",
-    "SE-4": "本报告直接检测在线存储，未使用离线载体；检查备份包（--bag）的功能尚未提供。 / This report checks the online store; "
-            "no offline carrier is involved (checking a backup bag, --bag, is not available yet).",
+    "AU-5": _l("Scans of paper carry no electronic signature or seal (those are on the paper original); this check "
+               "does not apply and is never counted as passed."),
+    "SE-4": _l("This report checks the online store directly; no offline carrier is involved (checking a backup "
+               "bag, --bag, is not available yet)."),
 }
 
 
@@ -322,7 +375,7 @@ def run(session: Session, store: ObjectStore, filing: FilingSettings, actor: Use
                      progress=progress)
     _check_chain(session, store, results["SE-1"])
     for code, reason in NOT_APPLICABLE_REASONS.items():
-        results[code].not_applicable = reason
+        results[code].not_applicable = str(reason)
 
     report.finished_at = utcnow()
     audit.record(session, actor, AUDIT_ACTION, object_type="four_properties",
@@ -411,12 +464,14 @@ def _check_codes(known: _Known, pattern: re.Pattern[str], filing: FilingSettings
             out.findings.append(_finding(Result.PERSON, _("Filed without a reference code."), d))
             continue
         if not pattern.fullmatch(code):
-            out.findings.append(_finding(Result.PERSON, f"档号“{code}”不符合配置的格式 {filing.archive_code_pattern}。 / "
-                                                        f"{code!r} does not fit the configured pattern.", d))
+            out.findings.append(_finding(Result.PERSON, _("Reference code “%(code)s” does not fit the configured "
+                                                          "pattern %(pattern)s.", code=code,
+                                                          pattern=filing.archive_code_pattern), d))
         others = [i for i in known.holders[_normal_code(code)] if i != d.id]
         if others:
-            out.findings.append(_finding(Result.PERSON, f"档号与文档 {', '.join(f'#{i}' for i in others)} 的档号相同"
-                                                        f"（规范化后）。 / The code collides with document(s) {others}.", d))
+            out.findings.append(_finding(Result.PERSON, _("The reference code is that of document(s) %(documents)s "
+                                                          "too (after normalisation).",
+                                                          documents=listing(f"#{i}" for i in others)), d))
 
 
 def _check_domains(known: _Known, filing: FilingSettings, customers: list[Customer], documents: list[Document],
@@ -425,27 +480,30 @@ def _check_domains(known: _Known, filing: FilingSettings, customers: list[Custom
     for c in customers:
         out.examined += 1
         if not account_form.search(c.account):
-            out.findings.append(Finding(Result.PERSON, f"户号“{c.account}”不符合配置的户号格式 {filing.account_pattern}。 / "
-                                                       "The account number does not fit DOCSVC_ACCOUNT_PATTERN.",
+            out.findings.append(Finding(Result.PERSON, _("Account number “%(account)s” does not fit the configured "
+                                                         "pattern %(pattern)s.", account=c.account,
+                                                         pattern=filing.account_pattern),
                                         customer_account=c.account))
     for d in documents:
         out.examined += 1
         if d.doc_type is not None:
             doc_type = types.get(d.doc_type)
             if doc_type is None:
-                out.findings.append(_finding(Result.PERSON, f"文档类型代码“{d.doc_type}”不在类型表中。 / "
-                                                            f"Type code {d.doc_type!r} is not in the type table.", d))
+                out.findings.append(_finding(Result.PERSON, _("Type code “%(code)s” is not in the type table.",
+                                                              code=d.doc_type), d))
             elif not doc_type.active:
-                out.findings.append(_finding(Result.WARNING, f"文档类型 {d.doc_type} 已停用。 / Type {d.doc_type} is inactive.", d))
+                out.findings.append(_finding(Result.WARNING, _("Document type %(code)s is no longer in use.",
+                                                               code=d.doc_type), d))
         if d.doc_date is not None and not EARLIEST_DATE <= d.doc_date <= today:
-            out.findings.append(_finding(Result.PERSON, f"形成日期 {d.doc_date} 不合理（晚于今天或早于 1949 年）。 / "
-                                                        f"Document date {d.doc_date} is implausible.", d))
+            out.findings.append(_finding(Result.PERSON, _("Document date %(date)s is implausible (after today or "
+                                                          "before 1949).", date=d.doc_date.isoformat()), d))
         if d.retention is not None and not RETENTION_FORM.fullmatch(d.retention):
-            out.findings.append(_finding(Result.PERSON, f"保管期限“{d.retention}”无效（应为 Y 或 D<年数>）。 / "
-                                                        f"Retention {d.retention!r} is not Y or D<years>.", d))
+            out.findings.append(_finding(Result.PERSON, _("Retention period “%(retention)s” is not valid (it should "
+                                                          "be Y or D<years>).", retention=d.retention), d))
         if d.customer is not None and d.customer_account != d.customer.account:
-            out.findings.append(_finding(Result.PERSON, f"文档记录的户号 {d.customer_account} 与所属客户 {d.customer.account} 不一致。 / "
-                                                        "The document's 户号 differs from its customer's.", d))
+            out.findings.append(_finding(Result.PERSON, _("The document's account number %(account)s differs from "
+                                                          "its customer's, %(customer)s.",
+                                                          account=d.customer_account, customer=d.customer.account), d))
 
 
 def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[_Use]],
@@ -467,13 +525,13 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
         expected_sha = key.removeprefix(ORIGINALS_PREFIX)
         for use in users:
             if use.document.original_key == key and use.document.sha256 != expected_sha:
-                au4.findings.append(_finding(Result.PERSON, f"文档记录的 SHA-256 与其原件 {key} 不符。 / "
-                                                            "The document's recorded SHA-256 does not name its original.",
+                au4.findings.append(_finding(Result.PERSON, _("The document's recorded SHA-256 does not match its "
+                                                              "original %(key)s.", key=key),
                                              use.document, subject=key))
         info = store.head(key)
         if info is None:
             for use in users:
-                message = f"原件 {key} 在存储中缺失。 / The original is missing from the store."
+                message = _("The original %(key)s is missing from the store.", key=key)
                 au1.findings.append(_finding(Result.PERSON, message, use.document, subject=key))
                 in1.findings.append(_finding(Result.PERSON, message, use.document, subject=key))
             _note_unopenable(us1, users, key, _("The original is missing; it cannot be opened."))
@@ -485,8 +543,10 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
             if bf.size != info.size:
                 for use in users:
                     for out in (in1, au4):  # a count that disagrees (IN-1) and a file unlike its record (AU-4)
-                        out.findings.append(_finding(Result.PERSON, f"原件字节数 {info.size} 与接收记录 {bf.size} 不符（{bf.filename}）。 / "
-                                                                    "Stored size differs from the intake record.", use.document, subject=key))
+                        out.findings.append(_finding(
+                            Result.PERSON, _("The original's size, %(size)s bytes, differs from the intake record, "
+                                             "%(recorded)s (%(file)s).", size=info.size, recorded=bf.size,
+                                             file=bf.filename), use.document, subject=key))
         if not recompute:
             row = fixity_rows.get(key)
             if row is None or row.checked_at is None:
@@ -497,19 +557,22 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
                 oldest = row.checked_at if oldest is None or as_utc(row.checked_at) < as_utc(oldest) else oldest
                 if row.outcome in (FixityOutcome.ALTERED, FixityOutcome.MISSING):
                     for use in users:
-                        au1.findings.append(_finding(
-                            Result.PERSON, f"固定性检查（{as_utc(row.checked_at):%Y-%m-%d %H:%M} UTC）发现原件"
-                            f"{'内容被改动' if row.outcome == FixityOutcome.ALTERED else '缺失'}。 / Fixity found it {row.outcome}.",
-                            use.document, subject=key))
+                        checked = f"{as_utc(row.checked_at):%Y-%m-%d %H:%M}"
+                        message = (_("The fixity check of %(moment)s UTC found the original's content altered.",
+                                     moment=checked) if row.outcome == FixityOutcome.ALTERED
+                                   else _("The fixity check of %(moment)s UTC found the original missing.",
+                                          moment=checked))
+                        au1.findings.append(_finding(Result.PERSON, message, use.document, subject=key))
         try:
             with store.local_path(key) as path:
                 if recompute:
                     found = _sha256_file(path)
                     if found != expected_sha:
                         for use in users:
-                            au1.findings.append(_finding(Result.PERSON, f"原件内容已改动：SHA-256 为 {found[:16]}…，登记为 {expected_sha[:16]}…。 / "
-                                                                        "The original's bytes no longer match its SHA-256.",
-                                                         use.document, subject=key))
+                            au1.findings.append(_finding(
+                                Result.PERSON, _("The original's content has changed: its SHA-256 is %(found)s…, "
+                                                 "recorded as %(expected)s….", found=found[:16],
+                                                 expected=expected_sha[:16]), use.document, subject=key))
                 _open_original(path, key, users, received.get(key, []), results, all_pages=all_pages)
         except ObjectNotFound:
             _note_unopenable(us1, users, key, _("The original vanished while being read."))
@@ -518,9 +581,9 @@ def _check_originals(session: Session, store: ObjectStore, uses: dict[str, list[
     if recompute:
         au1.note = _("SHA-256 recomputed by this report.")
     else:
-        since = f"，最早一次为 {as_utc(oldest):%Y-%m-%d %H:%M} UTC" if oldest else ""
-        au1.note = (f"采用最近一次固定性检查的结果{since}；加 --recompute 重新计算。 / From the last fixity results"
-                    f"{f' (oldest {as_utc(oldest):%Y-%m-%d %H:%M} UTC)' if oldest else ''}; --recompute re-reads them.")
+        au1.note = (_("From the last fixity results, the oldest of %(moment)s UTC; --recompute reads the originals "
+                      "again.", moment=as_utc(oldest).strftime("%Y-%m-%d %H:%M")) if oldest
+                    else _("From the last fixity results; --recompute reads the originals again."))
 
 
 def _sha256_file(path: Path) -> str:
@@ -549,20 +612,24 @@ def _open_original(path: Path, key: str, users: list[_Use], received: list[Batch
                       {p.media_type for u in users for p in u.pages}
         for recorded in sorted(media_types - {info.media_type}):
             for use in users:
-                au4.findings.append(_finding(Result.PERSON, f"按内容识别为 {info.media_type}，记录为 {recorded}。 / "
-                                                            "The content's format differs from the record.", use.document, subject=key))
+                au4.findings.append(_finding(Result.PERSON, _("The content reads as %(found)s; the record says "
+                                                              "%(recorded)s.", found=info.media_type, recorded=recorded),
+                                             use.document, subject=key))
         for bf in received:
             suffix = Path(bf.filename).suffix.lower()
             if suffix and suffix not in _EXTENSIONS.get(info.media_type, set()):
                 for use in users:
-                    au4.findings.append(_finding(Result.WARNING, f"上传文件名“{bf.filename}”的扩展名与格式 {info.media_type} 不符。 / "
-                                                                 "The uploaded name's extension does not fit the format.",
+                    au4.findings.append(_finding(Result.WARNING, _("The extension of the uploaded name “%(name)s” does "
+                                                                   "not fit the format %(format)s.", name=bf.filename,
+                                                                   format=info.media_type),
                                                  use.document, subject=key))
         for use in users:
             for page in use.pages:
                 if page.source_index >= info.page_count:
-                    in1.findings.append(_finding(Result.PERSON, f"该页指向原件第 {page.source_index + 1} 页，原件只有 {info.page_count} 页。 / "
-                                                                "The page points beyond its original's pages.", use.document, page, key))
+                    in1.findings.append(_finding(Result.PERSON, _("The page points to page %(page)s of its original, "
+                                                                  "which has only %(pages)s pages.",
+                                                                  page=page.source_index + 1, pages=info.page_count),
+                                                 use.document, page, key))
         _encryption_and_compression(path, info.media_type, key, users, us2)
         if all_pages:
             for image in formats.render_pages(path, info.media_type, dpi=72):
@@ -597,8 +664,8 @@ def _encryption_and_compression(path: Path, media_type: str, key: str, users: li
             compression = str(image.info.get("compression", "raw"))
         if compression not in TIFF_COMPRESSIONS:
             for use in users:
-                us2.findings.append(_finding(Result.WARNING, f"TIFF 压缩方式 {compression} 不通用。 / Unusual TIFF compression "
-                                                             f"{compression}.", use.document, subject=key))
+                us2.findings.append(_finding(Result.WARNING, _("Unusual TIFF compression %(compression)s.",
+                                                               compression=compression), use.document, subject=key))
 
 
 # --- integrity ------------------------------------------------------------------------------------
@@ -610,31 +677,35 @@ def _check_file_counts(customers: list[Customer], documents: list[Document], out
         out.examined += 1
         live = _live(d)
         if d.page_count != len(live):
-            out.findings.append(_finding(Result.PERSON, f"记录的页数 {d.page_count} 与在用页数 {len(live)} 不符。 / "
-                                                        f"Recorded page count {d.page_count}, live pages {len(live)}.", d))
+            out.findings.append(_finding(Result.PERSON, _("The recorded page count, %(recorded)s, differs from the "
+                                                          "live pages, %(live)s.", recorded=d.page_count,
+                                                          live=len(live)), d))
     for c in customers:
         if not per_customer.get(c.id):
             out.findings.append(Finding(Result.WARNING, _("The customer file holds no documents."),
                                         customer_account=c.account))
 
 
-MANDATORY = (("档号", "reference_code"), ("题名", "title"), ("日期", "doc_date"), ("保管期限", "retention"),
-             ("类别", "doc_type"), ("户号", "customer_account"))
+# The description fields DA/T 18 requires: the document's column and the field's name.
+MANDATORY = (("reference_code", _l("Reference code")), ("title", _l("Title")), ("doc_date", _l("Date")),
+             ("retention", _l("Retention period")), ("doc_type", _l("Class")),
+             ("customer_account", _l("Account number")))
+CREATOR, PAGE_COUNT = _l("Creator"), _l("Page count")
 
 
 def _check_description(documents: list[Document], out: CheckResult) -> None:
     for d in documents:
         out.examined += 1
-        missing = [label for label, column in MANDATORY
-                   if getattr(d, column) is None or not str(getattr(d, column)).strip()]
-        if d.filed_at is None:  # not filed yet: 档号 and class come with filing
-            missing = [m for m in missing if m not in ("档号",)]
+        missing = [name for column, name in MANDATORY
+                   if (getattr(d, column) is None or not str(getattr(d, column)).strip())
+                   and not (column == "reference_code" and d.filed_at is None)]  # the code comes with filing
         if d.customer is None or not (d.customer.name or "").strip():
-            missing.append("责任者")
+            missing.append(CREATOR)
         if not d.page_count:
-            missing.append("页数")
+            missing.append(PAGE_COUNT)
         if missing:
-            out.findings.append(_finding(Result.PERSON, f"缺少著录项：{'、'.join(missing)}。 / Missing: {', '.join(missing)}.", d))
+            out.findings.append(_finding(Result.PERSON, _("Missing description: %(fields)s.",
+                                                          fields=listing(str(m) for m in missing)), d))
 
 
 def _check_numbering(pattern: re.Pattern[str], documents: list[Document], out: CheckResult) -> set[str]:
@@ -646,8 +717,9 @@ def _check_numbering(pattern: re.Pattern[str], documents: list[Document], out: C
         if numbers != list(range(1, len(numbers) + 1)):
             missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
             repeated = sorted({n for n in numbers if numbers.count(n) > 1})
-            out.findings.append(_finding(Result.PERSON, f"页号不连续：缺 {missing or '—'}，重复 {repeated or '—'}。 / "
-                                                        f"Page numbers not 1…n: missing {missing}, repeated {repeated}.", d))
+            out.findings.append(_finding(Result.PERSON, _("Page numbers are not 1…n: missing %(missing)s, repeated "
+                                                          "%(repeated)s.", missing=missing or "—",
+                                                          repeated=repeated or "—"), d))
         match = pattern.fullmatch(d.reference_code or "") if "seq" in pattern.groupindex else None
         if match:
             series.add(_series_of(match))
@@ -667,9 +739,10 @@ def _check_series(session: Session, pattern: re.Pattern[str], series: set[str], 
         used = numbers_in[name]
         gaps = sorted(set(range(1, max(used) + 1)) - used)
         if gaps:
-            shown = ", ".join(map(str, gaps[:50])) + (" …" if len(gaps) > 50 else "")
-            out.findings.append(Finding(Result.WARNING, f"档号序列 {name} 的件号缺：{shown}。 / Item numbers missing in series "
-                                                        f"{name}: {shown}.", subject=name))
+            listed = ", ".join(map(str, gaps[:50])) + (" …" if len(gaps) > 50 else "")
+            out.findings.append(Finding(Result.WARNING, _("Item numbers missing in the reference-code series "
+                                                          "%(series)s: %(numbers)s.", series=name, numbers=listed),
+                                        subject=name))
 
 
 def _series_of(match: re.Match[str]) -> str:
@@ -683,7 +756,8 @@ def _check_page_text(documents: list[Document], out: CheckResult) -> None:
         for p in _live(d):
             out.examined += 1
             if p.status == JobState.FAILED:
-                out.findings.append(_finding(Result.PERSON, f"识别失败：{p.error or '无原因 / no reason recorded'}", d, p))
+                out.findings.append(_finding(Result.PERSON, _("Reading failed: %(reason)s",
+                                                              reason=shown(p.error) or _("no reason recorded")), d, p))
             elif p.status != JobState.DONE:
                 out.findings.append(_finding(Result.WARNING, _("Not processed yet."), d, p))
             elif not (p.text or "").strip():
@@ -692,16 +766,20 @@ def _check_page_text(documents: list[Document], out: CheckResult) -> None:
 
 # --- usability (derived objects) ------------------------------------------------------------------
 
+PAGE_IMAGE, THUMBNAIL = _l("page image"), _l("thumbnail")
+
+
 def _check_derived(store: ObjectStore, documents: list[Document], out: CheckResult) -> None:
     for d in documents:
         for p in _live(d):
             if p.status != JobState.DONE:
                 continue
             out.examined += 1
-            absent = [kind for kind, key in (("图像 image", p.image_key), ("缩略图 thumbnail", p.thumb_key))
+            absent = [str(kind) for kind, key in ((PAGE_IMAGE, p.image_key), (THUMBNAIL, p.thumb_key))
                       if key is None or not store.exists(key)]
             if absent:
-                out.findings.append(_finding(Result.WARNING, f"缺少派生文件：{'、'.join(absent)}。 / Derived object(s) missing.", d, p))
+                out.findings.append(_finding(Result.WARNING, _("Derived objects missing: %(objects)s.",
+                                                               objects=listing(absent)), d, p))
 
 
 # --- security -------------------------------------------------------------------------------------
@@ -773,6 +851,7 @@ def _check_filing_log(session: Session, documents: list[Document], out: CheckRes
         if str(d.id) not in has_filing:
             out.findings.append(_finding(Result.PERSON, _("Filed, but no filing event is in the audit trail."), d))
         elif last_code.get(str(d.id)) != d.reference_code:
-            out.findings.append(_finding(Result.PERSON, f"当前档号与最后一次有记录的档号“{last_code.get(str(d.id))}”不同：档号被绕过系统改动。 / "
-                                                        "The current code is not the last one the audit trail recorded.", d))
+            out.findings.append(_finding(Result.PERSON, _("The current reference code differs from “%(code)s”, the "
+                                                          "last one the audit trail recorded: the code was changed "
+                                                          "outside the service.", code=last_code.get(str(d.id))), d))
 

@@ -13,22 +13,21 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import segno
 import zxingcpp
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from docsvc import formats
+from docsvc.formats.image_pdf import ImagePdfWriter, Word
+from docsvc.formats.sheets import A4_MM, cjk_font, fit_text, wrap_text
 from docsvc.i18n import _, stored
 
 PAYLOAD_PREFIX = "DOCSVC:COVER:1:"
-FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 SHEET_DPI = 150
 DETECT_DPI = 100  # enough for the QR (about 5 px a module) and fast
-A4_MM = (210, 297)
 
 
 class Kind:
@@ -90,57 +89,71 @@ def parse_payload(text: str) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
 
 
-@lru_cache(maxsize=8)
-def _font(pixels: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(FONT_PATH, pixels)
-
-
 def _mm(mm: float, dpi: int = SHEET_DPI) -> int:
     return round(mm / 25.4 * dpi)
 
 
-def cover_image(account: str, doc_type: str, customer_name: str = "", type_name: str = "",
-                dpi: int = SHEET_DPI) -> Image.Image:
-    """One cover sheet as a greyscale A4 image, its words in the current language (the QR is the same in all)."""
+def cover_page(account: str, doc_type: str, customer_name: str = "", type_name: str = "",
+               dpi: int = SHEET_DPI) -> tuple[Image.Image, list[Word]]:
+    """One cover sheet as a greyscale A4 image, its labels in the current language, and where each text
+    went (the PDF's text layer)."""
     w, h = _mm(A4_MM[0], dpi), _mm(A4_MM[1], dpi)
     page = Image.new("L", (w, h), 255)
     draw = ImageDraw.Draw(page)
+    words: list[Word] = []
+
+    def text(at: tuple[int, int], value: str, mm: float) -> None:
+        font = cjk_font(_mm(mm, dpi))
+        value = fit_text(value, font, w - 2 * margin)
+        draw.text(at, value, font=font, fill=0)
+        words.append(Word(value, draw.textbbox(at, value, font=font)))
+
     margin, band = _mm(15, dpi), _mm(10, dpi)
     draw.rectangle([margin, margin, w - margin, margin + band], fill=0)
     draw.rectangle([margin, h - margin - band, w - margin, h - margin], fill=0)
     y = margin + band + _mm(12, dpi)
-    draw.text((margin, y), _("Cover sheet"), font=_font(_mm(9, dpi)), fill=0)
+    text((margin, y), _("Cover sheet"), 9)
     y += _mm(16, dpi)
     qr = segno.make(payload(account, doc_type), error="m", micro=False)
     buf = io.BytesIO()
     qr.save(buf, kind="png", scale=max(1, _mm(60, dpi) // qr.symbol_size(border=4)[0]), border=4)
     qr_img = Image.open(buf).convert("L")
     page.paste(qr_img, (w - margin - qr_img.width, y))
-    draw.text((margin, y), _("Account no."), font=_font(_mm(7, dpi)), fill=0)
-    draw.text((margin, y + _mm(10, dpi)), account, font=_font(_mm(14, dpi)), fill=0)
+    text((margin, y), _("Account No."), 7)
+    text((margin, y + _mm(10, dpi)), account, 14)
     y = max(y + _mm(32, dpi), y + qr_img.height) + _mm(6, dpi)
-    draw.text((margin, y), _("Type %(code)s", code=doc_type), font=_font(_mm(14, dpi)), fill=0)
+    text((margin, y), _("Type %(code)s", code=doc_type), 14)
     y += _mm(20, dpi)
     if type_name:
-        draw.text((margin, y), type_name[:18], font=_font(_mm(9, dpi)), fill=0)
+        text((margin, y), type_name, 9)
         y += _mm(14, dpi)
     if customer_name:
-        draw.text((margin, y), _("Customer %(name)s", name=customer_name[:16]), font=_font(_mm(8, dpi)), fill=0)
+        text((margin, y), _("Customer %(name)s", name=customer_name), 8)
         y += _mm(14, dpi)
-    draw.text((margin, h - margin - band - _mm(22, dpi)),
-              _("Place before the first page of the document when scanning; this page is not filed."),
-              font=_font(_mm(4.5, dpi)), fill=0)
+    note = _("Place before the first page of the document when scanning; this page is not filed.")
+    for n, line in enumerate(wrap_text(note, cjk_font(_mm(4.5, dpi)), w - 2 * margin)):
+        text((margin, h - margin - band - _mm(22, dpi) + n * _mm(8, dpi)), line, 4.5)
     page.info["dpi"] = (dpi, dpi)
-    return page
+    return page, words
+
+
+def cover_image(account: str, doc_type: str, customer_name: str = "", type_name: str = "",
+                dpi: int = SHEET_DPI) -> Image.Image:
+    """One cover sheet as a greyscale A4 image."""
+    return cover_page(account, doc_type, customer_name, type_name, dpi)[0]
 
 
 def cover_sheets_pdf(sheets: Iterable[tuple[str, str, str, str]]) -> bytes:
-    """A printable PDF, one A4 page per (account, type code, customer name, type name)."""
-    images = [cover_image(*s) for s in sheets]
-    if not images:
-        raise ValueError("no cover sheets requested")
+    """A printable PDF, one A4 page per (account, type code, customer name, type name), in the current
+    language, its texts laid under the image so the PDF can be searched."""
     buf = io.BytesIO()
-    images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=SHEET_DPI)
+    writer = ImagePdfWriter(buf, title=_("Cover sheets"))
+    for sheet in sheets:
+        image, words = cover_page(*sheet)
+        writer.add_page(image, dpi=SHEET_DPI, words=words)
+    if writer.page_count == 0:
+        raise ValueError("no cover sheets requested")
+    writer.close()
     return buf.getvalue()
 
 
@@ -277,8 +290,8 @@ def plan(kinds: list[PageKind]) -> Plan:
         if k.kind == Kind.COVER:
             current.account, current.doc_type = k.account, k.doc_type
         elif k.kind == Kind.DAMAGED_COVER:
-            current.note = stored("Page %(page)s is a cover sheet whose QR code could not be read; file these "
-                                  "pages by hand.", page=k.index + 1)
+            current.note = stored("Page %(page)s is a cover sheet whose QR code could not be read (torn or soiled): "
+                                  "check these pages and file them by hand.", page=k.index + 1)
     _close(result, current)
     return result
 

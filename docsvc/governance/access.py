@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import Grant, LoanState, Role, SignRole
 from docsvc.errors import Forbidden
+from docsvc.i18n import _, lazy_gettext as _l
 from docsvc.models import Customer, DestructionList, Document, DocumentType, Loan, LoanItem, Page, User, as_utc, utcnow
 
 
@@ -100,9 +101,8 @@ CONTENT_ACTIONS = frozenset({Action.VIEW_CONTENT, Action.DOWNLOAD, Action.PRINT}
 # pages, would otherwise open it to anyone who may file.
 HANDLING_ACTIONS = frozenset({Action.FILE, Action.CORRECT_CODE, Action.UNFILE, Action.RETRY})
 
-SENSITIVE_REFUSAL = ("这是敏感材料（如身份证复印件），只有被授予“可查看敏感材料”权限的用户才能查看或修改；"
-                     "请交给有此权限的同事处理。 / This is a sensitive document (e.g. an ID copy): only users granted "
-                     "`sensitive` may see or change it; hand it to a colleague who holds the grant.")
+SENSITIVE_REFUSAL = _l("This is a sensitive document (e.g. an ID copy): only users granted `sensitive` may see "
+                       "or change it; hand it to a colleague who holds the grant.")
 
 
 class SensitiveRefused(Forbidden):
@@ -139,7 +139,7 @@ def require_handling(user: User | None, obj: object) -> None:
     """For services handed documents in a request body (merge source, move target, bulk assign), where
     the web gate cannot see them. `user` None is the system itself (auto-filing, CLI)."""
     if user is not None and not may_handle(user, obj):
-        raise SensitiveRefused(SENSITIVE_REFUSAL)
+        raise SensitiveRefused(str(SENSITIVE_REFUSAL))
 
 
 def may_see_sensitive(user: User | None) -> bool:
@@ -182,21 +182,26 @@ def may_sign(user: User, dlist: DestructionList, role: SignRole) -> str | None:
     compiler, the approver and the other supervisor. Web and API both ask here.
     """
     action = Action.APPROVE_DESTRUCTION if role == SignRole.APPROVER else Action.SUPERVISE_DESTRUCTION
+    approving = role == SignRole.APPROVER
+    names = {"user": user.username, "id": dlist.id}
     if not can(user, action):
-        return (f"账户 {user.username} 没有{'审批' if role == SignRole.APPROVER else '监销'}权限；请由具有该角色的人员操作。 / "
-                f"{user.username} does not hold the {role} role for destruction lists.")
+        return (_("%(user)s does not hold the approver role for destruction lists; someone who does must sign.",
+                  **names) if approving else
+                _("%(user)s does not hold the supervisor role for destruction lists; someone who does must sign.",
+                  **names))
     if user.id == dlist.compiler_id:
-        return (f"销毁清册 #{dlist.id} 由 {user.username} 编制，编制人不能{'审批' if role == SignRole.APPROVER else '监销'}"
-                f"自己的清册；请由另一位{'负责人' if role == SignRole.APPROVER else '监销人'}操作。 / "
-                f"{user.username} compiled list #{dlist.id} and cannot sign it as {role}; another person must.")
+        return (_("%(user)s compiled destruction list #%(id)s and cannot approve it: the compiler never approves "
+                  "their own list; another responsible person must.", **names)
+                if approving else
+                _("%(user)s compiled destruction list #%(id)s and cannot supervise it: the compiler never supervises "
+                  "their own list; another supervisor must.", **names))
     if role == SignRole.SUPERVISOR:
         if user.id == dlist.approver_id:
-            return (f"{user.username} 已审批销毁清册 #{dlist.id}，不能再作监销人；请由另外两位监销人确认。 / "
-                    f"{user.username} approved list #{dlist.id} and cannot also supervise it.")
+            return _("%(user)s approved destruction list #%(id)s and cannot also supervise it; two other "
+                     "supervisors must confirm it.", **names)
         if any(s.user_id == user.id and s.role == SignRole.SUPERVISOR for s in dlist.signoffs):
-            return (f"{user.username} 已经作为监销人确认过销毁清册 #{dlist.id}；第二位监销人须是另一人。 / "
-                    f"{user.username} has already supervised list #{dlist.id}; the second supervisor must be "
-                    "someone else.")
+            return _("%(user)s has already supervised destruction list #%(id)s; the second supervisor must be "
+                     "someone else.", **names)
     return None
 
 

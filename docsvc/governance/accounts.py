@@ -16,7 +16,7 @@ from docsvc.models import ApiToken, AuditEvent, User, as_utc, utcnow
 from docsvc.errors import require_found
 from docsvc.governance import audit
 from docsvc.governance.access import Action, role_allows
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l
 
 _hasher = PasswordHasher()
 # Checked instead of a real hash for unknown usernames, so they cost the same time as known ones; made
@@ -49,7 +49,7 @@ class AccountError(ValueError):
 
 
 def parse_roles(roles: str | list[str]) -> list[str]:
-    return _parse_names(roles, {r.value for r in Role}, "角色", "role")
+    return _parse_names(roles, {r.value for r in Role}, _("role"))
 
 
 def check_separation(roles: list[str]) -> list[str]:
@@ -66,7 +66,7 @@ def create_user(session: Session, username: str, password: str, roles: str | lis
     if not username:
         raise AccountError(_("The username must not be empty."))
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise AccountError(f"用户名“{username}”已存在。 / The username {username!r} is taken.")
+        raise AccountError(_("The username “%(username)s” is taken.", username=username))
     check_password_strength(password)
     user = User(username=username, display_name=display_name or username,
                 password_hash=_hasher.hash(password), roles=" ".join(check_separation(parse_roles(roles))),
@@ -81,8 +81,7 @@ def create_user(session: Session, username: str, password: str, roles: str | lis
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。 / "
-                           f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(_("The password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH))
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -131,9 +130,13 @@ def _token_hash(token: str) -> str:
 # failures count, so an office behind one address can still log everyone in at nine o'clock.
 LOGIN_FAILURES_PER_MINUTE = 20
 LOGIN_LIMIT_WINDOW = timedelta(seconds=60)
-TOO_MANY_LOGINS = ("来自此网络地址的登录失败次数过多，请一分钟后再试；如忘记密码，请联系管理员。 / "
-                   "Too many failed logins from this network address: wait a minute and try again; "
-                   "if you forgot the password, ask an administrator.")
+TOO_MANY_LOGINS = _l("Too many failed logins from this network address: wait a minute and try again; if you "
+                     "forgot the password, ask an administrator.")
+
+# One answer for an unknown name, a wrong password and a locked account, so the answer tells nobody which.
+BAD_LOGIN = _l("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at "
+               "most). Check and try again; on a computer you logged in from before, the right password still works; "
+               "an administrator can also unlock the account.")
 
 
 @dataclass(frozen=True)
@@ -173,14 +176,14 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
         audit.record(session, None, "login", outcome="failed", ip=ip, now=moment,
                      detail={"username": username[:80], "reason": "unknown user"})
         session.commit()
-        return LoginResult(None, _("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at most). Check and try again; on a computer you logged in from before, the right password still works; an administrator can also unlock the account."))
+        return LoginResult(None, str(BAD_LOGIN))
     matches = password_matches(user, password)
     backing_off = user.locked_until is not None and as_utc(user.locked_until) > moment
     if backing_off and not (known_device_user_id == user.id and matches):
         audit.record(session, user, "login", outcome="locked", ip=ip, now=moment,
                      detail={"known_device": known_device_user_id == user.id})
         session.commit()
-        return LoginResult(None, _("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at most). Check and try again; on a computer you logged in from before, the right password still works; an administrator can also unlock the account."))
+        return LoginResult(None, str(BAD_LOGIN))
     if not matches:
         user.failed_logins += 1
         audit.record(session, user, "login", outcome="failed", ip=ip, now=moment,
@@ -192,7 +195,7 @@ def attempt_login(session: Session, username: str, password: str, *, ip: str | N
                          now=moment, detail={"minutes": wait.total_seconds() / 60,
                                              "failed_in_a_row": user.failed_logins})
         session.commit()
-        return LoginResult(None, _("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at most). Check and try again; on a computer you logged in from before, the right password still works; an administrator can also unlock the account."))
+        return LoginResult(None, str(BAD_LOGIN))
     if not user.active:
         audit.record(session, user, "login", outcome="disabled", ip=ip, now=moment)
         session.commit()
@@ -264,16 +267,17 @@ def set_roles(session: Session, actor: User | None, user: User, roles: str | lis
 
 
 def parse_grants(grants: str | list[str]) -> list[str]:
-    return _parse_names(grants, {g.value for g in Grant}, "授权", "grant")
+    return _parse_names(grants, {g.value for g in Grant}, _("grant"))
 
 
-def _parse_names(names: str | list[str], valid: set[str], what_zh: str, what_en: str) -> list[str]:
-    """Names given as "a b", "a,b" or a list, checked against `valid`; sorted, without repeats."""
+def _parse_names(names: str | list[str], valid: set[str], what: str) -> list[str]:
+    """Names given as "a b", "a,b" or a list, checked against `valid`; sorted, without repeats. `what` is the
+    kind of name, translated ("role")."""
     given = names.replace(",", " ").split() if isinstance(names, str) else list(names)
     unknown = [n for n in given if n not in valid]
     if unknown:
-        raise AccountError(f"未知{what_zh} / unknown {what_en}: {', '.join(unknown)}; "
-                           f"可用{what_zh} / valid {what_en}s: {', '.join(sorted(valid))}")
+        raise AccountError(_("Unknown %(what)s: %(unknown)s (valid: %(valid)s).", what=what,
+                             unknown=", ".join(unknown), valid=", ".join(sorted(valid))))
     return sorted(set(given))
 
 
@@ -317,7 +321,7 @@ def revoke_token(session: Session, actor: User | None, token_id: int, *, ip: str
     """Owners revoke their own tokens; an admin may revoke anyone's."""
     row = session.get(ApiToken, token_id)
     if row is None or (actor is not None and row.user_id != actor.id and not role_allows(actor, Action.MANAGE_ACCOUNTS)):
-        raise AccountError(f"令牌 #{token_id} 不存在。 / Token #{token_id} does not exist.")
+        raise AccountError(_("Token #%(id)s does not exist.", id=token_id))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     audit.record(session, actor, "token.revoke", object_type="token", object_id=row.id, ip=ip,

@@ -13,12 +13,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+from babel.support import LazyProxy
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from docsvc.constants import AUDIT_ANCHORS_PREFIX, audit_anchor_key
 from docsvc import exports
 from docsvc.errors import DomainError
+from docsvc import i18n
+from docsvc.i18n import _, lazy_gettext as _l
 from docsvc.models import AuditChainHead, AuditEvent, User, as_utc, utcnow
 from storage import ObjectStore
 
@@ -112,6 +115,16 @@ def _lock_head(session: Session) -> tuple[int, str]:
     return seq + 1, last
 
 
+def as_recorded(text: LazyProxy) -> str:
+    """A message for an event's detail as the trail has always recorded them, "中文 / English": evidence
+    reads the same whatever the language of the request that wrote it. `text` is lazy (`_l`)."""
+    with i18n.using("zh"):
+        chinese = str(text)
+    with i18n.using("en"):
+        english = str(text)
+    return f"{chinese} / {english}"
+
+
 def chain_hash(prev_hash: str, canonical: bytes) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
 
@@ -156,10 +169,9 @@ class VerifyReport:
 
     def summary(self) -> str:
         if self.ok:
-            return (f"审计日志完整：{self.events} 条记录，链尾 #{self.last_seq}，核对锚点 {self.anchors_checked} 个。 / "
-                    f"Audit trail intact: {self.events} events, last #{self.last_seq}, "
-                    f"{self.anchors_checked} anchors checked.")
-        return f"审计日志已被篡改 / AUDIT TRAIL BROKEN at #{self.first_broken_seq}: {self.problem}"
+            return _("Audit trail intact: %(events)s events, last #%(last)s, %(anchors)s anchors checked.",
+                     events=self.events, last=self.last_seq, anchors=self.anchors_checked)
+        return _("AUDIT TRAIL BROKEN at #%(seq)s: %(problem)s", seq=self.first_broken_seq, problem=self.problem)
 
 
 def verify(session: Session, anchors: Iterable[Anchor] = (), batch: int = 20_000) -> VerifyReport:
@@ -173,36 +185,33 @@ def verify(session: Session, anchors: Iterable[Anchor] = (), batch: int = 20_000
         seq = row[0]
         if seq != expected_seq:
             return _broken(count, expected_seq - 1, prev, expected_seq,
-                           f"第 {expected_seq} 至 {seq - 1} 条记录缺失（被删除）。 / "
-                           f"events {expected_seq}..{seq - 1} are missing (deleted).")
+                           _("Events %(first)s to %(last)s are missing (deleted).", first=expected_seq, last=seq - 1))
         stored_prev, stored_hash = row[-2], row[-1]
         if stored_prev != prev:
             return _broken(count, seq - 1, prev, seq,
-                           f"第 {seq} 条记录与前一条的链接不符（前一条被删除或改动）。 / "
-                           f"event {seq} does not link to the one before it (that one was removed or altered).")
+                           _("Event %(seq)s does not link to the one before it (that one was removed or altered).",
+                             seq=seq))
         if chain_hash(prev, _canonical(tuple(row[:-2]))) != stored_hash:
             return _broken(count, seq - 1, prev, seq,
-                           f"第 {seq} 条记录的内容被改动。 / event {seq} was edited after it was written.")
+                           _("Event %(seq)s was edited after it was written.", seq=seq))
         if seq in wanted:
             hashes_at[seq] = stored_hash
         prev, expected_seq, count = stored_hash, seq + 1, count + 1
     last_seq = expected_seq - 1
-    head_seq, _ = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)
-                                  .where(AuditChainHead.id == HEAD_ID)).one()
+    head_seq = chain_length(session)
     if head_seq > last_seq:
         return _broken(count, last_seq, prev, last_seq + 1,
-                       f"链尾被截断：应有 {head_seq} 条，现只有 {last_seq} 条。 / "
-                       f"the tail was cut off: {head_seq} events were written, {last_seq} remain.")
+                       _("The tail was cut off: %(written)s events were written, %(left)s remain.",
+                         written=head_seq, left=last_seq))
     for anchor in anchors:
         if anchor.seq > last_seq:
             return _broken(count, last_seq, prev, last_seq + 1,
-                           f"链尾被截断：{anchor.day} 的锚点记录到第 {anchor.seq} 条，现只有 {last_seq} 条。 / "
-                           f"the tail was cut off: the anchor of {anchor.day} reached event {anchor.seq}, "
-                           f"only {last_seq} remain.")
+                           _("The tail was cut off: the anchor of %(day)s reached event %(seq)s, only %(left)s "
+                             "remain.", day=anchor.day, seq=anchor.seq, left=last_seq))
         if hashes_at.get(anchor.seq) != anchor.hash:
             return _broken(count, last_seq, prev, anchor.seq,
-                           f"第 {anchor.seq} 条记录与 {anchor.day} 的锚点不符（日志被重写）。 / "
-                           f"event {anchor.seq} differs from the anchor of {anchor.day} (the trail was rewritten).")
+                           _("Event %(seq)s differs from the anchor of %(day)s (the trail was rewritten).",
+                             seq=anchor.seq, day=anchor.day))
     return VerifyReport(ok=True, events=count, last_seq=last_seq, last_hash=prev, anchors_checked=len(anchors))
 
 
@@ -274,7 +283,7 @@ def _moment(value: str, end: bool) -> datetime | None:
             return day + timedelta(days=1) if end else day
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise BadFilter(f"日期“{value}”格式不对，请用 YYYY-MM-DD。 / Bad date {value!r}: use YYYY-MM-DD.") from None
+        raise BadFilter(_("Bad date “%(value)s”: use YYYY-MM-DD.", value=value)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -334,7 +343,7 @@ def find_events(session: Session, f: EventFilter, limit: int | None = 500, offse
     if f.action:
         query = query.where(AuditEvent.action.startswith(f.action))
     if f.object:
-        kind, _, ident = f.object.partition(":")
+        kind, _colon, ident = f.object.partition(":")
         if ident:
             query = query.where(AuditEvent.object_type == kind, AuditEvent.object_id == ident)
         elif kind.isdigit():
@@ -349,13 +358,17 @@ def find_events(session: Session, f: EventFilter, limit: int | None = 500, offse
     return list(session.scalars(query if limit is None else query.limit(limit)))
 
 
-CSV_COLUMNS = ("seq", "occurred_at", "actor_name", "action", "object_type", "object_id", "outcome",
-               "purpose", "loan_id", "ip", "detail", "hash")
+# The export's columns and their headings, in the reader's language; the cells are the events as recorded.
+CSV_COLUMNS = {"seq": _l("No."), "occurred_at": _l("Time (%(zone)s)", zone="UTC"), "actor_name": _l("Who"),
+               "action": _l("What"), "object_type": _l("Object type"), "object_id": _l("Object ID"),
+               "outcome": _l("Outcome"), "purpose": _l("Purpose"), "loan_id": _l("Loan"), "ip": "IP",
+               "detail": _l("Message"), "hash": _l("Hash (SHA-256)")}
 
 
 def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
-    yield from exports.csv_stream(CSV_COLUMNS, ([_stamp(e.occurred_at) if c == "occurred_at" else getattr(e, c)
-                                                 for c in CSV_COLUMNS] for e in events))
+    yield from exports.csv_stream([str(heading) for heading in CSV_COLUMNS.values()],
+                                  ([_stamp(e.occurred_at) if c == "occurred_at" else getattr(e, c) for c in CSV_COLUMNS]
+                                   for e in events))
 
 
 def event_json(e: AuditEvent) -> dict[str, object]:

@@ -290,6 +290,7 @@ def start_execution(session: Session, actor: User, dlist: DestructionList, jobs:
         _audit(session, actor, "destruction.execute", dlist, ip, _counts(dlist))
     else:
         _audit(session, actor, "destruction.execute_resume", dlist, ip, _progress(dlist))
+    register.record_language(dlist)
     session.commit()
     enqueue_destruction(jobs, dlist.id)
     return dlist

@@ -35,28 +35,23 @@ from docsvc.constants import FixityOutcome
 from docsvc.governance import audit
 from docsvc.models import AuditEvent, BatchFile, DestroyedOriginal, Document, FixityCheck, Page, User, as_utc, utcnow
 from storage import ORIGINALS_PREFIX, ObjectNotFound, ObjectStore
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l
 
 MB = 1024 * 1024
 READ_CHUNK = MB  # bytes hashed per read: bounded memory whatever the original's size
 PROBLEMS = (FixityOutcome.ALTERED, FixityOutcome.MISSING, FixityOutcome.UNEXPECTED)
 
 # What the administrator does about each problem (shown on the dashboard and printed by the CLI).
-ADVICE: dict[str, str] = {
-    FixityOutcome.ALTERED: (
-        "原件内容已与登记的 SHA-256 不符：请勿覆盖或删除，从备份中恢复该对象，然后运行 `docsvc fixity --all` 复核；"
-        "同时检查存储设备和访问记录。 / The original's bytes no longer match its recorded SHA-256: do not overwrite "
-        "or delete it; restore the object from backup, then run `docsvc fixity --all`, and check the storage "
-        "hardware and who had access."),
-    FixityOutcome.MISSING: (
-        "存储中找不到该原件，而档案记录仍引用它：请从备份中把该对象恢复到对象存储的同一路径，然后运行 "
-        "`docsvc fixity --all` 复核。 / The store has no such original, yet a live record names it: restore the "
-        "object from backup to the same key, then run `docsvc fixity --all`."),
-    FixityOutcome.UNEXPECTED: (
-        "存储中有此原件，但没有在用的档案记录引用它（或它属于已销毁的文档）：请核对其来源；属于已销毁文档的，"
-        "请重新执行该销毁清单以完成删除。 / The store holds this original but no live record names it (or it "
-        "belongs to a destroyed document): find where it came from; if it was destroyed, execute that "
-        "destruction list again to finish the removal."),
+ADVICE = {
+    FixityOutcome.ALTERED: _l(
+        "The original's bytes no longer match its recorded SHA-256: do not overwrite or delete it; restore the "
+        "object from backup, then run `docsvc fixity --all`, and check the storage hardware and who had access."),
+    FixityOutcome.MISSING: _l(
+        "The store has no such original, yet a live record names it: restore the object from backup to the same "
+        "key, then run `docsvc fixity --all`."),
+    FixityOutcome.UNEXPECTED: _l(
+        "The store holds this original but no live record names it (or it belongs to a destroyed document): find "
+        "where it came from; if it was destroyed, execute that destruction list again to finish the removal."),
 }
 
 
@@ -69,8 +64,9 @@ class ServedDocument:
     destroyed: bool
 
     def label(self) -> str:
-        name = self.reference_code or f"#{self.document_id}（未归档 / unfiled）"
-        return f"{name} 户号 {self.customer_account or '—'}" + (_("destroyed") if self.destroyed else "")
+        name = self.reference_code or _("#%(id)s (unfiled)", id=self.document_id)
+        served = _("%(document)s, customer account %(account)s", document=name, account=self.customer_account or "—")
+        return _("%(document)s (destroyed)", document=served) if self.destroyed else served
 
     def as_json(self) -> dict[str, object]:
         return {"document_id": self.document_id, "reference_code": self.reference_code,
@@ -88,7 +84,7 @@ class Problem:
 
     @property
     def advice(self) -> str:
-        return ADVICE[self.outcome]
+        return str(ADVICE[self.outcome])
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from babel.support import LazyProxy
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -16,7 +17,8 @@ from docsvc.constants import MAX_LOAN_DAYS, LoanState
 from docsvc.errors import DomainError, Forbidden, NotAllowedNow, require_found
 from docsvc.models import Document, Loan, LoanItem, User, utcnow
 from docsvc.governance import audit
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l
+from docsvc.labels import label
 
 
 class LoanError(DomainError):
@@ -43,14 +45,14 @@ def request_loan(session: Session, user: User, req: LoanRequest, *, ip: str | No
     if not purpose:
         raise LoanError(_("Give the purpose of the loan."))
     if not 1 <= req.days <= MAX_LOAN_DAYS:
-        raise LoanError(f"借阅期限须为 1 至 {MAX_LOAN_DAYS} 天。 / The term must be 1 to {MAX_LOAN_DAYS} days.")
+        raise LoanError(_("The term must be 1 to %(max)s days.", max=MAX_LOAN_DAYS))
     account = (req.customer_account or "").strip() or None
     ids = tuple(dict.fromkeys(req.document_ids))
     if bool(account) == bool(ids):
         raise LoanError(_("Name either one customer account (the whole file) or some document ids, not both."))
     missing = [i for i in ids if session.get(Document, i) is None]
     if missing:
-        raise LoanError(f"文档不存在 / no such documents: {', '.join(map(str, missing))}")
+        raise LoanError(_("No such documents: %(ids)s.", ids=", ".join(map(str, missing))))
     loan = Loan(requester_id=user.id, customer_account=account, purpose=purpose, days=req.days,
                 want_download=req.want_download, want_print=req.want_print, status=LoanState.PENDING,
                 requested_at=now or utcnow(), renewal_of_id=renewal_of.id if renewal_of else None)
@@ -90,11 +92,12 @@ def decide(session: Session, approver: User, loan_id: int, approve: bool, *, not
     if refusal:
         audit.record(session, approver, "loan.approve" if approve else "loan.reject", object_type="loan",
                      object_id=loan.id, outcome="denied", loan_id=loan.id, ip=ip, now=moment,
-                     detail={"reason": refusal})
+                     detail={"reason": audit.as_recorded(refusal)})
         session.commit()
-        raise LoanForbidden(refusal)
+        raise LoanForbidden(str(refusal))
     if loan.status != LoanState.PENDING:
-        raise NotAllowedNow(f"借阅申请 #{loan.id} 已处理（{loan.status}）。 / Loan #{loan.id} was already decided ({loan.status}).")
+        raise NotAllowedNow(_("Loan #%(id)s was already decided (%(state)s).", id=loan.id,
+                               state=label("loan_state", loan.status)))
     loan.decided_by_id, loan.decided_at, loan.decision_note = approver.id, moment, note.strip() or None
     if approve:
         loan.status = LoanState.APPROVED
@@ -112,13 +115,14 @@ def decide(session: Session, approver: User, loan_id: int, approve: bool, *, not
     return loan
 
 
-def _decision_refusal(session: Session, approver: User, loan: Loan) -> str | None:
+def _decision_refusal(session: Session, approver: User, loan: Loan) -> LazyProxy | None:
+    """Why `approver` may not decide `loan`, untranslated: the trail records it in both languages."""
     if not can(approver, Action.LOAN_DECIDE):
-        return _("Only an approver may decide loans.")
+        return _l("Only an approver may decide loans.")
     if approver.id == loan.requester_id:
-        return _("You cannot decide your own loan; another approver must.")
+        return _l("You cannot decide your own loan; another approver must.")
     if covers_sensitive(session, loan) and not may_see_sensitive(approver):
-        return (_("The file holds sensitive documents (ID copies): an approver granted `sensitive` must decide."))
+        return _l("The file holds sensitive documents (ID copies): an approver granted `sensitive` must decide.")
     return None
 
 
@@ -130,8 +134,8 @@ def return_loan(session: Session, user: User, loan_id: int, *, ip: str | None = 
         raise LoanForbidden(_("Only the borrower or an approver may return this loan."))
     moment = now or utcnow()
     if loan_state(loan, moment) != LoanState.APPROVED:
-        raise NotAllowedNow(f"借阅 #{loan.id} 当前不在借出状态（{loan_state(loan, moment)}）。 / "
-                            f"Loan #{loan.id} is not open ({loan_state(loan, moment)}).")
+        raise NotAllowedNow(_("Loan #%(id)s is not open (%(state)s).", id=loan.id,
+                              state=label("loan_state", loan_state(loan, moment))))
     loan.status, loan.returned_at = LoanState.RETURNED, moment
     audit.record(session, user, "loan.return", object_type="loan", object_id=loan.id, loan_id=loan.id,
                  ip=ip, now=moment)

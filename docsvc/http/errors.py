@@ -68,11 +68,12 @@ def _http_error(exc: HTTPException) -> object:
     elif code == 413:  # werkzeug refuses a body above MAX_CONTENT_LENGTH from its Content-Length, unread
         text = too_large_message(current_app.config["MAX_CONTENT_LENGTH"] // 2**20)
     elif exc.description and exc.description != type(exc).description:
-        text = exc.description  # our own message (abort(400, description=...)), in both languages
+        text = exc.description  # our own message (abort(400, description=_(...))), in the reader's language
     elif code == 400:
         text = _("The request was incomplete or malformed. Check what you entered and try again.")
-    else:
-        text = exc.description or exc.name
+    else:  # werkzeug's own refusals (411, 415, 431 …): its description is in English only
+        text = _("This request cannot be answered (HTTP %(code)s, %(name)s). Check what was sent and try again.",
+                 code=code, name=exc.name)
     return answer(code, text)
 
 
@@ -88,22 +89,20 @@ def _domain_error(exc: DomainError) -> object:
 def _database_down(exc: OperationalError) -> object:
     # The pool checks each connection before use (pool_pre_ping): a database that restarted is reconnected
     # to without this; it answers only while the database cannot be reached at all.
-    return _unreachable(exc, "数据库暂时无法访问，本次操作未完成",
-                        "The database cannot be reached right now, so nothing was done",
-                        "数据库（PostgreSQL）", "the database (PostgreSQL)")
+    return _unreachable(exc, _("The database cannot be reached right now, so nothing was done. Try again in a "
+                               "minute or two; if it still fails, ask the administrator to check the database "
+                               "(PostgreSQL)."))
 
 
 def _store_down(exc: StoreUnavailable) -> object:
-    return _unreachable(exc, "对象存储暂时无法访问", "The object store cannot be reached right now",
-                        "MinIO/对象存储服务", "the MinIO / object store service")
+    return _unreachable(exc, _("The object store cannot be reached right now. Try again in a minute or two; if it "
+                               "still fails, ask the administrator to check the MinIO / object store service."))
 
 
-def _unreachable(exc: Exception, what_zh: str, what_en: str, service_zh: str, service_en: str) -> object:
+def _unreachable(exc: Exception, text: str) -> object:
     """A service the request needs is down: logged, and a 503 saying to wait, then to call the administrator."""
-    log.error("%s: %s", what_en, exc)
-    return _domain_error(Unavailable(
-        f"{what_zh}，请一两分钟后重试；如仍失败，请联系系统管理员检查{service_zh}。 / {what_en}. Try again in a minute "
-        f"or two; if it still fails, ask the administrator to check {service_en}."))
+    log.error("service unreachable (%s): %s", type(exc).__name__, exc)
+    return _domain_error(Unavailable(text))
 
 
 def _server_error(exc: HTTPException) -> object:

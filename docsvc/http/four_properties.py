@@ -1,5 +1,5 @@
 """The 四性检测 report for the web page and the API: one way to read the request, run the report as the
-signed-in user, and hand it out as a JSON, CSV or PDF download."""
+signed-in user, and hand it out as a JSON, CSV or PDF download, in the request's language."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -10,13 +10,12 @@ from docsvc.files import four_properties, four_properties_report
 from docsvc.http.context import client_ip, db, runtime
 from docsvc.http.objects import attachment
 from docsvc.http.params import BadInput, flag
-
-FORMAT_ERROR = ("参数 format 应为 json、csv 或 pdf。 / format must be json, csv or pdf.")
+from docsvc.i18n import _
 
 
 def report_format(value: object, *, allowed: tuple[str, ...] = tuple(four_properties_report.FORMATS)) -> str:
     if not isinstance(value, str) or value not in allowed:
-        raise BadInput(FORMAT_ERROR)
+        raise BadInput(_("The parameter format must be json, csv or pdf."))
     return value
 
 

@@ -77,7 +77,7 @@ def _check_handling(user: User, action: Action) -> None:
     if obj is not None and not can(user, action, obj):
         audit_event("access.denied", object_type=object_kind(obj), object_id=obj.id, outcome="denied", commit=True,
                     detail={"endpoint": request.endpoint, "method": request.method, "reason": "sensitive"})
-        raise SensitiveRefused(SENSITIVE_REFUSAL)
+        raise SensitiveRefused(str(SENSITIVE_REFUSAL))
 
 
 def _content_object(view_args: dict[str, object]) -> Page | Document | None:

@@ -28,6 +28,7 @@ from docsvc.constants import FixityOutcome, IndexState
 from docsvc.governance import fixity
 from docsvc.governance.access import Action, rule
 from docsvc.http.context import runtime
+from docsvc.i18n import _
 from docsvc.metrics import HTTP_SECONDS
 from docsvc.models import FixityCheck, Page
 from docsvc.runtime import Runtime
@@ -102,9 +103,8 @@ def metrics() -> object:
     if token is not None:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), token.encode()):
-            return Response("需要 /metrics 令牌（DOCSVC_METRICS_TOKEN）：请在 Prometheus 的抓取配置中设置 "
-                            "authorization.credentials。 / /metrics needs its token (DOCSVC_METRICS_TOKEN): set "
-                            "authorization.credentials in the Prometheus scrape config.\n", 401,
+            return Response(_("/metrics needs its token (DOCSVC_METRICS_TOKEN): set authorization.credentials in "
+                              "the Prometheus scrape config.") + "\n", 401,
                             {"WWW-Authenticate": 'Bearer realm="metrics"'}, mimetype="text/plain")
     return Response(exposition(runtime()), mimetype=None, content_type=PROMETHEUS_TEXT)
 

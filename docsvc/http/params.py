@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from flask import request
 
 from docsvc.errors import DomainError
+from docsvc.i18n import _
 
 # Database ids and counts are 32-bit integers on PostgreSQL; anything beyond is a mistake, not an id.
 MAX_INT = 2**31 - 1
@@ -23,8 +24,7 @@ def json_object() -> dict[str, object]:
     except RecursionError:  # nested thousands deep: the JSON parser gives up before `silent` can help
         data = None
     if not isinstance(data, dict):
-        raise BadInput("请求体应为 JSON 对象，例如 {\"at_page\": 2}。 / The request body must be a JSON object, "
-                       "e.g. {\"at_page\": 2}.")
+        raise BadInput(_("The request body must be a JSON object, e.g. %(example)s.", example='{"at_page": 2}'))
     return data
 
 
@@ -33,8 +33,8 @@ def as_int(value: object, name: str, *, minimum: int = 0, maximum: int = MAX_INT
     if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) <= 12:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise BadInput(f"参数 {name} 应为 {minimum} 到 {maximum} 之间的整数。 / "
-                       f"{name} must be a whole number from {minimum} to {maximum}.")
+        raise BadInput(_("%(name)s must be a whole number from %(minimum)s to %(maximum)s.", name=name,
+                         minimum=minimum, maximum=maximum))
     return value
 
 
@@ -44,7 +44,7 @@ def int_field(body: Mapping[str, object], name: str, default: int | None = None,
     value = body.get(name)
     if value is None or value == "":
         if default is None:
-            raise BadInput(f"缺少参数 {name}。 / {name} is required.")
+            raise BadInput(_("%(name)s is required.", name=name))
         return default
     return as_int(value, name, minimum=minimum, maximum=maximum)
 
@@ -63,7 +63,7 @@ def flag(body: Mapping[str, object], name: str) -> bool | None:
         return True
     if value is False or value in ("false", "0", "off", "no", "") or (type(value) is int and value == 0):
         return False
-    raise BadInput(f"参数 {name} 应为 true 或 false。 / {name} must be true or false.")
+    raise BadInput(_("%(name)s must be true or false.", name=name))
 
 
 def scalar_values(body: Mapping[str, object], names: tuple[str, ...]) -> dict[str, object]:
@@ -74,9 +74,9 @@ def scalar_values(body: Mapping[str, object], names: tuple[str, ...]) -> dict[st
         if name in body:
             value = body[name]
             if isinstance(value, (list, dict)):
-                raise BadInput(f"参数 {name} 应为文字、数字或 null。 / {name} must be a string, a number or null.")
+                raise BadInput(_("%(name)s must be a string, a number or null.", name=name))
             if isinstance(value, (int, float)) and not isinstance(value, bool) and not -1e15 < value < 1e15:
-                raise BadInput(f"参数 {name} 的数值超出范围。 / {name} is out of range.")
+                raise BadInput(_("%(name)s is out of range.", name=name))
             out[name] = value
     return out
 

@@ -58,20 +58,20 @@ def receive(
         # The original goes to the store before the audit event takes the chain lock: a large file
         # must not hold up every other audited request while it is copied.
         try:
-            stored, created = store.put_original(upload.stream)
+            original, created = store.put_original(upload.stream)
         except StoreUnavailable as exc:
             session.rollback()
             raise StoreDown(safe_filename(upload.filename), batch.id if position > 1 else None, position - 1) from exc
-        destroyed = session.get(DestroyedOriginal, stored.sha256)
+        destroyed = session.get(DestroyedOriginal, original.sha256)
         reason = (reason_for_destroyed or "").strip()
         if destroyed is not None and not reason:
             if created:  # what was destroyed is not kept because someone sent it again
-                store.delete(stored.key)
+                store.delete(original.key)
             session.rollback()
             raise DestroyedContent(safe_filename(upload.filename), destroyed)
         bf = BatchFile(batch_id=batch.id, position=position, filename=safe_filename(upload.filename),
-                       size=stored.size, sha256=stored.sha256, original_key=stored.key)
-        existing = _filed_document(session, stored.sha256)
+                       size=original.size, sha256=original.sha256, original_key=original.key)
+        existing = _filed_document(session, original.sha256)
         if existing is not None:
             mark_duplicate(bf, existing)
         session.add(bf)
