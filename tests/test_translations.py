@@ -37,6 +37,8 @@ HOLE = "\x07"  # stands where a Jinja tag was, so the HTML around it parses as o
 
 # Modules whose Chinese strings are data, not messages. Keep the reason beside each.
 CHINESE_IS_DATA = {
+    "docsvc/files/typecues.py": "the phrases the type guesser looks for on a page, in the paper's language",
+    "docsvc/files/customer_cues.py": "the printed labels (户号, 户名, 用电地址) the suggestions look for on a page",
 }
 
 
