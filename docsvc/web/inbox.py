@@ -64,7 +64,7 @@ def file(document_id: int) -> object:
         if request.form.get(key):
             values[key] = request.form[key]
     filing.update_document(db(), g.user, document, values, runtime().settings.filing, ip=client_ip())
-    flash(f"已归档：文档 #{document.id}，档号 {document.reference_code}。 / Filed as {document.reference_code}.")
+    flash(_("Document #%(id)s filed as %(code)s.", id=document.id, code=document.reference_code))
     return _next(document.id)
 
 
