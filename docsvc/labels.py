@@ -63,6 +63,12 @@ LABELS = {
         'text_layer': _l("PDF text layer"),
         'ocr': _l("OCR"),
     },
+    # The language switch shows each language's name in that language itself (web.auth), so a reader
+    # who cannot read the page's language still finds their own.
+    'language': {
+        'zh': _l('Chinese'),
+        'en': _l('English'),
+    },
 }
 
 

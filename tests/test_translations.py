@@ -30,7 +30,8 @@ CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 WORDS = re.compile(r"[A-Za-z]{2,}|[\u3400-\u9fff\uf900-\ufaff]+")
 # Names that read the same in every language: file formats and standards, not words to translate.
 SAME_IN_EVERY_LANGUAGE = {"CSV", "XLSX", "PDF", "JSON", "API", "OpenAPI", "TIFF", "JPEG", "PNG", "SHA", "docsvc",
-                          "BagIt", "OCR", "RapidOCR", "tesseract", "ID", "URL", "PostgreSQL", "Redis", "MinIO", "S3"}
+                          "BagIt", "OCR", "RapidOCR", "tesseract", "ID", "IP", "URL", "PostgreSQL", "Redis", "MinIO", "S3",
+                          "Enter", "Esc"}  # Enter, Esc: what the keys say on Chinese keyboards too (the inbox's key legend)
 READ_ATTRIBUTES = {"placeholder", "title", "alt", "aria-label", "label"}
 GETTEXT = {"_", "gettext", "ngettext"}
 HOLE = "\x07"  # stands where a Jinja tag was, so the HTML around it parses as one document
@@ -81,7 +82,8 @@ class _Reader(HTMLParser):
         attributes = dict(attrs)
         for name, value in attrs:
             readable = name in READ_ATTRIBUTES or (
-                name == "value" and tag in ("input", "button") and attributes.get("type") in ("submit", "button", "reset"))
+                # an input button shows its value; a <button> shows its content, its value is only sent
+                name == "value" and tag == "input" and attributes.get("type") in ("submit", "button", "reset"))
             if readable and value:
                 self._check(value)
 
@@ -118,6 +120,7 @@ def test_the_template_check_finds_untranslated_text() -> None:
     assert _template_words("{{ '已导入' if x else '' }}")
     assert not _template_words('<h1>{{ _("Incomplete files") }}</h1> <a class="btn secondary" href="/x">CSV</a>')
     assert not _template_words('<input placeholder="{{ _(\'Region\') }}"> {{ _("已导入") }} <script>var a = "Hi";</script>')
+    assert not _template_words('<button name="decision" value="approve" type="submit">{{ _("Approve") }}</button>')
 
 
 def _python_chinese(path: Path) -> list[tuple[int, str]]:
