@@ -180,10 +180,12 @@ def correct_code(session: Session, actor: User | None, document: Document, new_c
         raise FilingError(_("The new reference code is empty."))
     check_code(settings, new_code)
     if document.reference_code is None:
-        raise NotAllowedNow(_("Document #%(id)s is not filed yet: it has no reference code to correct.", id=document.id))
+        raise NotAllowedNow(_("Document #%(id)s is not filed yet: it has no reference code to correct.",
+                              id=document.id))
     other = session.scalar(select(Document.id).where(Document.reference_code == new_code, Document.id != document.id))
     if other is not None:
-        raise FilingError(_("Reference code %(code)s is already used by document #%(other)s.", code=new_code, other=other))
+        raise FilingError(_("Reference code %(code)s is already used by document #%(other)s.",
+                            code=new_code, other=other))
     old = document.reference_code
     document.reference_code = new_code
     mark_for_reindex(session, [document.id])

@@ -23,11 +23,12 @@ from docsvc.config import FilingSettings
 from docsvc.constants import AUTOFILE_HOW, JobState
 from docsvc.models import AuditEvent, Customer, Document, DocumentType, Page, User
 from docsvc.files import customer_cues
+from docsvc.files.evidence import Evidence, kept
 from docsvc.files.filing import file_document
 from docsvc.files.documents import LIVE, live_pages
 from docsvc.files.namematch import Approximate, Choices, matches
 from docsvc.files.typeguess import TypeGuess, guess_document_type
-from docsvc.i18n import _, lazy_gettext as _l
+from docsvc.i18n import _, shown, stored
 
 # Digits of 户号 length stand alone (not inside a longer number such as a meter number).
 _ACCOUNT = re.compile(r"(?<!\d)(\d{10})(?!\d)")
@@ -42,7 +43,7 @@ class Suggestion:
     account: str
     name: str
     confidence: float
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Evidence] = field(default_factory=list)
     # How closely the page's name or address matched the customer's, in percent (100: exactly);
     # None when neither did (found by 户号 or contract number only).
     similarity: int | None = None
@@ -59,7 +60,7 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
         return []
     scores: dict[int, Suggestion] = {}
 
-    def add(customer: Customer, confidence: float, reason: str) -> None:
+    def add(customer: Customer, confidence: float, reason: Evidence) -> None:
         s = scores.setdefault(customer.id, Suggestion(customer.account, customer.name, 0.0))
         # Independent pieces of evidence add up: 1 - Π(1 - c).
         s.confidence = round(1 - (1 - s.confidence) * (1 - confidence), 3)
@@ -69,23 +70,22 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
     accounts = labelled | set(_ACCOUNT.findall(text))
     if accounts:
         for c in session.scalars(select(Customer).where(Customer.account.in_(accounts))):
-            add(c, ACCOUNT_LABELLED if c.account in labelled else ACCOUNT_BARE, _("account no. %(account)s", account=c.account))
+            add(c, ACCOUNT_LABELLED if c.account in labelled else ACCOUNT_BARE,
+                Evidence(stored("account no. %(account)s", account=c.account)))
             scores[c.id].by_account = True
     contracts = set(_CONTRACT.findall(text))
     if contracts:
         rows = session.execute(select(Document.contract_no, Customer).join(Customer, Document.customer_id == Customer.id)
                                .where(Document.contract_no.in_(contracts)))
         for contract, c in rows:
-            add(c, CONTRACT, _("contract no. %(contract)s", contract=contract))
+            add(c, CONTRACT, Evidence(stored("contract no. %(contract)s", contract=contract)))
     by_text = _names_and_addresses(session, text, identified=set(scores))
     named = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({f.key for _, _, f in by_text})))}
     for what, weight, found in by_text:
         c = named.get(found.key)
         if c is None:
             continue  # deleted since the copy was read
-        reason = str(_EXACTLY[what]) % {"value": found.value} if found.similarity == 100 else \
-            str(_APPROXIMATELY[what]) % {"value": found.value, "read": found.read, "similarity": found.similarity}
-        add(c, round(weight * found.similarity / 100, 3), reason)
+        add(c, round(weight * found.similarity / 100, 3), _found_on_page(what, found))
         suggestion = scores[c.id]
         suggestion.similarity = max(suggestion.similarity or 0, found.similarity)
     ranked = sorted(scores.values(), key=lambda s: (not s.by_account, -s.confidence))
@@ -96,10 +96,14 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
     return ranked[:limit]
 
 
-# The evidence of a name or an address on the page, found exactly or approximately (OCR misread a character).
-_EXACTLY = {"name": _l("name %(value)s"), "address": _l("address %(value)s")}
-_APPROXIMATELY = {"name": _l("name %(value)s (read as “%(read)s”, %(similarity)s%% similar)"),
-                  "address": _l("address %(value)s (read as “%(read)s”, %(similarity)s%% similar)")}
+def _found_on_page(what: str, found: Approximate) -> Evidence:
+    """A name or an address on the page, found exactly or approximately (OCR misread a character)."""
+    if found.similarity == 100:
+        return Evidence(stored("name %(value)s", value=found.value) if what == "name"
+                        else stored("address %(value)s", value=found.value))
+    values = {"value": found.value, "read": found.read, "similarity": found.similarity}
+    return Evidence(stored("name %(value)s (read as “%(read)s”, %(similarity)s%% similar)", **values) if what == "name"
+                    else stored("address %(value)s (read as “%(read)s”, %(similarity)s%% similar)", **values))
 
 
 def _names_and_addresses(session: Session, text: str,
@@ -180,10 +184,10 @@ def autofile(session: Session, document: Document, settings: FilingSettings, act
         doc_type = session.get(DocumentType, guess.code)
     if doc_type is None or not doc_type.active:
         return False
-    basis: dict[str, object] = {"threshold": settings.autofile_confidence, "evidence": best.reasons}
+    basis: dict[str, object] = {"threshold": settings.autofile_confidence, "evidence": kept(best.reasons)}
     if guess is not None:
         basis["type_guess"] = {"code": guess.code, "name_zh": guess.name_zh, "confidence": guess.confidence,
-                               "evidence": guess.reasons}
+                               "evidence": kept(guess.reasons)}
     customer = session.scalars(select(Customer).where(Customer.account == best.account)).one()
     file_document(session, actor, document, customer, doc_type, settings, how=AUTOFILE_HOW,
                   confidence=best.confidence, basis=basis)
@@ -248,8 +252,8 @@ class AutoFiling:
 
 
 def evidence_text(evidence: list[str]) -> str:
-    """Pieces of evidence as one text, in the reader's list punctuation."""
-    return _(", ").join(evidence)
+    """Pieces of evidence (as kept in the audit trail) as one text in the reader's language."""
+    return _(", ").join(shown(e) for e in evidence)
 
 
 def _note(confidence: float, evidence: list[str], type_guess: dict[str, object] | None) -> str:

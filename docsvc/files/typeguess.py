@@ -26,7 +26,8 @@ from docsvc.search.analysis import normalize
 from docsvc.files.doctypes import all_types
 from docsvc.files.documents import live_pages
 from docsvc.files.typecues import ANYWHERE_CUES, EXTRA_CUES, NAME_SEPARATORS
-from docsvc.i18n import _
+from docsvc.files.evidence import Evidence
+from docsvc.i18n import stored
 
 TITLE_LINES = 4  # a letterhead line, the title, a number/date line: the title is among the first four
 TITLE_SHARE = 0.5  # 高压供用电合同 is a title of 供用电合同; 第四条违约用电与窃电的处理 is not one of 违约用电
@@ -60,7 +61,7 @@ class TypeGuess:
     name_zh: str
     confidence: float
     ambiguous: bool  # a rival came close: the operator chooses, whatever the confidence
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Evidence] = field(default_factory=list)
     runner_up: Candidate | None = None
 
     def reaches(self, threshold: float) -> bool:
@@ -78,7 +79,7 @@ class _Match:
     start: int
     end: int
     weight: float
-    reason: str
+    reason: Evidence
 
 
 def phrases(doc_type: DocumentType) -> list[str]:
@@ -99,7 +100,7 @@ def guess_type(text: str, types: list[DocumentType]) -> TypeGuess | None:
         return None
     scores: dict[str, float] = {}
     titles: dict[str, float] = {}
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[str, list[Evidence]] = {}
     for m in matches:
         scores[m.code] = _add(scores.get(m.code, 0.0), m.weight)
         if m.title:
@@ -145,19 +146,19 @@ def _title_and_body_matches(lines: list[str], types: dict[str, DocumentType]) ->
             title = top and len(phrase) >= TITLE_SHARE * chinese
             weight = TITLE_WEIGHT if title else BODY_WEIGHT
             for start in _find_all(line, phrase):
-                candidates.append((len(phrase), True, _Match(code, title, start, start + len(phrase), weight,
-                                                             _("line %(line)s: “%(phrase)s”", line=number + 1,
-                                                               phrase=phrase))))
+                said = Evidence(stored("line %(line)s: “%(phrase)s”", line=number + 1, phrase=phrase))
+                candidates.append((len(phrase), True, _Match(code, title, start, start + len(phrase), weight, said)))
             if title and len(phrase) >= NEAR_MATCH_MIN_CHARS:
                 for start in _near(line, phrase):
                     seen = line[start:start + len(phrase)]
                     candidates.append((len(phrase), False, _Match(
                         code, title, start, start + len(phrase), weight * NEAR_MATCH_FACTOR,
-                        _("line %(line)s: “%(seen)s” ≈ “%(phrase)s”", line=number + 1, seen=seen, phrase=phrase))))
+                        Evidence(stored("line %(line)s: “%(seen)s” ≈ “%(phrase)s”", line=number + 1, seen=seen,
+                                        phrase=phrase)))))
         # Where phrases overlap, the longest (then an exact one) is what the paper says: 变更用电申请表
         # is BG, not SQ's 用电申请表 inside it.
         kept: list[_Match] = []
-        for _, _, m in sorted(candidates, key=lambda c: (-c[0], not c[1], c[2].start)):
+        for _length, _exact, m in sorted(candidates, key=lambda c: (-c[0], not c[1], c[2].start)):
             if all(m.end <= k.start or m.start >= k.end for k in kept):
                 kept.append(m)
         found.extend(kept)
@@ -166,7 +167,7 @@ def _title_and_body_matches(lines: list[str], types: dict[str, DocumentType]) ->
 
 def _anywhere_matches(lines: list[str], types: dict[str, DocumentType]) -> list[_Match]:
     page = "".join(lines)
-    return [_Match(code, True, 0, 0, ANYWHERE_WEIGHT, f"“{'、'.join(words)}”")
+    return [_Match(code, True, 0, 0, ANYWHERE_WEIGHT, Evidence(f"“{'、'.join(words)}”"))
             for code, cues in ANYWHERE_CUES.items() if code in types
             for words in cues if all(_clean(w) in page for w in words)]
 
