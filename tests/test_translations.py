@@ -179,10 +179,22 @@ def test_every_text_in_the_code_has_a_chinese_translation() -> None:
     assert not problems, "\n".join(sorted(problems))
 
 
+def _strings(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _plain(value: str | tuple[str, ...] | list[str]) -> str | tuple[str, ...]:
+    """A plural text's forms as the .po gives them (a tuple) however the .mo reader gives them (a list)."""
+    return tuple(value) if isinstance(value, (tuple, list)) else value
+
+
 @pytest.mark.parametrize("locale", ["zh_CN", "en"])
 def test_the_compiled_catalogue_matches_its_source(locale: str) -> None:
     source = _catalogue(locale)
     compiled = read_mo(BytesIO((TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo").read_bytes()))
-    expected = {m.id: m.string for m in source if m.id and m.string and not m.fuzzy}
-    actual = {m.id: m.string for m in compiled if m.id}
+    expected = {_plain(m.id): _plain(m.string) for m in source if m.id and any(_strings(m.string)) and not m.fuzzy}
+    # an untranslated plural text is compiled as its own forms (English is the text itself)
+    expected |= {_plain(m.id): _plain(m.id) for m in source
+                 if isinstance(m.id, tuple) and not any(_strings(m.string)) and not m.fuzzy}
+    actual = {_plain(m.id): _plain(m.string) for m in compiled if m.id}
     assert actual == expected, "run scripts/translations compile and commit the .mo files"
