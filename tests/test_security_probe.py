@@ -75,7 +75,9 @@ def test_a_filed_document_keeps_its_pages_until_an_archivist_unfiles_it(
             response = client.post(path, json=body, headers=who)
             assert response.status_code == 409, (role, path, response.get_json())
             message = response.get_json()["error"]
-            assert "已归档" in message and "撤回归档" in message and "unfiles it first" in message
+            assert "已归档" in message and "撤回归档" in message
+            english = client.post(path, json=body, headers={**who, "Accept-Language": "en"}).get_json()["error"]
+            assert "is filed" in english and "unfiles it first" in english
     with rt.sessions() as session:
         assert [p.document_id for p in session.scalars(select(Page).where(Page.id.in_(pages)))] == [doc_id, doc_id]
 

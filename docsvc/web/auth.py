@@ -10,7 +10,9 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from docsvc.governance.access import Action, rule
+from docsvc import i18n
 from docsvc.i18n import LANGUAGES, _
+from docsvc.labels import label
 from docsvc.models import User
 from docsvc.governance.accounts import (TOO_MANY_LOGINS, AccountError, attempt_login, change_password, choose_language,
                                         issue_token, list_tokens, log_out, revoke_token)
@@ -96,6 +98,15 @@ def logout() -> object:
     logout_user()
     cookie_session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.app_context_processor
+def language_switch() -> dict[str, str]:
+    """What the switch at the top of every page offers: the other language, named in that language
+    ("English" on a Chinese page, "中文" on an English one)."""
+    other = "en" if i18n.language() == "zh" else "zh"
+    with i18n.using(other):
+        return {"other_language": other, "other_language_name": label("language", other)}
 
 
 @bp.route("/lang/<code>", methods=["POST"])
