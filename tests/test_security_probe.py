@@ -255,7 +255,7 @@ def test_the_customer_timeline_shows_reads_and_refusals_to_auditors_only(
         session.commit()
     auth.login("clerk", "viewer")
     page = client.get(f"/customers/{ACCOUNT}").get_data(as_text=True)
-    assert "document.update" in page
+    assert "修改著录" in page  # document.update, shown by its name
     assert not any(a in page for a in ("document.download", "document.print", "customer.download_originals"))
     auth.login("inspector", "auditor", "viewer")
     page = client.get(f"/customers/{ACCOUNT}").get_data(as_text=True)
