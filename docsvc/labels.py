@@ -86,6 +86,12 @@ LABELS = {
         'failed': _l('Verification failed: execute again'),
         'erasing': _l('Erasing'),
     },
+    # The language switch shows each language's name in that language itself (web.auth), so a reader
+    # who cannot read the page's language still finds their own.
+    'language': {
+        'zh': _l('Chinese'),
+        'en': _l('English'),
+    },
 }
 
 

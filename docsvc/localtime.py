@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+
+from docsvc.i18n import LOCALES
 from docsvc.models import as_utc
 
 
@@ -18,7 +21,8 @@ def day_text(value: date | datetime | None, lang: str, zone: ZoneInfo) -> str:
     if value is None:
         return ""
     day = to_zone(value, zone).date() if isinstance(value, datetime) else value
-    return f"{day.year}年{day.month}月{day.day}日" if lang == "zh" else day.isoformat()
+    # Chinese readers write the day out (CLDR's long form: 2026年1月5日); English ones read ISO 8601.
+    return format_date(day, "long", locale=LOCALES[lang]) if lang == "zh" else day.isoformat()
 
 
 def moment_text(value: datetime | None, lang: str, zone: ZoneInfo, *, seconds: bool = False) -> str:

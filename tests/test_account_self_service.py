@@ -1,6 +1,7 @@
 """A person's own account: changing the password, API tokens, and the login limit per address."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask import Flask
@@ -173,3 +174,39 @@ def test_a_login_rehashes_a_password_stored_at_another_cost(embedded_runtime: Ru
 def test_passwords_are_hashed_at_the_default_cost_unless_told_otherwise(tmp_path: Path) -> None:
     defaults = Settings.from_env({"DOCSVC_DATA_DIR": str(tmp_path), "DOCSVC_SECRET_KEY": "test"})
     assert (defaults.password_hash_memory_kib, defaults.password_hash_iterations) == (65536, 3)
+
+
+def _switch(html: str) -> str:
+    """The language switch at the top of the page: its target and its label."""
+    match = re.search(r'action="/lang/(\w+)".*?id="language-switch">([^<]*)</button>', html, re.S)
+    assert match, "no language switch on the page"
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def test_the_language_chosen_on_a_page_follows_the_account_to_another_browser(
+        app: Flask, client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    # Nothing chosen yet: Chinese, unless the browser asks for English.
+    auth.login("reader", "viewer")
+    home = client.get("/").get_data(as_text=True)
+    assert 'lang="zh-CN"' in home and ">首页</a>" in home and _switch(home) == "en English"
+    asked = client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert 'lang="en"' in asked and ">Home</a>" in asked and _switch(asked) == "zh 中文"
+
+    # Switched on a page while logged in: kept on the account.
+    client.post("/lang/en", data={"csrf_token": auth.csrf("/")})
+    with embedded_runtime.sessions() as session:
+        assert find_user(session, "reader").language == "en"  # type: ignore[union-attr]
+
+    # A fresh browser (no cookie) asking for Chinese: English once logged in, since the account says so.
+    other = app.test_client()
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    token = _csrf_from(other.get("/login").get_data(as_text=True))
+    assert other.post("/login", data={"username": "reader", "password": PASSWORD, "csrf_token": token}).status_code == 302
+    page = other.get("/", headers=chinese).get_data(as_text=True)
+    assert 'lang="en"' in page and ">Home</a>" in page and _switch(page) == "zh 中文"
+
+    # Switching back is kept the same way, and the account outweighs the first browser's cookie and header.
+    other.post("/lang/zh", data={"csrf_token": _csrf_from(page)})
+    with embedded_runtime.sessions() as session:
+        assert find_user(session, "reader").language == "zh"  # type: ignore[union-attr]
+    assert ">首页</a>" in client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)

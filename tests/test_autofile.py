@@ -19,6 +19,7 @@ from docsvc.models import AuditEvent, Document, DocumentType, Page
 from docsvc.runtime import Runtime
 from tests.samples import render_page
 from docsvc.files import suggestions
+from docsvc.i18n import shown, using
 from docsvc.files.customers import AccountRule, create_customer
 from tests.conftest import AuthActions, Users, settings_for, wait_for_batch
 from tests.scans import TEST_DPI
@@ -91,7 +92,10 @@ def test_a_scan_naming_a_known_customer_files_itself_with_a_code_audit_and_index
     detail = json.loads(event.detail or "{}")
     assert event.actor_id is None and detail["how"] == "autofile" and detail["reference_code"] == code
     assert detail["confidence"] >= 0.95 and detail["basis"]["threshold"] == 0.95
-    assert "户号 3100012345" in detail["basis"]["evidence"]
+    # The trail keeps the evidence in no language: each reader reads it in theirs.
+    assert [shown(e) for e in detail["basis"]["evidence"]] == ["户号 3100012345", "户名 宏达机械制造有限公司"]
+    with using("en"):
+        assert [shown(e) for e in detail["basis"]["evidence"]] == ["account no. 3100012345", "name 宏达机械制造有限公司"]
 
     # The index job re-read the page after the filing: its hit carries the customer and the 档号.
     api = {"Authorization": f"Bearer {users.token('reader', 'archivist')}"}
@@ -103,7 +107,9 @@ def test_a_scan_naming_a_known_customer_files_itself_with_a_code_audit_and_index
     assert "最近系统自动归档" in inbox and f"#{doc_id} application.tif" in inbox and code in inbox
     assert "系统自动归档（置信度 0.97，依据：户号 3100012345" in inbox
     timeline = client.get("/customers/3100012345").get_data(as_text=True)
-    assert "系统自动归档（置信度 0.97，依据：户号 3100012345" in timeline and "filed automatically" in timeline
+    assert "系统自动归档（置信度 0.97，依据：户号 3100012345，户名 宏达机械制造有限公司）" in timeline and "filed automatically" not in timeline
+    timeline = client.get("/customers/3100012345", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "filed automatically (confidence 0.97; evidence: account no. 3100012345, name 宏达机械制造有限公司)" in timeline
 
 
 @pytest.mark.parametrize("embedded_settings", [{"DOCSVC_AUTOFILE_CONFIDENCE": "0.5"}], indirect=True)
@@ -225,7 +231,9 @@ def test_a_contract_uploaded_without_a_type_files_itself_under_the_guessed_type(
     assert any("供用电合同" in reason for reason in guess["evidence"]), guess
 
     timeline = client.get("/customers/3100012345").get_data(as_text=True)
-    assert "类型由系统推测：供用电合同及协议" in timeline and "type guessed: HT" in timeline
+    assert "类型由系统推测：HT 供用电合同及协议" in timeline and "type guessed" not in timeline
+    timeline = client.get("/customers/3100012345", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "type guessed: HT 供用电合同及协议, confidence 0.97, from line 1: “供用电合同”" in timeline
 
 
 def _unfiled(rt: Runtime, text: str) -> int:

@@ -90,3 +90,27 @@ def test_a_twenty_page_document_is_filed_and_pages_are_worked_with_keys_only(bro
         assert [len(x.pages) for x in rest] == [2] and s.get(Document, three).page_count == 1
         assert [p.view_rotation for p in sorted(rest[0].pages, key=lambda p: p.number)] == [90, 0]
     engine.dispose()
+
+
+def test_the_inbox_script_writes_in_the_pages_language(browser_page: Page, served: Server) -> None:
+    """inbox.js takes its texts from the page: the preview's caption and the message for a type code
+    that does not exist read in Chinese, and in English once the operator switches the language."""
+    seed_inbox(served.data_dir, (3,))
+    page = browser_page
+    log_in(page, served.url, "operator")
+    page.goto(f"{served.url}/inbox")
+    expect(page.locator("#preview-caption")).to_have_text("第 1 页，共 3 页")
+    page.keyboard.press("t")
+    page.keyboard.type("ZZ")
+    page.keyboard.press("Enter")
+    expect(page.locator("#type-code-error")).to_have_text("没有代码为“ZZ”的文档类型，请查看下拉列表中的代码。")
+
+    page.keyboard.press("Escape")
+    page.click("#language-switch")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#language-switch")).to_have_text("中文")
+    expect(page.locator("#preview-caption")).to_have_text("Page 1 of 3")
+    page.keyboard.press("t")
+    page.keyboard.type("ZZ")
+    page.keyboard.press("Enter")
+    expect(page.locator("#type-code-error")).to_have_text("No document type has the code “ZZ”: see the codes in the list.")

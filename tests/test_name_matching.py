@@ -100,7 +100,10 @@ def test_the_operator_sees_the_similarity_in_the_inbox_and_the_api(
 
     inbox = client.get(f"/inbox?document={document_id}").get_data(as_text=True)
 
-    assert f'data-account="{ZHANG}"' in inbox and "相似度 similarity 67%" in inbox
+    assert f'data-account="{ZHANG}"' in inbox and "相似度 67%" in inbox
+    assert "户名 张建国（页上为“张建图”，相似度 67%）" in inbox
+    english = client.get(f"/inbox?document={document_id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "similarity 67%" in english and "name 张建国 (read as “张建图”, 67% similar)" in english
     token = users.token("arch", "archivist")
     body = client.get(f"/api/v1/documents/{document_id}/suggestions",
                       headers={"Authorization": f"Bearer {token}"}).get_json()

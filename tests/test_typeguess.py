@@ -104,8 +104,12 @@ def test_the_inbox_and_the_api_offer_the_guessed_type_for_the_operator_to_confir
     doc_id = _inbox_document(embedded_runtime, PAGES["HT"], "b")
     auth.login("operator", "operator")
     page = client.get(f"/inbox?document={doc_id}").get_data(as_text=True)
-    assert "推测类型：<b>供用电合同及协议</b>（0.97） / guessed type HT" in page
+    assert "推测类型：<b>供用电合同及协议</b>（0.97）" in page and "依据 第 1 行“供用电合同”；已预选" in page
     assert '<option value="HT" selected>' in page
+    # An English reader reads the guess, its evidence and the type's name in English.
+    english = client.get(f"/inbox?document={doc_id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Guessed type: <b>Supply contract and agreements</b> (0.97)" in english
+    assert "from line 1: “供用电合同”; pre-selected" in english and "推测类型" not in english
 
     api = client.get(f"/api/v1/documents/{doc_id}/suggestions",
                      headers={"Authorization": f"Bearer {users.token('op', 'operator')}"}).get_json()

@@ -27,7 +27,7 @@ from docsvc.governance.disposition import refuse_if_destroyed
 from docsvc.models import Customer, Document, DocumentType, FilingSequence, User, utcnow
 from docsvc.governance import audit
 from docsvc.governance.retention import recompute
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l
 
 _SEQ_FIELD = re.compile(r"\{seq(?::[^}]*)?\}")
 
@@ -79,8 +79,8 @@ def check_code(settings: FilingSettings, code: str) -> str:
     if not code_regex(settings.archive_code_pattern).fullmatch(code):
         example = render_code(settings.archive_code_pattern,
                               CodeParts(settings.fonds, settings.category, 2019, "D30", settings.org), 123)
-        raise FilingError(f"档号“{code}”不符合配置的格式（例如 {example}），请按格式填写。 / Reference code {code!r} "
-                          f"does not fit the configured pattern (e.g. {example}); enter it in that form.")
+        raise FilingError(_("Reference code “%(code)s” does not fit the configured pattern (e.g. %(example)s); "
+                            "enter it in that form.", code=code, example=example))
     return code
 
 
@@ -99,7 +99,7 @@ def next_number(session: Session, scope: str) -> int:
             return 1
         except IntegrityError:
             continue  # another filing created the row first: take a number from it
-    raise FilingError(f"无法取得件号（{scope}），请重试。 / Could not take the next item number in {scope}; retry.")
+    raise FilingError(_("Could not take the next item number in %(scope)s; retry.", scope=scope))
 
 
 def assign_code(session: Session, document: Document, doc_type: DocumentType, settings: FilingSettings,
@@ -159,7 +159,7 @@ def unfile_document(session: Session, actor: User | None, document: Document, *,
         raise FilingError(_("Give a reason for unfiling."))
     refuse_if_destroyed(document)
     if document.filed_at is None:
-        raise NotAllowedNow(f"文档 #{document.id} 尚未归档，无需撤回。 / Document #{document.id} is not filed.")
+        raise NotAllowedNow(_("Document #%(id)s is not filed.", id=document.id))
     before = (document.customer_account, document.doc_type)
     document.customer, document.customer_account, document.filed_at = None, None, None
     mark_for_reindex(session, [document.id])
@@ -180,11 +180,12 @@ def correct_code(session: Session, actor: User | None, document: Document, new_c
         raise FilingError(_("The new reference code is empty."))
     check_code(settings, new_code)
     if document.reference_code is None:
-        raise NotAllowedNow(f"文档 #{document.id} 尚未归档，没有档号可更正。 / Document #{document.id} is not filed yet.")
+        raise NotAllowedNow(_("Document #%(id)s is not filed yet: it has no reference code to correct.",
+                              id=document.id))
     other = session.scalar(select(Document.id).where(Document.reference_code == new_code, Document.id != document.id))
     if other is not None:
-        raise FilingError(f"档号 {new_code} 已被文档 #{other} 使用，不能重复。 / Reference code {new_code} is already "
-                          f"used by document #{other}.")
+        raise FilingError(_("Reference code %(code)s is already used by document #%(other)s.",
+                            code=new_code, other=other))
     old = document.reference_code
     document.reference_code = new_code
     mark_for_reindex(session, [document.id])
@@ -194,12 +195,12 @@ def correct_code(session: Session, actor: User | None, document: Document, new_c
     return document
 
 
-MASKED_VALUE = "[敏感材料，已隐藏 / sensitive, withheld]"
+MASKED_VALUE = _l("[sensitive, withheld]")
 SENSITIVE_DETAIL = frozenset({"title", "contract_number", "business_ref", "notes"})
 EDITABLE = ("title", "document_date", "contract_number", "contract_end", "business_ref", "location", "notes")
 _COLUMNS = {"title": "title", "document_date": "doc_date", "contract_number": "contract_no",
             "contract_end": "contract_end", "business_ref": "business_ref", "location": "location", "notes": "notes"}
-_DATES = {"document_date": "文档日期 document date", "contract_end": "合同终止日期 contract end date"}
+_DATES = {"document_date": _l("Document date"), "contract_end": _l("Contract end date")}
 
 
 def update_document(session: Session, actor: User | None, document: Document, values: dict[str, object],
@@ -213,7 +214,7 @@ def update_document(session: Session, actor: User | None, document: Document, va
             continue
         raw = values[key]
         if key in _DATES:
-            value: object = parse_date(raw, _DATES[key])
+            value: object = parse_date(raw, str(_DATES[key]))
         else:
             value = (str(raw).strip() if raw is not None else "") or (None if key != "title" else "")
             if key == "title" and len(str(value)) > 255:
@@ -238,7 +239,7 @@ def update_document(session: Session, actor: User | None, document: Document, va
         # in clear there, only which fields changed.
         hidden = is_sensitive(document)
         audit.record(session, actor, "document.update", object_type="document", object_id=document.id, ip=ip,
-                     detail={k: MASKED_VALUE if hidden and k in SENSITIVE_DETAIL else
+                     detail={k: str(MASKED_VALUE) if hidden and k in SENSITIVE_DETAIL else
                              (v.isoformat() if isinstance(v, date) else v) for k, v in changes.items()})
     session.commit()
     return document

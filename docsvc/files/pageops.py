@@ -7,6 +7,7 @@ reference to its own original.
 """
 from __future__ import annotations
 
+from babel.support import LazyProxy as LazyString
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from docsvc.jobs import request_index
 from docsvc.models import BatchFile, Document, LoanItem, Page, User, utcnow
 from docsvc.governance import audit
 from storage import ObjectStore
-from docsvc.i18n import _
+from docsvc.i18n import _, lazy_gettext as _l
 
 
 class PageOpError(DomainError):
@@ -54,26 +55,35 @@ def _move(session: Session, page: Page, target: Document) -> None:
     session.flush()
 
 
-def refuse_if_filed(document: Document, what_zh: str, what_en: str) -> None:
+def refuse_if_filed(document: Document, refusal: LazyString) -> None:
     """A filed document (with its 档号) keeps its pages, whoever asks: taking pages out of it is a correction,
-    which goes through un-filing by an archivist (audited, with a reason), not a page operation."""
+    which goes through un-filing by an archivist (audited, with a reason), not a page operation.
+
+    `refusal` is one of the messages below, with the document's id and 档号 as `id` and `code`."""
     if document.filed_at is not None:
-        raise NotAllowedNow(
-            f"文档 #{document.id} 已归档（档号 {document.reference_code}），不能{what_zh}。如需更正，请档案员先撤回归档"
-            f"（填写原因，留有审计记录）再操作。 / Document #{document.id} is filed ({document.reference_code}): "
-            f"{what_en}. To correct it, an archivist unfiles it first (with a reason, audited).")
+        raise NotAllowedNow(str(refusal) % {"id": document.id, "code": document.reference_code})
+
+
+# Each names what cannot be done to a filed document; the messages are whole sentences so that each
+# language may phrase them its own way (refuse_if_filed fills in the values).
+CANNOT_SPLIT = _l("Document #%(id)s is filed (%(code)s): it cannot be split. To correct it, an archivist unfiles "
+                  "it first (with a reason, audited).")
+CANNOT_MOVE_PAGES = _l("Document #%(id)s is filed (%(code)s): its pages cannot be moved away. To correct it, an "
+                       "archivist unfiles it first (with a reason, audited).")
+CANNOT_DELETE_PAGES = _l("Document #%(id)s is filed (%(code)s): its pages cannot be deleted. To correct it, an "
+                         "archivist unfiles it first (with a reason, audited).")
 
 
 def split(session: Session, actor: User | None, document: Document, at_number: int, *,
           ip: str | None = None) -> Document:
     """Pages from `at_number` on become a new, unfiled document (never out of a filed one)."""
-    refuse_if_filed(document, "拆分", "it cannot be split")
+    refuse_if_filed(document, CANNOT_SPLIT)
     pages = live_pages(document)
     if not 2 <= at_number <= len(pages):
-        raise PageOpError(f"不能在第 {at_number} 页处拆分：文档共 {len(pages)} 页，拆分点应在第 2 页到最后一页之间。 / "
-                          f"Cannot split at page {at_number}: the document has {len(pages)} pages.")
+        raise PageOpError(_("Cannot split at page %(at)s: the document has %(pages)s pages; split between page 2 "
+                            "and the last page.", at=at_number, pages=len(pages)))
     new = Document(batch_file_id=document.batch_file_id, sha256=document.sha256, original_key=document.original_key,
-                   media_type=document.media_type, title=f"{document.title}（拆分）")
+                   media_type=document.media_type, title=_("%(title)s (split)", title=document.title))
     session.add(new)
     session.flush()
     moving = pages[at_number - 1:]
@@ -97,8 +107,8 @@ def merge(session: Session, actor: User | None, target: Document, source: Docume
         raise PageOpError(_("A document cannot be merged with itself."))
     require_handling(actor, source)
     if source.filed_at is not None:
-        raise NotAllowedNow(f"文档 #{source.id} 已归档（档号 {source.reference_code}），不能并入其他文档；"
-                            f"请先撤回归档。 / Document #{source.id} is filed; unfile it before merging it away.")
+        raise NotAllowedNow(_("Document #%(id)s is filed (%(code)s): unfile it before merging it into another.",
+                              id=source.id, code=source.reference_code))
     moving = live_pages(source)
     kept = live_pages(target)
     for p in moving:
@@ -129,11 +139,11 @@ def move_page(session: Session, actor: User | None, page: Page, target: Document
               ip: str | None = None) -> Page:
     source = page.document
     if not is_live(page):
-        raise NotAllowedNow(f"页面 #{page.id} 在回收站中，请先恢复。 / Page #{page.id} is in the bin; restore it first.")
+        raise NotAllowedNow(_("Page #%(id)s is in the bin; restore it first.", id=page.id))
     if source.id == target.id:
         return reorder_to(session, actor, page, position or page.number, ip=ip)
     require_handling(actor, target)
-    refuse_if_filed(source, "移走它的页面", "its pages cannot be moved away")
+    refuse_if_filed(source, CANNOT_MOVE_PAGES)
     kept, into = [p for p in live_pages(source) if p.id != page.id], live_pages(target)
     old_number = page.number
     _move(session, page, target)
@@ -162,8 +172,8 @@ def reorder(session: Session, actor: User | None, document: Document, page_ids: 
     pages = live_pages(document)
     by_id = {p.id: p for p in pages}
     if sorted(page_ids) != sorted(by_id):
-        raise PageOpError(f"新顺序必须恰好包含文档 #{document.id} 的全部 {len(pages)} 页。 / The new order must list "
-                          f"each of the document's {len(pages)} pages exactly once.")
+        raise PageOpError(_("The new order must list each of the %(pages)s pages of document #%(id)s exactly once.",
+                            pages=len(pages), id=document.id))
     _apply_order(session, actor, document, [by_id[i] for i in page_ids], ip)
     return document
 
@@ -192,7 +202,7 @@ def rotate(session: Session, actor: User | None, page: Page, degrees: int, *, ip
 def bin_page(session: Session, actor: User | None, page: Page, *, ip: str | None = None) -> Page:
     """Delete a page of a not-yet-filed document into the recoverable bin."""
     document = page.document
-    refuse_if_filed(document, "删除它的页面", "its pages cannot be deleted")
+    refuse_if_filed(document, CANNOT_DELETE_PAGES)
     if not is_live(page):
         return page
     kept = [p for p in live_pages(document) if p.id != page.id]
@@ -229,14 +239,13 @@ def purge_page(session: Session, store: ObjectStore, actor: User | None, page: P
     """Remove a binned page of an unfiled document for good: its row and its derived objects (the
     original scan is shared). A filed document is a record: only a destruction list removes its content."""
     if is_live(page):
-        raise NotAllowedNow(f"页面 #{page.id} 不在回收站中。 / Page #{page.id} is not in the bin.")
+        raise NotAllowedNow(_("Page #%(id)s is not in the bin.", id=page.id))
     if page.document.filed_at is not None:
         # A filed document is a record: its content goes only through a destruction list, never a purge.
-        raise NotAllowedNow(f"页面 #{page.id} 属于已归档文档 #{page.document_id}（档号 {page.document.reference_code}），"
-                            "不能直接清除；已归档文档的内容只能经销毁清册（鉴定、审批、监销）销毁；误扫的页面请档案员先撤回归档再处理。"
-                            f" / Page #{page.id} belongs to filed document #{page.document_id}: a filed document's "
-                            "content is removed only by executing a destruction list; for a wrong scan, an archivist "
-                            "unfiles it first.")
+        raise NotAllowedNow(_("Page #%(id)s belongs to filed document #%(document)s (%(code)s): a filed document's "
+                              "content is removed only by executing a destruction list (appraisal, approval, "
+                              "supervision); for a wrong scan, an archivist unfiles it first.",
+                              id=page.id, document=page.document_id, code=page.document.reference_code))
     if page.index_state == IndexState.PENDING:
         raise NotAllowedNow(_("The page is still being removed from the search index; purge it in a moment."))
     document = page.document

@@ -22,18 +22,17 @@ from sqlalchemy.orm import Session
 from docsvc.config import FilingSettings
 from docsvc.constants import AUTOFILE_HOW, JobState
 from docsvc.models import AuditEvent, Customer, Document, DocumentType, Page, User
+from docsvc.files import customer_cues
+from docsvc.files.evidence import Evidence, kept
 from docsvc.files.filing import file_document
 from docsvc.files.documents import LIVE, live_pages
 from docsvc.files.namematch import Approximate, Choices, matches
 from docsvc.files.typeguess import TypeGuess, guess_document_type
+from docsvc.i18n import _, shown, stored
 
 # Digits of 户号 length stand alone (not inside a longer number such as a meter number).
 _ACCOUNT = re.compile(r"(?<!\d)(\d{10})(?!\d)")
-_LABELLED_ACCOUNT = re.compile(r"户号[:：]?\s*(\d{6,20})")
 _CONTRACT = re.compile(r"\b([A-Z]{2,4}-\d{4}-\d{4,8})\b")
-_NAME = re.compile(r"(?:户名|用电人|用户名称|客户名称|申请人)[:：]\s*([^\s　,，。；;]{2,40})")
-_ORG_SUFFIX = re.compile(r"([\u4e00-\u9fff（）()]{2,30}(?:有限公司|公司|厂|学校|医院|中心|合作社))")
-_ADDRESS = re.compile(r"(?:用电地址|通讯地址|住址|地址)[:：]\s*([^\s　,，。；;]{4,80})")
 # What each piece of evidence is worth when it matches exactly; an approximate name or address is
 # worth its similarity's share of it (张建图 for 张建国, 67 %: 0.47), so it never files by itself.
 ACCOUNT_LABELLED, ACCOUNT_BARE, CONTRACT, NAME, ADDRESS = 0.9, 0.6, 0.8, 0.7, 0.5
@@ -44,7 +43,7 @@ class Suggestion:
     account: str
     name: str
     confidence: float
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Evidence] = field(default_factory=list)
     # How closely the page's name or address matched the customer's, in percent (100: exactly);
     # None when neither did (found by 户号 or contract number only).
     similarity: int | None = None
@@ -61,34 +60,32 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
         return []
     scores: dict[int, Suggestion] = {}
 
-    def add(customer: Customer, confidence: float, reason: str) -> None:
+    def add(customer: Customer, confidence: float, reason: Evidence) -> None:
         s = scores.setdefault(customer.id, Suggestion(customer.account, customer.name, 0.0))
         # Independent pieces of evidence add up: 1 - Π(1 - c).
         s.confidence = round(1 - (1 - s.confidence) * (1 - confidence), 3)
         s.reasons.append(reason)
 
-    labelled = set(_LABELLED_ACCOUNT.findall(text))
+    labelled = set(customer_cues.LABELLED_ACCOUNT.findall(text))
     accounts = labelled | set(_ACCOUNT.findall(text))
     if accounts:
         for c in session.scalars(select(Customer).where(Customer.account.in_(accounts))):
-            add(c, ACCOUNT_LABELLED if c.account in labelled else ACCOUNT_BARE, f"户号 {c.account}")
+            add(c, ACCOUNT_LABELLED if c.account in labelled else ACCOUNT_BARE,
+                Evidence(stored("account no. %(account)s", account=c.account)))
             scores[c.id].by_account = True
     contracts = set(_CONTRACT.findall(text))
     if contracts:
         rows = session.execute(select(Document.contract_no, Customer).join(Customer, Document.customer_id == Customer.id)
                                .where(Document.contract_no.in_(contracts)))
         for contract, c in rows:
-            add(c, CONTRACT, f"合同号 {contract}")
+            add(c, CONTRACT, Evidence(stored("contract no. %(contract)s", contract=contract)))
     by_text = _names_and_addresses(session, text, identified=set(scores))
     named = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({f.key for _, _, f in by_text})))}
-    for label, weight, found in by_text:
+    for what, weight, found in by_text:
         c = named.get(found.key)
         if c is None:
             continue  # deleted since the copy was read
-        reason = f"{label} {found.value}" if found.similarity == 100 else \
-            f"{label} {found.value}（页上为“{found.read}”，相似度 {found.similarity}% / read as {found.read}, " \
-            f"{found.similarity}% similar）"
-        add(c, round(weight * found.similarity / 100, 3), reason)
+        add(c, round(weight * found.similarity / 100, 3), _found_on_page(what, found))
         suggestion = scores[c.id]
         suggestion.similarity = max(suggestion.similarity or 0, found.similarity)
     ranked = sorted(scores.values(), key=lambda s: (not s.by_account, -s.confidence))
@@ -97,6 +94,16 @@ def suggest(session: Session, document: Document, limit: int = 3) -> list[Sugges
         for s in ranked:
             s.confidence = round(s.confidence * 0.8, 3)
     return ranked[:limit]
+
+
+def _found_on_page(what: str, found: Approximate) -> Evidence:
+    """A name or an address on the page, found exactly or approximately (OCR misread a character)."""
+    if found.similarity == 100:
+        return Evidence(stored("name %(value)s", value=found.value) if what == "name"
+                        else stored("address %(value)s", value=found.value))
+    values = {"value": found.value, "read": found.read, "similarity": found.similarity}
+    return Evidence(stored("name %(value)s (read as “%(read)s”, %(similarity)s%% similar)", **values) if what == "name"
+                    else stored("address %(value)s (read as “%(read)s”, %(similarity)s%% similar)", **values))
 
 
 def _names_and_addresses(session: Session, text: str,
@@ -108,16 +115,16 @@ def _names_and_addresses(session: Session, text: str,
     Where the page's 户号 or contract number already identified customers, an approximate name or
     address only backs those up: it does not add a customer of its own to the choice.
     """
-    names = set(_NAME.findall(text)) | set(_ORG_SUFFIX.findall(text))
-    addresses = set(_ADDRESS.findall(text))
+    names = set(customer_cues.NAME.findall(text)) | set(customer_cues.ORG_SUFFIX.findall(text))
+    addresses = set(customer_cues.ADDRESS.findall(text))
     if not names and not addresses:
         return []
-    found = [("户名", NAME, Approximate(customer_id, name, name, 100))
+    found = [("name", NAME, Approximate(customer_id, name, name, 100))
              for customer_id, name in session.execute(select(Customer.id, Customer.name).where(Customer.name.in_(names)))]
     choices = _customer_choices(session)
-    approximate = [("户名", NAME, a) for a in matches(names, choices.names)]
-    approximate += [("用电地址", ADDRESS, a) for a in matches(addresses, choices.addresses)]
-    exact = {(label, a.key) for label, _, a in found}
+    approximate = [("name", NAME, a) for a in matches(names, choices.names)]
+    approximate += [("address", ADDRESS, a) for a in matches(addresses, choices.addresses)]
+    exact = {(what, a.key) for what, _weight, a in found}
     found += [f for f in approximate if (f[0], f[2].key) not in exact
               and (f[2].similarity == 100 or not identified or f[2].key in identified)]
     return found
@@ -177,10 +184,10 @@ def autofile(session: Session, document: Document, settings: FilingSettings, act
         doc_type = session.get(DocumentType, guess.code)
     if doc_type is None or not doc_type.active:
         return False
-    basis: dict[str, object] = {"threshold": settings.autofile_confidence, "evidence": best.reasons}
+    basis: dict[str, object] = {"threshold": settings.autofile_confidence, "evidence": kept(best.reasons)}
     if guess is not None:
         basis["type_guess"] = {"code": guess.code, "name_zh": guess.name_zh, "confidence": guess.confidence,
-                               "evidence": guess.reasons}
+                               "evidence": kept(guess.reasons)}
     customer = session.scalars(select(Customer).where(Customer.account == best.account)).one()
     file_document(session, actor, document, customer, doc_type, settings, how=AUTOFILE_HOW,
                   confidence=best.confidence, basis=basis)
@@ -244,16 +251,22 @@ class AutoFiling:
         return _note(self.confidence, self.evidence, self.type_guess)
 
 
+def evidence_text(evidence: list[str]) -> str:
+    """Pieces of evidence (as kept in the audit trail) as one text in the reader's language."""
+    return _(", ").join(shown(e) for e in evidence)
+
+
 def _note(confidence: float, evidence: list[str], type_guess: dict[str, object] | None) -> str:
-    zh = f"系统自动归档（置信度 {confidence:.2f}，依据：{'，'.join(evidence)}"
-    en = f"filed automatically (confidence {confidence:.2f}; evidence: {', '.join(evidence)}"
-    if type_guess:
-        raw = type_guess.get("evidence")
-        cues = [str(e) for e in raw] if isinstance(raw, list) else []
-        type_confidence = float(str(type_guess["confidence"]))
-        zh += f"；类型由系统推测：{type_guess['name_zh']}，置信度 {type_confidence:.2f}，依据：{'，'.join(cues)}"
-        en += f"; type guessed: {type_guess['code']}, confidence {type_confidence:.2f}, from {', '.join(cues)}"
-    return f"{zh}） / {en})"
+    if not type_guess:
+        return _("filed automatically (confidence %(confidence)s; evidence: %(evidence)s)",
+                 confidence=f"{confidence:.2f}", evidence=evidence_text(evidence))
+    raw = type_guess.get("evidence")
+    cues = [str(e) for e in raw] if isinstance(raw, list) else []
+    return _("filed automatically (confidence %(confidence)s; evidence: %(evidence)s; type guessed: %(type)s, "
+             "confidence %(type_confidence)s, from %(cues)s)",
+             confidence=f"{confidence:.2f}", evidence=evidence_text(evidence),
+             type=f"{type_guess['code']} {type_guess['name_zh']}",
+             type_confidence=f"{float(str(type_guess['confidence'])):.2f}", cues=evidence_text(cues))
 
 
 def _autofile_detail(event: AuditEvent) -> dict[str, object] | None:

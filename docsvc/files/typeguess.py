@@ -3,7 +3,7 @@
 The phrases come from the document-type table, so a type added, renamed or deactivated there is
 guessed (or no longer guessed) without a code change: each active type's name_zh, whole and split
 at its separators ("供用电合同及协议" → 供用电合同; "违约用电 / 窃电处理记录" → 违约用电, 窃电处理记录),
-plus EXTRA_CUES where the paper says something else than the type's name (装表接电工作单 for JL,
+plus EXTRA_CUES (files.typecues) where the paper says something else than the type's name (装表接电工作单 for JL,
 变更用电申请表 for BG). Fragments shorter than MIN_PHRASE_CHARS ("协议", "其他") say nothing on
 their own and are dropped, so the catch-all QT is never guessed.
 
@@ -25,6 +25,9 @@ from docsvc.models import Document, DocumentType
 from docsvc.search.analysis import normalize
 from docsvc.files.doctypes import all_types
 from docsvc.files.documents import live_pages
+from docsvc.files.typecues import ANYWHERE_CUES, EXTRA_CUES, NAME_SEPARATORS
+from docsvc.files.evidence import Evidence
+from docsvc.i18n import stored
 
 TITLE_LINES = 4  # a letterhead line, the title, a number/date line: the title is among the first four
 TITLE_SHARE = 0.5  # 高压供用电合同 is a title of 供用电合同; 第四条违约用电与窃电的处理 is not one of 违约用电
@@ -41,26 +44,8 @@ AMBIGUOUS_RATIO = 0.75
 # The inbox pre-selects a guess resting on a title (even one misread character); a mere mention is only shown.
 PRESELECT_CONFIDENCE = 0.5
 
-_NAME_SEPARATORS = re.compile(r"[/、，,;；()（）\s]+|及|与")
 _WORDLESS = re.compile(r"\W")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-# What the paper says besides the type's name, by type code (codes missing from the table are ignored).
-EXTRA_CUES: dict[str, tuple[str, ...]] = {
-    "SQ": ("用电申请表", "用电申请单", "新装用电申请", "业扩报装申请"),
-    "ZJ": ("居民身份证", "营业执照", "不动产权证书", "土地使用证", "组织机构代码证"),
-    "SJ": ("竣工验收单", "竣工验收报告", "竣工报验", "设计委托书", "施工委托书", "中间检查"),
-    "JL": ("装表接电工作单", "计量装置工单", "装拆表工作单", "换表工作单", "计量装置现场确认"),
-    "HT": ("电费结算协议", "代扣电费协议", "担保协议"),
-    "JC": ("用电检查工作单", "用电检查结果通知书", "用电安全检查"),
-    "WY": ("违约用电处理", "窃电处理", "违章用电", "窃电通知书"),
-    # Longer than SQ's 用电申请书/表 so that the longer phrase wins where both match.
-    "BG": ("变更用电申请", "变更用电", "客户信息变更", "更名过户", "减容申请", "暂停用电申请"),
-}
-# Printed on the card itself, wherever the copy sits on the page; a tuple of words must all be there.
-ANYWHERE_CUES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "ZJ": (("公民身份号码",), ("姓名", "性别", "民族", "出生", "住址")),
-}
 
 
 @dataclass(frozen=True)
@@ -76,7 +61,7 @@ class TypeGuess:
     name_zh: str
     confidence: float
     ambiguous: bool  # a rival came close: the operator chooses, whatever the confidence
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Evidence] = field(default_factory=list)
     runner_up: Candidate | None = None
 
     def reaches(self, threshold: float) -> bool:
@@ -94,12 +79,12 @@ class _Match:
     start: int
     end: int
     weight: float
-    reason: str
+    reason: Evidence
 
 
 def phrases(doc_type: DocumentType) -> list[str]:
     """The title phrases a type is recognised by: its name, the name's parts and its extra cues."""
-    parts = _NAME_SEPARATORS.split(normalize(doc_type.name_zh))
+    parts = NAME_SEPARATORS.split(normalize(doc_type.name_zh))
     found = [_clean(p) for p in (doc_type.name_zh, *parts, *EXTRA_CUES.get(doc_type.code, ()))]
     return list(dict.fromkeys(p for p in found if len(p) >= MIN_PHRASE_CHARS))
 
@@ -115,7 +100,7 @@ def guess_type(text: str, types: list[DocumentType]) -> TypeGuess | None:
         return None
     scores: dict[str, float] = {}
     titles: dict[str, float] = {}
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[str, list[Evidence]] = {}
     for m in matches:
         scores[m.code] = _add(scores.get(m.code, 0.0), m.weight)
         if m.title:
@@ -156,24 +141,24 @@ def _title_and_body_matches(lines: list[str], types: dict[str, DocumentType]) ->
     for number, line in enumerate(lines):
         top = number < TITLE_LINES
         chinese = len(_CJK.findall(line))
-        where = f"第 {number + 1} 行"
         candidates: list[tuple[int, bool, _Match]] = []
         for code, phrase in table:
             title = top and len(phrase) >= TITLE_SHARE * chinese
             weight = TITLE_WEIGHT if title else BODY_WEIGHT
             for start in _find_all(line, phrase):
-                candidates.append((len(phrase), True, _Match(code, title, start, start + len(phrase), weight,
-                                                             f"{where}“{phrase}”")))
+                said = Evidence(stored("line %(line)s: “%(phrase)s”", line=number + 1, phrase=phrase))
+                candidates.append((len(phrase), True, _Match(code, title, start, start + len(phrase), weight, said)))
             if title and len(phrase) >= NEAR_MATCH_MIN_CHARS:
                 for start in _near(line, phrase):
                     seen = line[start:start + len(phrase)]
                     candidates.append((len(phrase), False, _Match(
                         code, title, start, start + len(phrase), weight * NEAR_MATCH_FACTOR,
-                        f"{where}“{seen}”≈“{phrase}”")))
+                        Evidence(stored("line %(line)s: “%(seen)s” ≈ “%(phrase)s”", line=number + 1, seen=seen,
+                                        phrase=phrase)))))
         # Where phrases overlap, the longest (then an exact one) is what the paper says: 变更用电申请表
         # is BG, not SQ's 用电申请表 inside it.
         kept: list[_Match] = []
-        for _, _, m in sorted(candidates, key=lambda c: (-c[0], not c[1], c[2].start)):
+        for _length, _exact, m in sorted(candidates, key=lambda c: (-c[0], not c[1], c[2].start)):
             if all(m.end <= k.start or m.start >= k.end for k in kept):
                 kept.append(m)
         found.extend(kept)
@@ -182,7 +167,7 @@ def _title_and_body_matches(lines: list[str], types: dict[str, DocumentType]) ->
 
 def _anywhere_matches(lines: list[str], types: dict[str, DocumentType]) -> list[_Match]:
     page = "".join(lines)
-    return [_Match(code, True, 0, 0, ANYWHERE_WEIGHT, f"“{'、'.join(words)}”")
+    return [_Match(code, True, 0, 0, ANYWHERE_WEIGHT, Evidence(f"“{'、'.join(words)}”"))
             for code, cues in ANYWHERE_CUES.items() if code in types
             for words in cues if all(_clean(w) in page for w in words)]
 

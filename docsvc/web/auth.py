@@ -10,10 +10,12 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from docsvc.governance.access import Action, rule
+from docsvc import i18n
 from docsvc.i18n import LANGUAGES, _
+from docsvc.labels import label
 from docsvc.models import User
-from docsvc.governance.accounts import (TOO_MANY_LOGINS, AccountError, attempt_login, change_password, choose_language,
-                                        issue_token, list_tokens, log_out, revoke_token)
+from docsvc.governance.accounts import (BAD_LOGIN, TOO_MANY_LOGINS, AccountError, attempt_login, change_password,
+                                        choose_language, issue_token, list_tokens, log_out, revoke_token)
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.gate import start_session
 
@@ -75,7 +77,7 @@ def login() -> object:
         result = attempt_login(db(), form.username.data or "", form.password.data or "", ip=client_ip(),
                                known_device_user_id=known_device_user_id())
         if result.retry_after_s is not None:
-            flash(TOO_MANY_LOGINS)
+            flash(str(TOO_MANY_LOGINS))  # the session keeps text, not a lazy translation
             return render_template("auth/login.html", form=form), 429, {"Retry-After": str(result.retry_after_s)}
         if result.user is not None:
             start_session(result.user)
@@ -83,7 +85,7 @@ def login() -> object:
             response = redirect(safe_next(request.args.get("next")) or url_for("home.index"))  # the dashboard of their roles
             _remember_device(response, result.user)
             return response
-        flash(result.message or _("Wrong username or password, or the account is briefly locked after repeated failures (15 minutes at most). Check and try again; on a computer you logged in from before, the right password still works; an administrator can also unlock the account."))
+        flash(result.message or str(BAD_LOGIN))
     elif request.method == "POST":
         flash(_("Fill in both username and password; if the page was open a long time, reload it and log in again."))
     return render_template("auth/login.html", form=form)
@@ -96,6 +98,15 @@ def logout() -> object:
     logout_user()
     cookie_session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.app_context_processor
+def language_switch() -> dict[str, str]:
+    """What the switch at the top of every page offers: the other language, named in that language
+    ("English" on a Chinese page, "中文" on an English one)."""
+    other = "en" if i18n.language() == "zh" else "zh"
+    with i18n.using(other):
+        return {"other_language": other, "other_language_name": label("language", other)}
 
 
 @bp.route("/lang/<code>", methods=["POST"])

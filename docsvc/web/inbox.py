@@ -12,7 +12,7 @@ from docsvc.files.suggestions import recent_autofilings, suggest
 from docsvc.files.typeguess import guess_document_type
 from docsvc.http import client_ip, db, runtime
 from docsvc.http.params import as_int, int_field
-from docsvc.i18n import _
+from docsvc.i18n import _, language
 
 bp = Blueprint("inbox", __name__)
 
@@ -26,9 +26,13 @@ def index() -> object:
     autofiled = recent_autofilings(db())
     # Suggestions and the type guess are read from the pages' text: not for a sensitive one without the grant.
     readable = current is not None and may_handle(g.user, current)
+    types = all_types(db())
+    english = language() == "en"
     return render_template("inbox/index.html", documents=documents, current=current,
                            pages=live_pages(current) if current else [],
-                           suggestions=suggest(db(), current) if readable else [], types=all_types(db()),
+                           suggestions=suggest(db(), current) if readable else [], types=types,
+                           # each type by its name in the reader's language (the Chinese one when it has no other)
+                           type_names={t.code: (t.name_en if english and t.name_en else t.name_zh) for t in types},
                            # only a document without a type needs one guessed (and pre-selected)
                            type_guess=guess_document_type(db(), current) if readable and not current.doc_type else None,
                            filing=runtime().settings.filing, autofiled=autofiled,
@@ -64,7 +68,7 @@ def file(document_id: int) -> object:
         if request.form.get(key):
             values[key] = request.form[key]
     filing.update_document(db(), g.user, document, values, runtime().settings.filing, ip=client_ip())
-    flash(f"已归档：文档 #{document.id}，档号 {document.reference_code}。 / Filed as {document.reference_code}.")
+    flash(_("Document #%(id)s filed as %(code)s.", id=document.id, code=document.reference_code))
     return _next(document.id)
 
 

@@ -2,7 +2,8 @@
 // (j/k, arrows), zoom its preview, rotate / split / delete / move it (page operations posted through
 // #op-form, saved), type a 户号 or a name and take a customer from the choices under the field, set
 // the type by its code, and file. The inbox URL (page operations and splits live under it) comes from
-// #pages[data-inbox-url]; the customer choices from #customer_account[data-search-url].
+// #pages[data-inbox-url]; the customer choices from #customer_account[data-search-url]. Texts come in the
+// page's language from the template: #preview[data-msg-caption] and #type_code[data-msg-unknown].
 (function () {
   const form = document.getElementById('file-form');
   if (!form) return;
@@ -19,6 +20,7 @@
   const current = document.getElementById('current');
   const preview = document.getElementById('preview-image');
   const caption = document.getElementById('preview-caption');
+  const captionText = document.getElementById('preview').dataset.msgCaption;
   // The chosen page survives the reload after a page operation (same tab, same document).
   const remembered = 'inbox-page-' + current.dataset.id;
   let selected = Math.min(pages.length - 1, Math.max(0, Number(sessionStorage.getItem(remembered) || 0)));
@@ -35,7 +37,7 @@
       preview.className = 'rot-' + page.dataset.rotation;
       preview.style.width = `${zoom * 100}%`;
     });
-    caption.textContent = page.querySelector('figcaption').textContent + ' / ' + pages.length;
+    caption.textContent = captionText.replace('{number}', page.dataset.number).replace('{count}', pages.length);
   }
   function select(i) {
     selected = Math.min(pages.length - 1, Math.max(0, i));
@@ -112,7 +114,7 @@
     const wanted = code.value.trim().toUpperCase();
     const option = Array.from(type.options).find(o => o.value && o.value.toUpperCase() === wanted);
     if (!option) {
-      codeError.textContent = `没有代码为“${code.value.trim()}”的文档类型，请查看下拉列表中的代码。 / No document type has the code "${code.value.trim()}": see the codes in the list.`;
+      codeError.textContent = code.dataset.msgUnknown.replace('{code}', code.value.trim());
       codeError.hidden = false; return;
     }
     type.value = option.value; codeError.hidden = true; code.value = '';
