@@ -4,15 +4,33 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from docsvc.i18n import shown
+
 T = TypeVar("T")
 
 
-class DomainError(Exception):
-    """A request the rules refuse as given (bad input); the base of every domain error."""
+class Explained(Exception):
+    """An exception whose message a person reads, perhaps long after it was raised and in another language.
+
+    It keeps its message as it was given: a stored text (docsvc.i18n.stored) when a job may keep it in the
+    database, so that each reader sees it in their own language; a text already translated (`_()`) when it
+    can only answer the request at hand. `message` and str() give it in the current language; `stored` is
+    the form to keep (a page's error, a file's message)."""
+
+    @property
+    def stored(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
     @property
     def message(self) -> str:
-        return str(self)
+        return shown(self.stored)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DomainError(Explained):
+    """A request the rules refuse as given (bad input); the base of every domain error."""
 
 
 class NotFound(DomainError, LookupError):

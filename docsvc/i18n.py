@@ -84,7 +84,8 @@ STORED = "i18n:"  # marks a stored text kept as its English message and paramete
 def stored(message: str, **params: object) -> str:
     """A text kept in the database and shown later to people who may read another language (a page's
     failure, a file's warning written by a job): the untranslated message and its parameters, which
-    `shown` translates when the text is read. Parameters must be JSON values."""
+    `shown` translates when the text is read. Parameters must be JSON values; one that is itself a stored
+    text (the fault behind a failure) is shown in the same language."""
     return STORED + json.dumps({"message": message, "params": params}, ensure_ascii=False)
 
 
@@ -94,8 +95,13 @@ def shown(text: str | None) -> str:
         return ""
     if not text.startswith(STORED):
         return text
-    kept = json.loads(text[len(STORED):])
-    return gettext(kept["message"], **kept["params"])
+    try:
+        kept = json.loads(text[len(STORED):])
+        params = {name: shown(value) if isinstance(value, str) else value for name, value in kept["params"].items()}
+        return gettext(kept["message"], **params)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        # Not one of ours: a parameter named by a person (a file name) that merely begins like a stored text.
+        return text
 
 
 _ = gettext

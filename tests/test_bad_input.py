@@ -24,7 +24,7 @@ from docsvc.runtime import Runtime, build_runtime, install
 from tests.samples import form_text
 from docsvc.pipeline.intake import Upload, receive
 from tests.testdata import make_text_pdf
-from tests.conftest import Users, settings_for, wait_for_batch
+from tests.conftest import AuthActions, Users, settings_for, wait_for_batch
 from tests.scans import png_bomb_bytes, text_pdf_bytes, tiff_bytes, truncated
 from workers import jobs as job_functions
 
@@ -53,9 +53,10 @@ def post_batch(client: FlaskClient, token: str, files: list[tuple[bytes, bytes]]
     return response.get_json()["id"]
 
 
-def batch_report(client: FlaskClient, token: str, batch_id: int) -> dict:
-    return wait_for_batch(lambda: client.get(f"/api/v1/batches/{batch_id}",
-                                             headers={"Authorization": f"Bearer {token}"}).get_json())
+def batch_report(client: FlaskClient, token: str, batch_id: int, language: str | None = None) -> dict:
+    """The finished batch as the API answers a reader of `language` (None: no Accept-Language, Chinese)."""
+    headers = {"Authorization": f"Bearer {token}"} | ({"Accept-Language": language} if language else {})
+    return wait_for_batch(lambda: client.get(f"/api/v1/batches/{batch_id}", headers=headers).get_json())
 
 
 def encrypted_pdf(tmp_path: Path) -> bytes:
@@ -76,15 +77,18 @@ def word_document() -> bytes:
     return buf.getvalue()
 
 
-def assert_tells_the_archivist(message: str | None, *, names: list[str]) -> None:
-    """Chinese first, then English; names the problem and says what to do next."""
-    assert message, "a failed file must carry a message"
-    chinese, _, english = message.partition("/ ")
-    assert re.search(r"[\u4e00-\u9fff]", chinese) and "请" in chinese, message
-    assert english[:1].isupper() and not re.search(r"[\u4e00-\u9fff]", english), message
-    assert "again" in english, message  # every message ends by saying how to upload it again
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_tells_the_archivist(chinese: str | None, english: str | None, *, names: list[str]) -> None:
+    """One message as a Chinese and an English reader see it, each wholly in their language; it names the
+    problem (a Chinese name in the Chinese, any other in the English) and says what to do next."""
+    assert chinese and english, "a failed file must carry a message"
+    assert CJK.search(chinese) and "请" in chinese, chinese
+    assert english[:1].isupper() and not CJK.search(english), english
+    assert "again" in english, english  # every message ends by saying how to upload it again
     for name in names:
-        assert name in message, (name, message)
+        assert name in (chinese if CJK.search(name) else english), (name, chinese, english)
 
 
 @pytest.mark.integration   # the good files of the batch go through the real OCR engine
@@ -108,6 +112,7 @@ def test_each_bad_file_fails_alone_with_a_message_and_the_rest_of_the_batch_is_r
     batch_id = post_batch(client, token, list(good.items()) + list(bad.items()))
 
     report = batch_report(client, token, batch_id)
+    in_english = {f["name"]: f for f in batch_report(client, token, batch_id, "en")["files"]}
 
     files = {f["name"]: f for f in report["files"]}
     assert set(files) == {"scan.tif", "passwd.pdf", "合同副本.pdf", "empty.pdf", "broken.tif", "corrupt.pdf",
@@ -122,13 +127,13 @@ def test_each_bad_file_fails_alone_with_a_message_and_the_rest_of_the_batch_is_r
         "corrupt.pdf": ["损坏", "PDF", "damaged"],
         "locked.pdf": ["密码", "password"],
         "bomb.png": ["像素过多", "too many pixels"],
-        "申请书.docx": ["不支持", "ZIP", "PDF、TIFF、JPEG、PNG", "PDF, TIFF, JPEG, PNG"],
+        "申请书.docx": ["不支持", "ZIP", "PDF, TIFF, JPEG, PNG"],
         "notes.pdf": ["不支持", "Unsupported", "PDF, TIFF, JPEG, PNG"],
     }
     for name, words in expected.items():
         assert files[name]["status"] == "failed", files[name]
         assert files[name]["document_ids"] == []
-        assert_tells_the_archivist(files[name]["error"], names=words)
+        assert_tells_the_archivist(files[name]["error"], in_english[name]["error"], names=words)
 
     with embedded_runtime.sessions() as session:
         rows = session.scalars(select(BatchFile).where(BatchFile.batch_id == batch_id)).all()
@@ -143,6 +148,55 @@ def test_each_bad_file_fails_alone_with_a_message_and_the_rest_of_the_batch_is_r
 
     later = post_batch(client, token, [(b"later.pdf", text_pdf_bytes([form_text(25)], tmp_path))])
     assert batch_report(client, token, later)["status"] == "done"
+
+
+def test_a_failed_file_is_told_to_each_reader_in_their_language_from_the_one_stored_message(
+        client: FlaskClient, auth: AuthActions, users: Users, embedded_runtime: Runtime) -> None:
+    """The job keeps the failure once; the batch page and the API show it in the reader's language: Chinese
+    unless they ask for English, whoever uploaded it and in whatever language the job ran."""
+    auth.login("operator", "operator")
+    data = {"files": [(io.BytesIO(b"%PDF-1.7\n" + bytes(range(256)) * 20), "corrupt.pdf")], "csrf_token": auth.csrf()}
+    uploaded = client.post("/upload", data=data, content_type="multipart/form-data",
+                           headers={"Accept": "application/json", "Accept-Language": "en"})
+    assert uploaded.status_code == 202, uploaded.get_data(as_text=True)
+    batch_id = uploaded.get_json()["batch_id"]
+    assert wait_for_batch(lambda: client.get(f"/batches/{batch_id}/progress").get_json())["status"] == "failed"
+    with embedded_runtime.sessions() as session:
+        kept = session.scalars(select(BatchFile.error).where(BatchFile.batch_id == batch_id)).one()
+
+    chinese = client.get(f"/batches/{batch_id}").get_data(as_text=True)
+    english = client.get(f"/batches/{batch_id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert "文件已损坏，无法读取：PDF 结构无法解析或没有任何页面。请重新扫描" in chinese
+    assert "damaged" not in chinese
+    assert "The file is damaged: the PDF structure cannot be parsed or has no pages. Re-scan" in english
+    assert not CJK.search(english.split("<tbody>")[1].split("</tbody>")[0]), english  # the file's row
+    token = users.token("reader", "operator")
+    api = {"Authorization": f"Bearer {token}"}
+    (zh_file,) = client.get(f"/api/v1/batches/{batch_id}", headers=api).get_json()["files"]
+    (en_file,) = client.get(f"/api/v1/batches/{batch_id}", headers=api | {"Accept-Language": "en"}).get_json()["files"]
+    assert_tells_the_archivist(zh_file["error"], en_file["error"], names=["损坏", "PDF", "damaged"])
+    with embedded_runtime.sessions() as session:  # read, never rewritten
+        assert session.scalars(select(BatchFile.error).where(BatchFile.batch_id == batch_id)).one() == kept
+
+
+def test_a_file_named_like_a_stored_message_is_shown_by_its_name(
+        client: FlaskClient, auth: AuthActions, tmp_path: Path) -> None:
+    """Names are the sender's: one that begins like a stored text is still only a name in a message."""
+    auth.login("operator", "operator")
+    content = text_pdf_bytes([form_text(27)], tmp_path)
+    name = "i18n:{合同}.pdf"
+    batch_ids = []
+    for _ in range(2):  # the second is a duplicate, and its message names the first by its title
+        sent = client.post("/upload", data={"files": [(io.BytesIO(content), name)], "csrf_token": auth.csrf()},
+                           content_type="multipart/form-data", headers={"Accept": "application/json"})
+        batch_ids.append(sent.get_json()["batch_id"])
+        wait_for_batch(lambda: client.get(f"/batches/{batch_ids[-1]}/progress").get_json())
+
+    (duplicate,) = client.get(f"/batches/{batch_ids[1]}/progress").get_json()["files"]
+    assert duplicate["status"] == "duplicate"
+    assert duplicate["error"].startswith("与已有文档 #") and name in duplicate["error"], duplicate
+    assert client.get(f"/batches/{batch_ids[1]}").status_code == 200
 
 
 def test_upload_whose_part_headers_are_gbk_is_refused_with_a_clear_message(

@@ -167,7 +167,9 @@ def test_upload_while_the_object_store_is_unreachable_is_refused_with_503_and_le
     message = refused.get_json()["error"]
     assert message.startswith("对象存储暂时无法访问"), message  # Chinese first: what happened
     assert "合同.pdf" in message and "稍后重新上传" in message and "联系系统管理员" in message  # and what to do
-    assert "The object store cannot be reached" in message
+    in_english = stack.upload({"合同.pdf": contract}, api | {"Accept-Language": "en"})
+    assert in_english.status_code == 503
+    assert in_english.get_json()["error"].startswith("The object store cannot be reached, so 合同.pdf was not stored.")
     # The upload page (its script asks for JSON) is refused the same way.
     browser = stack.app.test_client()
     auth = AuthActions(browser, Users(stack.rt))
@@ -314,7 +316,7 @@ def test_with_the_index_folder_unwritable_search_serves_the_last_index_and_the_b
         assert stack.finished(second, api, timeout_s=90)["status"] == "done"  # read, not yet indexed
         # The index worker fails loudly, with what happened and what to do ...
         wait_until("the index worker's error", lambda: "搜索索引目录" in stack.log("worker"), 60)
-        assert "Free disk space or restore write access" in stack.log("worker")
+        assert "请管理员释放磁盘空间或恢复该目录的写权限" in stack.log("worker")  # the worker's language: Chinese
         # ... the page waits for the index, and the administrator sees it ...
         with stack.rt.sessions() as session:
             assert session.scalar(select(Page.index_state).where(Page.id != first_page)) == "pending"

@@ -13,6 +13,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageDraw
 
+from docsvc import i18n
 from docsvc.formats import (
     ACCEPTED_TYPES,
     CorruptFile,
@@ -37,11 +38,17 @@ CONTRACT = (
 )
 
 
+def in_english(problem: FileProblem) -> str:
+    with i18n.using("en"):
+        return problem.message
+
+
 def assert_for_archivist(problem: FileProblem) -> None:
-    """Chinese first, then English, separated by " / "."""
-    chinese, _, english = problem.message.partition("/ ")
-    assert any("\u4e00" <= c <= "\u9fff" for c in chinese), problem.message
-    assert english[:1].isupper() and not any("\u4e00" <= c <= "\u9fff" for c in english), problem.message
+    """Kept untranslated, as the job stores it: Chinese by default, English for a reader of English."""
+    chinese, english = problem.message, in_english(problem)
+    assert problem.stored.startswith(i18n.STORED), problem.stored
+    assert any("\u4e00" <= c <= "\u9fff" for c in chinese) and "请" in chinese, chinese
+    assert english[:1].isupper() and not any("\u4e00" <= c <= "\u9fff" for c in english), english
     assert problem.permanent is True
     assert str(problem) == problem.message
 
@@ -100,7 +107,7 @@ def test_empty_file_is_reported_as_empty(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(CorruptFile) as caught:
         inspect(path)
-    assert "空文件" in caught.value.message and "Empty file" in caught.value.message
+    assert "空文件" in caught.value.message and "Empty file" in in_english(caught.value)
     assert_for_archivist(caught.value)
 
 
@@ -392,7 +399,7 @@ def test_password_protected_pdf_says_so(tmp_path: Path) -> None:
 
     with pytest.raises(EncryptedFile) as caught:
         inspect(locked)
-    assert "密码" in caught.value.message and "password" in caught.value.message
+    assert "密码" in caught.value.message and "password" in in_english(caught.value)
     assert_for_archivist(caught.value)
     # Encrypted only against editing: anyone can open it, and so can we.
     assert inspect(owner_only).page_count == 1

@@ -48,14 +48,19 @@ def embedded_settings(tmp_path: Path) -> Settings:
                         DOCSVC_MAX_UPLOAD_MB=str(LIMIT_MB))
 
 
-def assert_tells_the_archivist(message: str | None, *, names: list[str]) -> None:
-    """Chinese first, then English; what happened and what to do (请…), with the words that name it."""
-    assert message, "a refused file must carry a message"
-    chinese, _, english = message.partition("/ ")
-    assert re.search(r"[\u4e00-\u9fff]", chinese) and "请" in chinese, message
-    assert english[:1].isupper() and not re.search(r"[\u4e00-\u9fff]", english), message
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_tells_the_archivist(chinese: str | None, english: str | None = None, *, names: list[str]) -> None:
+    """What happened and what to do (请…), with the words that name it: in Chinese, and in English as a reader
+    who asks for English sees the same message (None: written where no reader chooses, a file beside the
+    refused one). A Chinese word must be in the Chinese, any other in the English when there is one."""
+    assert chinese, "a refused file must carry a message"
+    assert CJK.search(chinese) and "请" in chinese, chinese
+    if english is not None:
+        assert english[:1].isupper() and not CJK.search(english), english
     for name in names:
-        assert name in message, (name, message)
+        assert name in (chinese if CJK.search(name) or english is None else english), (name, chinese, english)
 
 
 def post(client: FlaskClient, token: str, files: list[tuple[bytes, bytes]]) -> dict:
@@ -68,13 +73,26 @@ def post(client: FlaskClient, token: str, files: list[tuple[bytes, bytes]]) -> d
                                              headers={"Authorization": f"Bearer {token}"}).get_json(), 180)
 
 
-def why_failed(client: FlaskClient, token: str, file: dict) -> str:
+def in_english(client: FlaskClient, token: str, report: dict) -> dict[str, dict]:
+    """The finished batch's files as a reader who asks for English sees them."""
+    answer = client.get(f"/api/v1/batches/{report['id']}",
+                        headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"}).get_json()
+    return {f["name"]: f for f in answer["files"]}
+
+
+def why_failed(client: FlaskClient, token: str, file: dict, language: str = "zh") -> str:
     """A file refused whole says why on its row; a file whose page failed says it on the page."""
     if not file["document_ids"]:
         return file["error"]
-    api = {"Authorization": f"Bearer {token}"}
+    api = {"Authorization": f"Bearer {token}", "Accept-Language": language}
     pages = client.get(f"/api/v1/documents/{file['document_ids'][0]}", headers=api).get_json()["pages"]
     return next(p["error"] for p in pages if p["status"] == "failed")
+
+
+def assert_says_why(client: FlaskClient, token: str, file: dict, english: dict, *, names: list[str]) -> None:
+    """The failed `file` tells a Chinese and an English reader why (`english`: the same file read in English)."""
+    assert_tells_the_archivist(why_failed(client, token, file), why_failed(client, token, english, "en"),
+                               names=names)
 
 
 def test_each_hostile_file_is_read_or_refused_alone_and_the_embedded_service_stays_up(
@@ -125,19 +143,20 @@ def test_each_hostile_file_is_read_or_refused_alone_and_the_embedded_service_sta
     report = post(client, token, files)
 
     outcome = {f["name"]: f for f in report["files"]}
+    english = in_english(client, token, report)
     assert len(outcome) == len(files), sorted(outcome)
     for sent, (stored, warning) in read.items():
         got = outcome[stored]
         assert got["status"] == "done" and got["error"] is None, got
         if warning:
             assert warning in got["warning"] and "不会执行脚本" in got["warning"], got
-            assert "never run" in got["warning"]
+            assert warning in english[stored]["warning"] and "never run" in english[stored]["warning"]
         else:
             assert got["warning"] is None, got
     for sent, (_, words) in refused.items():
         got = outcome[sent.decode()]
         assert got["status"] == "failed", got
-        assert_tells_the_archivist(why_failed(client, token, got), names=words)
+        assert_says_why(client, token, got, english[sent.decode()], names=words)
     with embedded_runtime.sessions() as session:
         rows = session.scalars(select(BatchFile).where(BatchFile.batch_id == report["id"])).all()
         for row in rows:
@@ -166,8 +185,13 @@ def test_a_two_gigabyte_upload_is_refused_from_its_length_without_being_read(
                                headers={"Authorization": f"Bearer {token}"})
         assert body.tell() == 0  # refused from the Content-Length: not a byte read
     assert response.status_code == 413
-    message = response.get_json()["error"]
-    assert_tells_the_archivist(message, names=["过大", f"{LIMIT_MB} MB", "DOCSVC_MAX_UPLOAD_MB", "too large"])
+    with sparse.open("rb") as body:  # the same request from a reader of English
+        english = client.post("/api/v1/batches", input_stream=body, content_length=SPARSE_SIZE + 200,
+                              content_type="multipart/form-data; boundary=x",
+                              headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
+    assert english.status_code == 413
+    assert_tells_the_archivist(response.get_json()["error"], english.get_json()["error"],
+                               names=["过大", f"{LIMIT_MB} MB", "DOCSVC_MAX_UPLOAD_MB", "too large"])
 
 
 def test_the_hot_folder_refuses_a_two_gigabyte_file_from_its_size_and_takes_the_rest(
@@ -243,13 +267,14 @@ def test_an_rq_worker_stops_a_bomb_at_the_memory_limit_and_a_slow_drawing_at_the
     ])
 
     outcome = {f["name"]: f for f in report["files"]}
+    english = in_english(client, token, report)
     assert outcome["bill.pdf"]["status"] == "done", outcome
     assert outcome["flate-bomb.pdf"]["status"] == "failed", outcome
-    assert_tells_the_archivist(why_failed(client, token, outcome["flate-bomb.pdf"]),
-                               names=["DOCSVC_JOB_MEMORY_MB", "1024 MB"])
+    assert_says_why(client, token, outcome["flate-bomb.pdf"], english["flate-bomb.pdf"],
+                    names=["DOCSVC_JOB_MEMORY_MB", "1024 MB"])
     assert outcome["endless-drawing.pdf"]["status"] == "failed", outcome
-    assert_tells_the_archivist(why_failed(client, token, outcome["endless-drawing.pdf"]),
-                               names=["时间上限", "DOCSVC_JOB_TIMEOUT"])
+    assert_says_why(client, token, outcome["endless-drawing.pdf"], english["endless-drawing.pdf"],
+                    names=["时间上限", "DOCSVC_JOB_TIMEOUT"])
     assert worker.poll() is None, "the worker process must survive both"
 
     later = post(client, token, [(b"next.pdf", text_pdf_bytes([form_text(92)], tmp_path))])

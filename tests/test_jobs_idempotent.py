@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
 
-from docsvc import i18n
 from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, FileState, JobState
+from docsvc.i18n import shown, using
 from docsvc.models import BatchFile, Document, Page, utcnow
 from docsvc.runtime import Runtime
 from tests.samples import form_text
@@ -125,6 +125,13 @@ def test_page_processed_twice_keeps_one_text_the_same_objects_and_one_index_entr
     assert [[p.page_id for p in d.pages] for d in hits.documents] == [[page_id]]
 
 
+def read(stored: str | None) -> tuple[str, str]:
+    """A message a job kept, as a Chinese and an English reader see it."""
+    with using("en"):
+        english = shown(stored)
+    return shown(stored), english
+
+
 def test_page_whose_original_is_missing_is_retried_then_failed_after_three_attempts(
         embedded_runtime: Runtime, tmp_path: Path) -> None:
     rt = embedded_runtime
@@ -144,16 +151,16 @@ def test_page_whose_original_is_missing_is_retried_then_failed_after_three_attem
             job_functions.process_page(page_id)
         page = page_row(rt, page_id)
         assert (page.status, page.attempts) == (JobState.QUEUED, attempt)
-        assert "暂时性错误" in i18n.shown(page.error) and f"第 {attempt} 次" in i18n.shown(page.error)
-        with i18n.using("en"):  # kept untranslated: each reader sees it in their own language
-            assert f"retrying automatically (attempt {attempt})" in i18n.shown(page.error)
+        chinese, english = read(page.error)  # kept untranslated: each reader sees it in their own language
+        assert "暂时性错误" in chinese and f"第 {attempt} 次" in chinese
+        assert f"retrying automatically (attempt {attempt})" in english
     job_functions.process_page(page_id)  # the last attempt records the failure and returns
 
     page = page_row(rt, page_id)
     assert (page.status, page.attempts) == (JobState.FAILED, MAX_ATTEMPTS)
-    assert "已尝试 3 次" in i18n.shown(page.error) and key in i18n.shown(page.error)
-    with i18n.using("en"):
-        assert "failed after 3 attempts" in i18n.shown(page.error) and key in i18n.shown(page.error)
+    chinese, english = read(page.error)
+    assert "第 1 页" in chinese and "已尝试 3 次" in chinese and key in chinese
+    assert "Page 1 (contract.pdf) failed after 3 attempts" in english and key in english
     with rt.sessions() as session:
         report = batch_report(session, batch_id)
     assert report.status == FileState.FAILED and report.pages_failed == 1
@@ -180,7 +187,9 @@ def test_damaged_file_fails_at_once_without_retries(embedded_runtime: Runtime) -
         bf = session.get(BatchFile, broken_pdf)
         assert bf is not None
         assert (bf.status, bf.attempts) == (FileState.FAILED, 1)
-        assert "损坏" in (bf.error or "") and "damaged" in (bf.error or "")
+        chinese, english = read(bf.error)
+        assert "损坏" in chinese and "damaged" in english
     page = page_row(rt, page_id)
     assert (page.status, page.attempts) == (JobState.FAILED, 1)
-    assert "TIFF" in (page.error or "") and "损坏" in (page.error or "") and "Re-scan" in (page.error or "")
+    chinese, english = read(page.error)
+    assert "TIFF" in chinese and "损坏" in chinese and "TIFF" in english and "Re-scan" in english

@@ -11,7 +11,7 @@ from docsvc.constants import IndexState
 
 from docsvc.governance.access import hides_identity, is_storage_only
 from docsvc.errors import NotFound, require_found
-from docsvc.i18n import _
+from docsvc.i18n import _, shown
 from docsvc.jobs import request_index
 from docsvc.models import Document, Page, User, utcnow
 from docsvc.search.snippets import MASKED_TITLE
@@ -93,7 +93,8 @@ def _document_fields(document: Document) -> dict[str, object]:
         "document_date": document.doc_date.isoformat() if document.doc_date else None,
         "contract_number": document.contract_no, "business_ref": document.business_ref,
         "archive_code": document.reference_code, "location": document.location, "notes": document.notes,
-        "filed_at": document.filed_at.isoformat() if document.filed_at else None, "inbox_note": document.inbox_note,
+        "filed_at": document.filed_at.isoformat() if document.filed_at else None,
+        "inbox_note": shown(document.inbox_note) or None,
         "contract_end": document.contract_end.isoformat() if document.contract_end else None,
         "retention": document.retention, "retention_status": document.retention_status,
         "due_on": document.due_on.isoformat() if document.due_on else None,
@@ -101,7 +102,7 @@ def _document_fields(document: Document) -> dict[str, object]:
         # A destroyed document is its stub: when, and by which destruction list.
         "destroyed_at": document.destroyed_at.isoformat() if document.destroyed_at else None,
         "destruction_list_id": document.destruction_list_id,
-        "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": p.error,
+        "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": shown(p.error) or None,
                    "view_rotation": p.view_rotation} for p in live_pages(document)],
     }
 
@@ -109,7 +110,7 @@ def _document_fields(document: Document) -> dict[str, object]:
 def page_json(page: Page) -> dict[str, object]:
     return {
         "id": page.id, "document_id": page.document_id, "number": page.number, "status": page.status,
-        "error": page.error, "text": page.text, "source": page.source, "confidence": page.confidence,
+        "error": shown(page.error) or None, "text": page.text, "source": page.source, "confidence": page.confidence,
         "rotation": page.rotation, "skew": page.skew, "engine": page.engine,
         "engine_version": page.engine_version, "width": page.width, "height": page.height, "dpi": page.dpi,
     }
@@ -118,4 +119,5 @@ def page_json(page: Page) -> dict[str, object]:
 def page_summary(page: Page) -> dict[str, object]:
     """What a page operation answers: where the page is now, never its content."""
     return {"id": page.id, "document_id": page.document_id, "number": page.number, "status": page.status,
-            "error": page.error, "view_rotation": page.view_rotation, "binned": page.binned_at is not None}
+            "error": shown(page.error) or None, "view_rotation": page.view_rotation,
+            "binned": page.binned_at is not None}

@@ -27,6 +27,7 @@ from docsvc.formats.problems import (
     TooLarge,
     UnsupportedFormat,
 )
+from docsvc.i18n import stored
 
 __all__ = [
     "ACCEPTED_TYPES",
@@ -143,12 +144,10 @@ def render_page(
 def _check_shape(image: Image.Image, index: int) -> None:
     width, height = image.size
     if max(width, height) > MAX_ASPECT * min(width, height):
-        raise OddShape(
-            f"第 {index + 1} 页形状异常（{width}×{height} 像素，长宽比超过 {MAX_ASPECT}:1），不是可以识别的页面。"
-            "请检查扫描设置（纸张尺寸），重新扫描或导出后再上传。"
-            f"/ Page {index + 1} has an odd shape ({width}×{height} pixels, more than {MAX_ASPECT}:1), which cannot be "
-            "read as a page. Check the scanner's paper size, re-scan or re-export it and upload it again."
-        )
+        raise OddShape(stored(
+            "Page %(page)s has an odd shape (%(size)s pixels, more than %(ratio)s:1), which cannot be read as a page. "
+            "Check the scanner's paper size, re-scan or re-export it and upload it again.",
+            page=index + 1, size=f"{width}×{height}", ratio=MAX_ASPECT))
 
 
 def render_pages(
@@ -183,22 +182,16 @@ def _refused_kind(head: bytes) -> str | None:
 
 
 def _polyglot_message(kind: str) -> str:
-    return (
-        f"文件同时是 {kind} 和 PDF（开头是 {kind}，其后又有 PDF 文件头），不同程序打开会看到不同内容，"
-        "不能作为一份档案保存。请用原系统重新导出为普通 PDF 后上传。"
-        f"/ The file is both {kind} and PDF (it starts as {kind} and holds a PDF header too), so different programs "
-        "would show different contents; it cannot be kept as one record. Re-export it as a plain PDF and upload it again."
-    )
+    return stored("The file is both %(kind)s and PDF (it starts as %(kind)s and holds a PDF header too), so different "
+                  "programs would show different contents; it cannot be kept as one record. Re-export it as a plain "
+                  "PDF and upload it again.", kind=kind)
 
 
 def _unsupported_message(kind: str | None) -> str:
-    accepted = "、".join(ACCEPTED_TYPES.values())
-    accepted_en = ", ".join(ACCEPTED_TYPES.values())
-    found = f"（识别为 {kind}）" if kind else ""
-    found_en = f" (it looks like {kind})" if kind else ""
-    return (
-        f"不支持的文件类型{found}。系统只接受 {accepted} 文件；"
-        "请将其转换为 PDF 或图片（手机照片请选 JPEG 格式）后重新上传。"
-        f"/ Unsupported file type{found_en}. Only {accepted_en} files are accepted; "
-        "convert it to PDF or an image (JPEG for phone photos) and upload it again."
-    )
+    accepted = ", ".join(ACCEPTED_TYPES.values())
+    if kind:
+        return stored("Unsupported file type (it looks like %(kind)s). Only %(accepted)s files are accepted; convert "
+                      "it to PDF or an image (JPEG for phone photos) and upload it again.",
+                      kind=kind, accepted=accepted)
+    return stored("Unsupported file type. Only %(accepted)s files are accepted; convert it to PDF or an image (JPEG "
+                  "for phone photos) and upload it again.", accepted=accepted)

@@ -56,7 +56,7 @@ class Segment:
     source_indices: list[int]
     account: str | None = None
     doc_type: str | None = None
-    note: str | None = None
+    note: str | None = None  # a stored text (docsvc.i18n.stored): the document's inbox note
     separator: int | None = None  # source index of the sheet that started it
 
 

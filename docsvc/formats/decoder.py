@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 
 from PIL import Image
 
+from docsvc.errors import Explained
 from docsvc.formats.problems import (
     CorruptFile,
     EncryptedFile,
@@ -44,6 +45,7 @@ from docsvc.formats.problems import (
     UnsupportedFormat,
 )
 from docsvc.formats.pdf_text import TextLayer, TextWord
+from docsvc.i18n import stored
 
 _FRAME = struct.Struct(">II")  # header length, payload length
 _PROBLEMS: dict[str, type[FileProblem]] = {
@@ -83,7 +85,7 @@ class LimitExceeded(TooLarge):
     """Reading the file went over the memory or the time limit, or the decoder process died on it."""
 
 
-class DecoderError(Exception):
+class DecoderError(Explained):
     """An unexpected fault in the decoder, not the file's: the job retries it."""
 
 
@@ -227,9 +229,8 @@ def _call(request: dict[str, Any], limits: Limits) -> tuple[dict[str, Any], byte
         except _NotStarted:
             # Not the file's fault (a broken installation, no memory left on the machine): retried.
             child.kill()
-            raise DecoderError(f"解码进程未能启动（退出码 {child.process.returncode}），请查看 worker 日志。 / "
-                               f"The decoder process did not start (exit status {child.process.returncode}); "
-                               "see the worker's log.") from None
+            raise DecoderError(stored("The decoder process did not start (exit status %(status)s); see the "
+                                      "worker's log.", status=child.process.returncode)) from None
         except _Timeout:
             raise LimitExceeded(_time_message(limits)) from None
         except (_Died, BrokenPipeError):
@@ -282,30 +283,26 @@ def _read_exact(fd: int, size: int, deadline: float) -> bytes:
 
 
 def _memory_message(limits: Limits) -> str:
-    return (f"读取该文件所需的内存超过上限（{limits.memory_mb} MB，设置项 DOCSVC_JOB_MEMORY_MB），为保护服务已停止读取。"
-            "文件可能是“解压炸弹”或已损坏：请核实来源，重新扫描或导出后再上传；如确认文件正常，请管理员调高该上限后点击“重试”。"
-            f"/ Reading the file needed more memory than the limit ({limits.memory_mb} MB, DOCSVC_JOB_MEMORY_MB) and was "
-            "stopped to protect the service. It may be a decompression bomb or damaged: check where it came from, re-scan "
-            "or re-export it and upload it again; if it is sound, an administrator can raise the limit and retry it.")
+    return stored("Reading the file needed more memory than the limit (%(limit)s MB, DOCSVC_JOB_MEMORY_MB) and was "
+                  "stopped to protect the service. It may be a decompression bomb or damaged: check where it came "
+                  "from, re-scan or re-export it and upload it again; if it is sound, an administrator can raise the "
+                  "limit and retry it.", limit=limits.memory_mb)
 
 
 def _time_message(limits: Limits) -> str:
-    return (f"读取该文件超过时间上限（{limits.timeout_s:.0f} 秒，由 DOCSVC_JOB_TIMEOUT 决定），为保护服务已停止读取。"
-            "文件可能被构造为无限绘制或已损坏：请核实来源，重新扫描或导出后再上传；如确认文件正常，请管理员调高 DOCSVC_JOB_TIMEOUT 后点击“重试”。"
-            f"/ Reading the file took longer than the limit ({limits.timeout_s:.0f} s, set by DOCSVC_JOB_TIMEOUT) and was "
-            "stopped to protect the service. It may be built to draw forever, or damaged: check where it came from, re-scan "
-            "or re-export it and upload it again; if it is sound, an administrator can raise DOCSVC_JOB_TIMEOUT and retry it.")
+    return stored("Reading the file took longer than the limit (%(limit)s s, set by DOCSVC_JOB_TIMEOUT) and was "
+                  "stopped to protect the service. It may be built to draw forever, or damaged: check where it came "
+                  "from, re-scan or re-export it and upload it again; if it is sound, an administrator can raise "
+                  "DOCSVC_JOB_TIMEOUT and retry it.", limit=f"{limits.timeout_s:.0f}")
 
 
 def _died_message(limits: Limits, returncode: int | None) -> str:
-    how = f"信号 {-returncode}" if returncode is not None and returncode < 0 else f"退出码 {returncode}"
-    how_en = f"signal {-returncode}" if returncode is not None and returncode < 0 else f"exit status {returncode}"
-    return (f"读取该文件时解码进程异常终止（{how}），通常是所需内存超过上限（{limits.memory_mb} MB，DOCSVC_JOB_MEMORY_MB）"
-            "或文件结构损坏，服务本身未受影响。请核实来源，重新扫描或导出后再上传；如确认文件正常，请管理员调高该上限后点击“重试”。"
-            f"/ The decoder process stopped while reading the file ({how_en}), usually because it needed more memory than "
-            f"the limit ({limits.memory_mb} MB, DOCSVC_JOB_MEMORY_MB) or the file is damaged; the service was not affected. "
-            "Check where it came from, re-scan or re-export it and upload it again; if it is sound, an administrator can "
-            "raise the limit and retry it.")
+    how = (stored("signal %(signal)s", signal=-returncode) if returncode is not None and returncode < 0
+           else stored("exit status %(status)s", status=returncode))
+    return stored("The decoder process stopped while reading the file (%(how)s), usually because it needed more "
+                  "memory than the limit (%(limit)s MB, DOCSVC_JOB_MEMORY_MB) or the file is damaged; the service was "
+                  "not affected. Check where it came from, re-scan or re-export it and upload it again; if it is "
+                  "sound, an administrator can raise the limit and retry it.", how=how, limit=limits.memory_mb)
 
 
 def _close_idle() -> None:
@@ -337,7 +334,7 @@ def _serve(memory_mb: int) -> None:
             _send(out, {"memory": True})
             return  # the heap may be in pieces: the parent starts a fresh child
         except FileProblem as problem:
-            header, payload = {"problem": type(problem).__name__, "message": problem.message}, b""
+            header, payload = {"problem": type(problem).__name__, "message": problem.stored}, b""
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which retries the job
             header, payload = {"error": f"{type(exc).__name__}: {exc}"[:500]}, b""
         _send(out, header, payload)

@@ -26,6 +26,8 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from docsvc.i18n import _
+
 
 @lru_cache(maxsize=1)
 def glyphless_font() -> bytes:
@@ -36,10 +38,8 @@ def glyphless_font() -> bytes:
         tessdata = Path(listing.split('"')[1])
         return (tessdata / "pdf.ttf").read_bytes()
     except (OSError, IndexError, subprocess.CalledProcessError) as exc:
-        raise RuntimeError(
-            "找不到 tesseract 的 pdf.ttf 字体，无法生成带文字层的 PDF。请安装 tesseract-ocr（scripts/bootstrap 会安装）。 / "
-            "tesseract's pdf.ttf was not found, so no PDF with a text layer can be written; install tesseract-ocr "
-            "(scripts/bootstrap does).") from exc
+        raise RuntimeError(_("tesseract's pdf.ttf was not found, so no PDF with a text layer can be written; install "
+                             "tesseract-ocr (scripts/bootstrap does).")) from exc
 
 
 GLYPH_WIDTH = 0.5  # of the font size, every character

@@ -34,6 +34,7 @@ from PIL import Image
 
 from docsvc.formats.pdf_text import TextLayer, read_text_layer
 from docsvc.formats.problems import ENCRYPTED, EncryptedFile, TooLarge, damaged
+from docsvc.i18n import stored
 
 POINTS_PER_INCH = 72
 # Colour is looked for at this resolution: a red seal or header is still tens
@@ -76,7 +77,7 @@ def _load(path: Path) -> pdfium.PdfDocument:
     except pdfium.PdfiumError as error:
         if error.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
             raise EncryptedFile(ENCRYPTED) from error
-        raise damaged("PDF", "结构无法解析或没有任何页面", "structure cannot be parsed or has no pages") from error
+        raise damaged("PDF", stored("structure cannot be parsed or has no pages")) from error
 
 
 @contextmanager
@@ -87,7 +88,7 @@ def _page(document: pdfium.PdfDocument, index: int) -> Iterator[pdfium.PdfPage]:
     try:
         page = document[index]
     except pdfium.PdfiumError as error:
-        raise damaged("PDF", f"第 {index + 1} 页无法读取", f"page {index + 1} cannot be read") from error
+        raise damaged("PDF", stored("page %(page)s cannot be read", page=index + 1)) from error
     try:
         yield page
     finally:
@@ -98,11 +99,8 @@ def page_count(path: Path, *, max_pages: int) -> int:
     with _document(path) as document:
         count = len(document)
     if count > max_pages:
-        raise TooLarge(
-            f"PDF 文件页数过多（{count} 页，上限 {max_pages} 页）。请拆分为多个文件后分别上传。"
-            f"/ The PDF has too many pages ({count}; the limit is {max_pages}). "
-            "Split it into several files and upload them separately."
-        )
+        raise TooLarge(stored("The PDF has too many pages (%(count)s; the limit is %(limit)s). Split it into several "
+                              "files and upload them separately.", count=count, limit=max_pages))
     return count
 
 
@@ -116,13 +114,10 @@ def render(path: Path, index: int, *, dpi: int, max_pixels: int) -> Image.Image:
         fitted = _fitting_dpi(width, height, dpi, max_pixels)
         if fitted is None:
             pixels = _pixels(width, height, POINTS_PER_INCH)
-            raise TooLarge(
-                f"PDF 第 {index + 1} 页尺寸过大（即使按 {POINTS_PER_INCH} dpi 也约有 {pixels / 1e6:.0f} 百万像素，"
-                f"上限 {max_pixels / 1e6:.0f} 百万像素）。请将该页导出为常规纸张大小后重新上传。"
-                f"/ Page {index + 1} of the PDF is too large ({pixels / 1e6:.0f} megapixels even at "
-                f"{POINTS_PER_INCH} dpi; the limit is {max_pixels / 1e6:.0f}). Export it at a normal paper size "
-                "and upload it again."
-            )
+            raise TooLarge(stored(
+                "Page %(page)s of the PDF is too large (%(megapixels)s megapixels even at %(dpi)s dpi; the limit is "
+                "%(limit)s megapixels). Export it at a normal paper size and upload it again.",
+                page=index + 1, megapixels=f"{pixels / 1e6:.0f}", dpi=POINTS_PER_INCH, limit=f"{max_pixels / 1e6:.0f}"))
         dpi = fitted
         scale = dpi / POINTS_PER_INCH
         if _draws_pictures(page):

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from docsvc.formats.problems import CorruptFile, TooLarge, damaged
+from docsvc.i18n import stored
 
 DEFAULT_DPI = 300
 # A resolution outside this range is a software default (72, 96) or nonsense,
@@ -45,7 +46,7 @@ def _opened(path: Path, media_type: str) -> Iterator[Image.Image]:
         except Image.DecompressionBombError as error:
             raise _too_many_pixels(label, None, None) from error
         except (Image.UnidentifiedImageError, *DECODE_ERRORS) as error:
-            raise damaged(label, "文件头无法识别", "header cannot be read") from error
+            raise damaged(label, stored("header cannot be read")) from error
         with image:
             yield image
 
@@ -64,13 +65,10 @@ def page_count(path: Path, media_type: str, *, max_pixels: int, max_pages: int) 
         try:
             count = image.n_frames  # walks the chain of page directories, decodes nothing
         except DECODE_ERRORS as error:
-            raise damaged("TIFF", "页目录不完整", "page directories are incomplete") from error
+            raise damaged("TIFF", stored("page directories are incomplete")) from error
         if count > max_pages:
-            raise TooLarge(
-                f"TIFF 文件页数过多（{count} 页，上限 {max_pages} 页）。请拆分为多个文件后分别上传。"
-                f"/ The TIFF file has too many pages ({count}; the limit is {max_pages}). "
-                "Split it into several files and upload them separately."
-            )
+            raise TooLarge(stored("The TIFF file has too many pages (%(count)s; the limit is %(limit)s). Split it "
+                                  "into several files and upload them separately.", count=count, limit=max_pages))
         for page in range(count):
             try:
                 image.seek(page)
@@ -103,7 +101,7 @@ def _frame_count(image: Image.Image, media_type: str) -> int:
     try:
         return image.n_frames if media_type == "image/tiff" else 1
     except DECODE_ERRORS as error:
-        raise damaged("TIFF", "页目录不完整", "page directories are incomplete") from error
+        raise damaged("TIFF", stored("page directories are incomplete")) from error
 
 
 def _frame(image: Image.Image, label: str, media_type: str, index: int, max_pixels: int) -> Image.Image:
@@ -120,7 +118,7 @@ def _frame(image: Image.Image, label: str, media_type: str, index: int, max_pixe
             dpi = (dpi[1], dpi[0])
         page = _normal_mode(page)
     except DECODE_ERRORS as error:
-        raise damaged(label, "数据不完整或已损坏", "data is incomplete or damaged") from error
+        raise damaged(label, stored("data is incomplete or damaged")) from error
     page.info["dpi"] = dpi
     return page
 
@@ -134,20 +132,19 @@ def _check_pixels(image: Image.Image, label: str, page: int, max_pixels: int) ->
 def _too_many_pixels(
     label: str, size: tuple[int, int] | None, max_pixels: int | None, page: int = 1
 ) -> TooLarge:
-    stated = stated_en = ""
     if size and max_pixels:
-        stated = f"（{size[0]}×{size[1]} 像素，上限 {max_pixels / 1e6:.0f} 百万像素）"
-        stated_en = f" ({size[0]}×{size[1]} pixels; the limit is {max_pixels / 1e6:.0f} megapixels)"
-    return TooLarge(
-        f"{label} 图像第 {page} 页像素过多{stated}，系统拒绝解码以保护服务。"
-        "请以 300 dpi 左右的常规分辨率重新扫描或导出后上传。"
-        f"/ Page {page} of the {label} image has too many pixels{stated_en}; it was refused unread "
-        "to protect the service. Re-scan or export it at a normal resolution (about 300 dpi) and upload it again."
-    )
+        return TooLarge(stored(
+            "Page %(page)s of the %(kind)s image has too many pixels (%(size)s pixels; the limit is %(limit)s "
+            "megapixels); it was refused unread to protect the service. Re-scan or export it at a normal resolution "
+            "(about 300 dpi) and upload it again.",
+            page=page, kind=label, size=f"{size[0]}×{size[1]}", limit=f"{max_pixels / 1e6:.0f}"))
+    return TooLarge(stored(
+        "Page %(page)s of the %(kind)s image has too many pixels; it was refused unread to protect the service. "
+        "Re-scan or export it at a normal resolution (about 300 dpi) and upload it again.", page=page, kind=label))
 
 
 def _unreadable_directory(label: str, index: int) -> CorruptFile:
-    return damaged(label, f"第 {index + 1} 页的目录无法读取", f"directory of page {index + 1} cannot be read")
+    return damaged(label, stored("directory of page %(page)s cannot be read", page=index + 1))
 
 
 def _check_tiff_data(image: Image.Image, file_size: int, page: int) -> None:
@@ -159,11 +156,8 @@ def _check_tiff_data(image: Image.Image, file_size: int, page: int) -> None:
         offsets = offsets if isinstance(offsets, tuple) else (offsets,)
         counts = counts if isinstance(counts, tuple) else (counts,)
         if any(o + c > file_size for o, c in zip(offsets, counts, strict=False)):
-            raise damaged(
-                "TIFF",
-                f"数据不完整（第 {page} 页的图像数据超出文件末尾）",
-                f"data is incomplete (page {page} runs past the end of the file)",
-            )
+            raise damaged("TIFF", stored("data is incomplete (page %(page)s runs past the end of the file)",
+                                         page=page))
 
 
 def _dpi(value: object) -> tuple[int, int]:

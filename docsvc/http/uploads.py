@@ -19,9 +19,7 @@ def uploaded_files() -> list[FileStorage]:
     if request.mimetype == "multipart/form-data" and (request.content_length or 0) > 0 and not request.form:
         # werkzeug drops a whole multipart body whose part headers are not UTF-8 (a GBK file name
         # from an old client): say so, rather than "no files".
-        raise UnreadableUpload(
-            "无法读取上传内容：文件名不是 UTF-8 编码（例如 GBK），整个请求未被接收。请用 UTF-8 文件名重新上传，"
-            "或改用 `docsvc import` / 热文件夹（它们能识别 GBK 文件名）。 / The upload could not be read: a file "
-            "name is not UTF-8 (GBK, say), so nothing was received. Send the files again with UTF-8 names, or use "
-            "`docsvc import` or the hot folder, which read GBK names.")
+        raise UnreadableUpload(_(
+            "The upload could not be read: a file name is not UTF-8 (GBK, say), so nothing was received. Send the "
+            "files again with UTF-8 names, or use `docsvc import` or the hot folder, which read GBK names."))
     raise UnreadableUpload(_("No files: choose some, or send them as multipart field `files`."))

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import FileState, JobState
 from docsvc.errors import NotAllowedNow, require_found
-from docsvc.i18n import _
 from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
 from docsvc.models import Batch, BatchFile, Document, Page, User
 from docsvc.governance import audit
+from docsvc.i18n import _, shown
 from docsvc.pipeline import jobstate
 
 
@@ -19,6 +19,7 @@ from docsvc.pipeline import jobstate
 
 @dataclass
 class FileReport:
+    """One file of a batch as its readers see it: `error` and `warning` in the reader's language."""
     id: int
     name: str
     status: str
@@ -56,7 +57,8 @@ PAGE_TILES_PER_FILE = 120
 
 
 def page_tiles(session: Session, batch_id: int) -> dict[int, list[dict[str, object]]]:
-    """Per file: its first pages' id, number, status and error, for the batch page's thumbnails."""
+    """Per file: its first pages' id, number, status and error (in the reader's language), for the batch page's
+    thumbnails."""
     tiles: dict[int, list[dict[str, object]]] = {}
     rows = session.execute(
         select(Document.batch_file_id, Page.id, Page.number, Page.status, Page.error)
@@ -66,7 +68,8 @@ def page_tiles(session: Session, batch_id: int) -> dict[int, list[dict[str, obje
         .order_by(Document.batch_file_id, Document.id, Page.number)
     )
     for file_id, page_id, number, status, error in rows:
-        tiles.setdefault(file_id, []).append({"id": page_id, "number": number, "status": status, "error": error})
+        tiles.setdefault(file_id, []).append({"id": page_id, "number": number, "status": status,
+                                              "error": shown(error) or None})
     return tiles
 
 
@@ -115,7 +118,8 @@ def batch_reports(session: Session, batches: list[Batch]) -> list[BatchReport]:
 def _file_report(bf: BatchFile, pages: dict[str, int], document_ids: list[int]) -> FileReport:
     total = sum(pages.values())
     done, failed = pages.get(JobState.DONE, 0), pages.get(JobState.FAILED, 0)
-    report = FileReport(bf.id, bf.filename, bf.status, bf.error, document_ids, total, done, failed, bf.warning)
+    report = FileReport(bf.id, bf.filename, bf.status, shown(bf.error) or None, document_ids, total, done, failed,
+                        shown(bf.warning) or None)
     if bf.status == FileState.DUPLICATE:
         report.document_ids = [bf.duplicate_of_id] if bf.duplicate_of_id else []
         report.pages_total = 0
@@ -126,8 +130,8 @@ def _file_report(bf: BatchFile, pages: dict[str, int], document_ids: list[int]) 
             report.status = FileState.DONE
         else:
             report.status = FileState.FAILED if done == 0 else FileState.PARTIAL
-            report.error = (f"{failed} 页未能识别，其余页面已完成。请打开批次查看原因并重试失败的页面。 / "
-                            f"{failed} page(s) failed; the rest are done. Open the batch to see why and retry them.")
+            report.error = _("%(n)s page(s) failed; the rest are done. Open the batch to see why and retry them.",
+                             n=failed)
     return report
 
 
@@ -149,7 +153,7 @@ def retry_page(session: Session, jobs: JobQueue, page_id: int, *, actor: User | 
     """Reset a failed page and queue it again; the reset, its audit event and its job commit together."""
     page = require_found(session.get(Page, page_id), _("Page #%(id)s does not exist.", id=page_id))
     if page.status != JobState.FAILED:
-        raise NotAllowedNow(f"页面 #{page_id} 没有失败，无需重试。 / Page #{page_id} has not failed; nothing to retry.")
+        raise NotAllowedNow(_("Page #%(id)s has not failed; nothing to retry.", id=page_id))
     jobstate.reset(page)
     audit.record(session, actor, "page.retry", object_type="page", object_id=page.id, ip=ip)
     job = add_to_outbox(session, Stage.PAGE, page.id)

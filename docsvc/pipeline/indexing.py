@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, joinedload
 from docsvc.governance.access import is_sensitive
 from docsvc.constants import IndexState
 from docsvc.files.documents import is_live
+from docsvc.i18n import _
 from docsvc.models import Document, Page
 from docsvc.search import PageRecord, SearchIndex
 
@@ -71,13 +72,11 @@ class IndexUnwritable(RuntimeError):
     the pages stay index-pending, and the index job runs again (RQ's retries, each scheduler round)."""
 
     def __init__(self, index: SearchIndex, exc: OSError, waiting: int) -> None:
-        super().__init__(
-            f"搜索索引目录 {index.current_directory()} 无法写入（{exc.strerror or exc}）：可能磁盘已满或目录只读。"
-            f"搜索仍使用上次成功写入的索引；{waiting} 页正等待写入索引，故障排除后会自动补上。请管理员释放磁盘空间或"
-            f"恢复该目录的写权限。 / The search index folder {index.current_directory()} cannot be written "
-            f"({exc.strerror or exc}): the disk may be full or the folder read-only. Searches still answer from "
-            f"the last good index; {waiting} page(s) wait for the index and are added once the fault is cleared. "
-            "Free disk space or restore write access to the folder.")
+        super().__init__(_(
+            "The search index folder %(folder)s cannot be written (%(fault)s): the disk may be full or the folder "
+            "read-only. Searches still answer from the last good index; %(n)s page(s) wait for the index and are "
+            "added once the fault is cleared. Free disk space or restore write access to the folder.",
+            folder=str(index.current_directory()), fault=exc.strerror or str(exc), n=waiting))
 
 
 def _waiting(session: Session) -> int:

@@ -13,7 +13,7 @@ from docsvc.constants import FileState
 from docsvc.formats import safe_filename
 from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
 from docsvc.errors import Conflict, DomainError, Unavailable
-from docsvc.i18n import _
+from docsvc.i18n import _, stored
 from docsvc.models import Batch, BatchFile, DestroyedOriginal, Document, User
 from docsvc.governance import audit
 from storage import ObjectStore, StoreUnavailable
@@ -58,20 +58,20 @@ def receive(
         # The original goes to the store before the audit event takes the chain lock: a large file
         # must not hold up every other audited request while it is copied.
         try:
-            stored, created = store.put_original(upload.stream)
+            original, created = store.put_original(upload.stream)
         except StoreUnavailable as exc:
             session.rollback()
             raise StoreDown(safe_filename(upload.filename), batch.id if position > 1 else None, position - 1) from exc
-        destroyed = session.get(DestroyedOriginal, stored.sha256)
+        destroyed = session.get(DestroyedOriginal, original.sha256)
         reason = (reason_for_destroyed or "").strip()
         if destroyed is not None and not reason:
             if created:  # what was destroyed is not kept because someone sent it again
-                store.delete(stored.key)
+                store.delete(original.key)
             session.rollback()
             raise DestroyedContent(safe_filename(upload.filename), destroyed)
         bf = BatchFile(batch_id=batch.id, position=position, filename=safe_filename(upload.filename),
-                       size=stored.size, sha256=stored.sha256, original_key=stored.key)
-        existing = _filed_document(session, stored.sha256)
+                       size=original.size, sha256=original.sha256, original_key=original.key)
+        existing = _filed_document(session, original.sha256)
         if existing is not None:
             mark_duplicate(bf, existing)
         session.add(bf)
@@ -122,12 +122,10 @@ class DestroyedContent(Conflict):
     """The file's content was erased by a destruction list; it comes back only with a reason."""
 
     def __init__(self, filename: str, destroyed: DestroyedOriginal) -> None:
-        day = f"{destroyed.destroyed_at:%Y-%m-%d}"
-        super().__init__(
-            f"文件“{filename}”的内容已于 {day} 按销毁清册 #{destroyed.list_id} 销毁，未予保存。如确需重新保存，请在"
-            f"“重新保存已销毁内容的理由”中写明理由后再上传（将记入审计日志）。 / The content of {filename} was destroyed "
-            f"on {day} by destruction list #{destroyed.list_id} and was not stored. To store it again, upload it "
-            "with a reason (reason_for_destroyed); the reason is audited.")
+        super().__init__(_(
+            "The content of %(name)s was destroyed on %(day)s by destruction list #%(list)s and was not stored. To "
+            "store it again, upload it with a reason (reason_for_destroyed); the reason is audited.",
+            name=filename, day=f"{destroyed.destroyed_at:%Y-%m-%d}", list=destroyed.list_id))
         self.list_id = destroyed.list_id
 
 
@@ -136,14 +134,16 @@ class StoreDown(Unavailable):
     records it; files of the same upload sent before it stay stored and recorded."""
 
     def __init__(self, filename: str, batch_id: int | None, kept: int) -> None:
-        zh_kept = f"本次上传中此前的 {kept} 个文件已保存在批次 #{batch_id} 中，无需重传。" if kept else "本次上传未保存任何文件。"
-        en_kept = (f"The {kept} file(s) sent before it were stored in batch #{batch_id}; do not send them again."
-                   if kept else "Nothing from this upload was stored.")
-        super().__init__(
-            f"对象存储暂时无法访问，文件“{filename}”未能保存。{zh_kept}请稍后重新上传该文件及其后的文件；"
-            f"如几分钟后仍失败，请联系系统管理员检查 MinIO/对象存储服务。 / The object store cannot be reached, so "
-            f"{filename} was not stored. {en_kept} Upload it (and the files after it) again in a few minutes; if it "
-            "still fails, ask the administrator to check the MinIO / object store service.")
+        if kept:
+            text = _("The object store cannot be reached, so %(name)s was not stored. The %(n)s file(s) sent before "
+                     "it were stored in batch #%(batch)s; do not send them again. Upload it (and the files after it) "
+                     "again in a few minutes; if it still fails, ask the administrator to check the MinIO / object "
+                     "store service.", name=filename, n=kept, batch=batch_id)
+        else:
+            text = _("The object store cannot be reached, so %(name)s was not stored. Nothing from this upload was "
+                     "stored. Upload it again in a few minutes; if it still fails, ask the administrator to check the "
+                     "MinIO / object store service.", name=filename)
+        super().__init__(text)
         self.batch_id = batch_id
 
 
@@ -154,10 +154,11 @@ def mark_duplicate(bf: BatchFile, existing: Document) -> None:
     bf.page_count = existing.page_count
     bf.media_type = existing.media_type
     # The message is stored and shown to everyone who sees the batch: a sensitive title stays out.
-    hidden = is_sensitive(existing)
-    zh, en = ("", "") if hidden else (f"（{existing.title}）", f" ({existing.title})")
-    bf.error = (f"与已有文档 #{existing.id}{zh}内容完全相同，未重复保存。 / "
-                f"Identical to existing document #{existing.id}{en}; not stored again.")
+    if is_sensitive(existing):
+        bf.error = stored("Identical to existing document #%(id)s; not stored again.", id=existing.id)
+    else:
+        bf.error = stored("Identical to existing document #%(id)s (%(title)s); not stored again.",
+                          id=existing.id, title=existing.title)
 
 
 def _filed_document(session: Session, sha256: str) -> Document | None:

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from docsvc.constants import MAX_ATTEMPTS, STALE_CLAIM_S, STUCK_QUEUED_S, IndexState, JobState
 from docsvc.config import Settings
+from docsvc.errors import Explained
 from docsvc.formats import FileProblem
 from docsvc.formats.decoder import Limits
-from docsvc.i18n import stored
+from docsvc.i18n import shown, stored
 from docsvc.jobs import JobQueue, Stage, add_to_outbox
 from docsvc.models import BatchFile, OutboxEntry, Page, utcnow
 
@@ -58,23 +59,25 @@ def claim(session: Session, model: type[Row], row_id: int) -> Row | None:
 @contextmanager
 def running(session: Session, row: Row, what: str) -> Iterator[Row]:
     """Run a job's body with its claim renewed: a file problem fails at once; other faults retry, then fail
-    with a message. `what` names the work in the log; the message goes on the row, shown beside the page or
-    file it belongs to, and is kept untranslated (i18n.stored) for whoever reads it later."""
+    with a message naming `what` (a stored text). The message is kept on the row as a stored text
+    (docsvc.i18n.stored), so each reader sees it in their own language."""
     with _renewed(session, row):
         try:
             yield row
         except FileProblem as problem:
             session.rollback()
-            _finish(session, row, JobState.FAILED, problem.message)
+            _finish(session, row, JobState.FAILED, problem.stored)
         except Exception as exc:
             session.rollback()
             session.refresh(row)
-            detail = f"{type(exc).__name__}: {exc}"[:500]
+            # Our own faults keep their message untranslated too; anyone else's is shown as it was raised.
+            detail = exc.stored if isinstance(exc, Explained) else f"{type(exc).__name__}: {exc}"[:500]
             if row.attempts >= MAX_ATTEMPTS:
-                log.exception("%s failed for good after %d attempts", what, row.attempts)
+                log.exception("%s failed for good after %d attempts", shown(what), row.attempts)
                 _finish(session, row, JobState.FAILED,
-                        stored("Processing failed after %(attempts)s attempts: %(detail)s. Retry it later; if it "
-                               "fails again, contact the administrator.", attempts=row.attempts, detail=detail))
+                        stored("%(what)s failed after %(attempts)s attempts. Retry it later; if it fails again, "
+                               "contact the administrator. The fault: %(detail)s",
+                               what=what, attempts=row.attempts, detail=detail))
                 return
             _finish(session, row, JobState.QUEUED,
                     stored("Temporary fault, retrying automatically (attempt %(attempt)s): %(detail)s",

@@ -29,6 +29,7 @@ from docsvc.ocr.layout import LAYOUT_VERSION, reading_text
 from docsvc.ocr.readers import ocr_reader, text_layer_reader
 from docsvc.pipeline import jobstate
 from docsvc.files import suggestions
+from docsvc.i18n import stored
 from sqlalchemy.orm import Session
 from storage import ObjectStore
 
@@ -56,7 +57,8 @@ def process_page(session: Session, settings: Settings, store: ObjectStore, jobs:
     if page is None:
         return
     document = page.document
-    with jobstate.running(session, page, f"第 {page.number} 页（{document.title}）"):
+    what = stored("Page %(number)s (%(title)s)", number=page.number, title=document.title)
+    with jobstate.running(session, page, what):
         # A page moved in from another scan reads from its own original.
         with store.local_path(page.source_key) as path:
             image, text = read_page(Path(path), page.source_media_type, page.source_index, settings)

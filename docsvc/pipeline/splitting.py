@@ -12,6 +12,7 @@ from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
 from docsvc.models import BatchFile, Document, Page
 from docsvc.files import coversheets as cover_filing
 from docsvc.formats import coversheets, decoder, safe_filename
+from docsvc.i18n import stored
 from docsvc.pipeline import jobstate
 from docsvc.pipeline.intake import mark_duplicate
 from storage import ObjectStore
@@ -24,7 +25,7 @@ def split_file(session: Session, store: ObjectStore, jobs: JobQueue, batch_file_
     bf = jobstate.claim(session, BatchFile, batch_file_id)
     if bf is None:
         return
-    with jobstate.running(session, bf, f"文件“{bf.filename}”"):
+    with jobstate.running(session, bf, stored("The file %(name)s", name=bf.filename)):
         assert bf.original_key is not None
         duplicate = _other_document_with(session, bf)
         if duplicate is not None:
@@ -91,19 +92,18 @@ def _other_document_with(session: Session, bf: BatchFile) -> Document | None:
 
 
 def active_content_warning(info: decoder.Survey) -> str | None:
-    """A PDF's scripts and attached files are kept in the original, never run or opened: the archivist is told."""
+    """A PDF's scripts and attached files are kept in the original, never run or opened: the archivist is told
+    (a stored text: the file's warning)."""
     if not info.javascript and not info.attachments:
         return None
-    zh, en = [], []
-    if info.javascript:
-        zh.append("JavaScript 脚本")
-        en.append("JavaScript")
-    if info.attachments:
-        shown = [safe_filename(name) for name in info.attachments[:5]]  # named by the sender: shown as text only
-        names = "、".join(shown) + ("…" if len(info.attachments) > 5 else "")
-        zh.append(f"{len(info.attachments)} 个嵌入文件（{names}）")
-        en.append(f"{len(info.attachments)} embedded file(s) ({', '.join(shown)})")
-    return (f"注意：该 PDF 含有{'和'.join(zh)}。原件按原样保存，系统不会执行脚本，也不会打开或提取嵌入文件；只有页面被读取。"
-            "如需其中的附件，请向来源索取单独的文件。 / Note: this PDF contains " + " and ".join(en) + ". The original is "
-            "kept as it came; the scripts are never run and the embedded files never opened or extracted — only the "
-            "pages are read. Ask the sender for any attachment you need as a file of its own.")
+    # named by the sender: shown as text only
+    names = ", ".join(safe_filename(name) for name in info.attachments[:5]) + ("…" if len(info.attachments) > 5 else "")
+    if not info.attachments:
+        contents = stored("JavaScript")
+    elif not info.javascript:
+        contents = stored("%(n)s embedded file(s) (%(names)s)", n=len(info.attachments), names=names)
+    else:
+        contents = stored("JavaScript and %(n)s embedded file(s) (%(names)s)", n=len(info.attachments), names=names)
+    return stored("Note: this PDF contains %(contents)s. The original is kept as it came; the scripts are never run "
+                  "and the embedded files never opened or extracted — only the pages are read. Ask the sender for "
+                  "any attachment you need as a file of its own.", contents=contents)
