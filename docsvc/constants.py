@@ -194,3 +194,7 @@ class FixityOutcome(StrEnum):
 
 # Work that says `queued` this long without a worker taking it is stuck (docsvc check).
 STUCK_QUEUED_S = 60 * 60
+
+
+# A customer file's grade, stored as archivists write it; labels.py names each in the reader's language.
+GRADES = ("一级", "二级", "三级")

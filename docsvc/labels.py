@@ -2,6 +2,7 @@
 audit actions, queue and store kinds, a page's text source. Templates ask `label(kind, code)`."""
 from __future__ import annotations
 
+from docsvc.constants import GRADES
 from docsvc.i18n import lazy_gettext as _l
 
 LABELS = {
@@ -59,6 +60,8 @@ LABELS = {
         'partial': _l('Partly failed'),
         'duplicate': _l('Duplicate'),
     },
+    # customer grades are stored as the archivists write them (constants.GRADES), shown in the reader's language
+    'grade': dict(zip(GRADES, (_l("Grade 1"), _l("Grade 2"), _l("Grade 3")))),
     'source': {
         'text_layer': _l("PDF text layer"),
         'ocr': _l("OCR"),

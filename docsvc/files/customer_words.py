@@ -4,7 +4,7 @@ Grades and status words are the values archivists type and the marketing system 
 headers are the spellings its exports use, which the importer recognises whatever the reader's language."""
 from __future__ import annotations
 
-GRADES = ("一级", "二级", "三级")  # stored as written
+from docsvc.constants import GRADES  # noqa: F401  (the grades are data of every layer: constants holds them)
 # Status words seen in exports and typed in forms, and the status they mean.
 STATUS_WORDS = {"在用": "active", "正常": "active", "销户": "closed", "已销户": "closed"}
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
