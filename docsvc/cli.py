@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from tqdm import tqdm
 
 import workers
-from docsvc import create_app, db, logs
+from docsvc import create_app, db, logs, operations
 from docsvc.config import ConfigError, Settings
-from docsvc.constants import FileState, Grant, IndexState, Role
+from docsvc.constants import FileState, Grant, IndexState, OperationKind, Role
 from docsvc.errors import DomainError
 from docsvc.files import four_properties, four_properties_report
 from docsvc.governance import audit, fixity, retention
@@ -109,11 +109,11 @@ def db_upgrade() -> None:
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
-    """Run an RQ worker on QUEUES (default: ingest ocr). Run exactly one worker on `index`."""
+    """Run an RQ worker on QUEUES (default: ingest ocr operations). Run exactly one worker on `index`."""
     rt = _runtime(logging.INFO)
     if "index" in queues:
         _announce_schema_rebuild(rt)
-    run_worker(list(queues) or ["ingest", "ocr"], burst=burst)
+    run_worker(list(queues) or ["ingest", "ocr", "operations"], burst=burst)
 
 
 def _announce_schema_rebuild(rt: Runtime) -> None:
@@ -133,15 +133,14 @@ def reindex(commit_every: int, procs: int) -> None:
     rt = _migrated_runtime()
     with rt.sessions() as session:
         total = reindex_service.count_indexable(session)
-    bar = tqdm(total=total, desc=_("reindexing"), unit="page")
-
-    def progress(done: int, _last_page_id: int) -> None:
-        bar.n = min(done, total)
-        bar.refresh()
-
-    reindex_service.rebuild(rt.sessions, rt.index, progress=progress, commit_every=commit_every, procs=procs)
-    bar.n = total
-    bar.close()
+        bars = _StageBars()
+        # Registered as an operation: the administrator watches it in the browser too (/operations).
+        with operations.reported(session, OperationKind.REINDEX, {"command": "docsvc reindex"}, echo=bars) as (run, progress):
+            reindex_service.rebuild(rt.sessions, rt.index, progress=lambda done, _last: progress("pages", done, total),
+                                    commit_every=commit_every, procs=procs)
+            progress("pages", total, total)
+            bars.close()
+            operations.finish(session, run, summary={"pages": total})
     click.echo(f"索引已重建并启用 / index rebuilt and live: {rt.index.current_directory()}")
     rt.close()
 
@@ -633,7 +632,7 @@ class _StageBars:
     """One tqdm bar per stage of a long command, closed when the next stage starts."""
 
     LABELS = {"tables": "数据表 / tables", "originals": "原件 / originals", "objects": "对象 / objects",
-              "manifest": "清单 / manifest", "validate": "校验备份包 / validating bag", "rows": "写入数据表 / rows",
+              "manifest": "清单 / manifest", "pages": "页 / pages", "validate": "校验备份包 / validating bag", "rows": "写入数据表 / rows",
               "redraw": "重绘页面图像 / redrawing page images", "index": "重建索引 / search index"}
 
     def __init__(self) -> None:
@@ -666,13 +665,22 @@ def backup_command(directory: Path, since: Path | None, with_derived: bool) -> N
     safe while the service runs. Exit status 0 only when every original was found intact."""
     rt = _migrated_runtime()
     bars = _StageBars()
-    try:
-        report = backup_service.write(rt.engine, rt.store, directory, since=since, with_derived=with_derived,
-                                      progress=bars)
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        bars.close()
+    with rt.sessions() as session:
+        try:
+            # Registered as an operation: the administrator watches it in the browser too (/operations).
+            with operations.reported(session, OperationKind.BACKUP, {"folder": str(directory.absolute()),
+                                                                      "command": "docsvc backup"}, echo=bars) as (run, progress):
+                report = backup_service.write(rt.engine, rt.store, directory, since=since, with_derived=with_derived,
+                                              progress=progress)
+                failure = operations.backup_failure(report)
+                if failure:
+                    operations.fail(session, run, failure, summary=operations.backup_summary(report))
+                else:
+                    operations.finish(session, run, summary=operations.backup_summary(report))
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            bars.close()
     click.echo(f"备份完成 / backup written: {report.path}")
     click.echo(f"数据行 / rows {sum(report.rows.values())} in {len(report.rows)} tables; "
                f"原件 / originals {report.originals} (复制 / copied {report.originals_copied}, "

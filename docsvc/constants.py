@@ -17,6 +17,9 @@ class QueueName(StrEnum):
     INGEST = "ingest"
     OCR = "ocr"
     INDEX = "index"
+    # Long operations started by a person (backup, reindex, customer import, export): a queue of their
+    # own, so an hour-long backup never holds up the splitting of new uploads.
+    OPERATIONS = "operations"
 
 
 class JobState(StrEnum):
@@ -194,3 +197,17 @@ class FixityOutcome(StrEnum):
 
 # Work that says `queued` this long without a worker taking it is stuck (docsvc check).
 STUCK_QUEUED_S = 60 * 60
+
+
+class OperationKind(StrEnum):
+    """Long work a person starts and watches (docsvc.operations): one progress record per run."""
+    BACKUP = "backup"
+    REINDEX = "reindex"
+    CUSTOMER_IMPORT = "customer_import"
+    FILE_PDF = "file_pdf"  # a customer file as one PDF
+    ORIGINALS_ZIP = "originals_zip"  # a customer file's original scans in one ZIP
+
+
+def operation_result_key(operation_id: int, filename: str) -> str:
+    """Where the file an operation produced waits for its download."""
+    return f"operations/{operation_id}/{filename}"

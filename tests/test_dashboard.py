@@ -208,7 +208,7 @@ def test_admin_sees_queues_workers_fixity_and_disk_use(
     auth.login("adm", "admin")
     html = _home(client)
     assert _figure(html, "queue-kind").startswith("内置队列")
-    assert set(re.findall(r'data-queue="(\w+)"', html)) == {"ingest", "ocr", "index"}
+    assert set(re.findall(r'data-queue="(\w+)"', html)) == {"ingest", "ocr", "index", "operations"}
     status = embedded_runtime.jobs.status()
     assert all(w.state == "alive" for w in status.workers) and len(status.workers) >= 3
     assert html.count("status-done\">alive") == len(status.workers)

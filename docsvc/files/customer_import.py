@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +157,11 @@ def _rows(table: Table, mapping: dict[str, str]) -> Iterator[tuple[int, dict[str
 
 def run_import(session: Session, actor: User | None, table: Table, mapping: dict[str, str], rule: AccountRule,
                *, dry_run: bool, skip_rejected: bool = False, ip: str | None = None,
-               source_name: str = "") -> ImportReport:
+               source_name: str = "", progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
+    """Check every row, then write them in one transaction; `progress(stage, done, total)` hears of the rows
+    checked ("checking") and of the writing ("writing": reported before and after, never from inside the
+    transaction, whose lock a progress write on SQLite would wait for)."""
+    progress = progress or (lambda _stage, _done, _total: None)
     if "account" not in mapping or "name" not in mapping:
         raise ImportError_("请为“户号”和“户名”指定对应的列。 / Map the columns for account (户号) and name (户名).")
     if len(table.rows) > MAX_ROWS:
@@ -165,6 +169,7 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
     report = ImportReport(dry_run=dry_run, encoding=table.encoding)
     valid: dict[str, tuple[int, dict[str, object]]] = {}
     for n, raw in _rows(table, mapping):
+        progress("checking", n - 1, len(table.rows))
         account = "" if raw.get("account") is None else _cell_text(raw["account"])
         try:
             account = rule.check(account)
@@ -198,6 +203,8 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
     if dry_run or (report.rejected and not skip_rejected):
         session.rollback()
         return report
+    writes = len(inserts) + len(updates)
+    progress("writing", 0, writes)
     try:
         for i in range(0, len(inserts), _CHUNK):
             session.execute(insert(Customer), _fill(inserts[i:i + _CHUNK]))
@@ -219,6 +226,7 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
         session.execute(text("ANALYZE customers"))
         session.commit()
     report.applied = True
+    progress("writing", writes, writes)
     return report
 
 

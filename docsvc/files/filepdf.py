@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
@@ -37,6 +38,8 @@ from docsvc.files.documents import live_pages, page_words
 from docsvc.governance import audit
 from storage import ObjectStore
 from docsvc.i18n import _
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total), as docsvc.operations.Progress
 
 AUDIT_ACTION = "customer.download_file_pdf"
 NOTHING_TO_EXPORT = ("您无权下载该客户档案中的任何文档；如需下载，请申请借阅并勾选“允许下载”。 / "
@@ -111,7 +114,7 @@ def download_name(customer: Customer) -> str:
 
 
 def export_file(session: Session, store: ObjectStore, user: User, account: str, out: BinaryIO, *, ocr_dpi: int,
-                ip: str | None = None) -> FileExport:
+                ip: str | None = None, progress: Progress | None = None) -> FileExport:
     """The use case: write the PDF of `account`'s file for `user` to `out`, then audit the export with the
     documents given and withheld and the loan(s) allowing them. Nothing downloadable: refused, audited."""
     export = plan_export(session, user, get_customer(session, account))
@@ -121,7 +124,7 @@ def export_file(session: Session, store: ObjectStore, user: User, account: str, 
                      outcome="denied", ip=ip, detail={"withheld": withheld})
         session.commit()
         raise Forbidden(NOTHING_TO_EXPORT)
-    pages = write_pdf(export, store, out, exported_by=user.username, ocr_dpi=ocr_dpi)
+    pages = write_pdf(export, store, out, exported_by=user.username, ocr_dpi=ocr_dpi, progress=progress)
     loans = export.loan_ids
     audit.record(session, user, AUDIT_ACTION, object_type="customer", object_id=export.customer.account, ip=ip,
                  loan_id=loans[0] if loans else None,
@@ -132,8 +135,8 @@ def export_file(session: Session, store: ObjectStore, user: User, account: str, 
 
 
 def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported_by: str, ocr_dpi: int,
-              now: datetime | None = None) -> int:
-    """Write the PDF to `out`; returns its page count."""
+              now: datetime | None = None, progress: Progress | None = None) -> int:
+    """Write the PDF to `out`; returns its page count. `progress("pages", done, total)` hears of each page."""
     moment = now or datetime.now(timezone.utc)
     writer = ImagePdfWriter(out, title=f"客户档案 {export.customer.account} {export.customer.name}", now=moment)
     for number, rows in enumerate(export.layout, start=1):
@@ -142,6 +145,8 @@ def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported
     for entry in export.included:
         for page in entry.pages:
             _add_page(writer, store, entry.document, page, ocr_dpi)
+            if progress is not None:
+                progress("pages", writer.page_count, export.pages)
     writer.close()
     assert writer.page_count == export.pages, "the contents promised other page numbers"
     return writer.page_count

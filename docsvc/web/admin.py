@@ -61,7 +61,7 @@ def update(user_id: int) -> object:
 @rule(Action.VIEW_INTEGRITY)
 def integrity() -> object:
     return render_template("admin/integrity.html", fixity=fixity.dashboard(db()), readers=reread.readers_summary(db()),
-                           backlog=backlog(db()))
+                           backlog=backlog(db()), backup_dir=runtime().settings.backup_dir)
 
 
 @bp.route("/four-properties")

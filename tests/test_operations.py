@@ -1,0 +1,214 @@
+"""Long operations (docsvc.operations): started in the browser, run by the real job queue, watched through a
+progress record that a fresh request (a reload, another browser) reads where it is."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from docsvc.constants import JobState
+from docsvc.models import AuditEvent, Customer, Operation
+from docsvc.runtime import Runtime
+from tests.conftest import PASSWORD, AuthActions, _csrf_from, docsvc_cli
+from tests.factories import add_document, add_stored_document
+from tests.markers import integration
+from tests.testdata import make_text_pdf
+
+pytestmark = integration
+
+
+def customers_csv(rows: int, bad_rows: int = 0) -> bytes:
+    lines = ["户号,户名,用电地址"]
+    lines += [f"{3100000000 + n},客户{n},城东区人民路{n}号" for n in range(rows)]
+    lines += [f"x{n},坏行{n}," for n in range(bad_rows)]  # not a 10-digit 户号: rejected
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def start_import(client: FlaskClient, auth: AuthActions, data: bytes, **form: str) -> int:
+    """Upload, keep the guessed mapping, press Import; returns the operation the page went to."""
+    page = client.post("/customers/import", data={"csrf_token": auth.csrf("/customers/import"),
+                                                  "file": (__import__("io").BytesIO(data), "list.csv")},
+                       content_type="multipart/form-data")
+    html = page.get_data(as_text=True)
+    token = re.search(r'name="token" value="(\w+)"', html).group(1)  # type: ignore[union-attr]
+    mapping = dict(re.findall(r'<select name="(map_\w+)">.*?<option selected>([^<]+)</option>', html, re.S))
+    response = client.post("/customers/import", data={"csrf_token": _csrf_from(html), "token": token,
+                                                      "action": "import", **mapping, **form})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[-1])
+
+
+def wait_for(client: FlaskClient, operation_id: int, timeout_s: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = client.get(f"/operations/{operation_id}/progress").get_json()
+        if state["status"] in (JobState.DONE, JobState.FAILED):
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"operation #{operation_id} still {state}")
+
+
+def fresh_client(client: FlaskClient, username: str) -> FlaskClient:
+    """Another browser: nothing shared with the first but the server (the reload that must find the run)."""
+    other = client.application.test_client()
+    page = other.get("/login")
+    other.post("/login", data={"username": username, "password": PASSWORD,
+                               "csrf_token": _csrf_from(page.get_data(as_text=True))})
+    return other
+
+
+def test_a_customer_import_runs_in_the_background_and_a_reload_finds_it_done(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    auth.login("arch", "archivist")
+    operation_id = start_import(client, auth, customers_csv(3000))
+    page = client.get(f"/operations/{operation_id}").get_data(as_text=True)
+    assert 'id="op-bar"' in page and "operation-progress.js" in page
+
+    state = wait_for(client, operation_id)
+    assert state["status"] == "done", state
+    assert state["percent"] == 100 and state["done"] == state["total"] == 3000 and state["stage"] == "writing"
+    assert state["summary"]["created"] == 3000 and state["summary"]["rejected"] == 0
+    with embedded_runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 3000
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.action == "customer.import")) == 1
+
+    reloaded = fresh_client(client, "arch").get(f"/operations/{operation_id}").get_data(as_text=True)
+    assert "status-done" in reloaded and re.search(r'<td>3000</td>', reloaded)
+    listing = fresh_client(client, "arch").get("/operations/").get_data(as_text=True)
+    assert f'data-operation="{operation_id}"' in listing
+
+
+def test_an_import_with_rejected_rows_fails_saying_what_to_do_in_the_readers_language(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    auth.login("arch", "archivist")
+    operation_id = start_import(client, auth, customers_csv(20, bad_rows=2))
+    state = wait_for(client, operation_id)
+    assert state["status"] == "failed" and state["summary"]["rejected"] == 2
+    assert "拒绝" in state["error"]  # the interface's default language
+    english = client.get(f"/operations/{operation_id}", headers={"Accept-Language": "en"})
+    client.set_cookie("lang", "en")
+    page = client.get(f"/operations/{operation_id}").get_data(as_text=True)
+    assert english.status_code == 200 and "Nothing was imported: 2 row(s) were rejected" in page
+    errors = client.get(f"/operations/{operation_id}/download")
+    assert errors.status_code == 200 and "x0" in errors.get_data(as_text=True)
+    with embedded_runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_someone_elses_operation_is_not_shown(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login("arch", "archivist")
+    operation_id = start_import(client, auth, customers_csv(5))
+    wait_for(client, operation_id)
+    other = fresh_client(client, auth.users.make("arch2", "archivist"))
+    assert other.get(f"/operations/{operation_id}/progress").status_code == 404
+    assert f'data-operation="{operation_id}"' not in other.get("/operations/").get_data(as_text=True)
+
+
+def test_an_admin_backs_up_from_the_browser_into_the_configured_folder(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime, tmp_path: Path) -> None:
+    add_stored_document(embedded_runtime, make_text_pdf(["一页"]), texts=["一页"], title="合同")
+    embedded_runtime.settings = embedded_runtime.settings.with_(backup_dir=tmp_path / "backups")
+    auth.login("adm", "admin")
+    response = client.post("/operations/backup", data={"csrf_token": auth.csrf("/operations/")})
+    operation_id = int(response.headers["Location"].rsplit("/", 1)[-1])
+    state = wait_for(client, operation_id)
+    assert state["status"] == "done", state
+    assert state["summary"]["originals"] == 1 and state["stage"] == "manifest" and state["done"] == state["total"]
+    folder = Path(state["summary"]["folder"])
+    assert folder.parent == tmp_path / "backups" and (folder / "bagit.txt").exists()
+    assert str(folder) in fresh_client(client, "adm").get(f"/operations/{operation_id}").get_data(as_text=True)
+
+
+def test_a_backup_is_refused_when_no_folder_is_configured(client: FlaskClient, auth: AuthActions,
+                                                          embedded_runtime: Runtime) -> None:
+    auth.login("adm", "admin")
+    response = client.post("/operations/backup", data={"csrf_token": auth.csrf("/operations/")},
+                           follow_redirects=True)
+    assert "DOCSVC_BACKUP_DIR" in response.get_data(as_text=True)
+    with embedded_runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Operation)) == 0
+
+
+def test_a_backup_that_cannot_write_fails_with_its_reason(client: FlaskClient, auth: AuthActions,
+                                                          embedded_runtime: Runtime, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the backup folder should be")
+    embedded_runtime.settings = embedded_runtime.settings.with_(backup_dir=blocker)
+    auth.login("adm", "admin")
+    response = client.post("/operations/backup", data={"csrf_token": auth.csrf("/operations/")})
+    state = wait_for(client, int(response.headers["Location"].rsplit("/", 1)[-1]))
+    assert state["status"] == "failed" and "备份" in state["error"]
+    assert "failed" in client.get("/operations/").get_data(as_text=True)
+
+
+def test_only_the_administrator_starts_backups_and_rebuilds(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login("arch", "archivist")
+    token = auth.csrf("/operations/")
+    assert client.post("/operations/backup", data={"csrf_token": token}).status_code == 403
+    assert client.post("/operations/reindex", data={"csrf_token": token}).status_code == 403
+
+
+def test_an_admin_rebuilds_the_search_index_and_watches_it(client: FlaskClient, auth: AuthActions,
+                                                           embedded_runtime: Runtime) -> None:
+    with embedded_runtime.sessions() as s:
+        for n in range(3):
+            add_document(s, key=str(n), texts=[f"产权分界点第{n}页", "第二页"])
+        s.commit()
+    auth.login("adm", "admin")
+    assert 'id="start-reindex"' in client.get("/admin/integrity").get_data(as_text=True)
+    response = client.post("/operations/reindex", data={"csrf_token": auth.csrf("/admin/integrity")})
+    state = wait_for(client, int(response.headers["Location"].rsplit("/", 1)[-1]))
+    assert state["status"] == "done" and state["done"] == state["total"] == 6 and state["summary"]["pages"] == 6
+    assert len(embedded_runtime.index.search("产权分界点").hits) == 3
+
+
+def test_a_customer_file_pdf_is_made_in_the_background_and_offered_to_whoever_asked(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    with embedded_runtime.sessions() as s:
+        s.add(Customer(account="3012345678", name="张三"))
+        s.commit()
+        customer_id = s.scalar(select(Customer.id))
+    add_stored_document(embedded_runtime, make_text_pdf(["一", "二"]), texts=["一", "二"], title="合同",
+                        customer_id=customer_id, doc_type="HT")
+    auth.login("arch", "archivist")
+    page = client.get("/customers/3012345678").get_data(as_text=True)
+    response = client.post("/customers/3012345678/file.pdf", data={"csrf_token": _csrf_from(page)})
+    operation_id = int(response.headers["Location"].rsplit("/", 1)[-1])
+    state = wait_for(client, operation_id)
+    assert state["status"] == "done" and state["download"], state
+    pdf = client.get(f"/operations/{operation_id}/download")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
+    other = fresh_client(client, auth.users.make("adm", "admin"))
+    assert other.get(f"/operations/{operation_id}/download").status_code == 404  # the admin watches, not reads
+
+
+def test_a_backup_from_the_command_line_shows_in_the_browser(client: FlaskClient, auth: AuthActions,
+                                                             embedded_runtime: Runtime, tmp_path: Path) -> None:
+    env = {"DOCSVC_DATA_DIR": str(embedded_runtime.settings.data_dir), "DOCSVC_SECRET_KEY": "test-secret"}
+    done = docsvc_cli("backup", str(tmp_path / "cli-backup"), env=env)
+    assert done.returncode == 0, done.stderr
+    auth.login("adm", "admin")
+    listing = client.get("/operations/").get_data(as_text=True)
+    with embedded_runtime.sessions() as s:
+        operation = s.scalars(select(Operation)).one()
+        assert (operation.kind, operation.status, operation.started_by_id) == ("backup", "done", None)
+        assert operation.done == operation.total and operation.finished_at is not None
+    assert f'data-operation="{operation.id}"' in listing
+
+
+@pytest.mark.parametrize("kind", ["reindex"])
+def test_a_reindex_from_the_command_line_is_recorded(kind: str, embedded_runtime: Runtime) -> None:
+    with embedded_runtime.sessions() as s:
+        add_document(s, key="r", texts=["一页", "两页"])
+        s.commit()
+    env = {"DOCSVC_DATA_DIR": str(embedded_runtime.settings.data_dir), "DOCSVC_SECRET_KEY": "test-secret"}
+    done = docsvc_cli(kind, "--procs", "1", env=env)
+    assert done.returncode == 0, done.stderr
+    with embedded_runtime.sessions() as s:
+        operation = s.scalars(select(Operation)).one()
+        assert (operation.kind, operation.status, operation.done, operation.total) == ("reindex", "done", 2, 2)
