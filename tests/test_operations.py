@@ -2,8 +2,10 @@
 progress record that a fresh request (a reload, another browser) reads where it is."""
 from __future__ import annotations
 
+import io
 import re
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,9 @@ from docsvc.models import AuditEvent, Customer, Operation
 from docsvc.runtime import Runtime
 from tests.conftest import PASSWORD, AuthActions, _csrf_from, docsvc_cli
 from tests.factories import add_document, add_stored_document
-from tests.markers import integration
-from tests.testdata import make_text_pdf
+from tests.test_file_pdf import ACCOUNT, _customer_file
 
-pytestmark = integration
+pytestmark = pytest.mark.integration  # the real job threads; a backup's own process; the docsvc command
 
 
 def customers_csv(rows: int, bad_rows: int = 0) -> bytes:
@@ -31,7 +32,7 @@ def customers_csv(rows: int, bad_rows: int = 0) -> bytes:
 def start_import(client: FlaskClient, auth: AuthActions, data: bytes, **form: str) -> int:
     """Upload, keep the guessed mapping, press Import; returns the operation the page went to."""
     page = client.post("/customers/import", data={"csrf_token": auth.csrf("/customers/import"),
-                                                  "file": (__import__("io").BytesIO(data), "list.csv")},
+                                                  "file": (io.BytesIO(data), "list.csv")},
                        content_type="multipart/form-data")
     html = page.get_data(as_text=True)
     token = re.search(r'name="token" value="(\w+)"', html).group(1)  # type: ignore[union-attr]
@@ -111,7 +112,7 @@ def test_someone_elses_operation_is_not_shown(client: FlaskClient, auth: AuthAct
 
 def test_an_admin_backs_up_from_the_browser_into_the_configured_folder(
         client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime, tmp_path: Path) -> None:
-    add_stored_document(embedded_runtime, make_text_pdf(["一页"]), texts=["一页"], title="合同")
+    add_stored_document(embedded_runtime, b"an original scan", texts=["一页"], title="合同")
     embedded_runtime.settings = embedded_runtime.settings.with_(backup_dir=tmp_path / "backups")
     auth.login("adm", "admin")
     response = client.post("/operations/backup", data={"csrf_token": auth.csrf("/operations/")})
@@ -164,25 +165,35 @@ def test_an_admin_rebuilds_the_search_index_and_watches_it(client: FlaskClient, 
     response = client.post("/operations/reindex", data={"csrf_token": auth.csrf("/admin/integrity")})
     state = wait_for(client, int(response.headers["Location"].rsplit("/", 1)[-1]))
     assert state["status"] == "done" and state["done"] == state["total"] == 6 and state["summary"]["pages"] == 6
-    assert len(embedded_runtime.index.search("产权分界点").hits) == 3
+    assert embedded_runtime.index.search("产权分界点").total_documents == 3
 
 
 def test_a_customer_file_pdf_is_made_in_the_background_and_offered_to_whoever_asked(
-        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
-    with embedded_runtime.sessions() as s:
-        s.add(Customer(account="3012345678", name="张三"))
-        s.commit()
-        customer_id = s.scalar(select(Customer.id))
-    add_stored_document(embedded_runtime, make_text_pdf(["一", "二"]), texts=["一", "二"], title="合同",
-                        customer_id=customer_id, doc_type="HT")
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime, tmp_path: Path) -> None:
+    _customer_file(embedded_runtime, tmp_path, with_scan=False)
     auth.login("arch", "archivist")
-    page = client.get("/customers/3012345678").get_data(as_text=True)
-    response = client.post("/customers/3012345678/file.pdf", data={"csrf_token": _csrf_from(page)})
+    page = client.get(f"/customers/{ACCOUNT}").get_data(as_text=True)
+    assert 'id="download-pdf"' in page
+    response = client.post(f"/customers/{ACCOUNT}/file.pdf", data={"csrf_token": _csrf_from(page)})
     operation_id = int(response.headers["Location"].rsplit("/", 1)[-1])
     state = wait_for(client, operation_id)
     assert state["status"] == "done" and state["download"], state
+    assert state["summary"]["pages"] == state["total"] == state["done"] and state["stage"] == "pages"
     pdf = client.get(f"/operations/{operation_id}/download")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
+    assert pdf.headers["Content-Disposition"].startswith("attachment;")
+
+
+def test_the_originals_zip_is_made_in_the_background(client: FlaskClient, auth: AuthActions,
+                                                     embedded_runtime: Runtime, tmp_path: Path) -> None:
+    _customer_file(embedded_runtime, tmp_path, with_scan=False)
+    auth.login("arch", "archivist")
+    page = client.get(f"/customers/{ACCOUNT}").get_data(as_text=True)
+    response = client.post(f"/customers/{ACCOUNT}/originals.zip", data={"csrf_token": _csrf_from(page)})
+    state = wait_for(client, int(response.headers["Location"].rsplit("/", 1)[-1]))
+    assert state["status"] == "done" and state["summary"]["files"] == 2 == state["done"] == state["total"]
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/operations/{state['id']}/download").data))
+    assert len(archive.namelist()) == 2  # the ID copy is sensitive: withheld from an archivist
     other = fresh_client(client, auth.users.make("adm", "admin"))
     assert other.get(f"/operations/{operation_id}/download").status_code == 404  # the admin watches, not reads
 
