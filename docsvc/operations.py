@@ -98,10 +98,12 @@ def finish(session: Session, operation: Operation, *, summary: dict[str, Any] | 
     session.commit()
 
 
-def fail(session: Session, operation: Operation, message: str, *, summary: dict[str, Any] | None = None) -> None:
-    """Record the failure; `message` is a docsvc.i18n.stored text (or a text already in words)."""
+def fail(session: Session, operation: Operation, message: str, *, summary: dict[str, Any] | None = None,
+         result_key: str | None = None, result_name: str | None = None) -> None:
+    """Record the failure; `message` is a docsvc.i18n.stored text (or a text already in words). A failed run
+    may still leave a file that says why (an import's row errors)."""
     operation.status, operation.finished_at, operation.claimed_at = JobState.FAILED, utcnow(), None
-    operation.error = message
+    operation.error, operation.result_key, operation.result_name = message, result_key, result_name
     if summary is not None:
         operation.summary = json.dumps(summary, ensure_ascii=False)
     session.commit()
@@ -220,7 +222,8 @@ def run(rt: "Runtime", operation_id: int) -> None:
                 return
             session.refresh(operation)
             if outcome.failure:
-                fail(session, operation, outcome.failure, summary=outcome.summary)
+                fail(session, operation, outcome.failure, summary=outcome.summary, result_key=outcome.result_key,
+                     result_name=outcome.result_name)
             else:
                 finish(session, operation, summary=outcome.summary, result_key=outcome.result_key,
                        result_name=outcome.result_name)

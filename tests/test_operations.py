@@ -182,6 +182,9 @@ def test_a_customer_file_pdf_is_made_in_the_background_and_offered_to_whoever_as
     pdf = client.get(f"/operations/{operation_id}/download")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
     assert pdf.headers["Content-Disposition"].startswith("attachment;")
+    other = fresh_client(client, auth.users.make("adm", "admin"))
+    assert other.get(f"/operations/{operation_id}/progress").get_json()["status"] == "done"
+    assert other.get(f"/operations/{operation_id}/download").status_code == 404  # the admin watches, not reads
 
 
 def test_the_originals_zip_is_made_in_the_background(client: FlaskClient, auth: AuthActions,
@@ -194,8 +197,6 @@ def test_the_originals_zip_is_made_in_the_background(client: FlaskClient, auth: 
     assert state["status"] == "done" and state["summary"]["files"] == 2 == state["done"] == state["total"]
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"/operations/{state['id']}/download").data))
     assert len(archive.namelist()) == 2  # the ID copy is sensitive: withheld from an archivist
-    other = fresh_client(client, auth.users.make("adm", "admin"))
-    assert other.get(f"/operations/{operation_id}/download").status_code == 404  # the admin watches, not reads
 
 
 def test_a_backup_from_the_command_line_shows_in_the_browser(client: FlaskClient, auth: AuthActions,
