@@ -284,6 +284,9 @@ def start_execution(session: Session, actor: User, dlist: DestructionList, jobs:
         _audit(session, actor, "destruction.execute", dlist, ip, _counts(dlist))
     else:
         _audit(session, actor, "destruction.execute_resume", dlist, ip, _progress(dlist))
+        for item in dlist.items:  # begun and to be completed: the progress shows them as being worked on again
+            if item.result == ItemResult.FAILED:
+                item.result = ItemResult.ERASING
     session.commit()
     enqueue_destruction(jobs, dlist.id)
     return dlist
@@ -433,10 +436,20 @@ def all_lists(session: Session) -> list[DestructionList]:
 
 
 def _progress(dlist: DestructionList) -> dict[str, int]:
+    """Where execution stands, read from the items (so a reload shows it): an item counts as done once its
+    erasure has run, not only once the whole list is verified at the end, so the bar moves item by item;
+    `failed` items failed verification and are completed by executing the list again."""
     to_destroy = [i for i in dlist.items if i.decision == Decision.DESTROY]
-    return {"total": len(to_destroy), "done": sum(1 for i in to_destroy if i.result in FINAL_RESULTS),
+    return {"total": len(to_destroy), "done": sum(1 for i in to_destroy if _through(i)),
             "destroyed": sum(1 for i in to_destroy if i.result == ItemResult.DESTROYED),
-            "held": sum(1 for i in to_destroy if i.result == ItemResult.HELD)}
+            "held": sum(1 for i in to_destroy if i.result == ItemResult.HELD),
+            "failed": sum(1 for i in to_destroy if i.result == ItemResult.FAILED)}
+
+
+def _through(item: DestructionItem) -> bool:
+    if item.result in FINAL_RESULTS or item.result == ItemResult.FAILED:
+        return True
+    return item.result == ItemResult.ERASING and "removed" in _detail(item)
 
 
 def _counts(dlist: DestructionList) -> dict[str, int]:
