@@ -259,7 +259,7 @@ def test_rq_status_counts_waiting_jobs_and_registered_workers() -> None:
         worker.register_birth()
         worker.set_state(WorkerStatus.BUSY)
         status = jobs.status()
-        assert status.kind == "rq" and status.waiting == {"ingest": 0, "ocr": 2, "index": 1}
+        assert status.kind == "rq" and status.waiting == {"ingest": 0, "ocr": 2, "index": 1, "operations": 0}
         assert [(w.name, w.queues, w.state) for w in status.workers] == [("ocr-worker-1", ("ocr",), "busy")]
         worker.register_death()
         assert jobs.status().workers == ()
