@@ -12,10 +12,14 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from docsvc.constants import JobState
+from docsvc import operations
+from docsvc.constants import JobState, OperationKind
+from docsvc.i18n import shown, using
+from docsvc.pipeline import backup, restore
+from docsvc.runtime import build_runtime
 from docsvc.models import AuditEvent, Customer, Operation
 from docsvc.runtime import Runtime
-from tests.conftest import PASSWORD, AuthActions, _csrf_from, docsvc_cli
+from tests.conftest import PASSWORD, AuthActions, _csrf_from, docsvc_cli, settings_for
 from tests.factories import add_document, add_stored_document
 from tests.test_file_pdf import ACCOUNT, _customer_file
 
@@ -224,3 +228,18 @@ def test_a_reindex_from_the_command_line_is_recorded(kind: str, embedded_runtime
     with embedded_runtime.sessions() as s:
         operation = s.scalars(select(Operation)).one()
         assert (operation.kind, operation.status, operation.done, operation.total) == ("reindex", "done", 2, 2)
+
+
+def test_a_restore_ends_the_operations_the_backup_caught_mid_way(embedded_runtime: Runtime, tmp_path: Path) -> None:
+    with embedded_runtime.sessions() as s:
+        caught_id = operations.register(s, OperationKind.REINDEX, {"command": "docsvc reindex"}).id
+    backup.write(embedded_runtime.engine, embedded_runtime.store, tmp_path / "bag")
+    target = build_runtime(settings_for(tmp_path / "restored"))
+    try:
+        restore.restore(tmp_path / "bag", target.engine, target.sessions, target.store, None, target.settings)
+        with target.sessions() as s, using("en"):
+            caught = s.get(Operation, caught_id)
+            assert caught is not None and caught.status == JobState.FAILED
+            assert shown(caught.error).startswith("Interrupted: the archive was restored from a backup")
+    finally:
+        target.close()
