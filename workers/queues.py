@@ -49,7 +49,7 @@ class RQJobQueue:
             step.job,
             args=args,
             job_id=f"{step.job_id(args)}-{time.time_ns()}",
-            timeout=self.timeout_s,
+            timeout=-1 if step.unbounded else self.timeout_s,  # RQ: -1 is no limit
             result_ttl=60,
             failure_ttl=7 * 24 * 3600,
             retry=JobRetry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_BACKOFF_S)),

@@ -236,5 +236,5 @@ def backlog(session: Session) -> Backlog:
                               .where(Page.index_state == IndexState.PENDING)).one()
     outbox = session.execute(select(func.count(), func.min(OutboxEntry.created_at))).one()
     stale_claims = sum(session.scalar(select(func.count()).select_from(model).where(
-        (model.status == JobState.RUNNING) & (model.claimed_at < stale))) or 0 for model in (BatchFile, Page))
+        (model.status == JobState.RUNNING) & (model.claimed_at < stale))) or 0 for model, _stage in CLAIMED)
     return Backlog(pending[0], pending[1], outbox[0], outbox[1], stale_claims)
