@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -182,6 +183,11 @@ def params_of(operation: Operation) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ running
 
 
+def _what(exc: BaseException) -> str:
+    """An unexpected error in a few words, for the stored message (the log has the traceback)."""
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
 @dataclass
 class Outcome:
     summary: dict[str, Any]
@@ -218,7 +224,7 @@ def run(rt: "Runtime", operation_id: int) -> None:
                 fail(session, operation, stored(
                     "It stopped with an error: %(detail)s. Start it again; if it fails again, tell the "
                     "administrator (the worker's log has the details of operation #%(id)s).",
-                    detail=f"{type(exc).__name__}: {exc}"[:300], id=operation.id))
+                    detail=_what(exc), id=operation.id))
                 return
             session.refresh(operation)
             if outcome.failure:
@@ -241,7 +247,7 @@ def reported(session: Session, kind: OperationKind, params: dict[str, Any],
     except BaseException as exc:
         session.rollback()
         message = getattr(exc, "message", None) or stored(
-            "It stopped: %(detail)s. Run the command again.", detail=f"{type(exc).__name__}: {exc}"[:300])
+            "It stopped: %(detail)s. Run the command again.", detail=_what(exc))
         fail(session, operation, message)
         raise
 
@@ -249,7 +255,7 @@ def reported(session: Session, kind: OperationKind, params: dict[str, Any],
 # -- backup
 
 
-def backup_folder(settings: Settings, now: Any = None) -> Path:
+def backup_folder(settings: Settings, now: datetime | None = None) -> Path:
     """A new folder for a backup started from the browser: under DOCSVC_BACKUP_DIR, named for the UTC time."""
     if settings.backup_dir is None:
         raise OperationError(_("No backup folder is configured: the administrator sets DOCSVC_BACKUP_DIR "
@@ -294,7 +300,7 @@ def _backup_in_child(settings: Settings, operation_id: int, folder: str, result:
     except Exception as exc:
         result.put(("error", stored("The backup stopped with an error: %(detail)s. Check that the backup folder "
                                     "has room and can be written, then start it again.",
-                                    detail=f"{type(exc).__name__}: {exc}"[:300]), None))
+                                    detail=_what(exc)), None))
     finally:
         engine.dispose()
 
@@ -354,12 +360,14 @@ def start_import(session: Session, rt: "Runtime", actor: User, data: bytes, file
 def _run_import(rt: "Runtime", session: Session, operation: Operation, progress: Progress) -> Outcome:
     params = params_of(operation)
     input_key = operation_result_key(operation.id, "input")
-    table = customer_import.read_table(rt.store.read_bytes(input_key), params["name"])
-    report = customer_import.run_import(
-        session, operation.started_by, table, params["mapping"], AccountRule(rt.settings.filing.account_pattern),
-        dry_run=False, skip_rejected=params["skip_rejected"], ip=params["ip"], source_name=params["name"],
-        progress=progress)
-    rt.store.delete(input_key)
+    try:
+        table = customer_import.read_table(rt.store.read_bytes(input_key), params["name"])
+        report = customer_import.run_import(
+            session, operation.started_by, table, params["mapping"], AccountRule(rt.settings.filing.account_pattern),
+            dry_run=False, skip_rejected=params["skip_rejected"], ip=params["ip"], source_name=params["name"],
+            progress=progress)
+    finally:
+        rt.store.delete(input_key)  # imported or refused, the uploaded list is not kept
     summary = {**report.as_json(), "errors": [e.__dict__ for e in report.errors[:200]]}
     errors_key = None
     if report.errors:
