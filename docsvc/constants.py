@@ -206,6 +206,7 @@ class OperationKind(StrEnum):
     CUSTOMER_IMPORT = "customer_import"
     FILE_PDF = "file_pdf"  # a customer file as one PDF
     ORIGINALS_ZIP = "originals_zip"  # a customer file's original scans in one ZIP
+    FOUR_PROPERTIES = "four_properties"  # the 四性检测 report as a PDF, CSV or JSON file
 
 
 def operation_result_key(operation_id: int, filename: str) -> str:

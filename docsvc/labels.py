@@ -69,6 +69,7 @@ LABELS = {
         'customer_import': _l('Customer import'),
         'file_pdf': _l('Customer file as PDF'),
         'originals_zip': _l('Original scans as ZIP'),
+        'four_properties': _l('Four-properties check report'),
     },
     'operation_stage': {  # the stages the services report through their progress callbacks
         'tables': _l('Tables'),

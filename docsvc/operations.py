@@ -32,7 +32,7 @@ from docsvc.config import Settings
 from docsvc.constants import JobState, OperationKind, operation_result_key
 from docsvc.db import make_engine
 from docsvc.errors import DomainError, NotFound
-from docsvc.files import customer_import, filepdf, originals
+from docsvc.files import customer_import, filepdf, four_properties, four_properties_report, originals
 from docsvc.files.customers import AccountRule
 from docsvc.governance.access import Action, can
 from docsvc.i18n import _, shown, stored, using
@@ -412,6 +412,35 @@ def _run_originals_zip(rt: "Runtime", session: Session, operation: Operation, pr
     return Outcome({"account": params["account"], "files": made.files}, key, made.filename)
 
 
+def start_four_properties(session: Session, rt: "Runtime", actor: User, accounts: list[str], fmt: str, *,
+                          recompute: bool, all_pages: bool, ip: str | None) -> Operation:
+    """The 四性检测 report as a file: it reads every original of the files chosen, hours for a whole archive."""
+    return start(session, rt.jobs, OperationKind.FOUR_PROPERTIES, actor,
+                 {"accounts": accounts, "format": fmt, "recompute": recompute, "all_pages": all_pages, "ip": ip})
+
+
+def _run_four_properties(rt: "Runtime", session: Session, operation: Operation, progress: Progress) -> Outcome:
+    params, counted = params_of(operation), {"done": 0, "total": 0}
+
+    def on_total(total: int) -> None:
+        counted["total"] = total
+        progress("originals", 0, total)
+
+    def step(n: int) -> None:
+        counted["done"] += n
+        progress("originals", counted["done"], counted["total"])
+
+    report = four_properties.run(session, rt.store, rt.settings.filing, operation.started_by,
+                                 accounts=params["accounts"] or None, recompute=params["recompute"],
+                                 all_pages=params["all_pages"], ip=params["ip"], progress=step, on_total=on_total)
+    fmt, zone = params["format"], rt.settings.timezone
+    key = operation_result_key(operation.id, f"report.{fmt}")
+    rt.store.put_bytes(key, four_properties_report.render(report, fmt, zone),
+                       content_type=four_properties_report.FORMATS[fmt])
+    return Outcome({"customers": report.customers, "originals": report.originals, **report.counts()}, key,
+                   four_properties_report.filename(report, fmt, zone))
+
+
 @contextmanager
 def _scratch(rt: "Runtime") -> Iterator[Any]:
     rt.settings.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -425,4 +454,5 @@ RUNNERS: dict[OperationKind, Runner] = {
     OperationKind.CUSTOMER_IMPORT: _run_import,
     OperationKind.FILE_PDF: _run_file_pdf,
     OperationKind.ORIGINALS_ZIP: _run_originals_zip,
+    OperationKind.FOUR_PROPERTIES: _run_four_properties,
 }

@@ -11,7 +11,7 @@ from docsvc.governance.accounts import create_user
 from docsvc.runtime import Runtime
 from tests.browser import Server, log_in
 from tests.conftest import PASSWORD
-from tests.test_operations import customers_csv
+from tests.operations_setup import customers_csv
 
 ROWS = 40_000  # enough rows that the import is seen running: its progress is written once a second
 IMPORT_FINISHES_MS = 180_000

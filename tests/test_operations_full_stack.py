@@ -20,7 +20,7 @@ from docsvc.models import Customer
 from docsvc.runtime import Runtime, build_runtime, install
 from tests.conftest import REDIS_URL, ROOT, AuthActions, Users
 from tests.processes import stop
-from tests.test_operations import customers_csv, fresh_client, start_import, wait_for
+from tests.operations_setup import customers_csv, fresh_client, start_import, wait_for
 
 pytestmark = pytest.mark.integration
 
