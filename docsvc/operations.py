@@ -211,25 +211,26 @@ def run(rt: "Runtime", operation_id: int) -> None:
         session.commit()
         starter = operation.started_by
         with jobstate.renewed(session, operation), using(starter.language if starter else None):
-            progress = Progress(rt.engine, operation.id)
             try:
-                outcome = RUNNERS[OperationKind(operation.kind)](rt, session, operation, progress)
+                outcome = RUNNERS[OperationKind(operation.kind)](rt, session, operation,
+                                                                 Progress(rt.engine, operation_id))
             except DomainError as exc:
                 session.rollback()
-                fail(session, operation, exc.message)
-                return
+                outcome = Outcome({}, failure=exc.message)
             except Exception as exc:
                 session.rollback()
-                log.exception("operation #%d (%s) failed", operation.id, operation.kind)
-                fail(session, operation, stored(
+                log.exception("operation #%d failed", operation_id)
+                outcome = Outcome({}, failure=stored(
                     "It stopped with an error: %(detail)s. Start it again; if it fails again, tell the "
                     "administrator (the worker's log has the details of operation #%(id)s).",
-                    detail=_what(exc), id=operation.id))
-                return
-            session.refresh(operation)
+                    detail=_what(exc), id=operation_id))
+            # Read again: the work may have cleared the session (a long run keeps its memory flat), and the
+            # progress was written on another connection.
+            operation = session.get(Operation, operation_id, populate_existing=True)
+            assert operation is not None
             if outcome.failure:
-                fail(session, operation, outcome.failure, summary=outcome.summary, result_key=outcome.result_key,
-                     result_name=outcome.result_name)
+                fail(session, operation, outcome.failure, summary=outcome.summary or None,
+                     result_key=outcome.result_key, result_name=outcome.result_name)
             else:
                 finish(session, operation, summary=outcome.summary, result_key=outcome.result_key,
                        result_name=outcome.result_name)
