@@ -209,6 +209,12 @@ class OperationKind(StrEnum):
     FOUR_PROPERTIES = "four_properties"  # the 四性检测 report as a PDF, CSV or JSON file
 
 
+# Operations whose file copies page images or originals: destruction removes those files too.
+CONTENT_EXPORTS = frozenset({OperationKind.FILE_PDF, OperationKind.ORIGINALS_ZIP})
+# Days a file an operation made is kept for its download; then it leaves the store.
+OPERATION_FILE_DAYS = 7
+
+
 def operation_result_key(operation_id: int, filename: str) -> str:
     """Where the file an operation produced waits for its download."""
     return f"operations/{operation_id}/{filename}"

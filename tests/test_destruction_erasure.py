@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from docsvc.constants import ItemResult, ListState, RetentionStatus
 from docsvc.governance import disposition
-from docsvc.models import DestructionList, Document, Page
+from docsvc.models import DestructionList, Document, Operation, Page
 from docsvc.runtime import Runtime
 from tests.conftest import ROOT
 from tests.destruction_setup import people, shared_stack, supervised, due_document
@@ -285,3 +285,24 @@ def test_execution_progress_moves_item_by_item_and_is_read_back_after_a_reload(
         assert dlist.state == ListState.EXECUTING  # type: ignore[union-attr]
         assert disposition.list_json(dlist)["progress"] == {  # type: ignore[arg-type]
             "total": 2, "done": 1, "destroyed": 0, "held": 0, "failed": 0}
+
+
+def test_executing_a_list_removes_exported_copies_of_pages_and_keeps_other_files(
+        embedded_runtime: Runtime, tmp_path: Path) -> None:
+    rt = embedded_runtime
+    who = people(rt)
+    doomed = due_document(rt, tmp_path, "a.pdf", [f"{SECRET}甲"])
+    list_id = supervised(rt, who, [doomed])
+    files = {"file_pdf": "operations/1/file.pdf", "four_properties": "operations/2/report.pdf"}
+    with rt.sessions() as s:
+        for kind, key in files.items():
+            rt.store.put_bytes(key, f"{SECRET} exported".encode())
+            s.add(Operation(kind=kind, status="done", result_key=key, result_name=key.rsplit("/", 1)[-1]))
+        s.commit()
+
+    execute_destruction(list_id)
+
+    assert not rt.store.exists(files["file_pdf"]) and rt.store.exists(files["four_properties"])
+    with rt.sessions() as s:
+        kept = {o.kind: o.result_key for o in s.scalars(select(Operation))}
+    assert kept == {"file_pdf": None, "four_properties": files["four_properties"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from docsvc import operations
-from docsvc.constants import JobState, OperationKind
+from docsvc.constants import OPERATION_FILE_DAYS, JobState, OperationKind
 from docsvc.i18n import shown, using
 from docsvc.pipeline import backup, restore
 from docsvc.models import AuditEvent, Customer, Operation
@@ -21,6 +22,7 @@ from tests.conftest import AuthActions, _csrf_from, docsvc_cli, settings_for
 from tests.factories import add_document, add_stored_document
 from tests.operations_setup import customers_csv, fresh_client, start_import, wait_for
 from tests.test_file_pdf import ACCOUNT, _customer_file
+from workers import scheduler
 
 pytestmark = pytest.mark.integration  # the real job threads; a backup's own process; the docsvc command
 
@@ -202,3 +204,18 @@ def test_a_restore_ends_the_operations_the_backup_caught_mid_way(embedded_runtim
             assert shown(caught.error).startswith("Interrupted: the archive was restored from a backup")
     finally:
         target.close()
+
+
+def test_files_operations_made_leave_the_store_after_their_days(embedded_runtime: Runtime) -> None:
+    rt = embedded_runtime
+    now = datetime.now(timezone.utc)
+    with rt.sessions() as s:
+        for n, age in ((1, OPERATION_FILE_DAYS + 1), (2, 1)):
+            key = f"operations/{n}/file.pdf"
+            rt.store.put_bytes(key, b"%PDF")
+            s.add(Operation(kind="file_pdf", status="done", result_key=key, result_name="file.pdf",
+                            finished_at=now - timedelta(days=age)))
+        s.commit()
+    scheduler.expire_operation_files(rt)
+    assert not rt.store.exists("operations/1/file.pdf") and rt.store.exists("operations/2/file.pdf")
+    assert "operations: remove old export files" in [name for name, _task in scheduler.quick_tasks()]

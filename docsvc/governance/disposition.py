@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docsvc.constants import (
-    DESTROYED_TITLE, DESTRUCTION_METHOD, SUPERVISORS_REQUIRED, Decision, ItemResult, ListState, RetentionStatus,
+    CONTENT_EXPORTS, DESTROYED_TITLE, DESTRUCTION_METHOD, SUPERVISORS_REQUIRED, Decision, ItemResult, ListState, RetentionStatus,
     SignRole,
 )
 from docsvc.errors import DomainError, Forbidden, NotAllowedNow, require_found
@@ -314,6 +314,8 @@ def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id:
         return dlist
     _require(dlist, {ListState.EXECUTING}, "执行")
     now = now or utcnow()
+    # Files exported for download (a customer file's PDF, its originals' ZIP) copy pages: none outlives this.
+    erasure.discard_operation_files(session, store, kinds=CONTENT_EXPORTS)
     todo = [i for i in dlist.items if i.decision == Decision.DESTROY and i.result not in FINAL_RESULTS]
     erased: list[tuple[DestructionItem, erasure.Plan]] = []
     for start in range(0, len(todo), batch):

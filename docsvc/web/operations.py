@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, url_for
 
 from docsvc import operations
+from docsvc.constants import CONTENT_EXPORTS, OPERATION_FILE_DAYS
 from docsvc.errors import NotFound
 from docsvc.governance.access import Action, rule
 from docsvc.http import db, runtime
@@ -31,7 +32,8 @@ def index() -> object:
 def show(operation_id: int) -> object:
     operation = operations.get(db(), g.user, operation_id)
     return render_template("operations/show.html", operation=operation, state=operations.as_json(operation),
-                           params=operations.params_of(operation), js_labels=_js_labels())
+                           params=operations.params_of(operation), js_labels=_js_labels(),
+                           file_days=OPERATION_FILE_DAYS, content_exports=CONTENT_EXPORTS)
 
 
 def _js_labels() -> dict[str, dict[str, str]]:
