@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import queue
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from docsvc.config import Settings
@@ -153,11 +154,6 @@ def recent(session: Session, user: User, limit: int = RECENT) -> list[Operation]
     if not can(user, Action.RUN_MAINTENANCE):
         query = query.where(Operation.started_by_id == user.id)
     return list(session.scalars(query))
-
-
-def active(session: Session, user: User) -> list[Operation]:
-    query = select(Operation).where(or_(Operation.status == JobState.QUEUED, Operation.status == JobState.RUNNING))
-    return [o for o in session.scalars(query.order_by(Operation.id)) if watches(user, o)]
 
 
 def as_json(operation: Operation) -> dict[str, Any]:
@@ -317,7 +313,7 @@ def _run_backup(rt: "Runtime", session: Session, operation: Operation, progress:
     while outcome is None:
         try:
             outcome = result.get(timeout=1)
-        except Exception:  # queue.Empty: still running, unless the process died
+        except queue.Empty:  # still running, unless the process died
             if not child.is_alive():
                 outcome = ("error", stored("The backup process ended unexpectedly (exit code %(code)s). Check the "
                                            "server's memory and the backup folder, then start it again.",
