@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from docsvc.config import Settings
 from docsvc.constants import JobState, OperationKind, operation_result_key
-from docsvc.db import make_engine
+from docsvc.db import SQLITE_BUSY_S, make_engine
 from docsvc.errors import DomainError, NotFound
 from docsvc.files import customer_import, filepdf, four_properties, four_properties_report, originals
 from docsvc.files.customers import AccountRule
@@ -111,6 +112,15 @@ def fail(session: Session, operation: Operation, message: str, *, summary: dict[
     session.commit()
 
 
+# The latest figures of the runs this process does, by operation id. The database has them too, a second
+# late at most; but SQLite lets one writer in at a time, so while a run holds a long write transaction (an
+# import's) its figures cannot reach the table until it commits. The embedded server runs its jobs in its
+# own process, so its pages read them here meanwhile (`as_json`).
+_live: dict[int, tuple[str, int, int]] = {}
+_live_lock = threading.Lock()
+SQLITE_WAIT_MS = 50  # a progress write waits this long for SQLite's one writer, then leaves it to _live
+
+
 class Progress:
     """A run's `progress(stage, done, total)` callback: written on a connection of its own (the work's session
     may hold a long transaction), at most every WRITE_EVERY_S and at each new stage, so a million items cost
@@ -125,16 +135,29 @@ class Progress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.echo is not None:
             self.echo(stage, done, total)
+        with _live_lock:
+            _live[self.operation_id] = (stage, done, total)
         now = time.monotonic()
         if stage == self.stage and now - self.written_at < self.every_s and done < total:
             return
         self.stage, self.written_at = stage, now
         try:
             with self.engine.begin() as conn:
-                conn.execute(update(Operation).where(Operation.id == self.operation_id)
-                             .values(stage=stage, done=done, total=total, updated_at=utcnow()))
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_WAIT_MS}")
+                try:
+                    conn.execute(update(Operation).where(Operation.id == self.operation_id)
+                                 .values(stage=stage, done=done, total=total, updated_at=utcnow()))
+                finally:
+                    if sqlite:  # the pooled connection goes back with the engine's own patience
+                        conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_S * 1000}")
         except Exception:  # a progress figure is not worth stopping the work for
-            log.warning("could not record the progress of operation #%d", self.operation_id, exc_info=True)
+            log.debug("could not record the progress of operation #%d yet", self.operation_id, exc_info=True)
+
+    def close(self) -> None:
+        with _live_lock:
+            _live.pop(self.operation_id, None)
 
 
 def get(session: Session, user: User, operation_id: int) -> Operation:
@@ -156,13 +179,21 @@ def recent(session: Session, user: User, limit: int = RECENT) -> list[Operation]
     return list(session.scalars(query))
 
 
+def figures(operation: Operation) -> tuple[str, int, int]:
+    """Stage, done, total: this process's latest while it runs the operation, else the table's."""
+    with _live_lock:
+        live = _live.get(operation.id)
+    return live if live is not None and operation.status == JobState.RUNNING else (
+        operation.stage, operation.done, operation.total)
+
+
 def as_json(operation: Operation) -> dict[str, Any]:
     """What the progress bar polls (and the API would show)."""
+    stage, done, total = figures(operation)
     return {
-        "id": operation.id, "kind": operation.kind, "status": operation.status, "stage": operation.stage,
-        "done": operation.done, "total": operation.total,
-        "percent": 100 if operation.status == JobState.DONE else (
-            min(99, operation.done * 100 // operation.total) if operation.total else 0),
+        "id": operation.id, "kind": operation.kind, "status": operation.status, "stage": stage,
+        "done": done, "total": total,
+        "percent": 100 if operation.status == JobState.DONE else (min(99, done * 100 // total) if total else 0),
         "error": shown(operation.error) or None, "summary": summary_of(operation),
         "download": bool(operation.result_key),
     }
@@ -207,9 +238,9 @@ def run(rt: "Runtime", operation_id: int) -> None:
         session.commit()
         starter = operation.started_by
         with jobstate.renewed(session, operation), using(starter.language if starter else None):
+            progress = Progress(rt.engine, operation_id)
             try:
-                outcome = RUNNERS[OperationKind(operation.kind)](rt, session, operation,
-                                                                 Progress(rt.engine, operation_id))
+                outcome = RUNNERS[OperationKind(operation.kind)](rt, session, operation, progress)
             except DomainError as exc:
                 session.rollback()
                 outcome = Outcome({}, failure=exc.message)
@@ -230,6 +261,7 @@ def run(rt: "Runtime", operation_id: int) -> None:
             else:
                 finish(session, operation, summary=outcome.summary, result_key=outcome.result_key,
                        result_name=outcome.result_name)
+            progress.close()
 
 
 @contextmanager

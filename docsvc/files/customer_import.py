@@ -159,8 +159,7 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
                *, dry_run: bool, skip_rejected: bool = False, ip: str | None = None,
                source_name: str = "", progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
     """Check every row, then write them in one transaction; `progress(stage, done, total)` hears of the rows
-    checked ("checking") and of the writing ("writing": reported before and after, never from inside the
-    transaction, whose lock a progress write on SQLite would wait for)."""
+    checked ("checking") and of the rows written ("writing", chunk by chunk)."""
     progress = progress or (lambda _stage, _done, _total: None)
     if "account" not in mapping or "name" not in mapping:
         raise ImportError_("请为“户号”和“户名”指定对应的列。 / Map the columns for account (户号) and name (户名).")
@@ -208,9 +207,12 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
     try:
         for i in range(0, len(inserts), _CHUNK):
             session.execute(insert(Customer), _fill(inserts[i:i + _CHUNK]))
-        for row in updates:
+            progress("writing", min(i + _CHUNK, len(inserts)), writes)
+        for n, row in enumerate(updates, start=1):
             session.execute(update(Customer).where(Customer.id == row["id"])
                             .values({k: v for k, v in row.items() if k != "id"}))
+            if n % _CHUNK == 0:
+                progress("writing", len(inserts) + n, writes)
         closing = [row["id"] for row in updates if "closed_on" in row]
         if closing:  # retention counted from the closing date moves with it
             recompute(session, session.scalars(select(Document.id).where(Document.customer_id.in_(closing))))
