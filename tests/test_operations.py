@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from docsvc import operations
 from docsvc.constants import OPERATION_FILE_DAYS, JobState, OperationKind
@@ -219,3 +219,25 @@ def test_files_operations_made_leave_the_store_after_their_days(embedded_runtime
     scheduler.expire_operation_files(rt)
     assert not rt.store.exists("operations/1/file.pdf") and rt.store.exists("operations/2/file.pdf")
     assert "operations: remove old export files" in [name for name, _task in scheduler.quick_tasks()]
+
+
+def test_progress_is_written_a_few_times_not_once_per_item(embedded_runtime: Runtime) -> None:
+    rt = embedded_runtime
+    with rt.sessions() as s:
+        run = operations.register(s, OperationKind.REINDEX, {})
+    writes: list[str] = []
+
+    def count(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("UPDATE operations"):
+            writes.append(statement)
+
+    event.listen(rt.engine, "before_cursor_execute", count)
+    try:
+        progress = operations.Progress(rt.engine, run.id, every_s=60)
+        for n in range(1, 10_001):
+            progress("pages", n, 10_000)
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", count)
+    assert len(writes) == 2  # the first figure of the stage, and the last
+    with rt.sessions() as s:
+        assert (s.get(Operation, run.id).stage, s.get(Operation, run.id).done) == ("pages", 10_000)  # type: ignore[union-attr]
