@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from docsvc.api import customers as customers_api, destruction as destruction_api, loans_audit, v1
     from docsvc.api import four_properties as four_properties_api, retention as retention_api
     from docsvc.web import (admin, audit, auth, batches, customers, destruction, doctypes, documents, home, inbox,
-                            loans, retention, search)
+                            loans, operations, retention, search)
 
     rt = runtime or runtime_mod.build_runtime(settings or Settings.from_env())
     db.check_migrated(rt.engine)
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.wsgi_app = proxies.behind_proxies(app.wsgi_app, rt.settings)  # type: ignore[method-assign]
     http.init_app(app)
     for module in (auth, home, batches, documents, search, admin, loans, audit, customers, inbox, doctypes, retention,
-                   destruction):
+                   destruction, operations):
         app.register_blueprint(module.bp)
     for module in (v1, loans_audit, customers_api, retention_api, destruction_api, four_properties_api):
         app.register_blueprint(module.bp)

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from tqdm import tqdm
 
 import workers
-from docsvc import create_app, db, logs
+from docsvc import create_app, db, logs, operations
 from docsvc.config import ConfigError, Settings
-from docsvc.constants import FileState, Grant, IndexState, Role
+from docsvc.constants import FileState, Grant, IndexState, OperationKind, Role
 from docsvc.errors import DomainError
 from docsvc.files import four_properties, four_properties_report
 from docsvc.governance import audit, fixity, retention
@@ -103,14 +103,14 @@ def db_upgrade() -> None:
     click.echo(_("database at revision %(revision)s", revision=db.current_revision(rt.engine)))
 
 
-@main.command(help=_l("Run an RQ worker on QUEUES (default: ingest ocr). Run exactly one worker on `index`."))
+@main.command(help=_l("Run an RQ worker on QUEUES (default: ingest ocr operations). Run exactly one worker on `index`."))
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help=_l("Stop when the queues are empty."))
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     rt = _runtime(logging.INFO)
     if "index" in queues:
         _announce_schema_rebuild(rt)
-    run_worker(list(queues) or ["ingest", "ocr"], burst=burst)
+    run_worker(list(queues) or ["ingest", "ocr", "operations"], burst=burst)
 
 
 def _announce_schema_rebuild(rt: Runtime) -> None:
@@ -131,15 +131,14 @@ def reindex(commit_every: int, procs: int) -> None:
     rt = _migrated_runtime()
     with rt.sessions() as session:
         total = reindex_service.count_indexable(session)
-    bar = tqdm(total=total, desc=_("reindexing"), unit=_("page"))
-
-    def progress(done: int, _last_page_id: int) -> None:
-        bar.n = min(done, total)
-        bar.refresh()
-
-    reindex_service.rebuild(rt.sessions, rt.index, progress=progress, commit_every=commit_every, procs=procs)
-    bar.n = total
-    bar.close()
+        bars = _StageBars()
+        # Registered as an operation: the administrator watches it in the browser too (/operations).
+        with operations.reported(session, OperationKind.REINDEX, {"command": "docsvc reindex"}, echo=bars) as (run, progress):
+            reindex_service.rebuild(rt.sessions, rt.index, progress=lambda done, _last: progress("pages", done, total),
+                                    commit_every=commit_every, procs=procs)
+            progress("pages", total, total)
+            bars.close()
+            operations.finish(session, run, summary={"pages": total})
     click.echo(_("index rebuilt and live: %(directory)s", directory=rt.index.current_directory()))
     rt.close()
 
@@ -627,8 +626,9 @@ class _StageBars:
     """One tqdm bar per stage of a long command, closed when the next stage starts."""
 
     LABELS = {"tables": _l("tables"), "originals": _l("originals"), "objects": _l("objects"),
-              "manifest": _l("manifest"), "validate": _l("validating the bag"), "rows": _l("writing rows"),
-              "redraw": _l("redrawing page images"), "index": _l("rebuilding the search index")}
+              "manifest": _l("manifest"), "pages": _l("pages"), "validate": _l("validating the bag"),
+              "rows": _l("writing rows"), "redraw": _l("redrawing page images"),
+              "index": _l("rebuilding the search index")}
 
     def __init__(self) -> None:
         self.stage: str | None = None
@@ -660,13 +660,22 @@ class _StageBars:
 def backup_command(directory: Path, since: Path | None, with_derived: bool) -> None:
     rt = _migrated_runtime()
     bars = _StageBars()
-    try:
-        report = backup_service.write(rt.engine, rt.store, directory, since=since, with_derived=with_derived,
-                                      progress=bars)
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        bars.close()
+    with rt.sessions() as session:
+        try:
+            # Registered as an operation: the administrator watches it in the browser too (/operations).
+            with operations.reported(session, OperationKind.BACKUP, {"folder": str(directory.absolute()),
+                                                                      "command": "docsvc backup"}, echo=bars) as (run, progress):
+                report = backup_service.write(rt.engine, rt.store, directory, since=since, with_derived=with_derived,
+                                              progress=progress)
+                failure = operations.backup_failure(report)
+                if failure:
+                    operations.fail(session, run, failure, summary=operations.backup_summary(report))
+                else:
+                    operations.finish(session, run, summary=operations.backup_summary(report))
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            bars.close()
     click.echo(_("backup written: %(path)s", path=report.path))
     click.echo(_("rows %(rows)s in %(tables)s tables; originals %(originals)s (copied %(copied)s, linked from the "
                  "previous backup %(linked)s); other objects %(objects)s; audit events %(events)s",

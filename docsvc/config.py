@@ -264,6 +264,9 @@ class Settings:
     worker_metrics_port: int = 0
     # prometheus_client's multiprocess mode (gunicorn's workers add up their metrics through files here).
     metrics_multiproc_dir: Path | None = None
+    # Where a backup started from the browser is written (one new folder per backup); unset: the browser
+    # cannot start backups (the `docsvc backup DIR` command names its folder itself).
+    backup_dir: Path | None = None
     filing: FilingSettings = field(default_factory=FilingSettings)
 
     @property
@@ -362,6 +365,7 @@ class Settings:
             metrics_token=read.optional("DOCSVC_METRICS_TOKEN"),
             worker_metrics_port=read.between("DOCSVC_WORKER_METRICS_PORT", 0, 0, 65535),  # 0: none
             metrics_multiproc_dir=_multiproc_dir(read.optional("PROMETHEUS_MULTIPROC_DIR")),
+            backup_dir=_absolute(read.optional("DOCSVC_BACKUP_DIR")),
             filing=FilingSettings.from_env(env),
         )
 
@@ -381,6 +385,10 @@ def _integer(value: str) -> int | None:
         return int(value.strip())
     except ValueError:
         return None
+
+
+def _absolute(value: str | None) -> Path | None:
+    return Path(value).absolute() if value else None
 
 
 def _multiproc_dir(value: str | None) -> Path | None:

@@ -17,6 +17,9 @@ class QueueName(StrEnum):
     INGEST = "ingest"
     OCR = "ocr"
     INDEX = "index"
+    # Long operations started by a person (backup, reindex, customer import, export): a queue of their
+    # own, so an hour-long backup never holds up the splitting of new uploads.
+    OPERATIONS = "operations"
 
 
 class JobState(StrEnum):
@@ -198,3 +201,24 @@ STUCK_QUEUED_S = 60 * 60
 
 # A customer file's grade, stored as archivists write it; labels.py names each in the reader's language.
 GRADES = ("一级", "二级", "三级")
+
+
+class OperationKind(StrEnum):
+    """Long work a person starts and watches (docsvc.operations): one progress record per run."""
+    BACKUP = "backup"
+    REINDEX = "reindex"
+    CUSTOMER_IMPORT = "customer_import"
+    FILE_PDF = "file_pdf"  # a customer file as one PDF
+    ORIGINALS_ZIP = "originals_zip"  # a customer file's original scans in one ZIP
+    FOUR_PROPERTIES = "four_properties"  # the 四性检测 report as a PDF, CSV or JSON file
+
+
+# Operations whose file copies page images or originals: destruction removes those files too.
+CONTENT_EXPORTS = frozenset({OperationKind.FILE_PDF, OperationKind.ORIGINALS_ZIP})
+# Days a file an operation made is kept for its download; then it leaves the store.
+OPERATION_FILE_DAYS = 7
+
+
+def operation_result_key(operation_id: int, filename: str) -> str:
+    """Where the file an operation produced waits for its download."""
+    return f"operations/{operation_id}/{filename}"

@@ -19,12 +19,16 @@ class DatabaseNotMigrated(RuntimeError):
     pass
 
 
+# How long a SQLite connection waits for the one writer before it gives up.
+SQLITE_BUSY_S = 30
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_S, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -26,6 +26,7 @@ class Stage(StrEnum):
     PAGE = "page"    # one page: text layer or OCR, images, words
     INDEX = "index"  # every index-pending page into the search index (the one writer)
     DESTROY = "destroy"  # a supervised destruction list's erasure (rewrites the index: the one writer too)
+    OPERATION = "operation"  # long work a person started and watches (docsvc.operations)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,24 @@ LABELS = {
         'zh': _l('Chinese'),
         'en': _l('English'),
     },
+    'operation': {
+        'backup': _l('Backup'),
+        'reindex': _l('Search index rebuild'),
+        'customer_import': _l('Customer import'),
+        'file_pdf': _l('Customer file as PDF'),
+        'originals_zip': _l('Original scans as ZIP'),
+        'four_properties': _l('Four-properties check report'),
+    },
+    'operation_stage': {  # the stages the services report through their progress callbacks
+        'tables': _l('Tables'),
+        'originals': _l('Originals'),
+        'objects': _l('Other objects'),
+        'manifest': _l('Checksums'),
+        'pages': _l('Pages'),
+        'checking': _l('Checking rows'),
+        'writing': _l('Writing customers'),
+        'files': _l('Files'),
+    },
 }
 
 

@@ -596,3 +596,35 @@ class OutboxEntry(Base):
     stage: Mapped[str] = mapped_column(String(16))  # docsvc.jobs.Stage
     row_id: Mapped[int | None]  # the batch file, page or list the job serves; None for the index job
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Operation(Base):
+    """One run of long work a person watches (docsvc.operations): what it is, where it stands, who started it,
+    and what came of it. The progress lives here, not in the browser or a queue, so a page reloaded (or
+    opened on another computer) shows the run where it is. `status`, `attempts` and `claimed_at` follow the
+    jobs' claim rules (docsvc.pipeline.jobstate)."""
+
+    __tablename__ = "operations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # constants.OperationKind
+    status: Mapped[str] = mapped_column(String(12), default=JobState.QUEUED, index=True)
+    stage: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    done: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # What to do (JSON): the backup folder, the import's mapping, the customer's 户号…
+    params: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    # What came of it (JSON): counts, a report; and the file it produced, if any.
+    summary: Mapped[str | None] = mapped_column(Text)
+    result_key: Mapped[str | None] = mapped_column(String(300))
+    result_name: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)  # docsvc.i18n.stored: shown in the reader's language
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_at: Mapped[datetime | None]
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the command line
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    started_by: Mapped[User | None] = relationship()

@@ -96,6 +96,9 @@ def assert_same_archive(source_rows: dict, source_objects: dict[str, bytes], sou
     for name, expected in source_rows.items():
         if name in ("audit_events", "audit_chain_head"):
             continue
+        if name == "operations":  # `docsvc backup` records its own run, caught mid-way: ended by the restore
+            assert all(row[2] == "failed" for row in rows[name]), rows[name]
+            continue
         assert rows[name] == expected, name
     # The restored chain is the source's, then the restore's own event.
     events = rows["audit_events"]

@@ -59,6 +59,7 @@ BAD_VALUES = {
     "DOCSVC_PASSWORD_HASH_ITERATIONS": ("three", "positive whole number"),
     "DOCSVC_LOG_FORMAT": ("xml", "text, json"),
     "DOCSVC_METRICS_TOKEN": None,                 # free text
+    "DOCSVC_BACKUP_DIR": None,                    # a folder: checked when a backup starts
     "DOCSVC_WORKER_METRICS_PORT": ("70000", "0 to 65535"),
     "DOCSVC_LANGUAGE": ("fr", "zh, en"),
 }

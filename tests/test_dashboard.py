@@ -208,7 +208,7 @@ def test_admin_sees_queues_workers_fixity_and_disk_use(
     auth.login("adm", "admin")
     html = _home(client)
     assert _figure(html, "queue-kind").startswith("内置队列")
-    assert set(re.findall(r'data-queue="(\w+)"', html)) == {"ingest", "ocr", "index"}
+    assert set(re.findall(r'data-queue="(\w+)"', html)) == {"ingest", "ocr", "index", "operations"}
     status = embedded_runtime.jobs.status()
     assert all(w.state == "alive" for w in status.workers) and len(status.workers) >= 3
     assert html.count("status-done\">alive") == len(status.workers)
@@ -259,7 +259,7 @@ def test_rq_status_counts_waiting_jobs_and_registered_workers() -> None:
         worker.register_birth()
         worker.set_state(WorkerStatus.BUSY)
         status = jobs.status()
-        assert status.kind == "rq" and status.waiting == {"ingest": 0, "ocr": 2, "index": 1}
+        assert status.kind == "rq" and status.waiting == {"ingest": 0, "ocr": 2, "index": 1, "operations": 0}
         assert [(w.name, w.queues, w.state) for w in status.workers] == [("ocr-worker-1", ("ocr",), "busy")]
         worker.register_death()
         assert jobs.status().workers == ()

@@ -85,7 +85,7 @@ def test_worker_can_be_scaled(compose: dict) -> None:
     worker = compose["services"]["worker"]
     assert "container_name" not in worker
     assert not worker.get("ports")
-    assert command_words(worker)[-3:] == ["worker", "ingest", "ocr"]
+    assert command_words(worker)[-4:] == ["worker", "ingest", "ocr", "operations"]
 
 
 def test_exactly_one_service_writes_the_search_index(compose: dict) -> None:

@@ -64,7 +64,7 @@ def test_a_list_goes_from_due_items_to_an_executed_register_through_the_api(
         time.sleep(0.2)
     results = {i["document_id"]: (i["decision"], i["result"]) for i in body["items"]}
     assert results == {doomed: ("destroy", "destroyed"), kept: ("keep", None)}
-    assert body["register"]["pdf_sha256"] and body["progress"] == {"total": 1, "done": 1, "destroyed": 1, "held": 0}
+    assert body["register"]["pdf_sha256"] and body["progress"] == {"total": 1, "done": 1, "destroyed": 1, "held": 0, "failed": 0}
 
     pdf = client.get(f"{url}/register.pdf", headers=_bearer(auditor))
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from docsvc.constants import ItemResult, ListState, RetentionStatus
 from docsvc.governance import disposition
-from docsvc.models import DestructionList, Document, Page
+from docsvc.models import DestructionList, Document, Operation, Page
 from docsvc.runtime import Runtime
 from tests.conftest import ROOT
 from tests.destruction_setup import people, shared_stack, supervised, due_document
@@ -250,3 +250,59 @@ def test_a_page_cut_from_a_pdf_whose_pages_share_one_resource_dictionary_takes_o
     assert destroyed_picture not in kept
     page = PdfReader(io.BytesIO(kept)).pages[0]
     assert list(page["/Resources"]["/XObject"]) == ["/ImA"] and len(page.images) == 1
+
+
+STOP_AFTER_FIRST_ITEM = CRASH.replace("local.LocalStore.delete = dying_delete", """
+real_erase = disposition._erase
+erased = {"n": 0}
+
+def dying_erase(*args, **kwargs):
+    # killed as the second item's erasure starts: the first is through, the list not yet verified
+    erased["n"] += 1
+    if erased["n"] > 1:
+        os._exit(9)
+    return real_erase(*args, **kwargs)
+
+disposition._erase = dying_erase""")
+
+
+def test_execution_progress_moves_item_by_item_and_is_read_back_after_a_reload(
+        embedded_runtime: Runtime, tmp_path: Path) -> None:
+    """The bar counts an item once its erasure has run, not only when the whole list is verified at the
+    end; the count is read from the items, so a reload (or another browser) shows the same."""
+    rt = embedded_runtime
+    who = people(rt)
+    first = due_document(rt, tmp_path, "a.pdf", [f"{SECRET}甲"])
+    second = due_document(rt, tmp_path, "b.pdf", [f"{SECRET}乙"])
+    list_id = supervised(rt, who, [first, second])
+    env = {**os.environ, "DOCSVC_DATA_DIR": str(rt.settings.data_dir), "DOCSVC_SECRET_KEY": "test-secret",
+           "DIE_AFTER_DELETES": "1000", "PYTHONPATH": str(ROOT)}
+    died = subprocess.run([sys.executable, "-c", STOP_AFTER_FIRST_ITEM, str(list_id)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert died.returncode == 9, died.stderr
+    with rt.sessions() as s:
+        dlist = s.get(DestructionList, list_id)
+        assert dlist.state == ListState.EXECUTING  # type: ignore[union-attr]
+        assert disposition.list_json(dlist)["progress"] == {  # type: ignore[arg-type]
+            "total": 2, "done": 1, "destroyed": 0, "held": 0, "failed": 0}
+
+
+def test_executing_a_list_removes_exported_copies_of_pages_and_keeps_other_files(
+        embedded_runtime: Runtime, tmp_path: Path) -> None:
+    rt = embedded_runtime
+    who = people(rt)
+    doomed = due_document(rt, tmp_path, "a.pdf", [f"{SECRET}甲"])
+    list_id = supervised(rt, who, [doomed])
+    files = {"file_pdf": "operations/1/file.pdf", "four_properties": "operations/2/report.pdf"}
+    with rt.sessions() as s:
+        for kind, key in files.items():
+            rt.store.put_bytes(key, f"{SECRET} exported".encode())
+            s.add(Operation(kind=kind, status="done", result_key=key, result_name=key.rsplit("/", 1)[-1]))
+        s.commit()
+
+    execute_destruction(list_id)
+
+    assert not rt.store.exists(files["file_pdf"]) and rt.store.exists(files["four_properties"])
+    with rt.sessions() as s:
+        kept = {o.kind: o.result_key for o in s.scalars(select(Operation))}
+    assert kept == {"file_pdf": None, "four_properties": files["four_properties"]}

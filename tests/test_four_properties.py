@@ -29,6 +29,7 @@ from docsvc.governance import fixity
 from docsvc.models import AuditEvent, Document, Page, utcnow
 from docsvc.runtime import Runtime
 from storage import LocalStore
+from tests.operations_setup import wait_for
 from tests.conftest import AuthActions, Users
 from tests.destruction_setup import ingest, text_pdf
 from tests.factories import add_document
@@ -439,7 +440,14 @@ def test_the_page_runs_shows_and_downloads_the_report(
     assert 'data-outcome="needs_person"' in html and 'id="check-IN-2" data-result="person"' in html
     assert code_of(rt, files["contract"]) in html and "题名" in html
     assert 'id="check-AU-5" data-result="not_applicable"' in html
-    pdf = client.post("/admin/four-properties", data={"csrf_token": token, "customer_accounts": ACCOUNT, "format": "pdf"})
+    # A file is made in the background (a whole archive takes hours) and offered on its progress page.
+    started = client.post("/admin/four-properties", data={"csrf_token": token, "customer_accounts": ACCOUNT,
+                                                          "format": "pdf"})
+    assert started.status_code == 302 and "/operations/" in started.headers["Location"]
+    state = wait_for(client, int(started.headers["Location"].rsplit("/", 1)[-1]))
+    assert state["status"] == "done" and state["done"] == state["total"] == state["summary"]["originals"] > 0
+    assert state["summary"]["person"] >= 1
+    pdf = client.get(f"/operations/{state['id']}/download")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     other = app.test_client()
     AuthActions(other, users).login("clerk", "operator")

@@ -1,7 +1,7 @@
 """The job functions RQ (and the embedded worker) run. Thin: each opens a session and calls one service."""
 from __future__ import annotations
 
-from docsvc import runtime
+from docsvc import operations, runtime
 from docsvc.governance import disposition
 from docsvc.pipeline.jobstate import job_limits
 from docsvc.pipeline.indexing import index_pending as index_pending_pages
@@ -35,3 +35,7 @@ def execute_destruction(list_id: int) -> None:
     with rt.sessions() as session:
         disposition.execute(session, rt.store, rt.index, list_id, fonds=rt.settings.filing.fonds,
                             zone=rt.settings.timezone)
+
+
+def run_operation(operation_id: int) -> None:
+    operations.run(runtime.current(), operation_id)

@@ -7,6 +7,7 @@
 |        |          |                           | read → automatic filing (files.suggestions.file_when_read)       |
 | index  | `index`  | `jobs.index_pending()`    | — (exactly one worker: Whoosh has one writer)                     |
 | destroy| `index`  | `jobs.execute_destruction(list_id)` | — (erasure rewrites index segments: the same one writer) |
+| operation | `operations` | `jobs.run_operation(id)` | — (backup, reindex, customer import, export: docsvc.operations) |
 
 Upkeep beside it:
 - the recovery sweeper: rows that say `queued` (embedded, `recover`: every 5 s, for work queued
@@ -37,6 +38,9 @@ class Step:
     queue: QueueName
     job: Callable[..., object]
     next: str
+    # A person's long operation (a backup of a whole archive) may take hours: no DOCSVC_JOB_TIMEOUT, it
+    # keeps its claim alive while it runs (jobstate.renewed) and records its own progress and end.
+    unbounded: bool = False
 
     def job_id(self, args: tuple[object, ...]) -> str:
         """`split-12`, `page-345`, `index-pending`: the one place job ids are made."""
@@ -48,6 +52,7 @@ PIPELINE: tuple[Step, ...] = (
     Step(Stage.PAGE, QueueName.OCR, jobs.process_page, "index; automatic filing after a document's last page"),
     Step(Stage.INDEX, QueueName.INDEX, jobs.index_pending, "—"),
     Step(Stage.DESTROY, QueueName.INDEX, jobs.execute_destruction, "—"),
+    Step(Stage.OPERATION, QueueName.OPERATIONS, jobs.run_operation, "—", unbounded=True),
 )
 STEPS: dict[Stage, Step] = {step.stage: step for step in PIPELINE}
 

@@ -49,7 +49,7 @@ class RQJobQueue:
             step.job,
             args=args,
             job_id=f"{step.job_id(args)}-{time.time_ns()}",
-            timeout=self.timeout_s,
+            timeout=-1 if step.unbounded else self.timeout_s,  # RQ: -1 is no limit
             result_ttl=60,
             failure_ttl=7 * 24 * 3600,
             retry=JobRetry(max=MAX_ATTEMPTS - 1, interval=list(RETRY_BACKOFF_S)),
@@ -77,7 +77,7 @@ Work = tuple[Callable[..., object], tuple[object, ...], str, int]  # job, args, 
 
 
 class InProcessJobQueue:
-    """Worker threads inside this process: ingest 1, ocr N, index exactly 1 (Whoosh has one writer).
+    """Worker threads inside this process: ingest 1, ocr N, index exactly 1 (Whoosh has one writer), operations 1.
 
     A sweeper looks every RECOVERY_POLL_S for rows that say queued in the database (work queued by
     another process, the CLI, or left behind by a restart). With upkeep (the embedded server) that
@@ -98,7 +98,8 @@ class InProcessJobQueue:
 
     def start(self, *, upkeep: bool = False) -> None:
         if not self._threads:
-            counts = {QueueName.INGEST: 1, QueueName.OCR: self._ocr_threads, QueueName.INDEX: 1}
+            counts = {QueueName.INGEST: 1, QueueName.OCR: self._ocr_threads, QueueName.INDEX: 1,
+                      QueueName.OPERATIONS: 1}
             for name, count in counts.items():
                 for i in range(count):
                     self._thread(self._work, f"docsvc-{name}-{i}", name.value)

@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
-from docsvc.governance import audit, fixity, retention
+from docsvc.constants import OPERATION_FILE_DAYS
+from docsvc.governance import audit, erasure, fixity, retention
+from docsvc.models import utcnow
 from docsvc.runtime import Runtime
 from workers.pipeline import recover_stale
 
@@ -47,9 +49,18 @@ def check_fixity(rt: Runtime) -> None:
         log.error("fixity: %s; see the administration page or run `docsvc fixity`", report.counts())
 
 
+def expire_operation_files(rt: Runtime) -> None:
+    """Files the long operations made (exports, reports, import errors) leave the store OPERATION_FILE_DAYS
+    after they were made: they are copies, made for one download, and hold personal data."""
+    with rt.sessions() as session:
+        erasure.discard_operation_files(session, rt.store,
+                                        finished_before=utcnow() - timedelta(days=OPERATION_FILE_DAYS))
+
+
 DAILY_TASKS: list[tuple[str, DailyTask]] = [
     ("audit anchor", anchor_audit_trail),
     ("retention: mark due documents", mark_due_documents),
+    ("operations: remove old export files", expire_operation_files),
     ("fixity: re-read originals", check_fixity),
 ]
 

@@ -710,9 +710,10 @@ class Register(Out):
 
 class DestructionProgress(Out):
     total: int
-    done: int
+    done: int  # items whose erasure has run (moves item by item), or that were held or not eligible
     destroyed: int
     held: int
+    failed: int  # failed verification: executing the list again completes them
 
 
 class DestructionItem(Out):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,7 +142,10 @@ def _rows(table: Table, mapping: dict[str, str]) -> Iterator[tuple[int, dict[str
 
 def run_import(session: Session, actor: User | None, table: Table, mapping: dict[str, str], rule: AccountRule,
                *, dry_run: bool, skip_rejected: bool = False, ip: str | None = None,
-               source_name: str = "") -> ImportReport:
+               source_name: str = "", progress: Callable[[str, int, int], None] | None = None) -> ImportReport:
+    """Check every row, then write them in one transaction; `progress(stage, done, total)` hears of the rows
+    checked ("checking") and of the rows written ("writing", chunk by chunk)."""
+    progress = progress or (lambda _stage, _done, _total: None)
     if "account" not in mapping or "name" not in mapping:
         raise ImportError_(_("Choose the columns that hold the account number and the customer name."))
     if len(table.rows) > MAX_ROWS:
@@ -150,6 +153,7 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
     report = ImportReport(dry_run=dry_run, encoding=table.encoding)
     valid: dict[str, tuple[int, dict[str, object]]] = {}
     for n, raw in _rows(table, mapping):
+        progress("checking", n - 1, len(table.rows))
         account = "" if raw.get("account") is None else _cell_text(raw["account"])
         try:
             account = rule.check(account)
@@ -183,12 +187,17 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
     if dry_run or (report.rejected and not skip_rejected):
         session.rollback()
         return report
+    writes = len(inserts) + len(updates)
+    progress("writing", 0, writes)
     try:
         for i in range(0, len(inserts), _CHUNK):
             session.execute(insert(Customer), _fill(inserts[i:i + _CHUNK]))
-        for row in updates:
+            progress("writing", min(i + _CHUNK, len(inserts)), writes)
+        for n, row in enumerate(updates, start=1):
             session.execute(update(Customer).where(Customer.id == row["id"])
                             .values({k: v for k, v in row.items() if k != "id"}))
+            if n % _CHUNK == 0:
+                progress("writing", len(inserts) + n, writes)
         closing = [row["id"] for row in updates if "closed_on" in row]
         if closing:  # retention counted from the closing date moves with it
             recompute(session, session.scalars(select(Document.id).where(Document.customer_id.in_(closing))))
@@ -204,6 +213,7 @@ def run_import(session: Session, actor: User | None, table: Table, mapping: dict
         session.execute(text("ANALYZE customers"))
         session.commit()
     report.applied = True
+    progress("writing", writes, writes)
     return report
 
 

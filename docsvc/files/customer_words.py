@@ -1,10 +1,9 @@
 """The Chinese words customer records are written in: data the service reads and stores, not messages.
 
-Grades and status words are the values archivists type and the marketing system exports; the column
+Status words are the values archivists type and the marketing system exports; the column
 headers are the spellings its exports use, which the importer recognises whatever the reader's language."""
 from __future__ import annotations
 
-from docsvc.constants import GRADES  # noqa: F401  (the grades are data of every layer: constants holds them)
 # Status words seen in exports and typed in forms, and the status they mean.
 STATUS_WORDS = {"在用": "active", "正常": "active", "销户": "closed", "已销户": "closed"}
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, selectinload
 from docsvc.errors import Conflict, DomainError, NotFound
 from docsvc.models import AuditEvent, Customer, Document, User
 from docsvc.governance import audit
-from docsvc.files.customer_words import DATE_FORMATS, GRADES, STATUS_WORDS
+from docsvc.constants import GRADES
+from docsvc.files.customer_words import DATE_FORMATS, STATUS_WORDS
 from docsvc.files.doctypes import STAGE_CODES
 from docsvc.files.documents import mark_for_reindex
 from docsvc.i18n import _, lazy_gettext as _l

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
@@ -39,6 +40,8 @@ from docsvc.governance import audit
 from docsvc.i18n import _, lazy_gettext as _l
 from docsvc.labels import label
 from storage import ObjectStore
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total), as docsvc.operations.Progress
 
 AUDIT_ACTION = "customer.download_file_pdf"
 CONTENTS_DPI = 200  # 10 pt text prints crisp
@@ -107,7 +110,7 @@ def download_name(customer: Customer) -> str:
 
 
 def export_file(session: Session, store: ObjectStore, user: User, account: str, out: BinaryIO, *, ocr_dpi: int,
-                ip: str | None = None) -> FileExport:
+                ip: str | None = None, progress: Progress | None = None) -> FileExport:
     """The use case: write the PDF of `account`'s file for `user` to `out`, then audit the export with the
     documents given and withheld and the loan(s) allowing them. Nothing downloadable: refused, audited."""
     export = plan_export(session, user, get_customer(session, account))
@@ -118,7 +121,7 @@ def export_file(session: Session, store: ObjectStore, user: User, account: str, 
         session.commit()
         raise Forbidden(_("You may not download any document of this file; to download, request a loan and "
                           "tick “allow download”."))
-    pages = write_pdf(export, store, out, exported_by=user.username, ocr_dpi=ocr_dpi)
+    pages = write_pdf(export, store, out, exported_by=user.username, ocr_dpi=ocr_dpi, progress=progress)
     loans = export.loan_ids
     audit.record(session, user, AUDIT_ACTION, object_type="customer", object_id=export.customer.account, ip=ip,
                  loan_id=loans[0] if loans else None,
@@ -129,8 +132,8 @@ def export_file(session: Session, store: ObjectStore, user: User, account: str, 
 
 
 def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported_by: str, ocr_dpi: int,
-              now: datetime | None = None) -> int:
-    """Write the PDF to `out`; returns its page count."""
+              now: datetime | None = None, progress: Progress | None = None) -> int:
+    """Write the PDF to `out`; returns its page count. `progress("pages", done, total)` hears of each page."""
     moment = now or datetime.now(timezone.utc)
     writer = ImagePdfWriter(out, title=_("Customer file %(account)s %(name)s", account=export.customer.account,
                                          name=export.customer.name), now=moment)
@@ -140,6 +143,8 @@ def write_pdf(export: FileExport, store: ObjectStore, out: BinaryIO, *, exported
     for entry in export.included:
         for page in entry.pages:
             _add_page(writer, store, entry.document, page, ocr_dpi)
+            if progress is not None:
+                progress("pages", writer.page_count, export.pages)
     writer.close()
     assert writer.page_count == export.pages, "the contents promised other page numbers"
     return writer.page_count

@@ -53,6 +53,7 @@ class Action(StrEnum):
     UNFILE = "document.unfile"  # send a filed document back to the inbox to correct it (audited)
     VIEW_INTEGRITY = "integrity.view"  # fixity results: which originals are altered, missing or unexpected
     CHECK_FOUR_PROPERTIES = "integrity.four_properties"  # run the 四性检测 report over customer files
+    RUN_MAINTENANCE = "maintenance.run"  # start backups and index rebuilds; watch everyone's long operations
 
 
 STAFF = frozenset({Role.ADMIN, Role.OPERATOR, Role.ARCHIVIST, Role.RECORDS_MANAGER,
@@ -71,6 +72,7 @@ _GRANTS: dict[Action, frozenset[Role]] = {
     Action.PRINT: CONTENT_ROLES | {Role.VIEWER},
     Action.SEARCH: STAFF,
     Action.MANAGE_ACCOUNTS: frozenset({Role.ADMIN}),
+    Action.RUN_MAINTENANCE: frozenset({Role.ADMIN}),
     Action.LOAN_REQUEST: STAFF,
     Action.LOAN_DECIDE: frozenset({Role.APPROVER}),
     # Separation of duties: the administrator is audited, so only the auditor reads the trail.

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docsvc.constants import (
-    DESTROYED_TITLE, DESTRUCTION_METHOD, SUPERVISORS_REQUIRED, Decision, ItemResult, ListState, RetentionStatus,
+    CONTENT_EXPORTS, DESTROYED_TITLE, DESTRUCTION_METHOD, SUPERVISORS_REQUIRED, Decision, ItemResult, ListState, RetentionStatus,
     SignRole,
 )
 from docsvc.errors import DomainError, Forbidden, NotAllowedNow, require_found
@@ -290,6 +290,9 @@ def start_execution(session: Session, actor: User, dlist: DestructionList, jobs:
         _audit(session, actor, "destruction.execute", dlist, ip, _counts(dlist))
     else:
         _audit(session, actor, "destruction.execute_resume", dlist, ip, _progress(dlist))
+        for item in dlist.items:  # begun and to be completed: the progress shows them as being worked on again
+            if item.result == ItemResult.FAILED:
+                item.result = ItemResult.ERASING
     register.record_language(dlist)
     session.commit()
     enqueue_destruction(jobs, dlist.id)
@@ -318,6 +321,8 @@ def execute(session: Session, store: ObjectStore, index: "SearchIndex", list_id:
         return dlist
     _require(dlist, {ListState.EXECUTING}, "execute")
     now = now or utcnow()
+    # Files exported for download (a customer file's PDF, its originals' ZIP) copy pages: none outlives this.
+    erasure.discard_operation_files(session, store, kinds=CONTENT_EXPORTS)
     todo = [i for i in dlist.items if i.decision == Decision.DESTROY and i.result not in FINAL_RESULTS]
     erased: list[tuple[DestructionItem, erasure.Plan]] = []
     for start in range(0, len(todo), batch):
@@ -440,10 +445,20 @@ def all_lists(session: Session) -> list[DestructionList]:
 
 
 def _progress(dlist: DestructionList) -> dict[str, int]:
+    """Where execution stands, read from the items (so a reload shows it): an item counts as done once its
+    erasure has run, not only once the whole list is verified at the end, so the bar moves item by item;
+    `failed` items failed verification and are completed by executing the list again."""
     to_destroy = [i for i in dlist.items if i.decision == Decision.DESTROY]
-    return {"total": len(to_destroy), "done": sum(1 for i in to_destroy if i.result in FINAL_RESULTS),
+    return {"total": len(to_destroy), "done": sum(1 for i in to_destroy if _through(i)),
             "destroyed": sum(1 for i in to_destroy if i.result == ItemResult.DESTROYED),
-            "held": sum(1 for i in to_destroy if i.result == ItemResult.HELD)}
+            "held": sum(1 for i in to_destroy if i.result == ItemResult.HELD),
+            "failed": sum(1 for i in to_destroy if i.result == ItemResult.FAILED)}
+
+
+def _through(item: DestructionItem) -> bool:
+    if item.result in FINAL_RESULTS or item.result == ItemResult.FAILED:
+        return True
+    return item.result == ItemResult.ERASING and "removed" in _detail(item)
 
 
 def _counts(dlist: DestructionList) -> dict[str, int]:

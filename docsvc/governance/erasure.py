@@ -16,7 +16,9 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
@@ -25,7 +27,7 @@ from sqlalchemy import Engine, delete, or_, select, text
 from sqlalchemy.orm import Session
 
 from docsvc.i18n import _
-from docsvc.models import Document, Page
+from docsvc.models import Document, Operation, Page
 from storage import ObjectStore, StoredObject
 
 # Objects under these prefixes are what destruction may remove; the register (registers/) never.
@@ -238,6 +240,25 @@ def verify(session: Session, store: ObjectStore, in_index: set[int], erased: Pla
     if rows:
         remaining["page_rows"] = rows
     return {"objects_checked": len(versions), "pages_checked": len(erased.page_ids), "remaining": remaining}
+
+
+def discard_operation_files(session: Session, store: ObjectStore, *, kinds: Iterable[str] | None = None,
+                            finished_before: datetime | None = None) -> int:
+    """Remove the files operations made (of `kinds`, finished before `finished_before`; every one when
+    neither is given): exports are copies of pages, so a destruction takes the content exports with it, and
+    the daily upkeep takes every file once its days are over. Returns how many files went."""
+    query = select(Operation).where(Operation.result_key.is_not(None))
+    if kinds is not None:
+        query = query.where(Operation.kind.in_(list(kinds)))
+    if finished_before is not None:
+        query = query.where(Operation.finished_at < finished_before)
+    gone = 0
+    for operation in session.scalars(query):
+        store.delete(operation.result_key)  # type: ignore[arg-type]
+        operation.result_key = operation.result_name = None
+        gone += 1
+    session.commit()
+    return gone
 
 
 def dumps(data: dict[str, object]) -> str:

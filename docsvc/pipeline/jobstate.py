@@ -19,11 +19,14 @@ from docsvc.formats import FileProblem
 from docsvc.formats.decoder import Limits
 from docsvc.i18n import shown, stored
 from docsvc.jobs import JobQueue, Stage, add_to_outbox
-from docsvc.models import BatchFile, OutboxEntry, Page, utcnow
+from docsvc.models import BatchFile, Operation, OutboxEntry, Page, utcnow
 
 log = logging.getLogger(__name__)
 
-Row = TypeVar("Row", BatchFile, Page)
+Row = TypeVar("Row", BatchFile, Page, Operation)
+
+# The rows whose jobs claim them, and the stage that serves each: what the sweeps look through.
+CLAIMED = ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE), (Operation, Stage.OPERATION))
 
 # How long a claim holds without being renewed. A running job renews its claim every third of it (a
 # heartbeat), however long the job takes, so a claim goes stale only when its worker is gone (killed,
@@ -61,7 +64,7 @@ def running(session: Session, row: Row, what: str) -> Iterator[Row]:
     """Run a job's body with its claim renewed: a file problem fails at once; other faults retry, then fail
     with a message naming `what` (a stored text). The message is kept on the row as a stored text
     (docsvc.i18n.stored), so each reader sees it in their own language."""
-    with _renewed(session, row):
+    with renewed(session, row):
         try:
             yield row
         except FileProblem as problem:
@@ -86,7 +89,7 @@ def running(session: Session, row: Row, what: str) -> Iterator[Row]:
 
 
 @contextmanager
-def _renewed(session: Session, row: Row) -> Iterator[None]:
+def renewed(session: Session, row: Row) -> Iterator[None]:
     """Renew the row's claim every third of the lease while the body runs, on a connection of its own."""
     engine, model, row_id, attempt = session.get_bind(), type(row), row.id, row.attempts
     stop = threading.Event()
@@ -136,7 +139,7 @@ def queued_work(session: Session) -> Iterator[tuple[Stage, tuple[int, ...]]]:
     With RQ the queue survives in Redis, so the scheduler takes only stale claims (requeue_stale).
     """
     stale = utcnow() - timedelta(seconds=_lease_s)
-    for model, stage in ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE)):
+    for model, stage in CLAIMED:
         waiting = or_(model.status == JobState.QUEUED, (model.status == JobState.RUNNING) & (model.claimed_at < stale))
         for row_id in session.scalars(select(model.id).where(waiting).order_by(model.id)):
             yield stage, (row_id,)
@@ -153,7 +156,7 @@ def requeue_stale(session: Session) -> list[OutboxEntry]:
     in one commit; the caller hands the entries over (docsvc.jobs.hand_over)."""
     stale = utcnow() - timedelta(seconds=_lease_s)
     entries: list[OutboxEntry] = []
-    for model, stage in ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE)):
+    for model, stage in CLAIMED:
         stale_claim = (model.status == JobState.RUNNING) & (model.claimed_at < stale)
         row_ids = session.scalars(select(model.id).where(stale_claim).order_by(model.id)).all()
         if not row_ids:
@@ -194,7 +197,7 @@ def stuck_work(session: Session, now: datetime | None = None) -> list[Stuck]:
     now = now or utcnow()
     stale, long_ago = now - timedelta(seconds=_lease_s), now - timedelta(seconds=STUCK_QUEUED_S)
     found: list[Stuck] = []
-    for model, stage in ((BatchFile, Stage.SPLIT), (Page, Stage.PAGE)):
+    for model, stage in CLAIMED:
         for row_id, status, claimed_at, updated_at in session.execute(
                 select(model.id, model.status, model.claimed_at, model.updated_at)
                 .where(or_((model.status == JobState.RUNNING) & (model.claimed_at < stale),
@@ -237,5 +240,5 @@ def backlog(session: Session) -> Backlog:
                               .where(Page.index_state == IndexState.PENDING)).one()
     outbox = session.execute(select(func.count(), func.min(OutboxEntry.created_at))).one()
     stale_claims = sum(session.scalar(select(func.count()).select_from(model).where(
-        (model.status == JobState.RUNNING) & (model.claimed_at < stale))) or 0 for model in (BatchFile, Page))
+        (model.status == JobState.RUNNING) & (model.claimed_at < stale))) or 0 for model, _stage in CLAIMED)
     return Backlog(pending[0], pending[1], outbox[0], outbox[1], stale_claims)

@@ -31,8 +31,8 @@ from docsvc.errors import Conflict, Corrupted
 from docsvc.files import four_properties
 from docsvc.files.four_properties import FourPropertiesReport
 from docsvc.governance import audit
-from docsvc.i18n import _
-from docsvc.models import Base, Page
+from docsvc.i18n import _, stored
+from docsvc.models import Base, Operation, Page, utcnow
 from docsvc.pipeline import reindex
 from docsvc.pipeline.backup import (
     AUDIT_SUMMARY, CATALOGUE, INFO_REVISION, INFO_ROWS_PREFIX, SCHEMA, TABLES_DIR, ObjectKind, Progress, no_progress,
@@ -179,6 +179,8 @@ def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: 
                                   table=name, count=count, recorded=recorded))
     if revision != db.head_revision():
         db.upgrade(engine)
+    with sessions() as session:
+        _settle_operations(session)
     redraw = _restore_objects(data, store, report, progress)
     _redraw(sessions, store, settings, redraw, report, progress)
     if index is not None:
@@ -199,6 +201,17 @@ def restore(path: Path, engine: Engine, sessions: sessionmaker[Session], store: 
                              "redraw_failed": len(report.redraw_failed), "audit_events": report.audit.events})
         session.commit()
     return report
+
+
+def _settle_operations(session: Session) -> None:
+    """The operations the backup caught mid-way (the backup itself among them) ran on the old instance: they
+    are not resumed here. Their files (exports) are not in a backup, so none is offered."""
+    session.execute(update(Operation).values(result_key=None, result_name=None))
+    session.execute(update(Operation).where(Operation.status.in_((JobState.QUEUED, JobState.RUNNING))).values(
+        status=JobState.FAILED, claimed_at=None, finished_at=utcnow(),
+        error=stored("Interrupted: the archive was restored from a backup taken while this ran. Start it again "
+                     "if it is still needed.")))
+    session.commit()
 
 
 # -- rows -----------------------------------------------------------------------------------

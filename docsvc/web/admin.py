@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from docsvc import operations
 from docsvc.constants import Grant, Role
 from docsvc.governance import fixity
 from docsvc.governance.access import Action, rule
@@ -14,8 +15,9 @@ from docsvc.governance.accounts import AccountError, create_user, list_users, up
 from docsvc.files.four_properties import PROPERTY_LABELS, RESULT_LABELS, SHOWN_FINDINGS, Property
 from docsvc.files.four_properties_report import summary_lines
 from docsvc.http import client_ip, db, runtime
+from docsvc.http.params import flag
 from docsvc.i18n import _
-from docsvc.http.four_properties import report_download, report_format, run_report
+from docsvc.http.four_properties import report_format, run_report
 from docsvc.pipeline import reread
 from docsvc.pipeline.jobstate import backlog
 
@@ -61,7 +63,7 @@ def update(user_id: int) -> object:
 @rule(Action.VIEW_INTEGRITY)
 def integrity() -> object:
     return render_template("admin/integrity.html", fixity=fixity.dashboard(db()), readers=reread.readers_summary(db()),
-                           backlog=backlog(db()))
+                           backlog=backlog(db()), backup_dir=runtime().settings.backup_dir)
 
 
 @bp.route("/four-properties")
@@ -77,9 +79,12 @@ def run_four_properties() -> object:
     form = request.form
     fmt = report_format(form.get("format", "html"), allowed=("html", "pdf", "csv", "json"))
     accounts = form.get("customer_accounts", "").replace("，", " ").replace(",", " ").split()
+    if fmt != "html":  # a file: made in the background, offered on its progress page when done
+        operation = operations.start_four_properties(db(), runtime(), g.user, accounts, fmt,
+                                                     recompute=bool(flag(form, "recompute")),
+                                                     all_pages=bool(flag(form, "all_pages")), ip=client_ip())
+        return redirect(url_for("operations.show", operation_id=operation.id))
     report = run_report(accounts, form)
-    if fmt != "html":
-        return report_download(report, fmt)
     return render_template("admin/four_properties.html", report=report, form=form,
                            summary=summary_lines(report, runtime().settings.timezone), properties=list(Property),
                            property_labels=PROPERTY_LABELS, result_labels=RESULT_LABELS,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
+from docsvc import operations
+from docsvc.constants import OperationKind
 from docsvc.files import completeness, customer_import, originals
 from docsvc.files.coversheets import sheets_for
 from docsvc.files.customers import (
@@ -109,6 +111,11 @@ def import_customers() -> object:
     data, name = _stash().get(token)
     table = customer_import.read_table(data, name)
     mapping = {f: request.form[f"map_{f}"] for f in IMPORT_FIELDS if request.form.get(f"map_{f}")}
+    if request.form.get("action") == "import":
+        # Applying runs in the background with a progress bar; the dry run above stays at once.
+        operation = operations.start_import(db(), runtime(), g.user, data, name, mapping,
+                                            request.form.get("skip_rejected") == "1", client_ip())
+        return redirect(url_for("operations.show", operation_id=operation.id))
     report = customer_import.run_import(db(), g.user, table, mapping, _rule(),
                                         dry_run=request.form.get("action") != "import",
                                         skip_rejected=request.form.get("skip_rejected") == "1",
@@ -167,3 +174,13 @@ def originals_zip(account: str) -> object:
 @rule(Action.DOWNLOAD)
 def file_pdf(account: str) -> object:
     return customer_file_pdf(account)
+
+
+@bp.route("/customers/<account>/file.pdf", methods=["POST"], defaults={"kind": OperationKind.FILE_PDF})
+@bp.route("/customers/<account>/originals.zip", methods=["POST"], defaults={"kind": OperationKind.ORIGINALS_ZIP})
+@rule(Action.DOWNLOAD)
+def start_export(account: str, kind: OperationKind) -> object:
+    """A big customer file takes minutes to put together: made in the background, offered when done."""
+    get_customer(db(), account)  # an unknown 户号 is refused now, not in the background
+    operation = operations.start_export(db(), runtime(), g.user, kind, account, client_ip())
+    return redirect(url_for("operations.show", operation_id=operation.id))
