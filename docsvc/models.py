@@ -33,6 +33,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
+def utc_text(moment: datetime | None) -> str | None:
+    """A stored time as the API gives it: ISO 8601 in UTC with its offset, the same on SQLite and PostgreSQL."""
+    return as_utc(moment).isoformat() if moment is not None else None
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
 

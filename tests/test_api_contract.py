@@ -51,7 +51,9 @@ class ContractClient:
         content = declared["content"]
         if response.is_json:
             schema = {"$ref": content["application/json"]["schema"]["$ref"], "components": self.document["components"]}
-            errors = sorted(Draft202012Validator(schema).iter_errors(response.get_json()), key=str)
+            # formats checked too: a time without its offset (SQLite hands back naive times) is not date-time
+            validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+            errors = sorted(validator.iter_errors(response.get_json()), key=str)
             assert not errors, f"{method} {template} {response.status_code}: " + "; ".join(
                 f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5])
         else:

@@ -30,7 +30,7 @@ def _not_a_flag(value: object) -> object:
 Text = Annotated[str, BeforeValidator(_number_as_text)]
 Int = Annotated[int, BeforeValidator(_not_a_flag)]
 Id = Annotated[Int, Field(ge=1, le=MAX_INT)]
-Timestamp = Annotated[str, Field(description="ISO 8601 time")]
+Timestamp = Annotated[str, Field(description="a moment in UTC, ISO 8601 with its offset", json_schema_extra={"format": "date-time"})]
 Day = Annotated[str, Field(description="a date, YYYY-MM-DD")]
 Scalar = Annotated[str | int | float | bool | None, Field(description="a string, a number, true/false or null")]
 

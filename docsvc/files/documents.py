@@ -13,7 +13,7 @@ from docsvc.governance.access import hides_identity, is_storage_only
 from docsvc.errors import NotFound, require_found
 from docsvc.i18n import _, shown
 from docsvc.jobs import request_index
-from docsvc.models import Document, Page, User, utcnow
+from docsvc.models import Document, Page, User, utc_text, utcnow
 from docsvc.search.snippets import MASKED_TITLE
 from storage import ObjectStore
 
@@ -89,18 +89,18 @@ def _document_fields(document: Document) -> dict[str, object]:
         "id": document.id, "title": document.title, "media_type": document.media_type,
         "sha256": document.sha256, "customer_account": document.customer_account,
         "doc_type": document.doc_type, "page_count": document.page_count,
-        "created_at": document.created_at.isoformat(),
+        "created_at": utc_text(document.created_at),
         "document_date": document.doc_date.isoformat() if document.doc_date else None,
         "contract_number": document.contract_no, "business_ref": document.business_ref,
         "archive_code": document.reference_code, "location": document.location, "notes": document.notes,
-        "filed_at": document.filed_at.isoformat() if document.filed_at else None,
+        "filed_at": utc_text(document.filed_at),
         "inbox_note": shown(document.inbox_note) or None,
         "contract_end": document.contract_end.isoformat() if document.contract_end else None,
         "retention": document.retention, "retention_status": document.retention_status,
         "due_on": document.due_on.isoformat() if document.due_on else None,
         "storage_only": is_storage_only(document),
         # A destroyed document is its stub: when, and by which destruction list.
-        "destroyed_at": document.destroyed_at.isoformat() if document.destroyed_at else None,
+        "destroyed_at": utc_text(document.destroyed_at),
         "destruction_list_id": document.destruction_list_id,
         "pages": [{"id": p.id, "number": p.number, "status": p.status, "error": shown(p.error) or None,
                    "view_rotation": p.view_rotation} for p in live_pages(document)],

@@ -27,7 +27,8 @@ from docsvc.governance.access import is_sensitive, may_sign
 from docsvc.jobs import JobQueue, enqueue_destruction
 from docsvc.labels import label
 from docsvc.models import (
-    DestroyedOriginal, DestructionItem, DestructionList, DestructionSignoff, Document, User, as_utc, utcnow,
+    DestroyedOriginal, DestructionItem, DestructionList, DestructionSignoff, Document, User, as_utc, utc_text,
+    utcnow,
 )
 from docsvc.search.snippets import MASKED_TITLE
 from storage import ObjectStore
@@ -425,11 +426,11 @@ def _stub(d: Document, dlist: DestructionList, now: datetime) -> None:
 def list_json(dlist: DestructionList) -> dict[str, object]:
     return {
         "id": dlist.id, "title": dlist.title, "state": dlist.state, "compiler": dlist.compiler.username,
-        "created_at": dlist.created_at.isoformat(), "approver": dlist.approver.username if dlist.approver else None,
+        "created_at": utc_text(dlist.created_at), "approver": dlist.approver.username if dlist.approver else None,
         "rejection_reason": dlist.rejection_reason,
-        "wait_until": dlist.wait_until.isoformat() if dlist.wait_until else None,
+        "wait_until": utc_text(dlist.wait_until),
         "supervisors": [s.user.username for s in supervisors(dlist)],
-        "executed_at": dlist.executed_at.isoformat() if dlist.executed_at else None,
+        "executed_at": utc_text(dlist.executed_at),
         "register": {"pdf_sha256": dlist.register_pdf_sha256, "csv_sha256": dlist.register_csv_sha256},
         "progress": _progress(dlist),
         "items": [{

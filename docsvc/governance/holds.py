@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from docsvc.errors import DomainError, NotAllowedNow, require_found
 from docsvc.governance import audit
-from docsvc.models import Customer, Document, DocumentType, Hold, HoldTarget, User, utcnow
+from docsvc.models import Customer, Document, DocumentType, Hold, HoldTarget, User, utc_text, utcnow
 from docsvc.search import SearchIndex, access_restriction
 from docsvc.i18n import _
 
@@ -166,7 +166,7 @@ def hold_json(session: Session, hold: Hold) -> dict[str, object]:
             "owner": hold.owner.username if hold.owner else None, "query": hold.query,
             "customer_accounts": [accounts[t.customer_id] for t in hold.targets if t.customer_id],
             "document_ids": [t.document_id for t in hold.targets if t.document_id],
-            "created_at": hold.created_at.isoformat(),
-            "released_at": hold.released_at.isoformat() if hold.released_at else None,
+            "created_at": utc_text(hold.created_at),
+            "released_at": utc_text(hold.released_at),
             "release_reason": hold.release_reason}
 

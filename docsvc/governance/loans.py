@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from docsvc.governance.access import Action, can, is_sensitive, loan_state, may_see_sensitive, role_allows, sees_every_loan
 from docsvc.constants import MAX_LOAN_DAYS, LoanState
 from docsvc.errors import DomainError, Forbidden, NotAllowedNow, require_found
-from docsvc.models import Document, Loan, LoanItem, User, utcnow
+from docsvc.models import Document, Loan, LoanItem, User, utc_text, utcnow
 from docsvc.governance import audit
 from docsvc.i18n import _, lazy_gettext as _l
 from docsvc.labels import label
@@ -110,7 +110,7 @@ def decide(session: Session, approver: User, loan_id: int, approve: bool, *, not
                  object_id=loan.id, loan_id=loan.id, purpose=loan.purpose, ip=ip, now=moment,
                  detail={"note": loan.decision_note, "allow_download": loan.allow_download,
                          "allow_print": loan.allow_print,
-                         "due_at": loan.due_at.isoformat() if loan.due_at else None})
+                         "due_at": utc_text(loan.due_at)})
     session.commit()
     return loan
 
@@ -178,11 +178,11 @@ def loan_json(loan: Loan, now: datetime | None = None) -> dict[str, object]:
         "id": loan.id, "requester": loan.requester.username, "customer_account": loan.customer_account,
         "document_ids": [i.document_id for i in loan.items], "purpose": loan.purpose, "days": loan.days,
         "want_download": loan.want_download, "want_print": loan.want_print,
-        "state": str(loan_state(loan, now)), "requested_at": loan.requested_at.isoformat(),
+        "state": str(loan_state(loan, now)), "requested_at": utc_text(loan.requested_at),
         "decided_by": loan.decided_by.username if loan.decided_by else None,
         "allow_download": loan.allow_download, "allow_print": loan.allow_print,
-        "starts_at": loan.starts_at.isoformat() if loan.starts_at else None,
-        "due_at": loan.due_at.isoformat() if loan.due_at else None,
-        "returned_at": loan.returned_at.isoformat() if loan.returned_at else None,
+        "starts_at": utc_text(loan.starts_at),
+        "due_at": utc_text(loan.due_at),
+        "returned_at": utc_text(loan.returned_at),
         "renewal_of": loan.renewal_of_id,
     }

@@ -36,7 +36,7 @@ from docsvc.governance.access import hides_identity
 from docsvc.governance.holds import all_held_document_ids, held_document_ids
 from docsvc.governance.retention_authority import INITIAL_AUTHORITY
 from docsvc.models import (
-    Customer, Document, DocumentType, Hold, RetentionEvent, RetentionSchedule, User, utcnow,
+    Customer, Document, DocumentType, Hold, RetentionEvent, RetentionSchedule, User, utc_text, utcnow,
 )
 from docsvc.i18n import _, lazy_gettext as _l, stored
 
@@ -336,8 +336,8 @@ def schedule_json(row: RetentionSchedule) -> dict[str, object]:
     return {"id": row.id, "doc_type": row.doc_type, "version": row.version, "retention": row.retention,
             "trigger": row.trigger, "event_name": row.event_name, "authority": row.authority,
             "parent_retention": row.parent_retention, "reason": row.reason,
-            "created_at": row.created_at.isoformat() if row.created_at else None,
-            "superseded_at": row.superseded_at.isoformat() if row.superseded_at else None}
+            "created_at": utc_text(row.created_at),
+            "superseded_at": utc_text(row.superseded_at)}
 
 
 # --- recompute ------------------------------------------------------------------------------------
