@@ -37,7 +37,7 @@ from docsvc.errors import DomainError, NotFound
 from docsvc.files import customer_import, filepdf, four_properties, four_properties_report, originals
 from docsvc.files.customers import AccountRule
 from docsvc.governance.access import Action, can
-from docsvc.i18n import _, shown, stored, using
+from docsvc.i18n import _, language, shown, stored, using
 from docsvc.jobs import JobQueue, Stage, add_to_outbox, hand_over
 from docsvc.models import Operation, User, utcnow
 from docsvc.pipeline import backup as backup_service, jobstate, reindex as reindex_service
@@ -69,6 +69,8 @@ def start(session: Session, jobs: JobQueue, kind: OperationKind, actor: User | N
 
 
 def _record(session: Session, kind: OperationKind, actor: User | None, params: dict[str, Any]) -> Operation:
+    # The work speaks the language its starter read when starting it (their page's, or the command's).
+    params = {"language": language(), **params}
     operation = Operation(kind=kind.value, status=JobState.QUEUED, params=json.dumps(params, ensure_ascii=False),
                           started_by_id=actor.id if actor else None)
     session.add(operation)
@@ -236,8 +238,7 @@ def run(rt: "Runtime", operation_id: int) -> None:
             return
         operation.started_at = operation.started_at or utcnow()
         session.commit()
-        starter = operation.started_by
-        with jobstate.renewed(session, operation), using(starter.language if starter else None):
+        with jobstate.renewed(session, operation), using(params_of(operation).get("language")):
             progress = Progress(rt.engine, operation_id)
             try:
                 outcome = RUNNERS[OperationKind(operation.kind)](rt, session, operation, progress)

@@ -26,7 +26,7 @@ def start_import(client: FlaskClient, auth: AuthActions, data: bytes, **form: st
                        content_type="multipart/form-data")
     html = page.get_data(as_text=True)
     token = re.search(r'name="token" value="(\w+)"', html).group(1)  # type: ignore[union-attr]
-    mapping = dict(re.findall(r'<select name="(map_\w+)">.*?<option selected>([^<]+)</option>', html, re.S))
+    mapping = dict(re.findall(r'<select [^>]*name="(map_\w+)">.*?<option selected>([^<]+)</option>', html, re.S))
     response = client.post("/customers/import", data={"csrf_token": _csrf_from(html), "token": token,
                                                       "action": "import", **mapping, **form})
     assert response.status_code == 302, response.get_data(as_text=True)

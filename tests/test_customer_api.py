@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 
 from docsvc.constants import IndexState, JobState
 from docsvc.models import Document, DocumentType, Page
+from tests.pdftext import page_texts
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -97,16 +98,6 @@ def test_page_operations_through_the_api(client, users, embedded_runtime) -> Non
     assert [d["id"] for d in client.get("/api/v1/inbox", headers=operator).get_json()["documents"]] == [doc_id]
 
 
-def _pdf_text(data: bytes) -> list[str]:
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(data)
-    try:
-        return [re.sub(r"\s+", " ", pdf[i].get_textpage().get_text_range()) for i in range(len(pdf))]
-    finally:
-        pdf.close()
-
-
 @pytest.mark.integration  # the PDF's text layer is set in tesseract's glyphless font
 def test_cover_sheets_are_printed_in_the_readers_language(client, users, auth, embedded_runtime) -> None:  # type: ignore[no-untyped-def]
     operator = _h(users.token("op", "operator"))
@@ -115,7 +106,7 @@ def test_cover_sheets_are_printed_in_the_readers_language(client, users, auth, e
     url = "/api/v1/cover-sheets?account=3000000001&type=HT&account=3000000001&type=JC"
     pdf = client.get(url, headers=operator)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
-    chinese = _pdf_text(pdf.data)
+    chinese = page_texts(pdf.data)
     assert len(chinese) == 2
     for text in ("档案封面", "户号 3000000001", "类型 HT", "供用电合同及协议", "户名 宏达机械", "扫描时放在该文档第一页之前"):
         assert text in chinese[0], text
@@ -125,7 +116,7 @@ def test_cover_sheets_are_printed_in_the_readers_language(client, users, auth, e
 
     with embedded_runtime.sessions() as s:
         type_name = s.get(DocumentType, "HT").name_en
-    english = _pdf_text(client.get(url, headers={**operator, "Accept-Language": "en"}).data)
+    english = page_texts(client.get(url, headers={**operator, "Accept-Language": "en"}).data)
     for text in ("Cover sheet", "Account No. 3000000001", "Type HT", type_name, "Customer 宏达机械",
                  "Place before the first page of the document when scanning"):
         assert text in english[0], text
@@ -134,7 +125,7 @@ def test_cover_sheets_are_printed_in_the_readers_language(client, users, auth, e
     auth.login("clerk", "operator")  # the page's link, for someone who chose English with the switch
     client.set_cookie("lang", "en")
     page = client.get("/cover-sheets.pdf?account=3000000001&type=HT")
-    assert page.status_code == 200 and "Cover sheet" in _pdf_text(page.data)[0]
+    assert page.status_code == 200 and "Cover sheet" in page_texts(page.data)[0]
 
 
 def test_an_operator_files_an_inbox_document_in_the_browser_form(client, auth, embedded_runtime) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from docsvc.runtime import Runtime
 from tests.destruction_setup import due_document, text_pdf
+from tests.pdftext import pdf_text
 
 pytestmark = pytest.mark.integration   # executes erasure: register PDFs read tesseract's font, objects, index
 
@@ -143,16 +144,6 @@ def test_the_records_manager_compiles_and_the_stub_shows_as_destroyed_in_the_bro
     assert f"销毁清册 #{executed}" in shown and "重新保存已销毁内容的理由" in shown
 
 
-def _pdf_text(data: bytes) -> str:
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(data)
-    try:
-        return " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf))).replace("\r\n", " ")
-    finally:
-        pdf.close()
-
-
 def test_the_register_is_in_the_language_of_whoever_set_the_execution_going(
         client: FlaskClient, users, embedded_runtime: Runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Chinese by default; English when the records manager executing the list reads English, although the
@@ -180,7 +171,7 @@ def test_the_register_is_in_the_language_of_whoever_set_the_execution_going(
             time.sleep(0.2)
         pdf = client.get(f"{url}/register.pdf", headers=_bearer(auditor)).data
         table = client.get(f"{url}/register.csv", headers=_bearer(auditor)).data.decode("utf-8-sig")
-        return list_id, _pdf_text(pdf), table
+        return list_id, pdf_text(pdf), table
 
     _, chinese, table = executed("a.pdf", {})
     for text in ("档案销毁清册", "全宗号", "数量", "编制人", "审批日期", "监销人", "销毁日期", "序号", "档号",
