@@ -33,7 +33,7 @@ def test_admin_and_records_manager_dashboards_render_in_a_browser(
     assert page.url.rstrip("/") == url
     panel = page.locator("#panel-admin")
     expect(panel).to_be_visible()
-    expect(page.locator("#queues tr[data-queue]")).to_have_count(3)
+    expect(page.locator("#queues tr[data-queue]")).to_have_count(4)  # ingest, ocr, index, operations
     expect(page.locator("#workers .status-done").first).to_have_text("alive")
     expect(page.locator("#workers .status-failed")).to_have_count(0)
     expect(page.locator("#disk tr[data-usage]")).to_have_count(2)

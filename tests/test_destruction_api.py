@@ -120,7 +120,7 @@ def test_the_records_manager_compiles_and_the_stub_shows_as_destroyed_in_the_bro
     chinese = {f"/destruction/{executed}": [f"<h1>销毁清册 #{executed}", ">已执行<", "登记簿：", ">已销毁<", "执行结果"],
                "/destruction/": ["<h1>销毁清册</h1>", ">已执行<", ">已取消<", "到期 → 鉴定"]}
     english = {f"/destruction/{executed}": [f"<h1>Destruction list #{executed}", ">Executed<", "Register:",
-                                             ">Destroyed<", "Result"],
+                                             ">Destroyed<", "Execution result"],
                "/destruction/": ["<h1>Destruction lists</h1>", ">Executed<", ">Cancelled<", "Due → appraisal"]}
     for path in chinese:
         page = client.get(path).get_data(as_text=True)

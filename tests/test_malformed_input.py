@@ -70,7 +70,7 @@ def _urls(app: Flask, values: dict[str, object], methods: set[str], api: bool) -
             continue
         for method in sorted(methods & (rule.methods or set())):
             url = rule.rule
-            for arg in rule.arguments:
+            for arg in rule.arguments - set(rule.defaults or {}):  # defaults are not in the path
                 url = url.replace(f"<int:{arg}>", str(values[arg])).replace(f"<{arg}>", str(values[arg]))
             out.append((rule.endpoint, method, url))
     return out
