@@ -322,7 +322,7 @@ def test_with_the_index_folder_unwritable_search_serves_the_last_index_and_the_b
             assert session.scalar(select(Page.index_state).where(Page.id != first_page)) == "pending"
         admin = stack.app.test_client()
         AuthActions(admin, Users(stack.rt)).login("boss", "admin")
-        assert 'id="backlog-index">1（' in admin.get("/admin/integrity").get_data(as_text=True)
+        assert 'id="backlog-index">1 （' in admin.get("/admin/integrity").get_data(as_text=True)
         # ... and search answers from the last good index.
         assert stack.hits(account_of(68), api) == [first_page]
         assert stack.hits(account_of(69), api) == []
