@@ -295,9 +295,28 @@ def backup_folder(settings: Settings, now: datetime | None = None) -> Path:
     return settings.backup_dir / f"docsvc-{moment:%Y%m%d-%H%M%S}"
 
 
-def start_backup(session: Session, rt: "Runtime", actor: User) -> Operation:
+def previous_backup(session: Session, settings: Settings) -> Path | None:
+    """The newest backup started here that finished and is still in the backup folder: the next one
+    hard-links the originals it holds instead of copying them again (`docsvc backup --since`)."""
+    if settings.backup_dir is None:
+        return None
+    finished = session.scalars(select(Operation).where(Operation.kind == OperationKind.BACKUP,
+                                                       Operation.status == JobState.DONE)
+                               .order_by(Operation.id.desc()).limit(20))
+    for operation in finished:
+        folder = Path(params_of(operation)["folder"])
+        if folder.parent == settings.backup_dir and folder.is_dir():
+            return folder
+    return None
+
+
+def start_backup(session: Session, rt: "Runtime", actor: User, *, full: bool = False) -> Operation:
+    """A backup into a new folder under DOCSVC_BACKUP_DIR; unchanged originals are linked from the previous
+    one unless `full` (a full copy, for when the previous backup is damaged or is to be moved away)."""
     folder = backup_folder(rt.settings)
-    return start(session, rt.jobs, OperationKind.BACKUP, actor, {"folder": str(folder)})
+    since = None if full else previous_backup(session, rt.settings)
+    params = {"folder": str(folder)} | ({"since": str(since)} if since else {})
+    return start(session, rt.jobs, OperationKind.BACKUP, actor, params)
 
 
 def backup_summary(report: backup_service.BackupReport) -> dict[str, Any]:
@@ -315,7 +334,7 @@ def backup_failure(report: backup_service.BackupReport) -> str | None:
                   folder=str(report.path), missing=len(report.missing), altered=len(report.altered))
 
 
-def _backup_in_child(settings: Settings, operation_id: int, folder: str, result: Any) -> None:
+def _backup_in_child(settings: Settings, operation_id: int, folder: str, since: str | None, result: Any) -> None:
     """The backup's own process: bagit changes the working directory while it hashes, which a threaded
     server (the embedded worker threads) must never see."""
     engine = make_engine(settings.database_url)
@@ -323,7 +342,8 @@ def _backup_in_child(settings: Settings, operation_id: int, folder: str, result:
                        s3_secret_key=settings.s3_secret_key, s3_bucket=settings.s3_bucket,
                        s3_secure=settings.s3_secure, local_root=settings.objects_dir, cache_dir=settings.cache_dir)
     try:
-        report = backup_service.write(engine, store, Path(folder), progress=Progress(engine, operation_id))
+        report = backup_service.write(engine, store, Path(folder), since=Path(since) if since else None,
+                                      progress=Progress(engine, operation_id))
         result.put(("ok", backup_summary(report), backup_failure(report)))
     except DomainError as exc:
         result.put(("error", exc.message, None))
@@ -336,10 +356,11 @@ def _backup_in_child(settings: Settings, operation_id: int, folder: str, result:
 
 
 def _run_backup(rt: "Runtime", session: Session, operation: Operation, progress: Progress) -> Outcome:
-    folder = params_of(operation)["folder"]
+    params = params_of(operation)
+    folder = params["folder"]
     context = multiprocessing.get_context("spawn")
     result = context.Queue()
-    child = context.Process(target=_backup_in_child, args=(rt.settings, operation.id, folder, result),
+    child = context.Process(target=_backup_in_child, args=(rt.settings, operation.id, folder, params.get("since"), result),
                             name=f"docsvc-backup-{operation.id}")
     child.start()
     outcome = None

@@ -241,3 +241,30 @@ def test_progress_is_written_a_few_times_not_once_per_item(embedded_runtime: Run
     assert len(writes) == 2  # the first figure of the stage, and the last
     with rt.sessions() as s:
         assert (s.get(Operation, run.id).stage, s.get(Operation, run.id).done) == ("pages", 10_000)  # type: ignore[union-attr]
+
+
+def test_a_browser_backup_links_the_originals_the_previous_one_holds_unless_a_full_copy_is_asked(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime, tmp_path: Path) -> None:
+    embedded_runtime.settings = embedded_runtime.settings.with_(backup_dir=tmp_path / "backups")
+    for n in range(3):
+        add_stored_document(embedded_runtime, f"%PDF-1.4 scan {n}".encode(), texts=[f"第{n}页"], title=f"合同{n}")
+    auth.login("adm", "admin")
+
+    def back_up(**form: str) -> dict:  # type: ignore[type-arg]
+        response = client.post("/operations/backup", data={"csrf_token": auth.csrf("/operations/"), **form})
+        state = wait_for(client, int(response.headers["Location"].rsplit("/", 1)[-1]))
+        assert state["status"] == "done", state
+        return state
+
+    first = back_up()["summary"]
+    assert (first["originals"], first["originals_copied"], first["originals_linked"]) == (3, 3, 0)
+    add_stored_document(embedded_runtime, b"%PDF-1.4 scan new", texts=["新页"], title="新合同")
+    second = back_up()
+    summary = second["summary"]
+    assert (summary["originals"], summary["originals_copied"], summary["originals_linked"]) == (4, 1, 3)
+    linked = Path(summary["folder"]) / "data" / "originals"
+    assert all(path.stat().st_nlink == 2 for path in (Path(first["folder"]) / "data" / "originals").iterdir())
+    assert len(list(linked.iterdir())) == 4
+    assert first["folder"] in client.get(f"/operations/{second['id']}").get_data(as_text=True)  # linked from
+    full = back_up(full="1")["summary"]
+    assert (full["originals"], full["originals_copied"], full["originals_linked"]) == (4, 4, 0)

@@ -4,7 +4,7 @@ administrator's buttons that start a backup or a rebuild of the search index. Th
 holds the rules; the state is in the database, so a reload shows the run where it is."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
 from docsvc import operations
 from docsvc.constants import CONTENT_EXPORTS, OPERATION_FILE_DAYS
@@ -63,7 +63,7 @@ def download(operation_id: int) -> object:
 @rule(Action.RUN_MAINTENANCE)
 def start_backup() -> object:
     try:
-        operation = operations.start_backup(db(), runtime(), g.user)
+        operation = operations.start_backup(db(), runtime(), g.user, full=request.form.get("full") == "1")
     except operations.OperationError as exc:  # no backup folder configured: say who sets it
         flash(exc.message)
         return redirect(url_for("operations.index"))
