@@ -25,7 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
 
 from docsvc import db as dbmod  # noqa: E402
 from docsvc.config import FilingSettings, Settings  # noqa: E402

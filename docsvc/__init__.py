@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from docsvc import db, http, runtime as runtime_mod
     from docsvc.http import proxies
     from docsvc.api import customers as customers_api, destruction as destruction_api, loans_audit, v1
-    from docsvc.api import four_properties as four_properties_api, retention as retention_api
+    from docsvc.api import four_properties as four_properties_api, operations as operations_api, retention as retention_api
     from docsvc.web import (admin, audit, auth, batches, customers, destruction, doctypes, documents, home, inbox,
                             loans, operations, retention, search)
 
@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for module in (auth, home, batches, documents, search, admin, loans, audit, customers, inbox, doctypes, retention,
                    destruction, operations):
         app.register_blueprint(module.bp)
-    for module in (v1, loans_audit, customers_api, retention_api, destruction_api, four_properties_api):
+    for module in (v1, loans_audit, customers_api, retention_api, destruction_api, four_properties_api,
+                   operations_api):
         app.register_blueprint(module.bp)
         http.exempt_from_csrf(module.bp)
     if start_workers:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from docsvc.config import Settings
 from docsvc.constants import JobState, OperationKind, operation_result_key
 from docsvc.db import SQLITE_BUSY_S, make_engine
-from docsvc.errors import DomainError, NotFound
+from docsvc.errors import Conflict, DomainError, NotFound
 from docsvc.files import customer_import, filepdf, four_properties, four_properties_report, originals
 from docsvc.files.customers import AccountRule
 from docsvc.governance.access import Action, can
@@ -52,8 +52,8 @@ WRITE_EVERY_S = 1.0  # the most often a run's progress is written
 RECENT = 100  # operations the list shows
 
 
-class OperationError(DomainError):
-    pass
+class OperationError(Conflict):
+    """The service is not set up for this work (no backup folder): a 409, with who sets it up."""
 
 
 # ------------------------------------------------------------------------------ the record

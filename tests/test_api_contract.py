@@ -210,6 +210,16 @@ def test_every_api_route_answers_as_the_generated_document_says(
 
     api.call("POST", "/api/v1/four-properties", chief, json={"customer_accounts": [ACCOUNT]})
 
+    # Long operations: refused without a backup folder, then a backup and a rebuild followed to their end.
+    api.call("POST", "/api/v1/operations/backup", chief, 409)
+    rt.settings = rt.settings.with_(backup_dir=tmp_path / "backups")
+    for started in (api.call("POST", "/api/v1/operations/backup", chief, 202, json={"full": True}).get_json(),
+                    api.call("POST", "/api/v1/operations/reindex", chief, 202).get_json()):
+        assert _wait(api, f"/api/v1/operations/{started['id']}", chief, "status", {"done", "failed"})["status"] == "done"
+    assert len(api.call("GET", "/api/v1/operations", chief).get_json()["operations"]) == 2
+    assert api.call("GET", "/api/v1/operations", clerk).get_json()["operations"] == []  # only their own
+    api.call("POST", "/api/v1/operations/reindex", clerk, 403)
+
     routes = {r.endpoint for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
     assert {e for e in routes if contract_for(app, e) is None} == set(), "API routes without a declared contract"
     assert routes - api.answered == set(), "API routes this test did not see answer"

@@ -59,7 +59,7 @@ def world(embedded_runtime: Runtime, users: Users) -> dict[str, object]:
         hold = holds.place(session, None, "窃电纠纷", "诉讼未结", customer_accounts=[ACCOUNT])
         values = {"document_id": doc_id, "page_id": pages[0], "batch_id": 1, "loan_id": loan.id,
                   "user_id": clerk.id, "token_id": 1, "account": ACCOUNT, "code": "HT", "op": "rotate",  # type: ignore[union-attr]
-                  "token": "abc", "hold_id": hold.id, "list_id": dlist.id, "ext": "csv"}
+                  "token": "abc", "hold_id": hold.id, "list_id": dlist.id, "ext": "csv", "operation_id": 1}
     return {"token": token, "values": values}
 
 

@@ -818,3 +818,27 @@ class FourPropertiesIn(In):
     recompute: bool | None = Field(None, description="re-read each original's SHA-256 now")
     all_pages: bool | None = Field(None, description="decode every page, not only the first")
     format: Literal["json", "csv", "pdf"] = "json"
+
+
+class OperationState(Out):
+    """A long operation and where it stands: what the browser's progress bar polls."""
+    id: int
+    kind: Literal["backup", "reindex", "customer_import", "file_pdf", "originals_zip", "four_properties"]
+    status: Literal["queued", "running", "done", "failed"]
+    stage: str | None = Field(description="the step it is on (backup: tables, originals, objects, manifest; "
+                                          "rebuild: pages; import: checking, writing; exports: pages, files)")
+    done: int
+    total: int
+    percent: int = Field(description="0–100; 100 only once done")
+    error: str | None = Field(description="why it failed and what to do, in the request's language")
+    summary: dict[str, Any] = Field(description="what it did, once finished (counts, the backup folder …)")
+    download: bool = Field(description="it made a file, offered on its page to whoever started it")
+
+
+class Operations(Out):
+    operations: list[OperationState]
+
+
+class BackupIn(In):
+    full: bool = Field(False, description="copy every original again instead of linking the ones the previous "
+                                          "backup holds")
