@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 
 WRITE_EVERY_S = 1.0  # the most often a run's progress is written
 RECENT = 100  # operations the list shows
+# A command-line run tells the database it is alive this often, even in a long step with no progress to
+# report; one silent for SILENT_AFTER has stopped (killed, or its computer went down) and is marked failed.
+HEARTBEAT_S = 60.0
+SILENT_AFTER = timedelta(minutes=10)
 
 
 class OperationError(Conflict):
@@ -143,6 +147,13 @@ class Progress:
         if stage == self.stage and now - self.written_at < self.every_s and done < total:
             return
         self.stage, self.written_at = stage, now
+        self._write(stage=stage, done=done, total=total)
+
+    def beat(self) -> None:
+        """Say the run is alive, with no new figures (a long step of a command-line run)."""
+        self._write()
+
+    def _write(self, **values: object) -> None:
         try:
             with self.engine.begin() as conn:
                 sqlite = conn.dialect.name == "sqlite"
@@ -150,7 +161,7 @@ class Progress:
                     conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_WAIT_MS}")
                 try:
                     conn.execute(update(Operation).where(Operation.id == self.operation_id)
-                                 .values(stage=stage, done=done, total=total, updated_at=utcnow()))
+                                 .values(**values, updated_at=utcnow()))
                 finally:
                     if sqlite:  # the pooled connection goes back with the engine's own patience
                         conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_S * 1000}")
@@ -267,11 +278,20 @@ def run(rt: "Runtime", operation_id: int) -> None:
 
 @contextmanager
 def reported(session: Session, kind: OperationKind, params: dict[str, Any],
-             echo: Callable[[str, int, int], None] | None = None) -> Iterator[tuple[Operation, Progress]]:
+             echo: Callable[[str, int, int], None] | None = None,
+             heartbeat_s: float = HEARTBEAT_S) -> Iterator[tuple[Operation, Progress]]:
     """A command-line run registered as an operation: its progress goes to the terminal (`echo`) and the
-    record; an exception records it failed (and goes on up to the command)."""
+    record, with a heartbeat between; an exception records it failed (and goes on up to the command)."""
     operation = register(session, kind, params)
     progress = Progress(session.get_bind(), operation.id, echo)  # type: ignore[arg-type]
+    stop = threading.Event()
+
+    def keep_beating() -> None:
+        while not stop.wait(heartbeat_s):
+            progress.beat()
+
+    beating = threading.Thread(target=keep_beating, name=f"docsvc-heartbeat-{operation.id}", daemon=True)
+    beating.start()
     try:
         yield operation, progress
     except BaseException as exc:
@@ -280,6 +300,23 @@ def reported(session: Session, kind: OperationKind, params: dict[str, Any],
             "It stopped: %(detail)s. Run the command again.", detail=_what(exc))
         fail(session, operation, message)
         raise
+    finally:
+        stop.set()
+        beating.join()
+
+
+def abandon_silent(session: Session, now: datetime | None = None) -> int:
+    """Command-line runs (they hold no claim) that sent no news for SILENT_AFTER: their process is gone, so
+    they are marked failed with what to do, instead of showing "running" for ever. Returns how many."""
+    silent = session.scalars(select(Operation).where(
+        Operation.status == JobState.RUNNING, Operation.claimed_at.is_(None),
+        Operation.updated_at < (now or utcnow()) - SILENT_AFTER)).all()
+    for operation in silent:
+        fail(session, operation, stored("The command doing this stopped without finishing (no news for over "
+                                        "%(minutes)s minutes: it was killed, or its computer went down). "
+                                        "Run the command again.",
+                                        minutes=int(SILENT_AFTER.total_seconds() // 60)))
+    return len(silent)
 
 
 # -- backup

@@ -3,6 +3,7 @@ progress record that a fresh request (a reload, another browser) reads where it 
 from __future__ import annotations
 
 import io
+import time
 import re
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -10,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from docsvc import operations
 from docsvc.constants import OPERATION_FILE_DAYS, JobState, OperationKind
 from docsvc.i18n import shown, using
 from docsvc.pipeline import backup, restore
-from docsvc.models import AuditEvent, Customer, Operation
+from docsvc.models import AuditEvent, Customer, Operation, utcnow
 from docsvc.runtime import Runtime, build_runtime
 from tests.conftest import AuthActions, _csrf_from, docsvc_cli, settings_for
 from tests.factories import add_document, add_stored_document
@@ -268,3 +269,33 @@ def test_a_browser_backup_links_the_originals_the_previous_one_holds_unless_a_fu
     assert first["folder"] in client.get(f"/operations/{second['id']}").get_data(as_text=True)  # linked from
     full = back_up(full="1")["summary"]
     assert (full["originals"], full["originals_copied"], full["originals_linked"]) == (4, 4, 0)
+
+
+def test_a_command_line_run_gone_silent_is_marked_failed_and_a_live_one_is_left_running(
+        client: FlaskClient, auth: AuthActions, embedded_runtime: Runtime) -> None:
+    with embedded_runtime.sessions() as s:
+        gone = operations.register(s, OperationKind.BACKUP, {"command": "docsvc backup"})
+        alive = operations.register(s, OperationKind.REINDEX, {"command": "docsvc reindex"})
+        s.execute(update(Operation).where(Operation.id == gone.id)
+                  .values(updated_at=utcnow() - operations.SILENT_AFTER - timedelta(seconds=1)))
+        s.commit()
+        assert operations.abandon_silent(s) == 1
+        assert (s.get(Operation, gone.id).status, s.get(Operation, alive.id).status) == ("failed", "running")
+        gone_id = gone.id
+    auth.login("adm", "admin")
+    state = client.get(f"/operations/{gone_id}/progress", headers={"Accept-Language": "en"}).get_json()
+    assert state["status"] == "failed" and "killed" in state["error"] and "Run the command again" in state["error"]
+
+
+def test_a_command_line_run_says_it_is_alive_through_a_long_step_with_no_progress(embedded_runtime: Runtime) -> None:
+    def last_news(operation_id: int) -> datetime:
+        with embedded_runtime.sessions() as reader:
+            return reader.scalar(select(Operation.updated_at).where(Operation.id == operation_id))  # type: ignore[return-value]
+
+    with embedded_runtime.sessions() as s:
+        with operations.reported(s, OperationKind.REINDEX, {"command": "docsvc reindex"}, heartbeat_s=0.05) as (run, _):
+            registered = last_news(run.id)
+            time.sleep(0.5)  # a step that reports nothing
+            assert last_news(run.id) > registered
+            operations.finish(s, run)
+        assert s.get(Operation, run.id).status == "done"

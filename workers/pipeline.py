@@ -13,7 +13,7 @@ Upkeep beside it:
 - the recovery sweeper: rows that say `queued` (embedded, `recover`: every 5 s, for work queued
   by another process or left by a restart), or whose worker died mid-job and jobs Redis could not take
   when their change committed (the outbox) (full stack, `recover_stale`: each round of `docsvc scheduler`),
-  queued again;
+  queued again; and command-line operations silent for ten minutes marked failed (operations.abandon_silent);
 - the scheduler (workers/scheduler.py): the sweep every round (30 s), DAILY_TASKS once a day.
 
 A job's row is the truth, not the queue (docsvc.pipeline.jobstate): a job delivered twice does its
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from docsvc import operations
 from docsvc.constants import QueueName
 from docsvc.jobs import JobQueue, Stage, hand_over, sweep_outbox
 from docsvc.pipeline.jobstate import index_waiting, queued_work, requeue_stale
@@ -64,6 +65,7 @@ def recover(session: Session, jobs_queue: JobQueue) -> int:
     for stage, args in found:
         jobs_queue.enqueue(stage, *args)
     sweep_outbox(session, jobs_queue)
+    operations.abandon_silent(session)
     return len(found)
 
 
@@ -73,6 +75,7 @@ def recover_stale(session: Session, jobs_queue: JobQueue) -> int:
     Returns how many jobs the queue took; a queue that is down takes none and loses none."""
     taken = sweep_outbox(session, jobs_queue)
     taken += hand_over(session, jobs_queue, requeue_stale(session))
+    operations.abandon_silent(session)
     if index_waiting(session):
         jobs_queue.enqueue(Stage.INDEX)
         taken += 1
