@@ -126,6 +126,11 @@ def test_every_api_route_answers_as_the_generated_document_says(
              content_type="multipart/form-data")
     api.call("POST", "/api/v1/customers/import", chief, 422, content_type="multipart/form-data",
              data={"file": (io.BytesIO("户号,户名\nabc,\n".encode()), "bad.csv")})
+    big = ("户号,户名\n" + "".join(f"31001{n:05d},客户{n}\n" for n in range(500))).encode()
+    queued = api.call("POST", "/api/v1/customers/import", chief, 202, content_type="multipart/form-data",
+                      data={"file": (io.BytesIO(big), "big.csv"), "background": "true"}).get_json()
+    imported = _wait(api, f"/api/v1/operations/{queued['id']}", chief, "status", {"done", "failed"})
+    assert imported["status"] == "done" and imported["summary"]["created"] == 500, imported
     api.call("GET", "/api/v1/completeness", chief)
     api.call("GET", "/api/v1/completeness", chief, query_string={"format": "csv"})
     api.call("GET", "/api/v1/document-types", chief)
@@ -216,7 +221,7 @@ def test_every_api_route_answers_as_the_generated_document_says(
     for started in (api.call("POST", "/api/v1/operations/backup", chief, 202, json={"full": True}).get_json(),
                     api.call("POST", "/api/v1/operations/reindex", chief, 202).get_json()):
         assert _wait(api, f"/api/v1/operations/{started['id']}", chief, "status", {"done", "failed"})["status"] == "done"
-    assert len(api.call("GET", "/api/v1/operations", chief).get_json()["operations"]) == 2
+    assert len(api.call("GET", "/api/v1/operations", chief).get_json()["operations"]) == 3  # with the import
     assert api.call("GET", "/api/v1/operations", clerk).get_json()["operations"] == []  # only their own
     api.call("POST", "/api/v1/operations/reindex", clerk, 403)
 

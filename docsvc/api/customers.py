@@ -5,6 +5,7 @@ import dataclasses
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from docsvc import operations
 from docsvc.api import schemas as S
 from docsvc.api.contract import CSV, PDF, XLSX, contract
 from docsvc.governance.access import Action, rule
@@ -73,21 +74,29 @@ def update(account: str, body: S.CustomerFields) -> object:
 
 @bp.route("/customers/import", methods=["POST"])
 @contract("Import customers from CSV (UTF-8/GBK) or XLSX; upsert by account number, all or nothing (422: rows "
-          "rejected, nothing written); format=csv answers the row errors as CSV",
-          {200: (S.ImportReport, CSV), 422: (S.ImportReport, CSV)}, form=S.CustomerImport, query=S.FormatQuery)
+          "rejected, nothing written); format=csv answers the row errors as CSV; background=true applies it as "
+          "an operation (202)",
+          {200: (S.ImportReport, CSV), 202: S.OperationState, 422: (S.ImportReport, CSV)}, form=S.CustomerImport,
+          query=S.FormatQuery, links={"api_operations.show": {"operation_id": "id"}})
 @rule(Action.MANAGE_CUSTOMERS)
 def import_customers() -> object:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return jsonify(error=_("Send the CSV or XLSX as multipart field `file`.")), 400
-    table = customer_import.read_table(upload.read(), upload.filename)
+    data = upload.read()
+    table = customer_import.read_table(data, upload.filename)  # an unreadable file is refused now, not later
     mapping = customer_import.guess_mapping(table.headers)
     for target in customer_import.TARGETS:  # explicit mapping: map_<field>=<header>
         if request.form.get(f"map_{target}"):
             mapping[target] = request.form[f"map_{target}"]
+    dry_run = request.form.get("dry_run", "false").lower() == "true"
+    skip_rejected = request.form.get("skip_rejected", "false").lower() == "true"
+    if request.form.get("background", "false").lower() == "true" and not dry_run:
+        operation = operations.start_import(db(), runtime(), g.user, data, upload.filename, mapping, skip_rejected,
+                                            client_ip())
+        return jsonify(operations.as_json(operation)), 202
     report = customer_import.run_import(
-        db(), g.user, table, mapping, _rule(), dry_run=request.form.get("dry_run", "false").lower() == "true",
-        skip_rejected=request.form.get("skip_rejected", "false").lower() == "true", ip=client_ip(),
+        db(), g.user, table, mapping, _rule(), dry_run=dry_run, skip_rejected=skip_rejected, ip=client_ip(),
         source_name=upload.filename)
     if request.args.get("format") == "csv" or request.accept_mimetypes.best == "text/csv":
         return Response(report.errors_csv(), mimetype="text/csv",

@@ -326,6 +326,9 @@ class CustomerImport(In):
     file: bytes = Field(json_schema_extra={"format": "binary"})
     dry_run: Literal["true", "false"] = "false"
     skip_rejected: Literal["true", "false"] = "false"
+    background: Literal["true", "false"] = Field("false", description="apply it in the background (a large file): "
+                                                 "202 with the operation to follow at /api/v1/operations/{id}, its "
+                                                 "report in the operation's summary when done")
 
 
 class FormatQuery(In):
