@@ -34,7 +34,7 @@ from docsvc.pipeline.intake import Upload, UploadTooLarge, check_size, receive
 from docsvc.runtime import Runtime, build_runtime, install
 from workers.main import run_worker
 from workers.scheduler import run_scheduler
-from docsvc.i18n import _, language, lazy_gettext as _l, shown
+from docsvc.i18n import _, lazy_gettext as _l, shown
 from docsvc.labels import label
 
 
@@ -130,13 +130,10 @@ def _announce_schema_rebuild(rt: Runtime) -> None:
 def reindex(commit_every: int, procs: int) -> None:
     rt = _migrated_runtime()
     with rt.sessions() as session:
-        total = reindex_service.count_indexable(session)
         bars = _StageBars()
         # Registered as an operation: the administrator watches it in the browser too (/operations).
         with operations.reported(session, OperationKind.REINDEX, {"command": "docsvc reindex"}, echo=bars) as (run, progress):
-            reindex_service.rebuild(rt.sessions, rt.index, progress=lambda done, _last: progress("pages", done, total),
-                                    commit_every=commit_every, procs=procs)
-            progress("pages", total, total)
+            total = operations.rebuild_index(rt, session, progress, commit_every=commit_every, procs=procs)
             bars.close()
             operations.finish(session, run, summary={"pages": total})
     click.echo(_("index rebuilt and live: %(directory)s", directory=rt.index.current_directory()))
@@ -610,7 +607,7 @@ def four_properties_command(accounts: tuple[str, ...], fmt: str | None, output: 
     else:
         output.write_bytes(data)
     for check in report.checks:
-        name = check.spec.name_en if language() == "en" else check.spec.name_zh
+        name = str(check.spec.name)
         click.echo(f"{check.spec.code:5} {str(four_properties.RESULT_LABELS[check.result]):<28} {name}"
                    f"  ({len(check.findings)})", err=True)
     counts = report.counts()

@@ -284,25 +284,15 @@ def reported(session: Session, kind: OperationKind, params: dict[str, Any],
     record, with a heartbeat between; an exception records it failed (and goes on up to the command)."""
     operation = register(session, kind, params)
     progress = Progress(session.get_bind(), operation.id, echo)  # type: ignore[arg-type]
-    stop = threading.Event()
-
-    def keep_beating() -> None:
-        while not stop.wait(heartbeat_s):
-            progress.beat()
-
-    beating = threading.Thread(target=keep_beating, name=f"docsvc-heartbeat-{operation.id}", daemon=True)
-    beating.start()
     try:
-        yield operation, progress
+        with jobstate.beating(heartbeat_s, progress.beat, f"operation-{operation.id}"):
+            yield operation, progress
     except BaseException as exc:
         session.rollback()
         message = getattr(exc, "message", None) or stored(
             "It stopped: %(detail)s. Run the command again.", detail=_what(exc))
         fail(session, operation, message)
         raise
-    finally:
-        stop.set()
-        beating.join()
 
 
 def abandon_silent(session: Session, now: datetime | None = None) -> int:
@@ -423,13 +413,21 @@ def start_reindex(session: Session, rt: "Runtime", actor: User) -> Operation:
     return start(session, rt.jobs, OperationKind.REINDEX, actor, {})
 
 
-def _run_reindex(rt: "Runtime", session: Session, operation: Operation, progress: Progress) -> Outcome:
+def rebuild_index(rt: "Runtime", session: Session, progress: Callable[[str, int, int], None], **options: int) -> int:
+    """Rebuild the search index, its progress told as ("pages", done, total); returns the pages indexed.
+    `options` go to reindex.rebuild (commit_every, procs)."""
     total = reindex_service.count_indexable(session)
     session.rollback()
     progress("pages", 0, total)
+    reindex_service.rebuild(rt.sessions, rt.index, progress=lambda done, _last: progress("pages", done, total),
+                            **options)
+    progress("pages", total, total)
+    return total
+
+
+def _run_reindex(rt: "Runtime", session: Session, operation: Operation, progress: Progress) -> Outcome:
     # One process: the embedded worker is a thread of the server, which must not fork.
-    reindex_service.rebuild(rt.sessions, rt.index, progress=lambda done, _last: progress("pages", done, total))
-    return Outcome({"pages": total})
+    return Outcome({"pages": rebuild_index(rt, session, progress)})
 
 
 # -- customer import

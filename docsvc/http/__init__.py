@@ -28,9 +28,9 @@ def init_app(app: Flask) -> None:
     app.after_request(security_headers)
     app.teardown_appcontext(close_db)
     errors.init_app(app)
-    Babel(app, locale_selector=lambda: i18n.LOCALES[lang()],
-          default_translation_directories=str(i18n.TRANSLATIONS))
-    # Templates translate through the same lookup as the Python code (docsvc.i18n), not a second one.
+    # Flask-Babel picks the request's locale; the catalogues are read by docsvc.i18n alone, and templates
+    # translate through that same lookup as the Python code, not a second one.
+    Babel(app, locale_selector=lambda: i18n.LOCALES[lang()])
     app.jinja_env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     app.jinja_env.globals.update(lang=lang, can=lambda user, action: can(user, Action(action)),
                                  label=labels.label)

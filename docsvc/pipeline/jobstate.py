@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,31 +89,42 @@ def running(session: Session, row: Row, what: str) -> Iterator[Row]:
 
 
 @contextmanager
-def renewed(session: Session, row: Row) -> Iterator[None]:
-    """Renew the row's claim every third of the lease while the body runs, on a connection of its own."""
-    engine, model, row_id, attempt = session.get_bind(), type(row), row.id, row.attempts
+def beating(every_s: float, beat: Callable[[], None], name: str) -> Iterator[None]:
+    """Call `beat` every `every_s` seconds on a thread of its own while the body runs (a long job saying
+    it is alive). Not waited for long at the end: a late beat must change nothing once the body is done."""
     stop = threading.Event()
 
-    def beat() -> None:
-        while not stop.wait(_lease_s / 3):
-            try:
-                with engine.begin() as conn:
-                    # Only this claim (its attempt), and updated_at kept: the index job compares it.
-                    conn.execute(update(model).where(model.id == row_id, model.status == JobState.RUNNING,
-                                                     model.attempts == attempt)
-                                 .values(claimed_at=utcnow(), updated_at=model.updated_at))
-            except Exception:
-                log.warning("could not renew the claim on %s #%d; another worker may take it over "
-                            "once it is %.0f s old", model.__tablename__, row_id, _lease_s, exc_info=True)
+    def keep_beating() -> None:
+        while not stop.wait(every_s):
+            beat()
 
-    heart = threading.Thread(target=beat, name=f"claim-{model.__tablename__}-{row_id}", daemon=True)
+    heart = threading.Thread(target=keep_beating, name=name, daemon=True)
     heart.start()
     try:
         yield
     finally:
         stop.set()
-        # Not waited for long: a late beat changes nothing once the row is no longer this attempt's.
         heart.join(timeout=1)
+
+
+@contextmanager
+def renewed(session: Session, row: Row) -> Iterator[None]:
+    """Renew the row's claim every third of the lease while the body runs, on a connection of its own."""
+    engine, model, row_id, attempt = session.get_bind(), type(row), row.id, row.attempts
+
+    def renew() -> None:
+        try:
+            with engine.begin() as conn:
+                # Only this claim (its attempt), and updated_at kept: the index job compares it.
+                conn.execute(update(model).where(model.id == row_id, model.status == JobState.RUNNING,
+                                                 model.attempts == attempt)
+                             .values(claimed_at=utcnow(), updated_at=model.updated_at))
+        except Exception:
+            log.warning("could not renew the claim on %s #%d; another worker may take it over "
+                        "once it is %.0f s old", model.__tablename__, row_id, _lease_s, exc_info=True)
+
+    with beating(_lease_s / 3, renew, f"claim-{model.__tablename__}-{row_id}"):
+        yield
 
 
 def job_limits(settings: Settings) -> Limits:
